@@ -1,0 +1,21 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PY_BOOT ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv test run clean
+
+$(STAMP): requirements.txt backend/pyproject.toml
+	test -x $(PY) || $(PY_BOOT) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e backend
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	cd backend && ../$(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) var test-artifacts

@@ -1,0 +1,93 @@
+"""The serving side of the ML core: one loaded model that embeds, scores and decides.
+
+Servers create a ``Verifier`` lazily, once per process (after any fork), and reuse it.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .preprocess import PREPROCESS_VERSION, preprocess_with_quality, to_float
+from .scoring import ScoreModel, ScoreResult, decide
+from .weights import load_model
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def limit_threads(n: int) -> None:
+    """Bound torch's intra-op threads (one worker process should not claim every core)."""
+    if n > 0 and torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
+def bf16_supported() -> bool:
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:
+        return False
+
+
+class Verifier:
+    def __init__(self, model, card: dict, precision: str = "fp32", batch_size: int = 64):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}")
+        if precision == "bf16" and not bf16_supported():
+            precision = "fp32"
+        self.card = card
+        self.precision = precision
+        self.batch_size = batch_size
+        self.input_size = tuple(card.get("input_size", (128, 192)))
+        self.scorer = ScoreModel.from_dict(card.get("scoring", {}))
+        thresholds = card.get("thresholds", {})
+        self.accept = float(thresholds.get("accept", 0.5))
+        self.reject = float(thresholds.get("reject", 0.5))
+        if card.get("preprocess_version") not in (None, PREPROCESS_VERSION):
+            raise ValueError(
+                f"model expects preprocessing v{card['preprocess_version']}, code is v{PREPROCESS_VERSION}"
+            )
+        self.model = model.to(memory_format=torch.channels_last) if precision == "bf16" else model
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_dir(cls, directory, precision: str = "fp32", verify: bool = True) -> "Verifier":
+        model, card = load_model(Path(directory), verify=verify)
+        return cls(model, card, precision=precision)
+
+    @property
+    def sha256(self) -> str:
+        return self.card.get("sha256", "")
+
+    def preprocess(self, source, crop=None):
+        """(uint8 array as the model sees it, quality info). Raises ``ImageRejected``."""
+        return preprocess_with_quality(source, size=self.input_size, crop=crop)
+
+    @torch.inference_mode()
+    def embed_arrays(self, arrays) -> np.ndarray:
+        """Preprocessed uint8 arrays -> (N, D) float32 unit embeddings."""
+        out = []
+        arrays = list(arrays)
+        for start in range(0, len(arrays), self.batch_size):
+            chunk = np.stack([to_float(a) for a in arrays[start : start + self.batch_size]])
+            x = torch.from_numpy(chunk).unsqueeze(1)
+            if self.precision == "bf16":
+                x = x.contiguous(memory_format=torch.channels_last)
+            with self._lock, torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+                out.append(self.model(x).float().numpy())
+        if not out:
+            return np.zeros((0, self.model.embedding_dim), dtype=np.float32)
+        return np.concatenate(out).astype(np.float32)
+
+    def embed(self, source, crop=None):
+        """(embedding, preprocessed array, quality) for one image."""
+        array, quality = self.preprocess(source, crop=crop)
+        return self.embed_arrays([array])[0], array, quality
+
+    def score(self, query_embedding, reference_embeddings) -> ScoreResult:
+        return self.scorer.score(query_embedding, np.asarray(reference_embeddings))
+
+    def decide(self, score: float) -> str:
+        return decide(score, self.accept, self.reject)

@@ -1,0 +1,245 @@
+"""Signature image preprocessing: any scan or photo in, a background-free ink map out.
+
+Pipeline: decode (EXIF orientation honoured) -> greyscale -> median denoise ->
+Otsu threshold -> background set to zero (paper colour is thrown away) ->
+crop to ink with a margin -> pad to the model's aspect ratio, centred ->
+resize -> uint8 array with ink bright on zero. ``to_float`` normalises to [0, 1].
+
+Every failure is an ``ImageRejected`` subclass; nothing else escapes ``load_image``
+or ``preprocess``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from typing import BinaryIO, Union
+
+import numpy as np
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+
+from .errors import (
+    AspectRatioError,
+    BlankImageError,
+    CropError,
+    EmptyFileError,
+    ImageRejected,
+    ImageTooLargeError,
+    NotAnImageError,
+    TruncatedImageError,
+)
+
+# Bump whenever the output of ``preprocess`` changes: model cards and caches record it.
+PREPROCESS_VERSION = "2"
+
+DEFAULT_INPUT_SIZE = (128, 192)  # (height, width); the model card records the one used
+MAX_PIXELS = 40_000_000  # a 600 dpi A4 page is ~35 Mpx; beyond that is a bomb
+MAX_ASPECT_RATIO = 25.0
+MIN_INK_PIXELS = 30
+MAX_INK_FRACTION = 0.6  # more "ink" than that is not a signature on paper
+MIN_CONTRAST = 24  # grey levels between paper and darkest ink
+MARGIN_FRACTION = 0.04
+
+Source = Union[bytes, bytearray, str, os.PathLike, BinaryIO]
+
+
+@dataclass(frozen=True)
+class Quality:
+    """What preprocessing learnt about an image; stored with references."""
+
+    width: int
+    height: int
+    ink_fraction: float
+    ink_box: tuple[int, int, int, int]  # x, y, width, height in the (cropped) input
+    threshold: float
+    paper_level: float
+
+    def as_dict(self) -> dict:
+        return {
+            "width": self.width,
+            "height": self.height,
+            "ink_fraction": round(self.ink_fraction, 5),
+            "ink_box": list(self.ink_box),
+            "threshold": round(self.threshold, 2),
+            "paper_level": round(self.paper_level, 2),
+            "preprocess_version": PREPROCESS_VERSION,
+        }
+
+
+def _read_bytes(source: Source) -> bytes:
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source)
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            with open(source, "rb") as fh:
+                return fh.read()
+        except OSError as exc:
+            raise NotAnImageError(f"cannot read {os.fspath(source)}: {exc.strerror}") from exc
+    data = source.read()
+    return data if isinstance(data, bytes) else bytes(data)
+
+
+def load_image(source: Source, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Decode fully and orient an image; raise an ``ImageRejected`` on any problem."""
+    data = _read_bytes(source)
+    if not data:
+        raise EmptyFileError("the file is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width < 1 or height < 1:
+                raise NotAnImageError("the image has no pixels")
+            if width * height > max_pixels:
+                raise ImageTooLargeError(
+                    f"the image has {width}x{height} pixels, more than the limit of {max_pixels:,}"
+                )
+            image.seek(0)  # animated formats: the first frame only
+            image.load()
+            image = ImageOps.exif_transpose(image)
+    except ImageRejected:
+        raise
+    except UnidentifiedImageError as exc:
+        raise NotAnImageError("the file is not an image in a supported format (PNG, JPEG, TIFF, BMP)") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLargeError(f"the image has too many pixels: {exc}") from exc
+    except (OSError, EOFError, SyntaxError, ValueError, IndexError, TypeError) as exc:
+        text = str(exc).lower()
+        if "truncated" in text or "broken data stream" in text or isinstance(exc, EOFError):
+            raise TruncatedImageError("the image file is truncated or damaged") from exc
+        raise NotAnImageError(f"the image could not be decoded: {exc}") from exc
+    except Exception as exc:  # any other decoder bug must still come out typed
+        raise NotAnImageError(f"the image could not be decoded: {exc}") from exc
+    width, height = image.size
+    if max(width, height) / max(1, min(width, height)) > MAX_ASPECT_RATIO:
+        raise AspectRatioError(
+            f"the image is {width}x{height} pixels, an aspect ratio beyond 1:{MAX_ASPECT_RATIO:g}"
+        )
+    return image
+
+
+def to_greyscale(image: Image.Image) -> np.ndarray:
+    """Any mode to a float32 array in [0, 255]; transparency is composited on white."""
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(image, dtype=np.float32)
+        if mode.startswith("I;16"):
+            scale = 65535.0
+        else:
+            scale = float(arr.max()) if arr.size and arr.max() > 255 else 255.0
+        return np.clip(arr * (255.0 / max(scale, 1.0)), 0, 255).astype(np.float32)
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba)
+    return np.asarray(image.convert("L"), dtype=np.float32)
+
+
+def otsu_threshold(grey: np.ndarray) -> float:
+    """Otsu's threshold on a 0..255 image (between-class variance maximised)."""
+    hist, _ = np.histogram(grey, bins=256, range=(0, 256))
+    hist = hist.astype(np.float64)
+    total = hist.sum()
+    levels = np.arange(256, dtype=np.float64)
+    weight_bg = np.cumsum(hist)
+    weight_fg = total - weight_bg
+    cum_mean = np.cumsum(hist * levels)
+    mean_all = cum_mean[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_bg = cum_mean / weight_bg
+        mean_fg = (mean_all - cum_mean) / weight_fg
+        between = weight_bg * weight_fg * (mean_bg - mean_fg) ** 2
+    between = np.nan_to_num(between)
+    return float(np.argmax(between)) + 0.5
+
+
+def _apply_crop(image: Image.Image, crop) -> Image.Image:
+    try:
+        x, y, w, h = (int(v) for v in crop)
+    except (TypeError, ValueError) as exc:
+        raise CropError("crop must be four integers: x, y, width, height") from exc
+    if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > image.width or y + h > image.height:
+        raise CropError(
+            f"crop box {x},{y},{w},{h} is not inside the {image.width}x{image.height} image"
+        )
+    return image.crop((x, y, x + w, y + h))
+
+
+def preprocess_image(
+    image: Image.Image,
+    size: tuple[int, int] = DEFAULT_INPUT_SIZE,
+    crop=None,
+) -> tuple[np.ndarray, Quality]:
+    """Decoded image -> (uint8 array of ``size`` with ink bright on 0, quality info)."""
+    if crop is not None:
+        image = _apply_crop(image, crop)
+    grey = to_greyscale(image)
+    grey = np.asarray(
+        Image.fromarray(grey.astype(np.uint8)).filter(ImageFilter.MedianFilter(3)), dtype=np.float32
+    )
+    if grey.max() - grey.min() < MIN_CONTRAST:
+        raise BlankImageError("no ink found: the image is blank or has no contrast")
+    threshold = otsu_threshold(grey)
+    ink = grey < threshold
+    ink_count = int(ink.sum())
+    if ink_count < MIN_INK_PIXELS:
+        raise BlankImageError("no ink found: the image looks blank")
+    ink_fraction = ink_count / ink.size
+    if ink_fraction > MAX_INK_FRACTION:
+        raise BlankImageError(
+            "no signature found: most of the image is dark (a photo, noise or a black page?)"
+        )
+    paper = float(np.median(grey[~ink]))
+    # Darkness relative to the paper, so grey and white paper give the same strokes.
+    darkness = np.where(ink, np.clip((paper - grey) / max(paper, 1.0), 0.0, 1.0), 0.0)
+
+    rows = np.flatnonzero(ink.any(axis=1))
+    cols = np.flatnonzero(ink.any(axis=0))
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    box = darkness[y0:y1, x0:x1]
+    height, width = size
+    bh, bw = box.shape
+    margin = int(round(MARGIN_FRACTION * max(bh, bw)))
+    # Pad to the target aspect ratio, centred, so strokes are never stretched.
+    canvas_h = max(bh + 2 * margin, int(np.ceil((bw + 2 * margin) * height / width)))
+    canvas_w = max(bw + 2 * margin, int(np.ceil(canvas_h * width / height)))
+    canvas = np.zeros((canvas_h, canvas_w), dtype=np.float32)
+    top = (canvas_h - bh) // 2
+    left = (canvas_w - bw) // 2
+    canvas[top : top + bh, left : left + bw] = box
+    resized = Image.fromarray((canvas * 255.0).astype(np.uint8)).resize(
+        (width, height), Image.Resampling.BILINEAR, reducing_gap=2.0
+    )
+    out = np.asarray(resized, dtype=np.uint8)
+    quality = Quality(
+        width=image.width,
+        height=image.height,
+        ink_fraction=ink_fraction,
+        ink_box=(int(x0), int(y0), int(x1 - x0), int(y1 - y0)),
+        threshold=threshold,
+        paper_level=paper,
+    )
+    return out, quality
+
+
+def preprocess(source: Source, size: tuple[int, int] = DEFAULT_INPUT_SIZE, crop=None) -> np.ndarray:
+    """Bytes, path or file -> preprocessed uint8 array. Raises ``ImageRejected``."""
+    return preprocess_with_quality(source, size=size, crop=crop)[0]
+
+
+def preprocess_with_quality(source: Source, size=DEFAULT_INPUT_SIZE, crop=None):
+    image = load_image(source)
+    try:
+        return preprocess_image(image, size=size, crop=crop)
+    except ImageRejected:
+        raise
+    except Exception as exc:  # keep the promise: only typed errors leave this module
+        raise NotAnImageError(f"the image could not be processed: {exc}") from exc
+
+
+def to_float(array: np.ndarray) -> np.ndarray:
+    """uint8 ink map -> float32 in [0, 1], the model's input scale."""
+    return array.astype(np.float32) / 255.0
