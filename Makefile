@@ -15,7 +15,7 @@ $(STAMP): requirements.txt backend/pyproject.toml
 venv: $(STAMP)
 
 test: $(STAMP)
-	cd backend && ../$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var test-artifacts
