@@ -1,0 +1,46 @@
+"""The product's roles: Django groups and the permissions each one holds.
+
+Views check permissions, never group names. A permission listed here for an app that is
+not installed (yet) is skipped; it is granted once that app is migrated.
+"""
+
+CLERK = "clerk"
+INTEGRATOR = "integrator"
+ML_STAFF = "ml_staff"
+ADMIN = "admin"
+
+ROLE_NAMES = (CLERK, INTEGRATOR, ML_STAFF, ADMIN)
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    # Verifies cheques, looks up signers and their references, browses history, reviews.
+    CLERK: [
+        "signers.view_signer",
+        "signers.view_referencesignature",
+        "verifications.add_verification",
+        "verifications.view_verification",
+        "verifications.add_review",
+        "verifications.view_review",
+    ],
+    # An API client of the bank's systems: enrolls signers and verifies.
+    INTEGRATOR: [
+        "signers.view_signer",
+        "signers.add_signer",
+        "signers.change_signer",
+        "signers.view_referencesignature",
+        "signers.add_referencesignature",
+        "signers.delete_referencesignature",
+        "verifications.add_verification",
+        "verifications.view_verification",
+    ],
+    # Model versions and training jobs.
+    ML_STAFF: [
+        "modelregistry.view_modelversion",
+        "modelregistry.add_modelversion",
+        "modelregistry.change_modelversion",
+        "training.view_trainingjob",
+        "training.add_trainingjob",
+        "training.change_trainingjob",
+    ],
+    # Everything: the group receives every permission that exists (see services.sync_roles).
+    ADMIN: [],
+}

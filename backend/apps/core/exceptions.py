@@ -1,0 +1,107 @@
+"""One error format for the whole API: ``{"error": {"code", "message", "fields"}}``."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+class ServiceError(exceptions.APIException):
+    """A business rule refused the request; subclasses set status, code and message."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "bad_request"
+    default_detail = "The request cannot be processed."
+
+    def __init__(self, message: str | None = None, code: str | None = None, fields: dict | None = None):
+        super().__init__(detail=message or self.default_detail, code=code or self.default_code)
+        self.error_code = code or self.default_code
+        self.fields = fields or {}
+
+
+class Conflict(ServiceError):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_detail = "The request conflicts with the current state."
+
+
+class ServiceUnavailable(ServiceError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "service_unavailable"
+    default_detail = "The service is temporarily unavailable."
+
+
+class InvalidImage(ServiceError):
+    """An uploaded image was refused; ``code`` is the sigverify reason (empty_file, no_ink, ...)."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid_image"
+    default_detail = "The image cannot be used."
+
+
+def _flatten(detail):
+    """DRF error detail -> plain JSON (lists of messages per field)."""
+    if isinstance(detail, dict):
+        return {str(k): _flatten(v) for k, v in detail.items()}
+    if isinstance(detail, list):
+        return [_flatten(v) for v in detail]
+    return str(detail)
+
+
+def _first_message(fields) -> str:
+    if isinstance(fields, dict):
+        for key, value in fields.items():
+            message = _first_message(value)
+            if message:
+                return message if key == "non_field_errors" else f"{key}: {message}"
+    if isinstance(fields, list):
+        for value in fields:
+            message = _first_message(value)
+            if message:
+                return message
+    if isinstance(fields, str):
+        return fields
+    return ""
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = exception_handler(exc, context)
+    if response is None:
+        # Unexpected: log it with the traceback, answer JSON without leaking internals.
+        logger.exception("unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
+        return Response(
+            error_body("internal_error", "An unexpected error occurred; it has been logged."),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+
+    if isinstance(exc, ServiceError):
+        body = error_body(exc.error_code, str(exc.detail), _flatten(exc.fields))
+    elif isinstance(exc, exceptions.ValidationError):
+        fields = _flatten(exc.detail)
+        if not isinstance(fields, dict):
+            fields = {"non_field_errors": fields if isinstance(fields, list) else [fields]}
+        message = _first_message(fields) or "Invalid input."
+        body = error_body("validation_error", message, fields)
+    else:
+        codes = exc.get_codes() if hasattr(exc, "get_codes") else None
+        code = codes if isinstance(codes, str) else getattr(exc, "default_code", "error")
+        detail = exc.detail if hasattr(exc, "detail") else str(exc)
+        body = error_body(code, str(detail))
+    response.data = body
+    return response

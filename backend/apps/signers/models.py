@@ -1,0 +1,81 @@
+import numpy as np
+from django.conf import settings
+from django.db import models
+
+
+class Signer(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+
+    external_id = models.CharField(
+        max_length=64, unique=True, help_text="The bank's own key for the signer, e.g. an account number."
+    )
+    full_name = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["external_id"]
+
+    def __str__(self):
+        return f"{self.external_id} ({self.full_name})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+def reference_upload_path(instance, filename):
+    # Named by content hash: no user-controlled path component reaches the disk.
+    return f"references/{instance.signer_id}/{instance.sha256}.img"
+
+
+class ReferenceSignature(models.Model):
+    signer = models.ForeignKey(Signer, on_delete=models.CASCADE, related_name="references")
+    image = models.FileField(upload_to=reference_upload_path, max_length=300)
+    sha256 = models.CharField(max_length=64)
+    original_name = models.CharField(max_length=255, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    quality = models.JSONField(default=dict, blank=True, help_text="What preprocessing measured (ink, size, ...).")
+    enrolled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["signer_id", "created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["signer", "sha256"], name="unique_reference_per_signer"),
+        ]
+
+    def __str__(self):
+        return f"reference {self.pk} of {self.signer.external_id}"
+
+
+class ReferenceEmbedding(models.Model):
+    """A reference's embedding under one model version (float32 bytes), so a verification
+    costs one forward pass and a rollback finds the older version's vectors still there."""
+
+    reference = models.ForeignKey(ReferenceSignature, on_delete=models.CASCADE, related_name="embeddings")
+    model_version = models.ForeignKey(
+        "modelregistry.ModelVersion", on_delete=models.CASCADE, related_name="reference_embeddings"
+    )
+    vector = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["reference", "model_version"], name="unique_embedding_per_version"),
+        ]
+
+    def __str__(self):
+        return f"embedding of reference {self.reference_id} by version {self.model_version_id}"
+
+    def as_array(self) -> np.ndarray:
+        return np.frombuffer(bytes(self.vector), dtype=np.float32)
+
+    @staticmethod
+    def to_bytes(vector) -> bytes:
+        return np.asarray(vector, dtype=np.float32).tobytes()

@@ -1,0 +1,6 @@
+"""Development settings: `make run` on a laptop."""
+
+from .base import *  # noqa: F401,F403
+from .base import env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)

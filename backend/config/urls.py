@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+api_v1 = [
+    path("", include("apps.core.api.urls")),
+    path("auth/", include("apps.accounts.api.urls")),
+    path("signers/", include("apps.signers.api.urls")),
+    path("verifications/", include("apps.verifications.api.urls")),
+    path("model-versions/", include("apps.modelregistry.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+]
