@@ -1,0 +1,311 @@
+"""The one way the interface talks to the SigVerify REST API.
+
+Plain ``requests``, a timeout on every call, and typed errors that carry the API's own
+message (``{"error": {"code", "message", "fields"}}``) so pages can show it in plain words.
+The client holds no global state: each Streamlit session builds its own with its own token.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+import requests
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000/api/v1"
+DEFAULT_TIMEOUT = 15.0
+# Verification and enrolment run the model on the server: give them longer.
+UPLOAD_TIMEOUT = 60.0
+
+
+def base_url_from_env() -> str:
+    return os.environ.get("SIGVERIFY_API_URL", DEFAULT_BASE_URL).rstrip("/")
+
+
+@dataclass
+class ApiError(Exception):
+    """An API call failed. ``message`` is meant for a person to read."""
+
+    status: int | None
+    code: str
+    message: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def field_messages(self) -> list[str]:
+        """Per-field problems as short sentences, e.g. 'external_id: already exists'."""
+        lines = []
+        for name, problems in (self.fields or {}).items():
+            if isinstance(problems, (list, tuple)):
+                text = "; ".join(str(p) for p in problems)
+            elif isinstance(problems, dict):
+                text = "; ".join(f"{k}: {v}" for k, v in problems.items())
+            else:
+                text = str(problems)
+            lines.append(f"{name}: {text}")
+        return lines
+
+
+class ValidationError(ApiError):
+    """400: the request was refused because of what was sent."""
+
+
+class AuthError(ApiError):
+    """401 or 403: not logged in, token revoked, or the role does not allow it."""
+
+    @property
+    def is_forbidden(self) -> bool:
+        return self.status == 403
+
+
+class NotFound(ApiError):
+    """404."""
+
+
+class Conflict(ApiError):
+    """409: e.g. a signer with no references, or a suspended signer."""
+
+
+class PayloadTooLarge(ApiError):
+    """413: the upload is bigger than the server accepts."""
+
+
+class RateLimited(ApiError):
+    """429: too many requests; try again shortly."""
+
+
+class ServerUnavailable(ApiError):
+    """No answer (connection refused, timeout) or a 5xx."""
+
+
+_BY_STATUS: dict[int, type[ApiError]] = {
+    400: ValidationError,
+    401: AuthError,
+    403: AuthError,
+    404: NotFound,
+    409: Conflict,
+    413: PayloadTooLarge,
+    422: ValidationError,
+    429: RateLimited,
+}
+
+_DEFAULT_MESSAGES = {
+    400: "The request was not accepted.",
+    401: "Please log in again.",
+    403: "Your role does not allow this.",
+    404: "Not found.",
+    409: "This cannot be done in the current state.",
+    413: "The file is too large.",
+    429: "Too many requests. Please wait a moment and try again.",
+}
+
+
+def error_from_response(response: requests.Response) -> ApiError:
+    status = response.status_code
+    code, message, fields = f"http_{status}", "", {}
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            code = str(error.get("code") or code)
+            message = str(error.get("message") or "")
+            fields = error.get("fields") or {}
+        elif "detail" in body:  # plain DRF shape, in case a view slips past the handler
+            message = str(body["detail"])
+    if status >= 500:
+        cls = ServerUnavailable
+        message = message or "The verification service had an internal problem. Please try again later."
+    else:
+        cls = _BY_STATUS.get(status, ApiError)
+        message = message or _DEFAULT_MESSAGES.get(status, f"The service answered with status {status}.")
+    return cls(status=status, code=code, message=message, fields=fields if isinstance(fields, dict) else {})
+
+
+# A file to upload: (filename, bytes, content type).
+Upload = tuple[str, bytes, str]
+
+
+def _clean(params: dict[str, Any] | None) -> dict[str, Any]:
+    """Drop empty filters so that '' and None never reach the query string."""
+    return {k: v for k, v in (params or {}).items() if v not in (None, "", [], ())}
+
+
+class ApiClient:
+    def __init__(self, base_url: str | None = None, token: str | None = None, timeout: float = DEFAULT_TIMEOUT,
+                 upload_timeout: float = UPLOAD_TIMEOUT, session: requests.Session | None = None):
+        self.base_url = (base_url or base_url_from_env()).rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.upload_timeout = upload_timeout
+        self._session = session or requests.Session()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(self, method: str, path: str, *, params=None, json=None, data=None, files=None,
+                timeout: float | None = None) -> requests.Response:
+        headers = {"Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Token {self.token}"
+        try:
+            response = self._session.request(
+                method, self.url(path), params=_clean(params), json=json, data=data, files=files,
+                headers=headers, timeout=timeout or self.timeout,
+            )
+        except requests.Timeout:
+            raise ServerUnavailable(status=None, code="timeout",
+                                    message="The verification service did not answer in time. Please try again.")
+        except requests.ConnectionError:
+            raise ServerUnavailable(status=None, code="unreachable",
+                                    message="The verification service cannot be reached. It may be down; "
+                                            "please try again in a moment or call support.")
+        except requests.RequestException as exc:
+            raise ServerUnavailable(status=None, code="request_failed", message=f"The request failed: {exc}")
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs) -> Any:
+        response = self.request(method, path, **kwargs)
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise ServerUnavailable(status=response.status_code, code="bad_response",
+                                    message="The service sent an answer the interface could not read.")
+
+    def _bytes(self, path: str) -> bytes:
+        return self.request("GET", path).content
+
+    def iter_pages(self, path: str, params: dict[str, Any] | None = None, limit: int = 5000) -> Iterator[dict]:
+        """Every row of a paginated list, following ``next`` links, at most ``limit`` rows."""
+        page = self._json("GET", path, params=params)
+        seen = 0
+        while True:
+            rows = page.get("results", []) if isinstance(page, dict) else list(page or [])
+            for row in rows:
+                if seen >= limit:
+                    return
+                seen += 1
+                yield row
+            next_url = page.get("next") if isinstance(page, dict) else None
+            if not next_url:
+                return
+            page = self._json("GET", next_url)
+
+    # -- auth -------------------------------------------------------------------------------
+
+    def login(self, username: str, password: str) -> str:
+        body = self._json("POST", "auth/token/", json={"username": username, "password": password})
+        self.token = body["token"]
+        return self.token
+
+    def me(self) -> dict:
+        return self._json("GET", "auth/me/")
+
+    def logout(self) -> None:
+        try:
+            self._json("POST", "auth/logout/")
+        finally:
+            self.token = None
+
+    def health(self) -> dict:
+        return self._json("GET", "health/")
+
+    # -- signers and references -------------------------------------------------------------
+
+    def list_signers(self, search: str | None = None, status: str | None = None, page: int | None = None) -> dict:
+        return self._json("GET", "signers/", params={"search": search, "status": status, "page": page})
+
+    def get_signer(self, signer: str | int) -> dict:
+        return self._json("GET", f"signers/{signer}/")
+
+    def create_signer(self, external_id: str, full_name: str, status: str = "active") -> dict:
+        return self._json("POST", "signers/", json={"external_id": external_id, "full_name": full_name,
+                                                     "status": status})
+
+    def update_signer(self, signer: str | int, **changes) -> dict:
+        return self._json("PATCH", f"signers/{signer}/", json=changes)
+
+    def list_references(self, signer: str | int) -> list[dict]:
+        body = self._json("GET", f"signers/{signer}/references/")
+        if isinstance(body, dict) and "results" in body:
+            return list(self.iter_pages(f"signers/{signer}/references/"))
+        return body or []
+
+    def upload_references(self, signer: str | int, images: Iterable[Upload]) -> dict:
+        files = [("images", (name, content, content_type or "application/octet-stream"))
+                 for name, content, content_type in images]
+        return self._json("POST", f"signers/{signer}/references/", files=files, timeout=self.upload_timeout)
+
+    def reference_image(self, signer: str | int, reference_id: int, preprocessed: bool = False) -> bytes:
+        kind = "preprocessed" if preprocessed else "image"
+        return self._bytes(f"signers/{signer}/references/{reference_id}/{kind}/")
+
+    # -- verifications ----------------------------------------------------------------------
+
+    def verify(self, signer: str | int, image: Upload, crop: tuple[int, int, int, int] | None = None,
+               cheque_reference: str | None = None) -> dict:
+        data = {"signer": str(signer)}
+        if crop is not None:
+            data["crop"] = ",".join(str(int(v)) for v in crop)
+        if cheque_reference:
+            data["cheque_reference"] = cheque_reference
+        name, content, content_type = image
+        files = {"image": (name, content, content_type or "application/octet-stream")}
+        return self._json("POST", "verifications/", data=data, files=files, timeout=self.upload_timeout)
+
+    def list_verifications(self, **filters) -> dict:
+        return self._json("GET", "verifications/", params=filters)
+
+    def all_verifications(self, limit: int = 5000, **filters) -> list[dict]:
+        filters.pop("page", None)
+        return list(self.iter_pages("verifications/", params=_clean(filters), limit=limit))
+
+    def get_verification(self, verification_id: int) -> dict:
+        return self._json("GET", f"verifications/{verification_id}/")
+
+    def verification_image(self, verification_id: int, preprocessed: bool = False) -> bytes:
+        kind = "preprocessed" if preprocessed else "image"
+        return self._bytes(f"verifications/{verification_id}/{kind}/")
+
+    def review(self, verification_id: int, decision: str, comment: str = "") -> dict:
+        return self._json("POST", f"verifications/{verification_id}/review/",
+                          json={"decision": decision, "comment": comment})
+
+    # -- models and training ----------------------------------------------------------------
+
+    def list_model_versions(self) -> list[dict]:
+        return list(self.iter_pages("model-versions/"))
+
+    def get_model_version(self, version_id: int) -> dict:
+        return self._json("GET", f"model-versions/{version_id}/")
+
+    def promote(self, version_id: int) -> dict:
+        return self._json("POST", f"model-versions/{version_id}/promote/")
+
+    def list_training_jobs(self, **filters) -> list[dict]:
+        return list(self.iter_pages("training-jobs/", params=_clean(filters), limit=200))
+
+    def get_training_job(self, job_id: int) -> dict:
+        return self._json("GET", f"training-jobs/{job_id}/")
+
+    def start_training(self, parameters: dict) -> dict:
+        return self._json("POST", "training-jobs/", json=parameters)
+
+    def cancel_training(self, job_id: int) -> dict:
+        return self._json("POST", f"training-jobs/{job_id}/cancel/")

@@ -1,0 +1,185 @@
+"""Unit tests of the API client against a fake API served over real HTTP."""
+
+import socket
+import threading
+
+import pytest
+
+import api_client
+from api_client import (ApiClient, ApiError, AuthError, Conflict, NotFound, PayloadTooLarge, RateLimited,
+                        ServerUnavailable, ValidationError)
+
+
+def test_login_stores_token_and_sends_it_afterwards(fake_api):
+    fake_api.on("POST", "auth/token/", json={"token": "abc123"})
+    fake_api.on("GET", "auth/me/", json={"username": "clara", "roles": ["clerk"]})
+    client = ApiClient(fake_api.url)
+
+    assert client.login("clara", "pw") == "abc123"
+    assert client.me() == {"username": "clara", "roles": ["clerk"]}
+
+    login, me = fake_api.requests
+    assert login.json == {"username": "clara", "password": "pw"}
+    assert "Authorization" not in login.headers
+    assert me.headers["Authorization"] == "Token abc123"
+
+
+def test_base_url_comes_from_environment(monkeypatch):
+    monkeypatch.setenv("SIGVERIFY_API_URL", "http://api.example:9000/api/v1/")
+    assert ApiClient().url("signers/") == "http://api.example:9000/api/v1/signers/"
+    monkeypatch.delenv("SIGVERIFY_API_URL")
+    assert ApiClient().base_url == "http://127.0.0.1:8000/api/v1"
+
+
+@pytest.mark.parametrize("status, error_class", [
+    (400, ValidationError), (401, AuthError), (403, AuthError), (404, NotFound), (409, Conflict),
+    (413, PayloadTooLarge), (429, RateLimited), (500, ServerUnavailable), (503, ServerUnavailable),
+])
+def test_error_status_maps_to_typed_error_with_the_api_message(fake_api, status, error_class):
+    fake_api.error("GET", "signers/X1/", status, "some_code", "Plain words from the API.",
+                   fields={"external_id": ["Too long."]})
+    with pytest.raises(error_class) as caught:
+        ApiClient(fake_api.url, token="t").get_signer("X1")
+    error = caught.value
+    assert isinstance(error, ApiError)
+    assert (error.status, error.code, error.message) == (status, "some_code", "Plain words from the API.")
+    assert error.fields == {"external_id": ["Too long."]}
+    assert error.field_messages() == ["external_id: Too long."]
+
+
+def test_error_without_the_standard_body_still_has_a_readable_message(fake_api):
+    fake_api.on("GET", "health/", status=502, body=b"<html>Bad gateway</html>", content_type="text/html")
+    with pytest.raises(ServerUnavailable) as caught:
+        ApiClient(fake_api.url).health()
+    assert caught.value.status == 502
+    assert "internal problem" in caught.value.message
+
+
+def test_plain_drf_detail_is_used_as_message(fake_api):
+    fake_api.on("GET", "auth/me/", status=401, json={"detail": "Invalid token."})
+    with pytest.raises(AuthError) as caught:
+        ApiClient(fake_api.url, token="old").me()
+    assert caught.value.message == "Invalid token."
+    assert not caught.value.is_forbidden
+
+
+def test_connection_refused_is_server_unavailable():
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ServerUnavailable) as caught:
+        ApiClient(f"http://127.0.0.1:{port}/api/v1", timeout=2).health()
+    assert caught.value.status is None
+    assert caught.value.code == "unreachable"
+    assert "cannot be reached" in caught.value.message
+
+
+def test_every_call_has_a_timeout():
+    # A server that accepts the connection but never answers.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True).start()
+    try:
+        with pytest.raises(ServerUnavailable) as caught:
+            ApiClient(f"http://127.0.0.1:{listener.getsockname()[1]}/api/v1", timeout=0.3).list_signers()
+        assert caught.value.code == "timeout"
+    finally:
+        for conn, _ in accepted:
+            conn.close()
+        listener.close()
+
+
+def test_timeout_is_passed_on_each_request(monkeypatch, fake_api):
+    seen = []
+    original = api_client.requests.Session.request
+
+    def spy(self, method, url, **kwargs):
+        seen.append((method, kwargs.get("timeout")))
+        return original(self, method, url, **kwargs)
+
+    monkeypatch.setattr(api_client.requests.Session, "request", spy)
+    fake_api.on("GET", "signers/", json={"count": 0, "next": None, "previous": None, "results": []})
+    fake_api.on("POST", "verifications/", json={"id": 1})
+    client = ApiClient(fake_api.url, token="t", timeout=4, upload_timeout=30)
+    client.list_signers()
+    client.verify("S1", ("q.png", b"x", "image/png"))
+    assert seen == [("GET", 4), ("POST", 30)]
+
+
+def test_list_signers_sends_only_filters_that_are_set(fake_api):
+    fake_api.on("GET", "signers/", json={"count": 0, "next": None, "previous": None, "results": []})
+    ApiClient(fake_api.url, token="t").list_signers(search="Smith", status="")
+    assert fake_api.requests[-1].query == {"search": "Smith"}
+
+
+def test_verify_sends_multipart_fields_with_the_agreed_names(fake_api, png):
+    fake_api.on("POST", "verifications/", status=201, json={"id": 9, "decision": "genuine"})
+    image = png()
+    record = ApiClient(fake_api.url, token="t").verify(
+        "ACC-1", ("cheque.png", image, "image/png"), crop=(10, 20, 300, 100), cheque_reference="000123")
+    assert record == {"id": 9, "decision": "genuine"}
+    sent = fake_api.received("POST", "verifications/")[0]
+    assert sent.form == {"signer": "ACC-1", "crop": "10,20,300,100", "cheque_reference": "000123"}
+    assert sent.files == [("image", "cheque.png", image)]
+
+
+def test_verify_leaves_out_crop_and_cheque_reference_when_not_given(fake_api, png):
+    fake_api.on("POST", "verifications/", status=201, json={"id": 1})
+    ApiClient(fake_api.url, token="t").verify(3, ("s.png", png(), "image/png"))
+    assert fake_api.requests[-1].form == {"signer": "3"}
+
+
+def test_upload_references_repeats_the_images_field(fake_api, png):
+    fake_api.on("POST", "signers/ACC-1/references/", status=201,
+                json={"accepted": [{"id": 1}], "rejected": [{"filename": "b.png", "code": "no_ink",
+                                                             "message": "No ink found."}]})
+    a, b = png(), png(stroke=False)
+    result = ApiClient(fake_api.url, token="t").upload_references(
+        "ACC-1", [("a.png", a, "image/png"), ("b.png", b, "image/png")])
+    assert result["rejected"][0]["code"] == "no_ink"
+    assert fake_api.requests[-1].files == [("images", "a.png", a), ("images", "b.png", b)]
+
+
+def test_iter_pages_follows_next_links(fake_api):
+    base = fake_api.url
+    fake_api.on("GET", "verifications/", handler=lambda r: fake_api.reply(json={
+        "count": 3, "previous": None,
+        "next": f"{base}/verifications/?decision=genuine&page=2" if r.query.get("page") != "2" else None,
+        "results": [{"id": 1}, {"id": 2}] if r.query.get("page") != "2" else [{"id": 3}]}))
+    client = ApiClient(base, token="t")
+    assert [row["id"] for row in client.all_verifications(decision="genuine")] == [1, 2, 3]
+    assert [r.query for r in fake_api.requests] == [{"decision": "genuine"}, {"decision": "genuine", "page": "2"}]
+    assert [row["id"] for row in client.all_verifications(limit=2, decision="genuine")] == [1, 2]
+
+
+def test_image_endpoints_return_bytes(fake_api, png):
+    image = png()
+    fake_api.on("GET", "verifications/5/preprocessed/", body=image)
+    fake_api.on("GET", "signers/ACC-1/references/8/image/", body=image)
+    client = ApiClient(fake_api.url, token="t")
+    assert client.verification_image(5, preprocessed=True) == image
+    assert client.reference_image("ACC-1", 8) == image
+
+
+def test_review_promote_training_and_logout(fake_api):
+    fake_api.on("POST", "verifications/5/review/", status=201, json={"decision": "forgery"})
+    fake_api.on("POST", "model-versions/2/promote/", status=202, json={"id": 2, "promotion": "queued"})
+    fake_api.on("POST", "training-jobs/", status=202, json={"id": 7, "status": "queued"})
+    fake_api.on("POST", "training-jobs/7/cancel/", json={"id": 7, "status": "cancelled"})
+    fake_api.on("POST", "auth/logout/", status=204)
+    client = ApiClient(fake_api.url, token="t")
+    client.review(5, "forgery", "Pen pressure differs")
+    client.promote(2)
+    client.start_training({"epochs": 1})
+    client.cancel_training(7)
+    client.logout()
+    assert client.token is None
+    assert [(r.method, r.path, r.json) for r in fake_api.requests] == [
+        ("POST", "verifications/5/review/", {"decision": "forgery", "comment": "Pen pressure differs"}),
+        ("POST", "model-versions/2/promote/", None),
+        ("POST", "training-jobs/", {"epochs": 1}),
+        ("POST", "training-jobs/7/cancel/", None),
+        ("POST", "auth/logout/", None),
+    ]
