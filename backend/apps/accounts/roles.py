@@ -40,6 +40,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "training.view_trainingjob",
         "training.add_trainingjob",
         "training.change_trainingjob",
+        "training.view_promotion",
+        "training.add_promotion",
     ],
     # Everything: the group receives every permission that exists (see services.sync_roles).
     ADMIN: [],

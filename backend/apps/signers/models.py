@@ -28,8 +28,8 @@ class Signer(models.Model):
 
 
 def reference_upload_path(instance, filename):
-    # Named by content hash: no user-controlled path component reaches the disk.
-    return f"references/{instance.signer_id}/{instance.sha256}.img"
+    # Services pass "<sha256>.<ext>": no user-controlled name reaches the disk.
+    return f"references/{instance.signer_id}/{filename}"
 
 
 class ReferenceSignature(models.Model):

@@ -21,7 +21,8 @@ class Decision(models.TextChoices):
 
 
 def verification_upload_path(instance, filename):
-    return f"verifications/{instance.created_day}/{instance.image_sha256}.img"
+    # Services pass "<sha256>.<ext>": no user-controlled name reaches the disk.
+    return f"verifications/{instance.created_day}/{filename}"
 
 
 class Verification(models.Model):

@@ -1,1 +1,26 @@
-urlpatterns = []
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from .views import ReferenceViewSet, SignerViewSet
+
+router = SimpleRouter()
+router.register("", SignerViewSet, basename="signer")
+
+references = ReferenceViewSet.as_view({"get": "list", "post": "create"})
+reference = ReferenceViewSet.as_view({"get": "retrieve", "delete": "destroy"})
+
+urlpatterns = [
+    path("<str:signer_key>/references/", references, name="signer-reference-list"),
+    path("<str:signer_key>/references/<int:pk>/", reference, name="signer-reference-detail"),
+    path(
+        "<str:signer_key>/references/<int:pk>/image/",
+        ReferenceViewSet.as_view({"get": "image"}),
+        name="signer-reference-image",
+    ),
+    path(
+        "<str:signer_key>/references/<int:pk>/preprocessed/",
+        ReferenceViewSet.as_view({"get": "preprocessed"}),
+        name="signer-reference-preprocessed",
+    ),
+    *router.urls,
+]

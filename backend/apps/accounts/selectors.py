@@ -1,0 +1,3 @@
+from .services import role_names
+
+__all__ = ["role_names"]

@@ -1,0 +1,26 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.services import health_report
+
+from .serializers import HealthSerializer
+
+
+class HealthView(APIView):
+    """Database, model and broker state. Open to anonymous callers (load balancers).
+
+    Answers 200 when the database answers (``status`` says ``degraded`` when the model or
+    broker is not fine) and 503 when the database is down.
+    """
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(responses={200: HealthSerializer, 503: HealthSerializer})
+    def get(self, request):
+        report = health_report()
+        code = status.HTTP_200_OK if report["database"]["ok"] else status.HTTP_503_SERVICE_UNAVAILABLE
+        return Response(report, status=code)

@@ -1,0 +1,127 @@
+"""Reading uploaded images safely and turning preprocessed arrays into PNGs.
+
+Every refusal is an ``InvalidImage`` API error whose code is the sigverify reason
+(``empty_file``, ``not_an_image``, ``truncated_image``, ``too_many_pixels``, ``no_ink``,
+``bad_crop``, ...) or ``file_too_large`` for the byte limit checked here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import numpy as np
+from django.conf import settings
+from PIL import Image
+from sigverify.errors import ImageRejected, NotAnImageError
+from sigverify.preprocess import load_image, preprocess_image
+
+from .exceptions import InvalidImage
+
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
+    (b"\xff\xd8\xff", "image/jpeg", "jpg"),
+    (b"II*\x00", "image/tiff", "tif"),
+    (b"MM\x00*", "image/tiff", "tif"),
+    (b"BM", "image/bmp", "bmp"),
+    (b"GIF87a", "image/gif", "gif"),
+    (b"GIF89a", "image/gif", "gif"),
+)
+
+
+def max_upload_bytes() -> int:
+    return int(settings.SIGVERIFY_MAX_UPLOAD_MB) * 1024 * 1024
+
+
+def read_upload(uploaded) -> bytes:
+    """All bytes of an uploaded file, refusing files over the configured size."""
+    limit = max_upload_bytes()
+    size = getattr(uploaded, "size", None)
+    if size is not None and size > limit:
+        raise InvalidImage(
+            f"the file is {size / 1048576:.1f} MB, more than the limit of {settings.SIGVERIFY_MAX_UPLOAD_MB} MB",
+            code="file_too_large",
+        )
+    uploaded.seek(0)
+    data = uploaded.read(limit + 1)
+    if len(data) > limit:
+        raise InvalidImage(f"the file is larger than the limit of {settings.SIGVERIFY_MAX_UPLOAD_MB} MB", code="file_too_large")
+    return data
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sniff_image_type(data: bytes) -> tuple[str, str]:
+    """(content type, file extension) from the leading bytes; octet-stream when unknown."""
+    for magic, content_type, extension in _SIGNATURES:
+        if data.startswith(magic):
+            return content_type, extension
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp", "webp"
+    return "application/octet-stream", "bin"
+
+
+def content_type_for_name(name: str) -> str:
+    """Content type from the extension services gave a stored file."""
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    for _, content_type, known in _SIGNATURES:
+        if known == extension:
+            return content_type
+    return "image/webp" if extension == "webp" else "application/octet-stream"
+
+
+def preprocess_bytes(data: bytes, input_size: tuple[int, int], crop=None):
+    """(uint8 array as the model sees it, quality dict). Raises ``InvalidImage``.
+
+    One decode, with the configured pixel limit checked from the header before decoding.
+    """
+    try:
+        image = load_image(data, max_pixels=int(settings.SIGVERIFY_MAX_PIXELS))
+        try:
+            array, quality = preprocess_image(image, size=tuple(input_size), crop=crop)
+        except ImageRejected:
+            raise
+        except Exception as exc:  # decoder/array corner cases still come out typed
+            raise NotAnImageError(f"the image could not be processed: {exc}") from exc
+    except ImageRejected as exc:
+        raise InvalidImage(_sentence(exc.message), code=exc.code) from exc
+    return array, quality.as_dict()
+
+
+def _sentence(message: str) -> str:
+    message = message.strip()
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def array_to_png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(array, dtype=np.uint8), mode="L").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def parse_crop(value) -> list[int] | None:
+    """``"x,y,w,h"``, ``"[x, y, w, h]"`` or a 4-list -> [x, y, w, h]; None when empty.
+
+    Raises ValueError with a readable message.
+    """
+    if value in (None, "", []):
+        return None
+    if isinstance(value, str):
+        text = value.strip().strip("[]()")
+        parts = [p for p in text.replace(";", ",").replace(" ", ",").split(",") if p != ""]
+    else:
+        parts = list(value)
+    if len(parts) != 4:
+        raise ValueError("crop must be four integers: x, y, width, height (e.g. 120,40,600,180)")
+    try:
+        numbers = [int(float(p)) if float(p).is_integer() else None for p in parts]
+    except (TypeError, ValueError):
+        raise ValueError("crop must be four integers: x, y, width, height (e.g. 120,40,600,180)") from None
+    if any(n is None for n in numbers):
+        raise ValueError("crop values must be whole pixels")
+    x, y, width, height = numbers
+    if x < 0 or y < 0 or width <= 0 or height <= 0:
+        raise ValueError("crop needs x, y >= 0 and a positive width and height")
+    return numbers

@@ -1,0 +1,147 @@
+"""The process-wide model cache used by the web server.
+
+A ``Verifier`` is created on first use (never at import, so never before a server forks
+its workers), once per process, and kept per (version id, sha256). Each request looks
+up the active version in the database (one cheap query) and asks for its verifier, so a
+newly promoted version is picked up without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from sigverify.errors import ModelLoadError
+from sigverify.weights import WEIGHTS_FILE
+
+from .models import ModelVersion
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_verifiers: dict[tuple[int, str], object] = {}
+_failures: dict[tuple[int, str], "LoadFailure"] = {}
+_KEEP = 2  # the active version and the one before it (requests in flight during a switch)
+
+
+@dataclass
+class LoadFailure:
+    message: str
+    file_stamp: tuple
+    at: float
+
+
+def _key(version: ModelVersion) -> tuple[int, str]:
+    return (version.pk, version.sha256)
+
+
+def _file_stamp(version: ModelVersion) -> tuple:
+    """Changes when the weights file changes, so a repaired file is retried."""
+    directory = Path(version.weights_path)
+    weights = directory / version.card.get("weights_file", WEIGHTS_FILE)
+    try:
+        stat = weights.stat()
+        return (stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        return (None, None)
+
+
+def get_verifier(version: ModelVersion):
+    """The loaded ``sigverify.inference.Verifier`` for ``version``. Thread-safe.
+
+    Raises ``ModelLoadError`` when the weights are missing or damaged (sha256 mismatch);
+    the failure is remembered until the file changes, so a broken file is not re-hashed on
+    every request.
+    """
+    key = _key(version)
+    verifier = _verifiers.get(key)
+    if verifier is not None:
+        return verifier
+    with _lock:
+        verifier = _verifiers.get(key)
+        if verifier is not None:
+            return verifier
+        stamp = _file_stamp(version)
+        failure = _failures.get(key)
+        if failure is not None and failure.file_stamp == stamp:
+            raise ModelLoadError(failure.message)
+        verifier = _load(version, stamp)
+        while len(_verifiers) >= _KEEP:
+            _verifiers.pop(next(iter(_verifiers)))
+        _verifiers[key] = verifier
+        _failures.pop(key, None)
+        return verifier
+
+
+def _load(version: ModelVersion, stamp: tuple):
+    from sigverify.inference import Verifier, limit_threads  # torch imported on first use only
+
+    limit_threads(settings.SIGVERIFY_TORCH_THREADS)
+    started = time.perf_counter()
+    try:
+        verifier = Verifier.from_dir(version.weights_path, precision=settings.SIGVERIFY_INFERENCE_PRECISION)
+        if verifier.sha256 != version.sha256:
+            raise ModelLoadError(
+                f"model directory {version.weights_path} now holds weights {verifier.sha256[:12]}, "
+                f"not the registered {version.sha256[:12]}"
+            )
+    except ModelLoadError as exc:
+        _failures[_key(version)] = LoadFailure(str(exc), stamp, time.time())
+        logger.error("cannot load model version %s: %s", version.name, exc)
+        raise
+    except Exception as exc:  # a card the code cannot serve (e.g. other preprocessing) is a load error too
+        message = f"cannot load model version {version.name}: {exc}"
+        _failures[_key(version)] = LoadFailure(message, stamp, time.time())
+        logger.exception(message)
+        raise ModelLoadError(message) from exc
+    logger.info(
+        "loaded model version %s (%s, %s) in %.0f ms",
+        version.name, version.sha256[:12], verifier.precision, 1000 * (time.perf_counter() - started),
+    )
+    return verifier
+
+
+def load_state(version: ModelVersion | None) -> dict:
+    """For the health check: is the version loaded in this process, or did loading fail."""
+    if version is None:
+        return {"state": "no_active_version", "error": None}
+    key = _key(version)
+    if key in _verifiers:
+        return {"state": "loaded", "error": None, "precision": _verifiers[key].precision}
+    failure = _failures.get(key)
+    if failure is not None:
+        return {"state": "error", "error": failure.message}
+    weights = Path(version.weights_path) / version.card.get("weights_file", WEIGHTS_FILE)
+    if not weights.is_file():
+        return {"state": "error", "error": f"weights file missing: {weights}"}
+    return {"state": "not_loaded", "error": None}
+
+
+def clear_cache() -> None:
+    """Forget loaded models and failures (tests; an operator after replacing files)."""
+    with _lock:
+        _verifiers.clear()
+        _failures.clear()
+
+
+def require_verifier(version: ModelVersion | None):
+    """``get_verifier`` for API services: no active version or a broken file is a clear 503."""
+    from apps.core.exceptions import ServiceUnavailable
+
+    if version is None:
+        raise ServiceUnavailable(
+            "No model version is active. An administrator must register and activate one "
+            "(manage.py register_shipped_model).",
+            code="no_active_model",
+        )
+    try:
+        return get_verifier(version)
+    except ModelLoadError as exc:
+        raise ServiceUnavailable(
+            f"The model version {version.name} cannot be loaded, so nothing can be verified now: {exc}",
+            code="model_unavailable",
+        ) from exc

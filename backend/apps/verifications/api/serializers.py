@@ -1,0 +1,133 @@
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from apps.core.images import parse_crop
+from apps.verifications.models import Review, Verification
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    reviewer = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Review
+        fields = ["final_decision", "comment", "reviewer", "created_at"]
+        read_only_fields = ["reviewer", "created_at"]
+
+
+class ReviewInputSerializer(serializers.Serializer):
+    final_decision = serializers.ChoiceField(choices=Review.FinalDecision.choices)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+    def validate(self, attrs):
+        verification = self.context["verification"]
+        overrules = verification.decision in ("genuine", "forgery") and attrs["final_decision"] != verification.decision
+        if overrules and not attrs.get("comment", "").strip():
+            raise serializers.ValidationError(
+                {"comment": ["A comment is required when the review overrules the model's decision."]}
+            )
+        return attrs
+
+
+class DistanceSerializer(serializers.Serializer):
+    reference = serializers.IntegerField(help_text="Reference signature id.")
+    distance = serializers.FloatField(help_text="Cosine distance: 0 identical, larger is less alike.")
+
+
+class ThresholdsSerializer(serializers.Serializer):
+    accept = serializers.FloatField(help_text="Score at or above: genuine.")
+    reject = serializers.FloatField(help_text="Score below: forgery. Between the two: refer.")
+    eer = serializers.FloatField(allow_null=True, required=False)
+
+
+class VerificationSerializer(serializers.ModelSerializer):
+    signer_external_id = serializers.CharField(source="signer.external_id", read_only=True)
+    signer_name = serializers.CharField(source="signer.full_name", read_only=True)
+    model_version = serializers.CharField(source="model_version.name", read_only=True)
+    model_version_id = serializers.IntegerField(read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    distances = DistanceSerializer(many=True, read_only=True)
+    thresholds = ThresholdsSerializer(read_only=True)
+    crop = serializers.ListField(child=serializers.IntegerField(), allow_null=True, read_only=True)
+    review = serializers.SerializerMethodField()
+    image_url = serializers.SerializerMethodField()
+    preprocessed_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Verification
+        fields = [
+            "id",
+            "signer",
+            "signer_external_id",
+            "signer_name",
+            "decision",
+            "score",
+            "z_score",
+            "distances",
+            "thresholds",
+            "model_version",
+            "model_version_id",
+            "cheque_reference",
+            "crop",
+            "image_sha256",
+            "quality",
+            "requested_by",
+            "created_at",
+            "processing_ms",
+            "review",
+            "image_url",
+            "preprocessed_url",
+        ]
+        read_only_fields = fields
+
+    def _url(self, name, obj) -> str:
+        path = reverse(name, kwargs={"pk": obj.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+    @extend_schema_field(ReviewSerializer(allow_null=True))
+    def get_review(self, obj):
+        review = getattr(obj, "review", None) if _has_review(obj) else None
+        return ReviewSerializer(review).data if review else None
+
+    def get_image_url(self, obj) -> str:
+        return self._url("verification-image", obj)
+
+    def get_preprocessed_url(self, obj) -> str:
+        return self._url("verification-preprocessed", obj)
+
+
+def _has_review(obj) -> bool:
+    try:
+        obj.review
+    except Review.DoesNotExist:
+        return False
+    return True
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class CropField(serializers.Field):
+    """``x,y,width,height`` in pixels (also accepts a JSON list)."""
+
+    default_error_messages = {"invalid": "{message}"}
+
+    def to_internal_value(self, data):
+        try:
+            return parse_crop(data)
+        except ValueError as exc:
+            self.fail("invalid", message=str(exc))
+
+    def to_representation(self, value):
+        return ",".join(str(v) for v in value) if value else None
+
+
+class VerifyInputSerializer(serializers.Serializer):
+    signer = serializers.CharField(max_length=64, help_text="Signer id or external id.")
+    image = serializers.FileField(allow_empty_file=True, use_url=False, help_text="The questioned signature or a cheque scan.")
+    crop = CropField(
+        required=False,
+        allow_null=True,
+        help_text="Optional signature box in the image, in pixels: `x,y,width,height` (e.g. `120,40,600,180`).",
+    )
+    cheque_reference = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")

@@ -1,0 +1,133 @@
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+
+from apps.core.files import png_response, read_stored, stored_file_response
+from apps.core.images import content_type_for_name, preprocess_bytes
+from apps.core.permissions import ActionPermissions
+from apps.signers.selectors import find_signer
+from apps.verifications import selectors, services
+from apps.verifications.models import Decision, Verification
+
+from .serializers import ReviewInputSerializer, ReviewSerializer, VerificationSerializer, VerifyInputSerializer
+
+VIEW = ["verifications.view_verification"]
+
+
+class VerificationFilter(filters.FilterSet):
+    signer = filters.CharFilter(method="filter_signer", help_text="Signer id or external id.")
+    decision = filters.ChoiceFilter(choices=Decision.choices)
+    requested_by = filters.CharFilter(field_name="requested_by__username", help_text="Username of the requester.")
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    date_from = filters.DateFilter(field_name="created_at", lookup_expr="date__gte", help_text="From this day (inclusive).")
+    date_to = filters.DateFilter(field_name="created_at", lookup_expr="date__lte", help_text="To this day (inclusive).")
+    model_version = filters.NumberFilter(field_name="model_version_id")
+    cheque_reference = filters.CharFilter()
+    reviewed = filters.BooleanFilter(field_name="review", lookup_expr="isnull", exclude=True)
+
+    class Meta:
+        model = Verification
+        fields = ["signer", "decision", "requested_by", "model_version", "cheque_reference"]
+
+    def filter_signer(self, queryset, name, value):
+        signer = find_signer(value)
+        return queryset.filter(signer=signer) if signer else queryset.none()
+
+
+class VerificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The verification log: verify a questioned signature, browse and review results."""
+
+    serializer_class = VerificationSerializer
+    permission_classes = [ActionPermissions]
+    action_permissions = {
+        "list": VIEW,
+        "retrieve": VIEW,
+        "image": VIEW,
+        "preprocessed": VIEW,
+        "create": ["verifications.add_verification"],
+        "review": VIEW + ["verifications.add_review"],
+    }
+    filterset_class = VerificationFilter
+    search_fields = ["signer__external_id", "signer__full_name", "cheque_reference"]
+    ordering_fields = ["created_at", "score", "processing_ms", "decision"]
+    ordering = ["-created_at", "-id"]
+    throttle_scope = "verify"
+
+    def get_queryset(self):
+        return selectors.verification_list()
+
+    def get_throttles(self):
+        if getattr(self, "action", None) == "create":
+            return [ScopedRateThrottle()]
+        return super().get_throttles()
+
+    @extend_schema(
+        request={"multipart/form-data": VerifyInputSerializer},
+        responses={
+            201: VerificationSerializer,
+            400: OpenApiResponse(description="Invalid input or an image that cannot be used (code says why)."),
+            404: OpenApiResponse(description="No such signer."),
+            409: OpenApiResponse(description="The signer is suspended or has no reference signatures."),
+            503: OpenApiResponse(description="No model is active or it cannot be loaded."),
+        },
+    )
+    def create(self, request):
+        """Verify a questioned signature (or a cheque scan with its signature box in `crop`)
+        against the signer's references. Answers with the full verification record."""
+        data = VerifyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        signer = find_signer(data.validated_data["signer"])
+        if signer is None:
+            from rest_framework.exceptions import NotFound
+
+            raise NotFound(f"No signer with id or external id {data.validated_data['signer']!r}.")
+        verification = services.verify_signature(
+            signer=signer,
+            image=data.validated_data["image"],
+            crop=data.validated_data.get("crop"),
+            cheque_reference=data.validated_data.get("cheque_reference", ""),
+            user=request.user,
+        )
+        verification = self.get_queryset().get(pk=verification.pk)
+        return Response(self.get_serializer(verification).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=ReviewInputSerializer,
+        responses={
+            201: ReviewSerializer,
+            409: OpenApiResponse(description="Already reviewed."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def review(self, request, pk=None):
+        """Record the human's final call (genuine or forgery) and a comment; a comment is
+        required when it overrules the model."""
+        verification = self.get_object()
+        data = ReviewInputSerializer(data=request.data, context={"verification": verification})
+        data.is_valid(raise_exception=True)
+        review = services.record_review(verification=verification, reviewer=request.user, **data.validated_data)
+        return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={(200, "image/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The questioned image as uploaded.")})
+    @action(detail=True, methods=["get"])
+    def image(self, request, pk=None):
+        verification = self.get_object()
+        name = verification.image.name
+        return stored_file_response(name, content_type_for_name(name))
+
+    @extend_schema(
+        responses={(200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="PNG of the array the model saw.")}
+    )
+    @action(detail=True, methods=["get"])
+    def preprocessed(self, request, pk=None):
+        """The questioned signature exactly as the model saw it (crop and preprocessing applied)."""
+        verification = self.get_object()
+        array, _ = preprocess_bytes(
+            read_stored(verification.image.name), verification.model_version.input_size, crop=verification.crop
+        )
+        return png_response(array)

@@ -1,0 +1,108 @@
+"""Verifying a questioned signature and recording the human review."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from sigverify.scoring import decide
+
+from apps.core.exceptions import Conflict
+from apps.core.images import preprocess_bytes, read_upload, sha256_bytes, sniff_image_type
+from apps.modelregistry.selectors import get_active_version
+from apps.modelregistry.serving import require_verifier
+from apps.signers.models import Signer
+from apps.signers.selectors import reference_embeddings
+
+from .models import Review, Verification
+
+logger = logging.getLogger(__name__)
+
+
+def verify_signature(*, signer: Signer, image, crop=None, cheque_reference: str = "", user=None) -> Verification:
+    """Score a questioned signature against the signer's references and log the result.
+
+    Order: cheap checks first (signer state, references for the active version), then the
+    image (decode + preprocess), one forward pass, the score and the decision. The image
+    file and the row are stored together: on any failure neither remains.
+    """
+    started = time.perf_counter()
+    if signer.status == Signer.Status.SUSPENDED:
+        raise Conflict(
+            f"Signer {signer.external_id} is suspended; verifications are refused until reactivated.",
+            code="signer_suspended",
+        )
+    version = get_active_version()
+    verifier = require_verifier(version)
+    reference_ids, reference_matrix = reference_embeddings(signer, version)
+    if not reference_ids:
+        has_any = signer.references.exists()
+        raise Conflict(
+            f"Signer {signer.external_id} has no reference signatures"
+            + (f" embedded by the active model version {version.name}" if has_any else "")
+            + "; enroll references first.",
+            code="no_references",
+        )
+
+    data = read_upload(image)
+    array, quality = preprocess_bytes(data, version.input_size, crop=crop)
+    embedding = verifier.embed_arrays([array])[0]
+    result = verifier.score(embedding, reference_matrix)
+    thresholds = {
+        "accept": version.accept_threshold,
+        "reject": version.reject_threshold,
+        "eer": version.thresholds.get("eer"),
+    }
+    decision = decide(result.score, thresholds["accept"], thresholds["reject"])
+    distances = [
+        {"reference": ref_id, "distance": round(float(d), 6)} for ref_id, d in zip(reference_ids, result.distances)
+    ]
+    digest = sha256_bytes(data)
+    _, extension = sniff_image_type(data)
+
+    verification = Verification(
+        signer=signer,
+        image_sha256=digest,
+        crop=list(crop) if crop else None,
+        cheque_reference=cheque_reference or "",
+        score=float(result.score),
+        z_score=float(result.z),
+        distances=distances,
+        decision=decision,
+        thresholds=thresholds,
+        quality=quality,
+        model_version=version,
+        requested_by=user if (user is not None and user.is_authenticated) else None,
+        processing_ms=0,
+    )
+    stored_name = None
+    try:
+        with transaction.atomic():
+            verification.image.save(f"{digest}.{extension}", ContentFile(data), save=False)
+            stored_name = verification.image.name
+            verification.processing_ms = max(1, round(1000 * (time.perf_counter() - started)))
+            verification.save()
+    except BaseException:
+        if stored_name:
+            try:
+                default_storage.delete(stored_name)
+            except OSError:
+                logger.warning("could not remove %s after a failed verification", stored_name)
+        raise
+    return verification
+
+
+def record_review(*, verification: Verification, reviewer, final_decision: str, comment: str = "") -> Review:
+    """The human's final call. One review per verification; the model's answer is untouched."""
+    if Review.objects.filter(verification=verification).exists():
+        raise Conflict("This verification already has a review.", code="already_reviewed")
+    try:
+        with transaction.atomic():
+            return Review.objects.create(
+                verification=verification, reviewer=reviewer, final_decision=final_decision, comment=comment or ""
+            )
+    except IntegrityError as exc:
+        raise Conflict("This verification already has a review.", code="already_reviewed") from exc
