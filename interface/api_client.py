@@ -156,8 +156,8 @@ class ApiClient:
         return f"{self.base_url}/{path.lstrip('/')}"
 
     def request(self, method: str, path: str, *, params=None, json=None, data=None, files=None,
-                timeout: float | None = None) -> requests.Response:
-        headers = {"Accept": "application/json"}
+                timeout: float | None = None, accept: str = "application/json") -> requests.Response:
+        headers = {"Accept": accept}
         if self.token:
             headers["Authorization"] = f"Token {self.token}"
         try:
@@ -189,7 +189,7 @@ class ApiClient:
                                     message="The service sent an answer the interface could not read.")
 
     def _bytes(self, path: str) -> bytes:
-        return self.request("GET", path).content
+        return self.request("GET", path, accept="image/png, image/*;q=0.9, */*;q=0.5").content
 
     def iter_pages(self, path: str, params: dict[str, Any] | None = None, limit: int = 5000) -> Iterator[dict]:
         """Every row of a paginated list, following ``next`` links, at most ``limit`` rows."""

@@ -28,10 +28,10 @@ class Recorded:
     path: str  # relative to /api/v1/, e.g. "signers/7/"
     query: dict[str, str]
     headers: dict[str, str]
-    body: bytes
+    body: bytes = field(repr=False)
     json: Any = None
     form: dict[str, str] = field(default_factory=dict)
-    files: list[tuple[str, str, bytes]] = field(default_factory=list)  # (field, filename, content)
+    files: list[tuple[str, str, bytes]] = field(default_factory=list, repr=False)  # (field, filename, content)
 
 
 @dataclass
@@ -66,7 +66,8 @@ class FakeApi:
         self.routes: dict[tuple[str, str], Reply | Callable[[Recorded], Reply]] = {}
         self.requests: list[Recorded] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        daemon=True)
         self._thread.start()
 
     @property

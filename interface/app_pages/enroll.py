@@ -1,0 +1,110 @@
+"""Enroll signers: create a signer (or pick one) and upload several reference signatures at once."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import ui_common as ui
+from api_client import ApiError
+
+IMAGE_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "gif", "webp"]
+RECOMMENDED_REFERENCES = 3
+
+client = ui.api()
+st.title("Enroll signers")
+
+# -- 1. signer ------------------------------------------------------------------------------
+
+st.subheader("1. Signer")
+mode = st.radio("Signer", ["New signer", "Existing signer"], horizontal=True, label_visibility="collapsed",
+                key="enroll_mode")
+signer = None
+if mode == "New signer":
+    with st.form("create_signer", clear_on_submit=False):
+        columns = st.columns(2)
+        external_id = columns[0].text_input("External id (account or customer number)", max_chars=64)
+        full_name = columns[1].text_input("Full name", max_chars=200)
+        create = st.form_submit_button("Create signer", type="primary", icon=":material/person_add:")
+    if create:
+        if not external_id.strip() or not full_name.strip():
+            st.warning("Please give both the external id and the full name.")
+        else:
+            try:
+                created = client.create_signer(external_id.strip(), full_name.strip())
+            except ApiError as error:
+                ui.show_error(error, "Signer not created")
+            else:
+                st.session_state["enroll_signer"] = created
+                st.session_state.pop("enroll_result", None)
+                st.success(f"Signer {created['external_id']} ({created['full_name']}) created.",
+                           icon=":material/check_circle:")
+    signer = st.session_state.get("enroll_signer")
+else:
+    query = st.text_input("Find the signer by external id or name", key="enroll_query")
+    if query.strip():
+        found = ui.guarded(lambda: client.list_signers(search=query.strip()), "Signer search failed")
+        results = found.get("results", []) if isinstance(found, dict) else list(found or [])
+        if not results:
+            st.info(f"No signer matches “{query.strip()}”.")
+        else:
+            by_id = {row["id"]: row for row in results}
+            chosen = st.selectbox("Signer", list(by_id), key="enroll_signer_choice",
+                                  format_func=lambda i: f"{by_id[i]['external_id']} · {by_id[i]['full_name']}")
+            signer = by_id[chosen]
+            if (st.session_state.get("enroll_signer") or {}).get("id") != signer["id"]:
+                st.session_state.pop("enroll_result", None)
+            st.session_state["enroll_signer"] = signer
+
+if not signer:
+    st.info("Create a signer or choose an existing one, then add their reference signatures.")
+    st.stop()
+
+st.markdown(f"Enrolling references for **{signer['external_id']} · {signer['full_name']}**"
+            + (" (suspended)" if signer.get("status") == "suspended" else ""))
+
+# -- 2. references --------------------------------------------------------------------------
+
+st.subheader("2. Reference signatures")
+round_ = st.session_state.setdefault("enroll_round", 0)
+files = st.file_uploader("Signature images (choose several at once)", type=IMAGE_TYPES,
+                         accept_multiple_files=True, key=f"enroll_files_{round_}")
+if st.button(f"Upload {len(files or [])} reference(s)", type="primary", disabled=not files,
+             icon=":material/upload:"):
+    with st.spinner("Checking and enrolling the images…"):
+        try:
+            result = client.upload_references(signer["id"], [(f.name, f.getvalue(), f.type) for f in files])
+        except ApiError as error:
+            ui.show_error(error, "References not uploaded")
+        else:
+            st.session_state["enroll_result"] = result
+            st.session_state["enroll_round"] = round_ + 1
+            st.rerun()
+
+result = st.session_state.get("enroll_result")
+if result:
+    accepted, rejected = result.get("accepted") or [], result.get("rejected") or []
+    if accepted:
+        st.success(f"{len(accepted)} image(s) accepted.", icon=":material/check_circle:")
+        st.dataframe([{"file": row.get("original_name") or row.get("filename") or "", "reference id": row.get("id")}
+                      for row in accepted], hide_index=True, width="content")
+    if rejected:
+        st.error(f"{len(rejected)} image(s) rejected.", icon=":material/cancel:")
+        st.dataframe([{"file": row.get("filename", ""), "reason": row.get("message", ""),
+                       "code": row.get("code", "")} for row in rejected], hide_index=True, width="stretch")
+
+references = ui.guarded(lambda: client.list_references(signer["id"]), "Cannot load references", stop=False)
+if references is not None:
+    count = len(references)
+    if count < RECOMMENDED_REFERENCES:
+        st.warning(f"{signer['external_id']} has only {count} reference signature(s). "
+                   f"Enroll at least {RECOMMENDED_REFERENCES} so that verification is reliable.",
+                   icon=":material/warning:")
+    else:
+        st.info(f"{signer['external_id']} has {count} reference signatures.", icon=":material/info:")
+    if references:
+        columns = st.columns(6)
+        for index, ref in enumerate(references[:12]):
+            data = ui.session_bytes(("r", signer["id"], ref["id"], False),
+                                    lambda ref=ref: client.reference_image(signer["id"], ref["id"]))
+            with columns[index % 6]:
+                ui.show_image(data, f"#{ref['id']}")

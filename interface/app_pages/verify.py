@@ -1,0 +1,145 @@
+"""Verify a cheque signature: pick the signer, upload the questioned image (a crop or a whole
+cheque with a signature box), and read the decision, the score and the closest references."""
+
+from __future__ import annotations
+
+import io
+
+import streamlit as st
+from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
+
+import ui_common as ui
+from api_client import ApiError
+
+IMAGE_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "gif", "webp"]
+THUMBNAILS = 8
+PREVIEW_WIDTH = 900
+
+client = ui.api()
+st.title("Verify a cheque signature")
+
+# -- 1. signer ------------------------------------------------------------------------------
+
+left, right = st.columns([2, 3], gap="large")
+signer = None
+with left:
+    st.subheader("1. Signer")
+    query = st.text_input("Find the signer by account / external id or name", key="verify_query",
+                          placeholder="e.g. ACC-00123 or Smith")
+    if query.strip():
+        found = ui.guarded(lambda: client.list_signers(search=query.strip()), "Signer search failed")
+        results = found.get("results", []) if isinstance(found, dict) else list(found or [])
+        if not results:
+            st.info(f"No signer matches “{query.strip()}”.")
+        else:
+            by_id = {row["id"]: row for row in results}
+            chosen = st.selectbox(
+                f"Signer ({found.get('count', len(results)) if isinstance(found, dict) else len(results)} found)",
+                list(by_id), key="verify_signer",
+                format_func=lambda i: f"{by_id[i]['external_id']} · {by_id[i]['full_name']}"
+                + (" (suspended)" if by_id[i].get("status") == "suspended" else ""))
+            signer = by_id.get(chosen)
+
+references: list[dict] = []
+with right:
+    if signer:
+        st.subheader(f"{signer['full_name']}")
+        st.caption(f"External id {signer['external_id']} · status {signer.get('status', 'active')}")
+        if signer.get("status") == "suspended":
+            st.warning("This signer is suspended: the service will refuse to verify their cheques.",
+                       icon=":material/block:")
+        references = ui.guarded(lambda: client.list_references(signer["id"]), "Cannot load references",
+                                stop=False) or []
+        if not references:
+            st.warning("This signer has no reference signatures yet, so nothing can be compared. "
+                       "Ask an integrator to enroll some.", icon=":material/warning:")
+        else:
+            st.markdown(f"**Reference signatures** ({len(references)})")
+            shown = references[:THUMBNAILS]
+            images = [ui.session_bytes(("r", signer["id"], ref["id"], False),
+                                       lambda ref=ref: client.reference_image(signer["id"], ref["id"]))
+                      for ref in shown]
+            columns = st.columns(4)
+            for index, (ref, data) in enumerate(zip(shown, images)):
+                with columns[index % 4]:
+                    ui.show_image(data, f"#{ref['id']}")
+            if len(references) > THUMBNAILS:
+                st.caption(f"and {len(references) - THUMBNAILS} more")
+    else:
+        st.info("Find and choose the signer whose signature is on the cheque.", icon=":material/search:")
+
+st.divider()
+
+# -- 2. questioned image ------------------------------------------------------------------
+
+st.subheader("2. Questioned signature")
+uploader_round = st.session_state.setdefault("verify_round", 0)
+upload = st.file_uploader("Upload the signature crop or the whole cheque scan", type=IMAGE_TYPES,
+                          key=f"verify_upload_{uploader_round}")
+cheque_reference = st.text_input("Cheque reference (optional)", key=f"verify_cheque_{uploader_round}",
+                                 max_chars=100, placeholder="e.g. the cheque number")
+
+crop = None
+if upload is not None:
+    content = upload.getvalue()
+    try:
+        picture = ImageOps.exif_transpose(Image.open(io.BytesIO(content)))
+        picture.load()
+    except (UnidentifiedImageError, OSError, ValueError):
+        picture = None
+        st.warning("The interface cannot open this file as an image. You can still send it; "
+                   "the service will say what is wrong.", icon=":material/image_not_supported:")
+    if picture is not None:
+        width, height = picture.size
+        looks_like_cheque = width >= 900 and width / max(height, 1) >= 1.6
+        kind = st.radio("What did you upload?", ["Signature only", "Whole cheque: mark the signature box"],
+                        index=1 if looks_like_cheque else 0, horizontal=True,
+                        key=f"verify_kind_{uploader_round}_{upload.file_id}")
+        if kind.startswith("Whole cheque"):
+            st.caption(f"The scan is {width} × {height} pixels. Move the box until it frames the signature only.")
+            key = f"{uploader_round}_{upload.file_id}"
+            box = st.columns(4)
+            x = box[0].number_input("Left (x)", 0, width - 1, int(width * 0.55), step=10, key=f"crop_x_{key}")
+            y = box[1].number_input("Top (y)", 0, height - 1, int(height * 0.55), step=10, key=f"crop_y_{key}")
+            w = box[2].number_input("Width", 1, width, int(width * 0.4), step=10, key=f"crop_w_{key}")
+            h = box[3].number_input("Height", 1, height, int(height * 0.35), step=10, key=f"crop_h_{key}")
+            w, h = min(w, width - x), min(h, height - y)
+            crop = (int(x), int(y), int(w), int(h))
+            preview, cut = st.columns([3, 2])
+            with preview:
+                marked = picture.convert("RGB")
+                ImageDraw.Draw(marked).rectangle([x, y, x + w - 1, y + h - 1], outline=(220, 30, 30),
+                                                 width=max(3, width // 300))
+                marked.thumbnail((PREVIEW_WIDTH, PREVIEW_WIDTH))
+                st.image(marked, caption="Cheque with the signature box", width="stretch")
+            with cut:
+                st.image(picture.crop((x, y, x + w, y + h)), caption=f"What will be checked ({w} × {h} px)",
+                         width="stretch")
+        else:
+            st.image(picture, caption=f"{upload.name} ({width} × {height} px)", width=min(width, 500))
+
+ready = signer is not None and upload is not None
+if st.button("Verify signature", type="primary", disabled=not ready, icon=":material/fact_check:"):
+    with st.spinner("Checking the signature…"):
+        try:
+            record = client.verify(signer["id"], (upload.name, upload.getvalue(), upload.type), crop=crop,
+                                   cheque_reference=cheque_reference.strip() or None)
+        except ApiError as error:
+            st.session_state.pop("verify_result", None)
+            ui.show_error(error, "Not verified")
+        else:
+            st.session_state["verify_result"] = record
+if not ready:
+    st.caption("Choose a signer and upload an image to verify.")
+
+# -- 3. result ----------------------------------------------------------------------------
+
+record = st.session_state.get("verify_result")
+if record:
+    st.divider()
+    st.subheader("3. Result")
+    ui.render_verification(client, record, allow_review=True, key_prefix="verify-")
+    if st.button("Start a new verification", icon=":material/restart_alt:"):
+        st.session_state.pop("verify_result", None)
+        st.session_state["verify_round"] = uploader_round + 1
+        st.rerun()

@@ -1,0 +1,329 @@
+"""Pieces shared by the pages: the session's API client, error display, roles, and the
+verification result view (used by Verify and History).
+
+Everything that belongs to a user (token, who they are, fetched images) lives in
+``st.session_state``, never in a cache shared between sessions.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from typing import Any, Callable
+
+import streamlit as st
+
+from api_client import ApiClient, ApiError, AuthError, ServerUnavailable
+
+log = logging.getLogger("sigverify.interface")
+
+ROLES = ("clerk", "integrator", "ml_staff", "admin")
+
+# Page file -> (title, icon, roles that may open it). Order is the menu order.
+PAGES: dict[str, tuple[str, str, frozenset[str]]] = {
+    "app_pages/verify.py": ("Verify a cheque", ":material/fact_check:", frozenset({"clerk", "integrator", "admin"})),
+    "app_pages/enroll.py": ("Enroll signers", ":material/person_add:", frozenset({"integrator", "admin"})),
+    "app_pages/history.py": ("History", ":material/history:", frozenset({"clerk", "integrator", "admin"})),
+    "app_pages/models.py": ("Models", ":material/model_training:", frozenset({"ml_staff", "admin"})),
+}
+
+DECISION_LABELS = {"genuine": "Genuine", "refer": "Refer to supervisor", "forgery": "Forgery"}
+DECISION_COLOURS = {"genuine": "#1e7e34", "refer": "#b26a00", "forgery": "#c5221f"}
+DECISION_BACKGROUNDS = {"genuine": "#e6f4ea", "refer": "#fef3e0", "forgery": "#fce8e6"}
+
+MAX_CACHED_IMAGES = 200
+
+
+# -- session ------------------------------------------------------------------------------
+
+def allowed_pages(roles) -> list[str]:
+    roles = set(roles or ())
+    return [path for path, (_, _, allowed) in PAGES.items() if roles & allowed]
+
+
+def current_user() -> dict:
+    return st.session_state.get("me") or {}
+
+
+def roles() -> set[str]:
+    return set(current_user().get("roles") or ())
+
+
+def api() -> ApiClient:
+    """A client for this session only; built per run so the token never leaves session state."""
+    return ApiClient(token=st.session_state.get("token"))
+
+
+def end_session() -> None:
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+
+
+def show_error(error: ApiError, what: str | None = None) -> None:
+    """The API's message in plain words; never a traceback."""
+    prefix = f"{what}: " if what else ""
+    if isinstance(error, AuthError) and not error.is_forbidden:
+        st.session_state.pop("token", None)
+        st.session_state.pop("me", None)
+        st.error("Your session has ended. Please log in again.", icon=":material/lock:")
+        if st.button("Go to the login page"):
+            st.rerun()
+        return
+    if isinstance(error, AuthError):
+        st.error(f"{prefix}Your role does not allow this. {error.message}", icon=":material/block:")
+        return
+    if isinstance(error, ServerUnavailable):
+        st.error(f"{prefix}{error.message}", icon=":material/cloud_off:")
+        return
+    details = error.field_messages()
+    text = f"{prefix}{error.message}"
+    if details:
+        text += "\n\n" + "\n".join(f"- {line}" for line in details)
+    st.error(text, icon=":material/error:")
+
+
+def guarded(call: Callable[[], Any], what: str | None = None, stop: bool = True) -> Any:
+    """Run one API call; on failure show why and stop the page (or return None)."""
+    try:
+        return call()
+    except ApiError as error:
+        show_error(error, what)
+        if stop:
+            st.stop()
+        return None
+
+
+def session_bytes(key: tuple, fetch: Callable[[], bytes]) -> bytes | None:
+    """Image bytes fetched once per session (never shared between users)."""
+    cache = st.session_state.setdefault("_image_cache", {})
+    if key not in cache:
+        try:
+            cache[key] = fetch()
+        except ApiError as error:
+            log.info("image %s not available: %s", key, error)
+            cache[key] = None
+        if len(cache) > MAX_CACHED_IMAGES:
+            cache.pop(next(iter(cache)))
+    return cache[key]
+
+
+def show_image(data: bytes | None, caption: str, width: int | str = "stretch") -> None:
+    if data:
+        st.image(data, caption=caption, width=width)
+    else:
+        st.caption(f"{caption}: image not available")
+
+
+# -- verification result ------------------------------------------------------------------
+
+def decision_banner(decision: str) -> None:
+    label = DECISION_LABELS.get(decision, decision)
+    colour = DECISION_COLOURS.get(decision, "#444")
+    background = DECISION_BACKGROUNDS.get(decision, "#eee")
+    st.markdown(
+        f'<div class="sv-decision sv-{decision}" style="background:{background};color:{colour};'
+        f'border:3px solid {colour};border-radius:12px;padding:14px 20px;margin:8px 0;'
+        f'font-size:2.4rem;font-weight:800;text-align:center;letter-spacing:.02em">{label.upper()}</div>',
+        unsafe_allow_html=True,
+    )
+
+
+def thresholds_of(record: dict) -> tuple[float | None, float | None]:
+    thresholds = record.get("thresholds") or {}
+    accept = thresholds.get("accept", record.get("accept_threshold"))
+    reject = thresholds.get("reject", record.get("reject_threshold"))
+    return (float(accept) if accept is not None else None, float(reject) if reject is not None else None)
+
+
+def score_figure(score: float, accept: float | None, reject: float | None):
+    """A horizontal 0..1 bar: red below reject, amber between, green above accept, marker at the score."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7, 1.5), dpi=100)
+    axes = figure.add_subplot()
+    reject_at = reject if reject is not None else 0.5
+    accept_at = accept if accept is not None else reject_at
+    axes.barh(0, reject_at, color=DECISION_BACKGROUNDS["forgery"], edgecolor="none", height=0.6)
+    axes.barh(0, accept_at - reject_at, left=reject_at, color=DECISION_BACKGROUNDS["refer"], edgecolor="none",
+              height=0.6)
+    axes.barh(0, 1 - accept_at, left=accept_at, color=DECISION_BACKGROUNDS["genuine"], edgecolor="none",
+              height=0.6)
+    for value, name, colour in ((reject, "reject", DECISION_COLOURS["forgery"]),
+                                (accept, "accept", DECISION_COLOURS["genuine"])):
+        if value is not None:
+            axes.axvline(value, color=colour, linestyle="--", linewidth=1.5)
+            axes.text(value, 0.42, f"{name} {value:.2f}", color=colour, ha="center", va="bottom", fontsize=8)
+    axes.plot([score], [0], marker="v", markersize=16, color="#202124")
+    axes.text(score, -0.45, f"score {score:.3f}", ha="center", va="top", fontsize=10, fontweight="bold")
+    axes.set_xlim(0, 1)
+    axes.set_ylim(-0.8, 0.8)
+    axes.set_yticks([])
+    axes.set_xlabel("score (0 = unlike the references, 1 = like them)", fontsize=8)
+    for side in ("left", "right", "top"):
+        axes.spines[side].set_visible(False)
+    figure.tight_layout()
+    return figure
+
+
+def distances_of(record: dict) -> list[dict]:
+    """Per-reference distances, closest first, as [{"reference": id, "distance": float, ...}].
+
+    Accepts a list of dicts (reference / reference_id / id + distance), a {id: distance} mapping,
+    or a bare list of numbers paired with ``reference_ids``.
+    """
+    raw = record.get("distances") or []
+    rows: list[dict] = []
+    if isinstance(raw, dict):
+        rows = [{"reference": key, "distance": float(value)} for key, value in raw.items()]
+    else:
+        ids = record.get("reference_ids") or []
+        for index, item in enumerate(raw):
+            if isinstance(item, dict):
+                ref = item.get("reference", item.get("reference_id", item.get("id")))
+                if isinstance(ref, dict):
+                    ref = ref.get("id")
+                row = dict(item)
+                row["reference"] = ref
+                row["distance"] = float(item.get("distance"))
+                rows.append(row)
+            else:
+                rows.append({"reference": ids[index] if index < len(ids) else None, "distance": float(item)})
+    return sorted(rows, key=lambda row: row["distance"])
+
+
+def signer_key(record: dict) -> Any:
+    signer = record.get("signer")
+    if isinstance(signer, dict):
+        return signer.get("external_id") or signer.get("id")
+    return record.get("signer_external_id") or signer
+
+
+def signer_label(record: dict) -> str:
+    signer = record.get("signer")
+    if isinstance(signer, dict):
+        return f"{signer.get('external_id', '')} {signer.get('full_name', '')}".strip()
+    name = record.get("signer_name") or record.get("signer_full_name") or ""
+    external = record.get("signer_external_id") or signer
+    return f"{external} {name}".strip()
+
+
+def render_verification(client: ApiClient, record: dict, allow_review: bool = True, closest: int = 3,
+                        key_prefix: str = "") -> None:
+    """Decision, score bar, images as uploaded and as the model saw them, distances, review."""
+    decision = record.get("decision", "")
+    decision_banner(decision)
+
+    score = record.get("score")
+    accept, reject = thresholds_of(record)
+    columns = st.columns(4)
+    columns[0].metric("Score", f"{score:.3f}" if isinstance(score, (int, float)) else "–")
+    columns[1].metric("Accept at or above", f"{accept:.2f}" if accept is not None else "–")
+    columns[2].metric("Forgery below", f"{reject:.2f}" if reject is not None else "–")
+    model = record.get("model_version")
+    if isinstance(model, dict):
+        model = model.get("name") or model.get("version") or model.get("id")
+    columns[3].metric("Model", str(model) if model is not None else "–")
+    if isinstance(score, (int, float)):
+        st.pyplot(score_figure(float(score), accept, reject), width="stretch")
+
+    facts = [f"Verification **#{record.get('id')}**", f"signer **{signer_label(record)}**"]
+    if record.get("cheque_reference"):
+        facts.append(f"cheque **{record['cheque_reference']}**")
+    if record.get("requested_by"):
+        requester = record["requested_by"]
+        facts.append(f"by **{requester.get('username') if isinstance(requester, dict) else requester}**")
+    if record.get("created_at"):
+        facts.append(f"at {str(record['created_at'])[:19].replace('T', ' ')}")
+    if record.get("processing_ms") is not None:
+        facts.append(f"{record['processing_ms']} ms")
+    st.caption(" · ".join(facts))
+
+    verification_id = record.get("id")
+    signer = signer_key(record)
+    distances = distances_of(record)
+
+    st.subheader("Questioned signature and closest references")
+    st.caption("Top row: as uploaded. Bottom row: as the model saw it after cleaning and resizing.")
+    shown = distances[:closest]
+    columns = st.columns(1 + max(len(shown), 1))
+    with columns[0]:
+        show_image(session_bytes(("v", verification_id, False),
+                                 lambda: client.verification_image(verification_id)), "Questioned")
+        show_image(session_bytes(("v", verification_id, True),
+                                 lambda: client.verification_image(verification_id, preprocessed=True)),
+                   "Questioned, preprocessed")
+    for column, row in zip(columns[1:], shown):
+        ref = row["reference"]
+        with column:
+            show_image(session_bytes(("r", signer, ref, False), lambda ref=ref: client.reference_image(signer, ref)),
+                       f"Reference {ref} · distance {row['distance']:.3f}")
+            show_image(session_bytes(("r", signer, ref, True),
+                                     lambda ref=ref: client.reference_image(signer, ref, preprocessed=True)),
+                       f"Reference {ref}, preprocessed")
+    if not shown:
+        columns[1].info("No per-reference distances in this record.")
+
+    if distances:
+        st.markdown("**Distance to each reference** (smaller is more alike)")
+        st.dataframe(
+            [{"reference": row["reference"], "distance": round(row["distance"], 4)} for row in distances],
+            hide_index=True, width="content",
+        )
+
+    render_review(client, record, allow_review, key_prefix)
+
+
+def review_decision(review: dict) -> str:
+    return review.get("decision") or review.get("final_decision") or ""
+
+
+def render_review(client: ApiClient, record: dict, allow_review: bool, key_prefix: str = "") -> None:
+    """Show the human's final call, or a form to record it (genuine or forgery, with a comment)."""
+    st.subheader("Review")
+    review = record.get("review")
+    model_decision = record.get("decision")
+    if review:
+        who = review.get("reviewed_by") or review.get("reviewer") or ""
+        if isinstance(who, dict):
+            who = who.get("username", "")
+        final = review_decision(review)
+        if model_decision == "refer":
+            verb = "decided"
+        elif final == model_decision:
+            verb = "confirmed the model"
+        else:
+            verb = "overruled the model"
+        st.success(f"Final call: **{DECISION_LABELS.get(final, final)}** ({who} {verb}).",
+                   icon=":material/verified:")
+        if review.get("comment"):
+            st.markdown(f"> {review['comment']}")
+        return
+    if not allow_review:
+        st.caption("Not reviewed yet.")
+        return
+
+    verification_id = record.get("id")
+    if model_decision in ("genuine", "forgery"):
+        other = "forgery" if model_decision == "genuine" else "genuine"
+        options = {f"Confirm: {DECISION_LABELS[model_decision]}": model_decision,
+                   f"Overrule: {DECISION_LABELS[other]}": other}
+    else:
+        options = {"Genuine": "genuine", "Forgery": "forgery"}
+    with st.form(key=f"{key_prefix}review-{verification_id}"):
+        label = "Your call" if model_decision != "refer" else "Your final call after checking"
+        choice = st.radio(label, list(options), horizontal=True)
+        comment = st.text_area("Comment (required when you overrule the model)", max_chars=2000)
+        submitted = st.form_submit_button("Record review", type="primary")
+    if not submitted:
+        return
+    decision = options[choice]
+    if model_decision in ("genuine", "forgery") and decision != model_decision and not comment.strip():
+        st.warning("Please explain in the comment why you overrule the model.")
+        return
+    saved = guarded(lambda: client.review(verification_id, decision, comment.strip()), "Review not saved",
+                    stop=False)
+    if saved is not None:
+        record["review"] = saved if isinstance(saved, dict) and review_decision(saved) else {
+            "decision": decision, "comment": comment.strip(), "reviewed_by": current_user().get("username")}
+        st.toast("Review recorded.")
+        st.rerun()
