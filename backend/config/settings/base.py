@@ -40,7 +40,7 @@ INSTALLED_APPS = [
     "apps.modelregistry",
     "apps.signers",
     "apps.verifications",
-    # "apps.training" is added by the training-jobs work (issue 4).
+    "apps.training",
 ]
 
 MIDDLEWARE = [

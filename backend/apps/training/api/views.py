@@ -1,0 +1,84 @@
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.permissions import ActionPermissions
+from apps.modelregistry.selectors import model_version_list
+from apps.training import selectors, services
+
+from .serializers import PromotionSerializer, TrainingJobCreateSerializer, TrainingJobSerializer
+
+VIEW_JOBS = ["training.view_trainingjob"]
+PROMOTE = ["modelregistry.change_modelversion", "training.add_promotion"]
+BROKER_DOWN = OpenApiResponse(description="The task queue is unreachable; the job is recorded as failed.")
+
+
+class TrainingJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Training jobs: start one (it runs on a worker of the GPU queue), follow its progress,
+    cancel it. The resulting model version is registered inactive; promote it to use it."""
+
+    serializer_class = TrainingJobSerializer
+    permission_classes = [ActionPermissions]
+    action_permissions = {
+        "list": VIEW_JOBS,
+        "retrieve": VIEW_JOBS,
+        "create": VIEW_JOBS + ["training.add_trainingjob"],
+        "cancel": VIEW_JOBS + ["training.change_trainingjob"],
+    }
+    filterset_fields = ["status"]
+    ordering_fields = ["created_at", "finished_at"]
+    search_fields = []
+
+    def get_queryset(self):
+        return selectors.training_job_list()
+
+    @extend_schema(
+        request=TrainingJobCreateSerializer,
+        responses={202: TrainingJobSerializer, 503: BROKER_DOWN},
+    )
+    def create(self, request):
+        params = TrainingJobCreateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        try:
+            job = services.start_training_job(requested_by=request.user, **params.validated_data)
+        except services.InvalidTrainingRequest as exc:
+            raise serializers.ValidationError(exc.fields) from exc
+        return Response(self.get_serializer(selectors.training_job_get(job.pk)).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={202: TrainingJobSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        job = services.cancel_training_job(self.get_object())
+        return Response(self.get_serializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PromotionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Promotions: re-embedding every reference with a version, then making it active."""
+
+    serializer_class = PromotionSerializer
+    permission_classes = [ActionPermissions]
+    action_permissions = {"list": ["training.view_promotion"], "retrieve": ["training.view_promotion"]}
+    filterset_fields = ["status", "model_version"]
+    ordering_fields = ["created_at"]
+    search_fields = []
+
+    def get_queryset(self):
+        return selectors.promotion_list()
+
+
+class PromoteModelVersionView(APIView):
+    """Start promoting a model version: its embeddings of every reference are computed on a
+    worker, and only when all exist does it become the active version (in one transaction).
+    Rolling back is promoting the earlier version; its embeddings are still there."""
+
+    permission_classes = [ActionPermissions]
+    action_permissions = {"post": PROMOTE}
+
+    @extend_schema(request=None, responses={202: PromotionSerializer, 409: OpenApiResponse(description="Already active, or another promotion is running."), 503: BROKER_DOWN})
+    def post(self, request, pk):
+        version = get_object_or_404(model_version_list(), pk=pk)
+        promotion = services.start_promotion(version=version, requested_by=request.user)
+        return Response(PromotionSerializer(promotion).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,18 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from apps.training.services import fail_stale_jobs
+
+
+class Command(BaseCommand):
+    help = (
+        "Mark failed the training jobs and promotions whose worker stopped sending heartbeats "
+        "(SIGVERIFY_STALE_AFTER_S). Safe to run from cron; the API also does this on every read."
+    )
+
+    def handle(self, *args, **options):
+        jobs, promotions = fail_stale_jobs()
+        self.stdout.write(
+            f"stale after {settings.SIGVERIFY_STALE_AFTER_S:g} s: {jobs} training job(s) and "
+            f"{promotions} promotion(s) marked failed"
+        )

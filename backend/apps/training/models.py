@@ -1,0 +1,112 @@
+"""Training jobs and promotions: records that the web side creates and the workers update.
+
+Status changes go through ``services`` as conditional updates (``UPDATE ... WHERE status IN``)
+so a worker and the stale-heartbeat check can never both win.
+"""
+
+from django.conf import settings
+from django.db import models
+
+
+class TrainingJob(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+    # target status -> statuses it may be reached from
+    TRANSITIONS = {
+        Status.RUNNING: (Status.QUEUED,),
+        Status.SUCCEEDED: (Status.RUNNING,),
+        Status.FAILED: (Status.QUEUED, Status.RUNNING),
+        Status.CANCELLED: (Status.QUEUED, Status.RUNNING),
+    }
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="training_jobs"
+    )
+    # Parameters
+    datasets = models.JSONField(default=list, blank=True, help_text="Names of folders in organized_data/.")
+    include_references = models.BooleanField(default=True, help_text="Add enrolled reference signatures.")
+    include_reviewed = models.BooleanField(default=True, help_text="Add human-reviewed verifications.")
+    epochs = models.PositiveIntegerField()
+    loss = models.CharField(max_length=40)
+    seed = models.IntegerField(default=0)
+    options = models.JSONField(default=dict, blank=True, help_text="Other `sigverify train` options.")
+    # State
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    cancel_requested = models.BooleanField(default=False)
+    epoch = models.PositiveIntegerField(default=0)
+    current_loss = models.FloatField(null=True, blank=True)
+    val_eer = models.FloatField(null=True, blank=True)
+    images_per_s = models.FloatField(null=True, blank=True)
+    history = models.JSONField(default=list, blank=True, help_text="One progress record per report.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    log_tail = models.TextField(blank=True)
+    data_summary = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    model_version = models.ForeignKey(
+        "modelregistry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="training_jobs"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"training job {self.pk} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL
+
+
+class Promotion(models.Model):
+    """Re-embedding every reference with a version, then making it the active one."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    TERMINAL = (Status.SUCCEEDED, Status.FAILED)
+    TRANSITIONS = {
+        Status.RUNNING: (Status.QUEUED,),
+        Status.SUCCEEDED: (Status.RUNNING,),
+        Status.FAILED: (Status.QUEUED, Status.RUNNING),
+    }
+
+    model_version = models.ForeignKey("modelregistry.ModelVersion", on_delete=models.CASCADE, related_name="promotions")
+    previous_version = models.ForeignKey(
+        "modelregistry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="promotions"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    total = models.PositiveIntegerField(default=0, help_text="References to embed with this version.")
+    done = models.PositiveIntegerField(default=0, help_text="References that have an embedding.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"promotion {self.pk} of {self.model_version_id} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL

@@ -1,0 +1,490 @@
+"""Training jobs and promotions: starting, running (called by the thin Celery tasks),
+cancelling, and failing the ones whose worker died.
+
+Every status change is a conditional UPDATE (see ``_transition``): the worker, the cancel
+request and the stale-heartbeat check can race, and exactly one of them wins.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import shutil
+import threading
+import time
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.core.exceptions import Conflict, ServiceUnavailable
+from apps.modelregistry.models import ModelVersion
+from apps.signers.models import ReferenceEmbedding, ReferenceSignature
+
+from . import feedback
+from .models import Promotion, TrainingJob
+
+logger = logging.getLogger(__name__)
+
+LOG_TAIL_LINES = 60
+EMBED_BATCH = 64
+# TrainConfig fields an API caller may set; data, paths, device and threads belong to the worker.
+WORKER_OWNED_OPTIONS = {"data", "out_dir", "epochs", "loss", "seed", "split_file", "resume", "device", "threads"}
+
+
+class BrokerUnavailable(ServiceUnavailable):
+    default_code = "broker_unavailable"
+    default_detail = (
+        "The task queue is not reachable, so the job was not started (it is recorded as failed). "
+        "Try again later, or ask an administrator to check the broker (Redis) and the workers."
+    )
+
+
+class InvalidTrainingRequest(ValueError):
+    def __init__(self, fields: dict):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
+        self.fields = fields
+
+
+# --- state transitions --------------------------------------------------------------------
+
+
+def _transition(model, pk, to, **changes) -> bool:
+    """Move a row to status ``to`` if its current status allows it. True if this call did it."""
+    allowed = model.TRANSITIONS[to]
+    return bool(model.objects.filter(pk=pk, status__in=allowed).update(status=to, **changes))
+
+
+def _finish(model, pk, to, **changes) -> bool:
+    return _transition(model, pk, to, finished_at=timezone.now(), **changes)
+
+
+# --- training jobs: the web side ----------------------------------------------------------
+
+
+def train_option_defaults() -> dict:
+    from sigverify.train import TrainConfig
+
+    return {
+        f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())
+        for f in dataclasses.fields(TrainConfig)
+        if f.name not in WORKER_OWNED_OPTIONS
+    }
+
+
+def _check_option(name, value, default):
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int) and name != "margin":
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    elif isinstance(default, float) or name == "margin":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif isinstance(default, tuple):
+        ok = isinstance(value, (list, tuple)) and len(value) == len(default) and all(
+            isinstance(v, int) and not isinstance(v, bool) and 16 <= v <= 1024 for v in value
+        )
+    elif isinstance(default, str):
+        ok = isinstance(value, str) and 0 < len(value) <= 100
+    else:  # optional ints (steps_per_epoch)
+        ok = value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0)
+    return ok
+
+
+def validate_training_request(*, datasets, include_references, include_reviewed, epochs, loss, options) -> None:
+    from sigverify.losses import LOSSES
+
+    errors = {}
+    root = Path(settings.SIGVERIFY_ORGANIZED_DATA)
+    for name in datasets:
+        try:
+            feedback.check_dataset_name(name)
+        except ValueError as exc:
+            errors["datasets"] = str(exc)
+            break
+        if not (root / name / "manifest.csv").is_file():
+            errors["datasets"] = f"no organised dataset {name!r} in organized_data/ (import it with `sigverify import-data`)"
+            break
+    if not datasets and not include_references and not include_reviewed:
+        errors["datasets"] = "no training data: name a dataset or include the references or reviewed verifications"
+    if loss not in LOSSES:
+        errors["loss"] = f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}"
+    if not 1 <= epochs <= 1000:
+        errors["epochs"] = "epochs must be between 1 and 1000"
+    defaults = train_option_defaults()
+    bad = []
+    for name, value in (options or {}).items():
+        if name not in defaults:
+            bad.append(f"unknown option {name!r}")
+        elif not _check_option(name, value, defaults[name]):
+            bad.append(f"bad value for {name}: {value!r}")
+    if bad:
+        errors["options"] = "; ".join(bad) + f" (options: {', '.join(sorted(defaults))})"
+    if errors:
+        raise InvalidTrainingRequest(errors)
+
+
+def start_training_job(
+    *, requested_by, datasets=(), include_references=True, include_reviewed=True, epochs, loss, seed=0, options=None
+) -> TrainingJob:
+    """Record a job and put it on the GPU queue once the row is committed.
+
+    If the broker refuses it, the job is marked failed and ``BrokerUnavailable`` raised.
+    """
+    datasets, options = list(datasets), dict(options or {})
+    validate_training_request(
+        datasets=datasets,
+        include_references=include_references,
+        include_reviewed=include_reviewed,
+        epochs=epochs,
+        loss=loss,
+        options=options,
+    )
+    with transaction.atomic():
+        job = TrainingJob.objects.create(
+            requested_by=requested_by,
+            datasets=datasets,
+            include_references=include_references,
+            include_reviewed=include_reviewed,
+            epochs=epochs,
+            loss=loss,
+            seed=seed,
+            options=options,
+        )
+        transaction.on_commit(partial(_enqueue, TrainingJob, job.pk, "run_training_job", settings.SIGVERIFY_GPU_QUEUE))
+    job.refresh_from_db()
+    return job
+
+
+def _enqueue(model, pk, task_name, queue) -> None:
+    from . import tasks
+
+    task = getattr(tasks, task_name)
+    try:
+        result = task.apply_async(args=[pk], queue=queue)
+    except Exception as exc:  # kombu raises OperationalError, ConnectionError, OSError... by transport
+        logger.error("cannot enqueue %s %s: %s", model.__name__, pk, exc)
+        _finish(model, pk, model.Status.FAILED, error=f"not started: the task queue is unreachable ({exc})")
+        raise BrokerUnavailable() from exc
+    model.objects.filter(pk=pk).update(task_id=result.id or "")
+
+
+def cancel_training_job(job: TrainingJob) -> TrainingJob:
+    """A queued job is cancelled at once; a running one is asked to stop at its next batch."""
+    if job.status == TrainingJob.Status.QUEUED and _finish(
+        TrainingJob, job.pk, TrainingJob.Status.CANCELLED, error="cancelled before it started"
+    ):
+        job.refresh_from_db()
+        return job
+    # Running (or it started a moment ago): ask the worker to stop at its next batch.
+    updated = TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.RUNNING).update(cancel_requested=True)
+    job.refresh_from_db()
+    if not updated and job.is_terminal:
+        raise Conflict(f"training job {job.pk} has already ended ({job.status})", code="job_finished")
+    return job
+
+
+def fail_stale_jobs(now=None) -> tuple[int, int]:
+    """Fail running jobs and promotions whose worker stopped sending heartbeats. (jobs, promotions)"""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.SIGVERIFY_STALE_AFTER_S)
+    stale = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    message = (
+        f"the worker stopped reporting (no heartbeat for {settings.SIGVERIFY_STALE_AFTER_S:g} s): "
+        "it was probably killed or lost; no model was registered"
+    )
+    running_jobs = TrainingJob.objects.filter(stale, status=TrainingJob.Status.RUNNING)
+    cancelled = running_jobs.filter(cancel_requested=True).update(
+        status=TrainingJob.Status.CANCELLED, finished_at=now, error="cancelled; " + message
+    )
+    failed = running_jobs.filter(cancel_requested=False).update(
+        status=TrainingJob.Status.FAILED, finished_at=now, error=message
+    )
+    promotions = Promotion.objects.filter(stale, status=Promotion.Status.RUNNING).update(
+        status=Promotion.Status.FAILED,
+        finished_at=now,
+        error=message.replace("no model was registered", "the active version was not changed"),
+    )
+    if cancelled or failed or promotions:
+        logger.warning("marked stale: %s training jobs, %s promotions", cancelled + failed, promotions)
+    return cancelled + failed, promotions
+
+
+# --- training jobs: the worker side -------------------------------------------------------
+
+
+class _Heartbeat:
+    """A thread that stamps ``heartbeat_at`` and flushes the log tail every few seconds while
+    a training job runs (also through long stretches with no progress: caching images,
+    validation), and notices a cancel request or the job having been failed as stale.
+
+    Every write to the job goes through ``write`` under one lock, so this process never
+    writes the row from two threads at once (SQLite would refuse).
+    """
+
+    def __init__(self, job_pk, log_lines, interval=None):
+        self.job_pk, self.log_lines = job_pk, log_lines
+        self.interval = interval or settings.SIGVERIFY_HEARTBEAT_S
+        self.stop_requested = threading.Event()
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-job-{job_pk}", daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join(timeout=60)
+
+    def should_stop(self) -> bool:
+        return self.stop_requested.is_set()
+
+    def write(self, **changes) -> None:
+        """Update the running job (heartbeat and log tail included); flag a stop if it is not running."""
+        changes.setdefault("heartbeat_at", timezone.now())
+        changes.setdefault("log_tail", "\n".join(self.log_lines))
+        with self._lock:
+            rows = TrainingJob.objects.filter(pk=self.job_pk, status=TrainingJob.Status.RUNNING).update(**changes)
+            cancel = rows and TrainingJob.objects.filter(pk=self.job_pk, cancel_requested=True).exists()
+        if not rows or cancel:  # cancelled, or failed as stale while we were busy: stop
+            self.stop_requested.set()
+
+    def _run(self):
+        try:
+            while not self._done.wait(self.interval):
+                try:
+                    self.write()
+                except Exception:  # a database hiccup must not end the heartbeat
+                    logger.exception("heartbeat of training job %s failed", self.job_pk)
+        finally:
+            connection.close()  # this thread's own connection
+
+
+def job_dir(job_pk) -> Path:
+    return Path(settings.SIGVERIFY_MODELS_ROOT) / f"job-{job_pk}"
+
+
+def feedback_dataset_name(job_pk) -> str:
+    return f"feedback-job-{job_pk}"
+
+
+def _training_data(job: TrainingJob, log) -> tuple[list[str], dict]:
+    root = Path(settings.SIGVERIFY_ORGANIZED_DATA)
+    dirs = [str(root / name) for name in job.datasets]
+    summary = {"datasets": list(job.datasets)}
+    if job.include_references or job.include_reviewed:
+        export = feedback.export_labelled_data(
+            feedback_dataset_name(job.pk),
+            include_references=job.include_references,
+            include_reviewed=job.include_reviewed,
+        )
+        summary["feedback"] = export.as_dict()
+        log(
+            f"bank data {export.path.name}: {export.references} references, {export.reviewed_genuine} reviewed "
+            f"genuine, {export.reviewed_forged} reviewed forgeries, {export.writers} signers"
+        )
+        if export.samples:
+            dirs.append(str(export.path))
+    if not dirs:
+        raise ValueError("no training data: the named datasets are empty and the bank has no labelled signatures")
+    return dirs, summary
+
+
+def run_training_job(job_pk: int, worker: str = "") -> str:
+    """The body of the training task. Idempotent: only a queued job is started."""
+    from sigverify.train import TrainConfig, TrainingCancelled, train
+
+    from .runtime import prepare_worker_process
+
+    now = timezone.now()
+    if not _transition(TrainingJob, job_pk, TrainingJob.Status.RUNNING, started_at=now, heartbeat_at=now,
+                       worker=worker[:200]):
+        status = TrainingJob.objects.filter(pk=job_pk).values_list("status", flat=True).first()
+        logger.info("training job %s not started: status is %s", job_pk, status)
+        return f"skipped ({status})"
+    prepare_worker_process()
+    job = TrainingJob.objects.get(pk=job_pk)
+    lines = collections.deque(maxlen=LOG_TAIL_LINES)
+
+    def log(message: str) -> None:
+        for line in str(message).splitlines():
+            lines.append(f"{timezone.now():%H:%M:%S} {line}")
+        logger.info("job %s: %s", job_pk, message)
+
+    out_dir = job_dir(job_pk)
+    try:
+        data, summary = _training_data(job, log)  # before the heartbeat thread: it reads the database
+        config = TrainConfig(
+            **{k: (tuple(v) if k == "input_size" else v) for k, v in job.options.items()},
+            data=data,
+            out_dir=str(out_dir),
+            epochs=job.epochs,
+            loss=job.loss,
+            seed=job.seed,
+            device=settings.SIGVERIFY_TRAINING_DEVICE,
+            threads=settings.SIGVERIFY_WORKER_TORCH_THREADS,
+        )
+        with _Heartbeat(job_pk, lines) as heartbeat:
+            heartbeat.write(data_summary=summary)
+            history = []
+
+            def progress(record: dict) -> None:
+                history.append({k: v for k, v in record.items() if isinstance(v, (int, float, str)) or v is None})
+                heartbeat.write(
+                    epoch=record.get("epoch", 0),
+                    current_loss=_finite(record.get("loss")),
+                    val_eer=_finite(record.get("val_eer")),
+                    images_per_s=_finite(record.get("images_per_s")),
+                    history=_json_safe(history),
+                )
+
+            result = train(config, progress=progress, should_stop=heartbeat.should_stop, log=log)
+        return _register_result(job_pk, result, lines)
+    except TrainingCancelled as exc:
+        log(str(exc))
+        _finish(TrainingJob, job_pk, TrainingJob.Status.CANCELLED, error=str(exc), log_tail="\n".join(lines))
+        shutil.rmtree(out_dir, ignore_errors=True)
+        return "cancelled"
+    except Exception as exc:
+        logger.exception("training job %s failed", job_pk)
+        log(f"failed: {type(exc).__name__}: {exc}")
+        _finish(TrainingJob, job_pk, TrainingJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}",
+                log_tail="\n".join(lines))
+        shutil.rmtree(out_dir, ignore_errors=True)
+        return "failed"
+
+
+def _register_result(job_pk, result, lines) -> str:
+    """Register the model dir as a new inactive version, and finish the job, in one transaction."""
+    from apps.modelregistry import services as registry
+
+    with transaction.atomic():
+        job = TrainingJob.objects.select_for_update().get(pk=job_pk)
+        if job.status != TrainingJob.Status.RUNNING or job.cancel_requested:
+            # Failed as stale or cancelled meanwhile: that outcome stands and nothing is registered.
+            if job.cancel_requested and job.status == TrainingJob.Status.RUNNING:
+                _finish(TrainingJob, job_pk, TrainingJob.Status.CANCELLED, error="cancelled at the end of training")
+            return f"not registered ({job.status})"
+        version, _created = registry.register_model_dir(result.model_dir, activate=False)
+        lines.append(f"{timezone.now():%H:%M:%S} registered model version {version.name} (inactive)")
+        _finish(TrainingJob, job_pk, TrainingJob.Status.SUCCEEDED, model_version=version,
+                log_tail="\n".join(lines), heartbeat_at=timezone.now())
+    # The model dir is all that is kept; the checkpoint and best-epoch weights were for resuming.
+    for leftover in ("checkpoint.pt", "best.safetensors"):
+        (Path(result.model_dir).parent / leftover).unlink(missing_ok=True)
+    return "succeeded"
+
+
+def _finite(value):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if value == value and abs(value) != float("inf") else None
+
+
+def _json_safe(records):
+    return [{k: (_finite(v) if isinstance(v, float) else v) for k, v in r.items()} for r in records]
+
+
+# --- promotion ------------------------------------------------------------------------------
+
+
+def start_promotion(*, version: ModelVersion, requested_by) -> Promotion:
+    """Queue the re-embedding of every reference with ``version``; it becomes active when done."""
+    if version.is_active:
+        raise Conflict(f"model version {version.name} is already active", code="already_active")
+    busy = Promotion.objects.filter(status__in=(Promotion.Status.QUEUED, Promotion.Status.RUNNING)).first()
+    if busy:
+        raise Conflict(
+            f"promotion {busy.pk} of {busy.model_version.name} is still {busy.status}; wait for it to end",
+            code="promotion_in_progress",
+        )
+    with transaction.atomic():
+        promotion = Promotion.objects.create(
+            model_version=version, requested_by=requested_by, total=ReferenceSignature.objects.count()
+        )
+        transaction.on_commit(
+            partial(_enqueue, Promotion, promotion.pk, "run_promotion", settings.SIGVERIFY_DEFAULT_QUEUE)
+        )
+    promotion.refresh_from_db()
+    return promotion
+
+
+def _missing_references(version):
+    return ReferenceSignature.objects.exclude(embeddings__model_version=version).order_by("pk")
+
+
+def _embed_references(version, references) -> int:
+    """Embed references with ``version`` and store the vectors. Returns how many were stored."""
+    from sigverify.errors import ImageRejected
+
+    from apps.modelregistry.serving import get_verifier
+
+    verifier = get_verifier(version)  # loaded lazily in this worker process, kept for the next batch
+    arrays = []
+    for ref in references:
+        try:
+            with ref.image.open("rb") as fh:
+                array, _quality = verifier.preprocess(fh.read())
+        except ImageRejected as exc:
+            raise ValueError(f"reference {ref.pk} cannot be embedded with {version.name}: {exc.message}") from exc
+        arrays.append(array)
+    vectors = verifier.embed_arrays(arrays)
+    ReferenceEmbedding.objects.bulk_create(
+        [
+            ReferenceEmbedding(reference=ref, model_version=version, vector=ReferenceEmbedding.to_bytes(vec))
+            for ref, vec in zip(references, vectors)
+        ],
+        ignore_conflicts=True,  # a reference embedded meanwhile (e.g. a retried task) is fine as it is
+    )
+    return len(references)
+
+
+def run_promotion(promotion_pk: int) -> str:
+    """The body of the promotion task. Idempotent: embeddings that exist are kept, not redone."""
+    from apps.modelregistry import services as registry
+
+    from .runtime import prepare_worker_process
+
+    now = timezone.now()
+    if not _transition(Promotion, promotion_pk, Promotion.Status.RUNNING, started_at=now, heartbeat_at=now):
+        return "skipped"
+    prepare_worker_process()
+    promotion = Promotion.objects.select_related("model_version").get(pk=promotion_pk)
+    version = promotion.model_version
+    try:
+        for _attempt in range(5):
+            Promotion.objects.filter(pk=promotion_pk).update(total=ReferenceSignature.objects.count())
+            while batch := list(_missing_references(version)[:EMBED_BATCH]):
+                _embed_references(version, batch)
+                # Progress doubles as the heartbeat; a promotion failed as stale meanwhile stops here.
+                done = ReferenceEmbedding.objects.filter(model_version=version).count()
+                if not Promotion.objects.filter(pk=promotion_pk, status=Promotion.Status.RUNNING).update(
+                    done=done, heartbeat_at=timezone.now()
+                ):
+                    return "stopped"
+            with transaction.atomic():
+                # Activate only if every reference has its embedding, checked in the switch's transaction.
+                list(ModelVersion.objects.select_for_update().filter(is_active=True))
+                if _missing_references(version).exists():
+                    continue  # references enrolled meanwhile: embed them and check again
+                previous = ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).first()
+                registry.activate_version(version)
+                done = ReferenceEmbedding.objects.filter(model_version=version).count()
+                if not _finish(Promotion, promotion_pk, Promotion.Status.SUCCEEDED, done=done,
+                               total=ReferenceSignature.objects.count(), previous_version=previous,
+                               heartbeat_at=timezone.now()):
+                    raise RuntimeError("the promotion was marked failed while switching; the switch is rolled back")
+            return "succeeded"
+        raise RuntimeError("references kept being enrolled during the promotion; promote again")
+    except Exception as exc:
+        logger.exception("promotion %s failed", promotion_pk)
+        _finish(Promotion, promotion_pk, Promotion.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+        return "failed"
