@@ -8,6 +8,7 @@ The client holds no global state: each Streamlit session builds its own with its
 from __future__ import annotations
 
 import os
+from urllib.parse import quote
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
@@ -31,6 +32,7 @@ class ApiError(Exception):
     code: str
     message: str
     fields: dict[str, Any] = field(default_factory=dict)
+    body: Any = field(default=None, repr=False)  # the parsed JSON answer, when there was one
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
@@ -127,11 +129,17 @@ def error_from_response(response: requests.Response) -> ApiError:
     else:
         cls = _BY_STATUS.get(status, ApiError)
         message = message or _DEFAULT_MESSAGES.get(status, f"The service answered with status {status}.")
-    return cls(status=status, code=code, message=message, fields=fields if isinstance(fields, dict) else {})
+    return cls(status=status, code=code, message=message, fields=fields if isinstance(fields, dict) else {},
+               body=body)
 
 
 # A file to upload: (filename, bytes, content type).
 Upload = tuple[str, bytes, str]
+
+
+def _key(value: str | int) -> str:
+    """A signer id or external id as one URL path segment."""
+    return quote(str(value), safe="")
 
 
 def _clean(params: dict[str, Any] | None) -> dict[str, Any]:
@@ -232,29 +240,40 @@ class ApiClient:
         return self._json("GET", "signers/", params={"search": search, "status": status, "page": page})
 
     def get_signer(self, signer: str | int) -> dict:
-        return self._json("GET", f"signers/{signer}/")
+        return self._json("GET", f"signers/{_key(signer)}/")
 
     def create_signer(self, external_id: str, full_name: str, status: str = "active") -> dict:
         return self._json("POST", "signers/", json={"external_id": external_id, "full_name": full_name,
                                                      "status": status})
 
     def update_signer(self, signer: str | int, **changes) -> dict:
-        return self._json("PATCH", f"signers/{signer}/", json=changes)
+        return self._json("PATCH", f"signers/{_key(signer)}/", json=changes)
 
     def list_references(self, signer: str | int) -> list[dict]:
-        body = self._json("GET", f"signers/{signer}/references/")
+        body = self._json("GET", f"signers/{_key(signer)}/references/")
         if isinstance(body, dict) and "results" in body:
-            return list(self.iter_pages(f"signers/{signer}/references/"))
+            return list(self.iter_pages(f"signers/{_key(signer)}/references/"))
         return body or []
 
     def upload_references(self, signer: str | int, images: Iterable[Upload]) -> dict:
+        """{"accepted": [reference, ...], "rejected": [{"filename", "code", "message"}, ...]}.
+
+        When no image is accepted the API answers 400 with the same lists; that is still a
+        result to show, not a failure of the call.
+        """
         files = [("images", (name, content, content_type or "application/octet-stream"))
                  for name, content, content_type in images]
-        return self._json("POST", f"signers/{signer}/references/", files=files, timeout=self.upload_timeout)
+        try:
+            return self._json("POST", f"signers/{_key(signer)}/references/", files=files,
+                              timeout=self.upload_timeout)
+        except ValidationError as error:
+            if isinstance(error.body, dict) and "rejected" in error.body:
+                return {"accepted": error.body.get("accepted") or [], "rejected": error.body["rejected"]}
+            raise
 
     def reference_image(self, signer: str | int, reference_id: int, preprocessed: bool = False) -> bytes:
         kind = "preprocessed" if preprocessed else "image"
-        return self._bytes(f"signers/{signer}/references/{reference_id}/{kind}/")
+        return self._bytes(f"signers/{_key(signer)}/references/{reference_id}/{kind}/")
 
     # -- verifications ----------------------------------------------------------------------
 
@@ -283,9 +302,10 @@ class ApiClient:
         kind = "preprocessed" if preprocessed else "image"
         return self._bytes(f"verifications/{verification_id}/{kind}/")
 
-    def review(self, verification_id: int, decision: str, comment: str = "") -> dict:
+    def review(self, verification_id: int, final_decision: str, comment: str = "") -> dict:
+        """Record the human's final call: ``genuine`` or ``forgery`` (a comment is needed to overrule)."""
         return self._json("POST", f"verifications/{verification_id}/review/",
-                          json={"decision": decision, "comment": comment})
+                          json={"final_decision": final_decision, "comment": comment})
 
     # -- models and training ----------------------------------------------------------------
 
@@ -297,6 +317,12 @@ class ApiClient:
 
     def promote(self, version_id: int) -> dict:
         return self._json("POST", f"model-versions/{version_id}/promote/")
+
+    def get_promotion(self, promotion_id: int) -> dict:
+        return self._json("GET", f"promotions/{promotion_id}/")
+
+    def list_promotions(self, **filters) -> list[dict]:
+        return list(self.iter_pages("promotions/", params=_clean(filters), limit=100))
 
     def list_training_jobs(self, **filters) -> list[dict]:
         return list(self.iter_pages("training-jobs/", params=_clean(filters), limit=200))

@@ -7,6 +7,7 @@ Everything that belongs to a user (token, who they are, fetched images) lives in
 
 from __future__ import annotations
 
+import csv
 import io
 import logging
 from typing import Any, Callable
@@ -47,6 +48,11 @@ def current_user() -> dict:
 
 def roles() -> set[str]:
     return set(current_user().get("roles") or ())
+
+
+def can_review() -> bool:
+    """Clerks (and admins) record the final call; integrators only verify."""
+    return bool(roles() & {"clerk", "admin"})
 
 
 def api() -> ApiClient:
@@ -327,3 +333,35 @@ def render_review(client: ApiClient, record: dict, allow_review: bool, key_prefi
             "decision": decision, "comment": comment.strip(), "reviewed_by": current_user().get("username")}
         st.toast("Review recorded.")
         st.rerun()
+
+
+def verification_row(row: dict) -> dict:
+    """One verification as a table row (also the CSV columns)."""
+    review = row.get("review") if isinstance(row.get("review"), dict) else {}
+    final = review_decision(review) if review else ""
+    return {
+        "id": row.get("id"),
+        "when": str(row.get("created_at", ""))[:19].replace("T", " "),
+        "signer": signer_label(row),
+        "cheque": row.get("cheque_reference") or "",
+        "decision": DECISION_LABELS.get(row.get("decision"), row.get("decision")),
+        "score": round(row["score"], 3) if isinstance(row.get("score"), (int, float)) else None,
+        "clerk": row.get("requested_by") or "",
+        "review": DECISION_LABELS.get(final, final),
+        "model": row.get("model_version") or "",
+    }
+
+
+def verifications_csv(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = None
+    for row in rows:
+        accept, reject = thresholds_of(row)
+        review = row.get("review") if isinstance(row.get("review"), dict) else {}
+        line = {**verification_row(row), "accept_threshold": accept, "reject_threshold": reject,
+                "reviewer": review.get("reviewer", ""), "review_comment": review.get("comment", "")}
+        if writer is None:
+            writer = csv.DictWriter(buffer, fieldnames=list(line))
+            writer.writeheader()
+        writer.writerow(line)
+    return buffer.getvalue()

@@ -72,7 +72,7 @@ if st.button(f"Upload {len(files or [])} reference(s)", type="primary", disabled
              icon=":material/upload:"):
     with st.spinner("Checking and enrolling the images…"):
         try:
-            result = client.upload_references(signer["id"], [(f.name, f.getvalue(), f.type) for f in files])
+            result = client.upload_references(signer["external_id"], [(f.name, f.getvalue(), f.type) for f in files])
         except ApiError as error:
             ui.show_error(error, "References not uploaded")
         else:
@@ -92,7 +92,7 @@ if result:
         st.dataframe([{"file": row.get("filename", ""), "reason": row.get("message", ""),
                        "code": row.get("code", "")} for row in rejected], hide_index=True, width="stretch")
 
-references = ui.guarded(lambda: client.list_references(signer["id"]), "Cannot load references", stop=False)
+references = ui.guarded(lambda: client.list_references(signer["external_id"]), "Cannot load references", stop=False)
 if references is not None:
     count = len(references)
     if count < RECOMMENDED_REFERENCES:
@@ -104,7 +104,7 @@ if references is not None:
     if references:
         columns = st.columns(6)
         for index, ref in enumerate(references[:12]):
-            data = ui.session_bytes(("r", signer["id"], ref["id"], False),
-                                    lambda ref=ref: client.reference_image(signer["id"], ref["id"]))
+            data = ui.session_bytes(("r", signer["external_id"], ref["id"], False),
+                                    lambda ref=ref: client.reference_image(signer["external_id"], ref["id"]))
             with columns[index % 6]:
                 ui.show_image(data, f"#{ref['id']}")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 
 import altair as alt
 import pandas as pd
@@ -35,9 +33,8 @@ filters = {
     "signer": signer or None,
     "decision": None if decision == "any" else decision,
     "requested_by": clerk or None,
-    "created_after": start.isoformat() if start else None,
-    # inclusive of the whole last day
-    "created_before": (end + dt.timedelta(days=1)).isoformat() if end else None,
+    "date_from": start.isoformat() if start else None,  # both days inclusive
+    "date_to": end.isoformat() if end else None,
 }
 filter_key = tuple(sorted((k, v) for k, v in filters.items() if v))
 if st.session_state.get("history_filter_key") != filter_key:
@@ -52,27 +49,7 @@ page = ui.guarded(lambda: client.list_verifications(page=page_number, **filters)
 rows = page.get("results", []) if isinstance(page, dict) else list(page or [])
 total = page.get("count", len(rows)) if isinstance(page, dict) else len(rows)
 
-def reviewed_as(row: dict) -> str:
-    review = row.get("review") or {}
-    final = ui.review_decision(review) if isinstance(review, dict) else str(review)
-    return ui.DECISION_LABELS.get(final, final or "")
-
-
-def table_row(row: dict) -> dict:
-    requester = row.get("requested_by")
-    model = row.get("model_version")
-    return {
-        "id": row.get("id"),
-        "when": str(row.get("created_at", ""))[:19].replace("T", " "),
-        "signer": ui.signer_label(row),
-        "cheque": row.get("cheque_reference") or "",
-        "decision": ui.DECISION_LABELS.get(row.get("decision"), row.get("decision")),
-        "score": round(row["score"], 3) if isinstance(row.get("score"), (int, float)) else None,
-        "clerk": requester.get("username") if isinstance(requester, dict) else (requester or ""),
-        "review": reviewed_as(row),
-        "model": model.get("name") if isinstance(model, dict) else model,
-    }
-
+table_row = ui.verification_row
 
 st.caption(f"{total} verification(s) match.")
 if rows:
@@ -113,17 +90,8 @@ if total:
         )
         st.altair_chart(chart, width="stretch")
 
-        buffer = io.StringIO()
-        fieldnames = list(table_row(all_rows[0]).keys()) + ["accept", "reject", "review_comment"]
-        writer = csv.DictWriter(buffer, fieldnames=fieldnames)
-        writer.writeheader()
-        for row in all_rows:
-            accept, reject = ui.thresholds_of(row)
-            review = row.get("review") if isinstance(row.get("review"), dict) else {}
-            writer.writerow({**table_row(row), "accept": accept, "reject": reject,
-                             "review_comment": review.get("comment", "")})
         note = f" (first {EXPORT_LIMIT})" if len(all_rows) >= EXPORT_LIMIT else ""
-        st.download_button(f"Export {len(all_rows)} filtered row(s) as CSV{note}", buffer.getvalue(),
+        st.download_button(f"Export {len(all_rows)} filtered row(s) as CSV{note}", ui.verifications_csv(all_rows),
                            file_name=f"verifications-{today.isoformat()}.csv", mime="text/csv",
                            icon=":material/download:", key="history_csv")
 
@@ -139,5 +107,4 @@ if rows:
                           f"{table_row(by_id[i])['decision']}")
     if chosen is not None:
         record = ui.guarded(lambda: client.get_verification(chosen), "Cannot open this verification")
-        can_review = bool(ui.roles() & {"clerk", "admin"})
-        ui.render_verification(client, record, allow_review=can_review, key_prefix="history-")
+        ui.render_verification(client, record, allow_review=ui.can_review(), key_prefix="history-")

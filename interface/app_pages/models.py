@@ -20,50 +20,101 @@ st.title("Models")
 versions = ui.guarded(client.list_model_versions, "Cannot load model versions")
 
 
-def metric(version: dict, *names: str):
-    for source in (version.get("metrics") or {}, (version.get("card") or {}).get("metrics") or {}):
-        for name in names:
-            value = source.get(name)
-            if isinstance(value, (int, float)):
-                return value
-            if isinstance(value, dict):  # e.g. {"test": {"eer": ...}}
-                for inner in ("test", "val", "value"):
-                    if isinstance(value.get(inner), (int, float)):
-                        return value[inner]
+def flatten(tree, prefix: str = "") -> dict[str, float]:
+    """{"validation": {"R5": {"skilled": {"eer": 0.1}}}} -> {"validation.R5.skilled.eer": 0.1}."""
+    flat: dict[str, float] = {}
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(tree, (int, float)) and not isinstance(tree, bool):
+        flat[prefix] = float(tree)
+    return flat
+
+
+def metrics_of(version: dict) -> dict:
+    return version.get("metrics") or (version.get("card") or {}).get("metrics") or {}
+
+
+def headline(version: dict, name: str):
+    """The figure to compare versions by: skilled-forgery EER/AUC, preferring test, then R5."""
+    flat = flatten(metrics_of(version))
+    candidates = [k for k in flat if k.endswith(f"skilled.{name}") or k == name or k.endswith(f".{name}")]
+    if not candidates:
+        return None
+
+    def rank(key: str):
+        return ("test" not in key, "R5" not in key, "skilled" not in key, len(key))
+
+    return flat[sorted(candidates, key=rank)[0]]
+
+
+def find_roc(tree):
+    """The first {"fpr": [...], "tpr": [...]} anywhere in the card or metrics."""
+    if isinstance(tree, dict):
+        if isinstance(tree.get("fpr"), list) and isinstance(tree.get("tpr"), list) and tree["fpr"]:
+            return tree["fpr"], tree["tpr"]
+        for value in tree.values():
+            found = find_roc(value)
+            if found:
+                return found
     return None
 
 
-def roc_points(version: dict):
-    """(fpr, tpr) lists when the card or metrics carry a ROC curve, else None."""
-    for source in (version.get("metrics") or {}, (version.get("card") or {}).get("metrics") or {},
-                   version.get("card") or {}):
-        for key in ("roc", "roc_curve", "test_roc"):
-            roc = source.get(key)
-            if isinstance(roc, dict) and roc.get("fpr") and roc.get("tpr"):
-                return roc["fpr"], roc["tpr"]
-            if isinstance(roc, (list, tuple)) and roc and isinstance(roc[0], (list, tuple)) and len(roc) == 2:
-                return roc[0], roc[1]
-        for split in ("test", "val"):
-            nested = source.get(split)
-            if isinstance(nested, dict) and isinstance(nested.get("roc"), dict):
-                roc = nested["roc"]
-                if roc.get("fpr") and roc.get("tpr"):
-                    return roc["fpr"], roc["tpr"]
-    return None
+def operating_points(version: dict) -> list[tuple[str, float, float]]:
+    """(label, false accept rate, true accept rate) at the EER threshold, where the card has them."""
+    points = []
+    for key, value in flatten(metrics_of(version)).items():
+        if key.endswith("at_threshold.frr"):
+            base = key[: -len("frr")]
+            flat = flatten(metrics_of(version))
+            for kind in ("skilled", "random"):
+                far = flat.get(f"{base}far_{kind}")
+                if far is not None:
+                    points.append((f"{base.rstrip('.').replace('.at_threshold', '')} {kind}", far, 1 - value))
+    return points
 
 
-def roc_figure(fpr, tpr, title: str):
+def roc_figure(version: dict):
     from matplotlib.figure import Figure
 
+    curve = find_roc(version.get("card") or {}) or find_roc(metrics_of(version))
+    points = operating_points(version)
+    if not curve and not points:
+        return None
     figure = Figure(figsize=(4, 3.6), dpi=100)
     axes = figure.add_subplot()
-    axes.plot(fpr, tpr, color="#1a73e8", linewidth=2)
+    if curve:
+        axes.plot(curve[0], curve[1], color="#1a73e8", linewidth=2, label="ROC")
+    for label, far, tar in points:
+        axes.plot([far], [tar], marker="o", linestyle="none", label=label)
     axes.plot([0, 1], [0, 1], color="#999", linestyle=":")
-    axes.set_xlabel("false accept rate (forgeries accepted)")
-    axes.set_ylabel("true accept rate (genuine accepted)")
-    axes.set_title(title, fontsize=10)
+    axes.set_xlabel("false accept rate")
+    axes.set_ylabel("true accept rate")
+    axes.set_title(f"ROC · {version.get('name')}" + ("" if curve else " (operating points)"), fontsize=10)
     axes.set_xlim(0, 1)
     axes.set_ylim(0, 1.01)
+    axes.legend(fontsize=7, loc="lower right")
+    figure.tight_layout()
+    return figure
+
+
+def history_figure(version: dict):
+    history = ((version.get("card") or {}).get("recipe") or {}).get("history") or []
+    rows = [h for h in history if isinstance(h, dict) and "epoch" in h]
+    if not rows:
+        return None
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(4, 2.6), dpi=100)
+    axes = figure.add_subplot()
+    epochs = [h["epoch"] for h in rows]
+    if any("loss" in h for h in rows):
+        axes.plot(epochs, [h.get("loss") for h in rows], label="training loss", color="#5f6368")
+    if any(h.get("val_eer") is not None for h in rows):
+        axes.plot(epochs, [h.get("val_eer") for h in rows], label="validation EER", color="#c5221f")
+    axes.set_xlabel("epoch")
+    axes.legend(fontsize=7)
+    axes.set_title("Training history", fontsize=10)
     figure.tight_layout()
     return figure
 
@@ -78,7 +129,7 @@ if not versions:
 else:
     st.dataframe([{
         "id": v.get("id"), "name": v.get("name"), "active": "● active" if v.get("is_active") else "",
-        "EER": metric(v, "eer", "test_eer"), "AUC": metric(v, "auc", "roc_auc", "test_auc"),
+        "EER (skilled)": headline(v, "eer"), "AUC (skilled)": headline(v, "auc"),
         "accept at": (v.get("thresholds") or {}).get("accept"), "reject below": (v.get("thresholds") or {}).get("reject"),
         "registered": str(v.get("created_at", ""))[:16].replace("T", " "),
     } for v in versions], hide_index=True, width="stretch")
@@ -88,29 +139,36 @@ else:
         with st.expander(label, expanded=bool(version.get("is_active"))):
             left, right = st.columns([3, 2])
             with left:
-                numbers = {k: v for k, v in (version.get("metrics") or {}).items() if isinstance(v, (int, float))}
+                numbers = flatten(metrics_of(version))
                 if numbers:
                     st.dataframe([{"metric": k, "value": round(v, 4)} for k, v in numbers.items()],
-                                 hide_index=True, width="content")
+                                 hide_index=True, width="stretch", height=min(35 * len(numbers) + 38, 320))
                 else:
                     st.caption("No metrics in this model card.")
                 card = version.get("card") or {}
                 facts = [f"sha256 `{str(version.get('sha256', ''))[:12]}…`"]
                 if version.get("input_size"):
                     facts.append(f"input {' × '.join(str(s) for s in version['input_size'])}")
-                if card.get("data"):
-                    facts.append(f"data: {card['data'] if isinstance(card['data'], str) else ', '.join(map(str, card['data'])) if isinstance(card['data'], list) else 'see card'}")
+                data = card.get("data")
+                datasets = data.get("datasets") if isinstance(data, dict) else data
+                if datasets:
+                    names = [str(d).rstrip("/").rsplit("/", 1)[-1] for d in
+                             (datasets if isinstance(datasets, list) else [datasets])]
+                    facts.append("trained on " + ", ".join(names))
                 st.caption(" · ".join(facts))
                 if not version.get("is_active"):
                     if st.button("Promote this version…", key=f"promote_{version['id']}", icon=":material/upgrade:"):
                         st.session_state["promote_pending"] = version["id"]
                         st.rerun()
             with right:
-                roc = roc_points(version)
-                if roc:
-                    st.pyplot(roc_figure(roc[0], roc[1], f"ROC · {version.get('name')}"), width="stretch")
+                figure = roc_figure(version)
+                if figure is not None:
+                    st.pyplot(figure, width="stretch")
                 else:
-                    st.caption("No ROC curve stored with this version.")
+                    st.caption("No ROC curve or operating points stored with this version.")
+                figure = history_figure(version)
+                if figure is not None:
+                    st.pyplot(figure, width="stretch")
 
 # -- promotion ------------------------------------------------------------------------------
 
@@ -132,7 +190,7 @@ if pending is not None and versions:
                 except ApiError as error:
                     ui.show_error(error, "Promotion not started")
                 else:
-                    st.session_state["promotion"] = {"version": pending, "answer": answer or {}}
+                    st.session_state["promotion"] = answer
                     st.session_state.pop("promote_pending", None)
                     st.rerun()
             if cancel.button("Cancel", key="promote_cancel"):
@@ -140,43 +198,35 @@ if pending is not None and versions:
                 st.rerun()
 
 
-def promotion_state(answer: dict, version: dict | None) -> dict:
-    """The promotion record, from the promote answer or the version's latest promotion."""
-    for candidate in (answer.get("promotion"), answer, (version or {}).get("promotion"),
-                      (version or {}).get("latest_promotion")):
-        if isinstance(candidate, dict) and ("done" in candidate or "status" in candidate):
-            return candidate
-    return {}
-
-
 @st.fragment(run_every=REFRESH_SECONDS)
 def promotion_progress() -> None:
-    promotion = st.session_state.get("promotion")
-    if not promotion:
-        return
-    version_id = promotion["version"]
+    """The promotion started here, and any other one in flight, with its re-embedding progress."""
+    started = st.session_state.get("promotion")
     try:
-        version = client.get_model_version(version_id)
-        state = promotion_state(promotion["answer"], version)
-        if state.get("id") and state.get("status") in ACTIVE_STATUSES:
-            refreshed = client.get_promotion(state["id"]) if hasattr(client, "get_promotion") else None
-            state = refreshed or state
+        promotions = {p["id"]: p for p in client.list_promotions(status="running")}
+        promotions.update({p["id"]: p for p in client.list_promotions(status="queued")})
+        if started and started.get("id") not in promotions:
+            promotions[started["id"]] = client.get_promotion(started["id"])
     except ApiError as error:
-        ui.show_error(error, "Cannot follow the promotion")
+        ui.show_error(error, "Cannot follow promotions")
         return
-    promotion["answer"] = {"promotion": state} if state else promotion["answer"]
-    done, total = state.get("done") or 0, state.get("total") or 0
-    status = state.get("status", "queued")
-    name = version.get("name", f"#{version_id}")
-    if version.get("is_active") or status == "succeeded":
-        st.success(f"{name} is now the active model ({done} of {total} references re-embedded).",
-                   icon=":material/check_circle:")
-    elif status == "failed":
-        st.error(f"Promotion of {name} failed: {state.get('error') or 'no reason given'}. "
-                 "The previous model is still active.")
-    else:
-        st.progress(done / total if total else 0.0,
-                    text=f"Re-embedding references with {name}: {done} of {total} ({status})")
+    for promotion in promotions.values():
+        version = promotion.get("model_version") or {}
+        name = version.get("name", "?")
+        done, total = promotion.get("done") or 0, promotion.get("total") or 0
+        status = promotion.get("status", "queued")
+        if status == "succeeded":
+            st.success(f"{name} is now the active model: {done} of {total} references re-embedded.",
+                       icon=":material/check_circle:")
+            if started and started.get("id") == promotion["id"] and not started.get("finished"):
+                started["finished"] = True
+                st.rerun()  # refresh the version table above
+        elif status == "failed":
+            st.error(f"Promotion of {name} failed: {promotion.get('error') or 'no reason given'}. "
+                     "The previous model is still active.", icon=":material/error:")
+        else:
+            st.progress(done / total if total else 0.0,
+                        text=f"Promoting {name}: re-embedded {done} of {total} references ({status})")
 
 
 promotion_progress()
@@ -199,17 +249,18 @@ def training_jobs() -> None:
         st.caption("No job is running.")
     for job in running:
         with st.container(border=True):
-            epochs = job.get("epochs") or 0
-            epoch = job.get("epoch") or 0
+            progress = job.get("progress") or {}
+            epochs = progress.get("epochs") or job.get("epochs") or 0
+            epoch = progress.get("epoch") or 0
             head, cancel = st.columns([5, 1])
             head.markdown(f"**Job #{job['id']}** · {job.get('status')} · loss {job.get('loss')} · "
                           f"by {job.get('requested_by') or '–'}")
             st.progress(min(epoch / epochs, 1.0) if epochs else 0.0, text=f"epoch {epoch} of {epochs}")
             figures = st.columns(4)
-            figures[0].metric("training loss", fmt(job.get("current_loss")))
-            figures[1].metric("validation EER", fmt(job.get("val_eer")))
-            figures[2].metric("images / s", fmt(job.get("images_per_s"), 1))
-            figures[3].metric("heartbeat", str(job.get("heartbeat_at") or "–")[11:19] or "–")
+            figures[0].metric("training loss", fmt(progress.get("loss")))
+            figures[1].metric("validation EER", fmt(progress.get("val_eer")))
+            figures[2].metric("images / s", fmt(progress.get("images_per_s"), 1))
+            figures[3].metric("last heartbeat", str(progress.get("heartbeat_at") or "")[11:19] or "–")
             if job.get("cancel_requested"):
                 cancel.caption("cancelling…")
             elif cancel.button("Cancel", key=f"cancel_{job['id']}"):
@@ -223,8 +274,9 @@ def training_jobs() -> None:
     if finished:
         st.markdown("**Finished jobs**")
         st.dataframe([{
-            "id": job.get("id"), "status": job.get("status"), "epochs": f"{job.get('epoch')}/{job.get('epochs')}",
-            "loss": job.get("loss"), "val EER": job.get("val_eer"),
+            "id": job.get("id"), "status": job.get("status"),
+            "epochs": f"{(job.get('progress') or {}).get('epoch', 0)}/{job.get('epochs')}",
+            "loss": job.get("loss"), "val EER": (job.get("progress") or {}).get("val_eer"),
             "model version": (job.get("model_version") or {}).get("name") if isinstance(job.get("model_version"), dict)
             else job.get("model_version"),
             "finished": str(job.get("finished_at") or "")[:16].replace("T", " "),
@@ -237,6 +289,7 @@ training_jobs()
 with st.expander("Start a training job", icon=":material/model_training:"):
     with st.form("start_training"):
         datasets = st.text_input("Datasets in organized_data/ (comma separated)", placeholder="cedar, gpds")
+        st.caption("The worker chooses the device (the GPU queue) and its threads.")
         options = st.columns(2)
         include_references = options[0].checkbox("Include enrolled reference signatures", value=True)
         include_reviewed = options[1].checkbox("Include reviewed verifications", value=True)
@@ -249,7 +302,7 @@ with st.expander("Start a training job", icon=":material/model_training:"):
         height = row[0].number_input("Input height", 32, 512, 128, step=16)
         width = row[1].number_input("Input width", 48, 768, 192, step=16)
         embedding_dim = row[2].number_input("Embedding size", 16, 2048, 256, step=16)
-        device = row[3].selectbox("Device", ["auto", "cuda", "cpu"])
+        patience = row[3].number_input("Early-stop patience (epochs)", 1, 100, 6)
         submitted = st.form_submit_button("Start training", type="primary")
     if submitted:
         names = [name.strip() for name in datasets.split(",") if name.strip()]
@@ -260,7 +313,7 @@ with st.expander("Start a training job", icon=":material/model_training:"):
                 "datasets": names, "include_references": include_references, "include_reviewed": include_reviewed,
                 "epochs": int(epochs), "loss": loss, "seed": int(seed),
                 "options": {"lr": float(lr), "input_size": [int(height), int(width)],
-                            "embedding_dim": int(embedding_dim), "device": device},
+                            "embedding_dim": int(embedding_dim), "patience": int(patience)},
             }
             try:
                 job = client.start_training(parameters)

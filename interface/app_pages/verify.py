@@ -48,7 +48,7 @@ with right:
         if signer.get("status") == "suspended":
             st.warning("This signer is suspended: the service will refuse to verify their cheques.",
                        icon=":material/block:")
-        references = ui.guarded(lambda: client.list_references(signer["id"]), "Cannot load references",
+        references = ui.guarded(lambda: client.list_references(signer["external_id"]), "Cannot load references",
                                 stop=False) or []
         if not references:
             st.warning("This signer has no reference signatures yet, so nothing can be compared. "
@@ -56,8 +56,8 @@ with right:
         else:
             st.markdown(f"**Reference signatures** ({len(references)})")
             shown = references[:THUMBNAILS]
-            images = [ui.session_bytes(("r", signer["id"], ref["id"], False),
-                                       lambda ref=ref: client.reference_image(signer["id"], ref["id"]))
+            images = [ui.session_bytes(("r", signer["external_id"], ref["id"], False),
+                                       lambda ref=ref: client.reference_image(signer["external_id"], ref["id"]))
                       for ref in shown]
             columns = st.columns(4)
             for index, (ref, data) in enumerate(zip(shown, images)):
@@ -122,7 +122,7 @@ ready = signer is not None and upload is not None
 if st.button("Verify signature", type="primary", disabled=not ready, icon=":material/fact_check:"):
     with st.spinner("Checking the signature…"):
         try:
-            record = client.verify(signer["id"], (upload.name, upload.getvalue(), upload.type), crop=crop,
+            record = client.verify(signer["external_id"], (upload.name, upload.getvalue(), upload.type), crop=crop,
                                    cheque_reference=cheque_reference.strip() or None)
         except ApiError as error:
             st.session_state.pop("verify_result", None)
@@ -138,7 +138,7 @@ record = st.session_state.get("verify_result")
 if record:
     st.divider()
     st.subheader("3. Result")
-    ui.render_verification(client, record, allow_review=True, key_prefix="verify-")
+    ui.render_verification(client, record, allow_review=ui.can_review(), key_prefix="verify-")
     if st.button("Start a new verification", icon=":material/restart_alt:"):
         st.session_state.pop("verify_result", None)
         st.session_state["verify_round"] = uploader_round + 1

@@ -155,3 +155,28 @@ def png_bytes(width: int = 120, height: int = 60, stroke: bool = True) -> bytes:
 @pytest.fixture
 def png():
     return png_bytes
+
+
+APP = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def open_app(fake_api):
+    """An AppTest of the whole app, logged in with the given roles (token preset in session state).
+
+    ``auth/me/`` is answered by the fake API, so the app builds its menu exactly as it would live.
+    """
+    from streamlit.testing.v1 import AppTest
+
+    def _open(*roles: str, page: str | None = None, username: str = "clara") -> AppTest:
+        fake_api.on("GET", "auth/me/", json={"id": 1, "username": username, "full_name": "", "roles": list(roles),
+                                             "permissions": [], "is_staff": False})
+        at = AppTest.from_file(APP, default_timeout=30)
+        at.session_state["token"] = "test-token"
+        at.run()
+        if page:
+            at.switch_page(page).run()
+        return at
+
+    return _open
+

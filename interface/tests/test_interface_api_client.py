@@ -177,9 +177,24 @@ def test_review_promote_training_and_logout(fake_api):
     client.logout()
     assert client.token is None
     assert [(r.method, r.path, r.json) for r in fake_api.requests] == [
-        ("POST", "verifications/5/review/", {"decision": "forgery", "comment": "Pen pressure differs"}),
+        ("POST", "verifications/5/review/", {"final_decision": "forgery", "comment": "Pen pressure differs"}),
         ("POST", "model-versions/2/promote/", None),
         ("POST", "training-jobs/", {"epochs": 1}),
         ("POST", "training-jobs/7/cancel/", None),
         ("POST", "auth/logout/", None),
     ]
+
+
+def test_upload_where_nothing_is_accepted_still_returns_the_reasons(fake_api, png):
+    fake_api.on("POST", "signers/ACC-1/references/", status=400, json={
+        "accepted": [], "rejected": [{"filename": "blank.png", "code": "no_ink", "message": "No ink found."}],
+        "error": {"code": "no_image_accepted", "message": "No image was accepted.", "fields": {}}})
+    result = ApiClient(fake_api.url, token="t").upload_references("ACC-1", [("blank.png", png(stroke=False),
+                                                                             "image/png")])
+    assert result == {"accepted": [], "rejected": [{"filename": "blank.png", "code": "no_ink",
+                                                    "message": "No ink found."}]}
+
+
+def test_signer_key_is_one_escaped_path_segment(fake_api):
+    fake_api.on("GET", "signers/A%20B%3F1/", json={"id": 1})
+    assert ApiClient(fake_api.url, token="t").get_signer("A B?1") == {"id": 1}
