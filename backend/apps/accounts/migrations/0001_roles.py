@@ -11,9 +11,14 @@ def create_roles(apps, schema_editor):
 
     # Permissions are normally created after migrate; create them now so the groups get them.
     for app_config in global_apps.get_app_configs():
+        # Restore the real value afterwards: post_migrate skips apps whose models_module is None,
+        # so leaving None here would stop content types and permissions of later apps (training).
+        original = app_config.models_module
         app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0, using=schema_editor.connection.alias)
-        app_config.models_module = None
+        try:
+            create_permissions(app_config, apps=apps, verbosity=0, using=schema_editor.connection.alias)
+        finally:
+            app_config.models_module = original
     sync_roles(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
 
 
