@@ -1,0 +1,95 @@
+import pytest
+from django.contrib.auth.models import Group
+from rest_framework.authtoken.models import Token
+
+from apps.accounts.roles import ROLE_NAMES
+
+pytestmark = pytest.mark.django_db
+
+
+def test_roles_exist_with_permissions_after_migrate():
+    groups = {g.name: set(f"{p.content_type.app_label}.{p.codename}" for p in g.permissions.all())
+              for g in Group.objects.prefetch_related("permissions__content_type")}
+    assert set(ROLE_NAMES) <= set(groups)
+    assert "verifications.add_verification" in groups["clerk"]
+    assert "verifications.add_review" in groups["clerk"]
+    assert "signers.add_signer" not in groups["clerk"]
+    assert "signers.add_referencesignature" in groups["integrator"]
+    assert "verifications.add_review" not in groups["integrator"]
+    assert "modelregistry.view_modelversion" in groups["ml_staff"]
+    assert "signers.view_signer" not in groups["ml_staff"]
+    assert groups["clerk"] | groups["integrator"] | groups["ml_staff"] <= groups["admin"]
+
+
+def test_token_for_valid_credentials_and_use_it(anon_client, make_user):
+    make_user("clerk", username="carol", password="s3cret-Passw0rd")
+    response = anon_client.post("/api/v1/auth/token/", {"username": "carol", "password": "s3cret-Passw0rd"}, format="json")
+    assert response.status_code == 200
+    token = response.json()["token"]
+    assert set(response.json()) == {"token"}
+    anon_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    me = anon_client.get("/api/v1/auth/me/").json()
+    assert me["username"] == "carol"
+    assert me["roles"] == ["clerk"]
+    assert "verifications.add_verification" in me["permissions"]
+
+
+def test_token_accepts_form_data(anon_client, make_user):
+    make_user("clerk", username="dave", password="s3cret-Passw0rd")
+    response = anon_client.post("/api/v1/auth/token/", {"username": "dave", "password": "s3cret-Passw0rd"})
+    assert response.status_code == 200
+
+
+def test_token_wrong_password_uses_the_error_format(anon_client, make_user):
+    make_user("clerk", username="erin", password="s3cret-Passw0rd")
+    response = anon_client.post("/api/v1/auth/token/", {"username": "erin", "password": "nope"}, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert "credentials" in error["message"].lower()
+
+
+def test_token_missing_fields(anon_client):
+    response = anon_client.post("/api/v1/auth/token/", {}, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["error"]["fields"]) == {"username", "password"}
+
+
+def test_logout_revokes_the_token(client_for):
+    client = client_for("clerk")
+    assert client.post("/api/v1/auth/logout/").status_code == 204
+    assert not Token.objects.filter(user=client.user).exists()
+    assert client.get("/api/v1/auth/me/").status_code == 401
+
+
+def test_session_authentication_is_accepted(make_user):
+    from rest_framework.test import APIClient
+
+    user = make_user("clerk", username="sam", password="s3cret-Passw0rd")
+    client = APIClient()
+    assert client.login(username="sam", password="s3cret-Passw0rd")
+    assert client.get("/api/v1/auth/me/").json()["username"] == user.username
+
+
+def test_superuser_has_the_admin_role(make_user, client_for):
+    user = make_user(username="root", is_superuser=True, is_staff=True)
+    assert client_for(user=user).get("/api/v1/auth/me/").json()["roles"] == ["admin"]
+
+
+def test_login_is_throttled(anon_client, settings):
+    from django.core.cache import cache
+    from rest_framework.throttling import ScopedRateThrottle
+
+    cache.clear()
+    ScopedRateThrottle.THROTTLE_RATES = {"login": "3/min", "verify": "100/min"}
+    try:
+        codes = [
+            anon_client.post("/api/v1/auth/token/", {"username": "x", "password": "y"}, format="json").status_code
+            for _ in range(4)
+        ]
+        assert codes == [400, 400, 400, 429]
+    finally:
+        from rest_framework.settings import api_settings
+
+        ScopedRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+        cache.clear()

@@ -1,0 +1,153 @@
+import shutil
+
+import pytest
+from django.db import IntegrityError, transaction
+from sigverify.errors import ModelLoadError
+
+from apps.conftest import draw_signature, make_model_dir, upload
+from apps.modelregistry import serving
+from apps.modelregistry.models import ModelVersion
+from apps.modelregistry.services import activate_version, register_model_dir
+
+pytestmark = pytest.mark.django_db
+
+
+def test_register_is_idempotent_by_sha256(tiny_model_dir, active_version):
+    version, created = register_model_dir(tiny_model_dir)
+    assert not created
+    assert version.pk == active_version.pk
+    assert ModelVersion.objects.filter(sha256=active_version.sha256).count() == 1
+
+
+def test_register_records_card_thresholds_and_metrics(tmp_path, active_version):
+    directory = make_model_dir(tmp_path / "m2", name="second", seed=1)
+    version, created = register_model_dir(directory)
+    assert created and not version.is_active
+    assert version.thresholds == {"eer": 0.5, "accept": 0.6, "reject": 0.4}
+    assert version.metrics == {"eer": 0.5}
+    assert version.input_size == (32, 48)
+    assert version.name.startswith("second-t1-")
+
+
+def test_register_refuses_a_damaged_model(tmp_path):
+    directory = make_model_dir(tmp_path / "m3", seed=2)
+    weights = directory / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-10] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ModelLoadError, match="sha256 mismatch"):
+        register_model_dir(directory)
+
+
+def test_only_one_version_is_active(tmp_path, active_version):
+    second, _ = register_model_dir(make_model_dir(tmp_path / "m4", seed=3))
+    activate_version(second)
+    assert list(ModelVersion.objects.filter(is_active=True)) == [second]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ModelVersion.objects.filter(pk=active_version.pk).update(is_active=True)
+
+
+def test_model_versions_api(client_for, active_version):
+    client = client_for("ml_staff")
+    body = client.get("/api/v1/model-versions/").json()
+    assert body["count"] >= 1
+    entry = next(v for v in body["results"] if v["id"] == active_version.pk)
+    assert entry["is_active"] is True
+    assert entry["thresholds"]["accept"] == 0.6
+    assert entry["input_size"] == [32, 48]
+    assert client.get(f"/api/v1/model-versions/{active_version.pk}/").json()["sha256"] == active_version.sha256
+    assert client.get("/api/v1/model-versions/", {"is_active": "true"}).json()["count"] == 1
+    assert client.get("/api/v1/model-versions/999999/").status_code == 404
+
+
+def test_verifier_is_loaded_once_and_shared(active_version):
+    first = serving.get_verifier(active_version)
+    again = serving.get_verifier(ModelVersion.objects.get(pk=active_version.pk))
+    assert first is again
+    assert first.sha256 == active_version.sha256
+
+
+def test_verifier_is_created_lazily_and_thread_safely(active_version):
+    import threading
+
+    serving.clear_cache()
+    assert serving.load_state(active_version)["state"] == "not_loaded"
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(serving.get_verifier(active_version))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(v) for v in results}) == 1
+    assert serving.load_state(active_version)["state"] == "loaded"
+
+
+def test_a_newly_active_version_is_used_without_restart(tmp_path, client_for, enrolled_signer, active_version):
+    from apps.signers.services import embed_missing_references
+
+    client = client_for("clerk")
+    first = client.post("/api/v1/verifications/", {"signer": enrolled_signer.pk, "image": upload(draw_signature(1, 7))}, format="multipart")
+    assert first.json()["model_version"] == active_version.name
+    second, _ = register_model_dir(make_model_dir(tmp_path / "m5", name="next", seed=4))
+    embed_missing_references(second)
+    activate_version(second)
+    again = client.post("/api/v1/verifications/", {"signer": enrolled_signer.pk, "image": upload(draw_signature(1, 8))}, format="multipart")
+    assert again.status_code == 201
+    assert again.json()["model_version"] == second.name
+    assert again.json()["model_version_id"] == second.pk
+
+
+def test_a_corrupted_model_file_gives_503_on_verify_and_shows_in_health(tmp_path, client_for, anon_client, enrolled_signer):
+    from apps.signers.services import embed_missing_references
+
+    directory = shutil.copytree(make_model_dir(tmp_path / "m6", name="fragile", seed=5), tmp_path / "fragile")
+    version, _ = register_model_dir(directory)
+    embed_missing_references(version)
+    activate_version(version)
+    serving.clear_cache()  # a fresh process: nothing loaded yet
+    weights = directory / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+
+    response = client_for("clerk").post(
+        "/api/v1/verifications/", {"signer": enrolled_signer.pk, "image": upload(draw_signature(1, 6))}, format="multipart"
+    )
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "model_unavailable"
+    assert "sha256 mismatch" in error["message"]
+    health = anon_client.get("/api/v1/health/").json()
+    assert health["status"] == "degraded"
+    assert health["model"]["state"] == "error"
+    assert "sha256 mismatch" in health["model"]["error"]
+    from apps.verifications.models import Verification
+
+    assert not Verification.objects.exists()
+
+
+def test_no_active_model_gives_503(client_for, enrolled_signer):
+    ModelVersion.objects.update(is_active=False)
+    response = client_for("clerk").post(
+        "/api/v1/verifications/", {"signer": enrolled_signer.pk, "image": upload(draw_signature(1, 6))}, format="multipart"
+    )
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "no_active_model"
+
+
+def test_register_shipped_model_command(tmp_path, settings, capsys):
+    from django.core.management import call_command
+
+    settings.SIGVERIFY_MODEL_DIR = tmp_path / "empty"
+    call_command("register_shipped_model")
+    assert "No shipped model" in capsys.readouterr().out
+
+    directory = make_model_dir(tmp_path / "shipped", name="shipped", seed=6)
+    settings.SIGVERIFY_MODEL_DIR = directory
+    call_command("register_shipped_model")
+    call_command("register_shipped_model")
+    out = capsys.readouterr().out
+    assert "registered (not active" in out and "already registered" in out
+    assert ModelVersion.objects.filter(name__startswith="shipped").count() == 1
+    call_command("register_shipped_model", "--activate")
+    assert ModelVersion.objects.get(is_active=True).name.startswith("shipped")
