@@ -1,0 +1,83 @@
+from django.contrib import admin
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+
+from apps.core.admin_images import image_view, img_tag
+from apps.core.images import content_type_for_name
+
+from .models import Review, Verification
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReviewInline(admin.StackedInline):
+    model = Review
+    extra = 0
+    fields = ("final_decision", "comment", "reviewer", "created_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Verification)
+class VerificationAdmin(ReadOnlyAdmin):
+    list_display = ("id", "created_at", "preview", "signer", "decision", "score", "model_version", "requested_by",
+                    "cheque_reference", "processing_ms", "reviewed")
+    list_filter = ("decision", "model_version", "created_at", ("review", admin.EmptyFieldListFilter), "requested_by")
+    search_fields = ("signer__external_id", "signer__full_name", "cheque_reference", "image_sha256")
+    date_hierarchy = "created_at"
+    list_select_related = ("signer", "model_version", "requested_by", "review")
+    inlines = [ReviewInline]
+    fields = (
+        "large_preview", "signer", "decision", "score", "z_score", "thresholds", "distances", "model_version",
+        "cheque_reference", "crop", "image_sha256", "quality", "requested_by", "created_at", "processing_ms",
+    )
+    readonly_fields = fields
+
+    def _image_url(self, obj):
+        return reverse("admin:verifications_verification_image", args=[obj.pk])
+
+    @admin.display(description="image")
+    def preview(self, obj):
+        return img_tag(self._image_url(obj), height=40)
+
+    @admin.display(description="questioned image")
+    def large_preview(self, obj):
+        return img_tag(self._image_url(obj), height=120)
+
+    @admin.display(description="reviewed", boolean=True)
+    def reviewed(self, obj):
+        return hasattr(obj, "review")
+
+    def get_urls(self):
+        extra = [
+            path("<int:pk>/image/", self.admin_site.admin_view(self.image), name="verifications_verification_image")
+        ]
+        return extra + super().get_urls()
+
+    def image(self, request, pk):
+        verification = get_object_or_404(Verification, pk=pk)
+        return image_view(request, verification, "verifications.view_verification", content_type_for_name(verification.image.name))
+
+
+@admin.register(Review)
+class ReviewAdmin(ReadOnlyAdmin):
+    list_display = ("verification", "final_decision", "reviewer", "created_at")
+    list_filter = ("final_decision",)
+    search_fields = ("verification__signer__external_id", "comment")
