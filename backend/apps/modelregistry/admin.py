@@ -10,6 +10,13 @@ class ModelVersionAdmin(admin.ModelAdmin):
     search_fields = ("name", "sha256")
     readonly_fields = ("name", "weights_path", "sha256", "card", "metrics", "thresholds", "is_active", "created_at")
     ordering = ("-created_at",)
+    actions = ["promote"]
+
+    @admin.action(description="Promote the selected version (re-embed references, then activate)")
+    def promote(self, request, queryset):
+        from apps.training.admin import promote_model_version  # the training app owns promotion
+
+        promote_model_version(self, request, queryset)
 
     @admin.display(description="sha256")
     def short_sha256(self, obj):

@@ -39,9 +39,8 @@ class PromotionAdmin(admin.ModelAdmin):
         return False  # use the promote action on model versions
 
 
-@admin.action(description="Promote the selected version (re-embed references, then activate)")
 def promote_model_version(modeladmin, request, queryset):
-    """An action for the model version admin (one version at a time)."""
+    """The model version admin's promote action (one version at a time)."""
     if not request.user.has_perms(["modelregistry.change_modelversion", "training.add_promotion"]):
         modeladmin.message_user(request, "You may not promote model versions.", messages.ERROR)
         return

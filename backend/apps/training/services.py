@@ -32,7 +32,6 @@ from .models import Promotion, TrainingJob
 logger = logging.getLogger(__name__)
 
 LOG_TAIL_LINES = 60
-EMBED_BATCH = 64
 # TrainConfig fields an API caller may set; data, paths, device and threads belong to the worker.
 WORKER_OWNED_OPTIONS = {"data", "out_dir", "epochs", "loss", "seed", "split_file", "resume", "device", "threads"}
 
@@ -398,7 +397,7 @@ def _json_safe(records):
 
 def start_promotion(*, version: ModelVersion, requested_by) -> Promotion:
     """Queue the re-embedding of every reference with ``version``; it becomes active when done."""
-    if version.is_active:
+    if ModelVersion.objects.filter(pk=version.pk, is_active=True).exists():
         raise Conflict(f"model version {version.name} is already active", code="already_active")
     busy = Promotion.objects.filter(status__in=(Promotion.Status.QUEUED, Promotion.Status.RUNNING)).first()
     if busy:
@@ -421,35 +420,14 @@ def _missing_references(version):
     return ReferenceSignature.objects.exclude(embeddings__model_version=version).order_by("pk")
 
 
-def _embed_references(version, references) -> int:
-    """Embed references with ``version`` and store the vectors. Returns how many were stored."""
-    from sigverify.errors import ImageRejected
-
-    from apps.modelregistry.serving import get_verifier
-
-    verifier = get_verifier(version)  # loaded lazily in this worker process, kept for the next batch
-    arrays = []
-    for ref in references:
-        try:
-            with ref.image.open("rb") as fh:
-                array, _quality = verifier.preprocess(fh.read())
-        except ImageRejected as exc:
-            raise ValueError(f"reference {ref.pk} cannot be embedded with {version.name}: {exc.message}") from exc
-        arrays.append(array)
-    vectors = verifier.embed_arrays(arrays)
-    ReferenceEmbedding.objects.bulk_create(
-        [
-            ReferenceEmbedding(reference=ref, model_version=version, vector=ReferenceEmbedding.to_bytes(vec))
-            for ref, vec in zip(references, vectors)
-        ],
-        ignore_conflicts=True,  # a reference embedded meanwhile (e.g. a retried task) is fine as it is
-    )
-    return len(references)
+class _PromotionStopped(Exception):
+    pass
 
 
 def run_promotion(promotion_pk: int) -> str:
     """The body of the promotion task. Idempotent: embeddings that exist are kept, not redone."""
     from apps.modelregistry import services as registry
+    from apps.signers.services import embed_missing_references
 
     from .runtime import prepare_worker_process
 
@@ -457,24 +435,34 @@ def run_promotion(promotion_pk: int) -> str:
     if not _transition(Promotion, promotion_pk, Promotion.Status.RUNNING, started_at=now, heartbeat_at=now):
         return "skipped"
     prepare_worker_process()
-    promotion = Promotion.objects.select_related("model_version").get(pk=promotion_pk)
-    version = promotion.model_version
+    version = Promotion.objects.select_related("model_version").get(pk=promotion_pk).model_version
+
+    def progress(_done, _total) -> None:
+        # Progress doubles as the heartbeat; a promotion failed as stale meanwhile stops here.
+        done = ReferenceEmbedding.objects.filter(model_version=version).count()
+        if not Promotion.objects.filter(pk=promotion_pk, status=Promotion.Status.RUNNING).update(
+            done=done, heartbeat_at=timezone.now()
+        ):
+            raise _PromotionStopped()
+
     try:
+        unembeddable = None
         for _attempt in range(5):
             Promotion.objects.filter(pk=promotion_pk).update(total=ReferenceSignature.objects.count())
-            while batch := list(_missing_references(version)[:EMBED_BATCH]):
-                _embed_references(version, batch)
-                # Progress doubles as the heartbeat; a promotion failed as stale meanwhile stops here.
-                done = ReferenceEmbedding.objects.filter(model_version=version).count()
-                if not Promotion.objects.filter(pk=promotion_pk, status=Promotion.Status.RUNNING).update(
-                    done=done, heartbeat_at=timezone.now()
-                ):
-                    return "stopped"
+            embed_missing_references(version, progress=progress)
+            progress(0, 0)
             with transaction.atomic():
                 # Activate only if every reference has its embedding, checked in the switch's transaction.
                 list(ModelVersion.objects.select_for_update().filter(is_active=True))
-                if _missing_references(version).exists():
-                    continue  # references enrolled meanwhile: embed them and check again
+                missing = set(_missing_references(version).values_list("pk", flat=True))
+                if missing:
+                    if missing == unembeddable:
+                        raise ValueError(
+                            f"{len(missing)} reference(s) cannot be embedded with {version.name} "
+                            f"(ids {sorted(missing)[:20]}); remove or replace them, then promote again"
+                        )
+                    unembeddable = missing  # or enrolled meanwhile: try them once more
+                    continue
                 previous = ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).first()
                 registry.activate_version(version)
                 done = ReferenceEmbedding.objects.filter(model_version=version).count()
@@ -484,6 +472,8 @@ def run_promotion(promotion_pk: int) -> str:
                     raise RuntimeError("the promotion was marked failed while switching; the switch is rolled back")
             return "succeeded"
         raise RuntimeError("references kept being enrolled during the promotion; promote again")
+    except _PromotionStopped:
+        return "stopped"
     except Exception as exc:
         logger.exception("promotion %s failed", promotion_pk)
         _finish(Promotion, promotion_pk, Promotion.Status.FAILED, error=f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,169 @@
+"""State transitions of training jobs and promotions: who may move a row where, and when."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.core.exceptions import Conflict
+from apps.training import services
+from apps.training.models import Promotion, TrainingJob
+
+S = TrainingJob.Status
+P = Promotion.Status
+
+
+def make_job(status=S.QUEUED, **fields):
+    return TrainingJob.objects.create(epochs=1, loss="triplet-semihard", status=status, **fields)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("source", list(S))
+@pytest.mark.parametrize("target", [S.RUNNING, S.SUCCEEDED, S.FAILED, S.CANCELLED])
+def test_job_transition_only_from_allowed_statuses(source, target):
+    job = make_job(source)
+    moved = services._transition(TrainingJob, job.pk, target)
+    job.refresh_from_db()
+    allowed = {
+        S.RUNNING: {S.QUEUED},
+        S.SUCCEEDED: {S.RUNNING},
+        S.FAILED: {S.QUEUED, S.RUNNING},
+        S.CANCELLED: {S.QUEUED, S.RUNNING},
+    }[target]
+    assert moved is (source in allowed)
+    assert job.status == (target if source in allowed else source)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("source", list(P))
+@pytest.mark.parametrize("target", [P.RUNNING, P.SUCCEEDED, P.FAILED])
+def test_promotion_transition_only_from_allowed_statuses(source, target, active_version):
+    promotion = Promotion.objects.create(model_version=active_version, status=source)
+    moved = services._transition(Promotion, promotion.pk, target)
+    allowed = {P.RUNNING: {P.QUEUED}, P.SUCCEEDED: {P.RUNNING}, P.FAILED: {P.QUEUED, P.RUNNING}}[target]
+    assert moved is (source in allowed)
+
+
+@pytest.mark.django_db
+def test_terminal_jobs_never_move_again():
+    for status in TrainingJob.TERMINAL:
+        job = make_job(status)
+        for target in TrainingJob.TRANSITIONS:
+            assert not services._transition(TrainingJob, job.pk, target)
+
+
+@pytest.mark.django_db
+def test_cancel_queued_job_ends_it_at_once():
+    job = services.cancel_training_job(make_job())
+    assert job.status == S.CANCELLED
+    assert job.finished_at is not None
+
+
+@pytest.mark.django_db
+def test_cancel_running_job_asks_the_worker_to_stop():
+    job = services.cancel_training_job(make_job(S.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()))
+    assert job.status == S.RUNNING
+    assert job.cancel_requested
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", [S.SUCCEEDED, S.FAILED, S.CANCELLED])
+def test_cancel_finished_job_is_a_conflict(status):
+    with pytest.raises(Conflict):
+        services.cancel_training_job(make_job(status))
+
+
+@pytest.mark.django_db
+def test_run_skips_a_job_that_is_not_queued(monkeypatch):
+    import sigverify.train
+
+    def must_not_train(*args, **kwargs):
+        raise AssertionError("train() called for a cancelled job")
+
+    monkeypatch.setattr(sigverify.train, "train", must_not_train)
+    job = make_job(S.CANCELLED)
+    assert services.run_training_job(job.pk).startswith("skipped")
+    job.refresh_from_db()
+    assert job.status == S.CANCELLED and job.started_at is None
+
+
+@pytest.mark.django_db
+def test_stale_heartbeat_fails_running_jobs_and_promotions(settings, active_version):
+    settings.SIGVERIFY_STALE_AFTER_S = 60
+    now = timezone.now()
+    old, fresh = now - timedelta(seconds=61), now - timedelta(seconds=5)
+    dead = make_job(S.RUNNING, started_at=old, heartbeat_at=old)
+    alive = make_job(S.RUNNING, started_at=old, heartbeat_at=fresh)
+    dead_cancelling = make_job(S.RUNNING, started_at=old, heartbeat_at=old, cancel_requested=True)
+    waiting = make_job(S.QUEUED)
+    TrainingJob.objects.filter(pk=waiting.pk).update(created_at=now - timedelta(days=1))
+    dead_promotion = Promotion.objects.create(model_version=active_version, status=P.RUNNING, heartbeat_at=old)
+
+    assert services.fail_stale_jobs(now) == (2, 1)
+
+    for job in (dead, alive, dead_cancelling, waiting, dead_promotion):
+        job.refresh_from_db()
+    assert dead.status == S.FAILED and "heartbeat" in dead.error and dead.finished_at
+    assert alive.status == S.RUNNING
+    assert dead_cancelling.status == S.CANCELLED
+    assert waiting.status == S.QUEUED
+    assert dead_promotion.status == P.FAILED
+    assert services.fail_stale_jobs(now) == (0, 0)
+
+
+@pytest.mark.django_db
+def test_reading_jobs_fails_the_stale_ones(settings):
+    from apps.training import selectors
+
+    settings.SIGVERIFY_STALE_AFTER_S = 30
+    long_ago = timezone.now() - timedelta(minutes=5)
+    job = make_job(S.RUNNING, started_at=long_ago, heartbeat_at=long_ago)
+    assert selectors.training_job_get(job.pk).status == S.FAILED
+
+
+@pytest.mark.django_db
+def test_fail_stale_jobs_command(settings, capsys):
+    from django.core.management import call_command
+
+    settings.SIGVERIFY_STALE_AFTER_S = 30
+    long_ago = timezone.now() - timedelta(minutes=5)
+    job = make_job(S.RUNNING, started_at=long_ago, heartbeat_at=long_ago)
+    call_command("fail_stale_jobs")
+    job.refresh_from_db()
+    assert job.status == S.FAILED
+    assert "1 training job(s)" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", [S.FAILED, S.CANCELLED])
+def test_result_of_a_job_ended_meanwhile_is_not_registered(status, tmp_path):
+    """A worker that finishes after its job was failed as stale (or cancelled) registers nothing."""
+    from types import SimpleNamespace
+
+    from apps.modelregistry.models import ModelVersion
+
+    from .factories import make_model_dir
+
+    job = make_job(status)
+    before = ModelVersion.objects.count()
+    result = SimpleNamespace(model_dir=make_model_dir(tmp_path / "model"))
+    assert services._register_result(job.pk, result, []).startswith("not registered")
+    job.refresh_from_db()
+    assert job.status == status and job.model_version is None
+    assert ModelVersion.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_cancel_requested_at_the_end_registers_nothing(tmp_path):
+    from types import SimpleNamespace
+
+    from apps.modelregistry.models import ModelVersion
+
+    from .factories import make_model_dir
+
+    job = make_job(S.RUNNING, cancel_requested=True)
+    before = ModelVersion.objects.count()
+    services._register_result(job.pk, SimpleNamespace(model_dir=make_model_dir(tmp_path / "model")), [])
+    job.refresh_from_db()
+    assert job.status == S.CANCELLED
+    assert ModelVersion.objects.count() == before
