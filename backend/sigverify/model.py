@@ -29,7 +29,7 @@ class SignatureEmbedder(nn.Module):
         return self.backbone(x)
 
     def embed_features(self, feats: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.head(feats).float(), dim=1)
+        return F.normalize(self.head(feats.float()), dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.embed_features(self.features(x))

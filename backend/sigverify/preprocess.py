@@ -32,7 +32,7 @@ from .errors import (
 )
 
 # Bump whenever the output of ``preprocess`` changes: model cards and caches record it.
-PREPROCESS_VERSION = "2"
+PREPROCESS_VERSION = "3"
 
 DEFAULT_INPUT_SIZE = (128, 192)  # (height, width); the model card records the one used
 MAX_PIXELS = 40_000_000  # a 600 dpi A4 page is ~35 Mpx; beyond that is a bomb
@@ -195,6 +195,9 @@ def preprocess_image(
     paper = float(np.median(grey[~ink]))
     # Darkness relative to the paper, so grey and white paper give the same strokes.
     darkness = np.where(ink, np.clip((paper - grey) / max(paper, 1.0), 0.0, 1.0), 0.0)
+    # Stretch so the darkest strokes reach 1: pens and scanner exposure vary, the shape does not.
+    peak = float(np.percentile(darkness[ink], 95))
+    darkness = np.clip(darkness / max(peak, 1e-3), 0.0, 1.0)
 
     rows = np.flatnonzero(ink.any(axis=1))
     cols = np.flatnonzero(ink.any(axis=0))

@@ -1,0 +1,182 @@
+"""The ``sigverify`` command: import-data, make-pairs, train, evaluate.
+
+Every subcommand has ``--help``; long steps show a tqdm progress bar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+
+from .errors import DatasetError, ImageRejected, ModelLoadError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError("size must look like HEIGHTxWIDTH, e.g. 128x192") from exc
+    if h < 16 or w < 16:
+        raise argparse.ArgumentTypeError("size must be at least 16x16")
+    return h, w
+
+
+def cmd_import_data(args) -> int:
+    from .datasets import counts, import_dataset
+
+    dest = Path(args.out) / (args.name or Path(args.data).resolve().name.lower())
+    samples = import_dataset(args.data, args.layout, dest)
+    c = counts(samples)
+    print(f"imported {args.layout} tree {args.data} -> {dest}")
+    print(f"writers: {c['writers']}  genuine: {c['genuine']}  forged: {c['forged']}  manifest: {dest / 'manifest.csv'}")
+    if not args.no_cache:
+        from .cache import ImageCache
+        from .datasets import load_dataset
+
+        root, absolute = load_dataset(dest)
+        ImageCache.build(absolute, root, args.size)
+        print(f"preprocessed cache: {dest / 'cache'} ({args.size[0]}x{args.size[1]})")
+    return 0
+
+
+def cmd_make_pairs(args) -> int:
+    from .datasets import load_dataset
+    from .pairs import assign_splits_per_dataset, make_pairs, read_splits, write_pairs, write_splits, writer_key
+
+    samples_by_key = {}
+    for d in args.data:
+        root, samples = load_dataset(d)
+        name = Path(d).resolve().name
+        for s in samples:
+            rel = Path(s.path).resolve().relative_to(REPO_ROOT) if Path(s.path).resolve().is_relative_to(REPO_ROOT) else s.path
+            samples_by_key.setdefault(writer_key(name, s.writer), []).append(s.__class__(rel, s.writer, s.label, s.sample))
+    out = Path(args.out)
+    split_path = out / "splits.csv"
+    if split_path.exists() and not args.reassign:
+        splits = read_splits(split_path)
+        missing = sorted(set(samples_by_key) - set(splits))
+        splits.update(assign_splits_per_dataset(missing, args.val_fraction, args.test_fraction, args.seed))
+    else:
+        splits = assign_splits_per_dataset(samples_by_key, args.val_fraction, args.test_fraction, args.seed)
+    write_splits(split_path, splits)
+    rows = make_pairs(samples_by_key, splits, seed=args.seed, per_writer=args.per_writer)
+    write_pairs(out / "pairs.csv", rows)
+    table = Counter((r["split"], r["kind"]) for r in rows)
+    print(f"{len(rows)} pairs -> {out / 'pairs.csv'}; writer splits -> {split_path}")
+    for split in ("train", "val", "test"):
+        n_w = sum(1 for k in splits.values() if k == split)
+        parts = ", ".join(f"{kind} {table[(split, kind)]}" for kind in ("genuine-genuine", "genuine-skilled", "genuine-random"))
+        print(f"  {split:5s} writers {n_w:4d}: {parts}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .train import TrainConfig, train
+
+    config = TrainConfig(
+        data=args.data, out_dir=args.out, epochs=args.epochs, loss=args.loss, margin=args.margin, seed=args.seed,
+        input_size=args.size, embedding_dim=args.embedding_dim, writers_per_batch=args.writers_per_batch,
+        genuine_per_writer=args.genuine_per_writer, forged_per_writer=args.forged_per_writer,
+        steps_per_epoch=args.steps_per_epoch, lr=args.lr, writer_weight=args.writer_weight,
+        forgery_weight=args.forgery_weight, augment=not args.no_augment, split_file=args.split_file,
+        patience=args.patience, device=args.device, precision=args.precision, threads=args.threads,
+        resume=args.resume,
+    )
+    result = train(config)
+    print(f"model: {result.model_dir}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .report import run_evaluation
+
+    report = run_evaluation(
+        data=args.data, layout=args.layout, model_dir=args.model, references=args.references,
+        json_path=args.json, plot_path=args.plot, split_file=args.split_file, split=args.split,
+        swap_background=args.swap_background,
+    )
+    from .report import print_summary
+
+    print_summary(report)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sigverify", description="Offline signature verification toolkit")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("import-data", help="import a dataset tree into organized_data/<name>/ with a manifest")
+    p.add_argument("--data", required=True, help="root of the dataset tree")
+    p.add_argument("--layout", required=True, choices=("cedar", "gpds", "folders"))
+    p.add_argument("--name", help="dataset name (default: the folder name, lower case)")
+    p.add_argument("--out", default=str(REPO_ROOT / "organized_data"), help="where organised datasets live")
+    p.add_argument("--size", type=_size, default=(128, 192), help="cache input size HxW (default 128x192)")
+    p.add_argument("--no-cache", action="store_true", help="skip building the preprocessed cache")
+    p.set_defaults(func=cmd_import_data)
+
+    p = sub.add_parser("make-pairs", help="writer-disjoint splits and balanced pair lists (CSV) in image_pairs/")
+    p.add_argument("--data", nargs="+", required=True, help="organised dataset dirs")
+    p.add_argument("--out", default=str(REPO_ROOT / "image_pairs"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-fraction", type=float, default=0.125)
+    p.add_argument("--test-fraction", type=float, default=0.25)
+    p.add_argument("--per-writer", type=int, default=None, help="cap positive pairs per writer")
+    p.add_argument("--reassign", action="store_true", help="ignore an existing splits.csv")
+    p.set_defaults(func=cmd_make_pairs)
+
+    p = sub.add_parser("train", help="train the Siamese ResNet18 and write a calibrated model dir")
+    p.add_argument("--data", nargs="+", required=True, help="organised dataset dirs")
+    p.add_argument("--out", default=str(REPO_ROOT / "runs" / "latest"), help="run dir (checkpoints, model/)")
+    p.add_argument("--split-file", help="writer splits CSV from make-pairs (default: assign with --seed)")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--loss", default="triplet-semihard", choices=("contrastive", "triplet-semihard", "triplet-hard"))
+    p.add_argument("--margin", type=float, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=_size, default=(128, 192), help="input size HxW")
+    p.add_argument("--embedding-dim", type=int, default=256)
+    p.add_argument("--writers-per-batch", type=int, default=12)
+    p.add_argument("--genuine-per-writer", type=int, default=4)
+    p.add_argument("--forged-per-writer", type=int, default=2)
+    p.add_argument("--steps-per-epoch", type=int, default=None)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--writer-weight", type=float, default=1.0, help="weight of the writer-classification loss")
+    p.add_argument("--forgery-weight", type=float, default=0.5, help="weight of the genuine/forged head")
+    p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--patience", type=int, default=6, help="early stopping: epochs without a better val EER")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--resume", action="store_true", help="continue from the run dir's checkpoint")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="writer-independent evaluation of a model on a dataset")
+    p.add_argument("--data", required=True, help="dataset dir (raw tree in --layout, or organised)")
+    p.add_argument("--layout", default="folders", choices=("cedar", "gpds", "folders"))
+    p.add_argument("--model", default=str(REPO_ROOT / "trained_model_parameters"), help="model dir")
+    p.add_argument("--references", "-R", type=int, default=5)
+    p.add_argument("--json", help="write the report as JSON here")
+    p.add_argument("--plot", help="write ROC/DET/histograms/confusion matrix PNG here")
+    p.add_argument("--split-file", help="only writers of --split in this splits CSV")
+    p.add_argument("--split", default="test")
+    p.add_argument("--swap-background", action="store_true",
+                   help="robustness check: paint each image's paper with the other class's paper colour first")
+    p.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (DatasetError, ModelLoadError, ImageRejected, ValueError) as exc:
+        print(f"sigverify {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

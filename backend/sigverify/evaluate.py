@@ -1,0 +1,149 @@
+"""Writer-independent evaluation protocol, calibration fitting and the evaluation report.
+
+Protocol, for each writer W with R references:
+- references: W's first R genuine samples by sample number;
+- positive queries: W's other genuine samples;
+- skilled negatives: all of W's skilled forgeries;
+- random negatives: one genuine sample (the lowest-numbered) of every other writer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import metrics
+from .scoring import ScoreModel, fit_calibration
+
+CALIBRATION_REFERENCES = (1, 2, 3, 5)
+THRESHOLD_REFERENCES = 5
+ACCEPT_FAR = 0.01
+REJECT_FRR = 0.01
+
+
+@dataclass
+class ProtocolScores:
+    """z-scores per writer for the three query kinds (lower z = closer to the references)."""
+
+    references: int
+    genuine: dict = field(default_factory=lambda: defaultdict(list))
+    skilled: dict = field(default_factory=lambda: defaultdict(list))
+    random: dict = field(default_factory=lambda: defaultdict(list))
+
+    def flat(self, kind: str) -> np.ndarray:
+        values = [v for vs in getattr(self, kind).values() for v in vs]
+        return np.asarray(values, dtype=np.float64)
+
+
+def group_by_writer(writers, labels, numbers) -> dict:
+    """writer -> {"genuine": [indices sorted by sample], "forged": [...]}"""
+    groups = defaultdict(lambda: {"genuine": [], "forged": []})
+    for i, (w, lab) in enumerate(zip(writers, labels)):
+        groups[w][lab].append(i)
+    for g in groups.values():
+        for lab in g:
+            g[lab].sort(key=lambda i: numbers[i])
+    return dict(groups)
+
+
+def protocol_scores(embeddings: np.ndarray, groups: dict, references: int, scorer: ScoreModel) -> ProtocolScores:
+    out = ProtocolScores(references)
+    random_probe = {w: g["genuine"][0] for w, g in groups.items() if g["genuine"]}
+    for w, g in groups.items():
+        gen = g["genuine"]
+        if len(gen) <= references:
+            continue  # no positive query left for this writer
+        refs = embeddings[gen[:references]]
+        mean, std = scorer.reference_stats(refs)
+
+        def z_of(idx):
+            d = 1.0 - embeddings[idx] @ refs.T  # (n, R)
+            return ((d.mean(axis=1) - mean) / std).tolist()
+
+        out.genuine[w] = z_of(gen[references:])
+        if g["forged"]:
+            out.skilled[w] = z_of(g["forged"])
+        others = [i for other, i in random_probe.items() if other != w]
+        if others:
+            out.random[w] = z_of(others)
+    return out
+
+
+def reference_priors(embeddings: np.ndarray, groups: dict, references: int = THRESHOLD_REFERENCES) -> dict:
+    """Population mean and std of reference-to-reference distances (the scorer's priors)."""
+    pair_means, pair_stds = [], []
+    for g in groups.values():
+        refs = embeddings[g["genuine"][:references]]
+        if len(refs) >= 2:
+            d = 1.0 - refs @ refs.T
+            pairs = d[np.triu_indices(len(refs), k=1)]
+            pair_means.append(pairs.mean())
+            pair_stds.append(pairs.std() if len(pairs) > 1 else 0.0)
+    if not pair_means:
+        return {}
+    return {"prior_mean": float(np.mean(pair_means)), "prior_std": float(max(np.mean(pair_stds), 1e-3)),
+            "min_std": float(max(np.percentile(pair_stds, 10), 1e-3))}
+
+
+def fit_scorer(embeddings: np.ndarray, groups: dict) -> ScoreModel:
+    """Priors from validation writers, then a logistic calibration pooled over R in 1, 2, 3, 5."""
+    base = ScoreModel(**{**ScoreModel().to_dict(), **reference_priors(embeddings, groups)})
+    z_gen, z_forg = [], []
+    for r in CALIBRATION_REFERENCES:
+        ps = protocol_scores(embeddings, groups, r, base)
+        z_gen.append(ps.flat("genuine"))
+        z_forg.append(ps.flat("skilled"))
+    z_gen, z_forg = np.concatenate(z_gen), np.concatenate(z_forg)
+    if len(z_gen) == 0 or len(z_forg) == 0:
+        return base
+    return fit_calibration(z_gen, z_forg, base)
+
+
+def operating_points(embeddings: np.ndarray, groups: dict, scorer: ScoreModel) -> dict:
+    """Thresholds on the calibrated score at R=5: EER, accept (1% FAR skilled), reject (1% FRR)."""
+    ps = protocol_scores(embeddings, groups, THRESHOLD_REFERENCES, scorer)
+    gen = scorer.calibrate(ps.flat("genuine"))
+    skl = scorer.calibrate(ps.flat("skilled"))
+    _, eer_threshold = metrics.eer(gen, skl)
+    accept = metrics.threshold_at_far(skl, ACCEPT_FAR)
+    reject = metrics.threshold_at_frr(gen, REJECT_FRR)
+    return {
+        "eer": float(eer_threshold),
+        "accept": float(accept),
+        "reject": float(min(reject, accept)),
+        "references": THRESHOLD_REFERENCES,
+        "accept_far_skilled": ACCEPT_FAR,
+        "reject_frr": REJECT_FRR,
+    }
+
+
+def summarise(ps: ProtocolScores, scorer: ScoreModel, threshold: float | None = None) -> dict:
+    """The evaluation figures for one R (EERs as fractions)."""
+    gen, skl, rnd = (scorer.calibrate(ps.flat(k)) for k in ("genuine", "skilled", "random"))
+    skilled_eer, skilled_thr = metrics.eer(gen, skl)
+    random_eer, _ = metrics.eer(gen, rnd)
+    by_writer_gen = {w: scorer.calibrate(v) for w, v in ps.genuine.items()}
+    by_writer_skl = {w: scorer.calibrate(v) for w, v in ps.skilled.items()}
+    out = {
+        "writers": len(ps.genuine),
+        "references": ps.references,
+        "genuine_queries": int(len(gen)),
+        "skilled_queries": int(len(skl)),
+        "random_queries": int(len(rnd)),
+        "skilled": {"eer": skilled_eer, "auc": metrics.auc(gen, skl), "eer_threshold": skilled_thr},
+        "random": {"eer": random_eer, "auc": metrics.auc(gen, rnd)},
+        "user_threshold_eer_skilled": metrics.per_writer_eer(by_writer_gen, by_writer_skl),
+    }
+    if threshold is not None:
+        frr, far_s = metrics.rates_at(threshold, gen, skl)
+        _, far_r = metrics.rates_at(threshold, gen, rnd)
+        out["threshold"] = float(threshold)
+        out["at_threshold"] = {"frr": frr, "far_skilled": far_s, "far_random": far_r}
+    return out
+
+
+def dumps(report: dict) -> str:
+    return json.dumps(report, indent=2, sort_keys=True, default=float)

@@ -1,0 +1,157 @@
+"""``sigverify evaluate``: embed a dataset, run the protocol, write JSON and plots."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+from . import evaluate as ev
+from .cache import ImageCache
+from .datasets import load_dataset
+from .errors import DatasetError, ImageRejected
+from .inference import Verifier
+from .pairs import read_splits, writer_key
+from .preprocess import load_image, otsu_threshold, preprocess_image, to_greyscale
+
+# Paper levels of CEDAR's scans (README of the development data): genuine grey, forgeries white.
+GREY_PAPER, WHITE_PAPER = 239.0, 254.0
+
+
+def swap_background(image: Image.Image, genuine: bool) -> Image.Image:
+    """Repaint the paper: genuine images get white paper, forgeries grey (the trap reversed)."""
+    grey = to_greyscale(image)
+    ink = grey < otsu_threshold(grey)
+    paper = float(np.median(grey[~ink])) if (~ink).any() else 255.0
+    target = WHITE_PAPER if genuine else GREY_PAPER
+    out = np.where(ink, grey, np.clip(grey + (target - paper), 0, 255))
+    return Image.fromarray(out.astype(np.uint8))
+
+
+def _select(samples, name: str, split_file, split: str):
+    if not split_file:
+        return samples
+    splits = read_splits(split_file)
+    chosen = [s for s in samples if splits.get(writer_key(name, s.writer)) == split]
+    if not chosen:
+        raise DatasetError(f"no writer of {name} is in split {split!r} of {split_file}")
+    return chosen
+
+
+def embed_dataset(verifier: Verifier, samples, root, swap: bool = False):
+    """(embeddings, kept samples). Rejected images are left out with a warning."""
+    if swap:
+        arrays, kept = [], []
+        for s in tqdm(samples, desc="preprocess (swapped paper)", unit="img"):
+            try:
+                image = swap_background(load_image(s.path), s.is_genuine)
+                arrays.append(preprocess_image(image, size=verifier.input_size)[0])
+                kept.append(s)
+            except ImageRejected as exc:
+                print(f"skipped {s.path}: {exc.message}")
+    else:
+        cache = ImageCache.build(samples, root, verifier.input_size)
+        kept = [s for s, ok in zip(samples, cache.valid) if ok]
+        arrays = [cache.arrays[i] for i, ok in enumerate(cache.valid) if ok]
+    embeddings = []
+    step = 256
+    for start in tqdm(range(0, len(arrays), step), desc="embed", unit="batch"):
+        embeddings.append(verifier.embed_arrays(arrays[start : start + step]))
+    return np.concatenate(embeddings), kept
+
+
+def run_evaluation(data, layout, model_dir, references=5, json_path=None, plot_path=None,
+                   split_file=None, split="test", swap_background=False, precision="fp32") -> dict:
+    verifier = Verifier.from_dir(model_dir, precision=precision)
+    root, samples = load_dataset(data, layout)
+    name = Path(data).resolve().name.lower()
+    samples = _select(samples, name, split_file, split)
+    embeddings, kept = embed_dataset(verifier, samples, root, swap=swap_background)
+    groups = ev.group_by_writer([s.writer for s in kept], [s.label for s in kept], [s.sample for s in kept])
+    ps = ev.protocol_scores(embeddings, groups, references, verifier.scorer)
+    threshold = float(verifier.card.get("thresholds", {}).get("eer", 0.5))
+    report = ev.summarise(ps, verifier.scorer, threshold)
+    report.update(
+        {
+            "dataset": str(data),
+            "layout": layout,
+            "split": split if split_file else "all",
+            "model_sha256": verifier.sha256,
+            "model_version": verifier.card.get("version"),
+            "accept_threshold": verifier.accept,
+            "reject_threshold": verifier.reject,
+            "background_swapped": bool(swap_background),
+        }
+    )
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(ev.dumps(report) + "\n")
+    if plot_path:
+        write_plot(ps, verifier.scorer, threshold, plot_path, title=f"{name} R={references}")
+    return report
+
+
+def write_plot(ps, scorer, threshold: float, path, title: str = "") -> None:
+    """ROC and DET curves, score histograms and the confusion matrix at ``threshold``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay, DetCurveDisplay, RocCurveDisplay
+
+    gen, skl, rnd = (scorer.calibrate(ps.flat(k)) for k in ("genuine", "skilled", "random"))
+    fig, axes = plt.subplots(2, 2, figsize=(11, 9))
+    for neg, label in ((skl, "skilled"), (rnd, "random")):
+        if len(neg) and len(gen):
+            y = np.r_[np.ones(len(gen)), np.zeros(len(neg))]
+            s = np.r_[gen, neg]
+            RocCurveDisplay.from_predictions(y, s, ax=axes[0, 0], name=label)
+            DetCurveDisplay.from_predictions(y, s, ax=axes[0, 1], name=label)
+    axes[0, 0].set_title("ROC")
+    axes[0, 1].set_title("DET")
+    bins = np.linspace(0, 1, 41)
+    for values, label in ((gen, "genuine"), (skl, "skilled forgery"), (rnd, "random forgery")):
+        if len(values):
+            axes[1, 0].hist(values, bins=bins, alpha=0.5, density=True, label=label)
+    axes[1, 0].axvline(threshold, color="k", linestyle="--", label=f"threshold {threshold:.2f}")
+    axes[1, 0].set_title("calibrated scores")
+    axes[1, 0].set_xlabel("score (higher = more likely genuine)")
+    axes[1, 0].legend()
+    y_true = np.r_[np.ones(len(gen)), np.zeros(len(skl))].astype(int)
+    y_pred = (np.r_[gen, skl] >= threshold).astype(int)
+    if len(y_true):
+        ConfusionMatrixDisplay.from_predictions(
+            y_true, y_pred, labels=[1, 0], display_labels=["genuine", "skilled"], ax=axes[1, 1], colorbar=False
+        )
+    axes[1, 1].set_title("at the shipped threshold (rows: truth)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    Path(path).write_bytes(buf.getvalue())
+
+
+def print_summary(report: dict) -> None:
+    rows = [
+        ("writers", report["writers"]),
+        ("references", report["references"]),
+        ("queries genuine/skilled/random",
+         f"{report['genuine_queries']}/{report['skilled_queries']}/{report['random_queries']}"),
+        ("skilled EER (global threshold)", f"{100 * report['skilled']['eer']:.2f}%"),
+        ("skilled EER (per-writer threshold)", f"{100 * report['user_threshold_eer_skilled']:.2f}%"),
+        ("skilled AUC", f"{report['skilled']['auc']:.4f}"),
+        ("random EER", f"{100 * report['random']['eer']:.2f}%"),
+        ("random AUC", f"{report['random']['auc']:.4f}"),
+        ("shipped threshold", f"{report['threshold']:.4f}"),
+        ("FRR / FAR skilled / FAR random at it",
+         "{:.2f}% / {:.2f}% / {:.2f}%".format(*(100 * report["at_threshold"][k] for k in ("frr", "far_skilled", "far_random")))),
+        ("model sha256", report["model_sha256"][:16] + "…"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")

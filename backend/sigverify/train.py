@@ -1,0 +1,398 @@
+"""Training of the Siamese embedder: the one code path used by the CLI, notebooks and Celery.
+
+Objective per batch (P writers x (K genuine + F skilled forgeries)):
+    metric loss (triplet with online mining, or contrastive; a writer's forgeries are its negatives)
+  + writer_weight  * CosFace writer classification on genuine samples
+  + forgery_weight * genuine/forged classification (SigNet-F's forgery head)
+
+Validation is the evaluation protocol on held-out writers (skilled-forgery EER), which drives
+early stopping. At the end the best weights are calibrated on the validation writers and
+written with a model card, atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from . import evaluate as ev
+from .augment import SignatureAugment
+from .cache import ImageCache
+from .datasets import load_dataset
+from .errors import DatasetError
+from .losses import LOSSES, metric_loss
+from .model import SignatureEmbedder, TrainingHeads
+from .pairs import assign_splits_per_dataset, read_splits, writer_key
+from .preprocess import PREPROCESS_VERSION
+from .weights import save_model
+
+
+class TrainingCancelled(Exception):
+    """``should_stop`` asked the run to end; the last checkpoint is kept for resuming."""
+
+
+@dataclass
+class TrainConfig:
+    data: list = field(default_factory=list)  # organised dataset dirs (or `folders` trees)
+    out_dir: str = "runs/latest"
+    name: str = "sigverify-resnet18"
+    epochs: int = 30
+    loss: str = "triplet-semihard"
+    margin: float | None = None
+    seed: int = 0
+    input_size: tuple = (128, 192)
+    embedding_dim: int = 256
+    writers_per_batch: int = 12
+    genuine_per_writer: int = 4
+    forged_per_writer: int = 2
+    steps_per_epoch: int | None = None  # default: one pass over the training images
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    writer_weight: float = 1.0
+    forgery_weight: float = 0.5
+    augment: bool = True
+    val_fraction: float = 0.125
+    test_fraction: float = 0.25
+    split_file: str | None = None
+    patience: int = 6
+    device: str = "auto"
+    precision: str = "auto"  # auto: bf16 autocast where the CPU/GPU has it
+    threads: int = 0
+    resume: bool = False
+
+    def __post_init__(self):
+        self.input_size = tuple(int(v) for v in self.input_size)
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
+        if not self.data:
+            raise ValueError("no training data: give at least one dataset directory")
+
+
+@dataclass
+class TrainResult:
+    model_dir: Path
+    card: dict
+    history: list
+
+
+@dataclass
+class _Pool:
+    """All images of all datasets, as rows of memory-mapped caches."""
+
+    caches: list
+    rows: list  # (cache index, row)
+    writers: list  # writer key per image
+    forged: np.ndarray
+    numbers: list
+    split: list
+
+
+def _load_pool(config: TrainConfig, log) -> _Pool:
+    caches, rows, writers, forged, numbers = [], [], [], [], []
+    for d in config.data:
+        root, samples = load_dataset(d)
+        cache = ImageCache.build(samples, root, config.input_size)
+        ci = len(caches)
+        caches.append(cache)
+        name = Path(d).resolve().name
+        for i, s in enumerate(samples):
+            if cache.valid[i]:
+                rows.append((ci, i))
+                writers.append(writer_key(name, s.writer))
+                forged.append(not s.is_genuine)
+                numbers.append(s.sample)
+        log(f"data {d}: {len(samples)} images, {len({s.writer for s in samples})} writers")
+    if config.split_file:
+        splits = read_splits(config.split_file)
+        missing = sorted(set(writers) - set(splits))
+        if missing:  # writers new since the split file: assign them the same way
+            splits.update(assign_splits_per_dataset(missing, config.val_fraction, config.test_fraction, config.seed))
+    else:
+        splits = assign_splits_per_dataset(set(writers), config.val_fraction, config.test_fraction, config.seed)
+    split = [splits[w] for w in writers]
+    return _Pool(caches, rows, writers, np.asarray(forged, dtype=bool), numbers, split)
+
+
+def _images(pool: _Pool, indices) -> torch.Tensor:
+    arr = np.stack([pool.caches[pool.rows[i][0]].arrays[pool.rows[i][1]] for i in indices])
+    return torch.from_numpy(arr.astype(np.float32) / 255.0).unsqueeze(1)
+
+
+def _resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _use_bf16(precision: str, device: torch.device) -> bool:
+    if precision == "fp32":
+        return False
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    from .inference import bf16_supported
+
+    return precision == "bf16" or bf16_supported()
+
+
+@torch.no_grad()
+def embed_indices(model, pool: _Pool, indices, device, bf16: bool, batch: int = 128) -> np.ndarray:
+    model.eval()
+    out = []
+    for s in range(0, len(indices), batch):
+        x = _images(pool, indices[s : s + batch]).to(device).contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            out.append(model(x).float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, model.embedding_dim), np.float32)
+
+
+def _val_groups(pool: _Pool, indices):
+    local = list(range(len(indices)))
+    return ev.group_by_writer(
+        [pool.writers[i] for i in indices],
+        ["forged" if pool.forged[i] else "genuine" for i in indices],
+        [pool.numbers[i] for i in indices],
+    ), local
+
+
+def validate(model, pool: _Pool, val_idx, device, bf16) -> dict:
+    """Skilled and random EER at R=5 (fewer if writers have few genuine) on validation writers."""
+    if not val_idx:
+        return {"val_eer": float("nan")}
+    emb = embed_indices(model, pool, val_idx, device, bf16)
+    groups, _ = _val_groups(pool, val_idx)
+    min_gen = min(len(g["genuine"]) for g in groups.values())
+    refs = max(1, min(ev.THRESHOLD_REFERENCES, min_gen - 1))
+    scorer = ev.ScoreModel(**{**ev.ScoreModel().to_dict(), **ev.reference_priors(emb, groups, refs)})
+    summary = ev.summarise(ev.protocol_scores(emb, groups, refs, scorer), scorer)
+    return {"val_eer": summary["skilled"]["eer"], "val_eer_random": summary["random"]["eer"], "val_refs": refs}
+
+
+class _BatchSampler:
+    """P writers x (K genuine + F forged) per batch, seeded."""
+
+    def __init__(self, pool: _Pool, train_idx, config: TrainConfig, rng: random.Random):
+        self.rng = rng
+        self.config = config
+        self.genuine, self.forged = {}, {}
+        for i in train_idx:
+            target = self.forged if pool.forged[i] else self.genuine
+            target.setdefault(pool.writers[i], []).append(i)
+        self.writers = sorted(self.genuine)
+        if len(self.writers) < 2:
+            raise DatasetError("training needs at least 2 writers with genuine signatures in the train split")
+
+    def batch(self) -> list:
+        c = self.config
+        chosen = self.rng.sample(self.writers, min(c.writers_per_batch, len(self.writers)))
+        out = []
+        for w in chosen:
+            gen = self.genuine[w]
+            out += self.rng.sample(gen, c.genuine_per_writer) if len(gen) >= c.genuine_per_writer else [
+                self.rng.choice(gen) for _ in range(c.genuine_per_writer)]
+            forg = self.forged.get(w, [])
+            if forg and c.forged_per_writer:
+                out += [self.rng.choice(forg) for _ in range(c.forged_per_writer)]
+        return out
+
+
+def _save_checkpoint(path: Path, model, heads, optimizer, scheduler, state: dict) -> None:
+    payload = {
+        "model": model.state_dict(),
+        "heads": heads.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "state": json.dumps(state),
+    }
+    tmp = path.with_name(path.name + ".part")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def train(
+    config: TrainConfig,
+    progress: Callable[[dict], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    log: Callable[[str], None] = print,
+) -> TrainResult:
+    started = time.time()
+    random.seed(config.seed)
+    np.random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = _resolve_device(config.device)
+    bf16 = _use_bf16(config.precision, device)
+    out_dir = Path(config.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    pool = _load_pool(config, log)
+    train_idx = [i for i, s in enumerate(pool.split) if s == "train"]
+    val_idx = [i for i, s in enumerate(pool.split) if s == "val"]
+    train_writers = sorted({pool.writers[i] for i in train_idx})
+    writer_index = {w: k for k, w in enumerate(train_writers)}
+    log(
+        f"writers: {len(train_writers)} train, {len({pool.writers[i] for i in val_idx})} val; "
+        f"images: {len(train_idx)} train, {len(val_idx)} val; device {device}, bf16={bf16}"
+    )
+
+    model = SignatureEmbedder(config.embedding_dim).to(device).to(memory_format=torch.channels_last)
+    heads = TrainingHeads(config.embedding_dim, len(train_writers)).to(device)
+    params = list(model.parameters()) + list(heads.parameters())
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    batch_size = config.writers_per_batch * (config.genuine_per_writer + config.forged_per_writer)
+    steps = config.steps_per_epoch or max(1, math.ceil(len(train_idx) / batch_size))
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.lr, total_steps=steps * config.epochs, pct_start=0.1
+    )
+    augment = SignatureAugment() if config.augment else None
+    sampler = _BatchSampler(pool, train_idx, config, random.Random(config.seed))
+
+    checkpoint = out_dir / "checkpoint.pt"
+    best_path = out_dir / "best.safetensors"
+    state = {"epoch": 0, "best_eer": None, "best_epoch": 0, "bad_epochs": 0, "history": []}
+    if config.resume and checkpoint.exists():
+        saved = torch.load(checkpoint, map_location=device, weights_only=True)
+        model.load_state_dict(saved["model"])
+        heads.load_state_dict(saved["heads"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        state = json.loads(saved["state"])
+        sampler.rng.seed(config.seed + state["epoch"])
+        torch.manual_seed(config.seed + state["epoch"])
+        log(f"resumed from {checkpoint} after epoch {state['epoch']}")
+
+    while state["epoch"] < config.epochs and state["bad_epochs"] < config.patience:
+        epoch = state["epoch"] + 1
+        model.train()
+        heads.train()
+        t0, seen, total = time.time(), 0, 0.0
+        bar = tqdm(range(steps), desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False)
+        for _ in bar:
+            if should_stop and should_stop():
+                raise TrainingCancelled(f"cancelled during epoch {epoch}")
+            idx = sampler.batch()
+            x = _images(pool, idx)
+            if augment:
+                x = augment(x)
+            x = x.to(device).contiguous(memory_format=torch.channels_last)
+            writers_t = torch.tensor([writer_index[pool.writers[i]] for i in idx], device=device)
+            forged_t = torch.tensor([bool(pool.forged[i]) for i in idx], device=device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                feats = model.features(x)
+            emb = model.embed_features(feats)
+            loss = metric_loss(config.loss, emb, writers_t, forged_t, config.margin)
+            genuine = ~forged_t
+            if config.writer_weight and genuine.any():
+                logits = heads.writer_logits(emb[genuine], writers_t[genuine])
+                loss = loss + config.writer_weight * F.cross_entropy(logits, writers_t[genuine])
+            if config.forgery_weight:
+                loss = loss + config.forgery_weight * F.binary_cross_entropy_with_logits(
+                    heads.forgery_logit(feats), forged_t.float()
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            seen += len(idx)
+            total += float(loss)
+            bar.set_postfix(loss=f"{total / (bar.n + 1):.3f}")
+        elapsed = time.time() - t0
+        val = validate(model, pool, val_idx, device, bf16)
+        record = {
+            "epoch": epoch,
+            "epochs": config.epochs,
+            "loss": total / steps,
+            "images_per_s": seen / max(elapsed, 1e-9),
+            "seconds": elapsed,
+            **val,
+        }
+        improved = state["best_eer"] is None or (
+            not math.isnan(val["val_eer"]) and val["val_eer"] < state["best_eer"] - 1e-6
+        )
+        if improved or not best_path.exists():
+            state["best_eer"], state["best_epoch"], state["bad_epochs"] = val["val_eer"], epoch, 0
+            tmp = best_path.with_name(best_path.name + ".part")
+            save_file({k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp))
+            os.replace(tmp, best_path)
+        else:
+            state["bad_epochs"] += 1
+        state["epoch"] = epoch
+        state["history"].append(record)
+        _save_checkpoint(checkpoint, model, heads, optimizer, scheduler, state)
+        log(
+            f"epoch {epoch}/{config.epochs} loss {record['loss']:.4f} val_eer {val['val_eer']:.4f} "
+            f"val_eer_random {val.get('val_eer_random', float('nan')):.4f} "
+            f"{record['images_per_s']:.1f} img/s{' *' if improved else ''}"
+        )
+        if progress:
+            progress(dict(record, best_eer=state["best_eer"]))
+
+    model.load_state_dict(load_file(str(best_path), device=str(device)))
+    model.eval()
+    card = _calibrated_card(model, pool, val_idx, device, bf16, config, state, time.time() - started)
+    model_dir = _write_model_dir(model, out_dir / "model", card)
+    log(f"model written to {model_dir} (best epoch {state['best_epoch']}, val EER {state['best_eer']})")
+    return TrainResult(model_dir, json.loads((model_dir / "model_card.json").read_text()), state["history"])
+
+
+def _calibrated_card(model, pool, val_idx, device, bf16, config, state, seconds) -> dict:
+    emb = embed_indices(model, pool, val_idx, device, bf16) if val_idx else np.zeros((0, 1))
+    groups, _ = _val_groups(pool, val_idx) if val_idx else ({}, [])
+    scorer = ev.fit_scorer(emb, groups) if val_idx else ev.ScoreModel()
+    thresholds = ev.operating_points(emb, groups, scorer) if val_idx else {"eer": 0.5, "accept": 0.5, "reject": 0.5}
+    val_metrics = {}
+    for r in (1, ev.THRESHOLD_REFERENCES):
+        if val_idx:
+            val_metrics[f"R{r}"] = ev.summarise(ev.protocol_scores(emb, groups, r, scorer), scorer, thresholds["eer"])
+    writers_by_split = {}
+    for w, s in zip(pool.writers, pool.split):
+        writers_by_split.setdefault(s, set()).add(w)
+    return {
+        "name": config.name,
+        "version": time.strftime("%Y%m%d-%H%M%S"),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "architecture": "Siamese ResNet18 (1-channel conv1) + linear head, L2-normalised embedding",
+        "input_size": list(config.input_size),
+        "preprocess_version": PREPROCESS_VERSION,
+        "scoring": scorer.to_dict(),
+        "thresholds": thresholds,
+        "metrics": {"validation": val_metrics},
+        "data": {
+            "datasets": [str(d) for d in config.data],
+            "writers": {s: sorted(ws) for s, ws in writers_by_split.items()},
+        },
+        "recipe": {
+            **{k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()},
+            "epochs_run": state["epoch"],
+            "best_epoch": state["best_epoch"],
+            "best_val_eer": state["best_eer"],
+            "training_seconds": round(seconds, 1),
+            "bf16_autocast": bf16,
+            "device": str(device),
+            "history": state["history"],
+        },
+    }
+
+
+def _write_model_dir(model, target: Path, card: dict) -> Path:
+    """Write into ``<target>.part/`` and rename, so a half-written model dir never appears."""
+    part = target.with_name(target.name + ".part")
+    shutil.rmtree(part, ignore_errors=True)
+    save_model(model, part, card)
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(part, target)
+    return target
