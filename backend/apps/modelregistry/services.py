@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from django.db import transaction
@@ -18,6 +19,17 @@ def _version_name(card: dict, sha256: str) -> str:
     return f"{name}-{sha256[:8]}"
 
 
+def _finite_json(value):
+    """The card with NaN/inf as null: PostgreSQL's jsonb refuses them (a training history can hold NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_json(v) for v in value]
+    return value
+
+
 @transaction.atomic
 def register_model_dir(path, activate: bool = False, name: str | None = None) -> tuple[ModelVersion, bool]:
     """Register the model in ``path`` (card + safetensors). Idempotent by sha256.
@@ -26,7 +38,7 @@ def register_model_dir(path, activate: bool = False, name: str | None = None) ->
     never registered. With ``activate`` the version becomes the active one.
     """
     path = Path(path).resolve()
-    card = read_card(path)
+    card = _finite_json(read_card(path))
     weights = path / card.get("weights_file", WEIGHTS_FILE)
     if not weights.is_file():
         raise ModelLoadError(f"weights file missing: {weights}")

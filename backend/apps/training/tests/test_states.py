@@ -167,3 +167,24 @@ def test_cancel_requested_at_the_end_registers_nothing(tmp_path):
     job.refresh_from_db()
     assert job.status == S.CANCELLED
     assert ModelVersion.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_a_result_whose_card_holds_nan_registers(tmp_path):
+    """Training histories can hold NaN (e.g. random-forgery EER with one validation writer);
+    PostgreSQL's jsonb refuses NaN, so the registry stores it as null."""
+    import json
+    from types import SimpleNamespace
+
+    from .factories import make_model_dir
+
+    model_dir = make_model_dir(tmp_path / "model")
+    card_path = model_dir / "model_card.json"
+    card = json.loads(card_path.read_text())
+    card["recipe"] = {"history": [{"epoch": 1, "val_eer_random": float("nan")}]}
+    card_path.write_text(json.dumps(card))  # allow_nan: what the trainer writes
+    job = make_job(S.RUNNING)
+    assert services._register_result(job.pk, SimpleNamespace(model_dir=model_dir), []) == "succeeded"
+    job.refresh_from_db()
+    assert job.model_version.card["recipe"]["history"][0]["val_eer_random"] is None
+    assert not job.model_version.is_active
