@@ -17,5 +17,10 @@ venv: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The one run command: venv, migrate, register the shipped model, create the admin
+# (password printed once), then start the server(s) and print their URLs.
+run: $(STAMP)
+	$(PY) backend/scripts/run_dev.py
+
 clean:
 	rm -rf $(VENV) var test-artifacts
