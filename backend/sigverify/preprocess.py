@@ -38,7 +38,7 @@ DEFAULT_INPUT_SIZE = (128, 192)  # (height, width); the model card records the o
 MAX_PIXELS = 40_000_000  # a 600 dpi A4 page is ~35 Mpx; beyond that is a bomb
 MAX_ASPECT_RATIO = 25.0
 MIN_INK_PIXELS = 30
-MAX_INK_FRACTION = 0.6  # more "ink" than that is not a signature on paper
+MAX_INK_FRACTION = 0.4  # more "ink" than that is not a signature on paper (noise, a photo)
 MIN_CONTRAST = 24  # grey levels between paper and darkest ink
 MARGIN_FRACTION = 0.04
 

@@ -180,6 +180,20 @@ def validate(model, pool: _Pool, val_idx, device, bf16) -> dict:
     return {"val_eer": summary["skilled"]["eer"], "val_eer_random": summary["random"]["eer"], "val_refs": refs}
 
 
+def _warmup_cosine(total_steps: int, warmup: float = 0.05, floor: float = 0.02):
+    """LR factor per step: linear warm-up, then cosine decay. A plain function of the step,
+    so a resumed run with more epochs simply stretches the remaining curve."""
+
+    def factor(step: int) -> float:
+        w = max(1, int(warmup * total_steps))
+        if step < w:
+            return (step + 1) / w
+        t = min(1.0, (step - w) / max(1, total_steps - w))
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+
+    return factor
+
+
 class _BatchSampler:
     """P writers x (K genuine + F forged) per batch, seeded."""
 
@@ -254,9 +268,7 @@ def train(
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     batch_size = config.writers_per_batch * (config.genuine_per_writer + config.forged_per_writer)
     steps = config.steps_per_epoch or max(1, math.ceil(len(train_idx) / batch_size))
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.lr, total_steps=steps * config.epochs, pct_start=0.1
-    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(steps * config.epochs))
     augment = SignatureAugment() if config.augment else None
     sampler = _BatchSampler(pool, train_idx, config, random.Random(config.seed))
 
@@ -268,7 +280,10 @@ def train(
         model.load_state_dict(saved["model"])
         heads.load_state_dict(saved["heads"])
         optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
+        try:
+            scheduler.load_state_dict(saved["scheduler"])
+        except (KeyError, ValueError):  # a checkpoint from an older schedule: restart the curve
+            scheduler.last_epoch = json.loads(saved["state"])["epoch"] * steps
         state = json.loads(saved["state"])
         sampler.rng.seed(config.seed + state["epoch"])
         torch.manual_seed(config.seed + state["epoch"])
@@ -307,7 +322,7 @@ def train(
             optimizer.step()
             scheduler.step()
             seen += len(idx)
-            total += float(loss)
+            total += float(loss.detach())
             bar.set_postfix(loss=f"{total / (bar.n + 1):.3f}")
         elapsed = time.time() - t0
         val = validate(model, pool, val_idx, device, bf16)

@@ -1,0 +1,124 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sigverify import cli
+from sigverify.errors import ModelLoadError
+from sigverify.inference import Verifier
+from sigverify.report import run_evaluation
+from sigverify.synthetic import draw_signature, png_bytes
+from sigverify.train import TrainConfig, TrainingCancelled, train
+from sigverify.weights import load_model
+
+SIZE = (32, 48)
+REPORT_KEYS = {
+    "writers", "references", "genuine_queries", "skilled_queries", "random_queries", "skilled", "random",
+    "user_threshold_eer_skilled", "threshold", "at_threshold", "model_sha256",
+}
+
+
+def tiny_config(data, out, **kw):
+    base = dict(
+        data=[str(data)], out_dir=str(out), epochs=1, steps_per_epoch=2, input_size=SIZE, embedding_dim=16,
+        writers_per_batch=3, genuine_per_writer=2, forged_per_writer=1, val_fraction=0.2, test_fraction=0.2,
+        seed=0, precision="fp32",
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, folders_tree):
+    out = tmp_path_factory.mktemp("run")
+    seen = []
+    result = train(tiny_config(folders_tree, out), progress=seen.append, log=lambda m: None)
+    return out, result, seen
+
+
+def test_training_writes_a_calibrated_model_dir(trained):
+    out, result, seen = trained
+    assert seen and seen[0]["epoch"] == 1 and {"loss", "val_eer", "images_per_s"} <= seen[0].keys()
+    card = result.card
+    assert (result.model_dir / "model.safetensors").exists() and not list(out.rglob("*.part"))
+    assert card["input_size"] == list(SIZE) and card["embedding_dim"] == 16
+    assert {"eer", "accept", "reject"} <= card["thresholds"].keys()
+    assert card["thresholds"]["reject"] <= card["thresholds"]["accept"]
+    assert len(card["sha256"]) == 64 and card["recipe"]["epochs_run"] == 1
+    splits = card["data"]["writers"]
+    assert not set(splits["train"]) & set(splits.get("val", [])) and splits.get("val")
+    model, loaded = load_model(result.model_dir)
+    assert loaded["sha256"] == card["sha256"]
+
+
+def test_resume_continues_from_the_checkpoint(trained, folders_tree):
+    out, result, _ = trained
+    again = train(tiny_config(folders_tree, out, epochs=2, resume=True), log=lambda m: None)
+    assert [h["epoch"] for h in again.history] == [1, 2]
+
+
+def test_cancel_stops_the_run(tmp_path, folders_tree):
+    with pytest.raises(TrainingCancelled):
+        train(tiny_config(folders_tree, tmp_path), should_stop=lambda: True, log=lambda m: None)
+
+
+def test_tampered_weights_are_refused(tmp_path, trained):
+    _, result, _ = trained
+    copy = tmp_path / "model"
+    copy.mkdir()
+    for f in result.model_dir.iterdir():
+        copy.joinpath(f.name).write_bytes(f.read_bytes())
+    data = bytearray((copy / "model.safetensors").read_bytes())
+    data[-10] ^= 0xFF
+    (copy / "model.safetensors").write_bytes(bytes(data))
+    with pytest.raises(ModelLoadError, match="sha256 mismatch"):
+        Verifier.from_dir(copy)
+
+
+def test_verifier_embeds_scores_and_decides(trained):
+    v = Verifier.from_dir(trained[1].model_dir)
+    refs = v.embed_arrays([v.preprocess(png_bytes(draw_signature(1, i)))[0] for i in range(3)])
+    assert refs.shape == (3, 16) and np.allclose(np.linalg.norm(refs, axis=1), 1, atol=1e-4)
+    emb, array, quality = v.embed(png_bytes(draw_signature(1, 9)))
+    result = v.score(emb, refs)
+    assert 0.0 <= result.score <= 1.0 and len(result.distances) == 3
+    assert v.decide(result.score) in ("genuine", "refer", "forgery")
+
+
+def test_evaluate_report_schema_and_plot(tmp_path, trained, folders_tree):
+    report = run_evaluation(folders_tree, "folders", trained[1].model_dir, references=3,
+                            json_path=tmp_path / "r.json", plot_path=tmp_path / "r.png")
+    on_disk = json.loads((tmp_path / "r.json").read_text())
+    assert REPORT_KEYS <= on_disk.keys()
+    assert on_disk["writers"] == 6 and on_disk["references"] == 3
+    assert on_disk["genuine_queries"] == 6 * 4 and on_disk["skilled_queries"] == 6 * 3 and on_disk["random_queries"] == 6 * 5
+    for kind in ("skilled", "random"):
+        assert 0.0 <= on_disk[kind]["eer"] <= 1.0 and 0.0 <= on_disk[kind]["auc"] <= 1.0
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+    assert report["model_sha256"] == trained[1].card["sha256"]
+
+
+def test_cli_pipeline(tmp_path, trained, folders_tree, capsys):
+    organized = tmp_path / "organized"
+    assert cli.main(["import-data", "--data", str(folders_tree), "--layout", "folders", "--name", "syn",
+                     "--out", str(organized), "--size", "32x48"]) == 0
+    assert "writers: 6" in capsys.readouterr().out
+    pairs_dir = tmp_path / "pairs"
+    assert cli.main(["make-pairs", "--data", str(organized / "syn"), "--out", str(pairs_dir)]) == 0
+    assert (pairs_dir / "pairs.csv").exists() and (pairs_dir / "splits.csv").exists()
+    assert cli.main(["evaluate", "--data", str(organized / "syn"), "--model", str(trained[1].model_dir),
+                     "-R", "2", "--json", str(tmp_path / "e.json")]) == 0
+    assert "skilled EER" in capsys.readouterr().out
+    assert cli.main(["import-data", "--data", str(tmp_path / "nope"), "--layout", "cedar"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["import-data", "make-pairs", "train", "evaluate"])
+def test_every_subcommand_has_help(command):
+    script = Path(sys.executable).with_name("sigverify")
+    for argv in ([str(script)], [sys.executable, "-m", "sigverify"]):
+        out = subprocess.run(argv + [command, "--help"], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0 and "usage:" in out.stdout
