@@ -105,6 +105,14 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_publish(args) -> int:
+    from .publish import publish
+
+    publish(args.model, args.out, args.data, args.split_file, split=args.split, swap_check=args.swap_check)
+    print(f"published to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sigverify", description="Offline signature verification toolkit")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -165,6 +173,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--swap-background", action="store_true",
                    help="robustness check: paint each image's paper with the other class's paper colour first")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("publish", help="evaluate a trained model on held-out writers and ship it with its card")
+    p.add_argument("--model", required=True, help="model dir written by `sigverify train` (<run>/model)")
+    p.add_argument("--data", nargs="+", required=True, help="organised dataset dirs to evaluate on")
+    p.add_argument("--split-file", required=True, help="splits CSV the model was trained with")
+    p.add_argument("--split", default="test")
+    p.add_argument("--swap-check", help="dataset dir for the background-swap robustness check (CEDAR)")
+    p.add_argument("--out", default=str(REPO_ROOT / "trained_model_parameters"))
+    p.set_defaults(func=cmd_publish)
     return parser
 
 

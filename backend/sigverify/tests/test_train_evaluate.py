@@ -116,9 +116,26 @@ def test_cli_pipeline(tmp_path, trained, folders_tree, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["import-data", "make-pairs", "train", "evaluate"])
+@pytest.mark.parametrize("command", ["import-data", "make-pairs", "train", "evaluate", "publish"])
 def test_every_subcommand_has_help(command):
     script = Path(sys.executable).with_name("sigverify")
     for argv in ([str(script)], [sys.executable, "-m", "sigverify"]):
         out = subprocess.run(argv + [command, "--help"], capture_output=True, text=True, timeout=120)
         assert out.returncode == 0 and "usage:" in out.stdout
+
+
+def test_publish_ships_weights_with_card_and_plots(tmp_path, trained, folders_tree):
+    from sigverify.pairs import assign_splits_per_dataset, write_splits
+    from sigverify.publish import publish
+
+    splits = assign_splits_per_dataset([f"{folders_tree.name.lower()}/w{i:02d}" for i in range(1, 7)],
+                                       val_fraction=0.2, test_fraction=0.4)
+    write_splits(tmp_path / "splits.csv", splits)
+    target = tmp_path / "shipped"
+    card = publish(trained[1].model_dir, target, [str(folders_tree)], str(tmp_path / "splits.csv"),
+                   swap_check=str(folders_tree), log=lambda m: None)
+    assert {"model.safetensors", "model_card.json", "MODEL_CARD.md"} <= {p.name for p in target.iterdir()}
+    assert card["metrics"]["held_out"][f"{folders_tree.name.lower()}_R5"]["writers"] == 2
+    assert "background_swap" in card["metrics"] and card["plots"]
+    assert card["sha256"] in (target / "MODEL_CARD.md").read_text()
+    Verifier.from_dir(target)  # the shipped copy passes its own sha256 check
