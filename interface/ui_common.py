@@ -154,11 +154,11 @@ def score_figure(score: float, accept: float | None, reject: float | None):
               height=0.6)
     axes.barh(0, 1 - accept_at, left=accept_at, color=DECISION_BACKGROUNDS["genuine"], edgecolor="none",
               height=0.6)
-    for value, name, colour in ((reject, "reject", DECISION_COLOURS["forgery"]),
-                                (accept, "accept", DECISION_COLOURS["genuine"])):
+    for value, name, colour, align, nudge in ((reject, "forgery below", DECISION_COLOURS["forgery"], "right", -0.01),
+                                              (accept, "genuine from", DECISION_COLOURS["genuine"], "left", 0.01)):
         if value is not None:
-            axes.axvline(value, color=colour, linestyle="--", linewidth=1.5)
-            axes.text(value, 0.42, f"{name} {value:.2f}", color=colour, ha="center", va="bottom", fontsize=8)
+            axes.axvline(value, ymin=0.2, ymax=0.8, color=colour, linestyle="--", linewidth=1.5)
+            axes.text(value + nudge, 0.45, f"{name} {value:.2f}", color=colour, ha=align, va="bottom", fontsize=8)
     axes.plot([score], [0], marker="v", markersize=16, color="#202124")
     axes.text(score, -0.45, f"score {score:.3f}", ha="center", va="top", fontsize=10, fontweight="bold")
     axes.set_xlim(0, 1)
@@ -221,14 +221,16 @@ def render_verification(client: ApiClient, record: dict, allow_review: bool = Tr
 
     score = record.get("score")
     accept, reject = thresholds_of(record)
+    distances = distances_of(record)
     columns = st.columns(4)
     columns[0].metric("Score", f"{score:.3f}" if isinstance(score, (int, float)) else "–")
-    columns[1].metric("Accept at or above", f"{accept:.2f}" if accept is not None else "–")
+    columns[1].metric("Genuine at or above", f"{accept:.2f}" if accept is not None else "–")
     columns[2].metric("Forgery below", f"{reject:.2f}" if reject is not None else "–")
+    columns[3].metric("Closest reference", f"{distances[0]['distance']:.3f}" if distances else "–",
+                      help="Cosine distance to the most alike reference: 0 is identical.")
     model = record.get("model_version")
     if isinstance(model, dict):
         model = model.get("name") or model.get("version") or model.get("id")
-    columns[3].metric("Model", str(model) if model is not None else "–")
     if isinstance(score, (int, float)):
         st.pyplot(score_figure(float(score), accept, reject), width="stretch")
 
@@ -240,13 +242,14 @@ def render_verification(client: ApiClient, record: dict, allow_review: bool = Tr
         facts.append(f"by **{requester.get('username') if isinstance(requester, dict) else requester}**")
     if record.get("created_at"):
         facts.append(f"at {str(record['created_at'])[:19].replace('T', ' ')}")
+    if model:
+        facts.append(f"model {model}")
     if record.get("processing_ms") is not None:
         facts.append(f"{record['processing_ms']} ms")
     st.caption(" · ".join(facts))
 
     verification_id = record.get("id")
     signer = signer_key(record)
-    distances = distances_of(record)
 
     st.subheader("Questioned signature and closest references")
     st.caption("Top row: as uploaded. Bottom row: as the model saw it after cleaning and resizing.")

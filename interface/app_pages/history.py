@@ -80,13 +80,14 @@ if total:
             "day": [str(row.get("created_at", ""))[:10] for row in all_rows],
             "decision": [ui.DECISION_LABELS.get(row.get("decision"), row.get("decision")) for row in all_rows],
         }).groupby(["day", "decision"]).size().reset_index(name="verifications")
-        chart = alt.Chart(chart_data, height=180, title="Decisions per day").mark_bar().encode(
-            x=alt.X("day:T", title=None),
+        st.markdown("**Decisions per day**")
+        chart = alt.Chart(chart_data, height=180).mark_bar(size=28).encode(
+            x=alt.X("day:O", title=None, axis=alt.Axis(labelAngle=0)),
             y=alt.Y("verifications:Q", title="verifications"),
             color=alt.Color("decision:N", scale=alt.Scale(
                 domain=[ui.DECISION_LABELS[d] for d in DECISIONS],
                 range=[ui.DECISION_COLOURS[d] for d in DECISIONS]), legend=alt.Legend(orient="bottom")),
-            tooltip=["day:T", "decision:N", "verifications:Q"],
+            tooltip=["day:O", "decision:N", "verifications:Q"],
         )
         st.altair_chart(chart, width="stretch")
 

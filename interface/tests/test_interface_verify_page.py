@@ -67,7 +67,8 @@ def test_verify_a_signature_crop_shows_decision_score_and_closest_references(ope
     text = markdown_text(at)
     assert "sv-genuine" in text and ">GENUINE<" in text
     assert {m.label: m.value for m in at.metric} == {
-        "Score": "0.910", "Accept at or above": "0.70", "Forgery below": "0.35", "Model": "sigverify-resnet18"}
+        "Score": "0.910", "Genuine at or above": "0.70", "Forgery below": "0.35", "Closest reference": "0.120"}
+    assert any("model sigverify-resnet18" in c.value for c in at.caption)
     captions = [c for image in at.image for c in image.captions]
     # Closest first: the questioned image, then references 11 (0.12), 13 (0.30), 12 (0.41), as uploaded
     # and preprocessed.

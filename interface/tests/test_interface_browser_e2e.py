@@ -1,0 +1,354 @@
+"""End to end in a real browser: the Django API (gunicorn, throwaway SQLite and media), the
+Streamlit app, and Debian's chromium driven by Playwright.
+
+A clerk logs in, verifies one genuine and one forged signature, sees each decision, then
+finds both in the history. Screenshots go to <repo>/test-artifacts/ (git-ignored).
+
+The model is a tiny untrained embedder whose score calibration is fitted on the test's own
+drawn writers (as the real pipeline fits it on validation writers), so the decisions are
+deterministic: the genuine sample is called genuine and the forgery a forgery.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+BACKEND = REPO / "backend"
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+WRITERS = ("01", "02", "03")
+REFERENCES = 3
+CLERK = ("clerk1", "clerk-pass-e2e-1")
+ADMIN = ("admin", "admin-pass-e2e-1")
+WAIT_MS = 90_000
+
+
+def require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    reason = f"{CHROMIUM} is not installed (apt-get install chromium)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def signature_png(shape_seed: int, jitter_seed: int) -> bytes:
+    """A writer's signature: a polyline fixed by ``shape_seed``, drawn with a little jitter."""
+    from PIL import Image, ImageDraw
+
+    shape = random.Random(shape_seed)
+    points = [(30 + i * 300 / 9, shape.uniform(25, 125)) for i in range(10)]
+    jitter = random.Random(jitter_seed)
+    points = [(x + jitter.uniform(-4, 4), y + jitter.uniform(-4, 4)) for x, y in points]
+    image = Image.new("L", (360, 150), 250)
+    ImageDraw.Draw(image).line(points, fill=20, width=4, joint="curve")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def genuine_sample(writer: str, sample: int) -> bytes:
+    return signature_png(int(writer), 1000 + sample)
+
+
+def forged_sample(writer: str) -> bytes:
+    return signature_png(500 + int(writer), 7)  # someone else's hand
+
+
+def make_model(model_dir: Path) -> None:
+    """A tiny embedder, with its score calibration fitted on the drawn writers."""
+    import numpy as np
+    import torch
+    from sigverify.inference import Verifier
+    from sigverify.model import SignatureEmbedder
+    from sigverify.preprocess import PREPROCESS_VERSION
+    from sigverify.weights import save_model
+
+    torch.manual_seed(0)
+    model = SignatureEmbedder(embedding_dim=16)
+    card = {"name": "e2e-tiny", "version": "t1", "input_size": [32, 48], "preprocess_version": PREPROCESS_VERSION,
+            "thresholds": {"eer": 0.5, "accept": 0.6, "reject": 0.4}, "scoring": {},
+            "metrics": {"validation": {"R3": {"skilled": {"eer": 0.0, "auc": 1.0}}}}}
+    save_model(model, model_dir, card)
+    verifier = Verifier.from_dir(model_dir)
+    genuine, forged = [], []
+    for writer in WRITERS:
+        refs = np.stack([verifier.embed(genuine_sample(writer, i))[0] for i in range(REFERENCES)])
+        genuine.append(float((1 - refs @ verifier.embed(genuine_sample(writer, REFERENCES))[0]).mean()))
+        forged.append(float((1 - refs @ verifier.embed(forged_sample(writer))[0]).mean()))
+    assert max(genuine) < min(forged), (genuine, forged)  # the drawn writers are separable
+    # Population statistics dominate (many prior pairs): z measures the distance against the midpoint.
+    card["scoring"] = {"prior_mean": (max(genuine) + min(forged)) / 2,
+                       "prior_std": (min(forged) - max(genuine)) / 4, "prior_pairs": 10_000.0, "min_std": 1e-6}
+    save_model(model, model_dir, card)
+
+
+def write_dataset(root: Path) -> None:
+    """The bank's signature cards in the plain ``folders`` layout: <writer>/genuine/<n>.png."""
+    for writer in WRITERS:
+        folder = root / writer / "genuine"
+        folder.mkdir(parents=True)
+        for i in range(REFERENCES):
+            (folder / f"{i + 1}.png").write_bytes(genuine_sample(writer, i))
+
+
+def wait_for(url: str, process: subprocess.Popen, log: Path, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: process exited ({process.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} did not come up in {seconds}s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    require_chromium()
+    tmp = tmp_path_factory.mktemp("e2e")
+    make_model(tmp / "model")
+    write_dataset(tmp / "cards")
+    api_port, ui_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "config.settings.local", "DJANGO_DEBUG": "false",
+        "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}", "MEDIA_ROOT": str(tmp / "media"),
+        "SIGVERIFY_MODEL_DIR": str(tmp / "model"), "SIGVERIFY_BROKER_DIR": str(tmp / "broker"),
+        "SIGVERIFY_MODELS_ROOT": str(tmp / "models"), "SIGVERIFY_TORCH_THREADS": "1",
+        "DJANGO_ADMIN_PASSWORD": ADMIN[1], "PYTHONUNBUFFERED": "1",
+    })
+    python = sys.executable
+
+    # One Django process for the whole set-up (each start costs seconds on a busy machine).
+    setup = "; ".join([
+        "from django.core.management import call_command",
+        "from apps.accounts.services import create_user_with_roles",
+        "call_command('migrate', interactive=False, verbosity=0)",
+        "call_command('register_shipped_model', activate=True)",
+        f"call_command('ensure_admin', username={ADMIN[0]!r})",
+        f"create_user_with_roles({CLERK[0]!r}, {CLERK[1]!r}, roles=['clerk'])",
+        f"call_command('enroll_from_dataset', data={str(tmp / 'cards')!r}, layout='folders', "
+        f"references={REFERENCES}, prefix='ACC-', no_progress=True)",
+    ])
+    done = subprocess.run([python, "manage.py", "shell", "-c", setup], cwd=BACKEND, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, f"backend set-up failed:\n{done.stdout}\n{done.stderr}"
+    print(done.stdout)
+
+    logs = {"api": tmp / "api.log", "ui": tmp / "ui.log"}
+    processes = []
+    try:
+        api = subprocess.Popen(
+            [python, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{api_port}",
+             "--workers", "1", "--threads", "4", "--timeout", "120"],
+            cwd=BACKEND, env=env, stdout=logs["api"].open("w"), stderr=subprocess.STDOUT)
+        processes.append(api)
+        api_url = f"http://127.0.0.1:{api_port}/api/v1"
+        wait_for(f"{api_url}/health/", api, logs["api"])
+        ui_env = dict(env, SIGVERIFY_API_URL=api_url)
+        ui = subprocess.Popen(
+            [python, "-m", "streamlit", "run", str(REPO / "interface" / "app.py"), "--server.port", str(ui_port),
+             "--server.address", "127.0.0.1", "--server.headless", "true"],
+            cwd=tmp, env=ui_env, stdout=logs["ui"].open("w"), stderr=subprocess.STDOUT)
+        processes.append(ui)
+        ui_url = f"http://127.0.0.1:{ui_port}"
+        wait_for(f"{ui_url}/_stcore/health", ui, logs["ui"])
+        yield {"api": api_url, "ui": ui_url, "tmp": tmp, "logs": logs}
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for name, log in logs.items():
+            if log.exists():
+                print(f"--- {name} log (tail) ---\n{log.read_text()[-2000:]}")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=WAIT_MS)  # a busy CI machine runs the app slowly
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield instance
+        instance.close()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.wait_for_timeout(500)  # let images and charts paint
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def wait_idle(page) -> None:
+    """Wait until Streamlit has finished the current script run."""
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=WAIT_MS)
+
+
+def log_in(page, ui_url: str, username: str, password: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(ui_url)
+    expect(page.get_by_label("Username")).to_be_visible(timeout=WAIT_MS)
+    page.get_by_label("Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def verify(page, image: Path, cheque: str) -> str:
+    from playwright.sync_api import expect
+
+    page.locator("input[type=file]").set_input_files(str(image))
+    expect(page.get_by_text(image.name).first).to_be_visible(timeout=WAIT_MS)
+    cheque_box = page.get_by_label("Cheque reference (optional)")
+    cheque_box.fill(cheque)
+    cheque_box.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Verify signature").click()
+    decision = page.locator(".sv-decision")
+    expect(decision).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text("Distance to each reference")).to_be_visible(timeout=WAIT_MS)
+    wait_idle(page)
+    return decision.inner_text().strip()
+
+
+def test_clerk_verifies_a_genuine_and_a_forged_signature_then_finds_both_in_history(stack, browser):
+    from playwright.sync_api import expect
+
+    genuine = stack["tmp"] / "questioned-genuine.png"
+    genuine.write_bytes(genuine_sample("02", REFERENCES))
+    forged = stack["tmp"] / "questioned-forged.png"
+    forged.write_bytes(forged_sample("02"))
+
+    page = browser.new_page(viewport={"width": 1400, "height": 2600})  # tall: screenshots show whole pages
+    page.set_default_timeout(WAIT_MS)
+    try:
+        page.goto(stack["ui"])
+        expect(page.get_by_label("Username")).to_be_visible()
+        shot(page, "01-login")
+        log_in(page, stack["ui"], *CLERK)
+        expect(page.get_by_role("heading", name="Verify a cheque signature")).to_be_visible()
+        # The clerk's menu: Verify and History only.
+        sidebar = page.get_by_test_id("stSidebar")
+        expect(sidebar.get_by_role("link", name="History")).to_be_visible()
+        assert sidebar.get_by_role("link", name="Models").count() == 0
+        assert sidebar.get_by_role("link", name="Enroll signers").count() == 0
+
+        search = page.get_by_label("Find the signer by account / external id or name")
+        search.fill("ACC-02")
+        search.press("Enter")
+        expect(page.get_by_text("Reference signatures (3)")).to_be_visible()
+        wait_idle(page)
+        shot(page, "02-verify-signer-chosen")
+
+        assert verify(page, genuine, "CHQ-1001") == "GENUINE"
+        shot(page, "03-verify-genuine")
+
+        page.get_by_role("button", name="Start a new verification").click()
+        expect(page.locator(".sv-decision")).to_have_count(0)
+        assert verify(page, forged, "CHQ-1002") == "FORGERY"
+        shot(page, "04-verify-forgery")
+
+        page.get_by_test_id("stSidebar").get_by_role("link", name="History").click()
+        expect(page.get_by_role("heading", name="Verification history")).to_be_visible()
+        expect(page.get_by_text("2 verification(s) match.")).to_be_visible()
+        expect(page.get_by_role("button", name="Export 2 filtered row(s) as CSV")).to_be_visible()
+        wait_idle(page)
+        shot(page, "05-history")
+
+        # Both rows, newest first, as listed by the detail picker.
+        page.get_by_label("Open a verification").click()
+        options = page.get_by_role("option")
+        expect(options).to_have_count(3)
+        texts = [t.strip() for t in options.all_inner_texts()]
+        assert texts[0] == "Choose one…"
+        assert "ACC-02" in texts[1] and texts[1].endswith("Forgery")
+        assert "ACC-02" in texts[2] and texts[2].endswith("Genuine")
+        options.nth(2).click()
+        expect(page.locator(".sv-decision")).to_have_text("GENUINE")
+        expect(page.get_by_role("button", name="Record review")).to_be_visible()
+        wait_idle(page)
+        shot(page, "06-history-detail")
+    finally:
+        page.close()
+
+    records = requests.get(f"{stack['api']}/verifications/", timeout=10,
+                           headers={"Authorization": "Token " + requests.post(
+                               f"{stack['api']}/auth/token/", json=dict(zip(("username", "password"), ADMIN)),
+                               timeout=10).json()["token"]}).json()
+    assert [(r["cheque_reference"], r["decision"], r["requested_by"]) for r in records["results"]] == [
+        ("CHQ-1002", "forgery", CLERK[0]), ("CHQ-1001", "genuine", CLERK[0])]
+
+
+def test_admin_sees_every_page_and_logs_out(stack, browser):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    page.set_default_timeout(WAIT_MS)
+    try:
+        log_in(page, stack["ui"], *ADMIN)
+        sidebar = page.get_by_test_id("stSidebar")
+        for name in ("Verify a cheque", "Enroll signers", "History", "Models"):
+            expect(sidebar.get_by_role("link", name=name)).to_be_visible()
+
+        sidebar.get_by_role("link", name="Enroll signers").click()
+        expect(page.get_by_role("heading", name="Enroll signers")).to_be_visible()
+        page.get_by_role("radio", name="Existing signer").check(force=True)
+        query = page.get_by_label("Find the signer by external id or name")
+        query.fill("ACC-01")
+        query.press("Enter")
+        expect(page.get_by_text("ACC-01 has 3 reference signatures.")).to_be_visible()
+        expect(page.get_by_test_id("stImage")).to_have_count(3)
+        wait_idle(page)
+        shot(page, "07-enroll")
+
+        sidebar.get_by_role("link", name="Models").click()
+        expect(page.get_by_role("heading", name="Model versions")).to_be_visible()
+        expect(page.get_by_text(re.compile(r"^e2e-tiny\S* \(#1\) · active$"))).to_be_visible()
+        page.wait_for_timeout(1500)
+        shot(page, "08-models")
+
+        # One token per user: the API hands this test the token the browser session holds.
+        token = requests.post(f"{stack['api']}/auth/token/", timeout=10,
+                              json=dict(zip(("username", "password"), ADMIN))).json()["token"]
+        headers = {"Authorization": f"Token {token}"}
+        assert requests.get(f"{stack['api']}/auth/me/", headers=headers, timeout=10).status_code == 200
+        sidebar.get_by_role("button", name="Log out").click()
+        expect(page.get_by_label("Username")).to_be_visible()
+    finally:
+        page.close()
+    # Logging out revoked the token.
+    assert requests.get(f"{stack['api']}/auth/me/", headers=headers, timeout=10).status_code == 401
