@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test run clean
+.PHONY: venv test run worker clean
 
 $(STAMP): requirements.txt backend/pyproject.toml
 	test -x $(PY) || $(PY_BOOT) -m venv $(VENV)
@@ -21,6 +21,13 @@ test: $(STAMP)
 # (password printed once), then start the server(s) and print their URLs.
 run: $(STAMP)
 	$(PY) backend/scripts/run_dev.py
+
+# A Celery worker for both queues (`make run` starts one too). Without REDIS_URL it uses the
+# file-system broker under var/broker. GPU nodes: see backend/apps/training/README.md.
+worker: $(STAMP)
+	cd backend && ../$(PY) -m celery -A config worker \
+		-Q "$${SIGVERIFY_DEFAULT_QUEUE:-default},$${SIGVERIFY_GPU_QUEUE:-gpu}" \
+		--concurrency "$${SIGVERIFY_WORKER_CONCURRENCY:-2}" --loglevel INFO
 
 clean:
 	rm -rf $(VENV) var test-artifacts

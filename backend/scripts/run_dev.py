@@ -61,8 +61,29 @@ def processes() -> list[Process]:
                 "Health": f"{API_URL}/api/v1/health/",
             },
         ),
-        # Later issues add the Celery worker and Streamlit here.
+        worker_process(),
+        # Later issues add Streamlit here.
     ]
+
+
+def worker_process() -> Process:
+    """One Celery worker for both queues (training and re-embedding) beside the server.
+
+    Without REDIS_URL it uses the file-system broker under var/broker: no server needed.
+    A GPU node runs its own worker for the gpu queue only (apps/training/README.md).
+    """
+    default_queue = os.environ.get("SIGVERIFY_DEFAULT_QUEUE", "default")
+    gpu_queue = os.environ.get("SIGVERIFY_GPU_QUEUE", "gpu")
+    concurrency = os.environ.get("SIGVERIFY_WORKER_CONCURRENCY", "2")  # a training job and a promotion at once
+    broker = "Redis (REDIS_URL)" if os.environ.get("REDIS_URL") else "files in " + os.environ.get(
+        "SIGVERIFY_BROKER_DIR", "var/broker/"
+    )
+    return Process(
+        name="worker",
+        argv=[PYTHON, "-m", "celery", "-A", "config", "worker", "-Q", f"{default_queue},{gpu_queue}",
+              "--concurrency", concurrency, "--loglevel", "INFO"],
+        urls={"Worker": f"queues {default_queue},{gpu_queue}; broker: {broker}"},
+    )
 
 
 def base_env() -> dict[str, str]:

@@ -297,9 +297,10 @@ def _training_data(job: TrainingJob, log) -> tuple[list[str], dict]:
 
 def run_training_job(job_pk: int, worker: str = "") -> str:
     """The body of the training task. Idempotent: only a queued job is started."""
-    from sigverify.train import TrainConfig, TrainingCancelled, train
-
     from .runtime import prepare_worker_process
+
+    prepare_worker_process()
+    from sigverify.train import TrainConfig, TrainingCancelled, train
 
     now = timezone.now()
     if not _transition(TrainingJob, job_pk, TrainingJob.Status.RUNNING, started_at=now, heartbeat_at=now,
@@ -307,7 +308,6 @@ def run_training_job(job_pk: int, worker: str = "") -> str:
         status = TrainingJob.objects.filter(pk=job_pk).values_list("status", flat=True).first()
         logger.info("training job %s not started: status is %s", job_pk, status)
         return f"skipped ({status})"
-    prepare_worker_process()
     job = TrainingJob.objects.get(pk=job_pk)
     lines = collections.deque(maxlen=LOG_TAIL_LINES)
 
