@@ -166,6 +166,9 @@ else:
                     st.pyplot(figure, width="stretch")
                 else:
                     st.caption("No ROC curve or operating points stored with this version.")
+                if card.get("plots"):
+                    st.caption("Plots shipped beside the weights (in the model directory): "
+                               + ", ".join(map(str, card["plots"])))
                 figure = history_figure(version)
                 if figure is not None:
                     st.pyplot(figure, width="stretch")

@@ -143,6 +143,7 @@ def stack(tmp_path_factory):
         "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}", "MEDIA_ROOT": str(tmp / "media"),
         "SIGVERIFY_MODEL_DIR": str(tmp / "model"), "SIGVERIFY_BROKER_DIR": str(tmp / "broker"),
         "SIGVERIFY_MODELS_ROOT": str(tmp / "models"), "SIGVERIFY_TORCH_THREADS": "1",
+        "DJANGO_STATIC_ROOT": str(tmp / "static"),
         "DJANGO_ADMIN_PASSWORD": ADMIN[1], "PYTHONUNBUFFERED": "1",
     })
     python = sys.executable
@@ -168,7 +169,7 @@ def stack(tmp_path_factory):
     try:
         api = subprocess.Popen(
             [python, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{api_port}",
-             "--workers", "1", "--threads", "4", "--timeout", "120"],
+             "--workers", "1", "--threads", "4", "--timeout", "120", "--no-control-socket"],
             cwd=BACKEND, env=env, stdout=logs["api"].open("w"), stderr=subprocess.STDOUT)
         processes.append(api)
         api_url = f"http://127.0.0.1:{api_port}/api/v1"
@@ -209,7 +210,9 @@ def browser():
 
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    page.wait_for_timeout(500)  # let images and charts paint
+    page.wait_for_function("() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)",
+                           timeout=WAIT_MS)
+    page.wait_for_timeout(500)  # let charts paint
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
