@@ -4,10 +4,10 @@ from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from apps.accounts import services
+from apps.accounts.throttles import LoginRateThrottle
 
 from .serializers import MeSerializer, TokenSerializer
 
@@ -17,8 +17,7 @@ class TokenView(ObtainAuthToken):
 
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "login"
+    throttle_classes = [LoginRateThrottle]
 
     @extend_schema(
         request={"application/json": AuthTokenSerializer, "multipart/form-data": AuthTokenSerializer,

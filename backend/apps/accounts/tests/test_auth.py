@@ -76,20 +76,27 @@ def test_superuser_has_the_admin_role(make_user, client_for):
     assert client_for(user=user).get("/api/v1/auth/me/").json()["roles"] == ["admin"]
 
 
-def test_login_is_throttled(anon_client, settings):
+def test_login_is_throttled_per_username(anon_client, make_user):
     from django.core.cache import cache
-    from rest_framework.throttling import ScopedRateThrottle
 
+    from apps.accounts.throttles import LoginRateThrottle
+
+    make_user("clerk", username="fay", password="s3cret-Passw0rd")
     cache.clear()
-    ScopedRateThrottle.THROTTLE_RATES = {"login": "3/min", "verify": "100/min"}
+    LoginRateThrottle.THROTTLE_RATES = {"login": "3/min", "verify": "100/min"}
     try:
         codes = [
             anon_client.post("/api/v1/auth/token/", {"username": "x", "password": "y"}, format="json").status_code
             for _ in range(4)
         ]
         assert codes == [400, 400, 400, 429]
+        throttled = anon_client.post("/api/v1/auth/token/", {"username": "x", "password": "y"}, format="json")
+        assert throttled.json()["error"]["code"] == "throttled"
+        # Another account from the same address (e.g. the Streamlit server) is not locked out.
+        other = anon_client.post("/api/v1/auth/token/", {"username": "fay", "password": "s3cret-Passw0rd"}, format="json")
+        assert other.status_code == 200
     finally:
         from rest_framework.settings import api_settings
 
-        ScopedRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+        LoginRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
         cache.clear()
