@@ -1,0 +1,308 @@
+#!/usr/bin/env python
+"""Embedding throughput of the inference paths, the EER cost of the fast one, training speed.
+
+    nice -n 10 .venv/bin/python benchmarks/embed_speed.py            # the shipped model
+    .venv/bin/python benchmarks/embed_speed.py --quick --model-dir DIR  # a smoke run
+
+Paths measured in one process, on the same inputs, at batch 1, 32 and 64:
+  fp32           eager PyTorch, model loaded once (baseline 2)
+  fp32_cl        fp32 with channels-last tensors
+  bf16_cl        bf16 autocast + channels-last (oneDNN uses AMX / AVX512-BF16 where the CPU has it);
+                 this is ``Verifier(precision="bf16")``, the path the server can switch on
+  compile_fp32 / compile_bf16   torch.compile of the same (skipped with --no-compile)
+  dynamic_int8   torch.ao dynamic quantisation (only Linear layers: the ResNet's convs stay fp32)
+Each figure is the best of --repeats timed runs (the machine is shared, the best run is the
+least disturbed one); the median is kept too.
+
+The fast path is the fastest one the server can serve (fp32 or bf16). Its EER change is
+measured with ``sigverify.report.run_evaluation`` on the held-out test writers of
+organized_data/{cedar,gpds} (image_pairs/splits.csv, split test): ``eer_delta_fast_path`` is
+the largest absolute change of the skilled-forgery EER, in percentage points.
+
+``train_img_per_s``: timed training steps (forward, loss, backward, AdamW) at the shipped
+recipe's input size and batch, with the recipe's bf16 autocast + channels-last; the mean
+``images_per_s`` of the shipped card's training history is reported beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import benchlib  # noqa: E402  (puts backend/ on sys.path)
+import numpy as np
+import torch
+
+SERVABLE = {"fp32": "fp32", "bf16_cl": "bf16"}  # path name -> SIGVERIFY_INFERENCE_PRECISION
+
+
+def make_paths(model, card, compile_paths: bool):
+    """name -> callable(batch uint8 array list) -> embeddings."""
+    from sigverify.inference import Verifier, bf16_supported
+
+    paths = {}
+    fp32 = Verifier(copy.deepcopy(model).eval(), card, precision="fp32")
+    paths["fp32"] = fp32.embed_arrays
+
+    cl_model = copy.deepcopy(model).eval().to(memory_format=torch.channels_last)
+
+    @torch.inference_mode()
+    def fp32_cl(arrays):
+        x = _tensor(arrays).contiguous(memory_format=torch.channels_last)
+        return cl_model(x).numpy()
+
+    paths["fp32_cl"] = fp32_cl
+    if bf16_supported():
+        bf16 = Verifier(copy.deepcopy(model).eval(), card, precision="bf16")
+        assert bf16.precision == "bf16"
+        paths["bf16_cl"] = bf16.embed_arrays
+
+    with warnings.catch_warnings():  # deprecated in favour of torchao, which is not installed
+        warnings.simplefilter("ignore")
+        quantized = torch.ao.quantization.quantize_dynamic(
+            copy.deepcopy(model).eval(), {torch.nn.Linear}, dtype=torch.qint8)
+
+    @torch.inference_mode()
+    def dynamic_int8(arrays):
+        return quantized(_tensor(arrays)).numpy()
+
+    paths["dynamic_int8"] = dynamic_int8
+
+    if compile_paths:
+        for name, bf16_on in (("compile_fp32", False), ("compile_bf16", True)):
+            if bf16_on and not bf16_supported():
+                continue
+            compiled = torch.compile(copy.deepcopy(model).eval().to(memory_format=torch.channels_last))
+
+            def run(arrays, compiled=compiled, bf16_on=bf16_on):
+                x = _tensor(arrays).contiguous(memory_format=torch.channels_last)
+                with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16_on):
+                    return compiled(x).float().numpy()
+
+            paths[name] = run
+    return paths
+
+
+def _tensor(arrays) -> torch.Tensor:
+    from sigverify.preprocess import to_float
+
+    return torch.from_numpy(np.stack([to_float(a) for a in arrays])).unsqueeze(1)
+
+
+def time_path(fn, arrays, batch: int, min_seconds: float, repeats: int) -> dict:
+    """images/s: best and median of ``repeats`` runs, each at least ``min_seconds`` long."""
+    chunk = arrays[:batch]
+    started = time.perf_counter()
+    fn(chunk)  # warm-up (oneDNN primitives, compiled graphs)
+    fn(chunk)
+    warmup_s = time.perf_counter() - started
+    rates = []
+    for _ in range(repeats):
+        n, t0 = 0, time.perf_counter()
+        while True:
+            fn(chunk)
+            n += 1
+            elapsed = time.perf_counter() - t0
+            if elapsed >= min_seconds and n >= 3:
+                break
+        rates.append(n * batch / elapsed)
+    return {"best": round(max(rates), 1), "median": round(statistics.median(rates), 1),
+            "runs": [round(r, 1) for r in rates], "warmup_s": round(warmup_s, 2)}
+
+
+def agreement(paths, arrays, reference="fp32") -> dict:
+    """Max cosine distance between each path's embeddings and fp32's (same images)."""
+    base = paths[reference](arrays)
+    out = {}
+    for name, fn in paths.items():
+        emb = fn(arrays)
+        emb = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+        cos = (emb * base).sum(axis=1)
+        out[name] = round(float(1 - cos.min()), 6)
+    return out
+
+
+def eer_delta(model_dir: Path, fast_precision: str, references: int) -> dict:
+    from sigverify.report import run_evaluation
+
+    split_file = benchlib.REPO / "image_pairs" / "splits.csv"
+    data_dirs = [benchlib.REPO / "organized_data" / name for name in ("cedar", "gpds")]
+    missing = [str(p) for p in [split_file, *data_dirs] if not p.exists()]
+    if missing:
+        return {"error": f"missing: {', '.join(missing)}"}
+    result = {}
+    for data in data_dirs:
+        row = {}
+        for precision in ("fp32", fast_precision):
+            started = time.perf_counter()
+            report = run_evaluation(str(data), None, str(model_dir), references=references,
+                                    split_file=str(split_file), split="test", precision=precision)
+            row[precision] = {
+                "skilled_eer_pct": round(100 * report["skilled"]["eer"], 3),
+                "random_eer_pct": round(100 * report["random"]["eer"], 3),
+                "writers": report["writers"],
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+        row["skilled_eer_delta_points"] = round(
+            abs(row[fast_precision]["skilled_eer_pct"] - row["fp32"]["skilled_eer_pct"]), 3)
+        result[data.name] = row
+    result["max_delta_points"] = max(r["skilled_eer_delta_points"] for r in result.values() if isinstance(r, dict))
+    return result
+
+
+def training_speed(model_dir: Path, card: dict, steps: int, threads: int) -> dict:
+    """Timed training steps of the shipped architecture at the recipe's size and batch."""
+    from sigverify.inference import bf16_supported
+    from sigverify.model import SignatureEmbedder
+
+    recipe = card.get("recipe", {}) or {}
+    height, width = card.get("input_size", [128, 192])
+    batch = int(recipe.get("writers_per_batch", 12)) * (
+        int(recipe.get("genuine_per_writer", 4)) + int(recipe.get("forged_per_writer", 2)))
+    bf16 = bf16_supported()
+    model = SignatureEmbedder(embedding_dim=int(card.get("embedding_dim", 256))).to(memory_format=torch.channels_last)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
+    x = torch.rand(batch, 1, height, width).contiguous(memory_format=torch.channels_last)
+    labels = torch.arange(batch) % 12
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            feats = model.features(x)
+        emb = model.embed_features(feats)
+        same = (labels[:, None] == labels[None, :]).float()
+        loss = ((emb @ emb.t() - same) ** 2).mean()  # a stand-in metric loss of the same cost class
+        loss.backward()
+        optimizer.step()
+
+    step()  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    measured = steps * batch / (time.perf_counter() - t0)
+    history = [h.get("images_per_s") for h in recipe.get("history", []) if h.get("images_per_s")]
+    return {
+        "measured_img_per_s": round(measured, 1),
+        "batch": batch,
+        "input_size": [height, width],
+        "bf16_autocast": bf16,
+        "steps": steps,
+        "torch_threads": threads,
+        "card_history_mean_img_per_s": round(statistics.mean(history), 1) if history else None,
+        "card_history_max_img_per_s": round(max(history), 1) if history else None,
+        "note": "measured: model forward/backward/AdamW only (no data loading or augmentation); "
+                "card: the real training run's epochs, which include those and shared the CPU",
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", type=Path, default=benchlib.shipped_model_dir())
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (the machine has 2 cores)")
+    parser.add_argument("--batches", default="1,32,64")
+    parser.add_argument("--min-seconds", type=float, default=4.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-compile", action="store_true", help="skip torch.compile (slow to compile)")
+    parser.add_argument("--no-eer", action="store_true", help="skip the held-out EER comparison")
+    parser.add_argument("--references", type=int, default=5)
+    parser.add_argument("--train-steps", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="smoke run: short timings, no compile, no EER")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.min_seconds, args.repeats, args.no_compile, args.no_eer, args.train_steps = 0.2, 1, True, True, 1
+
+    from sigverify.inference import limit_threads
+    from sigverify.weights import load_model
+
+    limit_threads(args.threads)
+    model, card = load_model(args.model_dir)
+    model.eval()
+    height, width = card["input_size"]
+    batches = [int(b) for b in args.batches.split(",")]
+    rng = np.random.default_rng(0)
+    arrays = [(rng.random((height, width)) < 0.08).astype(np.uint8) * 255 for _ in range(max(batches))]
+    machine = benchlib.machine_info()
+    print(f"model {card.get('name')} {card.get('version')} input {height}x{width}; {machine['cpu']}, "
+          f"{args.threads} torch threads, load {machine['load_average_1m']}")
+
+    paths = make_paths(model, card, compile_paths=not args.no_compile)
+    throughput = {}
+    for name, fn in paths.items():
+        throughput[name] = {}
+        for batch in batches:
+            try:
+                throughput[name][str(batch)] = time_path(fn, arrays, batch, args.min_seconds, args.repeats)
+            except Exception as exc:  # a path this torch build cannot run is reported, not fatal
+                throughput[name][str(batch)] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+            fig = throughput[name][str(batch)]
+            print(f"  {name:<13} batch {batch:>3}: " + (f"{fig['best']:>8.1f} img/s (median {fig['median']})"
+                                                       if "best" in fig else fig["error"]))
+    drift = agreement({k: v for k, v in paths.items()}, arrays[:32])
+    print("  max cosine distance to fp32 embeddings: " + ", ".join(f"{k} {v:.2e}" for k, v in drift.items()))
+
+    def rate(name, batch=max(batches)):
+        return throughput.get(name, {}).get(str(batch), {}).get("best", 0.0)
+
+    servable = [n for n in SERVABLE if n in throughput and rate(n)]
+    fast = max((n for n in servable if n != "fp32"), key=rate, default="fp32")
+    fast_precision = SERVABLE[fast]
+    fp32_rate = rate("fp32")
+    fast_rate = rate(fast)
+
+    eer = {"skipped": True} if args.no_eer or fast_precision == "fp32" else eer_delta(
+        args.model_dir, fast_precision, args.references)
+    if "max_delta_points" in eer:
+        print(f"  skilled EER fp32 vs {fast_precision} on held-out writers: " + "; ".join(
+            f"{k} {v['fp32']['skilled_eer_pct']}% vs {v[fast_precision]['skilled_eer_pct']}%"
+            for k, v in eer.items() if isinstance(v, dict)) + f" -> max change {eer['max_delta_points']} points")
+    elif "error" in eer:
+        print(f"  EER comparison not run: {eer['error']}")
+
+    train = training_speed(args.model_dir, card, args.train_steps, args.threads)
+    print(f"  training: {train['measured_img_per_s']} img/s measured (batch {train['batch']}), "
+          f"card history mean {train['card_history_mean_img_per_s']}")
+
+    figures = {
+        "embed_fp32_img_per_s": fp32_rate,
+        "embed_fast_img_per_s": fast_rate,
+        "embed_fast_path": fast,
+        "embed_fast_precision_setting": fast_precision,
+        "embed_speedup_vs_fp32": round(fast_rate / fp32_rate, 2) if fp32_rate else None,
+        "embed_batch": max(batches),
+        **({"embed_fp32_img_per_s_batch32": rate("fp32", 32), "embed_fast_img_per_s_batch32": rate(fast, 32)}
+           if 32 in batches else {}),
+        "train_img_per_s": train["measured_img_per_s"],
+        "eer_delta_fast_path": eer.get("max_delta_points"),
+    }
+    details = {
+        "command": "benchmarks/embed_speed.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "measured_at": benchlib.now_iso(),
+        "machine": {**machine, "load_average_1m_end": round(os.getloadavg()[0], 2),
+                    "shared": "other work ran on the same 2 cores; figures are the best of repeats"},
+        "model": {"dir": str(args.model_dir), "name": card.get("name"), "version": card.get("version"),
+                  "sha256": card.get("sha256"), "input_size": card.get("input_size")},
+        "torch_threads": args.threads,
+        "throughput_img_per_s": throughput,
+        "max_cosine_distance_to_fp32": drift,
+        "eer": eer,
+        "training": train,
+        "onnxruntime": "not measured: bf16 on oneDNN (AMX) already gives the gain without a second runtime, "
+                       "an export step and a second model file to keep in sync",
+    }
+    print(f"fast path {fast} ({fast_precision}): {fast_rate} img/s vs fp32 {fp32_rate} at batch {max(batches)} "
+          f"-> x{figures['embed_speedup_vs_fp32']}; EER change {figures['eer_delta_fast_path']} points")
+    if not args.no_write:
+        print(f"-> {benchlib.merge_results(figures, details, script='embed_speed')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
