@@ -158,6 +158,8 @@ def png():
 
 
 APP = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "app.py")
+# Generous: a script run takes well under a second alone, but CI machines can be busy.
+APP_TIMEOUT = 120
 
 
 @pytest.fixture
@@ -171,7 +173,7 @@ def open_app(fake_api):
     def _open(*roles: str, page: str | None = None, username: str = "clara") -> AppTest:
         fake_api.on("GET", "auth/me/", json={"id": 1, "username": username, "full_name": "", "roles": list(roles),
                                              "permissions": [], "is_staff": False})
-        at = AppTest.from_file(APP, default_timeout=30)
+        at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT)
         at.session_state["token"] = "test-token"
         at.run()
         if page:

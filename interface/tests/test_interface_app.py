@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 import ui_common
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP_TIMEOUT = 120  # generous: CI machines can be busy
 
 
 def titles(at):
@@ -15,7 +16,7 @@ def titles(at):
 
 
 def test_anonymous_user_sees_only_the_login_page(fake_api):
-    at = AppTest.from_file(APP, default_timeout=30).run()
+    at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT).run()
     assert not at.exception
     assert titles(at) == ["SigVerify"]
     assert [t.label for t in at.text_input] == ["Username", "Password"]
@@ -27,7 +28,7 @@ def test_anonymous_user_sees_only_the_login_page(fake_api):
 def test_login_exchanges_password_for_token_kept_in_session_state(fake_api):
     fake_api.on("POST", "auth/token/", json={"token": "tok-1"})
     fake_api.on("GET", "auth/me/", json={"username": "clara", "roles": ["clerk"]})
-    at = AppTest.from_file(APP, default_timeout=30).run()
+    at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT).run()
     at.text_input[0].input("clara")
     at.text_input[1].input("secret")
     at.button[0].click().run()
@@ -42,7 +43,7 @@ def test_login_exchanges_password_for_token_kept_in_session_state(fake_api):
 
 def test_wrong_password_shows_the_api_message_and_keeps_user_logged_out(fake_api):
     fake_api.error("POST", "auth/token/", 400, "invalid", "Unable to log in with provided credentials.")
-    at = AppTest.from_file(APP, default_timeout=30).run()
+    at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT).run()
     at.text_input[0].input("clara")
     at.text_input[1].input("wrong")
     at.button[0].click().run()
@@ -90,7 +91,7 @@ def test_user_without_a_known_role_is_told_so(open_app):
 
 def test_revoked_token_sends_the_user_back_to_login(fake_api):
     fake_api.error("GET", "auth/me/", 401, "authentication_failed", "Invalid token.")
-    at = AppTest.from_file(APP, default_timeout=30)
+    at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT)
     at.session_state["token"] = "old"
     at.run()
     assert not at.exception
@@ -100,7 +101,7 @@ def test_revoked_token_sends_the_user_back_to_login(fake_api):
 
 def test_api_down_shows_plain_words_not_a_traceback(monkeypatch):
     monkeypatch.setenv("SIGVERIFY_API_URL", "http://127.0.0.1:9/api/v1")  # discard port: nothing listens
-    at = AppTest.from_file(APP, default_timeout=30)
+    at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT)
     at.session_state["token"] = "t"
     at.run()
     assert not at.exception
