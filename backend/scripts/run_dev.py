@@ -62,7 +62,7 @@ def processes() -> list[Process]:
             },
         ),
         worker_process(),
-        # Later issues add Streamlit here.
+        interface_process(),
     ]
 
 
@@ -83,6 +83,22 @@ def worker_process() -> Process:
         argv=[PYTHON, "-m", "celery", "-A", "config", "worker", "-Q", f"{default_queue},{gpu_queue}",
               "--concurrency", concurrency, "--loglevel", "INFO"],
         urls={"Worker": f"queues {default_queue},{gpu_queue}; broker: {broker}"},
+    )
+
+
+def interface_process() -> Process:
+    """The Streamlit interface for clerks and ML staff, talking to this API (or SIGVERIFY_API_URL)."""
+    ui_port = int(os.environ.get("SIGVERIFY_UI_PORT", "8501"))
+    ui_url = f"http://{HOST}:{ui_port}"
+    api_url = os.environ.get("SIGVERIFY_API_URL", f"{API_URL}/api/v1")
+    return Process(
+        name="interface",
+        argv=[PYTHON, "-m", "streamlit", "run", str(REPO / "interface" / "app.py"),
+              "--server.address", HOST, "--server.port", str(ui_port)],
+        cwd=REPO,
+        env={"SIGVERIFY_API_URL": api_url},
+        ready_url=f"{ui_url}/_stcore/health",
+        urls={"Interface": f"{ui_url}/ (Streamlit; log in with an API user)"},
     )
 
 
