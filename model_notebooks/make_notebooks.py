@@ -350,7 +350,7 @@ pd.DataFrame({r: {k: v for k, v in m.items() if not isinstance(v, dict)} for r, 
             '''\
 import json
 
-from IPython.display import display
+from IPython.display import Pretty, display
 
 API_URL = os.environ.get("SIGVERIFY_API_URL", "").rstrip("/")
 API_TOKEN = os.environ.get("SIGVERIFY_API_TOKEN", "")
@@ -388,7 +388,7 @@ else:
         raise RuntimeError(f"the API refused the job ({answer.status_code}): {answer.text[:500]}")
     job = answer.json()
     print(f"training job {job['id']} is {job['status']}")
-    line = display("", display_id=True)
+    line = display(Pretty(""), display_id=True)
     deadline = time.monotonic() + FOLLOW_TIMEOUT_S
     while job["status"] in ("queued", "running") and time.monotonic() < deadline:
         time.sleep(POLL_S)
@@ -396,8 +396,8 @@ else:
         answer.raise_for_status()
         job = answer.json()
         p = job["progress"]
-        line.update(f"{job['status']}: epoch {p['epoch']}/{p['epochs']}, loss {p['loss']}, val EER {p['val_eer']}, "
-                    f"heartbeat {p['heartbeat_at']}")
+        line.update(Pretty(f"{job['status']}: epoch {p['epoch']}/{p['epochs']}, loss {p['loss']}, "
+                           f"val EER {p['val_eer']}, heartbeat {p['heartbeat_at']}"))
     print("status:", job["status"], "| error:", job["error"] or "-", "| model version:", job["model_version"])
     print("\\n".join(job["log_tail"].splitlines()[-10:]) if isinstance(job["log_tail"], str) else job["log_tail"])'''
         ),
