@@ -37,6 +37,9 @@ PREPROCESS_VERSION = "3"
 DEFAULT_INPUT_SIZE = (128, 192)  # (height, width); the model card records the one used
 MAX_PIXELS = 40_000_000  # a 600 dpi A4 page is ~35 Mpx; beyond that is a bomb
 MAX_ASPECT_RATIO = 25.0
+# Only these Pillow decoders ever see uploaded bytes: no EPS (runs Ghostscript), no rarely
+# used parsers. (Camera JPEGs that Pillow reads as MPO come through its JPEG decoder.)
+DECODERS = ("PNG", "JPEG", "TIFF", "BMP", "GIF", "WEBP")
 MIN_INK_PIXELS = 30
 MAX_INK_FRACTION = 0.4  # more "ink" than that is not a signature on paper (noise, a photo)
 MIN_CONTRAST = 24  # grey levels between paper and darkest ink
@@ -89,7 +92,7 @@ def load_image(source: Source, max_pixels: int = MAX_PIXELS) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data), formats=DECODERS)
             width, height = image.size
             if width < 1 or height < 1:
                 raise NotAnImageError("the image has no pixels")
