@@ -12,7 +12,6 @@ import dataclasses
 import logging
 import shutil
 import threading
-import time
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -34,6 +33,7 @@ logger = logging.getLogger(__name__)
 LOG_TAIL_LINES = 60
 # TrainConfig fields an API caller may set; data, paths, device and threads belong to the worker.
 WORKER_OWNED_OPTIONS = {"data", "out_dir", "epochs", "loss", "seed", "split_file", "resume", "device", "threads"}
+OPTION_CHOICES = {"precision": ("auto", "fp32", "bf16")}
 
 
 class BrokerUnavailable(ServiceUnavailable):
@@ -87,6 +87,8 @@ def _check_option(name, value, default):
         ok = isinstance(value, (list, tuple)) and len(value) == len(default) and all(
             isinstance(v, int) and not isinstance(v, bool) and 16 <= v <= 1024 for v in value
         )
+    elif name in OPTION_CHOICES:
+        ok = value in OPTION_CHOICES[name]
     elif isinstance(default, str):
         ok = isinstance(value, str) and 0 < len(value) <= 100
     else:  # optional ints (steps_per_epoch)

@@ -50,6 +50,7 @@ def test_create_answers_202_with_the_queued_job_and_enqueues_on_commit(client_fo
         ({"options": {"lr": "fast"}}, "options"),
         ({"options": {"input_size": [32]}}, "options"),
         ({"options": {"out_dir": "/tmp/x"}}, "options"),
+        ({"options": {"precision": "fp8"}}, "options"),
     ],
 )
 def test_create_validation_errors(client_for, tiny_dataset, changes, field):

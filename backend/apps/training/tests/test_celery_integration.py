@@ -26,7 +26,7 @@ from apps.training.models import TrainingJob
 
 from .factories import TINY_TRAIN_OPTIONS, make_dataset
 
-pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKEND_DIR = Path(__file__).resolve().parents[3]
