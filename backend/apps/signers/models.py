@@ -1,6 +1,12 @@
 import numpy as np
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
+
+# External ids appear in URL paths (/signers/<external_id>/), so no slash, space, ?, # or %.
+external_id_validator = RegexValidator(
+    r"^[^/\s?#%]+$", "Use letters, digits and punctuation; no spaces, slashes, question marks, hashes or percent signs."
+)
 
 
 class Signer(models.Model):
@@ -9,7 +15,10 @@ class Signer(models.Model):
         SUSPENDED = "suspended", "Suspended"
 
     external_id = models.CharField(
-        max_length=64, unique=True, help_text="The bank's own key for the signer, e.g. an account number."
+        max_length=64,
+        unique=True,
+        validators=[external_id_validator],
+        help_text="The bank's own key for the signer, e.g. an account number.",
     )
     full_name = models.CharField(max_length=200)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)

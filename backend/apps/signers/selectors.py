@@ -31,7 +31,7 @@ def get_signer(key, queryset: QuerySet[Signer] | None = None) -> Signer:
 
 
 def reference_list(signer: Signer) -> QuerySet[ReferenceSignature]:
-    return signer.references.select_related("enrolled_by").prefetch_related("embeddings")
+    return signer.references.select_related("enrolled_by", "signer").prefetch_related("embeddings")
 
 
 def reference_embeddings(signer: Signer, model_version) -> tuple[list[int], np.ndarray]:

@@ -37,7 +37,8 @@ class ReferenceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def _url(self, name, obj) -> str:
-        path = reverse(name, kwargs={"signer_key": obj.signer_id, "pk": obj.pk})
+        # The external id: it always wins the id-or-external-id lookup, so the link is unambiguous.
+        path = reverse(name, kwargs={"signer_key": obj.signer.external_id, "pk": obj.pk})
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
 

@@ -89,7 +89,7 @@ class SignerViewSet(
 
     def _set_status(self, new_status):
         signer = services.signer_set_status(self.get_object(), new_status)
-        return Response(self.get_serializer(selectors.get_signer(signer.pk, self.get_queryset())).data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=signer.pk)).data)
 
     @extend_schema(request=None, responses=SignerSerializer, parameters=[SIGNER_KEY])
     @action(detail=True, methods=["post"])

@@ -198,3 +198,22 @@ def test_media_is_not_served_publicly(anon_client, enrolled_signer):
     reference = enrolled_signer.references.first()
     assert anon_client.get(f"/media/{reference.image.name}").status_code == 404
     assert anon_client.get(f"/api/v1/signers/{enrolled_signer.pk}/references/{reference.pk}/image/").status_code == 401
+
+
+def test_external_id_with_a_slash_or_space_is_refused(client_for):
+    client = client_for("integrator")
+    for bad in ("A/1", "A 1"):
+        response = client.post("/api/v1/signers/", {"external_id": bad, "full_name": "X"}, format="json")
+        assert response.status_code == 400
+        assert "external_id" in response.json()["error"]["fields"]
+
+
+def test_numeric_external_ids_win_over_ids_and_links_stay_unambiguous(client_for, enrolled_signer):
+    # A second signer whose external id is the first signer's numeric id.
+    other = Signer.objects.create(external_id=str(enrolled_signer.pk), full_name="Numeric Account")
+    client = client_for("clerk")
+    assert client.get(f"/api/v1/signers/{enrolled_signer.pk}/").json()["id"] == other.pk
+    references = client.get(f"/api/v1/signers/{enrolled_signer.external_id}/references/").json()["results"]
+    assert client.get(references[0]["image_url"]).status_code == 200
+    suspended = client_for("integrator").post(f"/api/v1/signers/{enrolled_signer.external_id}/suspend/").json()
+    assert suspended["id"] == enrolled_signer.pk and suspended["status"] == "suspended"
