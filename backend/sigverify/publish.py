@@ -106,6 +106,7 @@ def render_markdown(card: dict) -> str:
         f"- Epochs run: {recipe.get('epochs_run')} of {recipe.get('epochs')} (best epoch {recipe.get('best_epoch')}, "
         f"early stopping on validation skilled EER), {recipe.get('training_seconds')} s on {recipe.get('device')} "
         f"(bf16 autocast: {recipe.get('bf16_autocast')})",
+        *([f"- Notes: {recipe['training_notes']}"] if recipe.get("training_notes") else []),
         "- Why this input size: on 2 CPU cores ResNet18 trains at about 45 img/s at 128x192 with bf16 autocast "
         "(34 img/s at 150x220), so a full run fits in about an hour and a half; 128x192 keeps stroke detail "
         "of the 256-pixel development scans.",
