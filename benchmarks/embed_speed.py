@@ -109,7 +109,7 @@ def time_path(fn, arrays, batch: int, min_seconds: float, repeats: int) -> dict:
             fn(chunk)
             n += 1
             elapsed = time.perf_counter() - t0
-            if elapsed >= min_seconds and n >= 3:
+            if elapsed >= min_seconds and n >= 2:
                 break
         rates.append(n * batch / elapsed)
     return {"best": round(max(rates), 1), "median": round(statistics.median(rates), 1),
@@ -207,8 +207,8 @@ def main(argv=None) -> int:
     parser.add_argument("--model-dir", type=Path, default=benchlib.shipped_model_dir())
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (the machine has 2 cores)")
     parser.add_argument("--batches", default="1,32,64")
-    parser.add_argument("--min-seconds", type=float, default=4.0)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--min-seconds", type=float, default=2.0)
+    parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile (slow to compile)")
     parser.add_argument("--no-eer", action="store_true", help="skip the held-out EER comparison")
     parser.add_argument("--references", type=int, default=5)
