@@ -213,21 +213,18 @@ def test_review_validation(client_for, verification):
     assert "final_decision" in response.json()["error"]["fields"]
 
 
-def test_verify_is_throttled(client_for, enrolled_signer, settings):
+def test_verify_is_throttled(client_for, enrolled_signer, monkeypatch):
     from django.core.cache import cache
-
-    cache.clear()
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"verify": "2/min", "login": "5/min"}}
     from rest_framework.throttling import ScopedRateThrottle
 
-    ScopedRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    cache.clear()
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"verify": "2/min", "login": "5/min"})
     try:
         client = client_for("clerk")
         codes = [verify(client, enrolled_signer.pk, draw_signature(1, 20 + i)).status_code for i in range(3)]
         assert codes == [201, 201, 429]
         assert verify(client, enrolled_signer.pk, draw_signature(1, 30)).json()["error"]["code"] == "throttled"
+        # Other endpoints are not throttled by the verify scope.
+        assert client.get("/api/v1/verifications/").status_code == 200
     finally:
-        from rest_framework.settings import api_settings
-
-        ScopedRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
         cache.clear()
