@@ -4,8 +4,6 @@ models lazily on first use (``apps.modelregistry.serving.get_verifier``)."""
 
 from __future__ import annotations
 
-import os
-
 from django.conf import settings
 
 _prepared = False
@@ -17,8 +15,6 @@ def prepare_worker_process() -> None:
     global _prepared
     if _prepared:
         return
-    # Progress bars are for terminals; a worker reports progress on the job row instead.
-    os.environ.setdefault("TQDM_DISABLE", "1")
     from sigverify.inference import limit_threads
 
     limit_threads(settings.SIGVERIFY_WORKER_TORCH_THREADS)

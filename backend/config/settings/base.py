@@ -215,4 +215,6 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 3
 # Fail fast when the broker is down so the API can answer 503 instead of hanging.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Tasks report through logging and the job rows; what reaches stdout (progress bars) is noise.
+CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "DEBUG"
 # --- end Celery ---
