@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from sigverify.datasets import import_dataset
-from sigverify.report import run_evaluation
+from sigverify.datasets import import_dataset, load_dataset
+from sigverify.inference import Verifier
+from sigverify.report import embed_dataset, run_evaluation
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 WRITERS = (1, 2, 3)
@@ -37,5 +38,16 @@ def test_shipped_model_on_real_writers(tmp_path, few_cedar_writers, shipped_mode
     assert 0.0 <= data["skilled"]["eer"] < 0.4
     assert set(data["at_threshold"]) == {"frr", "far_skilled", "far_random"}
     assert data["model_sha256"] == json.loads((shipped_model_dir / "model_card.json").read_text())["sha256"]
-    swapped = run_evaluation(few_cedar_writers, "folders", shipped_model_dir, references=5, swap_background=True)
-    assert abs(swapped["skilled"]["eer"] - report["skilled"]["eer"]) <= 0.02
+
+
+def test_paper_colour_does_not_move_the_embeddings(few_cedar_writers, shipped_model_dir):
+    """CEDAR's trap reversed (genuine on white, forgeries on grey): each image must embed
+    almost exactly as before. (The EER on all 10 held-out CEDAR writers moved -0.5 points:
+    see the model card; three writers are too few to compare EERs.)"""
+    root, samples = load_dataset(few_cedar_writers)
+    verifier = Verifier.from_dir(shipped_model_dir)
+    normal, kept = embed_dataset(verifier, samples, root)
+    swapped, kept_swapped = embed_dataset(verifier, samples, root, swap=True)
+    assert [s.path for s in kept] == [s.path for s in kept_swapped]
+    cosine = (normal * swapped).sum(axis=1)
+    assert cosine.mean() > 0.97 and cosine.min() > 0.7  # measured: mean 0.993, min 0.78
