@@ -44,13 +44,25 @@ def results_path(day: str | None = None) -> Path:
 
 
 def merge_results(figures: dict, details: dict | None = None, script: str = "", day: str | None = None) -> Path:
-    """Merge ``figures`` (flat keys) and ``details[script]`` into the day's file, atomically."""
+    """Merge a run into the day's file, atomically.
+
+    Every run is appended to ``runs``. The flat figures (and ``details[script]``) are those of
+    the script's best-isolated run of the day: the one that started at the lowest load average,
+    because the machine is shared and a busier start means disturbed figures.
+    """
     path = results_path(day)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = json.loads(path.read_text()) if path.is_file() else {}
-    data.update(figures)
-    if details is not None:
-        data.setdefault("details", {})[script or "misc"] = details
+    script = script or "misc"
+    load = ((details or {}).get("machine") or {}).get("load_average_1m")
+    data.setdefault("runs", []).append({"script": script, "at": now_iso(), "load_average_1m": load,
+                                        "figures": figures})
+    chosen = data.setdefault("chosen_runs", {}).get(script)
+    if chosen is None or load is None or chosen.get("load_average_1m") is None or load <= chosen["load_average_1m"]:
+        data.update(figures)
+        if details is not None:
+            data.setdefault("details", {})[script] = details
+        data["chosen_runs"][script] = {"at": now_iso(), "load_average_1m": load}
     data["updated_at"] = now_iso()
     part = path.with_suffix(".json.part")
     part.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
