@@ -234,7 +234,8 @@ pairs.head()'''
 display(pd.crosstab(pairs["split"], pairs["kind"], margins=True))
 display(pd.crosstab(pairs["split"], pairs["label"], normalize="index").round(3).rename(columns={0: "negative", 1: "positive"}))
 ax = pd.crosstab(pairs["split"], pairs["kind"]).plot.bar(figsize=(6, 3), rot=0)
-ax.set_title("pairs per split and kind")'''
+ax.set_title("pairs per split and kind")
+plt.show()'''
         ),
         new_markdown_cell("## No writer crosses splits"),
         new_code_cell(
@@ -486,6 +487,11 @@ else:
     # Report on test writers; choose thresholds on validation writers (never on the test set).
     EVAL_SPLIT, THRESHOLD_SPLIT = ("test", "val") if SPLIT_FILE.exists() else (None, None)
 TARGET_FARS = (0.10, 0.05, 0.01)
+from sigverify.weights import read_card
+
+if MODEL_B and read_card(MODEL_B).get("sha256") == read_card(MODEL_A).get("sha256"):
+    print(f"{MODEL_B} has the same weights as model A: nothing to compare (set SIGVERIFY_COMPARE_MODEL)")
+    MODEL_B = None
 MODELS = {"A": MODEL_A, **({"B": MODEL_B} if MODEL_B else {})}
 for k, v in MODELS.items():
     print(k, v)'''
