@@ -15,9 +15,10 @@ from typing import Any, Iterable, Iterator
 import requests
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/api/v1"
-DEFAULT_TIMEOUT = 15.0
+# Seconds; SIGVERIFY_API_TIMEOUT / SIGVERIFY_API_UPLOAD_TIMEOUT override them.
+DEFAULT_TIMEOUT = float(os.environ.get("SIGVERIFY_API_TIMEOUT", "15"))
 # Verification and enrolment run the model on the server: give them longer.
-UPLOAD_TIMEOUT = 60.0
+UPLOAD_TIMEOUT = float(os.environ.get("SIGVERIFY_API_UPLOAD_TIMEOUT", "60"))
 
 
 def base_url_from_env() -> str:
@@ -324,8 +325,9 @@ class ApiClient:
     def list_promotions(self, **filters) -> list[dict]:
         return list(self.iter_pages("promotions/", params=_clean(filters), limit=100))
 
-    def list_training_jobs(self, **filters) -> list[dict]:
-        return list(self.iter_pages("training-jobs/", params=_clean(filters), limit=200))
+    def list_training_jobs(self, limit: int = 50, **filters) -> list[dict]:
+        """Newest first; ``status=`` narrows it (queued, running, succeeded, failed, cancelled)."""
+        return list(self.iter_pages("training-jobs/", params=_clean(filters), limit=limit))
 
     def get_training_job(self, job_id: int) -> dict:
         return self._json("GET", f"training-jobs/{job_id}/")

@@ -8,6 +8,7 @@ Everything that belongs to a user (token, who they are, fetched images) lives in
 from __future__ import annotations
 
 import csv
+import html
 import io
 import logging
 from typing import Any, Callable
@@ -123,7 +124,8 @@ def show_image(data: bytes | None, caption: str, width: int | str = "stretch") -
 # -- verification result ------------------------------------------------------------------
 
 def decision_banner(decision: str) -> None:
-    label = DECISION_LABELS.get(decision, decision)
+    label = html.escape(DECISION_LABELS.get(decision, str(decision)))
+    decision = html.escape(str(decision))
     colour = DECISION_COLOURS.get(decision, "#444")
     background = DECISION_BACKGROUNDS.get(decision, "#eee")
     st.markdown(

@@ -243,11 +243,13 @@ st.subheader("Training jobs")
 @st.fragment(run_every=REFRESH_SECONDS)
 def training_jobs() -> None:
     try:
-        jobs = client.list_training_jobs()
+        active = {job["id"]: job for status in ACTIVE_STATUSES for job in client.list_training_jobs(status=status)
+                  if job.get("status") in ACTIVE_STATUSES}
+        recent = client.list_training_jobs(limit=20)
     except ApiError as error:
         ui.show_error(error, "Cannot load training jobs")
         return
-    running = [job for job in jobs if job.get("status") in ACTIVE_STATUSES]
+    running = sorted(active.values(), key=lambda job: job["id"], reverse=True)
     if not running:
         st.caption("No job is running.")
     for job in running:
@@ -273,7 +275,7 @@ def training_jobs() -> None:
                     ui.show_error(error, "Not cancelled")
                 else:
                     st.toast(f"Job #{job['id']} will stop at the next step.")
-    finished = [job for job in jobs if job.get("status") not in ACTIVE_STATUSES]
+    finished = [job for job in recent if job.get("status") not in ACTIVE_STATUSES]
     if finished:
         st.markdown("**Finished jobs**")
         st.dataframe([{

@@ -33,8 +33,11 @@ def api(fake_api):
     fake_api.on("GET", "model-versions/", json={"count": 2, "next": None, "previous": None,
                                                 "results": [CANDIDATE, ACTIVE]})
     fake_api.on("GET", "promotions/", json=EMPTY)
-    fake_api.on("GET", "training-jobs/", json={"count": 2, "next": None, "previous": None,
-                                               "results": [RUNNING_JOB, DONE_JOB]})
+    def jobs(request):
+        rows = [job for job in (RUNNING_JOB, DONE_JOB) if request.query.get("status") in (None, job["status"])]
+        return fake_api.reply(json={"count": len(rows), "next": None, "previous": None, "results": rows})
+
+    fake_api.on("GET", "training-jobs/", handler=jobs)
     return fake_api
 
 
@@ -57,6 +60,8 @@ def test_versions_with_metrics_and_roc(open_app, api):
 
 def test_running_job_shows_live_progress(open_app, api):
     at = open_app("ml_staff", page=PAGE)
+    queries = [r.query for r in api.received("GET", "training-jobs/")]
+    assert {"status": "running"} in queries and {"status": "queued"} in queries
     bars = {p.text: p.value for p in at.progress}
     assert bars == {"epoch 3 of 10": 30}
     figures = {m.label: m.value for m in at.metric}
