@@ -202,7 +202,7 @@ def main(argv=None) -> int:
           f"max {memory.get('max_total_mib')} MiB, growth over the second half {memory.get('second_half_growth_mib')} MiB")
     print("checks: " + ", ".join(f"{k} {'ok' if v else 'FAILED'}" for k, v in checks.items()))
     if not args.no_write:
-        print(f"-> {benchlib.merge_results(figures, details, script='load_test')}")
+        print(f"-> {benchlib.merge_results(figures, details, script='load_test', prefer=('load_rps', 'max'))}")
     return 0 if all(checks.values()) else 1
 
 
