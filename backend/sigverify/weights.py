@@ -12,11 +12,10 @@ import json
 import os
 from pathlib import Path
 
-import torch
-from safetensors.torch import load_file, save_file
-
 from .errors import ModelLoadError
-from .model import DEFAULT_EMBEDDING_DIM, SignatureEmbedder
+
+# torch is imported inside the functions: servers import this module for its constants
+# and the hash check, and must not pull in torch before they fork.
 
 WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "model_card.json"
@@ -36,8 +35,11 @@ def _atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def save_model(model: SignatureEmbedder, directory, card: dict) -> dict:
+def save_model(model, directory, card: dict) -> dict:
     """Write weights (``.part`` then rename), then the card with their sha256. Returns the card."""
+    import torch
+    from safetensors.torch import save_file
+
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     weights = directory / WEIGHTS_FILE
@@ -63,8 +65,12 @@ def read_card(directory) -> dict:
         raise ModelLoadError(f"model card {path} is not valid JSON: {exc}") from exc
 
 
-def load_model(directory, device: str = "cpu", verify: bool = True) -> tuple[SignatureEmbedder, dict]:
-    """(model in eval mode, card). Raises ``ModelLoadError`` on a missing or altered file."""
+def load_model(directory, device: str = "cpu", verify: bool = True):
+    """(SignatureEmbedder in eval mode, card). Raises ``ModelLoadError`` on a missing or altered file."""
+    from safetensors.torch import load_file
+
+    from .model import DEFAULT_EMBEDDING_DIM, SignatureEmbedder
+
     directory = Path(directory)
     card = read_card(directory)
     weights = directory / card.get("weights_file", WEIGHTS_FILE)

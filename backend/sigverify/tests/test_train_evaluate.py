@@ -54,8 +54,10 @@ def test_training_writes_a_calibrated_model_dir(trained):
     assert loaded["sha256"] == card["sha256"]
 
 
-def test_resume_continues_from_the_checkpoint(trained, folders_tree):
-    out, result, _ = trained
+def test_resume_continues_from_the_checkpoint(trained, folders_tree, tmp_path):
+    import shutil
+
+    out = shutil.copytree(trained[0], tmp_path / "run")  # leave the shared run untouched
     again = train(tiny_config(folders_tree, out, epochs=2, resume=True), log=lambda m: None)
     assert [h["epoch"] for h in again.history] == [1, 2]
 
