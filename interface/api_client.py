@@ -316,6 +316,10 @@ class ApiClient:
     def get_model_version(self, version_id: int) -> dict:
         return self._json("GET", f"model-versions/{version_id}/")
 
+    def model_version_plot(self, version_id: int, name: str) -> bytes:
+        """A PNG the model card lists in ``plots`` (ROC/DET curves, score histograms)."""
+        return self._bytes(f"model-versions/{version_id}/plots/{quote(name, safe='')}/")
+
     def promote(self, version_id: int) -> dict:
         return self._json("POST", f"model-versions/{version_id}/promote/")
 

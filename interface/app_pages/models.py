@@ -166,9 +166,11 @@ else:
                     st.pyplot(figure, width="stretch")
                 else:
                     st.caption("No ROC curve or operating points stored with this version.")
-                if card.get("plots"):
-                    st.caption("Plots shipped beside the weights (in the model directory): "
-                               + ", ".join(map(str, card["plots"])))
+                for plot in card.get("plots") or []:
+                    try:
+                        st.image(client.model_version_plot(version["id"], str(plot)), caption=str(plot))
+                    except ApiError as exc:
+                        st.caption(f"Plot {plot} is not available: {exc.message}")
                 figure = history_figure(version)
                 if figure is not None:
                     st.pyplot(figure, width="stretch")

@@ -161,6 +161,8 @@ def test_image_endpoints_return_bytes(fake_api, png):
     client = ApiClient(fake_api.url, token="t")
     assert client.verification_image(5, preprocessed=True) == image
     assert client.reference_image("ACC-1", 8) == image
+    fake_api.on("GET", "model-versions/2/plots/roc_cedar_R5.png/", body=image)
+    assert client.model_version_plot(2, "roc_cedar_R5.png") == image
 
 
 def test_review_promote_training_and_logout(fake_api):

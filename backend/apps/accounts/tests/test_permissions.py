@@ -51,6 +51,7 @@ ENDPOINTS = [
     ("verification-review", "post", "/api/v1/verifications/{verification}/review/", lambda ctx: {"final_decision": "genuine", "comment": "ok"}, REVIEWERS),
     ("model-version-list", "get", "/api/v1/model-versions/", None, MODEL_READERS),
     ("model-version-detail", "get", "/api/v1/model-versions/{version}/", None, MODEL_READERS),
+    ("model-version-plot", "get", "/api/v1/model-versions/{version}/plots/{plot}/", None, MODEL_READERS),
 ]
 
 
@@ -77,6 +78,7 @@ def test_permission_matrix(caller, name, method, template, body, allowed, verifi
         "reference": signer.references.first().pk,
         "verification": verification.pk,
         "version": active_version.pk,
+        "plot": "roc.png",
         "n": 1,
     }
     client = _client(caller, 1)
