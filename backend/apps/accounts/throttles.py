@@ -1,3 +1,5 @@
+import hashlib
+
 from rest_framework.throttling import SimpleRateThrottle
 
 
@@ -16,5 +18,7 @@ class LoginRateThrottle(SimpleRateThrottle):
             username = str(request.data.get("username", ""))
         except Exception:  # unparsable body: fall back to the address
             pass
-        ident = username.strip().lower()[:150] or f"addr:{self.get_ident(request)}"
+        username = username.strip().lower()[:150]
+        # Hashed: any text can be a username, but cache keys must stay plain ASCII.
+        ident = hashlib.sha256(username.encode()).hexdigest() if username else f"addr:{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
