@@ -178,7 +178,7 @@ def test_a_result_whose_card_holds_nan_registers(tmp_path):
 
     from .factories import make_model_dir
 
-    model_dir = make_model_dir(tmp_path / "model")
+    model_dir = make_model_dir(tmp_path / "model", seed=4242)  # weights no other test registered
     card_path = model_dir / "model_card.json"
     card = json.loads(card_path.read_text())
     card["recipe"] = {"history": [{"epoch": 1, "val_eer_random": float("nan")}]}
