@@ -142,5 +142,5 @@ def render_markdown(card: dict) -> str:
                   f"{_pct(swap['skilled_eer_swapped'])} ({swap['delta_points']:+.2f} points)."]
     for plot in card.get("plots", []):
         lines += ["", f"![{plot}]({plot})"]
-    lines += ["", "Reproduce: see README.md, section 'Train and evaluate'.", ""]
+    lines += ["", "Reproduce: see README.md, section 'Train and publish a model'.", ""]
     return "\n".join(lines)
