@@ -114,14 +114,10 @@ def machine_info() -> dict:
 
 
 def percentile(values, q: float) -> float:
-    """Linear-interpolated percentile, q in [0, 100]."""
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    rank = (len(ordered) - 1) * q / 100.0
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+    """Linear-interpolated percentile, q in [0, 100] (NaN for no values)."""
+    import numpy as np
+
+    return float(np.percentile(values, q)) if len(values) else float("nan")
 
 
 def shipped_model_dir() -> Path:

@@ -22,17 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import requests
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Linear-interpolated percentile, q in [0, 100]."""
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    rank = (len(ordered) - 1) * q / 100.0
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+from benchlib import percentile
 
 
 def get_token(session: requests.Session, url: str, username: str, password: str) -> str:

@@ -212,3 +212,21 @@ def _fresh_serving_failures():
     from apps.modelregistry import serving
 
     serving._failures.clear()
+
+
+def database_url_for_subprocesses(on_unavailable) -> str:
+    """A DATABASE_URL that a server or worker process started by a test can open: the
+    test database itself. ``on_unavailable(reason)`` skips or fails when there is none."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    s = connection.settings_dict
+    if connection.vendor == "postgresql":
+        auth = quote(s["USER"] or "", safe="")
+        if s.get("PASSWORD"):
+            auth += ":" + quote(s["PASSWORD"], safe="")
+        return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    if connection.vendor == "sqlite" and not connection.is_in_memory_db():
+        return f"sqlite:///{s['NAME']}"
+    return on_unavailable("the test database is in-memory SQLite, which another process cannot open; set DATABASE_URL")

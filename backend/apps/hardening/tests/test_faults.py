@@ -23,13 +23,11 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
-from apps.conftest import draw_signature, upload
+from apps.conftest import database_url_for_subprocesses, draw_signature, upload
 from apps.training.models import TrainingJob
 from apps.verifications.models import Verification
 
@@ -166,16 +164,6 @@ def test_broker_down_verification_works_and_training_gets_503_then_recovers(
 # --- the web server restarts during a burst ------------------------------------------------
 
 
-def _database_url_for_other_processes() -> str:
-    s = connection.settings_dict
-    if connection.vendor == "postgresql":
-        auth = quote(s["USER"] or "", safe="")
-        if s.get("PASSWORD"):
-            auth += ":" + quote(s["PASSWORD"], safe="")
-        return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-    if connection.vendor == "sqlite" and not connection.is_in_memory_db():
-        return f"sqlite:///{s['NAME']}"
-    unavailable("the test database is in-memory SQLite, which a server process cannot open; set DATABASE_URL")
 
 
 class Gunicorn:
@@ -232,7 +220,7 @@ def test_restarting_the_web_server_during_a_burst_leaves_no_half_written_record(
 ):
     import requests
 
-    server = Gunicorn(_database_url_for_other_processes(), tmp_path / "gunicorn.log")
+    server = Gunicorn(database_url_for_subprocesses(unavailable), tmp_path / "gunicorn.log")
     token = client_for("clerk")._credentials["HTTP_AUTHORIZATION"]
     images = [draw_signature(1, 100 + i) for i in range(6)]
     prefix = f"BURST-{uuid.uuid4().hex[:6]}-"

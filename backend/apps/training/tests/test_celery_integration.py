@@ -15,10 +15,10 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.db import connection
+
+from apps.conftest import database_url_for_subprocesses
 
 from apps.modelregistry.models import ModelVersion
 from apps.signers.models import ReferenceEmbedding, ReferenceSignature
@@ -56,16 +56,6 @@ def redis_available() -> str:
     return url
 
 
-def worker_database_url() -> str:
-    s = connection.settings_dict
-    if connection.vendor == "postgresql":
-        auth = quote(s["USER"] or "", safe="")
-        if s.get("PASSWORD"):
-            auth += ":" + quote(s["PASSWORD"], safe="")
-        return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-    if connection.vendor == "sqlite" and not connection.is_in_memory_db():
-        return f"sqlite:///{s['NAME']}"
-    unavailable("the test database is in-memory SQLite, which a worker process cannot open; set DATABASE_URL")
 
 
 @dataclass
@@ -104,7 +94,7 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory):
 
     url = redis_available()
     with django_db_blocker.unblock():
-        database_url = worker_database_url()
+        database_url = database_url_for_subprocesses(unavailable)
     from django.conf import settings
 
     suffix = uuid.uuid4().hex[:8]
