@@ -158,13 +158,13 @@ def embed_indices(model, pool: _Pool, indices, device, bf16: bool, batch: int = 
     return np.concatenate(out) if out else np.zeros((0, model.embedding_dim), np.float32)
 
 
-def _val_groups(pool: _Pool, indices):
-    local = list(range(len(indices)))
+def _val_groups(pool: _Pool, indices) -> dict:
+    """Protocol groups over ``indices``; group members are positions in ``indices``."""
     return ev.group_by_writer(
         [pool.writers[i] for i in indices],
         ["forged" if pool.forged[i] else "genuine" for i in indices],
         [pool.numbers[i] for i in indices],
-    ), local
+    )
 
 
 def validate(model, pool: _Pool, val_idx, device, bf16) -> dict:
@@ -172,7 +172,7 @@ def validate(model, pool: _Pool, val_idx, device, bf16) -> dict:
     if not val_idx:
         return {"val_eer": float("nan")}
     emb = embed_indices(model, pool, val_idx, device, bf16)
-    groups, _ = _val_groups(pool, val_idx)
+    groups = _val_groups(pool, val_idx)
     min_gen = min(len(g["genuine"]) for g in groups.values())
     refs = max(1, min(ev.THRESHOLD_REFERENCES, min_gen - 1))
     scorer = ev.ScoreModel(**{**ev.ScoreModel().to_dict(), **ev.reference_priors(emb, groups, refs)})
@@ -365,7 +365,7 @@ def train(
 
 def _calibrated_card(model, pool, val_idx, device, bf16, config, state, seconds) -> dict:
     emb = embed_indices(model, pool, val_idx, device, bf16) if val_idx else np.zeros((0, 1))
-    groups, _ = _val_groups(pool, val_idx) if val_idx else ({}, [])
+    groups = _val_groups(pool, val_idx) if val_idx else {}
     scorer = ev.fit_scorer(emb, groups) if val_idx else ev.ScoreModel()
     thresholds = ev.operating_points(emb, groups, scorer) if val_idx else {"eer": 0.5, "accept": 0.5, "reject": 0.5}
     val_metrics = {}
