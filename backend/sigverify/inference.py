@@ -15,7 +15,7 @@ from .preprocess import PREPROCESS_VERSION, preprocess_with_quality, to_float
 from .scoring import ScoreModel, ScoreResult, decide
 from .weights import load_model
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16")  # auto: bf16 where the CPU has it (AMX/AVX512-BF16)
 
 
 def limit_threads(n: int) -> None:
@@ -35,8 +35,8 @@ class Verifier:
     def __init__(self, model, card: dict, precision: str = "fp32", batch_size: int = 64):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}")
-        if precision == "bf16" and not bf16_supported():
-            precision = "fp32"
+        if precision in ("auto", "bf16"):
+            precision = "bf16" if bf16_supported() else "fp32"
         self.card = card
         self.precision = precision
         self.batch_size = batch_size

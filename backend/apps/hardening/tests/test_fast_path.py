@@ -41,6 +41,18 @@ def test_verify_and_re_embedding_use_the_configured_path_and_health_shows_it(
     assert serving.get_verifier(active_version).precision == expected
 
 
+def test_auto_precision_picks_bf16_exactly_where_the_cpu_has_it(tiny_model_dir, monkeypatch):
+    from sigverify import inference
+    from sigverify.inference import Verifier
+
+    monkeypatch.setattr(inference, "bf16_supported", lambda: False)
+    assert Verifier.from_dir(tiny_model_dir, precision="auto").precision == "fp32"
+    monkeypatch.setattr(inference, "bf16_supported", lambda: True)
+    assert Verifier.from_dir(tiny_model_dir, precision="auto").precision == "bf16"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        Verifier.from_dir(tiny_model_dir, precision="int4")
+
+
 def test_bf16_embeddings_agree_with_fp32(tiny_model_dir):
     from sigverify.inference import Verifier, bf16_supported
 
