@@ -145,6 +145,9 @@ REST_FRAMEWORK = {
         "verify": env("SIGVERIFY_VERIFY_THROTTLE", default="120/min"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Reverse proxies in front of gunicorn: throttles take the client address that many hops
+    # back in X-Forwarded-For. 0: REMOTE_ADDR only (DRF's None would trust a forged header).
+    "NUM_PROXIES": env.int("DJANGO_NUM_PROXIES", default=0),
 }
 
 SPECTACULAR_SETTINGS = {

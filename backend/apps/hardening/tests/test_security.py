@@ -196,6 +196,20 @@ def test_a_revoked_token_stops_working_and_a_new_login_gets_a_new_one(anon_clien
 
 
 @pytest.mark.django_db
+def test_throttles_trust_x_forwarded_for_only_behind_declared_proxies(settings):
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+    from rest_framework.throttling import SimpleRateThrottle
+
+    def ident():
+        request = APIRequestFactory().get("/", HTTP_X_FORWARDED_FOR="203.0.113.7, 198.51.100.9", REMOTE_ADDR="10.0.0.2")
+        return SimpleRateThrottle.get_ident(SimpleRateThrottle.__new__(SimpleRateThrottle), Request(request))
+
+    assert ident() == "10.0.0.2"  # default: a client cannot pick its throttle key with a forged header
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    assert ident() == "198.51.100.9"  # the address our one proxy saw
+
+
 def test_an_inactive_user_cannot_use_an_existing_token(make_user):
     user = make_user("clerk")
     client = APIClient()
