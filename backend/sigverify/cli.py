@@ -82,7 +82,8 @@ def cmd_train(args) -> int:
         input_size=args.size, embedding_dim=args.embedding_dim, writers_per_batch=args.writers_per_batch,
         genuine_per_writer=args.genuine_per_writer, forged_per_writer=args.forged_per_writer,
         steps_per_epoch=args.steps_per_epoch, lr=args.lr, writer_weight=args.writer_weight,
-        forgery_weight=args.forgery_weight, augment=not args.no_augment, split_file=args.split_file,
+        forgery_weight=args.forgery_weight, forgery_classes=args.forgery_classes, augment=not args.no_augment,
+        split_file=args.split_file,
         patience=args.patience, device=args.device, precision=args.precision, threads=args.threads,
         resume=args.resume,
     )
@@ -153,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--writer-weight", type=float, default=1.0, help="weight of the writer-classification loss")
     p.add_argument("--forgery-weight", type=float, default=0.5, help="weight of the genuine/forged head")
+    p.add_argument("--forgery-classes", action="store_true",
+                   help="each writer's skilled forgeries are a class of their own in the writer head")
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--patience", type=int, default=6, help="early stopping: epochs without a better val EER")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")

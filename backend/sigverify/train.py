@@ -62,6 +62,9 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     writer_weight: float = 1.0
+    # Each writer's skilled forgeries form a class of their own in the CosFace head, so the
+    # embedding itself (what scoring uses) is pushed to separate them from the writer's genuine.
+    forgery_classes: bool = False
     forgery_weight: float = 0.5
     augment: bool = True
     val_fraction: float = 0.125
@@ -180,6 +183,17 @@ def validate(model, pool: _Pool, val_idx, device, bf16) -> dict:
     return {"val_eer": summary["skilled"]["eer"], "val_eer_random": summary["random"]["eer"], "val_refs": refs}
 
 
+def writer_classes(writers: torch.Tensor, forged: torch.Tensor, num_writers: int, forgery_classes: bool):
+    """(class per sample, which samples the writer head trains on).
+
+    Plain: genuine samples only, class = writer. With ``forgery_classes`` every sample counts
+    and writer W's forgeries are class ``num_writers + W``.
+    """
+    if forgery_classes:
+        return writers + num_writers * forged.long(), torch.ones_like(forged)
+    return writers, ~forged
+
+
 def _warmup_cosine(total_steps: int, warmup: float = 0.05, floor: float = 0.02):
     """LR factor per step: linear warm-up, then cosine decay. A plain function of the step,
     so a resumed run with more epochs simply stretches the remaining curve."""
@@ -263,7 +277,7 @@ def train(
     )
 
     model = SignatureEmbedder(config.embedding_dim).to(device).to(memory_format=torch.channels_last)
-    heads = TrainingHeads(config.embedding_dim, len(train_writers)).to(device)
+    heads = TrainingHeads(config.embedding_dim, len(train_writers) * (2 if config.forgery_classes else 1)).to(device)
     params = list(model.parameters()) + list(heads.parameters())
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     batch_size = config.writers_per_batch * (config.genuine_per_writer + config.forged_per_writer)
@@ -309,10 +323,11 @@ def train(
                 feats = model.features(x)
             emb = model.embed_features(feats)
             loss = metric_loss(config.loss, emb, writers_t, forged_t, config.margin)
-            genuine = ~forged_t
-            if config.writer_weight and genuine.any():
-                logits = heads.writer_logits(emb[genuine], writers_t[genuine])
-                loss = loss + config.writer_weight * F.cross_entropy(logits, writers_t[genuine])
+            if config.writer_weight:
+                classes, members = writer_classes(writers_t, forged_t, len(train_writers), config.forgery_classes)
+                if members.any():
+                    logits = heads.writer_logits(emb[members], classes[members])
+                    loss = loss + config.writer_weight * F.cross_entropy(logits, classes[members])
             if config.forgery_weight:
                 loss = loss + config.forgery_weight * F.binary_cross_entropy_with_logits(
                     heads.forgery_logit(feats), forged_t.float()

@@ -54,6 +54,26 @@ def test_training_writes_a_calibrated_model_dir(trained):
     assert loaded["sha256"] == card["sha256"]
 
 
+def test_writer_classes_give_each_writers_forgeries_a_class_of_their_own():
+    import torch
+
+    from sigverify.train import writer_classes
+
+    writers = torch.tensor([0, 0, 1, 2, 2])
+    forged = torch.tensor([False, True, False, False, True])
+    classes, members = writer_classes(writers, forged, num_writers=3, forgery_classes=False)
+    assert members.tolist() == [True, False, True, True, False]  # plain: genuine only
+    assert classes[members].tolist() == [0, 1, 2]
+    classes, members = writer_classes(writers, forged, num_writers=3, forgery_classes=True)
+    assert members.all() and classes.tolist() == [0, 3, 1, 2, 5]
+
+
+def test_training_with_forgery_classes_runs_and_records_the_recipe(folders_tree, tmp_path):
+    result = train(tiny_config(folders_tree, tmp_path, forgery_classes=True), log=lambda m: None)
+    assert result.card["recipe"]["forgery_classes"] is True
+    assert np.isfinite(result.history[0]["loss"])
+
+
 def test_resume_continues_from_the_checkpoint(trained, folders_tree, tmp_path):
     import shutil
 
