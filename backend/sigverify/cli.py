@@ -81,7 +81,8 @@ def cmd_train(args) -> int:
         data=args.data, out_dir=args.out, epochs=args.epochs, loss=args.loss, margin=args.margin, seed=args.seed,
         input_size=args.size, embedding_dim=args.embedding_dim, writers_per_batch=args.writers_per_batch,
         genuine_per_writer=args.genuine_per_writer, forged_per_writer=args.forged_per_writer,
-        steps_per_epoch=args.steps_per_epoch, lr=args.lr, writer_weight=args.writer_weight,
+        steps_per_epoch=args.steps_per_epoch, lr=args.lr, weight_decay=args.weight_decay,
+        writer_weight=args.writer_weight,
         forgery_weight=args.forgery_weight, forgery_classes=args.forgery_classes, augment=not args.no_augment,
         split_file=args.split_file,
         patience=args.patience, device=args.device, precision=args.precision, threads=args.threads,
@@ -152,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--forged-per-writer", type=int, default=2)
     p.add_argument("--steps-per-epoch", type=int, default=None)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW decoupled weight decay")
     p.add_argument("--writer-weight", type=float, default=1.0, help="weight of the writer-classification loss")
     p.add_argument("--forgery-weight", type=float, default=0.5, help="weight of the genuine/forged head")
     p.add_argument("--forgery-classes", action="store_true",
