@@ -83,7 +83,8 @@ def cmd_train(args) -> int:
         genuine_per_writer=args.genuine_per_writer, forged_per_writer=args.forged_per_writer,
         steps_per_epoch=args.steps_per_epoch, lr=args.lr, weight_decay=args.weight_decay,
         writer_weight=args.writer_weight,
-        forgery_weight=args.forgery_weight, forgery_classes=args.forgery_classes, augment=not args.no_augment,
+        forgery_weight=args.forgery_weight, forgery_classes=args.forgery_classes, ema_decay=args.ema_decay,
+        augment=not args.no_augment,
         split_file=args.split_file,
         patience=args.patience, device=args.device, precision=args.precision, threads=args.threads,
         resume=args.resume,
@@ -158,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--forgery-weight", type=float, default=0.5, help="weight of the genuine/forged head")
     p.add_argument("--forgery-classes", action="store_true",
                    help="each writer's skilled forgeries are a class of their own in the writer head")
+    p.add_argument("--ema-decay", type=float, default=0.0,
+                   help="validate and ship an exponential moving average of the weights (e.g. 0.99; 0: off)")
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--patience", type=int, default=6, help="early stopping: epochs without a better val EER")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")

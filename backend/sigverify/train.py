@@ -25,6 +25,7 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
@@ -66,6 +67,9 @@ class TrainConfig:
     # embedding itself (what scoring uses) is pushed to separate them from the writer's genuine.
     forgery_classes: bool = False
     forgery_weight: float = 0.5
+    # Validate, keep and ship an exponential moving average of the weights (0: off). With few
+    # writers the validation EER swings by points between epochs; the average swings less.
+    ema_decay: float = 0.0
     augment: bool = True
     val_fraction: float = 0.125
     test_fraction: float = 0.25
@@ -82,6 +86,8 @@ class TrainConfig:
             raise ValueError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
         if not self.data:
             raise ValueError("no training data: give at least one dataset directory")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
 
 
 @dataclass
@@ -236,9 +242,10 @@ class _BatchSampler:
         return out
 
 
-def _save_checkpoint(path: Path, model, heads, optimizer, scheduler, state: dict) -> None:
+def _save_checkpoint(path: Path, model, ema, heads, optimizer, scheduler, state: dict) -> None:
     payload = {
         "model": model.state_dict(),
+        **({"ema": ema.state_dict()} if ema is not None else {}),
         "heads": heads.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
@@ -285,6 +292,12 @@ def train(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(steps * config.epochs))
     augment = SignatureAugment() if config.augment else None
     sampler = _BatchSampler(pool, train_idx, config, random.Random(config.seed))
+    ema = (
+        AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+        if config.ema_decay
+        else None
+    )
+    served = ema.module if ema is not None else model  # what is validated, kept and shipped
 
     checkpoint = out_dir / "checkpoint.pt"
     best_path = out_dir / "best.safetensors"
@@ -293,6 +306,8 @@ def train(
         saved = torch.load(checkpoint, map_location=device, weights_only=True)
         model.load_state_dict(saved["model"])
         heads.load_state_dict(saved["heads"])
+        if ema is not None and "ema" in saved:
+            ema.load_state_dict(saved["ema"])
         optimizer.load_state_dict(saved["optimizer"])
         try:
             scheduler.load_state_dict(saved["scheduler"])
@@ -336,11 +351,13 @@ def train(
             loss.backward()
             optimizer.step()
             scheduler.step()
+            if ema is not None:
+                ema.update_parameters(model)
             seen += len(idx)
             total += float(loss.detach())
             bar.set_postfix(loss=f"{total / (bar.n + 1):.3f}")
         elapsed = time.time() - t0
-        val = validate(model, pool, val_idx, device, bf16)
+        val = validate(served, pool, val_idx, device, bf16)
         record = {
             "epoch": epoch,
             "epochs": config.epochs,
@@ -355,13 +372,13 @@ def train(
         if improved or not best_path.exists():
             state["best_eer"], state["best_epoch"], state["bad_epochs"] = val["val_eer"], epoch, 0
             tmp = best_path.with_name(best_path.name + ".part")
-            save_file({k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp))
+            save_file({k: v.detach().float().cpu().contiguous() for k, v in served.state_dict().items()}, str(tmp))
             os.replace(tmp, best_path)
         else:
             state["bad_epochs"] += 1
         state["epoch"] = epoch
         state["history"].append(record)
-        _save_checkpoint(checkpoint, model, heads, optimizer, scheduler, state)
+        _save_checkpoint(checkpoint, model, ema, heads, optimizer, scheduler, state)
         log(
             f"epoch {epoch}/{config.epochs} loss {record['loss']:.4f} val_eer {val['val_eer']:.4f} "
             f"val_eer_random {val.get('val_eer_random', float('nan')):.4f} "

@@ -74,6 +74,26 @@ def test_training_with_forgery_classes_runs_and_records_the_recipe(folders_tree,
     assert np.isfinite(result.history[0]["loss"])
 
 
+def test_ema_weights_are_validated_and_shipped_and_survive_resume(folders_tree, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    train(tiny_config(folders_tree, tmp_path, ema_decay=0.5), log=lambda m: None)
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    ema = {k.removeprefix("module."): v for k, v in saved["ema"].items() if k.startswith("module.")}
+    shipped = load_file(str(tmp_path / "model" / "model.safetensors"))
+    name = "backbone.conv1.weight"
+    assert torch.allclose(shipped[name], ema[name].float())
+    assert not torch.allclose(shipped[name], saved["model"][name].float())  # the average, not the last step
+    again = train(tiny_config(folders_tree, tmp_path, ema_decay=0.5, epochs=2, resume=True), log=lambda m: None)
+    assert [h["epoch"] for h in again.history] == [1, 2] and again.card["recipe"]["ema_decay"] == 0.5
+
+
+def test_ema_decay_outside_0_1_is_refused(folders_tree, tmp_path):
+    with pytest.raises(ValueError, match="ema_decay"):
+        tiny_config(folders_tree, tmp_path, ema_decay=1.0)
+
+
 def test_resume_continues_from_the_checkpoint(trained, folders_tree, tmp_path):
     import shutil
 
