@@ -71,7 +71,10 @@ def test_sigverify_commands_parse():
     subcommands = {args[0] for args in shown}
     assert {"import-data", "evaluate", "train", "publish", "make-pairs"} <= subcommands
     for args in shown:
-        build_parser().parse_args(args)  # exits (SystemExit) on an unknown subcommand or option
+        try:
+            build_parser().parse_args(args)
+        except SystemExit as exit:  # argparse exits 2 on an unknown subcommand or option, 0 after --help
+            assert exit.code == 0 and "--help" in args, f"README shows `sigverify {' '.join(args)}`, which does not parse"
 
 
 def test_management_commands_exist_and_parse():
