@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Union
 
 import numpy as np
-from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import (
     AspectRatioError,
@@ -141,6 +141,28 @@ def to_greyscale(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("L"), dtype=np.float32)
 
 
+def median3(image: np.ndarray) -> np.ndarray:
+    """3x3 median of a uint8 image, edges replicated: equal to Pillow's ``MedianFilter(3)``.
+
+    Pillow's rank filter sorts every window and took 5 ms of a 256x256 verification. This is
+    the exact 9-element median as a min/max network: sort each column of three, then the
+    median of (largest low, middle mid, smallest high) over each row of three columns.
+    """
+    p = np.pad(image, 1, mode="edge")
+    a, b, c = p[:-2], p[1:-1], p[2:]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    lo, mid, hi = np.minimum(lo, c), np.minimum(hi, np.maximum(lo, c)), np.maximum(hi, c)
+
+    def med3(x, y, z):
+        return np.maximum(np.minimum(x, y), np.minimum(np.maximum(x, y), z))
+
+    left, centre, right = slice(None, -2), slice(1, -1), slice(2, None)
+    max_lo = np.maximum(np.maximum(lo[:, left], lo[:, centre]), lo[:, right])
+    med_mid = med3(mid[:, left], mid[:, centre], mid[:, right])
+    min_hi = np.minimum(np.minimum(hi[:, left], hi[:, centre]), hi[:, right])
+    return med3(max_lo, med_mid, min_hi)
+
+
 def otsu_threshold(grey: np.ndarray) -> float:
     """Otsu's threshold on a 0..255 image (between-class variance maximised)."""
     hist, _ = np.histogram(grey, bins=256, range=(0, 256))
@@ -180,9 +202,7 @@ def preprocess_image(
     if crop is not None:
         image = _apply_crop(image, crop)
     grey = to_greyscale(image)
-    grey = np.asarray(
-        Image.fromarray(grey.astype(np.uint8)).filter(ImageFilter.MedianFilter(3)), dtype=np.float32
-    )
+    grey = median3(grey.astype(np.uint8)).astype(np.float32)
     if grey.max() - grey.min() < MIN_CONTRAST:
         raise BlankImageError("no ink found: the image is blank or has no contrast")
     threshold = otsu_threshold(grey)

@@ -174,3 +174,19 @@ def test_corrupted_real_images_are_typed(seed, magic):
         preprocess(magic + bytes(good[8:200]), size=SIZE)
     except errors.ImageRejected:
         pass
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (6, 1), (2, 2), (13, 29), (64, 48)])
+def test_median3_equals_pillows_median_filter_edges_included(shape):
+    from PIL import ImageFilter
+
+    from sigverify.preprocess import median3
+
+    rng = np.random.default_rng(shape[0] * 100 + shape[1])
+    for image in (
+        rng.integers(0, 256, shape, dtype=np.uint8),
+        (rng.random(shape) < 0.3).astype(np.uint8) * 255,  # salt noise on paper, what the filter is for
+        np.full(shape, 7, dtype=np.uint8),
+    ):
+        expected = np.asarray(Image.fromarray(image).filter(ImageFilter.MedianFilter(3)))
+        np.testing.assert_array_equal(median3(image), expected)
