@@ -63,15 +63,21 @@ def embed_dataset(verifier: Verifier, samples, root, swap: bool = False):
     return np.concatenate(embeddings), kept
 
 
-def run_evaluation(data, layout, model_dir, references=5, json_path=None, plot_path=None,
-                   split_file=None, split="test", swap_background=False, precision="fp32") -> dict:
+def protocol_for(data, layout, model_dir, references=5, split_file=None, split="test", swap_background=False,
+                 precision="fp32") -> tuple[Verifier, ev.ProtocolScores]:
+    """Load the model, embed the dataset (or its ``split`` writers) and score every protocol query."""
     verifier = Verifier.from_dir(model_dir, precision=precision)
     root, samples = load_dataset(data, layout)
-    name = Path(data).resolve().name.lower()
-    samples = _select(samples, name, split_file, split)
+    samples = _select(samples, Path(data).resolve().name.lower(), split_file, split)
     embeddings, kept = embed_dataset(verifier, samples, root, swap=swap_background)
     groups = ev.group_by_writer([s.writer for s in kept], [s.label for s in kept], [s.sample for s in kept])
-    ps = ev.protocol_scores(embeddings, groups, references, verifier.scorer)
+    return verifier, ev.protocol_scores(embeddings, groups, references, verifier.scorer)
+
+
+def run_evaluation(data, layout, model_dir, references=5, json_path=None, plot_path=None,
+                   split_file=None, split="test", swap_background=False, precision="fp32") -> dict:
+    verifier, ps = protocol_for(data, layout, model_dir, references, split_file, split, swap_background, precision)
+    name = Path(data).resolve().name.lower()
     threshold = float(verifier.card.get("thresholds", {}).get("eer", 0.5))
     report = ev.summarise(ps, verifier.scorer, threshold)
     report.update(
