@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 .PHONY: venv test run worker clean
 
 $(STAMP): requirements.txt backend/pyproject.toml
-	test -x $(PY) || $(PY_BOOT) -m venv $(VENV)
+	$(PY) -m pip --version >/dev/null 2>&1 || $(PY_BOOT) -m venv --clear $(VENV)  # --clear: a half-made venv
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps -e backend
 	touch $(STAMP)
