@@ -115,8 +115,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = (SIGVERIFY_MAX_UPLOAD_MB + 1) * 1024 * 1024
 # --- Model serving ---
 SIGVERIFY_MODEL_DIR = Path(env("SIGVERIFY_MODEL_DIR", default=str(REPO_DIR / "trained_model_parameters")))
 SIGVERIFY_TORCH_THREADS = env.int("SIGVERIFY_TORCH_THREADS", default=2)
-# auto: bf16 autocast where the CPU supports it (2.9x fp32, skilled EER within 0.11 points:
-# benchmarks/embed_speed.py), fp32 elsewhere.
+# auto: bf16 autocast where the CPU supports it (2.6-2.9x fp32 on the development machines; the
+# EER change is measured by benchmarks/embed_speed.py), fp32 elsewhere.
 SIGVERIFY_INFERENCE_PRECISION = env("SIGVERIFY_INFERENCE_PRECISION", default="auto")
 if SIGVERIFY_INFERENCE_PRECISION not in ("auto", "fp32", "bf16"):
     raise ValueError("SIGVERIFY_INFERENCE_PRECISION must be auto, fp32 or bf16")
