@@ -37,6 +37,10 @@ class ProtocolScores:
         values = [v for vs in getattr(self, kind).values() for v in vs]
         return np.asarray(values, dtype=np.float64)
 
+    def calibrated(self, scorer: ScoreModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(genuine, skilled, random) scores in [0, 1], every writer's queries together."""
+        return tuple(scorer.calibrate(self.flat(k)) for k in ("genuine", "skilled", "random"))
+
 
 def group_by_writer(writers, labels, numbers) -> dict:
     """writer -> {"genuine": [indices sorted by sample], "forged": [...]}"""
@@ -122,7 +126,7 @@ def operating_points(embeddings: np.ndarray, groups: dict, scorer: ScoreModel) -
 
 def summarise(ps: ProtocolScores, scorer: ScoreModel, threshold: float | None = None) -> dict:
     """The evaluation figures for one R (EERs as fractions)."""
-    gen, skl, rnd = (scorer.calibrate(ps.flat(k)) for k in ("genuine", "skilled", "random"))
+    gen, skl, rnd = ps.calibrated(scorer)
     skilled_eer, skilled_thr = metrics.eer(gen, skl)
     random_eer, _ = metrics.eer(gen, rnd)
     by_writer_gen = {w: scorer.calibrate(v) for w, v in ps.genuine.items()}

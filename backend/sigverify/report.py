@@ -108,7 +108,7 @@ def write_plot(ps, scorer, threshold: float, path, title: str = "") -> None:
     import matplotlib.pyplot as plt
     from sklearn.metrics import ConfusionMatrixDisplay, DetCurveDisplay, RocCurveDisplay
 
-    gen, skl, rnd = (scorer.calibrate(ps.flat(k)) for k in ("genuine", "skilled", "random"))
+    gen, skl, rnd = ps.calibrated(scorer)
     fig, axes = plt.subplots(2, 2, figsize=(11, 9))
     for neg, label in ((skl, "skilled"), (rnd, "random")):
         if len(neg) and len(gen):
