@@ -2,7 +2,8 @@
 
 A writer is a seeded random pen path; a genuine sample redraws it with small jitter,
 a "forgery" with larger distortion and a different pen. ``write_folders_dataset`` lays
-them out as a ``folders`` tree.
+them out as a ``folders`` tree. ``draw_cheque`` puts a signature on a whole cheque
+(printed text, amount box, rules, a MICR-like code line), as archives scan them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 
 def _writer_path(writer: int, points: int = 14) -> np.ndarray:
@@ -53,6 +54,56 @@ def draw_signature(
     loop_x = path[len(path) // 3, 0] * width
     draw.ellipse([loop_x - 12, height * 0.3, loop_x + 12, height * 0.7], outline=fill_ink, width=3)
     return image
+
+
+def draw_cheque(
+    writer: int = 1,
+    sample: int = 0,
+    forged: bool = False,
+    size: tuple[int, int] = (1200, 550),
+    code_line: bool = True,
+) -> tuple[Image.Image, tuple[int, int, int, int]]:
+    """(a greyscale whole-cheque scan, the signature's x, y, width, height in it).
+
+    The default size is a 6 x 2.75 inch cheque at 200 dpi, the cheque image exchange
+    resolution; ``image.convert("1")`` makes it bilevel like an archived scan.
+    """
+    width, height = size
+    cheque = Image.new("L", size, 255)
+    draw = ImageDraw.Draw(cheque)
+    font = ImageFont.load_default(size=max(10, height // 28))
+    small = ImageFont.load_default(size=max(8, height // 40))
+    draw.rectangle([2, 2, width - 3, height - 3], outline=120, width=2)  # the cheque's printed frame
+    draw.text((0.04 * width, 0.05 * height), "FIRST EXAMPLE BANK", fill=30, font=font)
+    draw.text((0.04 * width, 0.12 * height), "1 Main Street, Springfield", fill=60, font=small)
+    draw.text((0.70 * width, 0.10 * height), "DATE  2026-12-01", fill=30, font=small)
+    draw.text((0.04 * width, 0.30 * height), "PAY TO THE ORDER OF  Jane Example", fill=30, font=font)
+    draw.line([(0.22 * width, 0.36 * height), (0.74 * width, 0.36 * height)], fill=60, width=2)
+    draw.rectangle([0.78 * width, 0.27 * height, 0.96 * width, 0.38 * height], outline=40, width=3)  # amount box
+    draw.text((0.80 * width, 0.29 * height), "$ 120.00", fill=20, font=font)
+    draw.text((0.04 * width, 0.46 * height), "One hundred twenty and 00/100", fill=30, font=font)
+    draw.line([(0.04 * width, 0.52 * height), (0.84 * width, 0.52 * height)], fill=60, width=2)
+    draw.text((0.04 * width, 0.72 * height), "MEMO", fill=40, font=small)
+    draw.line([(0.10 * width, 0.76 * height), (0.42 * width, 0.76 * height)], fill=60, width=2)
+    draw.line([(0.56 * width, 0.78 * height), (0.94 * width, 0.78 * height)], fill=60, width=2)  # signature line
+    if code_line:  # E-13B-like glyphs: blocky marks with gaps, 1/4 inch above the bottom edge
+        rng = np.random.default_rng(99)
+        top, glyph_h, glyph_w = int(0.86 * height), int(0.05 * height), max(4, width // 90)
+        x = int(0.12 * width)
+        while x < 0.80 * width:
+            for _ in range(int(rng.integers(1, 4))):
+                bar = int(rng.integers(2, glyph_w // 2 + 3))
+                y0 = top + int(rng.integers(0, glyph_h // 3))
+                draw.rectangle([x, y0, x + bar, top + glyph_h], fill=15)
+                x += bar + 2
+            x += glyph_w
+            if rng.random() < 0.12:
+                x += 3 * glyph_w  # the gaps between the fields
+    box = (int(0.58 * width), int(0.56 * height), int(0.32 * width), int(0.22 * height))
+    signature = draw_signature(writer, sample, forged=forged, size=(box[2], box[3]))
+    cheque.paste(Image.fromarray(np.minimum(np.asarray(cheque.crop(
+        (box[0], box[1], box[0] + box[2], box[1] + box[3]))), np.asarray(signature))), box[:2])
+    return cheque, box
 
 
 def png_bytes(image: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:
