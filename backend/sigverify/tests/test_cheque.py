@@ -25,7 +25,9 @@ def assert_covers_the_signature_only(region, writer, signature_box, cheque_size)
     scale = cheque_size[0] / 1200
     slack = 2 * scale  # a pixel of stroke lost at a crossing with the signature line
     assert x <= sx0 + slack and y <= sy0 + slack and x + w >= sx1 - slack and y + h >= sy1 - slack, (
-        region, (sx0, sy0, sx1, sy1))
+        region,
+        (sx0, sy0, sx1, sy1),
+    )
     # Tight: no more than a margin around the signature (not the whole lower right).
     margin = 0.06 * max(sx1 - sx0, sy1 - sy0) + 3 * scale
     assert x >= sx0 - margin and y >= sy0 - margin and x + w <= sx1 + margin and y + h <= sy1 + margin, region
@@ -55,8 +57,7 @@ def test_multi_page_tiff_uses_the_front_page_1():
     front, box = draw_cheque(3)
     back = Image.new("L", front.size, 255)
     back.paste(0, (40, 40, 400, 300))  # an endorsement stamp on the back
-    data = png_bytes(front.convert("1"), "TIFF", compression="group4", save_all=True,
-                     append_images=[back.convert("1")])
+    data = png_bytes(front.convert("1"), "TIFF", compression="group4", save_all=True, append_images=[back.convert("1")])
     assert Image.open(io.BytesIO(data)).n_frames == 2
     assert_covers_the_signature_only(find_signature_region(load_image(data)), 3, box, front.size)
 
@@ -83,8 +84,11 @@ def test_rgba_cheque_on_transparent_paper_reads_as_on_white():
     assert find_signature_region(rgba).box == find_signature_region(cheque).box
 
 
-@pytest.mark.parametrize("image", [Image.new("L", (1200, 550), 255), Image.new("1", (1200, 550), 1),
-                                   Image.new("RGB", (40, 20), (30, 30, 30))], ids=["white", "bilevel-white", "tiny"])
+@pytest.mark.parametrize(
+    "image",
+    [Image.new("L", (1200, 550), 255), Image.new("1", (1200, 550), 1), Image.new("RGB", (40, 20), (30, 30, 30))],
+    ids=["white", "bilevel-white", "tiny"],
+)
 def test_no_ink_gives_the_usual_place_inside_the_image(image):
     region = find_signature_region(image)
     assert not region.found

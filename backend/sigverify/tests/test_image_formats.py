@@ -27,7 +27,10 @@ def test_group4_tiff_reads_exactly_like_the_same_bilevel_png():
     data = group4(bilevel(1))
     image = load_image(data)
     assert (image.mode, image.info["compression"], tuple(round(v) for v in image.info["dpi"])) == (
-        "1", "group4", (200, 200))
+        "1",
+        "group4",
+        (200, 200),
+    )
     assert np.array_equal(preprocess(data, size=SIZE), preprocess(png_bytes(bilevel(1)), size=SIZE))
     grey = preprocess(png_bytes(draw_signature(1, size=(400, 200))), size=SIZE).astype(float)
     assert np.corrcoef(preprocess(data, size=SIZE).astype(float).ravel(), grey.ravel())[0, 1] > 0.9
@@ -61,14 +64,18 @@ def palette_with_transparency(image):
     return palette
 
 
-@pytest.mark.parametrize("variant", [
-    lambda im: im,
-    lambda im: im.convert("RGB"),
-    as_palette,
-    palette_with_transparency,
-    with_transparent_paper,
-    lambda im: with_transparent_paper(im).convert("LA"),
-], ids=["greyscale", "rgb", "palette", "palette-transparent", "rgba-on-transparent", "la-on-transparent"])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        lambda im: im,
+        lambda im: im.convert("RGB"),
+        as_palette,
+        palette_with_transparency,
+        with_transparent_paper,
+        lambda im: with_transparent_paper(im).convert("LA"),
+    ],
+    ids=["greyscale", "rgb", "palette", "palette-transparent", "rgba-on-transparent", "la-on-transparent"],
+)
 def test_every_png_mode_reads_the_same_way(variant):
     base = draw_signature(4, size=(400, 200))
     reference = preprocess(png_bytes(base), size=SIZE).astype(float)
