@@ -1,7 +1,9 @@
 """``sigverify publish``: evaluate a trained model dir on held-out writers and ship it.
 
 Copies the weights into the target dir (``.part`` then rename), adds the held-out figures,
-plots and the background-swap check to the card, and renders ``MODEL_CARD.md``.
+plots and the background-swap check to the card, stores the calibrated validation and test scores
+(``scores.json``, its sha256 in the card) from which any operating policy's thresholds follow, sets
+the card's thresholds to the default policy's (1% / 1%) and renders ``MODEL_CARD.md``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,11 @@ import os
 import shutil
 from pathlib import Path
 
-from .report import run_evaluation
+from . import evaluate as ev
+from .errors import DatasetError
+from .inference import Verifier
+from .policy import SCORES_FILE, Policy, StoredScores, thresholds_for
+from .report import embed_split, evaluation_report, run_evaluation
 from .weights import CARD_FILE, WEIGHTS_FILE, sha256_file
 
 REFERENCE_COUNTS = (1, 5)
@@ -21,16 +27,28 @@ def publish(model_dir, target, datasets: list[str], split_file: str, split: str 
             log=print) -> dict:
     model_dir, target = Path(model_dir), Path(target)
     card = json.loads((model_dir / CARD_FILE).read_text())
+    verifier = Verifier.from_dir(model_dir, precision="fp32")
+    scores = StoredScores(references=ev.THRESHOLD_REFERENCES, model_sha256=card["sha256"])
     held_out = {}
     for data in datasets:
         name = Path(data).resolve().name.lower()
+        embeddings, groups = embed_split(verifier, data, "folders", split_file, split)
         for r in REFERENCE_COUNTS:
+            ps = ev.protocol_scores(embeddings, groups, r, verifier.scorer)
             plot = target / f"roc_{name}_R{r}.png" if r == 5 else None
-            report = run_evaluation(data, "folders", model_dir, references=r, split_file=split_file, split=split,
-                                    plot_path=plot)
+            report = evaluation_report(verifier, ps, data, "folders", split_file, split, plot_path=plot)
             held_out[f"{name}_R{r}"] = _compact(report)
             log(f"{name} R={r}: skilled EER {report['skilled']['eer']:.4f} (per-writer {report['user_threshold_eer_skilled']:.4f})"
                 f", random EER {report['random']['eer']:.4f}, writers {report['writers']}")
+            if r == scores.references:
+                scores.add("test", name, ps, verifier.scorer)
+        try:
+            embeddings, groups = embed_split(verifier, data, "folders", split_file, "val")
+        except DatasetError:
+            log(f"{name}: no validation writers in {split_file}; its scores are not stored")
+        else:
+            scores.add("val", name, ev.protocol_scores(embeddings, groups, scores.references, verifier.scorer),
+                       verifier.scorer)
     metrics = dict(card.get("metrics", {}))
     metrics["held_out"] = held_out
     metrics["held_out_split"] = {"split": split, "split_file": Path(split_file).name}
@@ -49,6 +67,20 @@ def publish(model_dir, target, datasets: list[str], split_file: str, split: str 
     card["plots"] = sorted(p.name for p in target.glob("roc_*_R5.png")) if target.exists() else []
 
     target.mkdir(parents=True, exist_ok=True)
+    if len(scores.pooled("val", "genuine")) and len(scores.pooled("val", "skilled")):
+        sha256 = scores.write(target)
+        # The default policy's thresholds from the file as shipped, through the function the service
+        # uses for any policy, so the card and a policy of 1% / 1% always agree.
+        shipped = StoredScores.read(target / SCORES_FILE, sha256=sha256)
+        card["thresholds"] = {**card.get("thresholds", {}), **thresholds_for(shipped, Policy())}
+        card["scores"] = {"file": SCORES_FILE, "sha256": sha256, "references": scores.references,
+                          "splits": {s: scores.datasets(s) for s in ("val", "test")}}
+        log(f"validation and test scores -> {target / SCORES_FILE}; default policy (1% / 1%): accept "
+            f"{card['thresholds']['accept']:.4f}, reject {card['thresholds']['reject']:.4f}")
+    else:
+        card.pop("scores", None)
+        (target / SCORES_FILE).unlink(missing_ok=True)  # an older model's scores must not outlive it
+        log("no validation scores: the card keeps the training thresholds and its policy cannot be changed")
     tmp = target / (WEIGHTS_FILE + ".part")
     shutil.copyfile(model_dir / WEIGHTS_FILE, tmp)
     if sha256_file(tmp) != card["sha256"]:
@@ -119,10 +151,15 @@ def render_markdown(card: dict) -> str:
         "",
         "## Operating points (calibrated score, fitted on validation writers, R=5)",
         "",
-        f"- `accept` = {thresholds.get('accept', float('nan')):.4f}: at or above, **genuine** (1% FAR on skilled forgeries)",
-        f"- `reject` = {thresholds.get('reject', float('nan')):.4f}: below, **forgery** (1% FRR)",
+        f"- `accept` = {thresholds.get('accept', float('nan')):.4f}: at or above, **genuine** "
+        f"({_pct(thresholds.get('accept_far_skilled', 0.01))} FAR on skilled forgeries)",
+        f"- `reject` = {thresholds.get('reject', float('nan')):.4f}: below, **forgery** "
+        f"({_pct(thresholds.get('reject_frr', 0.01))} FRR)",
         "- between the two: **refer** to a supervisor",
         f"- `eer` = {thresholds.get('eer', float('nan')):.4f}: the single threshold at equal error rate",
+        *([f"- A bank chooses its own targets (the operating policy, 0.1-5% each); the thresholds then follow "
+           f"from the validation scores in `{card['scores']['file']}` (sha256 `{card['scores']['sha256'][:16]}...`)."]
+          if card.get("scores") else []),
         "",
         "## Held-out writers (never seen in training or validation)",
         "",

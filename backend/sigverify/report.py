@@ -63,20 +63,26 @@ def embed_dataset(verifier: Verifier, samples, root, swap: bool = False):
     return np.concatenate(embeddings), kept
 
 
-def protocol_for(data, layout, model_dir, references=5, split_file=None, split="test", swap_background=False,
-                 precision="fp32") -> tuple[Verifier, ev.ProtocolScores]:
-    """Load the model, embed the dataset (or its ``split`` writers) and score every protocol query."""
-    verifier = Verifier.from_dir(model_dir, precision=precision)
+def embed_split(verifier: Verifier, data, layout="folders", split_file=None, split="test", swap_background=False):
+    """(embeddings, writer groups) of the dataset, or of its ``split`` writers."""
     root, samples = load_dataset(data, layout)
     samples = _select(samples, Path(data).resolve().name.lower(), split_file, split)
     embeddings, kept = embed_dataset(verifier, samples, root, swap=swap_background)
     groups = ev.group_by_writer([s.writer for s in kept], [s.label for s in kept], [s.sample for s in kept])
+    return embeddings, groups
+
+
+def protocol_for(data, layout, model_dir, references=5, split_file=None, split="test", swap_background=False,
+                 precision="fp32") -> tuple[Verifier, ev.ProtocolScores]:
+    """Load the model, embed the dataset (or its ``split`` writers) and score every protocol query."""
+    verifier = Verifier.from_dir(model_dir, precision=precision)
+    embeddings, groups = embed_split(verifier, data, layout, split_file, split, swap_background)
     return verifier, ev.protocol_scores(embeddings, groups, references, verifier.scorer)
 
 
-def run_evaluation(data, layout, model_dir, references=5, json_path=None, plot_path=None,
-                   split_file=None, split="test", swap_background=False, precision="fp32") -> dict:
-    verifier, ps = protocol_for(data, layout, model_dir, references, split_file, split, swap_background, precision)
+def evaluation_report(verifier: Verifier, ps: ev.ProtocolScores, data, layout="folders", split_file=None,
+                      split="test", swap_background=False, json_path=None, plot_path=None) -> dict:
+    """The report of one protocol run (figures at the card's EER threshold), optionally as JSON and plots."""
     name = Path(data).resolve().name.lower()
     threshold = float(verifier.card.get("thresholds", {}).get("eer", 0.5))
     report = ev.summarise(ps, verifier.scorer, threshold)
@@ -96,8 +102,14 @@ def run_evaluation(data, layout, model_dir, references=5, json_path=None, plot_p
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(ev.dumps(report) + "\n")
     if plot_path:
-        write_plot(ps, verifier.scorer, threshold, plot_path, title=f"{name} R={references}")
+        write_plot(ps, verifier.scorer, threshold, plot_path, title=f"{name} R={ps.references}")
     return report
+
+
+def run_evaluation(data, layout, model_dir, references=5, json_path=None, plot_path=None,
+                   split_file=None, split="test", swap_background=False, precision="fp32") -> dict:
+    verifier, ps = protocol_for(data, layout, model_dir, references, split_file, split, swap_background, precision)
+    return evaluation_report(verifier, ps, data, layout, split_file, split, swap_background, json_path, plot_path)
 
 
 def write_plot(ps, scorer, threshold: float, path, title: str = "") -> None:

@@ -181,3 +181,21 @@ def test_publish_ships_weights_with_card_and_plots(tmp_path, trained, folders_tr
     assert "background_swap" in card["metrics"] and card["plots"]
     assert card["sha256"] in (target / "MODEL_CARD.md").read_text()
     Verifier.from_dir(target)  # the shipped copy passes its own sha256 check
+
+    # The calibrated validation and test scores ship beside the card, and the card's thresholds are
+    # the default policy's, computed from them by the function the service uses for any policy.
+    from sigverify.policy import Policy, scores_for_card, thresholds_for
+
+    name = folders_tree.name.lower()
+    assert card["scores"]["file"] == "scores.json" and card["scores"]["references"] == 5
+    assert card["scores"]["splits"] == {"val": [name], "test": [name]}
+    scores = scores_for_card(target, json.loads((target / "model_card.json").read_text()))
+    assert scores.model_sha256 == card["sha256"]
+    held = card["metrics"]["held_out"][f"{name}_R5"]
+    assert len(scores.pooled("test", "genuine")) == held["genuine_queries"]
+    assert len(scores.pooled("test", "skilled")) == held["skilled_queries"]
+    assert len(scores.pooled("test", "random")) == held["random_queries"]
+    assert len(scores.pooled("val", "genuine")) and len(scores.pooled("val", "skilled"))
+    expected = thresholds_for(scores, Policy(0.01, 0.01))
+    assert {k: card["thresholds"][k] for k in expected} == expected
+    assert "eer" in card["thresholds"] and "scores.json" in (target / "MODEL_CARD.md").read_text()

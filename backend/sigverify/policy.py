@@ -1,0 +1,226 @@
+"""The operating policy: a bank's error targets turned into the ``accept`` and ``reject`` thresholds.
+
+A policy is two targets: the share of skilled forgeries that may be accepted (``far_skilled``) and
+the share of genuine signatures that may be rejected (``frr``), each 0.1–5%. The thresholds follow
+from the calibrated scores of the validation writers that ``sigverify publish`` stores beside the
+model card (``scores.json``), so a new policy needs no retraining. The test writers' scores, never
+used to choose a threshold, show what a policy would do: forgeries accepted, genuine rejected and the
+share referred to a human (``preview``), over the whole range of policies (``sweep``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import metrics
+
+SCORES_FILE = "scores.json"
+SCORES_FORMAT = 1
+KINDS = ("genuine", "skilled", "random")
+SPLITS = ("val", "test")
+TARGET_MIN, TARGET_MAX, DEFAULT_TARGET = 0.001, 0.05, 0.01
+# The policies the sweep plots: forgery targets across the allowed range, log-spaced.
+SWEEP_TARGETS = tuple(float(f"{t:.4g}") for t in np.geomspace(TARGET_MIN, TARGET_MAX, 17))
+
+
+class ScoresFileError(ValueError):
+    """The stored scores are missing, damaged or do not belong to the model."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    far_skilled: float = DEFAULT_TARGET  # skilled forgeries that may be accepted (fraction)
+    frr: float = DEFAULT_TARGET  # genuine signatures that may be rejected (fraction)
+
+    def errors(self) -> dict[str, list[str]]:
+        """Field errors ({} when both targets are in range)."""
+        out = {}
+        for name in ("far_skilled", "frr"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                out[name] = ["must be a number"]
+            elif not TARGET_MIN <= value <= TARGET_MAX:
+                out[name] = [f"must be between {TARGET_MIN} and {TARGET_MAX} (0.1% to 5%), got {value}"]
+        return out
+
+
+@dataclass
+class StoredScores:
+    """Calibrated scores (higher = more likely genuine) per split, dataset and query kind, at R references."""
+
+    references: int
+    scores: dict = field(default_factory=dict)  # split -> dataset -> kind -> np.ndarray
+    model_sha256: str = ""
+
+    def add(self, split: str, dataset: str, protocol, scorer) -> None:
+        """Store one dataset's ``evaluate.ProtocolScores`` as calibrated scores (what the service compares)."""
+        genuine, skilled, random = protocol.calibrated(scorer)
+        self.scores.setdefault(split, {})[dataset] = {"genuine": genuine, "skilled": skilled, "random": random}
+
+    def pooled(self, split: str, kind: str) -> np.ndarray:
+        parts = [np.asarray(by_kind.get(kind, ()), dtype=np.float64) for by_kind in self.scores.get(split, {}).values()]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def datasets(self, split: str) -> list[str]:
+        return sorted(self.scores.get(split, {}))
+
+    def to_dict(self) -> dict:
+        return {
+            "format": SCORES_FORMAT,
+            "score": "calibrated",
+            "references": self.references,
+            "model_sha256": self.model_sha256,
+            "splits": {
+                split: {
+                    name: {kind: [round(float(v), 7) for v in by_kind.get(kind, ())] for kind in KINDS}
+                    for name, by_kind in sorted(datasets.items())
+                }
+                for split, datasets in sorted(self.scores.items())
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> StoredScores:
+        if (
+            not isinstance(data, dict)
+            or data.get("format") != SCORES_FORMAT
+            or not isinstance(data.get("splits"), dict)
+        ):
+            raise ScoresFileError(f"not a scores file of format {SCORES_FORMAT}")
+        scores = {
+            split: {
+                name: {kind: np.asarray(by_kind.get(kind, []), dtype=np.float64) for kind in KINDS}
+                for name, by_kind in datasets.items()
+            }
+            for split, datasets in data["splits"].items()
+        }
+        return cls(
+            references=int(data.get("references", 5)), scores=scores, model_sha256=str(data.get("model_sha256", ""))
+        )
+
+    def write(self, directory) -> str:
+        """Write ``scores.json`` into ``directory`` (``.part`` then rename); returns its sha256."""
+        path = Path(directory) / SCORES_FILE
+        text = json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True) + "\n"
+        part = path.with_name(path.name + ".part")
+        part.write_text(text)
+        os.replace(part, path)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @classmethod
+    def read(cls, path, sha256: str | None = None) -> StoredScores:
+        """Load a scores file; with ``sha256`` (the card's) a file that differs is refused."""
+        path = Path(path)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise ScoresFileError(f"cannot read the validation scores {path}: {exc.strerror or exc}") from exc
+        if sha256 and hashlib.sha256(raw).hexdigest() != sha256:
+            raise ScoresFileError(f"the validation scores {path} do not match the sha256 in the model card")
+        try:
+            data = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ScoresFileError(f"the validation scores {path} are not valid JSON: {exc}") from exc
+        try:
+            return cls.from_dict(data)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ScoresFileError(f"{path}: {exc}") from exc
+
+
+def scores_for_card(directory, card: dict) -> StoredScores | None:
+    """The scores a model card points at (``card["scores"]``), checked against its sha256; None if it has none."""
+    entry = card.get("scores")
+    if not isinstance(entry, dict) or not entry.get("file"):
+        return None
+    return StoredScores.read(Path(directory) / entry["file"], sha256=entry.get("sha256"))
+
+
+def thresholds_for(scores: StoredScores, policy: Policy) -> dict:
+    """``accept`` and ``reject`` for ``policy`` from the validation writers' scores (pooled over datasets).
+
+    accept: the lowest threshold that accepts at most ``far_skilled`` of the skilled forgeries;
+    reject: the highest that rejects at most ``frr`` of the genuine signatures, never above accept
+    (where the two cross there is no refer band).
+    """
+    errors = policy.errors()
+    if errors:
+        raise ValueError("; ".join(f"{k} {v[0]}" for k, v in errors.items()))
+    genuine, skilled = scores.pooled("val", "genuine"), scores.pooled("val", "skilled")
+    if not len(genuine) or not len(skilled):
+        raise ScoresFileError("the stored scores have no validation genuine or skilled-forgery scores")
+    accept = metrics.threshold_at_far(skilled, policy.far_skilled)
+    reject = min(metrics.threshold_at_frr(genuine, policy.frr), accept)
+    return {
+        "accept": float(accept),
+        "reject": float(reject),
+        "accept_far_skilled": float(policy.far_skilled),
+        "reject_frr": float(policy.frr),
+        "references": scores.references,
+    }
+
+
+def _share(mask) -> float | None:
+    return float(np.mean(mask)) if len(mask) else None
+
+
+def outcome(genuine, skilled, random, accept: float, reject: float) -> dict:
+    """What ``accept``/``reject`` do to these scores (fractions; None where there are no queries).
+
+    ``referred`` is the share of all questioned signatures (genuine and skilled forgeries) sent to a human.
+    """
+    genuine, skilled, random = (np.asarray(x, dtype=np.float64) for x in (genuine, skilled, random))
+    both = np.r_[genuine, skilled]
+    return {
+        "forgeries_accepted": _share(skilled >= accept),
+        "random_accepted": _share(random >= accept),
+        "genuine_rejected": _share(genuine < reject),
+        "genuine_accepted": _share(genuine >= accept),
+        "referred": _share((both >= reject) & (both < accept)),
+        "referred_genuine": _share((genuine >= reject) & (genuine < accept)),
+        "referred_skilled": _share((skilled >= reject) & (skilled < accept)),
+        "queries": {"genuine": int(len(genuine)), "skilled": int(len(skilled)), "random": int(len(random))},
+    }
+
+
+def preview(scores: StoredScores, policy: Policy) -> dict:
+    """The thresholds ``policy`` gives and what they do on the test writers (pooled and per dataset)."""
+    thresholds = thresholds_for(scores, policy)
+    accept, reject = thresholds["accept"], thresholds["reject"]
+    by_dataset = {
+        name: outcome(*(by_kind.get(k, ()) for k in KINDS), accept, reject)
+        for name, by_kind in sorted(scores.scores.get("test", {}).items())
+    }
+    return {
+        "policy": {"far_skilled": policy.far_skilled, "frr": policy.frr},
+        "thresholds": thresholds,
+        "test": outcome(*(scores.pooled("test", k) for k in KINDS), accept, reject),
+        "test_by_dataset": by_dataset,
+        "validation": outcome(*(scores.pooled("val", k) for k in KINDS), accept, reject),
+    }
+
+
+def sweep(scores: StoredScores, frr: float = DEFAULT_TARGET, far_targets=SWEEP_TARGETS) -> list[dict]:
+    """One row per forgery target (``frr`` held): thresholds and test-writer outcome, for the trade-off plot."""
+    rows = []
+    for target in far_targets:
+        result = preview(scores, Policy(far_skilled=float(target), frr=frr))
+        test = result["test"]
+        rows.append(
+            {
+                "far_skilled": float(target),
+                "frr": float(frr),
+                "accept": result["thresholds"]["accept"],
+                "reject": result["thresholds"]["reject"],
+                "forgeries_accepted": test["forgeries_accepted"],
+                "genuine_rejected": test["genuine_rejected"],
+                "referred": test["referred"],
+            }
+        )
+    return rows

@@ -1,0 +1,153 @@
+import json
+
+import numpy as np
+import pytest
+
+from sigverify.policy import (
+    SCORES_FILE,
+    SWEEP_TARGETS,
+    TARGET_MAX,
+    TARGET_MIN,
+    Policy,
+    ScoresFileError,
+    StoredScores,
+    preview,
+    scores_for_card,
+    sweep,
+    thresholds_for,
+)
+
+
+def make_scores(seed=0, n=400) -> StoredScores:
+    """Two datasets of overlapping calibrated scores: genuine high, skilled lower, random lowest."""
+    rng = np.random.default_rng(seed)
+
+    def kinds(shift):
+        return {
+            "genuine": rng.beta(8 + shift, 2, n),
+            "skilled": rng.beta(3, 4 + shift, n),
+            "random": rng.beta(1, 8, n),
+        }
+
+    return StoredScores(
+        references=5,
+        model_sha256="ab" * 32,
+        scores={split: {"cedar": kinds(0), "gpds": kinds(1)} for split in ("val", "test")},
+    )
+
+
+def test_stricter_forgery_target_raises_accept_and_accepts_fewer_forgeries():
+    scores = make_scores()
+    loose, default, strict = (preview(scores, Policy(far_skilled=t)) for t in (0.05, 0.01, 0.001))
+    accepts = [p["thresholds"]["accept"] for p in (loose, default, strict)]
+    assert accepts[0] < accepts[1] < accepts[2]
+    accepted = [p["test"]["forgeries_accepted"] for p in (loose, default, strict)]
+    assert accepted[0] > accepted[1] > accepted[2]
+    # On the validation writers the target holds exactly; test writers come close to it.
+    val_skilled = scores.pooled("val", "skilled")
+    for target, p in zip((0.05, 0.01, 0.001), (loose, default, strict), strict=True):
+        assert np.mean(val_skilled >= p["thresholds"]["accept"]) <= target
+        assert p["validation"]["forgeries_accepted"] <= target
+    # A stricter forgery target sends more genuine signatures to a human, never fewer.
+    assert (
+        loose["test"]["referred_genuine"] <= default["test"]["referred_genuine"] <= strict["test"]["referred_genuine"]
+    )
+
+
+def test_stricter_genuine_target_lowers_reject_and_rejects_fewer_genuine():
+    scores = make_scores()
+    loose, strict = (preview(scores, Policy(frr=t)) for t in (0.05, 0.002))
+    assert strict["thresholds"]["reject"] < loose["thresholds"]["reject"]
+    assert strict["test"]["genuine_rejected"] < loose["test"]["genuine_rejected"]
+    assert np.mean(scores.pooled("val", "genuine") < strict["thresholds"]["reject"]) <= 0.002
+    # The forgery side is untouched by the genuine target.
+    assert strict["thresholds"]["accept"] == loose["thresholds"]["accept"]
+
+
+def test_thresholds_are_the_validation_quantiles_and_never_cross():
+    scores = make_scores()
+    t = thresholds_for(scores, Policy())
+    skilled = np.sort(scores.pooled("val", "skilled"))
+    assert np.sum(skilled >= t["accept"]) == int(0.01 * len(skilled))  # exactly the allowed 1%
+    assert t["reject"] <= t["accept"]
+    assert t["accept_far_skilled"] == 0.01 and t["reject_frr"] == 0.01 and t["references"] == 5
+    # Classes that do not overlap: reject would sit above accept, so it is capped (no refer band).
+    apart = StoredScores(5, {"val": {"x": {"genuine": np.linspace(0.6, 1, 101), "skilled": np.linspace(0, 0.4, 101)}}})
+    crossed = thresholds_for(apart, Policy(far_skilled=0.05, frr=0.05))
+    assert crossed["reject"] == crossed["accept"]
+
+
+def test_test_scores_never_choose_the_thresholds():
+    scores = make_scores()
+    before = thresholds_for(scores, Policy())
+    scores.scores["test"]["cedar"]["skilled"] = np.ones(10)
+    assert thresholds_for(scores, Policy()) == before
+
+
+def test_preview_reports_per_dataset_and_pooled_shares():
+    scores = make_scores()
+    p = preview(scores, Policy(far_skilled=0.005))
+    assert set(p["test_by_dataset"]) == {"cedar", "gpds"}
+    test = p["test"]
+    assert test["queries"] == {"genuine": 800, "skilled": 800, "random": 800}
+    accept, reject = p["thresholds"]["accept"], p["thresholds"]["reject"]
+    genuine, skilled = scores.pooled("test", "genuine"), scores.pooled("test", "skilled")
+    both = np.r_[genuine, skilled]
+    assert test["referred"] == pytest.approx(np.mean((both >= reject) & (both < accept)))
+    assert test["genuine_rejected"] == pytest.approx(np.mean(genuine < reject))
+    assert test["forgeries_accepted"] == pytest.approx(np.mean(skilled >= accept))
+    # Every genuine query is accepted, referred or rejected.
+    assert test["genuine_accepted"] + test["referred_genuine"] + test["genuine_rejected"] == pytest.approx(1.0)
+
+
+def test_sweep_covers_the_allowed_range_and_trades_forgeries_for_referrals():
+    rows = sweep(make_scores(), frr=0.01)
+    assert [r["far_skilled"] for r in rows] == list(SWEEP_TARGETS)
+    assert rows[0]["far_skilled"] == TARGET_MIN and rows[-1]["far_skilled"] == TARGET_MAX
+    accepted = [r["forgeries_accepted"] for r in rows]
+    referred = [r["referred"] for r in rows]
+    assert accepted == sorted(accepted) and referred == sorted(referred, reverse=True)
+    assert all(r["frr"] == 0.01 for r in rows)
+
+
+@pytest.mark.parametrize(
+    "policy, field",
+    [
+        (Policy(far_skilled=0.0005), "far_skilled"),
+        (Policy(frr=0.06), "frr"),
+        (Policy(frr=float("nan")), "frr"),
+        (Policy(far_skilled="1%"), "far_skilled"),
+    ],
+)
+def test_targets_outside_the_range_are_field_errors(policy, field):
+    errors = policy.errors()
+    assert list(errors) == [field]
+    with pytest.raises(ValueError, match=field):
+        thresholds_for(make_scores(), policy)
+
+
+def test_scores_file_round_trip_and_sha256_check(tmp_path):
+    scores = make_scores()
+    sha = scores.write(tmp_path)
+    assert not list(tmp_path.glob("*.part"))
+    card = {"scores": {"file": SCORES_FILE, "sha256": sha}}
+    loaded = scores_for_card(tmp_path, card)
+    assert loaded.references == 5 and loaded.datasets("test") == ["cedar", "gpds"]
+    np.testing.assert_allclose(loaded.pooled("val", "skilled"), scores.pooled("val", "skilled"), atol=1e-7)
+    assert thresholds_for(loaded, Policy()) == pytest.approx(thresholds_for(scores, Policy()), abs=1e-6)
+
+    assert scores_for_card(tmp_path, {}) is None  # a card from before scores were stored
+    data = json.loads((tmp_path / SCORES_FILE).read_text())
+    data["splits"]["val"]["cedar"]["skilled"][0] = 0.999
+    (tmp_path / SCORES_FILE).write_text(json.dumps(data))
+    with pytest.raises(ScoresFileError, match="sha256"):
+        scores_for_card(tmp_path, card)
+    (tmp_path / SCORES_FILE).unlink()
+    with pytest.raises(ScoresFileError, match="cannot read"):
+        scores_for_card(tmp_path, card)
+    (tmp_path / SCORES_FILE).write_text("{not json")
+    with pytest.raises(ScoresFileError, match="not valid JSON"):
+        StoredScores.read(tmp_path / SCORES_FILE)
+    (tmp_path / SCORES_FILE).write_text('{"format": 99}')
+    with pytest.raises(ScoresFileError, match="format"):
+        StoredScores.read(tmp_path / SCORES_FILE)
