@@ -14,26 +14,11 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-TINY_CARD = {
-    "name": "tiny-test",
-    "version": "t1",
-    "input_size": [32, 48],
-    "thresholds": {"eer": 0.5, "accept": 0.6, "reject": 0.4},
-    "metrics": {"eer": 0.5},
-    "scoring": {},
-}
+from sigverify.synthetic import write_tiny_model
 
 
 def make_model_dir(directory: Path, name: str = "tiny-test", seed: int = 0) -> Path:
-    import torch
-    from sigverify.model import SignatureEmbedder
-    from sigverify.preprocess import PREPROCESS_VERSION
-    from sigverify.weights import save_model
-
-    torch.manual_seed(seed)
-    card = {**TINY_CARD, "name": name, "preprocess_version": PREPROCESS_VERSION}
-    save_model(SignatureEmbedder(embedding_dim=16), directory, card)
-    return directory
+    return write_tiny_model(directory, name=name, seed=seed)
 
 
 @pytest.fixture(scope="session")

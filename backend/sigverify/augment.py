@@ -10,12 +10,17 @@ from torchvision.transforms import v2
 class SignatureAugment:
     """Small rotation, scale and shift; stroke-width change; ink intensity jitter.
 
+    With ``capture``, also what differs between scanners and archives: random binarisation
+    (bilevel cheque images), a lower resolution (down- then up-scaling) and blur.
     Each sample of a batch draws its own parameters.
     """
 
-    def __init__(self, degrees=5.0, translate=0.05, scale=(0.9, 1.1), shear=5.0, stroke_p=0.4, seed=None):
+    def __init__(self, degrees=5.0, translate=0.05, scale=(0.9, 1.1), shear=5.0, stroke_p=0.4, seed=None,
+                 capture=False, binarise_p=0.3, rescale_p=0.3, blur_p=0.2):
         self.affine = v2.RandomAffine(degrees=degrees, translate=(translate, translate), scale=scale, shear=shear)
         self.stroke_p = stroke_p
+        self.capture = capture
+        self.binarise_p, self.rescale_p, self.blur_p = binarise_p, rescale_p, blur_p
         self.generator = torch.Generator().manual_seed(seed) if seed is not None else None
 
     def _rand(self, n):
@@ -31,4 +36,16 @@ class SignatureAugment:
         eroded = -F.max_pool2d(-x, 3, stride=1, padding=1)
         x = torch.where(thicker, dilated, torch.where(thinner, eroded, x))
         gain = (0.75 + 0.5 * self._rand(len(x))).view(-1, 1, 1, 1)
-        return (x * gain).clamp_(0.0, 1.0)
+        x = (x * gain).clamp_(0.0, 1.0)
+        return self._capture(x) if self.capture else x
+
+    def _capture(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        pick = lambda p: (self._rand(n) < p).view(-1, 1, 1, 1)  # noqa: E731
+        factor = float(0.35 + 0.4 * self._rand(1))
+        small = F.interpolate(x, scale_factor=factor, mode="bilinear", antialias=True)
+        x = torch.where(pick(self.rescale_p), F.interpolate(small, size=(h, w), mode="bilinear"), x)
+        blurred = v2.functional.gaussian_blur(x, kernel_size=5, sigma=float(0.4 + 0.8 * self._rand(1)))
+        x = torch.where(pick(self.blur_p), blurred, x)
+        level = (0.15 + 0.45 * self._rand(n)).view(-1, 1, 1, 1)
+        return torch.where(pick(self.binarise_p), (x > level).float(), x)

@@ -2,7 +2,9 @@
 
 Training epochs and evaluations read rows of a memory-mapped array instead of decoding
 and preprocessing the same file again. The key is the preprocessing version and the
-input size, so changing either builds a new store beside the old one.
+input size, so changing either builds a new store beside the old one. Stores live under
+``SIGVERIFY_CACHE`` (default ``~/.cache/sigverify``), one folder per dataset path, and are
+rebuilt when the dataset's files change: nothing is ever written inside an input folder.
 """
 
 from __future__ import annotations
@@ -20,14 +22,15 @@ from .errors import ImageRejected
 from .preprocess import PREPROCESS_VERSION, preprocess
 
 
+def cache_base() -> Path:
+    return Path(os.environ.get("SIGVERIFY_CACHE") or Path.home() / ".cache" / "sigverify")
+
+
 def default_cache_dir(root: Path) -> Path:
-    """``<dataset>/cache`` when writable, else a per-user folder keyed by the dataset path."""
-    own = Path(root) / "cache"
-    if os.access(root, os.W_OK):
-        return own
-    digest = hashlib.sha1(str(Path(root).resolve()).encode()).hexdigest()[:12]
-    base = Path(os.environ.get("SIGVERIFY_CACHE", Path.home() / ".cache" / "sigverify"))
-    return base / digest
+    """The cache folder of a dataset: keyed by its resolved path (its content is checked on use)."""
+    resolved = Path(root).resolve()
+    digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:12]
+    return cache_base() / f"{resolved.name}-{digest}"
 
 
 def _fingerprint(samples: list[Sample], root: Path) -> list[list]:
@@ -41,10 +44,11 @@ def _fingerprint(samples: list[Sample], root: Path) -> list[list]:
 class ImageCache:
     """Preprocessed arrays for a list of samples; ``valid[i]`` is False for rejected images."""
 
-    def __init__(self, arrays: np.ndarray, valid: np.ndarray, samples: list[Sample]):
+    def __init__(self, arrays: np.ndarray, valid: np.ndarray, samples: list[Sample], location: Path | None = None):
         self.arrays = arrays
         self.valid = valid
         self.samples = samples
+        self.location = location  # the .npy file, when stored
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -61,7 +65,7 @@ class ImageCache:
             index = json.loads(index_path.read_text())
             if index.get("files") == fingerprint:
                 arrays = np.load(array_path, mmap_mode="r")
-                return cls(arrays, np.asarray(index["valid"], dtype=bool), samples)
+                return cls(arrays, np.asarray(index["valid"], dtype=bool), samples, array_path)
         cache_dir.mkdir(parents=True, exist_ok=True)
         arrays = np.zeros((len(samples), height, width), dtype=np.uint8)
         valid = np.ones(len(samples), dtype=bool)
@@ -89,4 +93,4 @@ class ImageCache:
             )
         )
         os.replace(tmp_index, index_path)
-        return cls(arrays, valid, samples)
+        return cls(arrays, valid, samples, array_path)

@@ -10,6 +10,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from .datasets import LAYOUTS
 from .errors import DatasetError, ImageRejected, ModelLoadError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -26,20 +27,23 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def cmd_import_data(args) -> int:
-    from .datasets import counts, import_dataset
+    from .datasets import DUPLICATES, counts, import_dataset, read_duplicates
 
     dest = Path(args.out) / (args.name or Path(args.data).resolve().name.lower())
     samples = import_dataset(args.data, args.layout, dest)
     c = counts(samples)
     print(f"imported {args.layout} tree {args.data} -> {dest}")
     print(f"writers: {c['writers']}  genuine: {c['genuine']}  forged: {c['forged']}  manifest: {dest / 'manifest.csv'}")
+    dupes = read_duplicates(dest)
+    by_writer = Counter(d["writer"] for d in dupes)
+    print(f"exact duplicates left out: {len(dupes)} images of {len(by_writer)} writers (listed in {dest / DUPLICATES})")
     if not args.no_cache:
         from .cache import ImageCache
         from .datasets import load_dataset
 
         root, absolute = load_dataset(dest)
-        ImageCache.build(absolute, root, args.size)
-        print(f"preprocessed cache: {dest / 'cache'} ({args.size[0]}x{args.size[1]})")
+        cache = ImageCache.build(absolute, root, args.size)
+        print(f"preprocessed cache: {cache.location} ({args.size[0]}x{args.size[1]})")
     return 0
 
 
@@ -84,7 +88,8 @@ def cmd_train(args) -> int:
         steps_per_epoch=args.steps_per_epoch, lr=args.lr, weight_decay=args.weight_decay,
         writer_weight=args.writer_weight,
         forgery_weight=args.forgery_weight, forgery_classes=args.forgery_classes, ema_decay=args.ema_decay,
-        augment=not args.no_augment,
+        augment=not args.no_augment, capture_augment=args.capture_augment,
+        balance_datasets=args.balance_datasets, init_from=args.init_from,
         split_file=args.split_file,
         patience=args.patience, device=args.device, precision=args.precision, threads=args.threads,
         resume=args.resume,
@@ -122,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("import-data", help="import a dataset tree into organized_data/<name>/ with a manifest")
     p.add_argument("--data", required=True, help="root of the dataset tree")
-    p.add_argument("--layout", required=True, choices=("cedar", "gpds", "folders"))
+    p.add_argument("--layout", required=True, choices=LAYOUTS)
     p.add_argument("--name", help="dataset name (default: the folder name, lower case)")
     p.add_argument("--out", default=str(REPO_ROOT / "organized_data"), help="where organised datasets live")
     p.add_argument("--size", type=_size, default=(128, 192), help="cache input size HxW (default 128x192)")
@@ -162,6 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ema-decay", type=float, default=0.0,
                    help="validate and ship an exponential moving average of the weights (e.g. 0.99; 0: off)")
     p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--capture-augment", action="store_true",
+                   help="also random binarisation, lower resolution and blur (grey and bilevel scans alike)")
+    p.add_argument("--balance-datasets", action="store_true",
+                   help="draw each batch's writers evenly from every dataset")
+    p.add_argument("--init-from", help="model dir to warm-start the embedder from (e.g. trained_model_parameters)")
     p.add_argument("--patience", type=int, default=6, help="early stopping: epochs without a better val EER")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
@@ -171,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="writer-independent evaluation of a model on a dataset")
     p.add_argument("--data", required=True, help="dataset dir (raw tree in --layout, or organised)")
-    p.add_argument("--layout", default="folders", choices=("cedar", "gpds", "folders"))
+    p.add_argument("--layout", default="folders", choices=LAYOUTS)
     p.add_argument("--model", default=str(REPO_ROOT / "trained_model_parameters"), help="model dir")
     p.add_argument("--references", "-R", type=int, default=5)
     p.add_argument("--json", help="write the report as JSON here")

@@ -1,17 +1,21 @@
-"""Dataset layouts (CEDAR, GPDS, plain folders) and the organised copy with its manifest.
+"""Dataset layouts (CEDAR, GPDS, BHSig260, plain folders) and the organised copy with its manifest.
 
 An imported dataset lives in ``organized_data/<name>/``:
 
     manifest.csv                      path,writer,label,sample
+    duplicates.csv                    path,writer,label,sample,same_as (left out of the manifest)
     <writer>/genuine/<sample>.<ext>
     <writer>/forged/<sample>.<ext>
 
-so an organised dataset is itself a valid ``folders`` tree.
+so an organised dataset is itself a valid ``folders`` tree. Exact duplicates inside one writer
+(same bytes, or same pixels) are kept once: a duplicate pair as reference and query would
+inflate every figure.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import re
 import shutil
@@ -19,9 +23,12 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 from .errors import DatasetError
 
-LAYOUTS = ("cedar", "gpds", "folders")
+LAYOUTS = ("cedar", "gpds", "bhsig260", "folders")
 LABELS = ("genuine", "forged")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 MANIFEST = "manifest.csv"
@@ -29,6 +36,8 @@ MANIFEST_FIELDS = ("path", "writer", "label", "sample")
 
 _CEDAR = re.compile(r"^(original|forgeries)_(\d+)_(\d+)$", re.IGNORECASE)
 _GPDS = re.compile(r"^(c|cf)-(\d+)-(\d+)$", re.IGNORECASE)
+_BHSIG = re.compile(r"^([BH])-S-(\d+)-([GF])-(\d+)$", re.IGNORECASE)
+DUPLICATES = "duplicates.csv"
 _LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
 
 
@@ -82,6 +91,32 @@ def _scan_gpds(root: Path) -> list[Sample]:
     return samples
 
 
+def _scan_bhsig260(root: Path) -> list[Sample]:
+    """One script's folder of BHSig260 (``Bengali/`` or ``Hindi/``): ``N/B-S-N-G-II.tif``.
+
+    The writer is the folder: some file names carry a zero-padded id (``H-S-011-F-16.tif`` in ``11/``).
+    """
+    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    if folders and not any(p.name.isdigit() for p in folders):
+        scripts = ", ".join(p.name for p in folders)
+        raise DatasetError(f"bhsig260 layout: {root} holds no writer folders; give one script folder ({scripts})")
+    if not folders:
+        raise DatasetError(f"bhsig260 layout: no writer folders (N/) under {root}")
+    samples = []
+    for folder in folders:
+        if not folder.name.isdigit():
+            raise DatasetError(f"bhsig260 layout: writer folder name is not a number: {folder}")
+        for path in _images(folder):
+            match = _BHSIG.match(path.stem)
+            if not match:
+                raise DatasetError(f"bhsig260 layout: unexpected file name {path} (want B-S-N-G-II.tif or H-S-N-F-II.tif)")
+            if int(match.group(2)) != int(folder.name):
+                raise DatasetError(f"bhsig260 layout: {path} names writer {match.group(2)} but sits in {folder.name}/")
+            label = "genuine" if match.group(3).upper() == "G" else "forged"
+            samples.append(Sample(path, str(int(folder.name)), label, int(match.group(4))))
+    return samples
+
+
 def sample_number(name: str) -> int:
     """The last number in a file name orders ``folders`` samples (``sig_12.png`` -> 12)."""
     match = _LAST_NUMBER.search(Path(name).stem)
@@ -114,7 +149,7 @@ def scan(root: str | os.PathLike, layout: str) -> list[Sample]:
         raise DatasetError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     if not root.is_dir():
         raise DatasetError(f"dataset folder does not exist: {root}")
-    scanner = {"cedar": _scan_cedar, "gpds": _scan_gpds, "folders": _scan_folders}[layout]
+    scanner = {"cedar": _scan_cedar, "gpds": _scan_gpds, "bhsig260": _scan_bhsig260, "folders": _scan_folders}[layout]
     samples = scanner(root)
     if not samples:
         raise DatasetError(f"{layout} layout: no images found under {root}")
@@ -130,9 +165,52 @@ def _writer_key(writer: str):
     return (0, int(writer), "") if writer.isdigit() else (1, 0, writer)
 
 
+@dataclass(frozen=True)
+class Duplicate:
+    sample: Sample
+    same_as: Sample  # the kept sample with the same bytes or pixels
+
+
+def _pixel_digest(path: Path) -> str | None:
+    try:
+        with Image.open(path) as image:
+            image.seek(0)
+            pixels = np.asarray(image.convert("L"))
+    except Exception:  # an unreadable file is rejected later, with its reason, by preprocessing
+        return None
+    return hashlib.sha256(pixels.tobytes() + str(pixels.shape).encode()).hexdigest()
+
+
+def split_duplicates(samples: list[Sample]) -> tuple[list[Sample], list[Duplicate]]:
+    """(samples with each writer's exact duplicates left out, the duplicates left out).
+
+    Two images of one writer are duplicates when their bytes or their decoded pixels are equal;
+    the first in scan order (genuine before forged, lower number first) is kept.
+    """
+    kept, dupes = [], []
+    seen: dict[tuple[str, str], Sample] = {}
+    for s in samples:
+        data = Path(s.path).read_bytes()
+        keys = [("bytes", hashlib.sha256(data).hexdigest())]
+        pixels = _pixel_digest(Path(s.path))
+        if pixels:
+            keys.append(("pixels", pixels))
+        first = next((seen[(s.writer, k)] for _, k in keys if (s.writer, k) in seen), None)
+        if first is not None:
+            dupes.append(Duplicate(s, first))
+            continue
+        for _, k in keys:
+            seen[(s.writer, k)] = s
+        kept.append(s)
+    return kept, dupes
+
+
 def import_dataset(source, layout: str, dest) -> list[Sample]:
-    """Copy a dataset into the organised layout and write its manifest. Idempotent."""
-    samples = scan(source, layout)
+    """Copy a dataset into the organised layout and write its manifest. Idempotent.
+
+    Exact duplicates are left out and listed in ``duplicates.csv`` (``read_duplicates``).
+    """
+    samples, dupes = split_duplicates(scan(source, layout))
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     organised = []
@@ -144,7 +222,30 @@ def import_dataset(source, layout: str, dest) -> list[Sample]:
             shutil.copyfile(s.path, target)
         organised.append(Sample(rel, s.writer, s.label, s.sample))
     write_manifest(dest, organised)
+    _write_duplicates(dest, dupes, Path(source))
     return organised
+
+
+def _write_duplicates(dest: Path, dupes: list[Duplicate], source: Path) -> None:
+    path = dest / DUPLICATES
+    tmp = path.with_suffix(".csv.part")
+    with open(tmp, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow((*MANIFEST_FIELDS, "same_as"))
+        for d in dupes:
+            s = d.sample
+            writer.writerow([Path(s.path).relative_to(source).as_posix(), s.writer, s.label, s.sample,
+                             Path(d.same_as.path).relative_to(source).as_posix()])
+    os.replace(tmp, path)
+
+
+def read_duplicates(dataset_dir) -> list[dict]:
+    """Rows of an organised dataset's ``duplicates.csv`` (none before this file existed)."""
+    path = Path(dataset_dir) / DUPLICATES
+    if not path.exists():
+        return []
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
 
 
 def write_manifest(dest: Path, samples: list[Sample]) -> Path:
@@ -174,13 +275,13 @@ def read_manifest(dataset_dir) -> list[Sample]:
 def load_dataset(path, layout: str | None = None) -> tuple[Path, list[Sample]]:
     """An organised dataset (has a manifest) or a raw tree in ``layout``: (root, samples).
 
-    Returned sample paths are absolute.
+    Returned sample paths are absolute. A raw tree's exact duplicates are left out, as at import.
     """
     root = Path(path)
     if (root / MANIFEST).exists() and layout in (None, "folders"):
         samples = [Sample(root / s.path, s.writer, s.label, s.sample) for s in read_manifest(root)]
     else:
-        samples = scan(root, layout or "folders")
+        samples, _ = split_duplicates(scan(root, layout or "folders"))
     return root, samples
 
 

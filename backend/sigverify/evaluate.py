@@ -149,5 +149,31 @@ def summarise(ps: ProtocolScores, scorer: ScoreModel, threshold: float | None = 
     return out
 
 
+def decision_rates(ps: ProtocolScores, scorer: ScoreModel, accept: float, reject: float) -> dict:
+    """What a bank sees at the operating points: each query is decided genuine (score >= accept),
+    forgery (score < reject) or referred to a human. FAR/FRR are fractions of their kind's queries;
+    ``referred``/``automated`` of all the protocol's queries (genuine, skilled and random)."""
+    gen, skl, rnd = ps.calibrated(scorer)
+
+    def share(values, mask) -> float:
+        return float(np.mean(mask(values))) if len(values) else float("nan")
+
+    every = np.concatenate([gen, skl, rnd])
+    referred = share(every, lambda v: (v >= reject) & (v < accept))
+    return {
+        "accept": float(accept),
+        "reject": float(reject),
+        "far_skilled_at_accept": share(skl, lambda v: v >= accept),
+        "far_random_at_accept": share(rnd, lambda v: v >= accept),
+        "frr_at_reject": share(gen, lambda v: v < reject),
+        "referred": referred,
+        "automated": 1.0 - referred if len(every) else float("nan"),
+        "referred_by_kind": {
+            kind: share(v, lambda x: (x >= reject) & (x < accept))
+            for kind, v in (("genuine", gen), ("skilled", skl), ("random", rnd))
+        },
+    }
+
+
 def dumps(report: dict) -> str:
     return json.dumps(report, indent=2, sort_keys=True, default=float)

@@ -86,6 +86,7 @@ def evaluation_report(verifier: Verifier, ps: ev.ProtocolScores, data, layout="f
     name = Path(data).resolve().name.lower()
     threshold = float(verifier.card.get("thresholds", {}).get("eer", 0.5))
     report = ev.summarise(ps, verifier.scorer, threshold)
+    report["decisions"] = ev.decision_rates(ps, verifier.scorer, verifier.accept, verifier.reject)
     report.update(
         {
             "dataset": str(data),
@@ -168,6 +169,12 @@ def print_summary(report: dict) -> None:
         ("shipped threshold", f"{report['threshold']:.4f}"),
         ("FRR / FAR skilled / FAR random at it",
          "{:.2f}% / {:.2f}% / {:.2f}%".format(*(100 * report["at_threshold"][k] for k in ("frr", "far_skilled", "far_random")))),
+        ("accept / reject thresholds", "{accept:.4f} / {reject:.4f}".format(**report["decisions"])),
+        ("forgeries decided genuine (skilled / random)",
+         "{:.2f}% / {:.2f}%".format(*(100 * report["decisions"][k] for k in ("far_skilled_at_accept", "far_random_at_accept")))),
+        ("genuine decided forgery", f"{100 * report['decisions']['frr_at_reject']:.2f}%"),
+        ("referred to a human / automated",
+         "{:.1f}% / {:.1f}%".format(*(100 * report["decisions"][k] for k in ("referred", "automated")))),
         ("model sha256", report["model_sha256"][:16] + "…"),
     ]
     width = max(len(k) for k, _ in rows)

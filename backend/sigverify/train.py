@@ -71,6 +71,12 @@ class TrainConfig:
     # writers the validation EER swings by points between epochs; the average swings less.
     ema_decay: float = 0.0
     augment: bool = True
+    # Random binarisation, lower resolution and blur, so grey and bilevel scans at any dpi look alike.
+    capture_augment: bool = False
+    # Each batch draws its writers evenly from every dataset, so a small set is not drowned out.
+    balance_datasets: bool = False
+    # A model dir (e.g. trained_model_parameters) whose embedder weights the run starts from.
+    init_from: str | None = None
     val_fraction: float = 0.125
     test_fraction: float = 0.25
     split_file: str | None = None
@@ -228,9 +234,26 @@ class _BatchSampler:
         if len(self.writers) < 2:
             raise DatasetError("training needs at least 2 writers with genuine signatures in the train split")
 
+    def _writers(self) -> list:
+        c = self.config
+        n = min(c.writers_per_batch, len(self.writers))
+        if not c.balance_datasets:
+            return self.rng.sample(self.writers, n)
+        by_dataset = {}
+        for w in self.writers:
+            by_dataset.setdefault(w.split("/", 1)[0], []).append(w)
+        pools = [self.rng.sample(ws, len(ws)) for _, ws in sorted(by_dataset.items())]
+        self.rng.shuffle(pools)
+        chosen = []
+        while len(chosen) < n:  # round-robin over datasets, each shuffled
+            for pool in pools:
+                if pool and len(chosen) < n:
+                    chosen.append(pool.pop())
+        return chosen
+
     def batch(self) -> list:
         c = self.config
-        chosen = self.rng.sample(self.writers, min(c.writers_per_batch, len(self.writers)))
+        chosen = self._writers()
         out = []
         for w in chosen:
             gen = self.genuine[w]
@@ -283,14 +306,21 @@ def train(
         f"images: {len(train_idx)} train, {len(val_idx)} val; device {device}, bf16={bf16}"
     )
 
-    model = SignatureEmbedder(config.embedding_dim).to(device).to(memory_format=torch.channels_last)
+    model = SignatureEmbedder(config.embedding_dim)
+    if config.init_from:
+        from .weights import load_model
+
+        start, start_card = load_model(config.init_from)
+        model.load_state_dict(start.state_dict())
+        log(f"warm start from {config.init_from} (version {start_card.get('version')})")
+    model = model.to(device).to(memory_format=torch.channels_last)
     heads = TrainingHeads(config.embedding_dim, len(train_writers) * (2 if config.forgery_classes else 1)).to(device)
     params = list(model.parameters()) + list(heads.parameters())
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     batch_size = config.writers_per_batch * (config.genuine_per_writer + config.forged_per_writer)
     steps = config.steps_per_epoch or max(1, math.ceil(len(train_idx) / batch_size))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(steps * config.epochs))
-    augment = SignatureAugment() if config.augment else None
+    augment = SignatureAugment(capture=config.capture_augment) if config.augment else None
     sampler = _BatchSampler(pool, train_idx, config, random.Random(config.seed))
     ema = (
         AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
