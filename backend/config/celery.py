@@ -30,6 +30,6 @@ def _create_filesystem_broker_folders(sender, **_):
 @worker_process_init.connect
 def _prepare_worker_child(**_):
     # Runs in each prefork child after the fork: limit torch threads there, load nothing yet.
-    from apps.training.runtime import prepare_worker_process
+    from apps.modelregistry.runtime import prepare_worker_process
 
     prepare_worker_process()

@@ -7,8 +7,8 @@ api_v1 = [
     path("auth/", include("apps.accounts.api.urls")),
     path("signers/", include("apps.signers.api.urls")),
     path("verifications/", include("apps.verifications.api.urls")),
-    path("", include("apps.training.api.urls")),  # training-jobs/, promotions/, model-versions/{id}/promote/
-    path("model-versions/", include("apps.modelregistry.api.urls")),
+    path("", include("apps.modelregistry.api.urls")),  # model-versions/ (and …/promote/), promotions/
+    path("", include("apps.training.api.urls")),  # training-jobs/
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

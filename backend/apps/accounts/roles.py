@@ -32,7 +32,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "verifications.add_verification",
         "verifications.view_verification",
     ],
-    # Model versions and training jobs.
+    # Model versions, their promotion, and training jobs.
     ML_STAFF: [
         "modelregistry.view_modelversion",
         "modelregistry.add_modelversion",
@@ -40,8 +40,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "training.view_trainingjob",
         "training.add_trainingjob",
         "training.change_trainingjob",
-        "training.view_promotion",
-        "training.add_promotion",
+        "modelregistry.view_promotion",
+        "modelregistry.add_promotion",
     ],
     # Everything: the group receives every permission that exists (see services.sync_roles).
     ADMIN: [],

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -39,3 +40,48 @@ class ModelVersion(models.Model):
     @property
     def reject_threshold(self) -> float:
         return float(self.thresholds.get("reject", 0.5))
+
+
+class Promotion(models.Model):
+    """Preparing a version for service (re-embedding every reference), then making it the active one."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    TERMINAL = (Status.SUCCEEDED, Status.FAILED)
+    # target status -> statuses it may be reached from (see apps.core.jobs.transition)
+    TRANSITIONS = {
+        Status.RUNNING: (Status.QUEUED,),
+        Status.SUCCEEDED: (Status.RUNNING,),
+        Status.FAILED: (Status.QUEUED, Status.RUNNING),
+    }
+
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="promotions")
+    previous_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="promotions"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    total = models.PositiveIntegerField(default=0, help_text="References to embed with this version.")
+    done = models.PositiveIntegerField(default=0, help_text="References that have an embedding.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"promotion {self.pk} of {self.model_version_id} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from .models import ModelVersion
+from .models import ModelVersion, Promotion
 
 
 def get_active_version() -> ModelVersion | None:
@@ -12,3 +12,10 @@ def get_active_version() -> ModelVersion | None:
 
 def model_version_list() -> QuerySet[ModelVersion]:
     return ModelVersion.objects.all()
+
+
+def promotion_list() -> QuerySet[Promotion]:
+    from .services import fail_stale_promotions
+
+    fail_stale_promotions()
+    return Promotion.objects.select_related("requested_by", "model_version", "previous_version")

@@ -1,15 +1,28 @@
-"""Registering model directories as versions and switching the active one."""
+"""Registering model directories as versions, switching the active one, and promotion
+(preparing a version for service on a worker, then switching to it)."""
 
 from __future__ import annotations
 
+import logging
 import math
+from functools import partial
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from sigverify.errors import ModelLoadError
 from sigverify.weights import WEIGHTS_FILE, read_card, sha256_file
 
-from .models import ModelVersion
+from apps.core import jobs
+from apps.core.exceptions import Conflict
+
+from .models import ModelVersion, Promotion
+from .preparation import preparations
+from .runtime import prepare_worker_process
+from .tasks import run_promotion as run_promotion_task
+
+logger = logging.getLogger(__name__)
 
 
 def _version_name(card: dict, sha256: str) -> str:
@@ -73,3 +86,103 @@ def activate_version(version: ModelVersion) -> ModelVersion:
     ModelVersion.objects.filter(pk=version.pk).update(is_active=True)
     version.is_active = True
     return version
+
+
+# --- promotion ----------------------------------------------------------------------------
+
+
+class _PromotionStopped(Exception):
+    pass
+
+
+def start_promotion(*, version: ModelVersion, requested_by) -> Promotion:
+    """Queue the preparation of ``version`` (re-embedding every reference); it becomes active when done."""
+    if ModelVersion.objects.filter(pk=version.pk, is_active=True).exists():
+        raise Conflict(f"model version {version.name} is already active", code="already_active")
+    fail_stale_promotions()  # a promotion whose worker died must not block the next one
+    busy = Promotion.objects.filter(status__in=(Promotion.Status.QUEUED, Promotion.Status.RUNNING)).first()
+    if busy:
+        raise Conflict(
+            f"promotion {busy.pk} of {busy.model_version.name} is still {busy.status}; wait for it to end",
+            code="promotion_in_progress",
+        )
+    with transaction.atomic():
+        promotion = Promotion.objects.create(model_version=version, requested_by=requested_by, total=_total())
+        transaction.on_commit(
+            partial(jobs.enqueue, run_promotion_task, Promotion, promotion.pk, settings.SIGVERIFY_DEFAULT_QUEUE)
+        )
+    promotion.refresh_from_db()
+    return promotion
+
+
+def _total() -> int:
+    return sum(p.total() for p in preparations())
+
+
+def _done(version) -> int:
+    return sum(p.done(version) for p in preparations())
+
+
+def _missing(version) -> dict[str, set[int]]:
+    missing = {p.name: set(p.missing(version)) for p in preparations()}
+    return {name: ids for name, ids in missing.items() if ids}
+
+
+def run_promotion(promotion_pk: int) -> str:
+    """The body of the promotion task. Idempotent: what is prepared already is kept, not redone."""
+    now = timezone.now()
+    if not jobs.transition(Promotion, promotion_pk, Promotion.Status.RUNNING, started_at=now, heartbeat_at=now):
+        return "skipped"
+    prepare_worker_process()
+    version = Promotion.objects.select_related("model_version").get(pk=promotion_pk).model_version
+
+    def progress(_done_now=0, _total_now=0) -> None:
+        # Progress doubles as the heartbeat; a promotion failed as stale meanwhile stops here.
+        if not Promotion.objects.filter(pk=promotion_pk, status=Promotion.Status.RUNNING).update(
+            done=_done(version), heartbeat_at=timezone.now()
+        ):
+            raise _PromotionStopped()
+
+    try:
+        unpreparable = None
+        for _attempt in range(5):
+            Promotion.objects.filter(pk=promotion_pk).update(total=_total())
+            for preparation in preparations():
+                preparation.prepare(version, progress)
+            progress()
+            with transaction.atomic():
+                # Activate only if nothing is missing, checked in the switch's transaction.
+                list(ModelVersion.objects.select_for_update().filter(is_active=True))
+                missing = _missing(version)
+                if missing:
+                    if missing == unpreparable:
+                        raise ValueError("; ".join(
+                            f"{name}: {len(ids)} cannot be made with {version.name} (ids {sorted(ids)[:20]})"
+                            for name, ids in missing.items()
+                        ) + "; remove or replace those items, then promote again")
+                    unpreparable = missing  # or added meanwhile (a reference enrolled): try them once more
+                    continue
+                previous = ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).first()
+                activate_version(version)
+                if not jobs.finish(Promotion, promotion_pk, Promotion.Status.SUCCEEDED, done=_done(version),
+                                   total=_total(), previous_version=previous, heartbeat_at=timezone.now()):
+                    raise RuntimeError("the promotion was marked failed while switching; the switch is rolled back")
+            return "succeeded"
+        raise RuntimeError("references kept being enrolled during the promotion; promote again")
+    except _PromotionStopped:
+        return "stopped"
+    except Exception as exc:
+        logger.exception("promotion %s failed", promotion_pk)
+        jobs.finish(Promotion, promotion_pk, Promotion.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+        return "failed"
+
+
+def fail_stale_promotions(now=None) -> int:
+    """Fail running promotions whose worker stopped sending heartbeats; how many."""
+    now = now or timezone.now()
+    failed = Promotion.objects.filter(jobs.stale_filter(jobs.stale_cutoff(now)), status=Promotion.Status.RUNNING).update(
+        status=Promotion.Status.FAILED, finished_at=now, error=jobs.stale_message("the active version was not changed")
+    )
+    if failed:
+        logger.warning("marked stale: %s promotions", failed)
+    return failed

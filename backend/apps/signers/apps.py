@@ -5,3 +5,19 @@ class SignersConfig(AppConfig):
     name = "apps.signers"
     label = "signers"
     verbose_name = "Signers"
+
+    def ready(self):
+        from apps.modelregistry.preparation import VersionPreparation, register_preparation
+
+        from . import selectors, services
+
+        # A version serves only once every reference has its embedding under it (promotion waits).
+        register_preparation(
+            VersionPreparation(
+                name="reference embeddings",
+                total=selectors.reference_count,
+                done=selectors.embedded_reference_count,
+                missing=selectors.unembedded_reference_ids,
+                prepare=lambda version, progress: services.embed_missing_references(version, progress=progress),
+            )
+        )

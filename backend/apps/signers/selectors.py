@@ -46,3 +46,20 @@ def reference_embeddings(signer: Signer, model_version) -> tuple[list[int], np.n
     ids = [r[0] for r in rows]
     matrix = np.stack([np.frombuffer(bytes(r[1]), dtype=np.float32) for r in rows])
     return ids, matrix
+
+
+def reference_count() -> int:
+    return ReferenceSignature.objects.count()
+
+
+def embedded_reference_count(model_version) -> int:
+    return ReferenceEmbedding.objects.filter(model_version=model_version).count()
+
+
+def unembedded_reference_ids(model_version) -> list[int]:
+    """References with no embedding under ``model_version`` (what its promotion must compute)."""
+    return list(
+        ReferenceSignature.objects.exclude(embeddings__model_version=model_version)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )

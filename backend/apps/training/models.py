@@ -1,7 +1,7 @@
-"""Training jobs and promotions: records that the web side creates and the workers update.
+"""Training jobs: records that the web side creates and the GPU workers update.
 
-Status changes go through ``services`` as conditional updates (``UPDATE ... WHERE status IN``)
-so a worker and the stale-heartbeat check can never both win.
+Status changes go through ``apps.core.jobs.transition`` as conditional updates (``UPDATE ...
+WHERE status IN``) so a worker and the stale-heartbeat sweep can never both win.
 """
 
 from django.conf import settings
@@ -67,46 +67,3 @@ class TrainingJob(models.Model):
     def is_terminal(self) -> bool:
         return self.status in self.TERMINAL
 
-
-class Promotion(models.Model):
-    """Re-embedding every reference with a version, then making it the active one."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
-
-    TERMINAL = (Status.SUCCEEDED, Status.FAILED)
-    TRANSITIONS = {
-        Status.RUNNING: (Status.QUEUED,),
-        Status.SUCCEEDED: (Status.RUNNING,),
-        Status.FAILED: (Status.QUEUED, Status.RUNNING),
-    }
-
-    model_version = models.ForeignKey("modelregistry.ModelVersion", on_delete=models.CASCADE, related_name="promotions")
-    previous_version = models.ForeignKey(
-        "modelregistry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="promotions"
-    )
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    total = models.PositiveIntegerField(default=0, help_text="References to embed with this version.")
-    done = models.PositiveIntegerField(default=0, help_text="References that have an embedding.")
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    task_id = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self):
-        return f"promotion {self.pk} of {self.model_version_id} ({self.status})"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in self.TERMINAL

@@ -1,7 +1,7 @@
-"""Reads of training jobs and promotions. Reading first fails the runs whose worker died,
-so nobody ever sees a dead job as ``running`` (see ``services.fail_stale_jobs``)."""
+"""Reads of training jobs. Reading first fails the jobs whose worker died, so nobody ever
+sees a dead job as ``running`` (see ``services.fail_stale_jobs``)."""
 
-from .models import Promotion, TrainingJob
+from .models import TrainingJob
 from .services import fail_stale_jobs
 
 
@@ -12,8 +12,3 @@ def training_job_list():
 
 def training_job_get(pk) -> TrainingJob:
     return training_job_list().get(pk=pk)
-
-
-def promotion_list():
-    fail_stale_jobs()
-    return Promotion.objects.select_related("requested_by", "model_version", "previous_version")

@@ -1,8 +1,8 @@
-"""Training jobs and promotions: starting, running (called by the thin Celery tasks),
-cancelling, and failing the ones whose worker died.
+"""Training jobs: starting, running (called by the thin Celery task), cancelling, and
+failing the ones whose worker died.
 
-Every status change is a conditional UPDATE (see ``_transition``): the worker, the cancel
-request and the stale-heartbeat check can race, and exactly one of them wins.
+Every status change is a conditional UPDATE (``apps.core.jobs.transition``): the worker,
+the cancel request and the stale-heartbeat sweep can race, and exactly one of them wins.
 """
 
 from __future__ import annotations
@@ -12,21 +12,21 @@ import dataclasses
 import logging
 import shutil
 import threading
-from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from apps.core.exceptions import Conflict, ServiceUnavailable
-from apps.modelregistry.models import ModelVersion
-from apps.signers.models import ReferenceEmbedding, ReferenceSignature
+from apps.core import jobs
+from apps.core.exceptions import Conflict
+from apps.modelregistry import services as registry
+from apps.modelregistry.runtime import prepare_worker_process
 
 from . import feedback
-from .models import Promotion, TrainingJob
+from .models import TrainingJob
+from .tasks import run_training_job as run_training_job_task
 
 logger = logging.getLogger(__name__)
 
@@ -36,31 +36,10 @@ WORKER_OWNED_OPTIONS = {"data", "out_dir", "epochs", "loss", "seed", "split_file
 OPTION_CHOICES = {"precision": ("auto", "fp32", "bf16")}
 
 
-class BrokerUnavailable(ServiceUnavailable):
-    default_code = "broker_unavailable"
-    default_detail = (
-        "The task queue is not reachable, so the job was not started (it is recorded as failed). "
-        "Try again later, or ask an administrator to check the broker (Redis) and the workers."
-    )
-
-
 class InvalidTrainingRequest(ValueError):
     def __init__(self, fields: dict):
         super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
         self.fields = fields
-
-
-# --- state transitions --------------------------------------------------------------------
-
-
-def _transition(model, pk, to, **changes) -> bool:
-    """Move a row to status ``to`` if its current status allows it. True if this call did it."""
-    allowed = model.TRANSITIONS[to]
-    return bool(model.objects.filter(pk=pk, status__in=allowed).update(status=to, **changes))
-
-
-def _finish(model, pk, to, **changes) -> bool:
-    return _transition(model, pk, to, finished_at=timezone.now(), **changes)
 
 
 # --- training jobs: the web side ----------------------------------------------------------
@@ -134,7 +113,7 @@ def start_training_job(
 ) -> TrainingJob:
     """Record a job and put it on the GPU queue once the row is committed.
 
-    If the broker refuses it, the job is marked failed and ``BrokerUnavailable`` raised.
+    If the broker refuses it, the job is marked failed and ``apps.core.jobs.BrokerUnavailable`` raised.
     """
     datasets, options = list(datasets), dict(options or {})
     validate_training_request(
@@ -156,27 +135,16 @@ def start_training_job(
             seed=seed,
             options=options,
         )
-        transaction.on_commit(partial(_enqueue, TrainingJob, job.pk, "run_training_job", settings.SIGVERIFY_GPU_QUEUE))
+        transaction.on_commit(
+            partial(jobs.enqueue, run_training_job_task, TrainingJob, job.pk, settings.SIGVERIFY_GPU_QUEUE)
+        )
     job.refresh_from_db()
     return job
 
 
-def _enqueue(model, pk, task_name, queue) -> None:
-    from . import tasks
-
-    task = getattr(tasks, task_name)
-    try:
-        result = task.apply_async(args=[pk], queue=queue)
-    except Exception as exc:  # kombu raises OperationalError, ConnectionError, OSError... by transport
-        logger.error("cannot enqueue %s %s: %s", model.__name__, pk, exc)
-        _finish(model, pk, model.Status.FAILED, error=f"not started: the task queue is unreachable ({exc})")
-        raise BrokerUnavailable() from exc
-    model.objects.filter(pk=pk).update(task_id=result.id or "")
-
-
 def cancel_training_job(job: TrainingJob) -> TrainingJob:
     """A queued job is cancelled at once; a running one is asked to stop at its next batch."""
-    if job.status == TrainingJob.Status.QUEUED and _finish(
+    if job.status == TrainingJob.Status.QUEUED and jobs.finish(
         TrainingJob, job.pk, TrainingJob.Status.CANCELLED, error="cancelled before it started"
     ):
         job.refresh_from_db()
@@ -189,30 +157,21 @@ def cancel_training_job(job: TrainingJob) -> TrainingJob:
     return job
 
 
-def fail_stale_jobs(now=None) -> tuple[int, int]:
-    """Fail running jobs and promotions whose worker stopped sending heartbeats. (jobs, promotions)"""
+def fail_stale_jobs(now=None) -> int:
+    """End running jobs whose worker stopped sending heartbeats (cancelled if asked to stop,
+    else failed); how many."""
     now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.SIGVERIFY_STALE_AFTER_S)
-    stale = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
-    message = (
-        f"the worker stopped reporting (no heartbeat for {settings.SIGVERIFY_STALE_AFTER_S:g} s): "
-        "it was probably killed or lost; no model was registered"
-    )
-    running_jobs = TrainingJob.objects.filter(stale, status=TrainingJob.Status.RUNNING)
+    message = jobs.stale_message("no model was registered")
+    running_jobs = TrainingJob.objects.filter(jobs.stale_filter(jobs.stale_cutoff(now)), status=TrainingJob.Status.RUNNING)
     cancelled = running_jobs.filter(cancel_requested=True).update(
         status=TrainingJob.Status.CANCELLED, finished_at=now, error="cancelled; " + message
     )
     failed = running_jobs.filter(cancel_requested=False).update(
         status=TrainingJob.Status.FAILED, finished_at=now, error=message
     )
-    promotions = Promotion.objects.filter(stale, status=Promotion.Status.RUNNING).update(
-        status=Promotion.Status.FAILED,
-        finished_at=now,
-        error=message.replace("no model was registered", "the active version was not changed"),
-    )
-    if cancelled or failed or promotions:
-        logger.warning("marked stale: %s training jobs, %s promotions", cancelled + failed, promotions)
-    return cancelled + failed, promotions
+    if cancelled or failed:
+        logger.warning("marked stale: %s training jobs", cancelled + failed)
+    return cancelled + failed
 
 
 # --- training jobs: the worker side -------------------------------------------------------
@@ -299,13 +258,11 @@ def _training_data(job: TrainingJob, log) -> tuple[list[str], dict]:
 
 def run_training_job(job_pk: int, worker: str = "") -> str:
     """The body of the training task. Idempotent: only a queued job is started."""
-    from .runtime import prepare_worker_process
-
     prepare_worker_process()
     from sigverify.train import TrainConfig, TrainingCancelled, train
 
     now = timezone.now()
-    if not _transition(TrainingJob, job_pk, TrainingJob.Status.RUNNING, started_at=now, heartbeat_at=now,
+    if not jobs.transition(TrainingJob, job_pk, TrainingJob.Status.RUNNING, started_at=now, heartbeat_at=now,
                        worker=worker[:200]):
         status = TrainingJob.objects.filter(pk=job_pk).values_list("status", flat=True).first()
         logger.info("training job %s not started: status is %s", job_pk, status)
@@ -349,13 +306,13 @@ def run_training_job(job_pk: int, worker: str = "") -> str:
         return _register_result(job_pk, result, lines)
     except TrainingCancelled as exc:
         log(str(exc))
-        _finish(TrainingJob, job_pk, TrainingJob.Status.CANCELLED, error=str(exc), log_tail="\n".join(lines))
+        jobs.finish(TrainingJob, job_pk, TrainingJob.Status.CANCELLED, error=str(exc), log_tail="\n".join(lines))
         shutil.rmtree(out_dir, ignore_errors=True)
         return "cancelled"
     except Exception as exc:
         logger.exception("training job %s failed", job_pk)
         log(f"failed: {type(exc).__name__}: {exc}")
-        _finish(TrainingJob, job_pk, TrainingJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}",
+        jobs.finish(TrainingJob, job_pk, TrainingJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}",
                 log_tail="\n".join(lines))
         shutil.rmtree(out_dir, ignore_errors=True)
         return "failed"
@@ -363,18 +320,16 @@ def run_training_job(job_pk: int, worker: str = "") -> str:
 
 def _register_result(job_pk, result, lines) -> str:
     """Register the model dir as a new inactive version, and finish the job, in one transaction."""
-    from apps.modelregistry import services as registry
-
     with transaction.atomic():
         job = TrainingJob.objects.select_for_update().get(pk=job_pk)
         if job.status != TrainingJob.Status.RUNNING or job.cancel_requested:
             # Failed as stale or cancelled meanwhile: that outcome stands and nothing is registered.
             if job.cancel_requested and job.status == TrainingJob.Status.RUNNING:
-                _finish(TrainingJob, job_pk, TrainingJob.Status.CANCELLED, error="cancelled at the end of training")
+                jobs.finish(TrainingJob, job_pk, TrainingJob.Status.CANCELLED, error="cancelled at the end of training")
             return f"not registered ({job.status})"
         version, _created = registry.register_model_dir(result.model_dir, activate=False)
         lines.append(f"{timezone.now():%H:%M:%S} registered model version {version.name} (inactive)")
-        _finish(TrainingJob, job_pk, TrainingJob.Status.SUCCEEDED, model_version=version,
+        jobs.finish(TrainingJob, job_pk, TrainingJob.Status.SUCCEEDED, model_version=version,
                 log_tail="\n".join(lines), heartbeat_at=timezone.now())
     # The model dir is all that is kept; the checkpoint and best-epoch weights were for resuming.
     for leftover in ("checkpoint.pt", "best.safetensors"):
@@ -392,91 +347,3 @@ def _finite(value):
 
 def _json_safe(records):
     return [{k: (_finite(v) if isinstance(v, float) else v) for k, v in r.items()} for r in records]
-
-
-# --- promotion ------------------------------------------------------------------------------
-
-
-def start_promotion(*, version: ModelVersion, requested_by) -> Promotion:
-    """Queue the re-embedding of every reference with ``version``; it becomes active when done."""
-    if ModelVersion.objects.filter(pk=version.pk, is_active=True).exists():
-        raise Conflict(f"model version {version.name} is already active", code="already_active")
-    busy = Promotion.objects.filter(status__in=(Promotion.Status.QUEUED, Promotion.Status.RUNNING)).first()
-    if busy:
-        raise Conflict(
-            f"promotion {busy.pk} of {busy.model_version.name} is still {busy.status}; wait for it to end",
-            code="promotion_in_progress",
-        )
-    with transaction.atomic():
-        promotion = Promotion.objects.create(
-            model_version=version, requested_by=requested_by, total=ReferenceSignature.objects.count()
-        )
-        transaction.on_commit(
-            partial(_enqueue, Promotion, promotion.pk, "run_promotion", settings.SIGVERIFY_DEFAULT_QUEUE)
-        )
-    promotion.refresh_from_db()
-    return promotion
-
-
-def _missing_references(version):
-    return ReferenceSignature.objects.exclude(embeddings__model_version=version).order_by("pk")
-
-
-class _PromotionStopped(Exception):
-    pass
-
-
-def run_promotion(promotion_pk: int) -> str:
-    """The body of the promotion task. Idempotent: embeddings that exist are kept, not redone."""
-    from apps.modelregistry import services as registry
-    from apps.signers.services import embed_missing_references
-
-    from .runtime import prepare_worker_process
-
-    now = timezone.now()
-    if not _transition(Promotion, promotion_pk, Promotion.Status.RUNNING, started_at=now, heartbeat_at=now):
-        return "skipped"
-    prepare_worker_process()
-    version = Promotion.objects.select_related("model_version").get(pk=promotion_pk).model_version
-
-    def progress(_done, _total) -> None:
-        # Progress doubles as the heartbeat; a promotion failed as stale meanwhile stops here.
-        done = ReferenceEmbedding.objects.filter(model_version=version).count()
-        if not Promotion.objects.filter(pk=promotion_pk, status=Promotion.Status.RUNNING).update(
-            done=done, heartbeat_at=timezone.now()
-        ):
-            raise _PromotionStopped()
-
-    try:
-        unembeddable = None
-        for _attempt in range(5):
-            Promotion.objects.filter(pk=promotion_pk).update(total=ReferenceSignature.objects.count())
-            embed_missing_references(version, progress=progress)
-            progress(0, 0)
-            with transaction.atomic():
-                # Activate only if every reference has its embedding, checked in the switch's transaction.
-                list(ModelVersion.objects.select_for_update().filter(is_active=True))
-                missing = set(_missing_references(version).values_list("pk", flat=True))
-                if missing:
-                    if missing == unembeddable:
-                        raise ValueError(
-                            f"{len(missing)} reference(s) cannot be embedded with {version.name} "
-                            f"(ids {sorted(missing)[:20]}); remove or replace them, then promote again"
-                        )
-                    unembeddable = missing  # or enrolled meanwhile: try them once more
-                    continue
-                previous = ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).first()
-                registry.activate_version(version)
-                done = ReferenceEmbedding.objects.filter(model_version=version).count()
-                if not _finish(Promotion, promotion_pk, Promotion.Status.SUCCEEDED, done=done,
-                               total=ReferenceSignature.objects.count(), previous_version=previous,
-                               heartbeat_at=timezone.now()):
-                    raise RuntimeError("the promotion was marked failed while switching; the switch is rolled back")
-            return "succeeded"
-        raise RuntimeError("references kept being enrolled during the promotion; promote again")
-    except _PromotionStopped:
-        return "stopped"
-    except Exception as exc:
-        logger.exception("promotion %s failed", promotion_pk)
-        _finish(Promotion, promotion_pk, Promotion.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
-        return "failed"

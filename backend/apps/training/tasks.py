@@ -1,14 +1,13 @@
-"""Celery tasks: thin wrappers that take primary keys and call the services.
+"""Celery tasks of training: thin wrappers that take primary keys and call the services.
 
-Both are idempotent (a finished or already-running job is skipped) and acknowledged late,
-so a message redelivered after a lost worker does no harm. Routing: settings.CELERY_TASK_ROUTES
-sends training to the GPU queue; promotion (re-embedding) goes to the default queue.
+As the styleguide has it, ``services`` imports its tasks at module level and each task
+imports its service in its body, when it runs. ``run_training_job`` is idempotent (a
+finished or already-running job is skipped) and acknowledged late, so a message redelivered
+after a lost worker does no harm. settings.CELERY_TASK_ROUTES sends it to the GPU queue.
 """
 
 from celery import shared_task
 from django.conf import settings
-
-from . import services
 
 
 @shared_task(
@@ -19,9 +18,13 @@ from . import services
     soft_time_limit=max(60, settings.SIGVERIFY_TRAINING_TIME_LIMIT_S - 300),
 )
 def run_training_job(self, job_id: int) -> str:
-    return services.run_training_job(job_id, worker=self.request.hostname or "")
+    from .services import run_training_job
+
+    return run_training_job(job_id, worker=self.request.hostname or "")
 
 
-@shared_task(name="apps.training.tasks.run_promotion", acks_late=True)
-def run_promotion(promotion_id: int) -> str:
-    return services.run_promotion(promotion_id)
+@shared_task(name="apps.training.tasks.fail_stale_jobs", ignore_result=True)
+def fail_stale_jobs() -> int:
+    from .services import fail_stale_jobs
+
+    return fail_stale_jobs()

@@ -265,7 +265,8 @@ TRAINING_ALLOWED = {"ml_staff", "admin", "superuser"}
 @pytest.mark.parametrize("caller", CALLERS)
 def test_training_routes_permission_matrix(caller, candidate_model_version, django_capture_on_commit_callbacks,
                                            settings, tmp_path):
-    from apps.training.models import Promotion, TrainingJob
+    from apps.modelregistry.models import Promotion
+    from apps.training.models import TrainingJob
 
     settings.SIGVERIFY_ORGANIZED_DATA = tmp_path
     client = APIClient()

@@ -1,8 +1,9 @@
 from rest_framework.routers import SimpleRouter
 
-from .views import ModelVersionViewSet
+from .views import ModelVersionViewSet, PromotionViewSet
 
 router = SimpleRouter()
-router.register("", ModelVersionViewSet, basename="model-version")
+router.register("model-versions", ModelVersionViewSet, basename="model-version")
+router.register("promotions", PromotionViewSet, basename="promotion")
 
 urlpatterns = router.urls

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from apps.training.models import Promotion, TrainingJob
+from apps.modelregistry.api.serializers import ModelVersionBriefSerializer
+from apps.training.models import TrainingJob
 
 
 class TrainingJobCreateSerializer(serializers.Serializer):
@@ -22,12 +23,6 @@ class TrainingJobCreateSerializer(serializers.Serializer):
         help_text="Other `sigverify train` options, e.g. {\"lr\": 0.001, \"input_size\": [128, 192], "
         "\"patience\": 6}. Data paths, device and threads are set by the worker.",
     )
-
-
-class ModelVersionBriefSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    is_active = serializers.BooleanField()
 
 
 class TrainingJobProgressSerializer(serializers.Serializer):
@@ -53,16 +48,3 @@ class TrainingJobSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-
-class PromotionSerializer(serializers.ModelSerializer):
-    requested_by = serializers.CharField(source="requested_by.username", default=None, read_only=True)
-    model_version = ModelVersionBriefSerializer(read_only=True)
-    previous_version = ModelVersionBriefSerializer(read_only=True, allow_null=True)
-
-    class Meta:
-        model = Promotion
-        fields = [
-            "id", "status", "model_version", "previous_version", "requested_by", "total", "done",
-            "heartbeat_at", "error", "created_at", "started_at", "finished_at",
-        ]
-        read_only_fields = fields

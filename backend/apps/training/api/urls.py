@@ -1,13 +1,8 @@
-from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from .views import PromoteModelVersionView, PromotionViewSet, TrainingJobViewSet
+from .views import TrainingJobViewSet
 
 router = SimpleRouter()
 router.register("training-jobs", TrainingJobViewSet, basename="training-job")
-router.register("promotions", PromotionViewSet, basename="promotion")
 
-urlpatterns = [
-    path("model-versions/<int:pk>/promote/", PromoteModelVersionView.as_view(), name="model-version-promote"),
-    *router.urls,
-]
+urlpatterns = router.urls

@@ -1,19 +1,15 @@
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from apps.core.permissions import ActionPermissions
-from apps.modelregistry.selectors import model_version_list
 from apps.training import selectors, services
-from apps.training.models import Promotion, TrainingJob
+from apps.training.models import TrainingJob
 
-from .serializers import PromotionSerializer, TrainingJobCreateSerializer, TrainingJobSerializer
+from .serializers import TrainingJobCreateSerializer, TrainingJobSerializer
 
 VIEW_JOBS = ["training.view_trainingjob"]
-PROMOTE = ["modelregistry.change_modelversion", "training.add_promotion"]
 BROKER_DOWN = OpenApiResponse(description="The task queue is unreachable; the job is recorded as failed.")
 
 
@@ -57,33 +53,3 @@ class TrainingJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         job = services.cancel_training_job(self.get_object())
         return Response(self.get_serializer(job).data, status=status.HTTP_202_ACCEPTED)
 
-
-class PromotionViewSet(viewsets.ReadOnlyModelViewSet):
-    """Promotions: re-embedding every reference with a version, then making it active."""
-
-    serializer_class = PromotionSerializer
-    permission_classes = [ActionPermissions]
-    action_permissions = {"list": ["training.view_promotion"], "retrieve": ["training.view_promotion"]}
-    filterset_fields = ["status", "model_version"]
-    ordering_fields = ["created_at"]
-    search_fields = []
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Promotion.objects.none()
-        return selectors.promotion_list()
-
-
-class PromoteModelVersionView(APIView):
-    """Start promoting a model version: its embeddings of every reference are computed on a
-    worker, and only when all exist does it become the active version (in one transaction).
-    Rolling back is promoting the earlier version; its embeddings are still there."""
-
-    permission_classes = [ActionPermissions]
-    action_permissions = {"post": PROMOTE}
-
-    @extend_schema(request=None, responses={202: PromotionSerializer, 409: OpenApiResponse(description="Already active, or another promotion is running."), 503: BROKER_DOWN})
-    def post(self, request, pk):
-        version = get_object_or_404(model_version_list(), pk=pk)
-        promotion = services.start_promotion(version=version, requested_by=request.user)
-        return Response(PromotionSerializer(promotion).data, status=status.HTTP_202_ACCEPTED)

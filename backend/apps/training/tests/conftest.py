@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .factories import make_dataset, make_model_dir
+from .factories import make_dataset
 
 
 @pytest.fixture
@@ -21,11 +21,3 @@ def tiny_dataset(training_dirs):
     """A 6-writer organised dataset named ``tiny`` in organized_data/."""
     return make_dataset(training_dirs[0], "tiny")
 
-
-@pytest.fixture
-def candidate_version(db, tmp_path):
-    """A second, inactive model version (what a training job would register)."""
-    from apps.modelregistry.services import register_model_dir
-
-    version, _ = register_model_dir(make_model_dir(tmp_path / "candidate", tag="cand", seed=1))
-    return version

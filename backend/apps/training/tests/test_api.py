@@ -1,10 +1,10 @@
-"""The training-jobs and promotion API: contract, validation, permissions, broker down."""
+"""The training-jobs API: contract, validation, permissions, broker down."""
 
 import pytest
 from kombu.exceptions import OperationalError
 
 from apps.training import tasks
-from apps.training.models import Promotion, TrainingJob
+from apps.training.models import TrainingJob
 
 from .factories import TINY_TRAIN_OPTIONS
 
@@ -77,19 +77,6 @@ def test_broker_down_answers_503_and_leaves_no_job_queued(client_for, tiny_datas
     assert not TrainingJob.objects.filter(status="queued").exists()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_promote_with_broker_down_answers_503(client_for, candidate_version, monkeypatch, active_version):
-    def refuse(*args, **kwargs):
-        raise OperationalError("connection refused")
-
-    monkeypatch.setattr(tasks.run_promotion, "apply_async", refuse)
-    response = client_for("admin").post(f"/api/v1/model-versions/{candidate_version.pk}/promote/")
-    assert response.status_code == 503
-    assert Promotion.objects.get().status == "failed"
-    candidate_version.refresh_from_db()
-    assert not candidate_version.is_active
-
-
 @pytest.mark.django_db
 def test_list_detail_and_cancel(client_for):
     client = client_for("ml_staff")
@@ -106,37 +93,10 @@ def test_list_detail_and_cancel(client_for):
 
 
 @pytest.mark.django_db
-def test_promote_answers_202_with_a_queued_promotion(client_for, candidate_version, enrolled_signer,
-                                                     django_capture_on_commit_callbacks):
-    client = client_for("ml_staff")
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = client.post(f"/api/v1/model-versions/{candidate_version.pk}/promote/")
-    assert response.status_code == 202, response.json()
-    body = response.json()
-    assert body["status"] == "queued" and body["model_version"]["id"] == candidate_version.pk
-    assert body["total"] == 3 and body["done"] == 0
-    assert len(callbacks) == 1
-    assert client.get(f"/api/v1/promotions/{body['id']}/").json()["status"] == "queued"
-    # One promotion at a time.
-    busy = client.post(f"/api/v1/model-versions/{candidate_version.pk}/promote/")
-    assert busy.status_code == 409 and busy.json()["error"]["code"] == "promotion_in_progress"
-
-
-@pytest.mark.django_db
-def test_promote_refuses_the_active_version_and_unknown_ids(client_for, active_version):
-    client = client_for("ml_staff")
-    response = client.post(f"/api/v1/model-versions/{active_version.pk}/promote/")
-    assert response.status_code == 409 and response.json()["error"]["code"] == "already_active"
-    assert client.post("/api/v1/model-versions/999999/promote/").status_code == 404
-
-
-@pytest.mark.django_db
 @pytest.mark.parametrize("role", (None, *ROLES))
-def test_permission_matrix(role, client_for, anon_client, candidate_version, tiny_dataset,
-                           django_capture_on_commit_callbacks):
+def test_permission_matrix(role, client_for, anon_client, tiny_dataset, django_capture_on_commit_callbacks):
     client = client_for(role) if role else anon_client
     job = TrainingJob.objects.create(epochs=1, loss="contrastive")
-    promotion = Promotion.objects.create(model_version=candidate_version, status="failed")
     allowed = role in ("ml_staff", "admin")
     with django_capture_on_commit_callbacks(execute=False):
         answers = {
@@ -144,11 +104,7 @@ def test_permission_matrix(role, client_for, anon_client, candidate_version, tin
             "retrieve": client.get(f"/api/v1/training-jobs/{job.pk}/").status_code,
             "create": client.post("/api/v1/training-jobs/", job_request(), format="json").status_code,
             "cancel": client.post(f"/api/v1/training-jobs/{job.pk}/cancel/").status_code,
-            "promote": client.post(f"/api/v1/model-versions/{candidate_version.pk}/promote/").status_code,
-            "promotions": client.get("/api/v1/promotions/").status_code,
-            "promotion": client.get(f"/api/v1/promotions/{promotion.pk}/").status_code,
         }
-    expected_ok = {"list": 200, "retrieve": 200, "create": 202, "cancel": 202, "promote": 202, "promotions": 200,
-                   "promotion": 200}
+    expected_ok = {"list": 200, "retrieve": 200, "create": 202, "cancel": 202}
     refused = 401 if role is None else 403
     assert answers == (expected_ok if allowed else {k: refused for k in expected_ok})

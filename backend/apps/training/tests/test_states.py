@@ -1,16 +1,16 @@
-"""State transitions of training jobs and promotions: who may move a row where, and when."""
+"""State transitions of training jobs: who may move a row where, and when."""
 
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from apps.core import jobs
 from apps.core.exceptions import Conflict
 from apps.training import services
-from apps.training.models import Promotion, TrainingJob
+from apps.training.models import TrainingJob
 
 S = TrainingJob.Status
-P = Promotion.Status
 
 
 def make_job(status=S.QUEUED, **fields):
@@ -22,7 +22,7 @@ def make_job(status=S.QUEUED, **fields):
 @pytest.mark.parametrize("target", [S.RUNNING, S.SUCCEEDED, S.FAILED, S.CANCELLED])
 def test_job_transition_only_from_allowed_statuses(source, target):
     job = make_job(source)
-    moved = services._transition(TrainingJob, job.pk, target)
+    moved = jobs.transition(TrainingJob, job.pk, target)
     job.refresh_from_db()
     allowed = {
         S.RUNNING: {S.QUEUED},
@@ -35,21 +35,11 @@ def test_job_transition_only_from_allowed_statuses(source, target):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("source", list(P))
-@pytest.mark.parametrize("target", [P.RUNNING, P.SUCCEEDED, P.FAILED])
-def test_promotion_transition_only_from_allowed_statuses(source, target, active_version):
-    promotion = Promotion.objects.create(model_version=active_version, status=source)
-    moved = services._transition(Promotion, promotion.pk, target)
-    allowed = {P.RUNNING: {P.QUEUED}, P.SUCCEEDED: {P.RUNNING}, P.FAILED: {P.QUEUED, P.RUNNING}}[target]
-    assert moved is (source in allowed)
-
-
-@pytest.mark.django_db
 def test_terminal_jobs_never_move_again():
     for status in TrainingJob.TERMINAL:
         job = make_job(status)
         for target in TrainingJob.TRANSITIONS:
-            assert not services._transition(TrainingJob, job.pk, target)
+            assert not jobs.transition(TrainingJob, job.pk, target)
 
 
 @pytest.mark.django_db
@@ -88,7 +78,7 @@ def test_run_skips_a_job_that_is_not_queued(monkeypatch):
 
 
 @pytest.mark.django_db
-def test_stale_heartbeat_fails_running_jobs_and_promotions(settings, active_version):
+def test_stale_heartbeat_fails_running_jobs(settings):
     settings.SIGVERIFY_STALE_AFTER_S = 60
     now = timezone.now()
     old, fresh = now - timedelta(seconds=61), now - timedelta(seconds=5)
@@ -97,18 +87,16 @@ def test_stale_heartbeat_fails_running_jobs_and_promotions(settings, active_vers
     dead_cancelling = make_job(S.RUNNING, started_at=old, heartbeat_at=old, cancel_requested=True)
     waiting = make_job(S.QUEUED)
     TrainingJob.objects.filter(pk=waiting.pk).update(created_at=now - timedelta(days=1))
-    dead_promotion = Promotion.objects.create(model_version=active_version, status=P.RUNNING, heartbeat_at=old)
 
-    assert services.fail_stale_jobs(now) == (2, 1)
+    assert services.fail_stale_jobs(now) == 2
 
-    for job in (dead, alive, dead_cancelling, waiting, dead_promotion):
+    for job in (dead, alive, dead_cancelling, waiting):
         job.refresh_from_db()
     assert dead.status == S.FAILED and "heartbeat" in dead.error and dead.finished_at
     assert alive.status == S.RUNNING
     assert dead_cancelling.status == S.CANCELLED
     assert waiting.status == S.QUEUED
-    assert dead_promotion.status == P.FAILED
-    assert services.fail_stale_jobs(now) == (0, 0)
+    assert services.fail_stale_jobs(now) == 0
 
 
 @pytest.mark.django_db

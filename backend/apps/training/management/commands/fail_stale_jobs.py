@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from apps.modelregistry.services import fail_stale_promotions
 from apps.training.services import fail_stale_jobs
 
 
@@ -11,7 +12,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        jobs, promotions = fail_stale_jobs()
+        jobs, promotions = fail_stale_jobs(), fail_stale_promotions()
         self.stdout.write(
             f"stale after {settings.SIGVERIFY_STALE_AFTER_S:g} s: {jobs} training job(s) and "
             f"{promotions} promotion(s) marked failed"
