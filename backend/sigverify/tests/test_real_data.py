@@ -1,53 +1,112 @@
-"""Runs where ../shared/datasets exists (always in CI): real CEDAR writers, the shipped model."""
+"""Runs where ../shared/datasets exists (always in CI): real writers of every dataset, the shipped model.
+
+The writers are the first three **test-split** writers of each dataset in ``image_pairs/splits.csv``:
+writers the shipped model was neither trained nor calibrated on. Each is linked (never copied into
+the repo) into a tree in its dataset's official layout and imported as a user would.
+"""
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sigverify.datasets import import_dataset, load_dataset
 from sigverify.inference import Verifier
+from sigverify.pairs import read_splits
 from sigverify.report import embed_dataset, run_evaluation
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
-WRITERS = (1, 2, 3)
+SPLITS = Path(__file__).resolve().parents[3] / "image_pairs" / "splits.csv"
+PER_DATASET = 3
+
+# dataset -> (layout, folder under ../shared/datasets, file names of one writer)
+LAYOUTS = {
+    "cedar": ("cedar", "CEDAR"),
+    "gpds": ("gpds", "GPDS"),
+    "bengali": ("bhsig260", "BHSig260/Bengali"),
+    "hindi": ("bhsig260", "BHSig260/Hindi"),
+}
+# Loose limits on what a bank would see at the shipped points, per dataset (3 writers are few:
+# one query moves a rate by several points). The full figures are in the model card.
+LIMITS = {
+    "cedar": {"far_skilled_at_accept": 0.25, "far_random_at_accept": 0.05, "frr_at_reject": 0.25},
+    "gpds": {"far_skilled_at_accept": 0.25, "far_random_at_accept": 0.05, "frr_at_reject": 0.25},
+    "bengali": {"far_skilled_at_accept": 0.8, "far_random_at_accept": 0.2, "frr_at_reject": 0.25},
+    "hindi": {"far_skilled_at_accept": 0.8, "far_random_at_accept": 0.2, "frr_at_reject": 0.25},
+}
+
+
+def test_writers(dataset: str) -> list[str]:
+    splits = read_splits(SPLITS)
+    ids = sorted(int(k.split("/")[1]) for k, s in splits.items() if k.startswith(f"{dataset}/") and s == "test")
+    return [str(i) for i in ids[:PER_DATASET]]
+
+
+test_writers.__test__ = False  # a helper, not a test
+
+
+def link_writers(dataset: str, shared: Path, dest: Path) -> Path:
+    """A tree in the dataset's own layout holding links to a few of its writers' files."""
+    layout, folder = LAYOUTS[dataset]
+    source = shared / folder
+    writers = set(test_writers(dataset))
+    if layout == "cedar":
+        for sub in ("full_org", "full_forg"):
+            (dest / sub).mkdir(parents=True)
+            for f in (source / sub).iterdir():
+                if f.stem.split("_")[1] in writers:
+                    (dest / sub / f.name).symlink_to(f)
+    else:
+        for w in (source / name for name in sorted(p.name for p in source.iterdir())):
+            if str(int(w.name)) in writers:
+                (dest / w.name).mkdir(parents=True)
+                for f in w.iterdir():
+                    (dest / w.name / f.name).symlink_to(f)
+    return dest
 
 
 @pytest.fixture(scope="module")
-def few_cedar_writers(tmp_path_factory, shared_datasets):
-    """A cedar-layout tree of links to three real writers (nothing is copied into the repo)."""
-    root = tmp_path_factory.mktemp("cedar")
-    for sub, prefix in (("full_org", "original"), ("full_forg", "forgeries")):
-        (root / sub).mkdir()
-        for w in WRITERS:
-            for i in range(1, 25):
-                name = f"{prefix}_{w}_{i}.png"
-                (root / sub / name).symlink_to(shared_datasets / "CEDAR" / sub / name)
-    organised = tmp_path_factory.mktemp("organized") / "cedar"
-    samples = import_dataset(root, "cedar", organised)
-    assert len(samples) == len(WRITERS) * 48
-    return organised
+def organised(tmp_path_factory, shared_datasets):
+    out = {}
+    for dataset, (layout, _) in LAYOUTS.items():
+        raw = link_writers(dataset, shared_datasets, tmp_path_factory.mktemp(f"raw-{dataset}"))
+        dest = tmp_path_factory.mktemp("organized") / dataset
+        samples = import_dataset(raw, layout, dest)
+        assert {s.writer for s in samples} == set(test_writers(dataset))
+        out[dataset] = dest
+    return out
 
 
-def test_shipped_model_on_real_writers(tmp_path, few_cedar_writers, shipped_model_dir):
-    report = run_evaluation(few_cedar_writers, "folders", shipped_model_dir, references=5,
-                            json_path=tmp_path / "r.json", plot_path=tmp_path / "r.png")
-    data = json.loads((tmp_path / "r.json").read_text())
-    assert data["writers"] == 3 and data["references"] == 5
-    assert (data["genuine_queries"], data["skilled_queries"], data["random_queries"]) == (57, 72, 6)
-    assert data["random"]["auc"] > 0.8 and data["skilled"]["auc"] > 0.6
-    assert 0.0 <= data["skilled"]["eer"] < 0.4
-    assert set(data["at_threshold"]) == {"frr", "far_skilled", "far_random"}
-    assert data["model_sha256"] == json.loads((shipped_model_dir / "model_card.json").read_text())["sha256"]
+def test_the_writers_are_held_out_from_the_shipped_model(shipped_model_dir):
+    card = json.loads((shipped_model_dir / "model_card.json").read_text())
+    seen = set(card["data"]["writers"].get("train", [])) | set(card["data"]["writers"].get("val", []))
+    for dataset in LAYOUTS:
+        assert not {f"{dataset}/{w}" for w in test_writers(dataset)} & seen
 
 
-def test_paper_colour_does_not_move_the_embeddings(few_cedar_writers, shipped_model_dir):
+@pytest.mark.parametrize("dataset", list(LAYOUTS))
+def test_shipped_decisions_on_held_out_writers(dataset, organised, shipped_model_dir, tmp_path):
+    run_evaluation(organised[dataset], "folders", shipped_model_dir, references=5, json_path=tmp_path / "r.json")
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["writers"] == PER_DATASET and report["references"] == 5
+    assert report["random"]["auc"] > 0.8 and report["skilled"]["auc"] > 0.55
+    decisions = report["decisions"]
+    for key, limit in LIMITS[dataset].items():
+        assert decisions[key] <= limit, (key, decisions)
+    assert decisions["automated"] >= 0.2, decisions
+    card = json.loads((shipped_model_dir / "model_card.json").read_text())
+    assert (decisions["accept"], decisions["reject"]) == (card["thresholds"]["accept"], card["thresholds"]["reject"])
+
+
+def test_paper_colour_does_not_move_the_embeddings(organised, shipped_model_dir):
     """CEDAR's trap reversed (genuine on white, forgeries on grey): each image must embed
-    almost exactly as before. (The EER on all 10 held-out CEDAR writers moved -0.5 points:
-    see the model card; three writers are too few to compare EERs.)"""
-    root, samples = load_dataset(few_cedar_writers)
+    almost exactly as before. (The EER change on all held-out CEDAR writers is in the model card;
+    three writers are too few to compare EERs.)"""
+    root, samples = load_dataset(organised["cedar"])
     verifier = Verifier.from_dir(shipped_model_dir)
     normal, kept = embed_dataset(verifier, samples, root)
     swapped, kept_swapped = embed_dataset(verifier, samples, root, swap=True)
     assert [s.path for s in kept] == [s.path for s in kept_swapped]
     cosine = (normal * swapped).sum(axis=1)
-    assert cosine.mean() > 0.97 and cosine.min() > 0.7  # measured: mean 0.993, min 0.78
+    assert cosine.mean() > 0.97 and np.min(cosine) > 0.7
