@@ -8,27 +8,27 @@ the card's thresholds to the default policy's (1% / 1%) and renders ``MODEL_CARD
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 
 from . import evaluate as ev
+from .card import WEIGHTS_FILE, BackgroundSwap, Evaluation, HeldOutSplit, ModelCard, ScoresFile
 from .errors import DatasetError
 from .inference import Verifier
 from .policy import SCORES_FILE, Policy, StoredScores, thresholds_for
 from .report import embed_split, evaluation_report, run_evaluation
-from .weights import CARD_FILE, WEIGHTS_FILE, sha256_file
+from .weights import sha256_file
 
 REFERENCE_COUNTS = (1, 5)
 
 
 def publish(model_dir, target, datasets: list[str], split_file: str, split: str = "test", swap_check: str | None = None,
-            log=print) -> dict:
+            log=print) -> ModelCard:
     model_dir, target = Path(model_dir), Path(target)
-    card = json.loads((model_dir / CARD_FILE).read_text())
+    card = ModelCard.read(model_dir)
     verifier = Verifier.from_dir(model_dir, precision="fp32")
-    scores = StoredScores(references=ev.THRESHOLD_REFERENCES, model_sha256=card["sha256"])
+    scores = StoredScores(references=ev.THRESHOLD_REFERENCES, model_sha256=card.sha256)
     held_out = {}
     for data in datasets:
         name = Path(data).resolve().name.lower()
@@ -37,7 +37,7 @@ def publish(model_dir, target, datasets: list[str], split_file: str, split: str 
             ps = ev.protocol_scores(embeddings, groups, r, verifier.scorer)
             plot = target / f"roc_{name}_R{r}.png" if r == 5 else None
             report = evaluation_report(verifier, ps, data, "folders", split_file, split, plot_path=plot)
-            held_out[f"{name}_R{r}"] = _compact(report)
+            held_out[f"{name}_R{r}"] = Evaluation.model_validate(_compact(report))
             log(f"{name} R={r}: skilled EER {report['skilled']['eer']:.4f} (per-writer {report['user_threshold_eer_skilled']:.4f})"
                 f", random EER {report['random']['eer']:.4f}, writers {report['writers']}")
             if r == scores.references:
@@ -49,22 +49,19 @@ def publish(model_dir, target, datasets: list[str], split_file: str, split: str 
         else:
             scores.add("val", name, ev.protocol_scores(embeddings, groups, scores.references, verifier.scorer),
                        verifier.scorer)
-    metrics = dict(card.get("metrics", {}))
-    metrics["held_out"] = held_out
-    metrics["held_out_split"] = {"split": split, "split_file": Path(split_file).name}
+    update = {"held_out": held_out, "held_out_split": HeldOutSplit(split=split, split_file=Path(split_file).name)}
     if swap_check:
-        normal = held_out[f"{Path(swap_check).resolve().name.lower()}_R5"]["skilled"]["eer"]
+        normal = held_out[f"{Path(swap_check).resolve().name.lower()}_R5"].skilled.eer
         swapped = run_evaluation(swap_check, "folders", model_dir, references=5, split_file=split_file, split=split,
                                  swap_background=True)
-        metrics["background_swap"] = {
-            "dataset": Path(swap_check).name,
-            "skilled_eer": normal,
-            "skilled_eer_swapped": swapped["skilled"]["eer"],
-            "delta_points": round(100 * (swapped["skilled"]["eer"] - normal), 3),
-        }
+        update["background_swap"] = BackgroundSwap(
+            dataset=Path(swap_check).name,
+            skilled_eer=normal,
+            skilled_eer_swapped=swapped["skilled"]["eer"],
+            delta_points=round(100 * (swapped["skilled"]["eer"] - normal), 3),
+        )
         log(f"background swap on {Path(swap_check).name}: EER {normal:.4f} -> {swapped['skilled']['eer']:.4f}")
-    card["metrics"] = metrics
-    card["plots"] = sorted(p.name for p in target.glob("roc_*_R5.png")) if target.exists() else []
+    card.metrics = card.metrics.model_copy(update=update)
 
     target.mkdir(parents=True, exist_ok=True)
     if len(scores.pooled("val", "genuine")) and len(scores.pooled("val", "skilled")):
@@ -72,25 +69,30 @@ def publish(model_dir, target, datasets: list[str], split_file: str, split: str 
         # The default policy's thresholds from the file as shipped, through the function the service
         # uses for any policy, so the card and a policy of 1% / 1% always agree.
         shipped = StoredScores.read(target / SCORES_FILE, sha256=sha256)
-        card["thresholds"] = {**card.get("thresholds", {}), **thresholds_for(shipped, Policy())}
-        card["scores"] = {"file": SCORES_FILE, "sha256": sha256, "references": scores.references,
-                          "splits": {s: scores.datasets(s) for s in ("val", "test")}}
+        card.thresholds = card.thresholds.model_copy(update=thresholds_for(shipped, Policy()))
+        card.scores = ScoresFile(file=SCORES_FILE, sha256=sha256, references=scores.references,
+                                 splits={s: scores.datasets(s) for s in ("val", "test")})
         log(f"validation and test scores -> {target / SCORES_FILE}; default policy (1% / 1%): accept "
-            f"{card['thresholds']['accept']:.4f}, reject {card['thresholds']['reject']:.4f}")
+            f"{card.thresholds.accept:.4f}, reject {card.thresholds.reject:.4f}")
     else:
-        card.pop("scores", None)
+        card.scores = None
         (target / SCORES_FILE).unlink(missing_ok=True)  # an older model's scores must not outlive it
         log("no validation scores: the card keeps the training thresholds and its policy cannot be changed")
     tmp = target / (WEIGHTS_FILE + ".part")
-    shutil.copyfile(model_dir / WEIGHTS_FILE, tmp)
-    if sha256_file(tmp) != card["sha256"]:
-        raise ValueError(f"{model_dir / WEIGHTS_FILE} does not match its card's sha256")
+    shutil.copyfile(model_dir / card.weights_file, tmp)
+    if sha256_file(tmp) != card.sha256:
+        raise ValueError(f"{model_dir / card.weights_file} does not match its card's sha256")
     os.replace(tmp, target / WEIGHTS_FILE)
-    card["plots"] = sorted(p.name for p in target.glob("roc_*_R5.png"))
-    for name, text in ((CARD_FILE, json.dumps(card, indent=2, sort_keys=True) + "\n"), ("MODEL_CARD.md", render_markdown(card))):
-        part = target / (name + ".part")
-        part.write_text(text)
-        os.replace(part, target / name)
+    card.weights_file = WEIGHTS_FILE
+    card.plots = sorted(p.name for p in target.glob("roc_*_R5.png"))
+    written = card.to_dict()
+    if written.get("scores") is None:
+        written.pop("scores", None)
+    card = ModelCard.parse(written, source="the published card")  # what is written is a valid card
+    card.write(target)
+    part = target / "MODEL_CARD.md.part"
+    part.write_text(render_markdown(card))
+    os.replace(part, target / "MODEL_CARD.md")
     return card
 
 
@@ -104,26 +106,34 @@ def _pct(x) -> str:
     return "n/a" if x is None or x != x else f"{100 * x:.2f}%"
 
 
-def render_markdown(card: dict) -> str:
-    recipe = card.get("recipe", {})
-    thresholds = card.get("thresholds", {})
-    held = card.get("metrics", {}).get("held_out", {})
+def _or(value, default):
+    return default if value is None else value
+
+
+def _num(x, spec: str = ".4f") -> str:
+    return "n/a" if x is None or x != x else format(x, spec)
+
+
+def render_markdown(card: ModelCard | dict) -> str:
+    card = card if isinstance(card, ModelCard) else ModelCard.parse(card)
+    recipe = (card.recipe.model_dump() if card.recipe else {})
+    thresholds = card.thresholds
     lines = [
-        f"# Model card: {card.get('name')} ({card.get('version')})",
+        f"# Model card: {card.name} ({card.version})",
         "",
-        f"- **Weights:** `{card.get('weights_file')}` (safetensors), sha256 `{card.get('sha256')}`",
-        f"- **Architecture:** {card.get('architecture')}; embedding {card.get('embedding_dim')}-d",
-        f"- **Input:** {card['input_size'][0]}x{card['input_size'][1]} (HxW), preprocessing version "
-        f"{card.get('preprocess_version')} (greyscale, median denoise, Otsu, background removed, ink crop, "
+        f"- **Weights:** `{card.weights_file}` (safetensors), sha256 `{card.sha256}`",
+        f"- **Architecture:** {card.architecture}; embedding {card.embedding_dim}-d",
+        f"- **Input:** {card.input_size[0]}x{card.input_size[1]} (HxW), preprocessing version "
+        f"{card.preprocess_version} (greyscale, median denoise, Otsu, background removed, ink crop, "
         "aspect-kept padding, resize, ink bright on zero)",
         "",
         "## Data",
         "",
-        f"Datasets: {', '.join(Path(d).name for d in card.get('data', {}).get('datasets', []))}. "
+        f"Datasets: {', '.join(Path(d).name for d in card.data.datasets)}. "
         "Writers are split per dataset, never per sample (splits in `image_pairs/splits.csv`, seed 0):",
         "",
     ]
-    for split, writers in sorted(card.get("data", {}).get("writers", {}).items()):
+    for split, writers in sorted(card.data.writers.items()):
         lines.append(f"- {split}: {len(writers)} writers")
     lines += [
         "",
@@ -151,33 +161,34 @@ def render_markdown(card: dict) -> str:
         "",
         "## Operating points (calibrated score, fitted on validation writers, R=5)",
         "",
-        f"- `accept` = {thresholds.get('accept', float('nan')):.4f}: at or above, **genuine** "
-        f"({_pct(thresholds.get('accept_far_skilled', 0.01))} FAR on skilled forgeries)",
-        f"- `reject` = {thresholds.get('reject', float('nan')):.4f}: below, **forgery** "
-        f"({_pct(thresholds.get('reject_frr', 0.01))} FRR)",
+        f"- `accept` = {thresholds.accept:.4f}: at or above, **genuine** "
+        f"({_pct(_or(thresholds.accept_far_skilled, 0.01))} FAR on skilled forgeries)",
+        f"- `reject` = {thresholds.reject:.4f}: below, **forgery** "
+        f"({_pct(_or(thresholds.reject_frr, 0.01))} FRR)",
         "- between the two: **refer** to a supervisor",
-        f"- `eer` = {thresholds.get('eer', float('nan')):.4f}: the single threshold at equal error rate",
+        f"- `eer` = {thresholds.eer:.4f}: the single threshold at equal error rate",
         *([f"- A bank chooses its own targets (the operating policy, 0.1-5% each); the thresholds then follow "
-           f"from the validation scores in `{card['scores']['file']}` (sha256 `{card['scores']['sha256'][:16]}...`)."]
-          if card.get("scores") else []),
+           f"from the validation scores in `{card.scores.file}` (sha256 `{card.scores.sha256[:16]}...`)."]
+          if card.scores else []),
         "",
         "## Held-out writers (never seen in training or validation)",
         "",
         "| data | R | writers | skilled EER (global) | skilled EER (per-writer) | skilled AUC | random EER | FRR / FAR skilled at `eer` |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for key, m in sorted(held.items()):
-        name, r = key.rsplit("_R", 1)
+    for row in card.metrics.test_figures():
+        m = row.evaluation
+        at = m.at_threshold
         lines.append(
-            f"| {name} | {r} | {m['writers']} | {_pct(m['skilled']['eer'])} | {_pct(m['user_threshold_eer_skilled'])} | "
-            f"{m['skilled']['auc']:.4f} | {_pct(m['random']['eer'])} | "
-            f"{_pct(m['at_threshold']['frr'])} / {_pct(m['at_threshold']['far_skilled'])} |"
+            f"| {row.dataset} | {row.references} | {m.writers} | {_pct(m.skilled.eer)} | {_pct(m.user_threshold_eer_skilled)} | "
+            f"{_num(m.skilled.auc)} | {_pct(m.random.eer)} | "
+            f"{_pct(at.frr if at else None)} / {_pct(at.far_skilled if at else None)} |"
         )
-    swap = card.get("metrics", {}).get("background_swap")
+    swap = card.metrics.background_swap
     if swap:
-        lines += ["", f"Background swap ({swap['dataset']}, R=5): skilled EER {_pct(swap['skilled_eer'])} -> "
-                  f"{_pct(swap['skilled_eer_swapped'])} ({swap['delta_points']:+.2f} points)."]
-    for plot in card.get("plots", []):
+        lines += ["", f"Background swap ({swap.dataset}, R=5): skilled EER {_pct(swap.skilled_eer)} -> "
+                  f"{_pct(swap.skilled_eer_swapped)} ({_num(swap.delta_points, '+.2f')} points)."]
+    for plot in card.plots:
         lines += ["", f"![{plot}]({plot})"]
     lines += ["", "Reproduce: see README.md, section 'Train and publish a model'.", ""]
     return "\n".join(lines)

@@ -129,7 +129,7 @@ TINY_CARD = {
     "version": "t1",
     "input_size": [32, 48],
     "thresholds": {"eer": 0.5, "accept": 0.6, "reject": 0.4},
-    "metrics": {"eer": 0.5},
+    "metrics": {"validation": {"R5": {"references": 5, "skilled": {"eer": 0.5}}}},
     "scoring": {},
 }
 

@@ -11,8 +11,9 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from sigverify.card import ModelCard
 from sigverify.errors import ModelLoadError
-from sigverify.weights import WEIGHTS_FILE, read_card, sha256_file
+from sigverify.weights import read_card, sha256_file
 
 from apps.core import jobs
 from apps.core.exceptions import Conflict
@@ -47,17 +48,19 @@ def _finite_json(value):
 def register_model_dir(path, activate: bool = False, name: str | None = None) -> tuple[ModelVersion, bool]:
     """Register the model in ``path`` (card + safetensors). Idempotent by sha256.
 
-    Returns (version, created). The file's hash must match its card: a damaged model is
-    never registered. With ``activate`` the version becomes the active one.
+    Returns (version, created). The card must be a valid ``ModelCard`` (``CardError``, a
+    ``ModelLoadError``, says what is wrong) and the file's hash must match it: a damaged model
+    is never registered. With ``activate`` the version becomes the active one.
     """
     path = Path(path).resolve()
-    card = _finite_json(read_card(path))
-    weights = path / card.get("weights_file", WEIGHTS_FILE)
+    model_card = ModelCard.parse(_finite_json(read_card(path)), source=f"model card in {path}")
+    card = model_card.to_dict()
+    weights = path / model_card.weights_file
     if not weights.is_file():
         raise ModelLoadError(f"weights file missing: {weights}")
     sha256 = sha256_file(weights)
-    if card.get("sha256") and card["sha256"] != sha256:
-        raise ModelLoadError(f"sha256 mismatch for {weights}: card says {card['sha256']}, file is {sha256}")
+    if model_card.sha256 and model_card.sha256 != sha256:
+        raise ModelLoadError(f"sha256 mismatch for {weights}: card says {model_card.sha256}, file is {sha256}")
 
     version = ModelVersion.objects.filter(sha256=sha256).order_by("id").first()
     created = version is None
@@ -67,8 +70,8 @@ def register_model_dir(path, activate: bool = False, name: str | None = None) ->
             weights_path=str(path),
             sha256=sha256,
             card=card,
-            metrics=card.get("metrics", {}) or {},
-            thresholds=card.get("thresholds", {}) or {},
+            metrics=card.get("metrics", {}),
+            thresholds=card["thresholds"],
             is_active=False,
         )
     if activate and not version.is_active:

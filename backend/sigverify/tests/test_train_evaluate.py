@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from sigverify import cli
+from sigverify.card import ModelCard
 from sigverify.errors import ModelLoadError
 from sigverify.inference import Verifier
 from sigverify.report import run_evaluation
@@ -45,6 +46,7 @@ def test_training_writes_a_calibrated_model_dir(trained):
     card = result.card
     assert (result.model_dir / "model.safetensors").exists() and not list(out.rglob("*.part"))
     assert card["input_size"] == list(SIZE) and card["embedding_dim"] == 16
+    assert ModelCard.parse(card).metrics.validation_figures()  # the trainer writes a valid typed card
     assert {"eer", "accept", "reject"} <= card["thresholds"].keys()
     assert card["thresholds"]["reject"] <= card["thresholds"]["accept"]
     assert len(card["sha256"]) == 64 and card["recipe"]["epochs_run"] == 1
@@ -177,9 +179,11 @@ def test_publish_ships_weights_with_card_and_plots(tmp_path, trained, folders_tr
     card = publish(trained[1].model_dir, target, [str(folders_tree)], str(tmp_path / "splits.csv"),
                    swap_check=str(folders_tree), log=lambda m: None)
     assert {"model.safetensors", "model_card.json", "MODEL_CARD.md"} <= {p.name for p in target.iterdir()}
-    assert card["metrics"]["held_out"][f"{folders_tree.name.lower()}_R5"]["writers"] == 2
-    assert "background_swap" in card["metrics"] and card["plots"]
-    assert card["sha256"] in (target / "MODEL_CARD.md").read_text()
+    assert card.metrics.test_at(folders_tree.name.lower(), 5).writers == 2
+    assert card.metrics.background_swap is not None and card.plots
+    assert card.sha256 in (target / "MODEL_CARD.md").read_text()
+    assert ModelCard.read(target) == card  # what was written reads back as the same typed card
+    assert sorted(card.metrics.validation) == sorted(trained[1].card["metrics"]["validation"])  # kept apart, unchanged
     Verifier.from_dir(target)  # the shipped copy passes its own sha256 check
 
     # The calibrated validation and test scores ship beside the card, and the card's thresholds are
@@ -187,15 +191,15 @@ def test_publish_ships_weights_with_card_and_plots(tmp_path, trained, folders_tr
     from sigverify.policy import Policy, scores_for_card, thresholds_for
 
     name = folders_tree.name.lower()
-    assert card["scores"]["file"] == "scores.json" and card["scores"]["references"] == 5
-    assert card["scores"]["splits"] == {"val": [name], "test": [name]}
+    assert card.scores.file == "scores.json" and card.scores.references == 5
+    assert card.scores.splits == {"val": [name], "test": [name]}
     scores = scores_for_card(target, json.loads((target / "model_card.json").read_text()))
-    assert scores.model_sha256 == card["sha256"]
-    held = card["metrics"]["held_out"][f"{name}_R5"]
-    assert len(scores.pooled("test", "genuine")) == held["genuine_queries"]
-    assert len(scores.pooled("test", "skilled")) == held["skilled_queries"]
-    assert len(scores.pooled("test", "random")) == held["random_queries"]
+    assert scores.model_sha256 == card.sha256
+    held = card.metrics.test_at(name, 5)
+    assert len(scores.pooled("test", "genuine")) == held.genuine_queries
+    assert len(scores.pooled("test", "skilled")) == held.skilled_queries
+    assert len(scores.pooled("test", "random")) == held.random_queries
     assert len(scores.pooled("val", "genuine")) and len(scores.pooled("val", "skilled"))
     expected = thresholds_for(scores, Policy(0.01, 0.01))
-    assert {k: card["thresholds"][k] for k in expected} == expected
-    assert "eer" in card["thresholds"] and "scores.json" in (target / "MODEL_CARD.md").read_text()
+    assert {k: getattr(card.thresholds, k) for k in expected} == expected
+    assert card.thresholds.eer is not None and "scores.json" in (target / "MODEL_CARD.md").read_text()

@@ -1,10 +1,30 @@
 from rest_framework import serializers
+from sigverify.card import Metrics, ModelCard, Thresholds
 
+from apps.core.schema import pydantic_schema_field
 from apps.modelregistry.models import ModelVersion, Promotion
 
 
+@pydantic_schema_field(ModelCard)
+class ModelCardField(serializers.JSONField):
+    """The card as registered (validated by ``sigverify.card.ModelCard``)."""
+
+
+@pydantic_schema_field(Metrics)
+class MetricsField(serializers.JSONField):
+    """The card's ``metrics``: validation figures by R, held-out test figures by dataset and R."""
+
+
+@pydantic_schema_field(Thresholds)
+class ThresholdsField(serializers.JSONField):
+    """The card's ``thresholds`` on the calibrated score."""
+
+
 class ModelVersionSerializer(serializers.ModelSerializer):
-    input_size = serializers.SerializerMethodField()
+    input_size = serializers.SerializerMethodField(help_text="Height and width the model sees, in pixels.")
+    card = ModelCardField(read_only=True)
+    metrics = MetricsField(read_only=True)
+    thresholds = ThresholdsField(read_only=True)
 
     class Meta:
         model = ModelVersion

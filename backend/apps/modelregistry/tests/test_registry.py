@@ -24,7 +24,7 @@ def test_register_records_card_thresholds_and_metrics(tmp_path, active_version):
     version, created = register_model_dir(directory)
     assert created and not version.is_active
     assert version.thresholds == {"eer": 0.5, "accept": 0.6, "reject": 0.4}
-    assert version.metrics == {"eer": 0.5}
+    assert version.metrics == {"validation": {"R5": {"references": 5, "skilled": {"eer": 0.5}}}}
     assert version.input_size == (32, 48)
     assert version.name.startswith("second-t1-")
 
@@ -37,6 +37,35 @@ def test_register_refuses_a_damaged_model(tmp_path):
     weights.write_bytes(bytes(data))
     with pytest.raises(ModelLoadError, match="sha256 mismatch"):
         register_model_dir(directory)
+
+
+@pytest.mark.parametrize("change, problem", [
+    ({"thresholds": {"accept": 0.6}}, "thresholds.eer: Field required"),
+    ({"metrics": {"test": {"skilled": {"eer": 0.1}}}}, "metrics.test: Extra inputs are not permitted"),
+    ({"metrics": {"held_out": {"R5": {}}}}, 'metrics.held_out: Value error, key \'R5\' should look like'),
+    ({"input_size": [32]}, "input_size: List should have at least 2 items"),
+])
+def test_register_refuses_a_card_that_is_not_a_model_card(tmp_path, change, problem):
+    import json
+
+    directory = make_model_dir(tmp_path / "bad-card", seed=5)
+    card_path = directory / "model_card.json"
+    card_path.write_text(json.dumps({**json.loads(card_path.read_text()), **change}))
+    with pytest.raises(ModelLoadError, match="is not valid") as caught:
+        register_model_dir(directory)
+    assert problem in str(caught.value)
+    assert not ModelVersion.objects.filter(weights_path=str(directory.resolve())).exists()
+
+
+def test_api_serves_the_card_as_a_model_card(client_for, active_version):
+    from sigverify.card import ModelCard
+
+    body = client_for("ml_staff").get(f"/api/v1/model-versions/{active_version.pk}/").json()
+    card = ModelCard.model_validate(body["card"])
+    assert card.sha256 == active_version.sha256 and card.thresholds.accept == 0.6
+    assert [(f.split, f.references, f.evaluation.skilled.eer) for f in card.metrics.validation_figures()] == [
+        ("validation", 5, 0.5)]
+    assert card.metrics.test_figures() == []  # a model never published has no held-out figures
 
 
 def test_only_one_version_is_active(tmp_path, active_version):

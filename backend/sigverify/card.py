@@ -1,0 +1,279 @@
+"""The model card, typed once: what a model directory says about its weights and their figures.
+
+``sigverify train`` and ``sigverify publish`` write it (``model_card.json``), the backend's model
+registry validates it when registering a version and serves it, and the interface parses the
+API's copy with this same class. Pydantic only: no torch, no Django.
+
+The figures keep two kinds apart:
+
+- ``metrics.validation["R5"]``: the validation writers of every dataset pooled, R references
+  per writer. They chose the best epoch and fitted the calibration and the thresholds, so
+  they flatter the model.
+- ``metrics.held_out["cedar_R5"]``: the held-out **test** writers of one dataset, never seen in
+  training or validation. These are the figures to judge a model by.
+
+``Metrics.validation_figures()`` and ``Metrics.test_figures()`` list both as ``Figures``
+(split, dataset, R, evaluation), so no reader has to parse the keys.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ModelLoadError
+from .weights import CARD_FILE, WEIGHTS_FILE
+
+# A fraction in [0, 1] (an error rate, an AUC) or a threshold; None where it could not be
+# computed: NaN is written as null (JSON has no NaN, PostgreSQL's jsonb refuses it).
+Rate = float | None
+
+# The backend's OpenAPI schema names these models' components ModelCardThresholds, ModelCardMetrics, ...
+OPENAPI_PREFIX = "ModelCard"
+
+VALIDATION_KEY = re.compile(r"^R(?P<references>\d+)$")
+HELD_OUT_KEY = re.compile(r"^(?P<dataset>.+)_R(?P<references>\d+)$")
+
+
+class _Figures(BaseModel):
+    """A part of the figures: unknown keys are refused, so a misspelt figure fails loudly."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Open(BaseModel):
+    """A part that grows with the code (recipe, data): unknown keys are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorRates(_Figures):
+    eer: Rate = None
+    auc: Rate = None
+    eer_threshold: Rate = Field(None, description="Calibrated score at which this EER is reached.")
+
+
+class AtThreshold(_Figures):
+    """Rates at the card's single ``thresholds.eer`` score threshold."""
+
+    frr: Rate = None
+    far_skilled: Rate = None
+    far_random: Rate = None
+
+
+class Evaluation(_Figures):
+    """One protocol: each writer's first R genuine signatures as references, the rest as queries."""
+
+    writers: int | None = None
+    references: int | None = None
+    genuine_queries: int | None = None
+    skilled_queries: int | None = None
+    random_queries: int | None = None
+    skilled: ErrorRates = Field(default_factory=ErrorRates, description="Genuine against skilled forgeries.")
+    random: ErrorRates = Field(default_factory=ErrorRates, description="Genuine against other writers' signatures.")
+    user_threshold_eer_skilled: Rate = Field(None, description="Skilled EER with a threshold per writer.")
+    threshold: Rate = None
+    at_threshold: AtThreshold | None = None
+
+
+class HeldOutSplit(_Figures):
+    split: str = "test"
+    split_file: str | None = None
+
+
+class BackgroundSwap(_Figures):
+    """Skilled EER (R=5) before and after swapping the paper backgrounds of one dataset."""
+
+    dataset: str
+    skilled_eer: Rate = None
+    skilled_eer_swapped: Rate = None
+    delta_points: Rate = None
+
+
+class Figures(BaseModel):
+    """One row of figures, with what they were measured on spelt out."""
+
+    model_config = ConfigDict(frozen=True)
+
+    split: Literal["validation", "test"]
+    dataset: str | None  # None: every dataset's validation writers pooled
+    references: int
+    evaluation: Evaluation
+
+
+class Metrics(_Figures):
+    validation: dict[str, Evaluation] = Field(
+        default_factory=dict,
+        description='By R ("R1", "R5"): validation writers of every dataset pooled; they chose the epoch and '
+        "fitted the calibration and thresholds.",
+    )
+    held_out: dict[str, Evaluation] = Field(
+        default_factory=dict,
+        description='By dataset and R ("cedar_R5"): held-out test writers, never seen in training or validation.',
+    )
+    held_out_split: HeldOutSplit | None = None
+    background_swap: BackgroundSwap | None = None
+
+    @field_validator("validation")
+    @classmethod
+    def _validation_keys(cls, value: dict[str, Evaluation]) -> dict[str, Evaluation]:
+        return _checked_keys(value, VALIDATION_KEY, '"R<references>", e.g. "R5"')
+
+    @field_validator("held_out")
+    @classmethod
+    def _held_out_keys(cls, value: dict[str, Evaluation]) -> dict[str, Evaluation]:
+        return _checked_keys(value, HELD_OUT_KEY, '"<dataset>_R<references>", e.g. "cedar_R5"')
+
+    def validation_figures(self) -> list[Figures]:
+        return sorted((Figures(split="validation", dataset=None, references=int(VALIDATION_KEY.match(k)["references"]),
+                               evaluation=e) for k, e in self.validation.items()), key=lambda f: f.references)
+
+    def test_figures(self) -> list[Figures]:
+        rows = []
+        for key, evaluation in self.held_out.items():
+            match = HELD_OUT_KEY.match(key)
+            rows.append(Figures(split="test", dataset=match["dataset"], references=int(match["references"]),
+                                evaluation=evaluation))
+        return sorted(rows, key=lambda f: (f.dataset, f.references))
+
+    def test_at(self, dataset: str, references: int) -> Evaluation | None:
+        return self.held_out.get(f"{dataset}_R{references}")
+
+    def validation_at(self, references: int) -> Evaluation | None:
+        return self.validation.get(f"R{references}")
+
+    @property
+    def test_datasets(self) -> list[str]:
+        return sorted({f.dataset for f in self.test_figures()})
+
+
+def _checked_keys(value: dict, pattern: re.Pattern, expected: str) -> dict:
+    for key, evaluation in value.items():
+        match = pattern.match(key)
+        if not match:
+            raise ValueError(f"key {key!r} should look like {expected}")
+        if evaluation.references is not None and evaluation.references != int(match["references"]):
+            raise ValueError(f"key {key!r} holds figures for R={evaluation.references}")
+    return value
+
+
+class Thresholds(_Figures):
+    """Calibrated-score operating points: genuine at or above ``accept``, forgery below ``reject``."""
+
+    eer: float
+    accept: float
+    reject: float
+    references: int | None = Field(None, description="R of the validation protocol they were fitted on.")
+    accept_far_skilled: Rate = Field(None, description="Skilled-forgery FAR targeted by accept.")
+    reject_frr: Rate = Field(None, description="Genuine FRR targeted by reject.")
+
+
+class Scoring(_Figures):
+    """The score model's parameters (``sigverify.scoring.ScoreModel``); missing ones take its defaults."""
+
+    prior_mean: float | None = None
+    prior_std: float | None = None
+    prior_pairs: float | None = None
+    min_std: float | None = None
+    coef: float | None = None
+    intercept: float | None = None
+
+
+class ScoresFile(_Figures):
+    """The calibrated validation and test scores shipped beside the weights (``sigverify.policy``)."""
+
+    file: str
+    sha256: str
+    references: int
+    splits: dict[str, list[str]] = Field(default_factory=dict, description="Datasets by split: val, test.")
+
+
+class Data(_Open):
+    datasets: list[str] = Field(default_factory=list)
+    writers: dict[str, list[str]] = Field(default_factory=dict, description="Writers by split: train, val, test.")
+
+
+class EpochRecord(_Open):
+    epoch: int
+    loss: Rate = None
+    val_eer: Rate = None
+    images_per_s: float | None = None
+
+
+class Recipe(_Open):
+    """The training options (``TrainConfig``) and what the run did; options change with the code."""
+
+    history: list[EpochRecord] = Field(default_factory=list)
+    epochs_run: int | None = None
+    best_epoch: int | None = None
+    best_val_eer: Rate = None
+    training_seconds: float | None = None
+
+
+class ModelCard(_Open):
+    name: str
+    version: str = ""
+    created: str | None = None
+    architecture: str | None = None
+    input_size: list[int] = Field(default_factory=lambda: [128, 192], min_length=2, max_length=2,
+                                  description="Height and width the model sees, in pixels.")
+    embedding_dim: int | None = None
+    preprocess_version: str | None = None
+    weights_file: str = WEIGHTS_FILE
+    sha256: str | None = None
+    scoring: Scoring = Field(default_factory=Scoring)
+    thresholds: Thresholds
+    metrics: Metrics = Field(default_factory=Metrics)
+    data: Data = Field(default_factory=Data)
+    recipe: Recipe | None = None
+    plots: list[str] = Field(default_factory=list, description="PNG files beside the weights (ROC curves).")
+    scores: ScoresFile | None = None
+
+    @classmethod
+    def read(cls, directory) -> "ModelCard":
+        """The card in ``directory``; ``CardError`` when it is missing, not JSON or not a card."""
+        path = Path(directory) / CARD_FILE
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError as exc:
+            raise CardError(f"no model card at {path}") from exc
+        except json.JSONDecodeError as exc:
+            raise CardError(f"model card {path} is not valid JSON: {exc}") from exc
+        return cls.parse(data, source=f"model card {path}")
+
+    @classmethod
+    def parse(cls, data: dict, source: str = "model card") -> "ModelCard":
+        if not isinstance(data, dict):
+            raise CardError(f"{source} is not a JSON object")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise CardError(f"{source} is not valid: {_errors(exc)}") from exc
+
+    def to_dict(self) -> dict:
+        """What the file holds: the keys that were given (no filled-in defaults), NaN as null."""
+        return json.loads(self.model_dump_json(exclude_unset=True))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def write(self, directory) -> Path:
+        """Write ``model_card.json`` (``.part`` then rename)."""
+        path = Path(directory) / CARD_FILE
+        part = path.with_name(path.name + ".part")
+        part.write_text(self.to_json())
+        os.replace(part, path)
+        return path
+
+
+class CardError(ModelLoadError):
+    """A model card that is missing or does not match ``ModelCard``."""
+
+
+def _errors(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'card'}: {e['msg']}" for e in exc.errors())

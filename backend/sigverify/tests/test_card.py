@@ -1,0 +1,91 @@
+"""The typed model card: today's shipped card reads, round-trips, and keeps validation apart from test."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sigverify.card import CardError, ModelCard
+from sigverify.errors import ModelLoadError
+
+SHIPPED = Path(__file__).resolve().parents[3] / "trained_model_parameters"
+
+
+def minimal(**change) -> dict:
+    return {"name": "m", "thresholds": {"eer": 0.5, "accept": 0.6, "reject": 0.4}, **change}
+
+
+def test_shipped_card_reads_and_writes_back_unchanged(tmp_path):
+    on_disk = json.loads((SHIPPED / "model_card.json").read_text())
+    card = ModelCard.read(SHIPPED)
+    assert card.to_dict() == on_disk
+    card.write(tmp_path)
+    assert json.loads((tmp_path / "model_card.json").read_text()) == on_disk
+    assert not (tmp_path / "model_card.json.part").exists()
+
+
+def test_shipped_card_keeps_validation_and_held_out_test_figures_apart():
+    metrics = ModelCard.read(SHIPPED).metrics
+    assert [(f.split, f.dataset, f.references) for f in metrics.validation_figures()] == [
+        ("validation", None, 1), ("validation", None, 5)]
+    assert [(f.split, f.dataset, f.references) for f in metrics.test_figures()] == [
+        ("test", "cedar", 1), ("test", "cedar", 5), ("test", "gpds", 1), ("test", "gpds", 5)]
+    assert metrics.test_datasets == ["cedar", "gpds"]
+    assert metrics.test_at("gpds", 5).writers == 30 and metrics.test_at("gpds", 5).references == 5
+    assert metrics.validation_at(5).writers == 20
+    assert metrics.test_at("gpds", 5).skilled.eer != metrics.validation_at(5).skilled.eer
+    assert metrics.held_out_split.split == "test"
+
+
+def test_defaults_fill_what_a_minimal_card_leaves_out_but_are_not_written():
+    card = ModelCard.parse(minimal())
+    assert card.input_size == [128, 192] and card.weights_file == "model.safetensors"
+    assert card.metrics.validation_figures() == [] and card.metrics.test_figures() == []
+    assert card.to_dict() == minimal()
+
+
+@pytest.mark.parametrize("change, problem", [
+    ({"thresholds": {"eer": 0.5}}, "thresholds.accept: Field required"),
+    ({"metrics": {"validation": {"cedar_R5": {}}}}, "should look like \"R<references>\""),
+    ({"metrics": {"held_out": {"cedar_R5": {"references": 1}}}}, "holds figures for R=1"),
+    ({"metrics": {"held_out": {"cedar_R5": {"skilled": {"err": 0.1}}}}}, "skilled.err: Extra inputs are not permitted"),
+    ({"metrics": {"eer": 0.1}}, "metrics.eer: Extra inputs are not permitted"),
+    ({"input_size": [1, 2, 3]}, "input_size"),
+])
+def test_a_card_that_does_not_fit_says_where(change, problem):
+    with pytest.raises(CardError) as caught:
+        ModelCard.parse(minimal(**change), source="test card")
+    assert str(caught.value).startswith("test card is not valid: ") and problem in str(caught.value)
+    assert isinstance(caught.value, ModelLoadError)  # callers that refuse a broken model catch this
+
+
+def test_unknown_sections_and_recipe_options_are_kept():
+    card = ModelCard.parse(minimal(recipe={"lr": 0.001, "history": [{"epoch": 1, "loss": 0.5, "val_eer_random": 0.2}]},
+                                   notes="kept"))
+    assert card.recipe.history[0].epoch == 1 and card.to_dict()["recipe"]["lr"] == 0.001
+    assert card.to_dict()["notes"] == "kept"
+
+
+def test_nan_figures_are_written_as_null(tmp_path):
+    card = ModelCard.parse(minimal(metrics={"validation": {"R1": {"random": {"eer": math.nan}}}}))
+    card.write(tmp_path)
+    text = (tmp_path / "model_card.json").read_text()
+    assert "NaN" not in text and json.loads(text)["metrics"]["validation"]["R1"]["random"]["eer"] is None
+
+
+def test_missing_or_broken_card_file(tmp_path):
+    with pytest.raises(CardError, match="no model card"):
+        ModelCard.read(tmp_path)
+    (tmp_path / "model_card.json").write_text("{not json")
+    with pytest.raises(CardError, match="not valid JSON"):
+        ModelCard.read(tmp_path)
+
+
+def test_card_module_imports_neither_torch_nor_django():
+    code = "import sys, sigverify.card; print(sorted(m for m in ('torch', 'django') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "[]"
