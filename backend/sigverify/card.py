@@ -130,15 +130,28 @@ class Metrics(_Figures):
         return _checked_keys(value, HELD_OUT_KEY, '"<dataset>_R<references>", e.g. "cedar_R5"')
 
     def validation_figures(self) -> list[Figures]:
-        return sorted((Figures(split="validation", dataset=None, references=int(VALIDATION_KEY.match(k)["references"]),
-                               evaluation=e) for k, e in self.validation.items()), key=lambda f: f.references)
+        return sorted(
+            (
+                Figures(
+                    split="validation",
+                    dataset=None,
+                    references=int(VALIDATION_KEY.match(k)["references"]),
+                    evaluation=e,
+                )
+                for k, e in self.validation.items()
+            ),
+            key=lambda f: f.references,
+        )
 
     def test_figures(self) -> list[Figures]:
         rows = []
         for key, evaluation in self.held_out.items():
             match = HELD_OUT_KEY.match(key)
-            rows.append(Figures(split="test", dataset=match["dataset"], references=int(match["references"]),
-                                evaluation=evaluation))
+            rows.append(
+                Figures(
+                    split="test", dataset=match["dataset"], references=int(match["references"]), evaluation=evaluation
+                )
+            )
         return sorted(rows, key=lambda f: (f.dataset, f.references))
 
     def test_at(self, dataset: str, references: int) -> Evaluation | None:
@@ -220,8 +233,12 @@ class ModelCard(_Open):
     version: str = ""
     created: str | None = None
     architecture: str | None = None
-    input_size: list[int] = Field(default_factory=lambda: [128, 192], min_length=2, max_length=2,
-                                  description="Height and width the model sees, in pixels.")
+    input_size: list[int] = Field(
+        default_factory=lambda: [128, 192],
+        min_length=2,
+        max_length=2,
+        description="Height and width the model sees, in pixels.",
+    )
     embedding_dim: int | None = None
     preprocess_version: str | None = None
     weights_file: str = WEIGHTS_FILE
@@ -235,7 +252,7 @@ class ModelCard(_Open):
     scores: ScoresFile | None = None
 
     @classmethod
-    def read(cls, directory) -> "ModelCard":
+    def read(cls, directory) -> ModelCard:
         """The card in ``directory``; ``CardError`` when it is missing, not JSON or not a card."""
         path = Path(directory) / CARD_FILE
         try:
@@ -247,7 +264,7 @@ class ModelCard(_Open):
         return cls.parse(data, source=f"model card {path}")
 
     @classmethod
-    def parse(cls, data: dict, source: str = "model card") -> "ModelCard":
+    def parse(cls, data: dict, source: str = "model card") -> ModelCard:
         if not isinstance(data, dict):
             raise CardError(f"{source} is not a JSON object")
         try:

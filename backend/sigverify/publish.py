@@ -180,7 +180,8 @@ def render_markdown(card: ModelCard | dict) -> str:
         m = row.evaluation
         at = m.at_threshold
         lines.append(
-            f"| {row.dataset} | {row.references} | {m.writers} | {_pct(m.skilled.eer)} | {_pct(m.user_threshold_eer_skilled)} | "
+            f"| {row.dataset} | {row.references} | {m.writers} | {_pct(m.skilled.eer)} | "
+            f"{_pct(m.user_threshold_eer_skilled)} | "
             f"{_num(m.skilled.auc)} | {_pct(m.random.eer)} | "
             f"{_pct(at.frr if at else None)} / {_pct(at.far_skilled if at else None)} |"
         )

@@ -37,7 +37,7 @@ def openapi_30(node, prefix: str = ""):
     node = {key: openapi_30(value, prefix) for key, value in node.items()}
     ref = node.get("$ref")
     if isinstance(ref, str) and ref.startswith(_REF + _PLACEHOLDER):
-        node["$ref"] = _REF + _component_name(prefix, ref[len(_REF + _PLACEHOLDER):])
+        node["$ref"] = _REF + _component_name(prefix, ref[len(_REF + _PLACEHOLDER) :])
     if "const" in node:
         node["enum"] = [node.pop("const")]
     for key in ("anyOf", "oneOf"):
@@ -71,10 +71,14 @@ class PydanticSchema(PydanticExtension):
         schema = model_json_schema(self.target, ref_template=_REF + _PLACEHOLDER + "{model}", mode="serialization")
         for name, sub_schema in schema.pop("$defs", {}).items():
             component_name = _component_name(prefix, name)
-            auto_schema.registry.register_on_missing(ResolvedComponent(
-                name=component_name, type=ResolvedComponent.SCHEMA, object=component_name,
-                schema=openapi_30(sub_schema, prefix),
-            ))
+            auto_schema.registry.register_on_missing(
+                ResolvedComponent(
+                    name=component_name,
+                    type=ResolvedComponent.SCHEMA,
+                    object=component_name,
+                    schema=openapi_30(sub_schema, prefix),
+                )
+            )
         return openapi_30(schema, prefix)
 
 

@@ -11,12 +11,12 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from sigverify.card import ModelCard
-from sigverify.errors import ModelLoadError
-from sigverify.weights import read_card, sha256_file
 
 from apps.core import jobs
 from apps.core.exceptions import Conflict
+from sigverify.card import ModelCard
+from sigverify.errors import ModelLoadError
+from sigverify.weights import read_card, sha256_file
 
 from .models import ModelVersion, Promotion
 from .preparation import preparations

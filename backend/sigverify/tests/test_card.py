@@ -30,9 +30,15 @@ def test_shipped_card_reads_and_writes_back_unchanged(tmp_path):
 def test_shipped_card_keeps_validation_and_held_out_test_figures_apart():
     metrics = ModelCard.read(SHIPPED).metrics
     assert [(f.split, f.dataset, f.references) for f in metrics.validation_figures()] == [
-        ("validation", None, 1), ("validation", None, 5)]
+        ("validation", None, 1),
+        ("validation", None, 5),
+    ]
     assert [(f.split, f.dataset, f.references) for f in metrics.test_figures()] == [
-        ("test", "cedar", 1), ("test", "cedar", 5), ("test", "gpds", 1), ("test", "gpds", 5)]
+        ("test", "cedar", 1),
+        ("test", "cedar", 5),
+        ("test", "gpds", 1),
+        ("test", "gpds", 5),
+    ]
     assert metrics.test_datasets == ["cedar", "gpds"]
     assert metrics.test_at("gpds", 5).writers == 30 and metrics.test_at("gpds", 5).references == 5
     assert metrics.validation_at(5).writers == 20
@@ -47,14 +53,20 @@ def test_defaults_fill_what_a_minimal_card_leaves_out_but_are_not_written():
     assert card.to_dict() == minimal()
 
 
-@pytest.mark.parametrize("change, problem", [
-    ({"thresholds": {"eer": 0.5}}, "thresholds.accept: Field required"),
-    ({"metrics": {"validation": {"cedar_R5": {}}}}, "should look like \"R<references>\""),
-    ({"metrics": {"held_out": {"cedar_R5": {"references": 1}}}}, "holds figures for R=1"),
-    ({"metrics": {"held_out": {"cedar_R5": {"skilled": {"err": 0.1}}}}}, "skilled.err: Extra inputs are not permitted"),
-    ({"metrics": {"eer": 0.1}}, "metrics.eer: Extra inputs are not permitted"),
-    ({"input_size": [1, 2, 3]}, "input_size"),
-])
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        ({"thresholds": {"eer": 0.5}}, "thresholds.accept: Field required"),
+        ({"metrics": {"validation": {"cedar_R5": {}}}}, 'should look like "R<references>"'),
+        ({"metrics": {"held_out": {"cedar_R5": {"references": 1}}}}, "holds figures for R=1"),
+        (
+            {"metrics": {"held_out": {"cedar_R5": {"skilled": {"err": 0.1}}}}},
+            "skilled.err: Extra inputs are not permitted",
+        ),
+        ({"metrics": {"eer": 0.1}}, "metrics.eer: Extra inputs are not permitted"),
+        ({"input_size": [1, 2, 3]}, "input_size"),
+    ],
+)
 def test_a_card_that_does_not_fit_says_where(change, problem):
     with pytest.raises(CardError) as caught:
         ModelCard.parse(minimal(**change), source="test card")
@@ -63,8 +75,9 @@ def test_a_card_that_does_not_fit_says_where(change, problem):
 
 
 def test_unknown_sections_and_recipe_options_are_kept():
-    card = ModelCard.parse(minimal(recipe={"lr": 0.001, "history": [{"epoch": 1, "loss": 0.5, "val_eer_random": 0.2}]},
-                                   notes="kept"))
+    card = ModelCard.parse(
+        minimal(recipe={"lr": 0.001, "history": [{"epoch": 1, "loss": 0.5, "val_eer_random": 0.2}]}, notes="kept")
+    )
     assert card.recipe.history[0].epoch == 1 and card.to_dict()["recipe"]["lr"] == 0.001
     assert card.to_dict()["notes"] == "kept"
 
@@ -86,6 +99,12 @@ def test_missing_or_broken_card_file(tmp_path):
 
 def test_card_module_imports_neither_torch_nor_django():
     code = "import sys, sigverify.card; print(sorted(m for m in ('torch', 'django') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True,
-                         cwd=Path(__file__).resolve().parents[2])
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert out.stdout.strip() == "[]"

@@ -1,8 +1,8 @@
 from rest_framework import serializers
-from sigverify.card import Metrics, ModelCard, Thresholds
 
 from apps.core.schema import pydantic_schema_field
 from apps.modelregistry.models import ModelVersion, Promotion
+from sigverify.card import Metrics, ModelCard, Thresholds
 
 
 @pydantic_schema_field(ModelCard)

@@ -2,12 +2,12 @@ import shutil
 
 import pytest
 from django.db import IntegrityError, transaction
-from sigverify.errors import ModelLoadError
 
 from apps.conftest import draw_signature, make_model_dir, upload
 from apps.modelregistry import serving
 from apps.modelregistry.models import ModelVersion
 from apps.modelregistry.services import activate_version, register_model_dir
+from sigverify.errors import ModelLoadError
 
 pytestmark = pytest.mark.django_db
 
