@@ -2,11 +2,14 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.verifications.api.views import SignatureRegionView
+
 api_v1 = [
     path("", include("apps.core.api.urls")),
     path("auth/", include("apps.accounts.api.urls")),
     path("signers/", include("apps.signers.api.urls")),
     path("verifications/", include("apps.verifications.api.urls")),
+    path("signature-region/", SignatureRegionView.as_view(), name="signature-region"),
     path("", include("apps.modelregistry.api.urls")),  # model-versions/ (and …/promote/), promotions/
     path("", include("apps.training.api.urls")),  # training-jobs/
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

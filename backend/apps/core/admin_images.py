@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.utils.html import format_html
-from PIL import Image
+from PIL import Image, ImageOps
+
+from sigverify.preprocess import DECODERS, to_greyscale
 
 from .files import read_stored
 
@@ -15,12 +18,16 @@ THUMBNAIL_SIZE = (240, 120)
 
 
 def thumbnail_png(data: bytes, size=THUMBNAIL_SIZE) -> bytes:
-    image = Image.open(io.BytesIO(data))
+    """A small greyscale PNG of page 1, read as the model reads it: transparency on white,
+    bilevel (CCITT group 4) scans averaged to grey rather than thinned by nearest-pixel."""
+    image = Image.open(io.BytesIO(data), formats=DECODERS)
     image.draft("L", size)  # JPEG: decode at reduced size
-    image = image.convert("L")
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("1", "P", "PA"):  # resampled as is, these keep one pixel in many
+        image = image.convert("RGBA" if image.mode != "1" else "L")
     image.thumbnail(size)
     out = io.BytesIO()
-    image.save(out, format="PNG")
+    Image.fromarray(to_greyscale(image).astype(np.uint8), mode="L").save(out, format="PNG")
     return out.getvalue()
 
 

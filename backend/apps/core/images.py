@@ -78,7 +78,7 @@ def preprocess_bytes(data: bytes, input_size: tuple[int, int], crop=None):
     One decode, with the configured pixel limit checked from the header before decoding.
     """
     try:
-        image = load_image(data, max_pixels=int(settings.SIGVERIFY_MAX_PIXELS))
+        image = load_image(data, max_pixels=int(settings.SIGVERIFY_MAX_PIXELS))  # a multi-page TIFF: page 1
         try:
             array, quality = preprocess_image(image, size=tuple(input_size), crop=crop)
         except ImageRejected:
@@ -88,6 +88,15 @@ def preprocess_bytes(data: bytes, input_size: tuple[int, int], crop=None):
     except ImageRejected as exc:
         raise InvalidImage(_sentence(exc.message), code=exc.code) from exc
     return array, quality.as_dict()
+
+
+def decode_bytes(data: bytes) -> Image.Image:
+    """The decoded image (page 1 of a multi-page TIFF, EXIF orientation applied), with the
+    same checks as a verification. Raises ``InvalidImage``."""
+    try:
+        return load_image(data, max_pixels=int(settings.SIGVERIFY_MAX_PIXELS))
+    except ImageRejected as exc:
+        raise InvalidImage(_sentence(exc.message), code=exc.code) from exc
 
 
 def _sentence(message: str) -> str:

@@ -1,10 +1,14 @@
+from django import forms
 from django.contrib import admin
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils.html import format_html
 
 from apps.core.admin_images import image_view, img_tag
+from apps.core.exceptions import ServiceError
 from apps.core.images import content_type_for_name
 
+from . import services
 from .models import Review, Verification
 
 
@@ -45,8 +49,9 @@ class VerificationAdmin(ReadOnlyAdmin):
     list_select_related = ("signer", "model_version", "requested_by", "review")
     inlines = [ReviewInline]
     fields = (
-        "large_preview", "signer", "decision", "score", "z_score", "thresholds", "distances", "model_version",
-        "cheque_reference", "crop", "image_sha256", "quality", "requested_by", "created_at", "processing_ms",
+        "large_preview", "review_link", "signer", "decision", "score", "z_score", "thresholds", "distances",
+        "model_version", "cheque_reference", "crop", "image_sha256", "quality", "requested_by", "created_at",
+        "processing_ms",
     )
     readonly_fields = fields
 
@@ -60,6 +65,13 @@ class VerificationAdmin(ReadOnlyAdmin):
     @admin.display(description="questioned image")
     def large_preview(self, obj):
         return img_tag(self._image_url(obj), height=120)
+
+    @admin.display(description="review")
+    def review_link(self, obj):
+        if hasattr(obj, "review"):
+            return f"{obj.review.get_final_decision_display()} by {obj.review.reviewer}"
+        url = reverse("admin:verifications_review_add") + f"?verification={obj.pk}"
+        return format_html('<a href="{}">Record the review</a>', url)
 
     @admin.display(description="reviewed", boolean=True)
     def reviewed(self, obj):
@@ -76,8 +88,53 @@ class VerificationAdmin(ReadOnlyAdmin):
         return image_view(request, verification, "verifications.view_verification", content_type_for_name(verification.image.name))
 
 
+class ReviewForm(forms.ModelForm):
+    """A review recorded in the admin obeys the service's rules (a comment to overrule)."""
+
+    class Meta:
+        model = Review
+        fields = ("verification", "final_decision", "comment")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "verification" in self.fields:
+            self.fields["verification"].queryset = Verification.objects.filter(review__isnull=True)
+
+    def clean(self):
+        cleaned = super().clean()
+        verification = cleaned.get("verification")
+        if verification is None or not cleaned.get("final_decision"):
+            return cleaned
+        try:
+            services.check_review(
+                verification=verification, final_decision=cleaned["final_decision"], comment=cleaned.get("comment", "")
+            )
+        except ServiceError as error:
+            for field, messages in (error.fields or {"verification": [str(error.detail)]}).items():
+                for message in messages:
+                    self.add_error(field if field in self.fields else None, message)
+        return cleaned
+
+
 @admin.register(Review)
-class ReviewAdmin(ReadOnlyAdmin):
+class ReviewAdmin(admin.ModelAdmin):
+    """Reviews are added (through ``record_review``), never changed or deleted."""
+
+    form = ReviewForm
     list_display = ("verification", "final_decision", "reviewer", "created_at")
     list_filter = ("final_decision",)
     search_fields = ("verification__signer__external_id", "comment")
+    raw_id_fields = ("verification",)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        review = services.record_review(
+            verification=obj.verification, reviewer=request.user, final_decision=obj.final_decision, comment=obj.comment
+        )
+        obj.pk, obj.reviewer, obj.created_at = review.pk, review.reviewer, review.created_at
+        obj._state.adding = False

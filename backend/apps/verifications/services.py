@@ -8,18 +8,35 @@ import time
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from sigverify.cheque import find_signature_region
 from sigverify.scoring import decide
 
-from apps.core.exceptions import Conflict
-from apps.core.images import preprocess_bytes, read_upload, sha256_bytes, sniff_image_type
+from apps.core.exceptions import Conflict, ServiceError
+from apps.core.images import decode_bytes, preprocess_bytes, read_upload, sha256_bytes, sniff_image_type
 from apps.modelregistry.selectors import get_active_version
 from apps.modelregistry.serving import require_verifier
 from apps.signers.models import Signer
 from apps.signers.selectors import reference_embeddings
 
-from .models import Review, Verification
+from .models import Decision, Review, Verification
 
 logger = logging.getLogger(__name__)
+
+
+def propose_signature_region(*, image) -> dict:
+    """Where the signature probably is on a whole-cheque scan (page 1 of a multi-page TIFF):
+    the box to start from, in the image's pixels, as ``crop`` for ``verify_signature``.
+    Stores nothing. Raises ``InvalidImage`` for an image a verification would refuse."""
+    picture = decode_bytes(read_upload(image))
+    region = find_signature_region(picture)
+    x, y, width, height = region.box
+    return {
+        "crop": {"x": x, "y": y, "width": width, "height": height},
+        "image_width": picture.width,
+        "image_height": picture.height,
+        "found": region.found,
+        "code_line_top": region.code_line_top,
+    }
 
 
 def verify_signature(*, signer: Signer, image, crop=None, cheque_reference: str = "", user=None) -> Verification:
@@ -95,10 +112,44 @@ def verify_signature(*, signer: Signer, image, crop=None, cheque_reference: str 
     return verification
 
 
-def record_review(*, verification: Verification, reviewer, final_decision: str, comment: str = "") -> Review:
-    """The human's final call. One review per verification; the model's answer is untouched."""
+class CommentRequired(ServiceError):
+    """A review that overrules the model needs a comment saying why (400, on ``comment``)."""
+
+    default_code = "comment_required"
+    default_detail = "A comment is required when the review overrules the model's decision."
+
+    def __init__(self):
+        super().__init__(fields={"comment": [self.default_detail]})
+
+
+def overrules_model(verification: Verification, final_decision: str) -> bool:
+    """A final call against a genuine/forgery answer; after a referral every call is the human's."""
+    return verification.decision in (Decision.GENUINE, Decision.FORGERY) and final_decision != verification.decision
+
+
+def check_review(*, verification: Verification, final_decision: str, comment: str = "") -> None:
+    """The review rules, for callers that validate before saving (the admin form).
+
+    Raises ``Conflict`` (already reviewed), ``ServiceError`` (not genuine/forgery) or
+    ``CommentRequired``.
+    """
     if Review.objects.filter(verification=verification).exists():
         raise Conflict("This verification already has a review.", code="already_reviewed")
+    if final_decision not in Review.FinalDecision.values:
+        raise ServiceError(
+            "The final decision must be genuine or forgery.",
+            code="validation_error",
+            fields={"final_decision": ["Choose genuine or forgery."]},
+        )
+    if overrules_model(verification, final_decision) and not (comment or "").strip():
+        raise CommentRequired()
+
+
+def record_review(*, verification: Verification, reviewer, final_decision: str, comment: str = "") -> Review:
+    """The human's final call. One review per verification; the model's answer is untouched.
+    Overruling the model needs a comment (``CommentRequired``), from the API, the admin or
+    the interface alike."""
+    check_review(verification=verification, final_decision=final_decision, comment=comment)
     try:
         with transaction.atomic():
             return Review.objects.create(

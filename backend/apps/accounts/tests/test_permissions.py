@@ -49,6 +49,7 @@ ENDPOINTS = [
     ("verification-image", "get", "/api/v1/verifications/{verification}/image/", None, VERIFIERS),
     ("verification-preprocessed", "get", "/api/v1/verifications/{verification}/preprocessed/", None, VERIFIERS),
     ("verification-review", "post", "/api/v1/verifications/{verification}/review/", lambda ctx: {"final_decision": "genuine", "comment": "ok"}, REVIEWERS),
+    ("signature-region", "post", "/api/v1/signature-region/", lambda ctx: {"image": upload(draw_signature(1, 51))}, VERIFIERS),
     ("model-version-list", "get", "/api/v1/model-versions/", None, MODEL_READERS),
     ("model-version-detail", "get", "/api/v1/model-versions/{version}/", None, MODEL_READERS),
     ("model-version-plot", "get", "/api/v1/model-versions/{version}/plots/{plot}/", None, MODEL_READERS),
@@ -84,7 +85,7 @@ def test_permission_matrix(caller, name, method, template, body, allowed, verifi
     client = _client(caller, 1)
     url = template.format(**ctx)
     data = body(ctx) if body else None
-    fmt = "multipart" if name in ("reference-upload", "verification-create") else "json"
+    fmt = "multipart" if name in ("reference-upload", "verification-create", "signature-region") else "json"
     response = getattr(client, method)(url, data, format=fmt) if data is not None else getattr(client, method)(url)
     if caller in allowed:
         assert response.status_code not in (401, 403), (caller, name, response.status_code)

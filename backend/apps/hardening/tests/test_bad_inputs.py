@@ -124,3 +124,30 @@ def test_postscript_never_reaches_a_decoder():
     eps = next(i for i in CORPUS if i.name == "eps_postscript")
     with pytest.raises(NotAnImageError):
         load_image(eps.data)
+
+
+@pytest.mark.parametrize("item", CORPUS, ids=[i.name for i in CORPUS])
+def test_signature_region_endpoint(item, client_for, active_version):
+    """What a verification could decode gets a box inside it; the rest the same refusal code."""
+    from sigverify.errors import ImageRejected
+    from sigverify.preprocess import load_image
+
+    try:
+        image = load_image(item.data, max_pixels=int(settings.SIGVERIFY_MAX_PIXELS))
+        refusal = None
+    except ImageRejected as exc:
+        refusal = exc.code
+    before_files = media_files(settings.MEDIA_ROOT)
+    response = client_for("clerk").post(
+        "/api/v1/signature-region/", {"image": upload(item.data, item.filename)}, format="multipart"
+    )
+    assert media_files(settings.MEDIA_ROOT) == before_files
+    if refusal is None:
+        assert response.status_code == 200, (item.name, response.content[:300])
+        body = response.json()
+        crop = body["crop"]
+        assert (body["image_width"], body["image_height"]) == image.size
+        assert crop["x"] >= 0 and crop["y"] >= 0 and crop["width"] >= 1 and crop["height"] >= 1
+        assert crop["x"] + crop["width"] <= image.width and crop["y"] + crop["height"] <= image.height
+    else:
+        assert _assert_error_format(response, item)["code"] == refusal

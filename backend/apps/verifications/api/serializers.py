@@ -17,17 +17,16 @@ class ReviewSerializer(serializers.ModelSerializer):
 
 
 class ReviewInputSerializer(serializers.Serializer):
+    # The comment rule (required when overruling the model) is the service's, so the admin obeys it too.
     final_decision = serializers.ChoiceField(choices=Review.FinalDecision.choices)
-    comment = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
-
-    def validate(self, attrs):
-        verification = self.context["verification"]
-        overrules = verification.decision in ("genuine", "forgery") and attrs["final_decision"] != verification.decision
-        if overrules and not attrs.get("comment", "").strip():
-            raise serializers.ValidationError(
-                {"comment": ["A comment is required when the review overrules the model's decision."]}
-            )
-        return attrs
+    comment = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        default="",
+        help_text="Why; required when the final decision overrules the model's genuine or forgery "
+        "(400 `comment_required`).",
+    )
 
 
 class DistanceSerializer(serializers.Serializer):
@@ -124,10 +123,42 @@ class CropField(serializers.Field):
 
 class VerifyInputSerializer(serializers.Serializer):
     signer = serializers.CharField(max_length=64, help_text="Signer id or external id.")
-    image = serializers.FileField(allow_empty_file=True, use_url=False, help_text="The questioned signature or a cheque scan.")
+    image = serializers.FileField(
+        allow_empty_file=True,
+        use_url=False,
+        help_text="The questioned signature or a cheque scan: PNG, JPEG, TIFF (also bilevel CCITT group 4; of a "
+        "multi-page TIFF, page 1, the front of the cheque, is used), BMP, GIF or WebP.",
+    )
     crop = CropField(
         required=False,
         allow_null=True,
         help_text="Optional signature box in the image, in pixels: `x,y,width,height` (e.g. `120,40,600,180`).",
     )
     cheque_reference = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
+
+
+class SignatureRegionInputSerializer(serializers.Serializer):
+    image = serializers.FileField(
+        allow_empty_file=True,
+        use_url=False,
+        help_text="A whole-cheque scan, in any format `verifications/` takes (of a multi-page TIFF, page 1).",
+    )
+
+
+class CropBoxSerializer(serializers.Serializer):
+    x = serializers.IntegerField(help_text="Left edge, in pixels of the image as uploaded.")
+    y = serializers.IntegerField(help_text="Top edge.")
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+
+
+class SignatureRegionSerializer(serializers.Serializer):
+    crop = CropBoxSerializer(help_text="The proposed signature box; send it as `crop=x,y,width,height`.")
+    image_width = serializers.IntegerField()
+    image_height = serializers.IntegerField()
+    found = serializers.BooleanField(
+        help_text="False when no ink was found in the lower right: the box is then the usual place of a signature."
+    )
+    code_line_top = serializers.IntegerField(
+        allow_null=True, help_text="First row of the code (MICR) line at the bottom, which the box stays above."
+    )

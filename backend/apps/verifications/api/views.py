@@ -3,8 +3,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
 
 from apps.core.files import png_response, read_stored, stored_file_response
 from apps.core.images import content_type_for_name, preprocess_bytes
@@ -13,7 +15,14 @@ from apps.signers.selectors import find_signer
 from apps.verifications import selectors, services
 from apps.verifications.models import Decision, Verification
 
-from .serializers import ReviewInputSerializer, ReviewSerializer, VerificationSerializer, VerifyInputSerializer
+from .serializers import (
+    ReviewInputSerializer,
+    ReviewSerializer,
+    SignatureRegionInputSerializer,
+    SignatureRegionSerializer,
+    VerificationSerializer,
+    VerifyInputSerializer,
+)
 
 VIEW = ["verifications.view_verification"]
 
@@ -100,6 +109,7 @@ class VerificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         request=ReviewInputSerializer,
         responses={
             201: ReviewSerializer,
+            400: OpenApiResponse(description="Not genuine/forgery, or `comment_required`: overruling needs a comment."),
             409: OpenApiResponse(description="Already reviewed."),
         },
     )
@@ -108,7 +118,7 @@ class VerificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         """Record the human's final call (genuine or forgery) and a comment; a comment is
         required when it overrules the model."""
         verification = self.get_object()
-        data = ReviewInputSerializer(data=request.data, context={"verification": verification})
+        data = ReviewInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         review = services.record_review(verification=verification, reviewer=request.user, **data.validated_data)
         return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
@@ -131,3 +141,27 @@ class VerificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             read_stored(verification.image.name), verification.model_version.input_size, crop=verification.crop
         )
         return png_response(array)
+
+
+class SignatureRegionView(APIView):
+    """Propose the signature box on a whole-cheque scan: the largest cluster of ink in the
+    lower right, above the code line. Stores nothing; send the box as `crop` to verify."""
+
+    permission_classes = [ActionPermissions]
+    action_permissions = {"post": ["verifications.add_verification"]}
+    parser_classes = [MultiPartParser, FormParser]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "verify"
+
+    @extend_schema(
+        request={"multipart/form-data": SignatureRegionInputSerializer},
+        responses={
+            200: SignatureRegionSerializer,
+            400: OpenApiResponse(description="An image that cannot be used (`code` says why, as for verifications)."),
+        },
+    )
+    def post(self, request):
+        data = SignatureRegionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        region = services.propose_signature_region(image=data.validated_data["image"])
+        return Response(SignatureRegionSerializer(region).data)
