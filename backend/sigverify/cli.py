@@ -105,7 +105,7 @@ def cmd_evaluate(args) -> int:
     report = run_evaluation(
         data=args.data, layout=args.layout, model_dir=args.model, references=args.references,
         json_path=args.json, plot_path=args.plot, split_file=args.split_file, split=args.split,
-        swap_background=args.swap_background,
+        swap_background=args.swap_background, capture=args.capture,
     )
     from .report import print_summary
 
@@ -190,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test")
     p.add_argument("--swap-background", action="store_true",
                    help="robustness check: paint each image's paper with the other class's paper colour first")
+    p.add_argument("--capture", choices=("bilevel", "half-resolution"),
+                   help="simulate another capture first: bilevel (1-bit, as cheque archives store) or half the dpi")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("publish", help="evaluate a trained model on held-out writers and ship it with its card")

@@ -31,6 +31,21 @@ def swap_background(image: Image.Image, genuine: bool) -> Image.Image:
     return Image.fromarray(out.astype(np.uint8))
 
 
+def as_bilevel(image: Image.Image) -> Image.Image:
+    """What a cheque archive stores: 1-bit ink on white, cut at Otsu's threshold."""
+    grey = to_greyscale(image)
+    return Image.fromarray(np.where(grey < otsu_threshold(grey), 0, 255).astype(np.uint8)).convert("1")
+
+
+def half_resolution(image: Image.Image) -> Image.Image:
+    """The same paper scanned at half the dpi."""
+    return image.resize((max(1, image.width // 2), max(1, image.height // 2)), Image.Resampling.LANCZOS)
+
+
+# Capture conditions an evaluation can simulate on any dataset (``evaluate --capture``).
+CAPTURES = {"bilevel": as_bilevel, "half-resolution": half_resolution}
+
+
 def _select(samples, name: str, split_file, split: str):
     if not split_file:
         return samples
@@ -41,13 +56,20 @@ def _select(samples, name: str, split_file, split: str):
     return chosen
 
 
-def embed_dataset(verifier: Verifier, samples, root, swap: bool = False):
-    """(embeddings, kept samples). Rejected images are left out with a warning."""
-    if swap:
+def embed_dataset(verifier: Verifier, samples, root, swap: bool = False, capture: str | None = None):
+    """(embeddings, kept samples). Rejected images are left out with a warning.
+
+    ``swap`` repaints the paper (genuine white, forgeries grey); ``capture`` names one of ``CAPTURES``.
+    """
+    if capture is not None and capture not in CAPTURES:
+        raise ValueError(f"unknown capture {capture!r}; choose one of {', '.join(CAPTURES)}")
+    if swap or capture:
         arrays, kept = [], []
-        for s in tqdm(samples, desc="preprocess (swapped paper)", unit="img"):
+        for s in tqdm(samples, desc=f"preprocess ({'swapped paper' if swap else capture})", unit="img"):
             try:
-                image = swap_background(load_image(s.path), s.is_genuine)
+                image = load_image(s.path)
+                image = swap_background(image, s.is_genuine) if swap else image
+                image = CAPTURES[capture](image) if capture else image
                 arrays.append(preprocess_image(image, size=verifier.input_size)[0])
                 kept.append(s)
             except ImageRejected as exc:
@@ -63,20 +85,21 @@ def embed_dataset(verifier: Verifier, samples, root, swap: bool = False):
     return np.concatenate(embeddings), kept
 
 
-def embed_split(verifier: Verifier, data, layout="folders", split_file=None, split="test", swap_background=False):
+def embed_split(verifier: Verifier, data, layout="folders", split_file=None, split="test", swap_background=False,
+                capture=None):
     """(embeddings, writer groups) of the dataset, or of its ``split`` writers."""
     root, samples = load_dataset(data, layout)
     samples = _select(samples, Path(data).resolve().name.lower(), split_file, split)
-    embeddings, kept = embed_dataset(verifier, samples, root, swap=swap_background)
+    embeddings, kept = embed_dataset(verifier, samples, root, swap=swap_background, capture=capture)
     groups = ev.group_by_writer([s.writer for s in kept], [s.label for s in kept], [s.sample for s in kept])
     return embeddings, groups
 
 
 def protocol_for(data, layout, model_dir, references=5, split_file=None, split="test", swap_background=False,
-                 precision="fp32") -> tuple[Verifier, ev.ProtocolScores]:
+                 precision="fp32", capture=None) -> tuple[Verifier, ev.ProtocolScores]:
     """Load the model, embed the dataset (or its ``split`` writers) and score every protocol query."""
     verifier = Verifier.from_dir(model_dir, precision=precision)
-    embeddings, groups = embed_split(verifier, data, layout, split_file, split, swap_background)
+    embeddings, groups = embed_split(verifier, data, layout, split_file, split, swap_background, capture)
     return verifier, ev.protocol_scores(embeddings, groups, references, verifier.scorer)
 
 
@@ -108,9 +131,15 @@ def evaluation_report(verifier: Verifier, ps: ev.ProtocolScores, data, layout="f
 
 
 def run_evaluation(data, layout, model_dir, references=5, json_path=None, plot_path=None,
-                   split_file=None, split="test", swap_background=False, precision="fp32") -> dict:
-    verifier, ps = protocol_for(data, layout, model_dir, references, split_file, split, swap_background, precision)
-    return evaluation_report(verifier, ps, data, layout, split_file, split, swap_background, json_path, plot_path)
+                   split_file=None, split="test", swap_background=False, precision="fp32", capture=None) -> dict:
+    verifier, ps = protocol_for(data, layout, model_dir, references, split_file, split, swap_background, precision,
+                                capture)
+    report = evaluation_report(verifier, ps, data, layout, split_file, split, swap_background, None, plot_path)
+    report["capture"] = capture or "as stored"
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(ev.dumps(report) + "\n")
+    return report
 
 
 def write_plot(ps, scorer, threshold: float, path, title: str = "") -> None:

@@ -181,3 +181,18 @@ def test_decision_rates_count_each_query_once():
     assert d["frr_at_reject"] == 0.25  # 0.1
     assert d["referred"] == pytest.approx(3 / 10)  # genuine 0.8 and 0.5, skilled 0.4
     assert d["referred_by_kind"] == {"genuine": 0.5, "skilled": 0.25, "random": 0.0}
+
+
+def test_evaluate_can_simulate_a_cheque_archive_capture(tmp_path, tiny_model_dir, folders_tree):
+    import json
+
+    from sigverify.report import as_bilevel, half_resolution
+
+    image = draw_signature(5, 2).convert("L")
+    bi = as_bilevel(image)
+    assert bi.mode == "1" and set(np.unique(np.asarray(bi.convert("L")))) <= {0, 255}
+    assert half_resolution(image).size == (image.width // 2, image.height // 2)
+    assert main(["evaluate", "--data", str(folders_tree), "--model", str(tiny_model_dir), "-R", "3",
+                 "--capture", "bilevel", "--json", str(tmp_path / "b.json")]) == 0
+    report = json.loads((tmp_path / "b.json").read_text())
+    assert report["capture"] == "bilevel" and report["writers"] == 6
