@@ -4,6 +4,9 @@ Services save an image file and its row in one transaction and delete the file w
 transaction fails. Only a process killed between the two (SIGKILL, power loss) can leave a
 file behind; ``sweep_orphan_files`` (command ``manage.py sweep_orphan_files``) removes those.
 Files younger than the grace period are never touched: their request may still be running.
+
+Each app that stores files says which folder holds them and which model's field points at
+them, with ``register_stored_files`` in its ``AppConfig.ready()``.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 
-def _owners():
-    from apps.signers.models import ReferenceSignature
-    from apps.verifications.models import Verification
+_owners: dict[str, tuple[type, str]] = {}
 
-    return {"verifications": Verification, "references": ReferenceSignature}
+
+def register_stored_files(folder: str, model, field: str = "image") -> None:
+    """Files under ``folder`` in the default storage belong to ``model`` rows, by ``field``."""
+    _owners[folder] = (model, field)
 
 
 def _leaf_dirs(top: str):
@@ -45,10 +49,11 @@ def sweep_orphan_files(older_than: timedelta = timedelta(hours=1), dry_run: bool
     """Find (and unless ``dry_run`` delete) stored images older than ``older_than`` without a row."""
     cutoff = timezone.now() - older_than
     result = SweepResult()
-    for top, model in _owners().items():
+    for top, (model, field_name) in sorted(_owners.items()):
         for directory, files in _leaf_dirs(top):
             # One query per directory keeps memory bounded however many rows there are.
-            known = set(model.objects.filter(image__startswith=f"{directory}/").values_list("image", flat=True))
+            rows = model.objects.filter(**{f"{field_name}__startswith": f"{directory}/"})
+            known = set(rows.values_list(field_name, flat=True))
             for name in files:
                 path = f"{directory}/{name}"
                 result.checked += 1

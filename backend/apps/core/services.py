@@ -1,9 +1,11 @@
-"""The health report: database, model and broker state."""
+"""The health report: database and broker state, and the parts apps register (``health.py``)."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import connection
+
+from .health import health_checks
 
 
 def database_state() -> dict:
@@ -14,28 +16,6 @@ def database_state() -> dict:
     except Exception as exc:
         return {"ok": False, "vendor": connection.vendor, "error": str(exc)}
     return {"ok": True, "vendor": connection.vendor, "error": None}
-
-
-def model_state() -> dict:
-    from apps.modelregistry.selectors import get_active_version
-    from apps.modelregistry.serving import load_state
-
-    try:
-        version = get_active_version()
-    except Exception as exc:
-        return {"ok": False, "state": "unknown", "error": f"cannot read model versions: {exc}"}
-    state = load_state(version)
-    report = {
-        "ok": state["state"] in ("loaded", "not_loaded"),
-        "state": state["state"],
-        "error": state.get("error"),
-        "active_version": version.name if version else None,
-        "active_version_id": version.pk if version else None,
-        "sha256": version.sha256 if version else None,
-        "thresholds": version.thresholds if version else None,
-        "inference_precision": state.get("precision", settings.SIGVERIFY_INFERENCE_PRECISION),
-    }
-    return report
 
 
 def broker_state() -> dict:
@@ -54,7 +34,6 @@ def broker_state() -> dict:
 
 def health_report() -> dict:
     database = database_state()
-    model = model_state() if database["ok"] else {"ok": False, "state": "unknown", "error": "database unavailable"}
-    broker = broker_state()
-    status = "ok" if all(part["ok"] for part in (database, model, broker)) else "degraded"
-    return {"status": status, "database": database, "model": model, "broker": broker}
+    parts = {"database": database, **{c.name: c.run(database["ok"]) for c in health_checks()}, "broker": broker_state()}
+    status = "ok" if all(part["ok"] for part in parts.values()) else "degraded"
+    return {"status": status, **parts}

@@ -5,3 +5,14 @@ class ModelRegistryConfig(AppConfig):
     name = "apps.modelregistry"
     label = "modelregistry"
     verbose_name = "Model registry"
+
+    def ready(self):
+        from apps.core.health import HealthCheck, register_health_check
+
+        from .api.serializers import ModelStateSerializer
+        from .selectors import model_state
+
+        register_health_check(
+            HealthCheck(name="model", check=model_state, serializer=ModelStateSerializer,
+                        database_down={"state": "unknown"})
+        )

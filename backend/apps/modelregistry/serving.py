@@ -18,6 +18,8 @@ from django.conf import settings
 from sigverify.errors import ModelLoadError
 from sigverify.weights import WEIGHTS_FILE
 
+from apps.core.exceptions import ServiceUnavailable
+
 from .models import ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -130,8 +132,6 @@ def clear_cache() -> None:
 
 def require_verifier(version: ModelVersion | None):
     """``get_verifier`` for API services: no active version or a broken file is a clear 503."""
-    from apps.core.exceptions import ServiceUnavailable
-
     if version is None:
         raise ServiceUnavailable(
             "No model version is active. An administrator must register and activate one "

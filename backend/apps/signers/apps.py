@@ -7,9 +7,13 @@ class SignersConfig(AppConfig):
     verbose_name = "Signers"
 
     def ready(self):
+        from apps.core.orphans import register_stored_files
         from apps.modelregistry.preparation import VersionPreparation, register_preparation
 
         from . import selectors, services
+        from .models import ReferenceSignature
+
+        register_stored_files("references", ReferenceSignature, "image")
 
         # A version serves only once every reference has its embedding under it (promotion waits).
         register_preparation(

@@ -5,3 +5,10 @@ class VerificationsConfig(AppConfig):
     name = "apps.verifications"
     label = "verifications"
     verbose_name = "Verifications"
+
+    def ready(self):
+        from apps.core.orphans import register_stored_files
+
+        from .models import Verification
+
+        register_stored_files("verifications", Verification, "image")  # the questioned images

@@ -6,11 +6,15 @@ from rest_framework.views import APIView
 
 from apps.core.services import health_report
 
-from .serializers import HealthSerializer
+from .serializers import health_serializer
+
+# URLconfs are imported once the apps are ready, so every app's part is registered by now.
+HealthSerializer = health_serializer()
 
 
 class HealthView(APIView):
-    """Database, model and broker state. Open to anonymous callers (load balancers).
+    """Database, model and broker state (and any other part an app registers). Open to anonymous
+    callers (load balancers).
 
     Answers 200 when the database answers (``status`` says ``degraded`` when the model or
     broker is not fine) and 503 when the database is down.

@@ -1,36 +1,38 @@
+"""The health report: core's database and broker parts, and the parts apps register
+(the model part is tested with its app, in apps/modelregistry/tests/test_health.py)."""
+
 import pytest
+
+from apps.core.api.serializers import ComponentSerializer
+from apps.core.health import HealthCheck, health_checks, register_health_check
+from apps.core.services import health_report
 
 pytestmark = pytest.mark.django_db
 
 
-def test_health_reports_database_model_and_broker(anon_client, active_version, settings):
+def test_health_reports_database_and_broker(anon_client, active_version, settings):
     settings.REDIS_URL = ""
     response = anon_client.get("/api/v1/health/")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
     assert body["database"]["ok"] is True
-    assert body["model"]["active_version"] == active_version.name
-    assert body["model"]["sha256"] == active_version.sha256
-    assert body["model"]["state"] in ("loaded", "not_loaded")
-    # Before the first verification this process has loaded nothing: the configured path shows.
-    assert body["model"]["inference_precision"] in ("auto", "fp32", "bf16")
     assert body["broker"] == {"ok": True, "kind": "embedded", "error": None}
 
 
-def test_health_shows_a_loaded_model_and_its_resolved_precision_after_first_use(anon_client, verification):
-    model = anon_client.get("/api/v1/health/").json()["model"]
-    assert model["state"] == "loaded"
-    assert model["inference_precision"] in ("fp32", "bf16")  # "auto" resolved to what really runs
+def test_registered_parts_are_reported_and_need_the_database(monkeypatch):
+    from apps.core import health
 
-
-def test_health_without_an_active_model(anon_client, active_version):
-    from apps.modelregistry.models import ModelVersion
-
-    ModelVersion.objects.update(is_active=False)
-    body = anon_client.get("/api/v1/health/").json()
-    assert body["status"] == "degraded"
-    assert body["model"]["state"] == "no_active_version"
+    monkeypatch.setattr(health, "_registered", dict(health._registered))
+    register_health_check(HealthCheck(name="spool", check=lambda: {"ok": False, "error": "full"},
+                                      serializer=ComponentSerializer, database_down={"state": "unknown"}))
+    assert [c.name for c in health_checks()][-1] == "spool"
+    report = health_report()
+    assert report["spool"] == {"ok": False, "error": "full"} and report["status"] == "degraded"
+    assert health_checks()[-1].run(database_ok=False) == {"ok": False, "state": "unknown",
+                                                          "error": "database unavailable"}
+    with pytest.raises(ValueError):
+        register_health_check(HealthCheck(name="broker", check=dict, serializer=ComponentSerializer))
 
 
 def test_health_reports_an_unreachable_broker(anon_client, active_version, settings):

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from apps.core.api.serializers import ComponentSerializer
 from apps.core.schema import pydantic_schema_field
 from apps.modelregistry.models import ModelVersion, Promotion
 from sigverify.card import Metrics, ModelCard, Thresholds
@@ -53,3 +54,13 @@ class PromotionSerializer(serializers.ModelSerializer):
             "heartbeat_at", "error", "created_at", "started_at", "finished_at",
         ]
         read_only_fields = fields
+
+
+# The model part of the health report (selectors.model_state), registered in apps.py.
+class ModelStateSerializer(ComponentSerializer):
+    state = serializers.ChoiceField(choices=["loaded", "not_loaded", "error", "no_active_version", "unknown"])
+    active_version = serializers.CharField(allow_null=True, required=False)
+    active_version_id = serializers.IntegerField(allow_null=True, required=False)
+    sha256 = serializers.CharField(allow_null=True, required=False)
+    thresholds = serializers.DictField(allow_null=True, required=False)
+    inference_precision = serializers.CharField(required=False)
