@@ -32,11 +32,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "verifications.add_verification",
         "verifications.view_verification",
     ],
-    # Model versions, their promotion, and training jobs.
+    # Model versions, their operating policy and promotion, and training jobs.
     ML_STAFF: [
         "modelregistry.view_modelversion",
         "modelregistry.add_modelversion",
         "modelregistry.change_modelversion",
+        "modelregistry.change_operating_policy",
+        "modelregistry.view_policychange",
         "training.view_trainingjob",
         "training.add_trainingjob",
         "training.change_trainingjob",

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from sigverify.policy import DEFAULT_TARGET
 
 
 class ModelVersion(models.Model):
@@ -15,7 +16,16 @@ class ModelVersion(models.Model):
     sha256 = models.CharField(max_length=64, db_index=True)
     card = models.JSONField(default=dict, blank=True)
     metrics = models.JSONField(default=dict, blank=True)
-    thresholds = models.JSONField(default=dict, blank=True, help_text='{"eer": ..., "accept": ..., "reject": ...}')
+    thresholds = models.JSONField(
+        default=dict, blank=True, help_text='The thresholds in force: {"eer": ..., "accept": ..., "reject": ...}'
+    )
+    # The operating policy: the thresholds above follow from it (see apps.modelregistry.services.set_policy).
+    policy_far_skilled = models.FloatField(
+        default=DEFAULT_TARGET, help_text="Share of skilled forgeries that may be accepted (0.001-0.05)."
+    )
+    policy_frr = models.FloatField(
+        default=DEFAULT_TARGET, help_text="Share of genuine signatures that may be rejected (0.001-0.05)."
+    )
     is_active = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -24,6 +34,7 @@ class ModelVersion(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="one_active_model_version"),
         ]
+        permissions = [("change_operating_policy", "Can change the operating policy (and so the thresholds)")]
 
     def __str__(self):
         return f"{self.name}{' (active)' if self.is_active else ''}"
@@ -85,3 +96,30 @@ class Promotion(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in self.TERMINAL
+
+
+class PolicyChange(models.Model):
+    """One change of a version's operating policy: who, when, why, and the old and new targets and thresholds.
+
+    Rows are written by ``services.set_policy`` only and never changed afterwards.
+    """
+
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="policy_changes")
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    changed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    reason = models.TextField()
+    old_far_skilled = models.FloatField()
+    old_frr = models.FloatField()
+    old_thresholds = models.JSONField(default=dict)
+    new_far_skilled = models.FloatField()
+    new_frr = models.FloatField()
+    new_thresholds = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self):
+        return (
+            f"{self.model_version.name}: forgeries accepted {self.old_far_skilled:.2%} -> {self.new_far_skilled:.2%}, "
+            f"genuine rejected {self.old_frr:.2%} -> {self.new_frr:.2%}"
+        )

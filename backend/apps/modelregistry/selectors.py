@@ -2,9 +2,14 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db.models import QuerySet
+from sigverify.policy import Policy, ScoresFileError, StoredScores, preview, scores_for_card, sweep
 
-from .models import ModelVersion, Promotion
+from apps.core.exceptions import Conflict
+
+from .models import ModelVersion, PolicyChange, Promotion
 from .serving import load_state
+
+POLICY_HISTORY = 20  # changes shown with a policy
 
 
 def get_active_version() -> ModelVersion | None:
@@ -40,3 +45,75 @@ def model_state() -> dict:
         "thresholds": version.thresholds if version else None,
         "inference_precision": state.get("precision", settings.SIGVERIFY_INFERENCE_PRECISION),
     }
+
+
+def policy_of(version: ModelVersion) -> Policy:
+    return Policy(far_skilled=version.policy_far_skilled, frr=version.policy_frr)
+
+
+def validation_scores(version: ModelVersion) -> StoredScores:
+    """The validation and test scores shipped with ``version`` (``scores.json``, checked against the card).
+
+    Raises ``Conflict`` (``no_validation_scores``) when the version has none, or they are damaged or
+    belong to other weights: its policy cannot be changed, and it serves the card's thresholds.
+    """
+    try:
+        scores = scores_for_card(version.weights_path, version.card or {})
+    except ScoresFileError as exc:
+        raise Conflict(
+            f"The validation scores of model version {version.name} cannot be used: {exc}. Its policy cannot be "
+            "changed; it keeps the thresholds of its model card.",
+            code="no_validation_scores",
+        ) from exc
+    if scores is None:
+        raise Conflict(
+            f"Model version {version.name} was published without validation scores (no scores.json beside its card), "
+            "so its policy cannot be changed; it keeps the thresholds of its model card. Republish the model "
+            "with `sigverify publish` to store them.",
+            code="no_validation_scores",
+        )
+    if scores.model_sha256 and scores.model_sha256 != version.sha256:
+        raise Conflict(
+            f"The validation scores beside model version {version.name} belong to other weights "
+            f"({scores.model_sha256[:12]}); its policy cannot be changed.",
+            code="no_validation_scores",
+        )
+    return scores
+
+
+def policy_preview(version: ModelVersion, policy: Policy) -> dict:
+    """What ``policy`` would do: its thresholds (validation writers) and outcome on the test writers."""
+    return preview(validation_scores(version), policy)
+
+
+def policy_changes(version: ModelVersion) -> QuerySet[PolicyChange]:
+    return PolicyChange.objects.filter(model_version=version).select_related("changed_by")
+
+
+def policy_state(version: ModelVersion) -> dict:
+    """The version's policy, the thresholds in force, and (with stored scores) its preview and the sweep."""
+    policy = policy_of(version)
+    state = {
+        "model_version": version.pk,
+        "far_skilled": policy.far_skilled,
+        "frr": policy.frr,
+        "thresholds": version.thresholds,
+        "validation_scores": {"available": False, "error": None, "references": None, "datasets": {}},
+        "preview": None,
+        "sweep": [],
+        "changes": list(policy_changes(version)[:POLICY_HISTORY]),
+    }
+    try:
+        scores = validation_scores(version)
+    except Conflict as exc:
+        state["validation_scores"]["error"] = {"code": exc.error_code, "message": str(exc.detail)}
+        return state
+    state["validation_scores"] = {
+        "available": True,
+        "error": None,
+        "references": scores.references,
+        "datasets": {split: scores.datasets(split) for split in ("val", "test")},
+    }
+    state["preview"] = preview(scores, policy)
+    state["sweep"] = sweep(scores, frr=policy.frr)
+    return state

@@ -13,14 +13,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core import jobs
-from apps.core.exceptions import Conflict
+from apps.core.exceptions import Conflict, ServiceError
 from sigverify.card import ModelCard
 from sigverify.errors import ModelLoadError
+from sigverify.policy import DEFAULT_TARGET, Policy, thresholds_for
 from sigverify.weights import read_card, sha256_file
 
-from .models import ModelVersion, Promotion
+from .models import ModelVersion, PolicyChange, Promotion
 from .preparation import preparations
 from .runtime import prepare_worker_process
+from .selectors import policy_of, validation_scores
 from .tasks import run_promotion as run_promotion_task
 
 logger = logging.getLogger(__name__)
@@ -65,13 +67,21 @@ def register_model_dir(path, activate: bool = False, name: str | None = None) ->
     version = ModelVersion.objects.filter(sha256=sha256).order_by("id").first()
     created = version is None
     if created:
+        thresholds = card.get("thresholds", {}) or {}
+        policy = Policy(
+            far_skilled=thresholds.get("accept_far_skilled", DEFAULT_TARGET), frr=thresholds.get("reject_frr", DEFAULT_TARGET)
+        )
+        if policy.errors():
+            policy = Policy()  # a card from outside the allowed range still starts at the default policy
         version = ModelVersion.objects.create(
             name=name or _version_name(card, sha256),
             weights_path=str(path),
             sha256=sha256,
             card=card,
             metrics=card.get("metrics", {}),
-            thresholds=card["thresholds"],
+            thresholds=thresholds,
+            policy_far_skilled=policy.far_skilled,
+            policy_frr=policy.frr,
             is_active=False,
         )
     if activate and not version.is_active:
@@ -189,3 +199,46 @@ def fail_stale_promotions(now=None) -> int:
     if failed:
         logger.warning("marked stale: %s promotions", failed)
     return failed
+
+
+# --- operating policy -------------------------------------------------------------------
+
+
+def validate_policy_change(version: ModelVersion, *, far_skilled, frr, reason: str) -> tuple[Policy, dict]:
+    """(policy, its thresholds), or ``ServiceError`` (400, field errors) / ``Conflict`` (409, no scores)."""
+    policy = Policy(far_skilled=far_skilled, frr=frr)
+    fields = policy.errors()
+    if not (reason or "").strip():
+        fields["reason"] = ["A reason is required: it is kept in the audit trail."]
+    if fields:
+        raise ServiceError("The policy is not valid.", code="validation_error", fields=fields)
+    return policy, thresholds_for(validation_scores(version), policy)
+
+
+@transaction.atomic
+def set_policy(version: ModelVersion, *, far_skilled, frr, reason: str, user) -> PolicyChange:
+    """Change ``version``'s operating policy; its ``accept``/``reject`` follow at once (audited).
+
+    The thresholds are computed from the version's stored validation scores; the audit row keeps who,
+    when, why and the old and new targets and thresholds. Verifications decided after this use the new
+    thresholds (each verification row records the ones it was decided with).
+    """
+    locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
+    policy, computed = validate_policy_change(locked, far_skilled=far_skilled, frr=frr, reason=reason)
+    old_policy, old_thresholds = policy_of(locked), dict(locked.thresholds or {})
+    new_thresholds = {**old_thresholds, **computed}
+    ModelVersion.objects.filter(pk=locked.pk).update(
+        thresholds=new_thresholds, policy_far_skilled=policy.far_skilled, policy_frr=policy.frr
+    )
+    version.thresholds, version.policy_far_skilled, version.policy_frr = new_thresholds, policy.far_skilled, policy.frr
+    return PolicyChange.objects.create(
+        model_version=locked,
+        changed_by=user,
+        reason=reason.strip(),
+        old_far_skilled=old_policy.far_skilled,
+        old_frr=old_policy.frr,
+        old_thresholds=old_thresholds,
+        new_far_skilled=policy.far_skilled,
+        new_frr=policy.frr,
+        new_thresholds=new_thresholds,
+    )

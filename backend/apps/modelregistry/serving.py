@@ -3,7 +3,9 @@
 A ``Verifier`` is created on first use (never at import, so never before a server forks
 its workers), once per process, and kept per (version id, sha256). Each request looks
 up the active version in the database (one cheap query) and asks for its verifier, so a
-newly promoted version is picked up without a restart.
+newly promoted version is picked up without a restart. The thresholds come from that same
+row (``thresholds_in_force``), not from the loaded card: a changed operating policy applies
+to the next request, in every process, without reloading the model.
 """
 
 from __future__ import annotations
@@ -128,6 +130,15 @@ def clear_cache() -> None:
     with _lock:
         _verifiers.clear()
         _failures.clear()
+
+
+def thresholds_in_force(version: ModelVersion) -> dict:
+    """The thresholds a decision made now uses: the version row's, which follow its operating policy."""
+    return {
+        "accept": version.accept_threshold,
+        "reject": version.reject_threshold,
+        "eer": version.thresholds.get("eer"),
+    }
 
 
 def require_verifier(version: ModelVersion | None):

@@ -14,7 +14,7 @@ from sigverify.scoring import decide
 from apps.core.exceptions import Conflict, ServiceError
 from apps.core.images import decode_bytes, preprocess_bytes, read_upload, sha256_bytes, sniff_image_type
 from apps.modelregistry.selectors import get_active_version
-from apps.modelregistry.serving import require_verifier
+from apps.modelregistry.serving import require_verifier, thresholds_in_force
 from apps.signers.models import Signer
 from apps.signers.selectors import reference_embeddings
 
@@ -68,11 +68,7 @@ def verify_signature(*, signer: Signer, image, crop=None, cheque_reference: str 
     array, quality = preprocess_bytes(data, version.input_size, crop=crop)
     embedding = verifier.embed_arrays([array])[0]
     result = verifier.score(embedding, reference_matrix)
-    thresholds = {
-        "accept": version.accept_threshold,
-        "reject": version.reject_threshold,
-        "eer": version.thresholds.get("eer"),
-    }
+    thresholds = thresholds_in_force(version)  # recorded with the row: what this decision used
     decision = decide(result.score, thresholds["accept"], thresholds["reject"])
     distances = [
         {"reference": ref_id, "distance": round(float(d), 6)} for ref_id, d in zip(reference_ids, result.distances)

@@ -22,6 +22,7 @@ SIGNER_WRITERS = {INTEGRATOR, ADMIN, SUPER}
 VERIFIERS = {CLERK, INTEGRATOR, ADMIN, SUPER}
 REVIEWERS = {CLERK, ADMIN, SUPER}
 MODEL_READERS = {ML, ADMIN, SUPER}
+POLICY_WRITERS = {ML, ADMIN, SUPER}
 
 # (name, method, url template, body maker, allowed callers)
 ENDPOINTS = [
@@ -53,6 +54,10 @@ ENDPOINTS = [
     ("model-version-list", "get", "/api/v1/model-versions/", None, MODEL_READERS),
     ("model-version-detail", "get", "/api/v1/model-versions/{version}/", None, MODEL_READERS),
     ("model-version-plot", "get", "/api/v1/model-versions/{version}/plots/{plot}/", None, MODEL_READERS),
+    ("model-version-policy", "get", "/api/v1/model-versions/{version}/policy/", None, MODEL_READERS),
+    ("model-version-policy-set", "put", "/api/v1/model-versions/{version}/policy/",
+     lambda ctx: {"far_skilled": 0.005, "frr": 0.01, "reason": "matrix"}, POLICY_WRITERS),
+    ("model-version-policy-preview", "get", "/api/v1/model-versions/{version}/policy/preview/", None, MODEL_READERS),
 ]
 
 

@@ -2,8 +2,11 @@ from rest_framework import serializers
 
 from apps.core.api.serializers import ComponentSerializer
 from apps.core.schema import pydantic_schema_field
-from apps.modelregistry.models import ModelVersion, Promotion
+from apps.modelregistry.models import ModelVersion, PolicyChange, Promotion
 from sigverify.card import Metrics, ModelCard, Thresholds
+from sigverify.policy import TARGET_MAX, TARGET_MIN
+
+TARGET_HELP = f"a fraction between {TARGET_MIN} and {TARGET_MAX} (0.1% to 5%)"
 
 
 @pydantic_schema_field(ModelCard)
@@ -25,15 +28,21 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     input_size = serializers.SerializerMethodField(help_text="Height and width the model sees, in pixels.")
     card = ModelCardField(read_only=True)
     metrics = MetricsField(read_only=True)
-    thresholds = ThresholdsField(read_only=True)
+    thresholds = ThresholdsField(read_only=True, help_text="The thresholds in force (they follow the policy).")
+    policy = serializers.SerializerMethodField(help_text="The operating policy: far_skilled and frr targets.")
 
     class Meta:
         model = ModelVersion
-        fields = ["id", "name", "sha256", "is_active", "thresholds", "metrics", "input_size", "card", "created_at"]
+        fields = [
+            "id", "name", "sha256", "is_active", "thresholds", "policy", "metrics", "input_size", "card", "created_at",
+        ]
         read_only_fields = fields
 
     def get_input_size(self, obj) -> list[int]:
         return list(obj.input_size)
+
+    def get_policy(self, obj) -> dict[str, float]:
+        return {"far_skilled": obj.policy_far_skilled, "frr": obj.policy_frr}
 
 
 class ModelVersionBriefSerializer(serializers.Serializer):
@@ -64,3 +73,51 @@ class ModelStateSerializer(ComponentSerializer):
     sha256 = serializers.CharField(allow_null=True, required=False)
     thresholds = serializers.DictField(allow_null=True, required=False)
     inference_precision = serializers.CharField(required=False)
+
+
+class PolicyTargetsSerializer(serializers.Serializer):
+    far_skilled = serializers.FloatField(
+        min_value=TARGET_MIN, max_value=TARGET_MAX, help_text=f"Skilled forgeries that may be accepted: {TARGET_HELP}."
+    )
+    frr = serializers.FloatField(
+        min_value=TARGET_MIN, max_value=TARGET_MAX, help_text=f"Genuine signatures that may be rejected: {TARGET_HELP}."
+    )
+
+
+class PolicyUpdateSerializer(PolicyTargetsSerializer):
+    reason = serializers.CharField(max_length=2000, help_text="Why the policy changes (kept in the audit trail).")
+
+
+class PolicyChangeSerializer(serializers.ModelSerializer):
+    changed_by = serializers.CharField(source="changed_by.username", read_only=True)
+
+    class Meta:
+        model = PolicyChange
+        fields = [
+            "id",
+            "changed_by",
+            "changed_at",
+            "reason",
+            "old_far_skilled",
+            "old_frr",
+            "old_thresholds",
+            "new_far_skilled",
+            "new_frr",
+            "new_thresholds",
+        ]
+        read_only_fields = fields
+
+
+class PolicyStateSerializer(serializers.Serializer):
+    """A version's operating policy, the thresholds in force and what the policy does on test writers."""
+
+    model_version = serializers.IntegerField()
+    far_skilled = serializers.FloatField()
+    frr = serializers.FloatField()
+    thresholds = serializers.JSONField(help_text="The thresholds in force (accept, reject, eer, ...).")
+    validation_scores = serializers.JSONField(
+        help_text="available, references, datasets per split; or error {code, message} when the version has none."
+    )
+    preview = serializers.JSONField(allow_null=True, help_text="The current policy's outcome (null without scores).")
+    sweep = serializers.JSONField(help_text="The outcome over the range of forgery targets, frr held.")
+    changes = PolicyChangeSerializer(many=True, help_text="The latest policy changes, newest first.")

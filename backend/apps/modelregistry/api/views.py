@@ -3,6 +3,7 @@ from pathlib import Path
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from sigverify.policy import Policy
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -11,12 +12,25 @@ from rest_framework.response import Response
 from apps.core.permissions import ActionPermissions
 from apps.modelregistry import services
 from apps.modelregistry.models import Promotion
-from apps.modelregistry.selectors import model_version_list, promotion_list
+from apps.modelregistry.selectors import (
+    model_version_list,
+    policy_of,
+    policy_preview,
+    policy_state,
+    promotion_list,
+)
 
-from .serializers import ModelVersionSerializer, PromotionSerializer
+from .serializers import (
+    ModelVersionSerializer,
+    PolicyStateSerializer,
+    PolicyTargetsSerializer,
+    PolicyUpdateSerializer,
+    PromotionSerializer,
+)
 
 VIEW = ["modelregistry.view_modelversion"]
 PROMOTE = ["modelregistry.change_modelversion", "modelregistry.add_promotion"]
+CHANGE_POLICY = [*VIEW, "modelregistry.change_operating_policy"]
 BROKER_DOWN = OpenApiResponse(description="The task queue is unreachable; the promotion is recorded as failed.")
 
 
@@ -25,7 +39,15 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = ModelVersionSerializer
     permission_classes = [ActionPermissions]
-    action_permissions = {"list": VIEW, "retrieve": VIEW, "plot": VIEW, "promote": PROMOTE}
+    action_permissions = {
+        "list": VIEW,
+        "retrieve": VIEW,
+        "plot": VIEW,
+        "promote": PROMOTE,
+        "policy": VIEW,
+        "policy_preview": VIEW,
+        "update_policy": CHANGE_POLICY,
+    }
     filterset_fields = ["is_active"]
     search_fields = ["name", "sha256"]
     ordering_fields = ["created_at", "name"]
@@ -65,6 +87,48 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
         Rolling back is promoting the earlier version; its embeddings are still there."""
         promotion = services.start_promotion(version=self.get_object(), requested_by=request.user)
         return Response(PromotionSerializer(promotion).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses=PolicyStateSerializer)
+    @action(detail=True, methods=["get"])
+    def policy(self, request, pk=None):
+        """The operating policy, the thresholds in force, its outcome on test writers and the sweep of policies.
+
+        A version published without validation scores has ``validation_scores.available`` false
+        (with the reason) and keeps its model card's thresholds.
+        """
+        return Response(PolicyStateSerializer(policy_state(self.get_object())).data)
+
+    @extend_schema(request=PolicyUpdateSerializer, responses=PolicyStateSerializer)
+    @policy.mapping.put
+    def update_policy(self, request, pk=None):
+        """Set the targets; ``accept``/``reject`` follow from the validation scores (audited, reason required).
+
+        409 ``no_validation_scores`` for a version published without them.
+        """
+        version = self.get_object()
+        serializer = PolicyUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.set_policy(version, user=request.user, **serializer.validated_data)
+        return Response(PolicyStateSerializer(policy_state(version)).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("far_skilled", float, description="forgeries that may be accepted (default: current)"),
+            OpenApiParameter("frr", float, description="genuine that may be rejected (default: current)"),
+        ],
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="policy, thresholds, test and validation "
+                                        "outcome (forgeries_accepted, genuine_rejected, referred, ...) per dataset")},
+    )
+    @action(detail=True, methods=["get"], url_path="policy/preview")
+    def policy_preview(self, request, pk=None):
+        """What a policy would do before applying it: thresholds, forgeries accepted, genuine rejected, referred."""
+        version = self.get_object()
+        current = policy_of(version)
+        serializer = PolicyTargetsSerializer(
+            data={"far_skilled": current.far_skilled, "frr": current.frr, **request.query_params.dict()}
+        )
+        serializer.is_valid(raise_exception=True)
+        return Response(policy_preview(version, Policy(**serializer.validated_data)))
 
 
 class PromotionViewSet(viewsets.ReadOnlyModelViewSet):
