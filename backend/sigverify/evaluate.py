@@ -152,27 +152,33 @@ def summarise(ps: ProtocolScores, scorer: ScoreModel, threshold: float | None = 
 def decision_rates(ps: ProtocolScores, scorer: ScoreModel, accept: float, reject: float) -> dict:
     """What a bank sees at the operating points: each query is decided genuine (score >= accept),
     forgery (score < reject) or referred to a human. FAR/FRR are fractions of their kind's queries;
-    ``referred``/``automated`` of all the protocol's queries (genuine, skilled and random)."""
+    ``referred``/``automated`` of all the protocol's queries (genuine, skilled and random), and
+    ``referred_questioned`` of the genuine and skilled ones only (the policy preview's ``referred``)."""
+    from .policy import outcome
+
     gen, skl, rnd = ps.calibrated(scorer)
-
-    def share(values, mask) -> float:
-        return float(np.mean(mask(values))) if len(values) else float("nan")
-
+    rates = outcome(gen, skl, rnd, accept, reject)
     every = np.concatenate([gen, skl, rnd])
-    referred = share(every, lambda v: (v >= reject) & (v < accept))
+    referred = float(np.mean((every >= reject) & (every < accept))) if len(every) else float("nan")
     return {
         "accept": float(accept),
         "reject": float(reject),
-        "far_skilled_at_accept": share(skl, lambda v: v >= accept),
-        "far_random_at_accept": share(rnd, lambda v: v >= accept),
-        "frr_at_reject": share(gen, lambda v: v < reject),
+        "far_skilled_at_accept": _nan_if_none(rates["forgeries_accepted"]),
+        "far_random_at_accept": _nan_if_none(rates["random_accepted"]),
+        "frr_at_reject": _nan_if_none(rates["genuine_rejected"]),
         "referred": referred,
-        "automated": 1.0 - referred if len(every) else float("nan"),
+        "automated": 1.0 - referred,
+        "referred_questioned": _nan_if_none(rates["referred"]),
         "referred_by_kind": {
-            kind: share(v, lambda x: (x >= reject) & (x < accept))
-            for kind, v in (("genuine", gen), ("skilled", skl), ("random", rnd))
+            "genuine": _nan_if_none(rates["referred_genuine"]),
+            "skilled": _nan_if_none(rates["referred_skilled"]),
+            "random": float(np.mean((rnd >= reject) & (rnd < accept))) if len(rnd) else float("nan"),
         },
     }
+
+
+def _nan_if_none(value) -> float:
+    return float("nan") if value is None else float(value)
 
 
 def dumps(report: dict) -> str:

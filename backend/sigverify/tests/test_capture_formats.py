@@ -181,6 +181,7 @@ def test_decision_rates_count_each_query_once():
     assert d["frr_at_reject"] == 0.25  # 0.1
     assert d["referred"] == pytest.approx(3 / 10)  # genuine 0.8 and 0.5, skilled 0.4
     assert d["referred_by_kind"] == {"genuine": 0.5, "skilled": 0.25, "random": 0.0}
+    assert d["referred_questioned"] == pytest.approx(3 / 8)  # random queries left out
 
 
 def test_evaluate_can_simulate_a_cheque_archive_capture(tmp_path, tiny_model_dir, folders_tree):
