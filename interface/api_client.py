@@ -289,6 +289,13 @@ class ApiClient:
         files = {"image": (name, content, content_type or "application/octet-stream")}
         return self._json("POST", "verifications/", data=data, files=files, timeout=self.upload_timeout)
 
+    def signature_region(self, image: Upload) -> dict:
+        """The service's proposed signature box on a whole cheque: ``{"crop": {"x", "y", "width",
+        "height"}, "image_width", "image_height", "found", "code_line_top"}`` (page 1 of a TIFF)."""
+        name, content, content_type = image
+        files = {"image": (name, content, content_type or "application/octet-stream")}
+        return self._json("POST", "signature-region/", files=files, timeout=self.upload_timeout)
+
     def list_verifications(self, **filters) -> dict:
         return self._json("GET", "verifications/", params=filters)
 

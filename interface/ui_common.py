@@ -114,8 +114,32 @@ def session_bytes(key: tuple, fetch: Callable[[], bytes]) -> bytes | None:
     return cache[key]
 
 
+def open_picture(data: bytes):
+    """Page 1 of an image as a person should see it: EXIF orientation applied, transparency on
+    white, bilevel (fax-coded TIFF) as greyscale, in L or RGB; None when Pillow cannot read it.
+    Browsers show no TIFF, and a multi-page TIFF's front is its page 1."""
+    from PIL import Image, ImageOps
+
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.seek(0)
+        image = ImageOps.exif_transpose(image)
+        image.load()
+    except Exception:  # the API says what is wrong with a file; the page only shows what it can
+        return None
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    if image.mode not in ("L", "RGB"):
+        image = image.convert("RGB" if image.mode in ("RGBA", "P", "CMYK", "YCbCr") else "L")
+    return image
+
+
 def show_image(data: bytes | None, caption: str, width: int | str = "stretch") -> None:
-    if data:
+    picture = open_picture(data) if data else None
+    if picture is not None:
+        st.image(picture, caption=caption, width=width)
+    elif data:
         st.image(data, caption=caption, width=width)
     else:
         st.caption(f"{caption}: image not available")
@@ -322,10 +346,14 @@ def render_review(client: ApiClient, record: dict, allow_review: bool, key_prefi
         options = {"Genuine": "genuine", "Forgery": "forgery"}
     with st.form(key=f"{key_prefix}review-{verification_id}"):
         label = "Your call" if model_decision != "refer" else "Your final call after checking"
-        choice = st.radio(label, list(options), horizontal=True)
+        # Nothing preselected: the clerk must make the call, not accept a default.
+        choice = st.radio(label, list(options), horizontal=True, index=None)
         comment = st.text_area("Comment (required when you overrule the model)", max_chars=2000)
         submitted = st.form_submit_button("Record review", type="primary")
     if not submitted:
+        return
+    if choice is None:
+        st.warning("Choose your call first.")
         return
     decision = options[choice]
     if model_decision in ("genuine", "forgery") and decision != model_decision and not comment.strip():

@@ -19,13 +19,17 @@ st.title("Verification history")
 # -- filters ------------------------------------------------------------------------------
 
 today = dt.date.today()
+work_queue = st.toggle("Work queue: referred, not yet reviewed", key="history_queue",
+                       help="The cheques the model referred to a person that nobody has reviewed yet.")
 columns = st.columns([2, 2, 2, 2])
 dates = columns[0].date_input("Date range", value=(today - dt.timedelta(days=30), today), max_value=today,
                               key="history_dates")
 signer = columns[1].text_input("Signer (external id)", key="history_signer").strip()
-decision = columns[2].selectbox("Decision", ["any"] + DECISIONS, key="history_decision",
+decision = columns[2].selectbox("Decision", ["any"] + DECISIONS, key="history_decision", disabled=work_queue,
                                 format_func=lambda d: "Any" if d == "any" else ui.DECISION_LABELS[d])
 clerk = columns[3].text_input("Clerk (username)", key="history_clerk").strip()
+if work_queue:
+    decision = "refer"
 
 start, end = (dates if isinstance(dates, (list, tuple)) and len(dates) == 2
               else (dates[0] if isinstance(dates, (list, tuple)) and dates else dates, None))
@@ -35,6 +39,7 @@ filters = {
     "requested_by": clerk or None,
     "date_from": start.isoformat() if start else None,  # both days inclusive
     "date_to": end.isoformat() if end else None,
+    "reviewed": "false" if work_queue else None,
 }
 filter_key = tuple(sorted((k, v) for k, v in filters.items() if v))
 if st.session_state.get("history_filter_key") != filter_key:
@@ -64,6 +69,9 @@ if rows:
     if nav[2].button("Older →", disabled=not page.get("next"), key="history_next"):
         st.session_state["history_page"] = page_number + 1
         st.rerun()
+elif work_queue:
+    st.success("The work queue is empty: every referred cheque in these dates has been reviewed.",
+               icon=":material/task_alt:")
 else:
     st.info("No verification matches these filters.")
 

@@ -1,19 +1,17 @@
-"""Verify a cheque signature: pick the signer, upload the questioned image (a crop or a whole
-cheque with a signature box), and read the decision, the score and the closest references."""
+"""Verify a cheque signature: pick the signer, upload the questioned image (a crop, or a whole
+cheque on which the service proposes the signature box and the clerk drags it), and read the
+decision, the score and the closest references."""
 
 from __future__ import annotations
 
-import io
-
 import streamlit as st
-from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
+import signature_box
 import ui_common as ui
 from api_client import ApiError
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "gif", "webp"]
 THUMBNAILS = 8
-PREVIEW_WIDTH = 900
 
 client = ui.api()
 st.title("Verify a cheque signature")
@@ -82,39 +80,38 @@ cheque_reference = st.text_input("Cheque reference (optional)", key=f"verify_che
 crop = None
 if upload is not None:
     content = upload.getvalue()
-    try:
-        picture = ImageOps.exif_transpose(Image.open(io.BytesIO(content)))
-        picture.load()
-    except (UnidentifiedImageError, OSError, ValueError):
-        picture = None
+    picture = ui.open_picture(content)
+    if picture is None:
         st.warning("The interface cannot open this file as an image. You can still send it; "
                    "the service will say what is wrong.", icon=":material/image_not_supported:")
-    if picture is not None:
+    else:
         width, height = picture.size
         looks_like_cheque = width >= 900 and width / max(height, 1) >= 1.6
         kind = st.radio("What did you upload?", ["Signature only", "Whole cheque: mark the signature box"],
                         index=1 if looks_like_cheque else 0, horizontal=True,
                         key=f"verify_kind_{uploader_round}_{upload.file_id}")
         if kind.startswith("Whole cheque"):
-            st.caption(f"The scan is {width} × {height} pixels. Move the box until it frames the signature only.")
             key = f"{uploader_round}_{upload.file_id}"
-            box = st.columns(4)
-            x = box[0].number_input("Left (x)", 0, width - 1, int(width * 0.55), step=10, key=f"crop_x_{key}")
-            y = box[1].number_input("Top (y)", 0, height - 1, int(height * 0.55), step=10, key=f"crop_y_{key}")
-            w = box[2].number_input("Width", 1, width, int(width * 0.4), step=10, key=f"crop_w_{key}")
-            h = box[3].number_input("Height", 1, height, int(height * 0.35), step=10, key=f"crop_h_{key}")
-            w, h = min(w, width - x), min(h, height - y)
-            crop = (int(x), int(y), int(w), int(h))
-            preview, cut = st.columns([3, 2])
-            with preview:
-                marked = picture.convert("RGB")
-                ImageDraw.Draw(marked).rectangle([x, y, x + w - 1, y + h - 1], outline=(220, 30, 30),
-                                                 width=max(3, width // 300))
-                marked.thumbnail((PREVIEW_WIDTH, PREVIEW_WIDTH))
-                st.image(marked, caption="Cheque with the signature box", width="stretch")
-            with cut:
-                st.image(picture.crop((x, y, x + w, y + h)), caption=f"What will be checked ({w} × {h} px)",
-                         width="stretch")
+            proposal, note = signature_box.proposed_box(client, upload, content, (width, height))
+            resets = st.session_state.setdefault("crop_resets", {}).get(key, 0)
+            st.caption(f"{note} Drag a new rectangle over the signature to change it (the last one drawn "
+                       f"counts). The scan is {width} × {height} pixels.")
+            drawn = signature_box.drag_box(picture, proposal, key=f"crop_canvas_{key}_{resets}")
+            if st.button("Back to the proposed box", icon=":material/restart_alt:", key=f"crop_reset_{key}"):
+                st.session_state["crop_resets"][key] = resets + 1
+                st.rerun()
+            with st.expander("Cannot drag? Type the box in pixels"):
+                typed = st.toggle("Use these numbers instead of the drawn box", key=f"crop_typed_{key}")
+                box = st.columns(4)
+                px, py, pw, ph = proposal
+                x = box[0].number_input("Left (x)", 0, width - 1, px, step=10, key=f"crop_x_{key}")
+                y = box[1].number_input("Top (y)", 0, height - 1, py, step=10, key=f"crop_y_{key}")
+                w = box[2].number_input("Width", 1, width, pw, step=10, key=f"crop_w_{key}")
+                h = box[3].number_input("Height", 1, height, ph, step=10, key=f"crop_h_{key}")
+            crop = signature_box.clip_box((x, y, w, h) if typed else drawn, width, height)
+            x, y, w, h = crop
+            st.image(picture.crop((x, y, x + w, y + h)), caption=f"What will be checked ({w} × {h} px)",
+                     width=min(w, 500))
         else:
             st.image(picture, caption=f"{upload.name} ({width} × {height} px)", width=min(width, 500))
 

@@ -124,3 +124,19 @@ def test_csv_has_one_line_per_row_with_review():
     assert lines[2]["decision"] == "Refer to supervisor"
     assert lines[2]["review"] == "Forgery" and lines[2]["reviewer"] == "sam" and lines[2]["review_comment"] == "bad"
     assert lines[0]["accept_threshold"] == "0.7" and lines[0]["clerk"] == "clara"
+
+
+def test_work_queue_lists_referred_cheques_not_yet_reviewed(open_app, fake_api):
+    paged(fake_api, [row(5, "refer")])
+    at = open_app("clerk", page=PAGE)
+    at.toggle(key="history_queue").set_value(True).run()
+    assert not at.exception
+    query = fake_api.received("GET", "verifications/")[-1].query
+    assert query["decision"] == "refer" and query["reviewed"] == "false"
+    assert at.selectbox(key="history_decision").disabled
+    assert list(at.dataframe[0].value["id"]) == [5]
+    paged(fake_api, [])
+    at.date_input(key="history_dates").set_value((dt.date(2026, 11, 1), dt.date(2026, 11, 2))).run()
+    assert "The work queue is empty" in at.success[0].value
+    at.toggle(key="history_queue").set_value(False).run()
+    assert "reviewed" not in fake_api.received("GET", "verifications/")[-1].query

@@ -92,35 +92,137 @@ def test_decision_is_shown_big_in_its_colour(open_app, api, png, decision, label
     assert f">{label}<" in banner and f"sv-{decision}" in banner
 
 
-def test_whole_cheque_sends_the_signature_box_as_crop(open_app, api, png):
+def cheque_png(width=1600, height=700) -> bytes:
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("L", (width, height), 255)
+    ImageDraw.Draw(image).line([(1000, 450), (1200, 380), (1400, 470)], fill=0, width=4)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+PROPOSAL = {"crop": {"x": 950, "y": 340, "width": 500, "height": 180}, "image_width": 1600, "image_height": 700,
+            "found": True, "code_line_top": 600}
+
+
+def upload_cheque(open_app, api, data=None, name="cheque.png", content_type="image/png", proposal=PROPOSAL):
     api.on("POST", "verifications/", status=201, json=record())
+    if proposal is not None:
+        api.on("POST", "signature-region/", json=proposal)
     at = choose_signer(open_app("clerk", page=PAGE))
-    at.file_uploader[0].set_value(("cheque.png", png(1600, 700), "image/png")).run()
+    at.file_uploader[0].set_value((name, data or cheque_png(), content_type)).run()
+    assert not at.exception
+    return at
+
+
+def canvas(at):
+    [key] = [k for k in at.session_state.keys() if str(k).startswith("crop_canvas_")] or [None]
+    element = next(e for e in at.main.children.values() if getattr(e, "key", None) == key) if key else None
+    return key, element
+
+
+def sent_crop(api):
+    return api.received("POST", "verifications/")[-1].form["crop"]
+
+
+def test_whole_cheque_starts_on_the_proposed_box_on_the_canvas(open_app, api):
+    import json
+
+    at = upload_cheque(open_app, api)
     assert at.radio[0].value == "Whole cheque: mark the signature box"  # wide scan: box mode by default
-    boxes = {n.label: n for n in at.number_input}
-    assert set(boxes) == {"Left (x)", "Top (y)", "Width", "Height"}
-    boxes["Left (x)"].set_value(900)
-    boxes["Top (y)"].set_value(400)
-    boxes["Width"].set_value(500)
-    boxes["Height"].set_value(200)
-    at.run()
-    assert any("What will be checked (500 × 200 px)" in c for image in at.image for c in image.captions)
+    [asked] = api.received("POST", "signature-region/")
+    assert [(f[0], f[1]) for f in asked.files] == [("image", "cheque.png")]
+    key, element = canvas(at)
+    assert element is not None, "the drag-box canvas is on the page"
+    data = json.loads(element.proto.json)
+    assert data["drawingMode"] == "rect" and (data["canvasWidth"], data["canvasHeight"]) == (900, 394)
+    [rect] = data["initialDrawing"]["objects"]
+    scale = 900 / 1600
+    assert (rect["left"], rect["top"], rect["width"], rect["height"]) == pytest.approx(
+        (950 * scale, 340 * scale, 500 * scale, 180 * scale))
+    assert any("What will be checked (500 × 180 px)" in c for image in at.image for c in image.captions)
+    assert any("found" in c.value and "Drag a new rectangle" in c.value for c in at.caption)
     verify_button(at).click().run()
     assert not at.exception
-    assert api.received("POST", "verifications/")[0].form["crop"] == "900,400,500,200"
+    assert sent_crop(api) == "950,340,500,180"
+    assert len(api.received("POST", "signature-region/")) == 1  # asked once per upload, not per rerun
 
 
-def test_box_is_clipped_to_the_scan(open_app, api, png):
-    api.on("POST", "verifications/", status=201, json=record())
-    at = choose_signer(open_app("clerk", page=PAGE))
-    at.file_uploader[0].set_value(("cheque.png", png(1600, 700), "image/png")).run()
+def test_dragged_rectangle_is_sent_in_scan_pixels(open_app, api):
+    at = upload_cheque(open_app, api)
+    key, _ = canvas(at)
+    scale = 900 / 1600
+    drawn = {"type": "Rect", "left": 990 * scale, "top": 360 * scale, "width": 150, "height": 50,
+             "scaleX": 2.0, "scaleY": 1.5, "originX": "left", "originY": "top"}
+    proposed = {"type": "rect", "left": 950 * scale, "top": 340 * scale, "width": 500 * scale,
+                "height": 180 * scale, "originX": "left", "originY": "top"}
+    at.session_state[key] = {"drawing": {"raw": {"objects": [proposed, drawn]}, "data": None}}
+    at.run()
+    assert any("What will be checked (533 × 133 px)" in c for image in at.image for c in image.captions)
+    verify_button(at).click().run()
+    assert not at.exception
+    assert sent_crop(api) == "990,360,533,133"  # the last rectangle, 300 x 75 canvas px, in scan pixels
+
+
+def test_typed_numbers_are_the_fallback(open_app, api):
+    at = upload_cheque(open_app, api)
+    boxes = {n.label: n for n in at.number_input}
+    assert {label: box.value for label, box in boxes.items()} == {
+        "Left (x)": 950, "Top (y)": 340, "Width": 500, "Height": 180}  # prefilled with the proposal
+    boxes["Left (x)"].set_value(900)
+    boxes["Width"].set_value(300)
+    at.run()
+    verify_button(at).click().run()
+    assert sent_crop(api) == "950,340,500,180"  # typed numbers count only once chosen
+    at.toggle[0].set_value(True).run()
+    assert any("What will be checked (300 × 180 px)" in c for image in at.image for c in image.captions)
+    verify_button(at).click().run()
+    assert not at.exception
+    assert sent_crop(api) == "900,340,300,180"
+
+
+def test_typed_box_is_clipped_to_the_scan(open_app, api):
+    at = upload_cheque(open_app, api)
+    at.toggle[0].set_value(True).run()
     boxes = {n.label: n for n in at.number_input}
     boxes["Left (x)"].set_value(1500)
     boxes["Width"].set_value(1000)
     at.run()
     verify_button(at).click().run()
-    x, y, w, h = map(int, api.received("POST", "verifications/")[0].form["crop"].split(","))
+    x, y, w, h = map(int, sent_crop(api).split(","))
     assert x == 1500 and w == 100 and y + h <= 700
+
+
+def test_without_a_proposal_the_box_starts_where_signatures_usually_are(open_app, api):
+    api.error("POST", "signature-region/", 503, "service_unavailable", "Down for maintenance.")
+    at = upload_cheque(open_app, api, proposal=None)
+    assert not at.exception
+    assert any("could not propose a box" in c.value for c in at.caption)
+    verify_button(at).click().run()
+    assert sent_crop(api) == "880,350,640,210"  # 55%, 50%, 40%, 30% of 1600 x 700
+
+
+def test_group4_and_multi_page_tiffs_are_shown_and_sent_as_they_are(open_app, api):
+    import io
+
+    from PIL import Image
+
+    front = Image.open(io.BytesIO(cheque_png())).convert("1")
+    back = Image.new("1", front.size, 0)
+    buffer = io.BytesIO()
+    front.save(buffer, format="TIFF", compression="group4", dpi=(200, 200), save_all=True, append_images=[back])
+    data = buffer.getvalue()
+    at = upload_cheque(open_app, api, data=data, name="cheque.tif", content_type="image/tiff")
+    assert "cannot open this file" not in " ".join(w.value for w in at.warning)
+    assert at.radio[0].value == "Whole cheque: mark the signature box"
+    assert api.received("POST", "signature-region/")[0].files[0][2] == data
+    verify_button(at).click().run()
+    assert not at.exception
+    sent = api.received("POST", "verifications/")[-1]
+    assert sent.files[0][1:] == ("cheque.tif", data) and sent.form["crop"] == "950,340,500,180"
 
 
 @pytest.mark.parametrize("status, code, message", [
@@ -178,6 +280,11 @@ def test_confirming_the_decision_records_the_review(open_app, api, png):
            json={"final_decision": "genuine", "comment": "", "reviewer": "clara", "created_at": "2026-11-22T01:01:00Z"})
     at = run_verification(open_app, api, png)
     assert at.radio[-1].options == ["Confirm: Genuine", "Overrule: Forgery"]
+    assert at.radio[-1].value is None  # nothing preselected: the clerk must choose
+    next(b for b in at.button if b.label == "Record review").click().run()
+    assert "Choose your call first." in [w.value for w in at.warning]
+    assert api.received("POST", "verifications/9/review/") == []
+    at.radio[-1].set_value("Confirm: Genuine")
     next(b for b in at.button if b.label == "Record review").click().run()
     assert not at.exception
     assert api.received("POST", "verifications/9/review/")[0].json == {"final_decision": "genuine", "comment": ""}
@@ -215,9 +322,24 @@ def test_referred_cheque_gets_a_final_call(open_app, api, png):
 def test_review_refused_by_the_api_is_explained(open_app, api, png):
     api.error("POST", "verifications/9/review/", 409, "already_reviewed", "This verification was already reviewed.")
     at = run_verification(open_app, api, png)
+    at.radio[-1].set_value("Confirm: Genuine")
     next(b for b in at.button if b.label == "Record review").click().run()
     assert not at.exception
     assert at.error[0].value == "Review not saved: This verification was already reviewed."
+
+
+def test_the_services_comment_rule_is_shown_on_the_form(open_app, api, png):
+    message = "A comment is required when the review overrules the model's decision."
+    api.error("POST", "verifications/9/review/", 400, "comment_required", message, fields={"comment": [message]})
+    at = run_verification(open_app, api, png)
+    at.radio[-1].set_value("Overrule: Forgery")
+    at.text_area[0].input("   .")  # the interface lets it through; the service has the last word
+    api.error("POST", "verifications/9/review/", 400, "comment_required", message, fields={"comment": [message]})
+    next(b for b in at.button if b.label == "Record review").click().run()
+    assert not at.exception
+    assert at.error[0].value.startswith(f"Review not saved: {message}")
+    assert f"comment: {message}" in at.error[0].value
+    assert not at.success
 
 
 def test_integrator_verifies_but_does_not_review(open_app, api, png):
