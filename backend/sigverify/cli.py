@@ -10,17 +10,14 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from . import options
 from .datasets import LAYOUTS
 from .errors import DatasetError, ImageRejected, ModelLoadError
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from .options import REPO_ROOT
 
 
 def _size(text: str) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError("size must look like HEIGHTxWIDTH, e.g. 128x192") from exc
+    h, w = options.parse_size(text)
     if h < 16 or w < 16:
         raise argparse.ArgumentTypeError("size must be at least 16x16")
     return h, w
@@ -79,22 +76,9 @@ def cmd_make_pairs(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .train import TrainConfig, train
+    from .train import train
 
-    config = TrainConfig(
-        data=args.data, out_dir=args.out, epochs=args.epochs, loss=args.loss, margin=args.margin, seed=args.seed,
-        input_size=args.size, embedding_dim=args.embedding_dim, writers_per_batch=args.writers_per_batch,
-        genuine_per_writer=args.genuine_per_writer, forged_per_writer=args.forged_per_writer,
-        steps_per_epoch=args.steps_per_epoch, lr=args.lr, weight_decay=args.weight_decay,
-        writer_weight=args.writer_weight,
-        forgery_weight=args.forgery_weight, forgery_classes=args.forgery_classes, ema_decay=args.ema_decay,
-        augment=not args.no_augment, capture_augment=args.capture_augment,
-        balance_datasets=args.balance_datasets, init_from=args.init_from,
-        split_file=args.split_file,
-        patience=args.patience, device=args.device, precision=args.precision, threads=args.threads,
-        resume=args.resume,
-    )
-    result = train(config)
+    result = train(options.from_arguments(args))
     print(f"model: {result.model_dir}")
     return 0
 
@@ -144,39 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reassign", action="store_true", help="ignore an existing splits.csv")
     p.set_defaults(func=cmd_make_pairs)
 
-    p = sub.add_parser("train", help="train the Siamese ResNet18 and write a calibrated model dir")
-    p.add_argument("--data", nargs="+", required=True, help="organised dataset dirs")
-    p.add_argument("--out", default=str(REPO_ROOT / "runs" / "latest"), help="run dir (checkpoints, model/)")
-    p.add_argument("--split-file", help="writer splits CSV from make-pairs (default: assign with --seed)")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--loss", default="triplet-semihard", choices=("contrastive", "triplet-semihard", "triplet-hard"))
-    p.add_argument("--margin", type=float, default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", type=_size, default=(128, 192), help="input size HxW")
-    p.add_argument("--embedding-dim", type=int, default=256)
-    p.add_argument("--writers-per-batch", type=int, default=12)
-    p.add_argument("--genuine-per-writer", type=int, default=4)
-    p.add_argument("--forged-per-writer", type=int, default=2)
-    p.add_argument("--steps-per-epoch", type=int, default=None)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW decoupled weight decay")
-    p.add_argument("--writer-weight", type=float, default=1.0, help="weight of the writer-classification loss")
-    p.add_argument("--forgery-weight", type=float, default=0.5, help="weight of the genuine/forged head")
-    p.add_argument("--forgery-classes", action="store_true",
-                   help="each writer's skilled forgeries are a class of their own in the writer head")
-    p.add_argument("--ema-decay", type=float, default=0.0,
-                   help="validate and ship an exponential moving average of the weights (e.g. 0.99; 0: off)")
-    p.add_argument("--no-augment", action="store_true")
-    p.add_argument("--capture-augment", action="store_true",
-                   help="also random binarisation, lower resolution and blur (grey and bilevel scans alike)")
-    p.add_argument("--balance-datasets", action="store_true",
-                   help="draw each batch's writers evenly from every dataset")
-    p.add_argument("--init-from", help="model dir to warm-start the embedder from (e.g. trained_model_parameters)")
-    p.add_argument("--patience", type=int, default=6, help="early stopping: epochs without a better val EER")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    p.add_argument("--resume", action="store_true", help="continue from the run dir's checkpoint")
+    p = sub.add_parser("train", help="train the Siamese ResNet18 and write a calibrated model dir",
+                       description="Every option of sigverify.options.TrainConfig, with its default and limits.")
+    options.add_arguments(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="writer-independent evaluation of a model on a dataset")

@@ -11,11 +11,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .options import PRECISIONS  # auto: bf16 where the CPU has it (AMX/AVX512-BF16)
 from .preprocess import PREPROCESS_VERSION, preprocess_with_quality, to_float
 from .scoring import ScoreModel, ScoreResult, decide
 from .weights import load_model
-
-PRECISIONS = ("auto", "fp32", "bf16")  # auto: bf16 where the CPU has it (AMX/AVX512-BF16)
 
 
 def limit_threads(n: int) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-LOSSES = ("contrastive", "triplet-semihard", "triplet-hard")
+from .options import LOSSES  # declared with the training options
 
 
 def pair_masks(writers: torch.Tensor, forged: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -18,7 +18,7 @@ import os
 import random
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.utils.data import DataLoader, Dataset, Sampler
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
@@ -34,8 +35,9 @@ from .augment import SignatureAugment
 from .cache import ImageCache
 from .datasets import load_dataset
 from .errors import DatasetError
-from .losses import LOSSES, metric_loss
+from .losses import metric_loss
 from .model import SignatureEmbedder, TrainingHeads
+from .options import TrainConfig
 from .pairs import assign_splits_per_dataset, read_splits, writer_key
 from .preprocess import PREPROCESS_VERSION
 from .weights import save_model
@@ -43,57 +45,6 @@ from .weights import save_model
 
 class TrainingCancelled(Exception):
     """``should_stop`` asked the run to end; the last checkpoint is kept for resuming."""
-
-
-@dataclass
-class TrainConfig:
-    data: list = field(default_factory=list)  # organised dataset dirs (or `folders` trees)
-    out_dir: str = "runs/latest"
-    name: str = "sigverify-resnet18"
-    epochs: int = 30
-    loss: str = "triplet-semihard"
-    margin: float | None = None
-    seed: int = 0
-    input_size: tuple = (128, 192)
-    embedding_dim: int = 256
-    writers_per_batch: int = 12
-    genuine_per_writer: int = 4
-    forged_per_writer: int = 2
-    steps_per_epoch: int | None = None  # default: one pass over the training images
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    writer_weight: float = 1.0
-    # Each writer's skilled forgeries form a class of their own in the CosFace head, so the
-    # embedding itself (what scoring uses) is pushed to separate them from the writer's genuine.
-    forgery_classes: bool = False
-    forgery_weight: float = 0.5
-    # Validate, keep and ship an exponential moving average of the weights (0: off). With few
-    # writers the validation EER swings by points between epochs; the average swings less.
-    ema_decay: float = 0.0
-    augment: bool = True
-    # Random binarisation, lower resolution and blur, so grey and bilevel scans at any dpi look alike.
-    capture_augment: bool = False
-    # Each batch draws its writers evenly from every dataset, so a small set is not drowned out.
-    balance_datasets: bool = False
-    # A model dir (e.g. trained_model_parameters) whose embedder weights the run starts from.
-    init_from: str | None = None
-    val_fraction: float = 0.125
-    test_fraction: float = 0.25
-    split_file: str | None = None
-    patience: int = 6
-    device: str = "auto"
-    precision: str = "auto"  # auto: bf16 autocast where the CPU/GPU has it
-    threads: int = 0
-    resume: bool = False
-
-    def __post_init__(self):
-        self.input_size = tuple(int(v) for v in self.input_size)
-        if self.loss not in LOSSES:
-            raise ValueError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
-        if not self.data:
-            raise ValueError("no training data: give at least one dataset directory")
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
 
 
 @dataclass
@@ -220,12 +171,12 @@ def _warmup_cosine(total_steps: int, warmup: float = 0.05, floor: float = 0.02):
     return factor
 
 
-class _BatchSampler:
-    """P writers x (K genuine + F forged) per batch, seeded."""
+class WriterBatchSampler(Sampler[list[int]]):
+    """P writers x (K genuine + F forged) per batch, ``steps`` batches per pass, from a seeded
+    ``random.Random`` that carries on from one epoch to the next (reseeded on resume)."""
 
-    def __init__(self, pool: _Pool, train_idx, config: TrainConfig, rng: random.Random):
-        self.rng = rng
-        self.config = config
+    def __init__(self, pool: _Pool, train_idx, config: TrainConfig, steps: int, rng: random.Random):
+        self.rng, self.config, self.steps = rng, config, steps
         self.genuine, self.forged = {}, {}
         for i in train_idx:
             target = self.forged if pool.forged[i] else self.genuine
@@ -251,6 +202,13 @@ class _BatchSampler:
                     chosen.append(pool.pop())
         return chosen
 
+    def __len__(self) -> int:
+        return self.steps
+
+    def __iter__(self):
+        for _ in range(self.steps):
+            yield self.batch()
+
     def batch(self) -> list:
         c = self.config
         chosen = self._writers()
@@ -265,18 +223,176 @@ class _BatchSampler:
         return out
 
 
-def _save_checkpoint(path: Path, model, ema, heads, optimizer, scheduler, state: dict) -> None:
+class PoolImages(Dataset):
+    """One pool image by index: (ink map 1xHxW in [0, 1], writer class, forged)."""
+
+    def __init__(self, pool: _Pool, writer_index: dict):
+        self.pool, self.writer_index = pool, writer_index
+
+    def __len__(self) -> int:
+        return len(self.pool.rows)
+
+    def __getitem__(self, i):
+        return _images(self.pool, [i])[0], self.writer_index[self.pool.writers[i]], bool(self.pool.forged[i])
+
+
+def train_loader(pool: _Pool, sampler: WriterBatchSampler, writer_index: dict) -> DataLoader:
+    # In-process loading (the cache is memory-mapped). The loader's own generator keeps it off
+    # torch's global RNG, which augmentation draws from.
+    return DataLoader(PoolImages(pool, writer_index), batch_sampler=sampler, num_workers=0,
+                      generator=torch.Generator())
+
+
+@dataclass
+class _Trainee:
+    """What training updates: the embedder, its training-only heads, their optimiser and
+    schedule, and the moving average of the weights when there is one."""
+
+    model: SignatureEmbedder
+    heads: TrainingHeads
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    ema: AveragedModel | None
+
+    @property
+    def served(self) -> SignatureEmbedder:
+        """What is validated, kept and shipped."""
+        return self.ema.module if self.ema is not None else self.model
+
+
+def _build_trainee(config: TrainConfig, classes: int, total_steps: int, device, log) -> _Trainee:
+    model = SignatureEmbedder(config.embedding_dim)
+    if config.init_from:
+        from .weights import load_model
+
+        start, start_card = load_model(config.init_from)
+        model.load_state_dict(start.state_dict())
+        log(f"warm start from {config.init_from} (version {start_card.get('version')})")
+    model = model.to(device).to(memory_format=torch.channels_last)
+    heads = TrainingHeads(config.embedding_dim, classes).to(device)
+    params = list(model.parameters()) + list(heads.parameters())
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(total_steps))
+    ema = (
+        AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+        if config.ema_decay
+        else None
+    )
+    return _Trainee(model, heads, optimizer, scheduler, ema)
+
+
+# --- checkpoints: the format a resumed run reads; keep its keys -------------------------
+
+
+def _new_state() -> dict:
+    return {"epoch": 0, "best_eer": None, "best_epoch": 0, "bad_epochs": 0, "history": []}
+
+
+def save_checkpoint(path: Path, trainee: _Trainee, state: dict) -> None:
     payload = {
-        "model": model.state_dict(),
-        **({"ema": ema.state_dict()} if ema is not None else {}),
-        "heads": heads.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
+        "model": trainee.model.state_dict(),
+        **({"ema": trainee.ema.state_dict()} if trainee.ema is not None else {}),
+        "heads": trainee.heads.state_dict(),
+        "optimizer": trainee.optimizer.state_dict(),
+        "scheduler": trainee.scheduler.state_dict(),
         "state": json.dumps(state),
     }
     tmp = path.with_name(path.name + ".part")
     torch.save(payload, tmp)
     os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, trainee: _Trainee, steps_per_epoch: int, device) -> dict:
+    """Restore ``trainee`` from a checkpoint; returns the run state (epochs done, best, history)."""
+    saved = torch.load(path, map_location=device, weights_only=True)
+    trainee.model.load_state_dict(saved["model"])
+    trainee.heads.load_state_dict(saved["heads"])
+    if trainee.ema is not None and "ema" in saved:
+        trainee.ema.load_state_dict(saved["ema"])
+    trainee.optimizer.load_state_dict(saved["optimizer"])
+    state = json.loads(saved["state"])
+    try:
+        trainee.scheduler.load_state_dict(saved["scheduler"])
+    except (KeyError, ValueError):  # a checkpoint from an older schedule: restart the curve
+        trainee.scheduler.last_epoch = state["epoch"] * steps_per_epoch
+    return state
+
+
+# --- one epoch, validation, early stopping ------------------------------------------------
+
+
+def _batch_loss(trainee: _Trainee, x, writers, forged, config: TrainConfig, num_writers: int, bf16: bool):
+    """Metric loss + weighted writer classification + weighted genuine/forged classification."""
+    model, heads = trainee.model, trainee.heads
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        feats = model.features(x)
+    emb = model.embed_features(feats)
+    loss = metric_loss(config.loss, emb, writers, forged, config.margin)
+    if config.writer_weight:
+        classes, members = writer_classes(writers, forged, num_writers, config.forgery_classes)
+        if members.any():
+            logits = heads.writer_logits(emb[members], classes[members])
+            loss = loss + config.writer_weight * F.cross_entropy(logits, classes[members])
+    if config.forgery_weight:
+        loss = loss + config.forgery_weight * F.binary_cross_entropy_with_logits(
+            heads.forgery_logit(feats), forged.float()
+        )
+    return loss
+
+
+def train_epoch(trainee: _Trainee, loader: DataLoader, config: TrainConfig, epoch: int, *, num_writers: int, augment,
+                device, bf16: bool, should_stop=None) -> dict:
+    """One pass of ``loader``: a step per batch. Returns mean loss, images/s and seconds."""
+    trainee.model.train()
+    trainee.heads.train()
+    t0, seen, total = time.time(), 0, 0.0
+    bar = tqdm(loader, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False)
+    for step, (x, writers, forged) in enumerate(bar):
+        if should_stop and should_stop():
+            raise TrainingCancelled(f"cancelled during epoch {epoch}")
+        if augment:
+            x = augment(x)
+        x = x.to(device).contiguous(memory_format=torch.channels_last)
+        loss = _batch_loss(trainee, x, writers.to(device), forged.to(device), config, num_writers, bf16)
+        trainee.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        trainee.optimizer.step()
+        trainee.scheduler.step()
+        if trainee.ema is not None:
+            trainee.ema.update_parameters(trainee.model)
+        seen += len(x)
+        total += float(loss.detach())
+        bar.set_postfix(loss=f"{total / (step + 1):.3f}")
+    elapsed = time.time() - t0
+    return {"loss": total / len(loader), "images_per_s": seen / max(elapsed, 1e-9), "seconds": elapsed}
+
+
+def _improved(state: dict, val_eer: float) -> bool:
+    return state["best_eer"] is None or (not math.isnan(val_eer) and val_eer < state["best_eer"] - 1e-6)
+
+
+def keep_if_best(state: dict, epoch: int, val_eer: float, served, best_path: Path) -> bool:
+    """Early stopping's bookkeeping: write the served weights to ``best_path`` if this epoch is
+    the best so far (or none is there yet), else count one more epoch without improvement."""
+    improved = _improved(state, val_eer)
+    if improved or not best_path.exists():
+        state["best_eer"], state["best_epoch"], state["bad_epochs"] = val_eer, epoch, 0
+        tmp = best_path.with_name(best_path.name + ".part")
+        save_file({k: v.detach().float().cpu().contiguous() for k, v in served.state_dict().items()}, str(tmp))
+        os.replace(tmp, best_path)
+    else:
+        state["bad_epochs"] += 1
+    return improved
+
+
+def should_continue(state: dict, config: TrainConfig) -> bool:
+    return state["epoch"] < config.epochs and state["bad_epochs"] < config.patience
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
 
 
 def train(
@@ -285,10 +401,9 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     log: Callable[[str], None] = print,
 ) -> TrainResult:
+    """Train, validate each epoch, keep the best weights, stop early; write the calibrated model dir."""
     started = time.time()
-    random.seed(config.seed)
-    np.random.seed(config.seed)
-    torch.manual_seed(config.seed)
+    _seed_everything(config.seed)
     if config.threads:
         torch.set_num_threads(config.threads)
     device = _resolve_device(config.device)
@@ -300,115 +415,38 @@ def train(
     train_idx = [i for i, s in enumerate(pool.split) if s == "train"]
     val_idx = [i for i, s in enumerate(pool.split) if s == "val"]
     train_writers = sorted({pool.writers[i] for i in train_idx})
-    writer_index = {w: k for k, w in enumerate(train_writers)}
     log(
         f"writers: {len(train_writers)} train, {len({pool.writers[i] for i in val_idx})} val; "
         f"images: {len(train_idx)} train, {len(val_idx)} val; device {device}, bf16={bf16}"
     )
 
-    model = SignatureEmbedder(config.embedding_dim)
-    if config.init_from:
-        from .weights import load_model
-
-        start, start_card = load_model(config.init_from)
-        model.load_state_dict(start.state_dict())
-        log(f"warm start from {config.init_from} (version {start_card.get('version')})")
-    model = model.to(device).to(memory_format=torch.channels_last)
-    heads = TrainingHeads(config.embedding_dim, len(train_writers) * (2 if config.forgery_classes else 1)).to(device)
-    params = list(model.parameters()) + list(heads.parameters())
-    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     batch_size = config.writers_per_batch * (config.genuine_per_writer + config.forged_per_writer)
     steps = config.steps_per_epoch or max(1, math.ceil(len(train_idx) / batch_size))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(steps * config.epochs))
+    classes = len(train_writers) * (2 if config.forgery_classes else 1)
+    trainee = _build_trainee(config, classes, steps * config.epochs, device, log)
     augment = SignatureAugment(capture=config.capture_augment) if config.augment else None
-    sampler = _BatchSampler(pool, train_idx, config, random.Random(config.seed))
-    ema = (
-        AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
-        if config.ema_decay
-        else None
-    )
-    served = ema.module if ema is not None else model  # what is validated, kept and shipped
+    sampler = WriterBatchSampler(pool, train_idx, config, steps, random.Random(config.seed))
+    loader = train_loader(pool, sampler, {w: k for k, w in enumerate(train_writers)})
 
     checkpoint = out_dir / "checkpoint.pt"
     best_path = out_dir / "best.safetensors"
-    state = {"epoch": 0, "best_eer": None, "best_epoch": 0, "bad_epochs": 0, "history": []}
+    state = _new_state()
     if config.resume and checkpoint.exists():
-        saved = torch.load(checkpoint, map_location=device, weights_only=True)
-        model.load_state_dict(saved["model"])
-        heads.load_state_dict(saved["heads"])
-        if ema is not None and "ema" in saved:
-            ema.load_state_dict(saved["ema"])
-        optimizer.load_state_dict(saved["optimizer"])
-        try:
-            scheduler.load_state_dict(saved["scheduler"])
-        except (KeyError, ValueError):  # a checkpoint from an older schedule: restart the curve
-            scheduler.last_epoch = json.loads(saved["state"])["epoch"] * steps
-        state = json.loads(saved["state"])
+        state = load_checkpoint(checkpoint, trainee, steps, device)
         sampler.rng.seed(config.seed + state["epoch"])
         torch.manual_seed(config.seed + state["epoch"])
         log(f"resumed from {checkpoint} after epoch {state['epoch']}")
 
-    while state["epoch"] < config.epochs and state["bad_epochs"] < config.patience:
+    while should_continue(state, config):
         epoch = state["epoch"] + 1
-        model.train()
-        heads.train()
-        t0, seen, total = time.time(), 0, 0.0
-        bar = tqdm(range(steps), desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False)
-        for _ in bar:
-            if should_stop and should_stop():
-                raise TrainingCancelled(f"cancelled during epoch {epoch}")
-            idx = sampler.batch()
-            x = _images(pool, idx)
-            if augment:
-                x = augment(x)
-            x = x.to(device).contiguous(memory_format=torch.channels_last)
-            writers_t = torch.tensor([writer_index[pool.writers[i]] for i in idx], device=device)
-            forged_t = torch.tensor([bool(pool.forged[i]) for i in idx], device=device)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                feats = model.features(x)
-            emb = model.embed_features(feats)
-            loss = metric_loss(config.loss, emb, writers_t, forged_t, config.margin)
-            if config.writer_weight:
-                classes, members = writer_classes(writers_t, forged_t, len(train_writers), config.forgery_classes)
-                if members.any():
-                    logits = heads.writer_logits(emb[members], classes[members])
-                    loss = loss + config.writer_weight * F.cross_entropy(logits, classes[members])
-            if config.forgery_weight:
-                loss = loss + config.forgery_weight * F.binary_cross_entropy_with_logits(
-                    heads.forgery_logit(feats), forged_t.float()
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            if ema is not None:
-                ema.update_parameters(model)
-            seen += len(idx)
-            total += float(loss.detach())
-            bar.set_postfix(loss=f"{total / (bar.n + 1):.3f}")
-        elapsed = time.time() - t0
-        val = validate(served, pool, val_idx, device, bf16)
-        record = {
-            "epoch": epoch,
-            "epochs": config.epochs,
-            "loss": total / steps,
-            "images_per_s": seen / max(elapsed, 1e-9),
-            "seconds": elapsed,
-            **val,
-        }
-        improved = state["best_eer"] is None or (
-            not math.isnan(val["val_eer"]) and val["val_eer"] < state["best_eer"] - 1e-6
-        )
-        if improved or not best_path.exists():
-            state["best_eer"], state["best_epoch"], state["bad_epochs"] = val["val_eer"], epoch, 0
-            tmp = best_path.with_name(best_path.name + ".part")
-            save_file({k: v.detach().float().cpu().contiguous() for k, v in served.state_dict().items()}, str(tmp))
-            os.replace(tmp, best_path)
-        else:
-            state["bad_epochs"] += 1
+        fit = train_epoch(trainee, loader, config, epoch, num_writers=len(train_writers), augment=augment,
+                          device=device, bf16=bf16, should_stop=should_stop)
+        val = validate(trainee.served, pool, val_idx, device, bf16)
+        record = {"epoch": epoch, "epochs": config.epochs, **fit, **val}
+        improved = keep_if_best(state, epoch, val["val_eer"], trainee.served, best_path)
         state["epoch"] = epoch
         state["history"].append(record)
-        _save_checkpoint(checkpoint, model, ema, heads, optimizer, scheduler, state)
+        save_checkpoint(checkpoint, trainee, state)
         log(
             f"epoch {epoch}/{config.epochs} loss {record['loss']:.4f} val_eer {val['val_eer']:.4f} "
             f"val_eer_random {val.get('val_eer_random', float('nan')):.4f} "
@@ -417,6 +455,7 @@ def train(
         if progress:
             progress(dict(record, best_eer=state["best_eer"]))
 
+    model = trainee.model
     model.load_state_dict(load_file(str(best_path), device=str(device)))
     model.eval()
     card = _calibrated_card(model, pool, val_idx, device, bf16, config, state, time.time() - started)
@@ -452,7 +491,7 @@ def _calibrated_card(model, pool, val_idx, device, bf16, config, state, seconds)
             "writers": {s: sorted(ws) for s, ws in writers_by_split.items()},
         },
         "recipe": {
-            **{k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()},
+            **config.model_dump(mode="json"),
             "epochs_run": state["epoch"],
             "best_epoch": state["best_epoch"],
             "best_val_eer": state["best_eer"],

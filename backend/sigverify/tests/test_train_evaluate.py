@@ -92,7 +92,7 @@ def test_ema_weights_are_validated_and_shipped_and_survive_resume(folders_tree, 
 
 
 def test_ema_decay_outside_0_1_is_refused(folders_tree, tmp_path):
-    with pytest.raises(ValueError, match="ema_decay"):
+    with pytest.raises(ValueError, match="ema_decay"):  # pydantic's ValidationError is a ValueError
         tiny_config(folders_tree, tmp_path, ema_decay=1.0)
 
 
@@ -102,6 +102,49 @@ def test_resume_continues_from_the_checkpoint(trained, folders_tree, tmp_path):
     out = shutil.copytree(trained[0], tmp_path / "run")  # leave the shared run untouched
     again = train(tiny_config(folders_tree, out, epochs=2, resume=True), log=lambda m: None)
     assert [h["epoch"] for h in again.history] == [1, 2]
+
+
+def test_checkpoint_keeps_the_format_a_resumed_run_reads(trained):
+    import torch
+
+    saved = torch.load(trained[0] / "checkpoint.pt", weights_only=True)
+    assert set(saved) == {"model", "heads", "optimizer", "scheduler", "state"}  # + "ema" with --ema-decay
+    assert set(json.loads(saved["state"])) == {"epoch", "best_eer", "best_epoch", "bad_epochs", "history"}
+
+
+def test_batches_are_p_writers_by_k_genuine_and_f_forged_through_a_dataloader(folders_tree, tmp_path):
+    import random
+
+    import torch
+    from torch.utils.data import DataLoader, Sampler
+
+    from sigverify.train import WriterBatchSampler, _load_pool, train_loader
+
+    config = tiny_config(folders_tree, tmp_path)
+    pool = _load_pool(config, log=lambda m: None)
+    train_idx = [i for i, s in enumerate(pool.split) if s == "train"]
+    writers = sorted({pool.writers[i] for i in train_idx})
+
+    def sampler(seed):
+        return WriterBatchSampler(pool, train_idx, config, steps=4, rng=random.Random(seed))
+
+    drawn = list(sampler(0))
+    assert isinstance(sampler(0), Sampler) and len(drawn) == 4 and drawn == list(sampler(0)) != list(sampler(1))
+    for batch in drawn:
+        by_writer = {}
+        for i in batch:
+            by_writer.setdefault(pool.writers[i], []).append(bool(pool.forged[i]))
+        assert len(by_writer) == config.writers_per_batch
+        assert all(flags.count(False) == config.genuine_per_writer for flags in by_writer.values())
+        assert all(flags.count(True) in (0, config.forged_per_writer) for flags in by_writer.values())
+    loader = train_loader(pool, sampler(0), {w: k for k, w in enumerate(writers)})
+    assert isinstance(loader, DataLoader) and len(loader) == 4
+    before = torch.get_rng_state()
+    x, writer_classes_, forged = next(iter(loader))
+    assert torch.equal(torch.get_rng_state(), before)  # augmentation's random stream is untouched
+    assert x.shape == (len(drawn[0]), 1, *SIZE) and 0.0 <= float(x.min()) and float(x.max()) <= 1.0
+    assert writer_classes_.tolist() == [writers.index(pool.writers[i]) for i in drawn[0]]
+    assert forged.tolist() == [bool(pool.forged[i]) for i in drawn[0]]
 
 
 def test_cancel_stops_the_run(tmp_path, folders_tree):
