@@ -1,8 +1,9 @@
 """sigverify: the Django-free ML core of the signature-verification product.
 
 Modules: ``preprocess`` (image -> ink map), ``cheque`` (the proposed signature region on a
-whole cheque), ``datasets`` (layouts, manifests), ``cache`` (preprocessed store), ``pairs`` (writer-disjoint splits and pair lists), ``model``
-(Siamese ResNet18), ``losses``, ``augment``, ``train``, ``scoring`` (calibrated score and
+whole cheque), ``datasets`` (layouts, manifests), ``cache`` (preprocessed store), ``pairs``
+(writer-disjoint splits and pair lists), ``model`` (Siamese ResNet18), ``losses``, ``augment``,
+``options`` (the training options, declared once), ``train``, ``scoring`` (calibrated score and
 decision), ``metrics``, ``evaluate``, ``weights`` (safetensors + model card) and
 ``inference`` (the serving ``Verifier``).
 """

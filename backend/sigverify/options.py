@@ -15,9 +15,9 @@ import argparse
 import json
 import os
 import types
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, create_model
@@ -81,7 +81,14 @@ class TrainConfig(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=100, description="model name in the model card")] = (
         "sigverify-resnet18"
     )
-    epochs: Annotated[int, Field(ge=1, le=1000, description="epochs to train (a resumed run counts all)")] = 30
+    epochs: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=1000,
+            description="epochs to train, at most (early stopping may end sooner; a resumed run counts all)",
+        ),
+    ] = 30
     loss: Annotated[Literal[LOSSES], Field(description="metric loss")] = "triplet-semihard"
     margin: Annotated[
         float | None, Field(ge=0.0, le=2.0, description="metric-loss margin in cosine distance (default: the loss's)")
@@ -111,8 +118,11 @@ class TrainConfig(BaseModel):
     # With few writers the validation EER swings by points between epochs; the average swings less.
     ema_decay: Annotated[
         float,
-        Field(ge=0.0, lt=1.0, description="validate and ship an exponential moving average of the weights "
-              "(e.g. 0.99; 0: off)"),
+        Field(
+            ge=0.0,
+            lt=1.0,
+            description="validate and ship an exponential moving average of the weights (e.g. 0.99; 0: off)",
+        ),
     ] = 0.0
     augment: Annotated[bool, Field(description="augment training batches (affine, stroke width, ink)")] = True
     # Random binarisation, lower resolution and blur, so grey and bilevel scans at any dpi look alike.
@@ -139,9 +149,9 @@ class TrainConfig(BaseModel):
     ] = None
     patience: Annotated[int, Field(ge=1, description="early stopping: epochs without a better validation EER")] = 6
     device: Annotated[str, Field(min_length=1, description="auto, cpu, cuda or cuda:N"), WORKER_OWNED] = "auto"
-    precision: Annotated[
-        Literal[PRECISIONS], Field(description="auto: bf16 autocast where the CPU/GPU has it")
-    ] = "auto"
+    precision: Annotated[Literal[PRECISIONS], Field(description="auto: bf16 autocast where the CPU/GPU has it")] = (
+        "auto"
+    )
     threads: Annotated[int, Field(ge=0, le=1024, description="torch threads (0: torch's default)"), WORKER_OWNED] = 0
     resume: Annotated[bool, Field(description="continue from the run dir's checkpoint"), WORKER_OWNED] = False
 
@@ -209,8 +219,14 @@ def _limits(prop: dict) -> str:
     """The limits in a property's JSON schema, as words for --help."""
     prop = next((p for p in prop.get("anyOf", []) if p.get("type") != "null"), prop)
     parts = []
-    for key, word in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<"),
-                      ("minLength", "length >="), ("maxLength", "length <=")):
+    for key, word in (
+        ("minimum", ">="),
+        ("exclusiveMinimum", ">"),
+        ("maximum", "<="),
+        ("exclusiveMaximum", "<"),
+        ("minLength", "length >="),
+        ("maxLength", "length <="),
+    ):
         if key in prop:
             parts.append(f"{word} {prop[key]}")
     items = prop.get("prefixItems") or ([prop["items"]] if isinstance(prop.get("items"), dict) else [])

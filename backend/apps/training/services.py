@@ -8,7 +8,6 @@ the cancel request and the stale-heartbeat sweep can race, and exactly one of th
 from __future__ import annotations
 
 import collections
-import dataclasses
 import logging
 import shutil
 import threading
@@ -18,11 +17,13 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from pydantic import ValidationError
 
 from apps.core import jobs
 from apps.core.exceptions import Conflict
 from apps.modelregistry import services as registry
 from apps.modelregistry.runtime import prepare_worker_process
+from sigverify import options as train_options
 
 from . import feedback
 from .models import TrainingJob
@@ -31,9 +32,17 @@ from .tasks import run_training_job as run_training_job_task
 logger = logging.getLogger(__name__)
 
 LOG_TAIL_LINES = 60
-# TrainConfig fields an API caller may set; data, paths, device and threads belong to the worker.
-WORKER_OWNED_OPTIONS = {"data", "out_dir", "epochs", "loss", "seed", "split_file", "resume", "device", "threads"}
-OPTION_CHOICES = {"precision": ("auto", "fp32", "bf16")}
+
+# What of sigverify's TrainConfig an API caller may set (all but the worker-owned paths, device,
+# threads and resume), as declared there: the job's own fields, and the rest as ``options``.
+JOB_FIELDS = ("epochs", "loss", "seed")
+JobSettings = train_options.subset("TrainingJobSettings", JOB_FIELDS)
+TrainOptions = train_options.subset(
+    "TrainOptions",
+    [name for name in train_options.CALLER_OPTIONS if name not in JOB_FIELDS],
+    description="Other `sigverify train` options (the same names, defaults and limits); "
+    "unset ones take their default. Data paths, device, threads and resuming are the worker's.",
+)
 
 
 class InvalidTrainingRequest(ValueError):
@@ -45,39 +54,11 @@ class InvalidTrainingRequest(ValueError):
 # --- training jobs: the web side ----------------------------------------------------------
 
 
-def train_option_defaults() -> dict:
-    from sigverify.train import TrainConfig
-
-    return {
-        f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())
-        for f in dataclasses.fields(TrainConfig)
-        if f.name not in WORKER_OWNED_OPTIONS
-    }
-
-
-def _check_option(name, value, default):
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, int) and name != "margin":
-        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
-    elif isinstance(default, float) or name == "margin":
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    elif isinstance(default, tuple):
-        ok = isinstance(value, (list, tuple)) and len(value) == len(default) and all(
-            isinstance(v, int) and not isinstance(v, bool) and 16 <= v <= 1024 for v in value
-        )
-    elif name in OPTION_CHOICES:
-        ok = value in OPTION_CHOICES[name]
-    elif isinstance(default, str):
-        ok = isinstance(value, str) and 0 < len(value) <= 100
-    else:  # optional ints (steps_per_epoch)
-        ok = value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0)
-    return ok
-
-
-def validate_training_request(*, datasets, include_references, include_reviewed, epochs, loss, options) -> None:
-    from sigverify.losses import LOSSES
-
+def validate_training_request(
+    *, datasets, include_references, include_reviewed, epochs, loss, seed=0, options=None
+) -> dict:
+    """Refuse a request that cannot train (``InvalidTrainingRequest``, messages per field);
+    return its options, normalised."""
     errors = {}
     root = Path(settings.SIGVERIFY_ORGANIZED_DATA)
     for name in datasets:
@@ -91,21 +72,17 @@ def validate_training_request(*, datasets, include_references, include_reviewed,
             break
     if not datasets and not include_references and not include_reviewed:
         errors["datasets"] = "no training data: name a dataset or include the references or reviewed verifications"
-    if loss not in LOSSES:
-        errors["loss"] = f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}"
-    if not 1 <= epochs <= 1000:
-        errors["epochs"] = "epochs must be between 1 and 1000"
-    defaults = train_option_defaults()
-    bad = []
-    for name, value in (options or {}).items():
-        if name not in defaults:
-            bad.append(f"unknown option {name!r}")
-        elif not _check_option(name, value, defaults[name]):
-            bad.append(f"bad value for {name}: {value!r}")
-    if bad:
-        errors["options"] = "; ".join(bad) + f" (options: {', '.join(sorted(defaults))})"
+    try:
+        train_options.validate_json_values(JobSettings, {"epochs": epochs, "loss": loss, "seed": seed})
+    except ValidationError as exc:
+        errors.update(train_options.field_errors(exc, JobSettings))
+    try:
+        options = train_options.validate_json_values(TrainOptions, options or {})
+    except ValidationError as exc:
+        errors["options"] = train_options.field_errors(exc, TrainOptions)
     if errors:
         raise InvalidTrainingRequest(errors)
+    return options
 
 
 def start_training_job(
@@ -115,13 +92,14 @@ def start_training_job(
 
     If the broker refuses it, the job is marked failed and ``apps.core.jobs.BrokerUnavailable`` raised.
     """
-    datasets, options = list(datasets), dict(options or {})
-    validate_training_request(
+    datasets = list(datasets)
+    options = validate_training_request(
         datasets=datasets,
         include_references=include_references,
         include_reviewed=include_reviewed,
         epochs=epochs,
         loss=loss,
+        seed=seed,
         options=options,
     )
     with transaction.atomic():
@@ -259,7 +237,7 @@ def _training_data(job: TrainingJob, log) -> tuple[list[str], dict]:
 def run_training_job(job_pk: int, worker: str = "") -> str:
     """The body of the training task. Idempotent: only a queued job is started."""
     prepare_worker_process()
-    from sigverify.train import TrainConfig, TrainingCancelled, train
+    from sigverify.train import TrainingCancelled, train
 
     now = timezone.now()
     if not jobs.transition(TrainingJob, job_pk, TrainingJob.Status.RUNNING, started_at=now, heartbeat_at=now,
@@ -278,8 +256,8 @@ def run_training_job(job_pk: int, worker: str = "") -> str:
     out_dir = job_dir(job_pk)
     try:
         data, summary = _training_data(job, log)  # before the heartbeat thread: it reads the database
-        config = TrainConfig(
-            **{k: (tuple(v) if k == "input_size" else v) for k, v in job.options.items()},
+        config = train_options.TrainConfig(
+            **job.options,
             data=data,
             out_dir=str(out_dir),
             epochs=job.epochs,

@@ -23,8 +23,9 @@ def _flag(name):
 
 
 def test_train_help_lists_every_option_with_its_default_and_limits():
-    out = subprocess.run([sys.executable, "-m", "sigverify", "train", "--help"], capture_output=True, text=True,
-                         timeout=120, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "sigverify", "train", "--help"], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
     for name in TrainConfig.model_fields:
         assert _flag(name) in out, name
     flat = " ".join(out.split())  # argparse wraps lines
@@ -83,15 +84,22 @@ def test_caller_options_leave_out_paths_device_threads_and_resume():
 def test_subset_validates_json_strictly_and_names_the_field():
     model = options.subset("Opts", ["lr", "input_size", "augment"])
     assert options.validate_json_values(model, {"lr": 1, "input_size": [32, 48]}) == {"lr": 1.0, "input_size": [32, 48]}
-    for bad, field in [({"lr": "fast"}, "lr"), ({"augment": 1}, "augment"), ({"input_size": [32]}, "input_size"),
-                       ({"input_size": [32, 4]}, "input_size"), ({"out_dir": "/tmp"}, "out_dir")]:
+    for bad, field in [
+        ({"lr": "fast"}, "lr"),
+        ({"augment": 1}, "augment"),
+        ({"input_size": [32]}, "input_size"),
+        ({"input_size": [32, 4]}, "input_size"),
+        ({"out_dir": "/tmp"}, "out_dir"),
+    ]:
         with pytest.raises(ValidationError) as caught:
             options.validate_json_values(model, bad)
         errors = options.field_errors(caught.value, model)
         assert list(errors) == [field], (bad, errors)
     with pytest.raises(ValidationError) as caught:
         options.validate_json_values(model, {"input_size": [32, 4]})
-    assert options.field_errors(caught.value, model)["input_size"] == ["item 2: Input should be greater than or equal to 16"]
+    assert options.field_errors(caught.value, model)["input_size"] == [
+        "item 2: Input should be greater than or equal to 16"
+    ]
 
 
 def test_a_new_option_appears_in_the_flags_the_api_subset_and_its_schema():

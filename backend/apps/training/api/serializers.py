@@ -1,7 +1,9 @@
 from rest_framework import serializers
 
+from apps.core.api.fields import PydanticField, PydanticModelField
 from apps.modelregistry.api.serializers import ModelVersionBriefSerializer
 from apps.training.models import TrainingJob
+from apps.training.services import JobSettings, TrainOptions
 
 
 class TrainingJobCreateSerializer(serializers.Serializer):
@@ -13,16 +15,11 @@ class TrainingJobCreateSerializer(serializers.Serializer):
     include_reviewed = serializers.BooleanField(
         default=True, help_text="Train on verifications a human reviewed (final call genuine or forgery)."
     )
-    epochs = serializers.IntegerField(min_value=1, max_value=1000, default=30)
-    loss = serializers.CharField(
-        max_length=40, default="triplet-semihard", help_text="contrastive, triplet-semihard or triplet-hard."
-    )
-    seed = serializers.IntegerField(default=0)
-    options = serializers.DictField(
-        default=dict,
-        help_text="Other `sigverify train` options, e.g. {\"lr\": 0.001, \"input_size\": [128, 192], "
-        "\"patience\": 6}. Data paths, device and threads are set by the worker.",
-    )
+    # Declared once, in sigverify.options.TrainConfig: type, default, limits and help.
+    epochs = PydanticField(JobSettings, "epochs")
+    loss = PydanticField(JobSettings, "loss")
+    seed = PydanticField(JobSettings, "seed")
+    options = PydanticModelField(TrainOptions, default=dict)
 
 
 class TrainingJobProgressSerializer(serializers.Serializer):
@@ -38,6 +35,7 @@ class TrainingJobSerializer(serializers.ModelSerializer):
     requested_by = serializers.CharField(source="requested_by.username", default=None, read_only=True)
     progress = TrainingJobProgressSerializer(source="*", read_only=True)
     model_version = ModelVersionBriefSerializer(read_only=True, allow_null=True)
+    options = PydanticModelField(TrainOptions, read_only=True, help_text="The options set when the job was started.")
 
     class Meta:
         model = TrainingJob
