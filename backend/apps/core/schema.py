@@ -29,7 +29,8 @@ def _component_name(prefix: str, name: str) -> str:
 
 
 def openapi_30(node, prefix: str = ""):
-    """Pydantic's JSON Schema as OpenAPI 3.0: nullable instead of a null type, prefixed refs."""
+    """Pydantic's JSON Schema as OpenAPI 3.0: nullable instead of a null type, prefixed refs,
+    boolean exclusive bounds, ``items`` for tuples."""
     if isinstance(node, list):
         return [openapi_30(item, prefix) for item in node]
     if not isinstance(node, dict):
@@ -40,6 +41,12 @@ def openapi_30(node, prefix: str = ""):
         node["$ref"] = _REF + _component_name(prefix, ref[len(_REF + _PLACEHOLDER) :])
     if "const" in node:
         node["enum"] = [node.pop("const")]
+    for bound, plain in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if type(node.get(bound)) in (int, float):  # 2020-12's number is 3.0's boolean on the plain bound
+            node[plain], node[bound] = node[bound], True
+    if isinstance(node.get("prefixItems"), list):  # a tuple: 3.0 has one ``items`` schema
+        items = node.pop("prefixItems")
+        node["items"] = items[0] if all(item == items[0] for item in items) else {"anyOf": items}
     for key in ("anyOf", "oneOf"):
         options = node.get(key)
         if isinstance(options, list) and {"type": "null"} in options:

@@ -7,7 +7,7 @@ import json
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
-from apps.core.api.fields import openapi_schema
+from apps.core.schema import openapi_30
 from apps.training import services
 from apps.training.models import TrainingJob
 from sigverify.options import CALLER_OPTIONS, WORKER_OWNED, TrainConfig
@@ -52,17 +52,19 @@ def _inline_enums(prop: dict, components: dict) -> dict:
 
 def test_openapi_schema_lists_every_option_with_type_default_and_limits(schema):
     components = schema["components"]["schemas"]
-    documented = components["TrainOptions"]
-    assert list(documented["properties"]) == OPTION_NAMES and documented["additionalProperties"] is False
     declared = TrainConfig.model_json_schema()["properties"]
-    for name in OPTION_NAMES:
-        prop = _inline_enums(documented["properties"][name], components)
-        assert prop == openapi_schema(declared[name]), name
-        assert "default" in prop and prop.get("description") and prop.get("type"), name
-    assert documented["properties"]["lr"]["exclusiveMinimum"] is True and documented["properties"]["lr"]["minimum"] == 0
-    assert documented["properties"]["input_size"]["items"] == {"minimum": 16, "maximum": 1024, "type": "integer"}
+    for component in ("TrainOptionsRequest", "TrainOptions"):  # what a request sends, what a job shows
+        documented = components[component]
+        assert list(documented["properties"]) == OPTION_NAMES and documented["additionalProperties"] is False
+        for name in OPTION_NAMES:
+            prop = _inline_enums(documented["properties"][name], components)
+            assert prop == openapi_30(declared[name]), name
+            assert "default" in prop and prop.get("description") and prop.get("type"), name
+        lr = documented["properties"]["lr"]
+        assert lr["exclusiveMinimum"] is True and lr["minimum"] == 0 and lr["maximum"] == 1
+        assert documented["properties"]["input_size"]["items"] == {"minimum": 16, "maximum": 1024, "type": "integer"}
     request = components["TrainingJobCreateRequest"]["properties"]
-    assert request["options"]["allOf"] == [{"$ref": "#/components/schemas/TrainOptions"}]
+    assert request["options"]["allOf"] == [{"$ref": "#/components/schemas/TrainOptionsRequest"}]
     assert (
         request["epochs"]["minimum"] == 1
         and request["epochs"]["maximum"] == 1000
