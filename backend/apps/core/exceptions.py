@@ -1,4 +1,10 @@
-"""One error format for the whole API: ``{"error": {"code", "message", "fields"}}``."""
+"""The domain's one error type, ``ServiceError``, and the one error format of the whole API,
+``{"error": {"code", "message", "fields"}}``, into which ``api_exception_handler`` turns it
+(and DRF's own errors; ``middleware.ApiNotFoundMiddleware`` does it for unknown ``/api/`` URLs).
+
+Services raise ``ServiceError`` and know nothing of DRF; ``http_status`` is only the status
+the API answers it with.
+"""
 
 from __future__ import annotations
 
@@ -13,37 +19,38 @@ from rest_framework.views import exception_handler
 logger = logging.getLogger(__name__)
 
 
-class ServiceError(exceptions.APIException):
-    """A business rule refused the request; subclasses set status, code and message."""
+class ServiceError(Exception):
+    """A business rule refused the request; subclasses set the status, code and message."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    http_status = 400
     default_code = "bad_request"
-    default_detail = "The request cannot be processed."
+    default_message = "The request cannot be processed."
 
     def __init__(self, message: str | None = None, code: str | None = None, fields: dict | None = None):
-        super().__init__(detail=message or self.default_detail, code=code or self.default_code)
-        self.error_code = code or self.default_code
+        self.message = message or self.default_message
+        self.code = code or self.default_code
         self.fields = fields or {}
+        super().__init__(self.message)
 
 
 class Conflict(ServiceError):
-    status_code = status.HTTP_409_CONFLICT
+    http_status = 409
     default_code = "conflict"
-    default_detail = "The request conflicts with the current state."
+    default_message = "The request conflicts with the current state."
 
 
 class ServiceUnavailable(ServiceError):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    http_status = 503
     default_code = "service_unavailable"
-    default_detail = "The service is temporarily unavailable."
+    default_message = "The service is temporarily unavailable."
 
 
 class InvalidImage(ServiceError):
     """An uploaded image was refused; ``code`` is the sigverify reason (empty_file, no_ink, ...)."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    http_status = 400
     default_code = "invalid_image"
-    default_detail = "The image cannot be used."
+    default_message = "The image cannot be used."
 
 
 def _flatten(detail):
@@ -76,6 +83,9 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
 
 
 def api_exception_handler(exc, context):
+    """DRF's ``EXCEPTION_HANDLER``: every error a view raises, in the one format."""
+    if isinstance(exc, ServiceError):
+        return Response(error_body(exc.code, exc.message, _flatten(exc.fields)), status=exc.http_status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -90,9 +100,7 @@ def api_exception_handler(exc, context):
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
 
-    if isinstance(exc, ServiceError):
-        body = error_body(exc.error_code, str(exc.detail), _flatten(exc.fields))
-    elif isinstance(exc, exceptions.ValidationError):
+    if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
         if not isinstance(fields, dict):
             fields = {"non_field_errors": fields if isinstance(fields, list) else [fields]}
@@ -105,3 +113,4 @@ def api_exception_handler(exc, context):
         body = error_body(code, str(detail))
     response.data = body
     return response
+

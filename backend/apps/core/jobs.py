@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 class BrokerUnavailable(ServiceUnavailable):
     default_code = "broker_unavailable"
-    default_detail = (
+    default_message = (
         "The task queue is not reachable, so the job was not started (it is recorded as failed). "
         "Try again later, or ask an administrator to check the broker (Redis) and the workers."
     )

@@ -71,7 +71,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         try:
             promotion = services.start_promotion(version=version, requested_by=request.user)
         except ServiceError as exc:
-            self.message_user(request, str(exc.detail), messages.ERROR)
+            self.message_user(request, exc.message, messages.ERROR)
             return
         self.message_user(
             request,

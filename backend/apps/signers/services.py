@@ -82,7 +82,7 @@ def enroll_references(*, signer: Signer, files, user=None) -> EnrollmentResult:
                 continue
             array, quality = preprocess_bytes(data, version.input_size)
         except InvalidImage as exc:
-            _reject(result, filename, exc.error_code, str(exc.detail))
+            _reject(result, filename, exc.code, exc.message)
             continue
         known.add(digest)
         content_type, extension = sniff_image_type(data)
@@ -168,7 +168,7 @@ def embed_missing_references(version, batch_size: int = 64, progress=None) -> in
             try:
                 array, _ = preprocess_bytes(data, version.input_size)
             except InvalidImage as exc:
-                logger.warning("reference %s cannot be embedded with %s: %s", ref_id, version.name, exc.detail)
+                logger.warning("reference %s cannot be embedded with %s: %s", ref_id, version.name, exc.message)
                 continue
             arrays.append(array)
             kept.append(ref_id)

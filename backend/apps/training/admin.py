@@ -24,5 +24,5 @@ class TrainingJobAdmin(admin.ModelAdmin):
             try:
                 services.cancel_training_job(job)
             except ServiceError as exc:
-                self.message_user(request, f"job {job.pk}: {exc.detail}", messages.WARNING)
+                self.message_user(request, f"job {job.pk}: {exc.message}", messages.WARNING)
 

@@ -110,7 +110,7 @@ class ReviewForm(forms.ModelForm):
                 verification=verification, final_decision=cleaned["final_decision"], comment=cleaned.get("comment", "")
             )
         except ServiceError as error:
-            for field, messages in (error.fields or {"verification": [str(error.detail)]}).items():
+            for field, messages in (error.fields or {"verification": [error.message]}).items():
                 for message in messages:
                     self.add_error(field if field in self.fields else None, message)
         return cleaned

@@ -112,10 +112,10 @@ class CommentRequired(ServiceError):
     """A review that overrules the model needs a comment saying why (400, on ``comment``)."""
 
     default_code = "comment_required"
-    default_detail = "A comment is required when the review overrules the model's decision."
+    default_message = "A comment is required when the review overrules the model's decision."
 
     def __init__(self):
-        super().__init__(fields={"comment": [self.default_detail]})
+        super().__init__(fields={"comment": [self.default_message]})
 
 
 def overrules_model(verification: Verification, final_decision: str) -> bool:

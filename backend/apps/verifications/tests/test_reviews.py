@@ -45,7 +45,7 @@ def test_overruling_without_a_comment_is_refused_and_stores_nothing(
         services.record_review(
             verification=verification, reviewer=make_user("clerk"), final_decision=final, comment=comment
         )
-    assert refused.value.status_code == 400 and refused.value.error_code == "comment_required"
+    assert refused.value.http_status == 400 and refused.value.code == "comment_required"
     assert list(refused.value.fields) == ["comment"]
     assert not Review.objects.exists()
 

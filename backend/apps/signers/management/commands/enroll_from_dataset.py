@@ -56,7 +56,7 @@ class Command(BaseCommand):
                 files = [File(h, name=Path(h.name).name) for h in handles]
                 result = enroll_references(signer=signer, files=files)
             except ServiceError as exc:
-                raise CommandError(str(exc.detail)) from exc
+                raise CommandError(exc.message) from exc
             finally:
                 for h in handles:
                     h.close()
