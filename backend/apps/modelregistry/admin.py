@@ -137,7 +137,7 @@ class PolicyChangeForm(forms.ModelForm):
         except ServiceError as exc:
             if not exc.fields:
                 if not self.errors:
-                    raise forms.ValidationError(str(exc.detail), code=exc.error_code) from exc
+                    raise forms.ValidationError(exc.message, code=exc.code) from exc
                 return data
             names = {"far_skilled": "new_far_skilled", "frr": "new_frr"}
             for field, messages in exc.fields.items():

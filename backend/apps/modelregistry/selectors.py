@@ -106,7 +106,7 @@ def policy_state(version: ModelVersion) -> dict:
     try:
         scores = validation_scores(version)
     except Conflict as exc:
-        state["validation_scores"]["error"] = {"code": exc.error_code, "message": str(exc.detail)}
+        state["validation_scores"]["error"] = {"code": exc.code, "message": exc.message}
         return state
     state["validation_scores"] = {
         "available": True,
