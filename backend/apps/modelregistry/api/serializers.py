@@ -108,16 +108,79 @@ class PolicyChangeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class PolicyThresholdsSerializer(serializers.Serializer):
+    accept = serializers.FloatField(help_text="Genuine at or above this calibrated score.")
+    reject = serializers.FloatField(help_text="Forgery below this score; refer in between.")
+    accept_far_skilled = serializers.FloatField(help_text="The forgery target accept was set for.")
+    reject_frr = serializers.FloatField(help_text="The genuine target reject was set for.")
+    references = serializers.IntegerField(help_text="References per writer in the scores (R).")
+
+
+class QueryCountsSerializer(serializers.Serializer):
+    genuine = serializers.IntegerField()
+    skilled = serializers.IntegerField()
+    random = serializers.IntegerField()
+
+
+def _share(help_text: str):
+    return serializers.FloatField(allow_null=True, help_text=f"{help_text} (fraction; null without such queries).")
+
+
+class PolicyOutcomeSerializer(serializers.Serializer):
+    """What a policy's thresholds do to one set of queries."""
+
+    forgeries_accepted = _share("Skilled forgeries at or above accept")
+    random_accepted = _share("Other writers' signatures at or above accept")
+    genuine_rejected = _share("Genuine signatures below reject")
+    genuine_accepted = _share("Genuine signatures at or above accept")
+    referred = _share("Genuine and skilled-forgery queries between reject and accept (sent to a human)")
+    referred_genuine = _share("Genuine signatures referred")
+    referred_skilled = _share("Skilled forgeries referred")
+    queries = QueryCountsSerializer()
+
+
+class PolicyPreviewSerializer(serializers.Serializer):
+    """A policy's thresholds (from validation writers) and its outcome on the test writers."""
+
+    policy = PolicyTargetsSerializer()
+    thresholds = PolicyThresholdsSerializer()
+    test = PolicyOutcomeSerializer(help_text="All test writers together.")
+    test_by_dataset = serializers.DictField(child=PolicyOutcomeSerializer(), help_text="Test writers per dataset.")
+    validation = PolicyOutcomeSerializer(help_text="The validation writers the thresholds were set on.")
+
+
+class PolicySweepRowSerializer(serializers.Serializer):
+    far_skilled = serializers.FloatField(help_text="The forgery target of this policy.")
+    frr = serializers.FloatField()
+    accept = serializers.FloatField()
+    reject = serializers.FloatField()
+    forgeries_accepted = _share("Skilled forgeries accepted on test writers")
+    genuine_rejected = _share("Genuine rejected on test writers")
+    referred = _share("Referred on test writers")
+
+
+class ScoresErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ValidationScoresSerializer(serializers.Serializer):
+    available = serializers.BooleanField(help_text="False: the version keeps its card's thresholds.")
+    error = ScoresErrorSerializer(allow_null=True, help_text="Why the scores cannot be used (no_validation_scores).")
+    references = serializers.IntegerField(allow_null=True)
+    datasets = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), help_text="Datasets per split (val, test)."
+    )
+
+
 class PolicyStateSerializer(serializers.Serializer):
     """A version's operating policy, the thresholds in force and what the policy does on test writers."""
 
     model_version = serializers.IntegerField()
-    far_skilled = serializers.FloatField()
-    frr = serializers.FloatField()
-    thresholds = serializers.JSONField(help_text="The thresholds in force (accept, reject, eer, ...).")
-    validation_scores = serializers.JSONField(
-        help_text="available, references, datasets per split; or error {code, message} when the version has none."
-    )
-    preview = serializers.JSONField(allow_null=True, help_text="The current policy's outcome (null without scores).")
-    sweep = serializers.JSONField(help_text="The outcome over the range of forgery targets, frr held.")
+    far_skilled = serializers.FloatField(help_text="Skilled forgeries that may be accepted (fraction).")
+    frr = serializers.FloatField(help_text="Genuine signatures that may be rejected (fraction).")
+    thresholds = ThresholdsField(help_text="The thresholds in force.")
+    validation_scores = ValidationScoresSerializer()
+    preview = PolicyPreviewSerializer(allow_null=True, help_text="The current policy's outcome (null without scores).")
+    sweep = PolicySweepRowSerializer(many=True, help_text="Every policy of the forgery-target range, frr held.")
     changes = PolicyChangeSerializer(many=True, help_text="The latest policy changes, newest first.")

@@ -22,6 +22,7 @@ from apps.modelregistry.selectors import (
 
 from .serializers import (
     ModelVersionSerializer,
+    PolicyPreviewSerializer,
     PolicyStateSerializer,
     PolicyTargetsSerializer,
     PolicyUpdateSerializer,
@@ -98,7 +99,10 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
         """
         return Response(PolicyStateSerializer(policy_state(self.get_object())).data)
 
-    @extend_schema(request=PolicyUpdateSerializer, responses=PolicyStateSerializer)
+    @extend_schema(
+        request=PolicyUpdateSerializer,
+        responses={200: PolicyStateSerializer, 409: OpenApiResponse(description="no_validation_scores")},
+    )
     @policy.mapping.put
     def update_policy(self, request, pk=None):
         """Set the targets; ``accept``/``reject`` follow from the validation scores (audited, reason required).
@@ -116,8 +120,7 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
             OpenApiParameter("far_skilled", float, description="forgeries that may be accepted (default: current)"),
             OpenApiParameter("frr", float, description="genuine that may be rejected (default: current)"),
         ],
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="policy, thresholds, test and validation "
-                                        "outcome (forgeries_accepted, genuine_rejected, referred, ...) per dataset")},
+        responses={200: PolicyPreviewSerializer, 409: OpenApiResponse(description="no_validation_scores")},
     )
     @action(detail=True, methods=["get"], url_path="policy/preview")
     def policy_preview(self, request, pk=None):
@@ -128,7 +131,7 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
             data={"far_skilled": current.far_skilled, "frr": current.frr, **request.query_params.dict()}
         )
         serializer.is_valid(raise_exception=True)
-        return Response(policy_preview(version, Policy(**serializer.validated_data)))
+        return Response(PolicyPreviewSerializer(policy_preview(version, Policy(**serializer.validated_data))).data)
 
 
 class PromotionViewSet(viewsets.ReadOnlyModelViewSet):
