@@ -114,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layout", required=True, choices=LAYOUTS)
     p.add_argument("--name", help="dataset name (default: the folder name, lower case)")
     p.add_argument("--out", default=str(REPO_ROOT / "organized_data"), help="where organised datasets live")
-    p.add_argument("--size", type=_size, default=(128, 192), help="cache input size HxW (default 128x192)")
+    size = options.TrainConfig.model_fields["input_size"].default  # the cache is built at training's input size
+    p.add_argument("--size", type=_size, default=size, help=f"cache input size HxW (default {size[0]}x{size[1]})")
     p.add_argument("--no-cache", action="store_true", help="skip building the preprocessed cache")
     p.set_defaults(func=cmd_import_data)
 
