@@ -66,6 +66,20 @@ class AtThreshold(_Figures):
     far_random: Rate = None
 
 
+class Decisions(_Figures):
+    """What a bank sees at ``accept``/``reject`` (``sigverify.evaluate.decision_rates``)."""
+
+    accept: float
+    reject: float
+    far_skilled_at_accept: Rate = Field(None, description="Skilled forgeries decided genuine.")
+    far_random_at_accept: Rate = Field(None, description="Other writers' signatures decided genuine.")
+    frr_at_reject: Rate = Field(None, description="Genuine signatures decided forgery.")
+    referred: Rate = Field(None, description="Share of all the protocol's queries referred to a human.")
+    automated: Rate = Field(None, description="Share of all the protocol's queries decided without a human.")
+    referred_questioned: Rate = Field(None, description="Share of genuine and skilled queries referred.")
+    referred_by_kind: dict[str, Rate] = Field(default_factory=dict)
+
+
 class Evaluation(_Figures):
     """One protocol: each writer's first R genuine signatures as references, the rest as queries."""
 
@@ -79,6 +93,17 @@ class Evaluation(_Figures):
     user_threshold_eer_skilled: Rate = Field(None, description="Skilled EER with a threshold per writer.")
     threshold: Rate = None
     at_threshold: AtThreshold | None = None
+    decisions: Decisions | None = Field(None, description="At the card's accept and reject thresholds.")
+
+
+class LeaveOneOut(_Figures):
+    """A second run of the same recipe without one dataset, measured on that dataset's test writers:
+    what a bank whose population the model has never seen can expect."""
+
+    left_out: str
+    trained_on: list[str] = Field(default_factory=list)
+    model_sha256: str | None = None
+    held_out: dict[str, Evaluation] = Field(default_factory=dict, description='By R ("R5") on the left-out test writers.')
 
 
 class HeldOutSplit(_Figures):
@@ -118,6 +143,12 @@ class Metrics(_Figures):
     )
     held_out_split: HeldOutSplit | None = None
     background_swap: BackgroundSwap | None = None
+    capture: dict[str, Evaluation] = Field(
+        default_factory=dict,
+        description='By dataset, capture and R ("cedar-bilevel_R5"): held-out test writers whose images were '
+        "turned into another capture first (sigverify evaluate --capture).",
+    )
+    leave_one_dataset_out: list[LeaveOneOut] = Field(default_factory=list)
 
     @field_validator("validation")
     @classmethod

@@ -100,7 +100,17 @@ def cmd_evaluate(args) -> int:
 def cmd_publish(args) -> int:
     from .publish import publish
 
-    publish(args.model, args.out, args.data, args.split_file, split=args.split, swap_check=args.swap_check)
+    checks = []
+    for check in args.capture_check or ():
+        data, _, capture = check.rpartition(":")
+        if capture not in ("bilevel", "half-resolution") or not data:
+            raise ValueError(f"--capture-check wants DATASET_DIR:bilevel or DATASET_DIR:half-resolution, got {check!r}")
+        checks.append((data, capture))
+    leave_one_out = (args.leave_one_out_model, args.leave_one_out_data) if args.leave_one_out_model else None
+    if bool(args.leave_one_out_model) != bool(args.leave_one_out_data):
+        raise ValueError("--leave-one-out-model and --leave-one-out-data go together")
+    publish(args.model, args.out, args.data, args.split_file, split=args.split, swap_check=args.swap_check,
+            capture_checks=checks, leave_one_out=leave_one_out)
     print(f"published to {args.out}")
     return 0
 
@@ -155,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split-file", required=True, help="splits CSV the model was trained with")
     p.add_argument("--split", default="test")
     p.add_argument("--swap-check", help="dataset dir for the background-swap robustness check (CEDAR)")
+    p.add_argument("--capture-check", action="append", metavar="DATASET_DIR:CAPTURE",
+                   help="also measure a dataset's test writers under a simulated capture (bilevel, half-resolution); "
+                        "repeatable")
+    p.add_argument("--leave-one-out-model", help="model dir of the same recipe trained without one dataset")
+    p.add_argument("--leave-one-out-data", help="the dataset dir that model left out (measured on its test writers)")
     p.add_argument("--out", default=str(REPO_ROOT / "trained_model_parameters"))
     p.set_defaults(func=cmd_publish)
     return parser

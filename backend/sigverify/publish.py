@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from . import evaluate as ev
-from .card import WEIGHTS_FILE, BackgroundSwap, Evaluation, HeldOutSplit, ModelCard, ScoresFile
+from .card import WEIGHTS_FILE, BackgroundSwap, Evaluation, HeldOutSplit, LeaveOneOut, ModelCard, ScoresFile
 from .errors import DatasetError
 from .inference import Verifier
 from .policy import SCORES_FILE, Policy, StoredScores, thresholds_for
@@ -24,12 +24,14 @@ REFERENCE_COUNTS = (1, 5)
 
 
 def publish(model_dir, target, datasets: list[str], split_file: str, split: str = "test", swap_check: str | None = None,
-            log=print) -> ModelCard:
+            log=print, capture_checks=(), leave_one_out=None) -> ModelCard:
+    """``capture_checks``: (dataset dir, capture) pairs measured as ``metrics.capture``;
+    ``leave_one_out``: (model dir trained without one dataset, that dataset's dir)."""
     model_dir, target = Path(model_dir), Path(target)
     card = ModelCard.read(model_dir)
     verifier = Verifier.from_dir(model_dir, precision="fp32")
     scores = StoredScores(references=ev.THRESHOLD_REFERENCES, model_sha256=card.sha256)
-    held_out = {}
+    held_out, held_out_capture, protocols = {}, {}, {}
     for data in datasets:
         name = Path(data).resolve().name.lower()
         embeddings, groups = embed_split(verifier, data, "folders", split_file, split)
@@ -37,7 +39,8 @@ def publish(model_dir, target, datasets: list[str], split_file: str, split: str 
             ps = ev.protocol_scores(embeddings, groups, r, verifier.scorer)
             plot = target / f"roc_{name}_R{r}.png" if r == 5 else None
             report = evaluation_report(verifier, ps, data, "folders", split_file, split, plot_path=plot)
-            held_out[f"{name}_R{r}"] = Evaluation.model_validate(_compact(report))
+            held_out[f"{name}_R{r}"] = _compact(report)
+            protocols[f"{name}_R{r}"] = ps
             log(f"{name} R={r}: skilled EER {report['skilled']['eer']:.4f} (per-writer {report['user_threshold_eer_skilled']:.4f})"
                 f", random EER {report['random']['eer']:.4f}, writers {report['writers']}")
             if r == scores.references:
@@ -49,9 +52,17 @@ def publish(model_dir, target, datasets: list[str], split_file: str, split: str 
         else:
             scores.add("val", name, ev.protocol_scores(embeddings, groups, scores.references, verifier.scorer),
                        verifier.scorer)
-    update = {"held_out": held_out, "held_out_split": HeldOutSplit(split=split, split_file=Path(split_file).name)}
+    for data, capture in capture_checks:
+        name = Path(data).resolve().name.lower()
+        embeddings, groups = embed_split(verifier, data, "folders", split_file, split, capture=capture)
+        ps = ev.protocol_scores(embeddings, groups, ev.THRESHOLD_REFERENCES, verifier.scorer)
+        key = f"{name}-{capture}_R{ev.THRESHOLD_REFERENCES}"
+        held_out_capture[key] = _compact(evaluation_report(verifier, ps, data, "folders", split_file, split))
+        protocols[key] = ps
+        log(f"{key}: skilled EER {held_out_capture[key]['skilled']['eer']:.4f}")
+    update = {"held_out_split": HeldOutSplit(split=split, split_file=Path(split_file).name)}
     if swap_check:
-        normal = held_out[f"{Path(swap_check).resolve().name.lower()}_R5"].skilled.eer
+        normal = held_out[f"{Path(swap_check).resolve().name.lower()}_R5"]["skilled"]["eer"]
         swapped = run_evaluation(swap_check, "folders", model_dir, references=5, split_file=split_file, split=split,
                                  swap_background=True)
         update["background_swap"] = BackgroundSwap(
@@ -61,7 +72,8 @@ def publish(model_dir, target, datasets: list[str], split_file: str, split: str 
             delta_points=round(100 * (swapped["skilled"]["eer"] - normal), 3),
         )
         log(f"background swap on {Path(swap_check).name}: EER {normal:.4f} -> {swapped['skilled']['eer']:.4f}")
-    card.metrics = card.metrics.model_copy(update=update)
+    if leave_one_out:
+        update["leave_one_dataset_out"] = [LeaveOneOut.model_validate(_leave_one_out(*leave_one_out, split_file, split, log))]
 
     target.mkdir(parents=True, exist_ok=True)
     if len(scores.pooled("val", "genuine")) and len(scores.pooled("val", "skilled")):
@@ -78,6 +90,13 @@ def publish(model_dir, target, datasets: list[str], split_file: str, split: str 
         card.scores = None
         (target / SCORES_FILE).unlink(missing_ok=True)  # an older model's scores must not outlive it
         log("no validation scores: the card keeps the training thresholds and its policy cannot be changed")
+    # What a bank sees at the shipped points, per dataset: known only once the thresholds are.
+    for key, ps in protocols.items():
+        figures = held_out.get(key) or held_out_capture[key]
+        figures["decisions"] = ev.decision_rates(ps, verifier.scorer, card.thresholds.accept, card.thresholds.reject)
+    update["held_out"] = {k: Evaluation.model_validate(v) for k, v in held_out.items()}
+    update["capture"] = {k: Evaluation.model_validate(v) for k, v in held_out_capture.items()}
+    card.metrics = card.metrics.model_copy(update=update)
     tmp = target / (WEIGHTS_FILE + ".part")
     shutil.copyfile(model_dir / card.weights_file, tmp)
     if sha256_file(tmp) != card.sha256:
@@ -96,9 +115,26 @@ def publish(model_dir, target, datasets: list[str], split_file: str, split: str 
     return card
 
 
+def _leave_one_out(model_dir, data, split_file, split, log) -> dict:
+    """The left-out dataset's test writers under a model trained without it (its own calibration)."""
+    other = ModelCard.read(model_dir)
+    name = Path(data).resolve().name.lower()
+    trained_on = sorted({Path(d).name.lower() for d in other.data.datasets})
+    if name in trained_on:
+        raise ValueError(f"{model_dir} was trained on {name}: it cannot measure leaving it out")
+    verifier = Verifier.from_dir(model_dir, precision="fp32")
+    embeddings, groups = embed_split(verifier, data, "folders", split_file, split)
+    held_out = {}
+    for r in REFERENCE_COUNTS:
+        ps = ev.protocol_scores(embeddings, groups, r, verifier.scorer)
+        held_out[f"R{r}"] = _compact(evaluation_report(verifier, ps, data, "folders", split_file, split))
+        log(f"leave out {name}, R={r}: skilled EER {held_out[f'R{r}']['skilled']['eer']:.4f}")
+    return {"left_out": name, "trained_on": trained_on, "model_sha256": other.sha256, "held_out": held_out}
+
+
 def _compact(report: dict) -> dict:
     keys = ("writers", "references", "genuine_queries", "skilled_queries", "random_queries", "skilled", "random",
-            "user_threshold_eer_skilled", "threshold", "at_threshold")
+            "user_threshold_eer_skilled", "threshold", "at_threshold", "decisions")
     return {k: report[k] for k in keys}
 
 

@@ -246,3 +246,28 @@ def test_publish_ships_weights_with_card_and_plots(tmp_path, trained, folders_tr
     expected = thresholds_for(scores, Policy(0.01, 0.01))
     assert {k: getattr(card.thresholds, k) for k in expected} == expected
     assert card.thresholds.eer is not None and "scores.json" in (target / "MODEL_CARD.md").read_text()
+
+
+def test_publish_reports_decisions_captures_and_a_left_out_dataset(tmp_path, trained, folders_tree, tiny_model_dir):
+    from sigverify.pairs import assign_splits_per_dataset, write_splits
+    from sigverify.publish import publish
+
+    name = folders_tree.name.lower()
+    write_splits(tmp_path / "splits.csv", assign_splits_per_dataset([f"{name}/w{i:02d}" for i in range(1, 7)],
+                                                                    val_fraction=0.2, test_fraction=0.4))
+    card = publish(trained[1].model_dir, tmp_path / "shipped", [str(folders_tree)], str(tmp_path / "splits.csv"),
+                   capture_checks=[(str(folders_tree), "bilevel")], leave_one_out=(tiny_model_dir, str(folders_tree)),
+                   log=lambda m: None)
+    for key in (f"{name}_R5", f"{name}_R1"):
+        decisions = card.metrics.held_out[key].decisions
+        # At the thresholds the card ships, not the training run's.
+        assert (decisions.accept, decisions.reject) == (card.thresholds.accept, card.thresholds.reject)
+        assert decisions.referred + decisions.automated == pytest.approx(1.0)
+    bilevel = card.metrics.capture[f"{name}-bilevel_R5"]
+    assert bilevel.writers == 2 and bilevel.decisions.accept == card.thresholds.accept
+    (left_out,) = card.metrics.leave_one_dataset_out
+    assert left_out.left_out == name and name not in left_out.trained_on
+    assert sorted(left_out.held_out) == ["R1", "R5"] and left_out.held_out["R5"].writers == 2
+    with pytest.raises(ValueError, match="was trained on"):
+        publish(trained[1].model_dir, tmp_path / "again", [str(folders_tree)], str(tmp_path / "splits.csv"),
+                leave_one_out=(trained[1].model_dir, str(folders_tree)), log=lambda m: None)
