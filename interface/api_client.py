@@ -2,17 +2,42 @@
 
 Plain ``requests``, a timeout on every call, and typed errors that carry the API's own
 message (``{"error": {"code", "message", "fields"}}``) so pages can show it in plain words.
+Every JSON answer is read into the typed model ``RESPONSES`` names for its endpoint
+(``api_models.py``, checked against the backend's OpenAPI schema by the tests); an answer
+that does not fit is a ``ServerUnavailable`` ("bad_response"), never a half-read dict.
 The client holds no global state: each Streamlit session builds its own with its own token.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from urllib.parse import quote
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 import requests
+from pydantic import ValidationError as ModelMismatch
+
+from api_models import (
+    ApiModel,
+    Health,
+    Me,
+    ModelVersion,
+    Page,
+    Promotion,
+    Reference,
+    ReferenceUploadResult,
+    Review,
+    SignatureRegion,
+    Signer,
+    Token,
+    TrainingJob,
+    Verification,
+)
+
+log = logging.getLogger("sigverify.interface")
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/api/v1"
 # Seconds; SIGVERIFY_API_TIMEOUT / SIGVERIFY_API_UPLOAD_TIMEOUT override them.
@@ -137,6 +162,36 @@ def error_from_response(response: requests.Response) -> ApiError:
 # A file to upload: (filename, bytes, content type).
 Upload = tuple[str, bytes, str]
 
+# (method, path template as in the OpenAPI schema, under /api/v1/) -> the model its success answer
+# is read into. The client calls endpoints only through this table, and the schema test checks it.
+RESPONSES: dict[tuple[str, str], type[ApiModel]] = {
+    ("POST", "auth/token/"): Token,
+    ("GET", "auth/me/"): Me,
+    ("GET", "health/"): Health,
+    ("GET", "signers/"): Page[Signer],
+    ("POST", "signers/"): Signer,
+    ("GET", "signers/{id}/"): Signer,
+    ("PATCH", "signers/{id}/"): Signer,
+    ("GET", "signers/{signer_key}/references/"): Page[Reference],
+    ("POST", "signers/{signer_key}/references/"): ReferenceUploadResult,
+    ("POST", "verifications/"): Verification,
+    ("GET", "verifications/"): Page[Verification],
+    ("GET", "verifications/{id}/"): Verification,
+    ("POST", "signature-region/"): SignatureRegion,
+    ("POST", "verifications/{id}/review/"): Review,
+    ("GET", "model-versions/"): Page[ModelVersion],
+    ("GET", "model-versions/{id}/"): ModelVersion,
+    ("POST", "model-versions/{id}/promote/"): Promotion,
+    ("GET", "promotions/"): Page[Promotion],
+    ("GET", "promotions/{id}/"): Promotion,
+    ("GET", "training-jobs/"): Page[TrainingJob],
+    ("POST", "training-jobs/"): TrainingJob,
+    ("GET", "training-jobs/{id}/"): TrainingJob,
+    ("POST", "training-jobs/{id}/cancel/"): TrainingJob,
+}
+
+Model = TypeVar("Model", bound=ApiModel)
+
 
 def _key(value: str | int) -> str:
     """A signer id or external id as one URL path segment."""
@@ -195,36 +250,41 @@ class ApiClient:
             return response.json()
         except ValueError:
             raise ServerUnavailable(status=response.status_code, code="bad_response",
-                                    message="The service sent an answer the interface could not read.")
+                                    message="The service sent an answer the interface could not read.") from None
+
+    def _read(self, method: str, template: str, path_args: dict[str, Any] | None = None, **kwargs) -> Any:
+        """Call ``template`` (filled with ``path_args``) and read the answer into its model."""
+        model = RESPONSES[(method, template)]
+        path = template.format(**{k: _key(v) for k, v in (path_args or {}).items()})
+        return _parse(model, self._json(method, path, **kwargs), f"{method} {template}")
 
     def _bytes(self, path: str) -> bytes:
         return self.request("GET", path, accept="image/png, image/*;q=0.9, */*;q=0.5").content
 
-    def iter_pages(self, path: str, params: dict[str, Any] | None = None, limit: int = 5000) -> Iterator[dict]:
-        """Every row of a paginated list, following ``next`` links, at most ``limit`` rows."""
-        page = self._json("GET", path, params=params)
+    def iter_pages(self, template: str, params: dict[str, Any] | None = None, limit: int = 5000,
+                   path_args: dict[str, Any] | None = None) -> Iterator[ApiModel]:
+        """Every row of a paginated list, each page fetched once, following ``next``; at most ``limit``."""
+        model = RESPONSES[("GET", template)]
+        page = self._read("GET", template, path_args, params=params)
         seen = 0
         while True:
-            rows = page.get("results", []) if isinstance(page, dict) else list(page or [])
-            for row in rows:
+            for row in page.results:
                 if seen >= limit:
                     return
                 seen += 1
                 yield row
-            next_url = page.get("next") if isinstance(page, dict) else None
-            if not next_url:
+            if not page.next:
                 return
-            page = self._json("GET", next_url)
+            page = _parse(model, self._json("GET", page.next), f"GET {template} (next page)")
 
     # -- auth -------------------------------------------------------------------------------
 
     def login(self, username: str, password: str) -> str:
-        body = self._json("POST", "auth/token/", json={"username": username, "password": password})
-        self.token = body["token"]
+        self.token = self._read("POST", "auth/token/", json={"username": username, "password": password}).token
         return self.token
 
-    def me(self) -> dict:
-        return self._json("GET", "auth/me/")
+    def me(self) -> Me:
+        return self._read("GET", "auth/me/")
 
     def logout(self) -> None:
         try:
@@ -232,32 +292,30 @@ class ApiClient:
         finally:
             self.token = None
 
-    def health(self) -> dict:
-        return self._json("GET", "health/")
+    def health(self) -> Health:
+        return self._read("GET", "health/")
 
     # -- signers and references -------------------------------------------------------------
 
-    def list_signers(self, search: str | None = None, status: str | None = None, page: int | None = None) -> dict:
-        return self._json("GET", "signers/", params={"search": search, "status": status, "page": page})
+    def list_signers(self, search: str | None = None, status: str | None = None,
+                     page: int | None = None) -> Page[Signer]:
+        return self._read("GET", "signers/", params={"search": search, "status": status, "page": page})
 
-    def get_signer(self, signer: str | int) -> dict:
-        return self._json("GET", f"signers/{_key(signer)}/")
+    def get_signer(self, signer: str | int) -> Signer:
+        return self._read("GET", "signers/{id}/", {"id": signer})
 
-    def create_signer(self, external_id: str, full_name: str, status: str = "active") -> dict:
-        return self._json("POST", "signers/", json={"external_id": external_id, "full_name": full_name,
+    def create_signer(self, external_id: str, full_name: str, status: str = "active") -> Signer:
+        return self._read("POST", "signers/", json={"external_id": external_id, "full_name": full_name,
                                                      "status": status})
 
-    def update_signer(self, signer: str | int, **changes) -> dict:
-        return self._json("PATCH", f"signers/{_key(signer)}/", json=changes)
+    def update_signer(self, signer: str | int, **changes) -> Signer:
+        return self._read("PATCH", "signers/{id}/", {"id": signer}, json=changes)
 
-    def list_references(self, signer: str | int) -> list[dict]:
-        body = self._json("GET", f"signers/{_key(signer)}/references/")
-        if isinstance(body, dict) and "results" in body:
-            return list(self.iter_pages(f"signers/{_key(signer)}/references/"))
-        return body or []
+    def list_references(self, signer: str | int) -> list[Reference]:
+        return list(self.iter_pages("signers/{signer_key}/references/", path_args={"signer_key": signer}))
 
-    def upload_references(self, signer: str | int, images: Iterable[Upload]) -> dict:
-        """{"accepted": [reference, ...], "rejected": [{"filename", "code", "message"}, ...]}.
+    def upload_references(self, signer: str | int, images: Iterable[Upload]) -> ReferenceUploadResult:
+        """What was accepted and what was rejected, with the reasons.
 
         When no image is accepted the API answers 400 with the same lists; that is still a
         result to show, not a failure of the call.
@@ -265,11 +323,12 @@ class ApiClient:
         files = [("images", (name, content, content_type or "application/octet-stream"))
                  for name, content, content_type in images]
         try:
-            return self._json("POST", f"signers/{_key(signer)}/references/", files=files,
+            return self._read("POST", "signers/{signer_key}/references/", {"signer_key": signer}, files=files,
                               timeout=self.upload_timeout)
         except ValidationError as error:
             if isinstance(error.body, dict) and "rejected" in error.body:
-                return {"accepted": error.body.get("accepted") or [], "rejected": error.body["rejected"]}
+                return _parse(ReferenceUploadResult, {"accepted": [], **error.body},
+                              "POST signers/{signer_key}/references/ (400)")
             raise
 
     def reference_image(self, signer: str | int, reference_id: int, preprocessed: bool = False) -> bytes:
@@ -279,7 +338,7 @@ class ApiClient:
     # -- verifications ----------------------------------------------------------------------
 
     def verify(self, signer: str | int, image: Upload, crop: tuple[int, int, int, int] | None = None,
-               cheque_reference: str | None = None) -> dict:
+               cheque_reference: str | None = None) -> Verification:
         data = {"signer": str(signer)}
         if crop is not None:
             data["crop"] = ",".join(str(int(v)) for v in crop)
@@ -287,64 +346,72 @@ class ApiClient:
             data["cheque_reference"] = cheque_reference
         name, content, content_type = image
         files = {"image": (name, content, content_type or "application/octet-stream")}
-        return self._json("POST", "verifications/", data=data, files=files, timeout=self.upload_timeout)
+        return self._read("POST", "verifications/", data=data, files=files, timeout=self.upload_timeout)
 
-    def signature_region(self, image: Upload) -> dict:
-        """The service's proposed signature box on a whole cheque: ``{"crop": {"x", "y", "width",
-        "height"}, "image_width", "image_height", "found", "code_line_top"}`` (page 1 of a TIFF)."""
+    def signature_region(self, image: Upload) -> SignatureRegion:
+        """The service's proposed signature box on a whole cheque (page 1 of a TIFF)."""
         name, content, content_type = image
         files = {"image": (name, content, content_type or "application/octet-stream")}
-        return self._json("POST", "signature-region/", files=files, timeout=self.upload_timeout)
+        return self._read("POST", "signature-region/", files=files, timeout=self.upload_timeout)
 
-    def list_verifications(self, **filters) -> dict:
-        return self._json("GET", "verifications/", params=filters)
+    def list_verifications(self, **filters) -> Page[Verification]:
+        return self._read("GET", "verifications/", params=filters)
 
-    def all_verifications(self, limit: int = 5000, **filters) -> list[dict]:
+    def all_verifications(self, limit: int = 5000, **filters) -> list[Verification]:
         filters.pop("page", None)
         return list(self.iter_pages("verifications/", params=_clean(filters), limit=limit))
 
-    def get_verification(self, verification_id: int) -> dict:
-        return self._json("GET", f"verifications/{verification_id}/")
+    def get_verification(self, verification_id: int) -> Verification:
+        return self._read("GET", "verifications/{id}/", {"id": verification_id})
 
     def verification_image(self, verification_id: int, preprocessed: bool = False) -> bytes:
         kind = "preprocessed" if preprocessed else "image"
         return self._bytes(f"verifications/{verification_id}/{kind}/")
 
-    def review(self, verification_id: int, final_decision: str, comment: str = "") -> dict:
+    def review(self, verification_id: int, final_decision: str, comment: str = "") -> Review:
         """Record the human's final call: ``genuine`` or ``forgery`` (a comment is needed to overrule)."""
-        return self._json("POST", f"verifications/{verification_id}/review/",
+        return self._read("POST", "verifications/{id}/review/", {"id": verification_id},
                           json={"final_decision": final_decision, "comment": comment})
 
     # -- models and training ----------------------------------------------------------------
 
-    def list_model_versions(self) -> list[dict]:
+    def list_model_versions(self) -> list[ModelVersion]:
         return list(self.iter_pages("model-versions/"))
 
-    def get_model_version(self, version_id: int) -> dict:
-        return self._json("GET", f"model-versions/{version_id}/")
+    def get_model_version(self, version_id: int) -> ModelVersion:
+        return self._read("GET", "model-versions/{id}/", {"id": version_id})
 
     def model_version_plot(self, version_id: int, name: str) -> bytes:
         """A PNG the model card lists in ``plots`` (ROC/DET curves, score histograms)."""
         return self._bytes(f"model-versions/{version_id}/plots/{quote(name, safe='')}/")
 
-    def promote(self, version_id: int) -> dict:
-        return self._json("POST", f"model-versions/{version_id}/promote/")
+    def promote(self, version_id: int) -> Promotion:
+        return self._read("POST", "model-versions/{id}/promote/", {"id": version_id})
 
-    def get_promotion(self, promotion_id: int) -> dict:
-        return self._json("GET", f"promotions/{promotion_id}/")
+    def get_promotion(self, promotion_id: int) -> Promotion:
+        return self._read("GET", "promotions/{id}/", {"id": promotion_id})
 
-    def list_promotions(self, **filters) -> list[dict]:
+    def list_promotions(self, **filters) -> list[Promotion]:
         return list(self.iter_pages("promotions/", params=_clean(filters), limit=100))
 
-    def list_training_jobs(self, limit: int = 50, **filters) -> list[dict]:
+    def list_training_jobs(self, limit: int = 50, **filters) -> list[TrainingJob]:
         """Newest first; ``status=`` narrows it (queued, running, succeeded, failed, cancelled)."""
         return list(self.iter_pages("training-jobs/", params=_clean(filters), limit=limit))
 
-    def get_training_job(self, job_id: int) -> dict:
-        return self._json("GET", f"training-jobs/{job_id}/")
+    def get_training_job(self, job_id: int) -> TrainingJob:
+        return self._read("GET", "training-jobs/{id}/", {"id": job_id})
 
-    def start_training(self, parameters: dict) -> dict:
-        return self._json("POST", "training-jobs/", json=parameters)
+    def start_training(self, parameters: dict) -> TrainingJob:
+        return self._read("POST", "training-jobs/", json=parameters)
 
-    def cancel_training(self, job_id: int) -> dict:
-        return self._json("POST", f"training-jobs/{job_id}/cancel/")
+    def cancel_training(self, job_id: int) -> TrainingJob:
+        return self._read("POST", "training-jobs/{id}/cancel/", {"id": job_id})
+
+
+def _parse(model: type[Model], body: Any, what: str) -> Model:
+    try:
+        return model.model_validate(body)
+    except ModelMismatch as exc:
+        log.warning("%s answered a shape the interface does not read: %s", what, exc)
+        raise ServerUnavailable(status=None, code="bad_response",
+                                message="The service sent an answer the interface could not read.") from exc

@@ -1,7 +1,7 @@
 """SigVerify for clerks and ML staff: `streamlit run interface/app.py`.
 
 Talks to the REST API only (base URL from SIGVERIFY_API_URL). The token lives in this
-session's state; the menu holds only the pages the user's roles allow.
+session's state; the menu holds only the pages the permissions `/auth/me/` lists allow.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ import streamlit as st
 
 import ui_common as ui
 from api_client import ApiError, AuthError, base_url_from_env
+from api_models import Me
 
 log = logging.getLogger("sigverify.interface")
 
 st.set_page_config(page_title="SigVerify", page_icon=":material/draw:", layout="wide")
 
 
-def load_user() -> dict | None:
+def load_user() -> Me | None:
     """Who is logged in (cached in this session); None when the token is no longer valid."""
     if st.session_state.get("me"):
         return st.session_state["me"]
@@ -42,10 +43,10 @@ def log_out() -> None:
     ui.end_session()
 
 
-def sidebar(me: dict) -> None:
+def sidebar(me: Me) -> None:
     with st.sidebar:
-        st.markdown(f"**{me.get('username', '')}**")
-        st.caption(", ".join(me.get("roles") or []) or "no role")
+        st.markdown(f"**{me.username}**")
+        st.caption(", ".join(me.roles) or "no role")
         if st.button("Log out", icon=":material/logout:", key="logout"):
             log_out()
             st.rerun()
@@ -58,11 +59,12 @@ def main() -> None:
         page = st.navigation([st.Page("app_pages/login.py", title="Log in", icon=":material/login:")],
                              position="hidden")
     else:
-        allowed = ui.allowed_pages(me.get("roles"))
+        allowed = ui.allowed_pages(me.permissions)
         if not allowed:
             sidebar(me)
             st.navigation([st.Page(lambda: None, title="No access", url_path="no-access")], position="hidden")
-            st.warning("Your account has no role that this interface serves. Ask an administrator.")
+            st.warning("Your account holds none of the permissions this interface's pages need. "
+                       "Ask an administrator.")
             return
         page = st.navigation([st.Page(path, title=ui.PAGES[path][0], icon=ui.PAGES[path][1])
                               for path in allowed])

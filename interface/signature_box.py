@@ -85,14 +85,14 @@ def proposed_box(client, upload, content: bytes, size: tuple[int, int]) -> tuple
     if upload.file_id not in cache:
         try:
             answer = client.signature_region((upload.name, content, upload.type))
-            crop = answer["crop"]
-            box = clip_box((crop["x"], crop["y"], crop["width"], crop["height"]), *size)
+            crop = answer.crop
+            box = clip_box((crop.x, crop.y, crop.width, crop.height), *size)
             note = (
                 "The box starts on the signature the service found."
-                if answer.get("found", True)
+                if answer.found
                 else "The service found no ink in the lower right; the box starts where signatures usually are."
             )
-        except (ApiError, KeyError, TypeError) as error:
+        except ApiError as error:
             box = default_box(*size)
             note = f"The service could not propose a box ({error}); it starts where signatures usually are."
         cache[upload.file_id] = (box, note)

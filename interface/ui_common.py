@@ -1,5 +1,5 @@
-"""Pieces shared by the pages: the session's API client, error display, roles, and the
-verification result view (used by Verify and History).
+"""Pieces shared by the pages: the session's API client, error display, the pages each
+user's permissions open, and the verification result view (used by Verify and History).
 
 Everything that belongs to a user (token, who they are, fetched images) lives in
 ``st.session_state``, never in a cache shared between sessions.
@@ -11,23 +11,27 @@ import csv
 import html
 import io
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
 from api_client import ApiClient, ApiError, AuthError, ServerUnavailable
+from api_models import Me, Review, Verification
 
 log = logging.getLogger("sigverify.interface")
 
-ROLES = ("clerk", "integrator", "ml_staff", "admin")
-
-# Page file -> (title, icon, roles that may open it). Order is the menu order.
+# Page file -> (title, icon, the permissions it needs: every one of them, as `/auth/me/` lists them).
+# Like the API's views, the menu checks permissions, never group names. Order is the menu order.
 PAGES: dict[str, tuple[str, str, frozenset[str]]] = {
-    "app_pages/verify.py": ("Verify a cheque", ":material/fact_check:", frozenset({"clerk", "integrator", "admin"})),
-    "app_pages/enroll.py": ("Enroll signers", ":material/person_add:", frozenset({"integrator", "admin"})),
-    "app_pages/history.py": ("History", ":material/history:", frozenset({"clerk", "integrator", "admin"})),
-    "app_pages/models.py": ("Models", ":material/model_training:", frozenset({"ml_staff", "admin"})),
+    "app_pages/verify.py": ("Verify a cheque", ":material/fact_check:",
+                            frozenset({"signers.view_signer", "verifications.add_verification"})),
+    "app_pages/enroll.py": ("Enroll signers", ":material/person_add:",
+                            frozenset({"signers.view_signer", "signers.add_signer", "signers.add_referencesignature"})),
+    "app_pages/history.py": ("History", ":material/history:", frozenset({"verifications.view_verification"})),
+    "app_pages/models.py": ("Models", ":material/model_training:", frozenset({"modelregistry.view_modelversion"})),
 }
+REVIEW = "verifications.add_review"
 
 DECISION_LABELS = {"genuine": "Genuine", "refer": "Refer to supervisor", "forgery": "Forgery"}
 DECISION_COLOURS = {"genuine": "#1e7e34", "refer": "#b26a00", "forgery": "#c5221f"}
@@ -38,22 +42,24 @@ MAX_CACHED_IMAGES = 200
 
 # -- session ------------------------------------------------------------------------------
 
-def allowed_pages(roles) -> list[str]:
-    roles = set(roles or ())
-    return [path for path, (_, _, allowed) in PAGES.items() if roles & allowed]
+def allowed_pages(permissions) -> list[str]:
+    held = set(permissions or ())
+    return [path for path, (_, _, needed) in PAGES.items() if needed <= held]
 
 
-def current_user() -> dict:
-    return st.session_state.get("me") or {}
+def current_user() -> Me | None:
+    return st.session_state.get("me")
 
 
-def roles() -> set[str]:
-    return set(current_user().get("roles") or ())
+def can(*permissions: str) -> bool:
+    """Whether the logged-in user holds every one of ``permissions``."""
+    me = current_user()
+    return bool(me and me.can(*permissions))
 
 
 def can_review() -> bool:
-    """Clerks (and admins) record the final call; integrators only verify."""
-    return bool(roles() & {"clerk", "admin"})
+    """Those who may record the final call (clerks and admins today); integrators only verify."""
+    return can(REVIEW)
 
 
 def api() -> ApiClient:
@@ -160,11 +166,8 @@ def decision_banner(decision: str) -> None:
     )
 
 
-def thresholds_of(record: dict) -> tuple[float | None, float | None]:
-    thresholds = record.get("thresholds") or {}
-    accept = thresholds.get("accept", record.get("accept_threshold"))
-    reject = thresholds.get("reject", record.get("reject_threshold"))
-    return (float(accept) if accept is not None else None, float(reject) if reject is not None else None)
+def thresholds_of(record: Verification) -> tuple[float, float]:
+    return record.thresholds.accept, record.thresholds.reject
 
 
 def score_figure(score: float, accept: float | None, reject: float | None):
@@ -197,85 +200,42 @@ def score_figure(score: float, accept: float | None, reject: float | None):
     return figure
 
 
-def distances_of(record: dict) -> list[dict]:
-    """Per-reference distances, closest first, as [{"reference": id, "distance": float, ...}].
-
-    Accepts a list of dicts (reference / reference_id / id + distance), a {id: distance} mapping,
-    or a bare list of numbers paired with ``reference_ids``.
-    """
-    raw = record.get("distances") or []
-    rows: list[dict] = []
-    if isinstance(raw, dict):
-        rows = [{"reference": key, "distance": float(value)} for key, value in raw.items()]
-    else:
-        ids = record.get("reference_ids") or []
-        for index, item in enumerate(raw):
-            if isinstance(item, dict):
-                ref = item.get("reference", item.get("reference_id", item.get("id")))
-                if isinstance(ref, dict):
-                    ref = ref.get("id")
-                row = dict(item)
-                row["reference"] = ref
-                row["distance"] = float(item.get("distance"))
-                rows.append(row)
-            else:
-                rows.append({"reference": ids[index] if index < len(ids) else None, "distance": float(item)})
-    return sorted(rows, key=lambda row: row["distance"])
+def signer_label(record: Verification) -> str:
+    return f"{record.signer_external_id} {record.signer_name}".strip()
 
 
-def signer_key(record: dict) -> Any:
-    signer = record.get("signer")
-    if isinstance(signer, dict):
-        return signer.get("external_id") or signer.get("id")
-    return record.get("signer_external_id") or signer
+def when(value) -> str:
+    return str(value or "")[:19].replace("T", " ")
 
 
-def signer_label(record: dict) -> str:
-    signer = record.get("signer")
-    if isinstance(signer, dict):
-        return f"{signer.get('external_id', '')} {signer.get('full_name', '')}".strip()
-    name = record.get("signer_name") or record.get("signer_full_name") or ""
-    external = record.get("signer_external_id") or signer
-    return f"{external} {name}".strip()
-
-
-def render_verification(client: ApiClient, record: dict, allow_review: bool = True, closest: int = 3,
+def render_verification(client: ApiClient, record: Verification, allow_review: bool = True, closest: int = 3,
                         key_prefix: str = "") -> None:
     """Decision, score bar, images as uploaded and as the model saw them, distances, review."""
-    decision = record.get("decision", "")
-    decision_banner(decision)
+    decision_banner(record.decision)
 
-    score = record.get("score")
     accept, reject = thresholds_of(record)
-    distances = distances_of(record)
+    distances = record.closest_first()
     columns = st.columns(4)
-    columns[0].metric("Score", f"{score:.3f}" if isinstance(score, (int, float)) else "–")
-    columns[1].metric("Genuine at or above", f"{accept:.2f}" if accept is not None else "–")
-    columns[2].metric("Forgery below", f"{reject:.2f}" if reject is not None else "–")
-    columns[3].metric("Closest reference", f"{distances[0]['distance']:.3f}" if distances else "–",
+    columns[0].metric("Score", f"{record.score:.3f}")
+    columns[1].metric("Genuine at or above", f"{accept:.2f}")
+    columns[2].metric("Forgery below", f"{reject:.2f}")
+    columns[3].metric("Closest reference", f"{distances[0].distance:.3f}" if distances else "–",
                       help="Cosine distance to the most alike reference: 0 is identical.")
-    model = record.get("model_version")
-    if isinstance(model, dict):
-        model = model.get("name") or model.get("version") or model.get("id")
-    if isinstance(score, (int, float)):
-        st.pyplot(score_figure(float(score), accept, reject), width="stretch")
+    st.pyplot(score_figure(record.score, accept, reject), width="stretch")
 
-    facts = [f"Verification **#{record.get('id')}**", f"signer **{signer_label(record)}**"]
-    if record.get("cheque_reference"):
-        facts.append(f"cheque **{record['cheque_reference']}**")
-    if record.get("requested_by"):
-        requester = record["requested_by"]
-        facts.append(f"by **{requester.get('username') if isinstance(requester, dict) else requester}**")
-    if record.get("created_at"):
-        facts.append(f"at {str(record['created_at'])[:19].replace('T', ' ')}")
-    if model:
-        facts.append(f"model {model}")
-    if record.get("processing_ms") is not None:
-        facts.append(f"{record['processing_ms']} ms")
+    facts = [f"Verification **#{record.id}**", f"signer **{signer_label(record)}**"]
+    if record.cheque_reference:
+        facts.append(f"cheque **{record.cheque_reference}**")
+    if record.requested_by:
+        facts.append(f"by **{record.requested_by}**")
+    facts.append(f"at {when(record.created_at)}")
+    if record.model_version:
+        facts.append(f"model {record.model_version}")
+    facts.append(f"{record.processing_ms} ms")
     st.caption(" · ".join(facts))
 
-    verification_id = record.get("id")
-    signer = signer_key(record)
+    verification_id = record.id
+    signer = record.signer_external_id
 
     st.subheader("Questioned signature and closest references")
     st.caption("Top row: as uploaded. Bottom row: as the model saw it after cleaning and resizing.")
@@ -287,11 +247,11 @@ def render_verification(client: ApiClient, record: dict, allow_review: bool = Tr
         show_image(session_bytes(("v", verification_id, True),
                                  lambda: client.verification_image(verification_id, preprocessed=True)),
                    "Questioned, preprocessed")
-    for column, row in zip(columns[1:], shown):
-        ref = row["reference"]
+    for column, row in zip(columns[1:], shown, strict=False):  # one empty column when nothing is shown
+        ref = row.reference
         with column:
             show_image(session_bytes(("r", signer, ref, False), lambda ref=ref: client.reference_image(signer, ref)),
-                       f"Reference {ref} · distance {row['distance']:.3f}")
+                       f"Reference {ref} · distance {row.distance:.3f}")
             show_image(session_bytes(("r", signer, ref, True),
                                      lambda ref=ref: client.reference_image(signer, ref, preprocessed=True)),
                        f"Reference {ref}, preprocessed")
@@ -301,43 +261,36 @@ def render_verification(client: ApiClient, record: dict, allow_review: bool = Tr
     if distances:
         st.markdown("**Distance to each reference** (smaller is more alike)")
         st.dataframe(
-            [{"reference": row["reference"], "distance": round(row["distance"], 4)} for row in distances],
+            [{"reference": row.reference, "distance": round(row.distance, 4)} for row in distances],
             hide_index=True, width="content",
         )
 
     render_review(client, record, allow_review, key_prefix)
 
 
-def review_decision(review: dict) -> str:
-    return review.get("decision") or review.get("final_decision") or ""
-
-
-def render_review(client: ApiClient, record: dict, allow_review: bool, key_prefix: str = "") -> None:
+def render_review(client: ApiClient, record: Verification, allow_review: bool, key_prefix: str = "") -> None:
     """Show the human's final call, or a form to record it (genuine or forgery, with a comment)."""
     st.subheader("Review")
-    review = record.get("review")
-    model_decision = record.get("decision")
+    review = record.review
+    model_decision = record.decision
     if review:
-        who = review.get("reviewed_by") or review.get("reviewer") or ""
-        if isinstance(who, dict):
-            who = who.get("username", "")
-        final = review_decision(review)
+        final = review.final_decision
         if model_decision == "refer":
             verb = "decided"
         elif final == model_decision:
             verb = "confirmed the model"
         else:
             verb = "overruled the model"
-        st.success(f"Final call: **{DECISION_LABELS.get(final, final)}** ({who} {verb}).",
+        st.success(f"Final call: **{DECISION_LABELS.get(final, final)}** ({review.reviewer} {verb}).",
                    icon=":material/verified:")
-        if review.get("comment"):
-            st.markdown(f"> {review['comment']}")
+        if review.comment:
+            st.markdown(f"> {review.comment}")
         return
     if not allow_review:
         st.caption("Not reviewed yet.")
         return
 
-    verification_id = record.get("id")
+    verification_id = record.id
     if model_decision in ("genuine", "forgery"):
         other = "forgery" if model_decision == "genuine" else "genuine"
         options = {f"Confirm: {DECISION_LABELS[model_decision]}": model_decision,
@@ -359,40 +312,38 @@ def render_review(client: ApiClient, record: dict, allow_review: bool, key_prefi
     if model_decision in ("genuine", "forgery") and decision != model_decision and not comment.strip():
         st.warning("Please explain in the comment why you overrule the model.")
         return
-    saved = guarded(lambda: client.review(verification_id, decision, comment.strip()), "Review not saved",
-                    stop=False)
+    saved: Review | None = guarded(lambda: client.review(verification_id, decision, comment.strip()),
+                                   "Review not saved", stop=False)
     if saved is not None:
-        record["review"] = saved if isinstance(saved, dict) and review_decision(saved) else {
-            "decision": decision, "comment": comment.strip(), "reviewed_by": current_user().get("username")}
+        record.review = saved
         st.toast("Review recorded.")
         st.rerun()
 
 
-def verification_row(row: dict) -> dict:
+def verification_row(row: Verification) -> dict:
     """One verification as a table row (also the CSV columns)."""
-    review = row.get("review") if isinstance(row.get("review"), dict) else {}
-    final = review_decision(review) if review else ""
+    final = row.review.final_decision if row.review else ""
     return {
-        "id": row.get("id"),
-        "when": str(row.get("created_at", ""))[:19].replace("T", " "),
+        "id": row.id,
+        "when": when(row.created_at),
         "signer": signer_label(row),
-        "cheque": row.get("cheque_reference") or "",
-        "decision": DECISION_LABELS.get(row.get("decision"), row.get("decision")),
-        "score": round(row["score"], 3) if isinstance(row.get("score"), (int, float)) else None,
-        "clerk": row.get("requested_by") or "",
+        "cheque": row.cheque_reference,
+        "decision": DECISION_LABELS.get(row.decision, row.decision),
+        "score": round(row.score, 3),
+        "clerk": row.requested_by or "",
         "review": DECISION_LABELS.get(final, final),
-        "model": row.get("model_version") or "",
+        "model": row.model_version,
     }
 
 
-def verifications_csv(rows: list[dict]) -> str:
+def verifications_csv(rows: list[Verification]) -> str:
     buffer = io.StringIO()
     writer = None
     for row in rows:
         accept, reject = thresholds_of(row)
-        review = row.get("review") if isinstance(row.get("review"), dict) else {}
         line = {**verification_row(row), "accept_threshold": accept, "reject_threshold": reject,
-                "reviewer": review.get("reviewer", ""), "review_comment": review.get("comment", "")}
+                "reviewer": row.review.reviewer if row.review else "",
+                "review_comment": row.review.comment if row.review else ""}
         if writer is None:
             writer = csv.DictWriter(buffer, fieldnames=list(line))
             writer.writeheader()

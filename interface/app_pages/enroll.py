@@ -36,22 +36,22 @@ if mode == "New signer":
             else:
                 st.session_state["enroll_signer"] = created
                 st.session_state.pop("enroll_result", None)
-                st.success(f"Signer {created['external_id']} ({created['full_name']}) created.",
+                st.success(f"Signer {created.external_id} ({created.full_name}) created.",
                            icon=":material/check_circle:")
     signer = st.session_state.get("enroll_signer")
 else:
     query = st.text_input("Find the signer by external id or name", key="enroll_query")
     if query.strip():
         found = ui.guarded(lambda: client.list_signers(search=query.strip()), "Signer search failed")
-        results = found.get("results", []) if isinstance(found, dict) else list(found or [])
-        if not results:
+        if not found.results:
             st.info(f"No signer matches “{query.strip()}”.")
         else:
-            by_id = {row["id"]: row for row in results}
+            by_id = {row.id: row for row in found.results}
             chosen = st.selectbox("Signer", list(by_id), key="enroll_signer_choice",
-                                  format_func=lambda i: f"{by_id[i]['external_id']} · {by_id[i]['full_name']}")
+                                  format_func=lambda i: f"{by_id[i].external_id} · {by_id[i].full_name}")
             signer = by_id[chosen]
-            if (st.session_state.get("enroll_signer") or {}).get("id") != signer["id"]:
+            previous = st.session_state.get("enroll_signer")
+            if previous is None or previous.id != signer.id:
                 st.session_state.pop("enroll_result", None)
             st.session_state["enroll_signer"] = signer
 
@@ -59,8 +59,8 @@ if not signer:
     st.info("Create a signer or choose an existing one, then add their reference signatures.")
     st.stop()
 
-st.markdown(f"Enrolling references for **{signer['external_id']} · {signer['full_name']}**"
-            + (" (suspended)" if signer.get("status") == "suspended" else ""))
+st.markdown(f"Enrolling references for **{signer.external_id} · {signer.full_name}**"
+            + (" (suspended)" if signer.status == "suspended" else ""))
 
 # -- 2. references --------------------------------------------------------------------------
 
@@ -72,7 +72,7 @@ if st.button(f"Upload {len(files or [])} reference(s)", type="primary", disabled
              icon=":material/upload:"):
     with st.spinner("Checking and enrolling the images…"):
         try:
-            result = client.upload_references(signer["external_id"], [(f.name, f.getvalue(), f.type) for f in files])
+            result = client.upload_references(signer.external_id, [(f.name, f.getvalue(), f.type) for f in files])
         except ApiError as error:
             ui.show_error(error, "References not uploaded")
         else:
@@ -82,29 +82,28 @@ if st.button(f"Upload {len(files or [])} reference(s)", type="primary", disabled
 
 result = st.session_state.get("enroll_result")
 if result:
-    accepted, rejected = result.get("accepted") or [], result.get("rejected") or []
-    if accepted:
-        st.success(f"{len(accepted)} image(s) accepted.", icon=":material/check_circle:")
-        st.dataframe([{"file": row.get("original_name") or row.get("filename") or "", "reference id": row.get("id")}
-                      for row in accepted], hide_index=True, width="content")
-    if rejected:
-        st.error(f"{len(rejected)} image(s) rejected.", icon=":material/cancel:")
-        st.dataframe([{"file": row.get("filename", ""), "reason": row.get("message", ""),
-                       "code": row.get("code", "")} for row in rejected], hide_index=True, width="stretch")
+    if result.accepted:
+        st.success(f"{len(result.accepted)} image(s) accepted.", icon=":material/check_circle:")
+        st.dataframe([{"file": row.original_name, "reference id": row.id} for row in result.accepted],
+                     hide_index=True, width="content")
+    if result.rejected:
+        st.error(f"{len(result.rejected)} image(s) rejected.", icon=":material/cancel:")
+        st.dataframe([{"file": row.filename, "reason": row.message, "code": row.code} for row in result.rejected],
+                     hide_index=True, width="stretch")
 
-references = ui.guarded(lambda: client.list_references(signer["external_id"]), "Cannot load references", stop=False)
+references = ui.guarded(lambda: client.list_references(signer.external_id), "Cannot load references", stop=False)
 if references is not None:
     count = len(references)
     if count < RECOMMENDED_REFERENCES:
-        st.warning(f"{signer['external_id']} has only {count} reference signature(s). "
+        st.warning(f"{signer.external_id} has only {count} reference signature(s). "
                    f"Enroll at least {RECOMMENDED_REFERENCES} so that verification is reliable.",
                    icon=":material/warning:")
     else:
-        st.info(f"{signer['external_id']} has {count} reference signatures.", icon=":material/info:")
+        st.info(f"{signer.external_id} has {count} reference signatures.", icon=":material/info:")
     if references:
         columns = st.columns(6)
         for index, ref in enumerate(references[:12]):
-            data = ui.session_bytes(("r", signer["external_id"], ref["id"], False),
-                                    lambda ref=ref: client.reference_image(signer["external_id"], ref["id"]))
+            data = ui.session_bytes(("r", signer.external_id, ref.id, False),
+                                    lambda ref=ref: client.reference_image(signer.external_id, ref.id))
             with columns[index % 6]:
-                ui.show_image(data, f"#{ref['id']}")
+                ui.show_image(data, f"#{ref.id}")

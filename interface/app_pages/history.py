@@ -51,8 +51,7 @@ if st.session_state.get("history_filter_key") != filter_key:
 
 page_number = st.session_state.get("history_page", 1)
 page = ui.guarded(lambda: client.list_verifications(page=page_number, **filters), "Cannot load the history")
-rows = page.get("results", []) if isinstance(page, dict) else list(page or [])
-total = page.get("count", len(rows)) if isinstance(page, dict) else len(rows)
+rows, total = page.results, page.count
 
 table_row = ui.verification_row
 
@@ -62,11 +61,11 @@ if rows:
                  column_config={"score": st.column_config.ProgressColumn("score", min_value=0, max_value=1,
                                                                           format="%.3f")})
     nav = st.columns([1, 2, 1])
-    if nav[0].button("← Newer", disabled=not page.get("previous"), key="history_prev"):
+    if nav[0].button("← Newer", disabled=not page.previous, key="history_prev"):
         st.session_state["history_page"] = page_number - 1
         st.rerun()
     nav[1].markdown(f"<div style='text-align:center'>Page {page_number}</div>", unsafe_allow_html=True)
-    if nav[2].button("Older →", disabled=not page.get("next"), key="history_next"):
+    if nav[2].button("Older →", disabled=not page.next, key="history_next"):
         st.session_state["history_page"] = page_number + 1
         st.rerun()
 elif work_queue:
@@ -85,8 +84,8 @@ if total:
         st.session_state["history_all"] = all_rows
     if all_rows:
         chart_data = pd.DataFrame({
-            "day": [str(row.get("created_at", ""))[:10] for row in all_rows],
-            "decision": [ui.DECISION_LABELS.get(row.get("decision"), row.get("decision")) for row in all_rows],
+            "day": [row.created_at.date().isoformat() for row in all_rows],
+            "decision": [ui.DECISION_LABELS.get(row.decision, row.decision) for row in all_rows],
         }).groupby(["day", "decision"]).size().reset_index(name="verifications")
         st.markdown("**Decisions per day**")
         chart = alt.Chart(chart_data, height=180).mark_bar(size=28).encode(
@@ -109,7 +108,7 @@ if total:
 if rows:
     st.divider()
     st.subheader("Details")
-    by_id = {row["id"]: row for row in rows}
+    by_id = {row.id: row for row in rows}
     chosen = st.selectbox("Open a verification", [None] + list(by_id), key="history_open",
                           format_func=lambda i: "Choose one…" if i is None else
                           f"#{i} · {table_row(by_id[i])['when']} · {table_row(by_id[i])['signer']} · "

@@ -7,6 +7,8 @@ import streamlit as st
 
 import ui_common as ui
 from api_client import ApiError
+from api_models import ModelVersion, Promotion, TrainingJob
+from sigverify.card import ModelCard
 
 LOSSES = ["triplet-semihard", "triplet-hard", "contrastive"]
 REFRESH_SECONDS = 3
@@ -17,101 +19,79 @@ st.title("Models")
 
 # -- versions -----------------------------------------------------------------------------
 
-versions = ui.guarded(client.list_model_versions, "Cannot load model versions")
+versions: list[ModelVersion] = ui.guarded(client.list_model_versions, "Cannot load model versions")
+HEADLINE_REFERENCES = 5  # the operating point: five references per signer
 
 
-def flatten(tree, prefix: str = "") -> dict[str, float]:
-    """{"validation": {"R5": {"skilled": {"eer": 0.1}}}} -> {"validation.R5.skilled.eer": 0.1}."""
-    flat: dict[str, float] = {}
-    if isinstance(tree, dict):
-        for key, value in tree.items():
-            flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-    elif isinstance(tree, (int, float)) and not isinstance(tree, bool):
-        flat[prefix] = float(tree)
-    return flat
+def headline(card: ModelCard) -> dict[str, float | None]:
+    """The figures to compare versions by: skilled-forgery EER on each dataset's held-out test writers (R=5).
+
+    Validation figures are never the headline: they chose the epoch and fitted the thresholds.
+    """
+    return {figures.dataset: figures.evaluation.skilled.eer for figures in card.metrics.test_figures()
+            if figures.references == HEADLINE_REFERENCES}
 
 
-def metrics_of(version: dict) -> dict:
-    return version.get("metrics") or (version.get("card") or {}).get("metrics") or {}
+def metric_rows(card: ModelCard) -> list[dict]:
+    """One row per split, dataset and R: what each figure was measured on stays beside it."""
+    return [{
+        "split": "test (held-out writers)" if f.split == "test" else "validation (chose the model)",
+        "dataset": f.dataset or "all, pooled", "R": f.references, "writers": f.evaluation.writers,
+        "skilled EER": f.evaluation.skilled.eer, "skilled AUC": f.evaluation.skilled.auc,
+        "random EER": f.evaluation.random.eer,
+        "FRR at eer": f.evaluation.at_threshold.frr if f.evaluation.at_threshold else None,
+        "FAR skilled at eer": f.evaluation.at_threshold.far_skilled if f.evaluation.at_threshold else None,
+    } for f in card.metrics.test_figures() + card.metrics.validation_figures()]
 
 
-def headline(version: dict, name: str):
-    """The figure to compare versions by: skilled-forgery EER/AUC, preferring test, then R5."""
-    flat = flatten(metrics_of(version))
-    candidates = [k for k in flat if k.endswith(f"skilled.{name}") or k == name or k.endswith(f".{name}")]
-    if not candidates:
-        return None
-
-    def rank(key: str):
-        return ("test" not in key, "R5" not in key, "skilled" not in key, len(key))
-
-    return flat[sorted(candidates, key=rank)[0]]
-
-
-def find_roc(tree):
-    """The first {"fpr": [...], "tpr": [...]} anywhere in the card or metrics."""
-    if isinstance(tree, dict):
-        if isinstance(tree.get("fpr"), list) and isinstance(tree.get("tpr"), list) and tree["fpr"]:
-            return tree["fpr"], tree["tpr"]
-        for value in tree.values():
-            found = find_roc(value)
-            if found:
-                return found
-    return None
-
-
-def operating_points(version: dict) -> list[tuple[str, float, float]]:
-    """(label, false accept rate, true accept rate) at the EER threshold, where the card has them."""
+def operating_points(card: ModelCard) -> list[tuple[str, float, float]]:
+    """(label, false accept rate, true accept rate) at the card's EER threshold, held-out figures first."""
     points = []
-    for key, value in flatten(metrics_of(version)).items():
-        if key.endswith("at_threshold.frr"):
-            base = key[: -len("frr")]
-            flat = flatten(metrics_of(version))
-            for kind in ("skilled", "random"):
-                far = flat.get(f"{base}far_{kind}")
-                if far is not None:
-                    points.append((f"{base.rstrip('.').replace('.at_threshold', '')} {kind}", far, 1 - value))
+    for f in card.metrics.test_figures() + card.metrics.validation_figures():
+        at = f.evaluation.at_threshold
+        if at is None or at.frr is None:
+            continue
+        label = f"{f.split} {f.dataset or 'pooled'} R{f.references}"
+        for kind, far in (("skilled", at.far_skilled), ("random", at.far_random)):
+            if far is not None:
+                points.append((f"{label} {kind}", far, 1 - at.frr))
     return points
 
 
-def roc_figure(version: dict):
+def roc_figure(version: ModelVersion):
     from matplotlib.figure import Figure
 
-    curve = find_roc(version.get("card") or {}) or find_roc(metrics_of(version))
-    points = operating_points(version)
-    if not curve and not points:
+    points = operating_points(version.card)
+    if not points:
         return None
     figure = Figure(figsize=(4, 3.6), dpi=100)
     axes = figure.add_subplot()
-    if curve:
-        axes.plot(curve[0], curve[1], color="#1a73e8", linewidth=2, label="ROC")
     for label, far, tar in points:
         axes.plot([far], [tar], marker="o", linestyle="none", label=label)
     axes.plot([0, 1], [0, 1], color="#999", linestyle=":")
     axes.set_xlabel("false accept rate")
     axes.set_ylabel("true accept rate")
-    axes.set_title(f"ROC · {version.get('name')}" + ("" if curve else " (operating points)"), fontsize=10)
+    axes.set_title(f"Operating points · {version.name}", fontsize=10)
     axes.set_xlim(0, 1)
     axes.set_ylim(0, 1.01)
-    axes.legend(fontsize=7, loc="lower right")
+    axes.legend(fontsize=6, loc="lower right")
     figure.tight_layout()
     return figure
 
 
-def history_figure(version: dict):
-    history = ((version.get("card") or {}).get("recipe") or {}).get("history") or []
-    rows = [h for h in history if isinstance(h, dict) and "epoch" in h]
+def history_figure(card: ModelCard):
+    rows = card.recipe.history if card.recipe else []
     if not rows:
         return None
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(4, 2.6), dpi=100)
     axes = figure.add_subplot()
-    epochs = [h["epoch"] for h in rows]
-    if any("loss" in h for h in rows):
-        axes.plot(epochs, [h.get("loss") for h in rows], label="training loss", color="#5f6368")
-    if any(h.get("val_eer") is not None for h in rows):
-        axes.plot(epochs, [h.get("val_eer") for h in rows], label="validation EER", color="#c5221f")
+    epochs = [h.epoch for h in rows]
+    if any(h.loss is not None for h in rows):
+        axes.plot(epochs, [h.loss for h in rows], label="training loss", color="#5f6368")
+    if any(h.val_eer is not None for h in rows):
+        axes.plot(epochs, [h.val_eer for h in rows], label="validation EER", color="#c5221f")
     axes.set_xlabel("epoch")
     axes.legend(fontsize=7)
     axes.set_title("Training history", fontsize=10)
@@ -127,51 +107,48 @@ st.subheader("Model versions")
 if not versions:
     st.info("No model version is registered yet.")
 else:
+    datasets = sorted({name for v in versions for name in headline(v.card)})
+    st.caption(f"Skilled-forgery EER on each dataset's held-out test writers, {HEADLINE_REFERENCES} references "
+               "per signer (blank: the version was never evaluated on test writers).")
     st.dataframe([{
-        "id": v.get("id"), "name": v.get("name"), "active": "● active" if v.get("is_active") else "",
-        "EER (skilled)": headline(v, "eer"), "AUC (skilled)": headline(v, "auc"),
-        "accept at": (v.get("thresholds") or {}).get("accept"), "reject below": (v.get("thresholds") or {}).get("reject"),
-        "registered": str(v.get("created_at", ""))[:16].replace("T", " "),
+        "id": v.id, "name": v.name, "active": "● active" if v.is_active else "",
+        **{f"test EER {name}": headline(v.card).get(name) for name in datasets},
+        "accept at": v.thresholds.accept, "reject below": v.thresholds.reject,
+        "registered": ui.when(v.created_at)[:16],
     } for v in versions], hide_index=True, width="stretch")
 
     for version in versions:
-        label = f"{version.get('name')} (#{version.get('id')})" + (" · active" if version.get("is_active") else "")
-        with st.expander(label, expanded=bool(version.get("is_active"))):
+        card = version.card
+        label = f"{version.name} (#{version.id})" + (" · active" if version.is_active else "")
+        with st.expander(label, expanded=version.is_active):
             left, right = st.columns([3, 2])
             with left:
-                numbers = flatten(metrics_of(version))
-                if numbers:
-                    st.dataframe([{"metric": k, "value": round(v, 4)} for k, v in numbers.items()],
-                                 hide_index=True, width="stretch", height=min(35 * len(numbers) + 38, 320))
+                rows = metric_rows(card)
+                if rows:
+                    st.dataframe(rows, hide_index=True, width="stretch", height=min(35 * len(rows) + 38, 320))
                 else:
                     st.caption("No metrics in this model card.")
-                card = version.get("card") or {}
-                facts = [f"sha256 `{str(version.get('sha256', ''))[:12]}…`"]
-                if version.get("input_size"):
-                    facts.append(f"input {' × '.join(str(s) for s in version['input_size'])}")
-                data = card.get("data")
-                datasets = data.get("datasets") if isinstance(data, dict) else data
-                if datasets:
-                    names = [str(d).rstrip("/").rsplit("/", 1)[-1] for d in
-                             (datasets if isinstance(datasets, list) else [datasets])]
-                    facts.append("trained on " + ", ".join(names))
+                facts = [f"sha256 `{version.sha256[:12]}…`", f"input {' × '.join(str(s) for s in version.input_size)}"]
+                if card.data.datasets:
+                    facts.append("trained on " + ", ".join(str(d).rstrip("/").rsplit("/", 1)[-1]
+                                                          for d in card.data.datasets))
                 st.caption(" · ".join(facts))
-                if not version.get("is_active"):
-                    if st.button("Promote this version…", key=f"promote_{version['id']}", icon=":material/upgrade:"):
-                        st.session_state["promote_pending"] = version["id"]
+                if not version.is_active and ui.can("modelregistry.add_promotion"):
+                    if st.button("Promote this version…", key=f"promote_{version.id}", icon=":material/upgrade:"):
+                        st.session_state["promote_pending"] = version.id
                         st.rerun()
             with right:
                 figure = roc_figure(version)
                 if figure is not None:
                     st.pyplot(figure, width="stretch")
                 else:
-                    st.caption("No ROC curve or operating points stored with this version.")
-                for plot in card.get("plots") or []:
+                    st.caption("No operating points stored with this version.")
+                for plot in card.plots:
                     try:
-                        st.image(client.model_version_plot(version["id"], str(plot)), caption=str(plot))
+                        st.image(client.model_version_plot(version.id, plot), caption=plot)
                     except ApiError as exc:
                         st.caption(f"Plot {plot} is not available: {exc.message}")
-                figure = history_figure(version)
+                figure = history_figure(card)
                 if figure is not None:
                     st.pyplot(figure, width="stretch")
 
@@ -179,14 +156,14 @@ else:
 
 pending = st.session_state.get("promote_pending")
 if pending is not None and versions:
-    target = next((v for v in versions if v.get("id") == pending), None)
-    active = next((v for v in versions if v.get("is_active")), None)
+    target = next((v for v in versions if v.id == pending), None)
+    active = next((v for v in versions if v.is_active), None)
     if target is not None:
         with st.container(border=True):
-            st.markdown(f"### Promote {target.get('name')}?")
+            st.markdown(f"### Promote {target.name}?")
             st.markdown(
-                f"Every enrolled reference signature will be re-embedded with **{target.get('name')}**. "
-                f"Only when all are done does it replace **{active.get('name') if active else 'the active model'}**"
+                f"Every enrolled reference signature will be re-embedded with **{target.name}**. "
+                f"Only when all are done does it replace **{active.name if active else 'the active model'}**"
                 " for new verifications. You can roll back later by promoting the previous version.")
             confirm, cancel = st.columns([1, 4])
             if confirm.button("Yes, promote", type="primary", key="promote_confirm"):
@@ -195,7 +172,7 @@ if pending is not None and versions:
                 except ApiError as error:
                     ui.show_error(error, "Promotion not started")
                 else:
-                    st.session_state["promotion"] = answer
+                    st.session_state["promotion"] = answer.id
                     st.session_state.pop("promote_pending", None)
                     st.rerun()
             if cancel.button("Cancel", key="promote_cancel"):
@@ -206,37 +183,38 @@ if pending is not None and versions:
 @st.fragment(run_every=REFRESH_SECONDS)
 def promotion_progress() -> None:
     """The promotion started here, and any other one in flight, with its re-embedding progress."""
-    started = st.session_state.get("promotion")
+    started: int | None = st.session_state.get("promotion")
     try:
-        promotions = {p["id"]: p for p in client.list_promotions(status="running")}
-        promotions.update({p["id"]: p for p in client.list_promotions(status="queued")})
-        if started and started.get("id") not in promotions:
-            promotions[started["id"]] = client.get_promotion(started["id"])
+        promotions: dict[int, Promotion] = {p.id: p for p in client.list_promotions(status="running")}
+        promotions.update({p.id: p for p in client.list_promotions(status="queued")})
+        if started is not None and started not in promotions:
+            promotions[started] = client.get_promotion(started)
     except ApiError as error:
         ui.show_error(error, "Cannot follow promotions")
         return
     for promotion in promotions.values():
-        version = promotion.get("model_version") or {}
-        name = version.get("name", "?")
-        done, total = promotion.get("done") or 0, promotion.get("total") or 0
-        status = promotion.get("status", "queued")
-        if status == "succeeded":
+        name, done, total = promotion.model_version.name, promotion.done, promotion.total
+        if promotion.status == "succeeded":
             st.success(f"{name} is now the active model: {done} of {total} references re-embedded.",
                        icon=":material/check_circle:")
-            if started and started.get("id") == promotion["id"] and not started.get("finished"):
-                started["finished"] = True
+            if promotion.id == started:
+                st.session_state.pop("promotion", None)
                 st.rerun()  # refresh the version table above
-        elif status == "failed":
-            st.error(f"Promotion of {name} failed: {promotion.get('error') or 'no reason given'}. "
+        elif promotion.status == "failed":
+            st.error(f"Promotion of {name} failed: {promotion.error or 'no reason given'}. "
                      "The previous model is still active.", icon=":material/error:")
         else:
             st.progress(done / total if total else 0.0,
-                        text=f"Promoting {name}: re-embedded {done} of {total} references ({status})")
+                        text=f"Promoting {name}: re-embedded {done} of {total} references ({promotion.status})")
 
 
-promotion_progress()
+if ui.can("modelregistry.view_promotion"):
+    promotion_progress()
 
 # -- training jobs --------------------------------------------------------------------------
+
+if not ui.can("training.view_trainingjob"):
+    st.stop()
 
 st.divider()
 st.subheader("Training jobs")
@@ -245,53 +223,55 @@ st.subheader("Training jobs")
 @st.fragment(run_every=REFRESH_SECONDS)
 def training_jobs() -> None:
     try:
-        active = {job["id"]: job for status in ACTIVE_STATUSES for job in client.list_training_jobs(status=status)
-                  if job.get("status") in ACTIVE_STATUSES}
+        active: dict[int, TrainingJob] = {job.id: job for status in ACTIVE_STATUSES
+                                          for job in client.list_training_jobs(status=status)
+                                          if job.status in ACTIVE_STATUSES}
         recent = client.list_training_jobs(limit=20)
     except ApiError as error:
         ui.show_error(error, "Cannot load training jobs")
         return
-    running = sorted(active.values(), key=lambda job: job["id"], reverse=True)
+    running = sorted(active.values(), key=lambda job: job.id, reverse=True)
     if not running:
         st.caption("No job is running.")
     for job in running:
         with st.container(border=True):
-            progress = job.get("progress") or {}
-            epochs = progress.get("epochs") or job.get("epochs") or 0
-            epoch = progress.get("epoch") or 0
+            progress = job.progress
+            epochs = progress.epochs or job.epochs
             head, cancel = st.columns([5, 1])
-            head.markdown(f"**Job #{job['id']}** · {job.get('status')} · loss {job.get('loss')} · "
-                          f"by {job.get('requested_by') or '–'}")
-            st.progress(min(epoch / epochs, 1.0) if epochs else 0.0, text=f"epoch {epoch} of {epochs}")
+            head.markdown(f"**Job #{job.id}** · {job.status} · loss {job.loss} · by {job.requested_by or '–'}")
+            st.progress(min(progress.epoch / epochs, 1.0) if epochs else 0.0,
+                        text=f"epoch {progress.epoch} of {epochs}")
             figures = st.columns(4)
-            figures[0].metric("training loss", fmt(progress.get("loss")))
-            figures[1].metric("validation EER", fmt(progress.get("val_eer")))
-            figures[2].metric("images / s", fmt(progress.get("images_per_s"), 1))
-            figures[3].metric("last heartbeat", str(progress.get("heartbeat_at") or "")[11:19] or "–")
-            if job.get("cancel_requested"):
+            figures[0].metric("training loss", fmt(progress.loss))
+            figures[1].metric("validation EER", fmt(progress.val_eer))
+            figures[2].metric("images / s", fmt(progress.images_per_s, 1))
+            figures[3].metric("last heartbeat", progress.heartbeat_at.strftime("%H:%M:%S")
+                              if progress.heartbeat_at else "–")
+            if job.cancel_requested:
                 cancel.caption("cancelling…")
-            elif cancel.button("Cancel", key=f"cancel_{job['id']}"):
+            elif ui.can("training.change_trainingjob") and cancel.button("Cancel", key=f"cancel_{job.id}"):
                 try:
-                    client.cancel_training(job["id"])
+                    client.cancel_training(job.id)
                 except ApiError as error:
                     ui.show_error(error, "Not cancelled")
                 else:
-                    st.toast(f"Job #{job['id']} will stop at the next step.")
-    finished = [job for job in recent if job.get("status") not in ACTIVE_STATUSES]
+                    st.toast(f"Job #{job.id} will stop at the next step.")
+    finished = [job for job in recent if job.status not in ACTIVE_STATUSES]
     if finished:
         st.markdown("**Finished jobs**")
         st.dataframe([{
-            "id": job.get("id"), "status": job.get("status"),
-            "epochs": f"{(job.get('progress') or {}).get('epoch', 0)}/{job.get('epochs')}",
-            "loss": job.get("loss"), "val EER": (job.get("progress") or {}).get("val_eer"),
-            "model version": (job.get("model_version") or {}).get("name") if isinstance(job.get("model_version"), dict)
-            else job.get("model_version"),
-            "finished": str(job.get("finished_at") or "")[:16].replace("T", " "),
-            "error": (job.get("error") or "")[:120],
+            "id": job.id, "status": job.status, "epochs": f"{job.progress.epoch}/{job.epochs}",
+            "loss": job.loss, "val EER": job.progress.val_eer,
+            "model version": job.model_version.name if job.model_version else None,
+            "finished": ui.when(job.finished_at)[:16],
+            "error": job.error[:120],
         } for job in finished[:20]], hide_index=True, width="stretch")
 
 
 training_jobs()
+
+if not ui.can("training.add_trainingjob"):
+    st.stop()
 
 with st.expander("Start a training job", icon=":material/model_training:"):
     with st.form("start_training"):
@@ -327,5 +307,5 @@ with st.expander("Start a training job", icon=":material/model_training:"):
             except ApiError as error:
                 ui.show_error(error, "Training not started")
             else:
-                st.success(f"Training job #{job.get('id')} is {job.get('status', 'queued')}.",
+                st.success(f"Training job #{job.id} is {job.status}.",
                            icon=":material/rocket_launch:")

@@ -9,6 +9,7 @@ import streamlit as st
 import signature_box
 import ui_common as ui
 from api_client import ApiError
+from api_models import Reference
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "gif", "webp"]
 THUMBNAILS = 8
@@ -26,27 +27,25 @@ with left:
                           placeholder="e.g. ACC-00123 or Smith")
     if query.strip():
         found = ui.guarded(lambda: client.list_signers(search=query.strip()), "Signer search failed")
-        results = found.get("results", []) if isinstance(found, dict) else list(found or [])
-        if not results:
+        if not found.results:
             st.info(f"No signer matches “{query.strip()}”.")
         else:
-            by_id = {row["id"]: row for row in results}
+            by_id = {row.id: row for row in found.results}
             chosen = st.selectbox(
-                f"Signer ({found.get('count', len(results)) if isinstance(found, dict) else len(results)} found)",
-                list(by_id), key="verify_signer",
-                format_func=lambda i: f"{by_id[i]['external_id']} · {by_id[i]['full_name']}"
-                + (" (suspended)" if by_id[i].get("status") == "suspended" else ""))
+                f"Signer ({found.count} found)", list(by_id), key="verify_signer",
+                format_func=lambda i: f"{by_id[i].external_id} · {by_id[i].full_name}"
+                + (" (suspended)" if by_id[i].status == "suspended" else ""))
             signer = by_id.get(chosen)
 
-references: list[dict] = []
+references: list[Reference] = []
 with right:
     if signer:
-        st.subheader(f"{signer['full_name']}")
-        st.caption(f"External id {signer['external_id']} · status {signer.get('status', 'active')}")
-        if signer.get("status") == "suspended":
+        st.subheader(signer.full_name)
+        st.caption(f"External id {signer.external_id} · status {signer.status}")
+        if signer.status == "suspended":
             st.warning("This signer is suspended: the service will refuse to verify their cheques.",
                        icon=":material/block:")
-        references = ui.guarded(lambda: client.list_references(signer["external_id"]), "Cannot load references",
+        references = ui.guarded(lambda: client.list_references(signer.external_id), "Cannot load references",
                                 stop=False) or []
         if not references:
             st.warning("This signer has no reference signatures yet, so nothing can be compared. "
@@ -54,13 +53,13 @@ with right:
         else:
             st.markdown(f"**Reference signatures** ({len(references)})")
             shown = references[:THUMBNAILS]
-            images = [ui.session_bytes(("r", signer["external_id"], ref["id"], False),
-                                       lambda ref=ref: client.reference_image(signer["external_id"], ref["id"]))
+            images = [ui.session_bytes(("r", signer.external_id, ref.id, False),
+                                       lambda ref=ref: client.reference_image(signer.external_id, ref.id))
                       for ref in shown]
             columns = st.columns(4)
             for index, (ref, data) in enumerate(zip(shown, images)):
                 with columns[index % 4]:
-                    ui.show_image(data, f"#{ref['id']}")
+                    ui.show_image(data, f"#{ref.id}")
             if len(references) > THUMBNAILS:
                 st.caption(f"and {len(references) - THUMBNAILS} more")
     else:
@@ -119,7 +118,7 @@ ready = signer is not None and upload is not None
 if st.button("Verify signature", type="primary", disabled=not ready, icon=":material/fact_check:"):
     with st.spinner("Checking the signature…"):
         try:
-            record = client.verify(signer["external_id"], (upload.name, upload.getvalue(), upload.type), crop=crop,
+            record = client.verify(signer.external_id, (upload.name, upload.getvalue(), upload.type), crop=crop,
                                    cheque_reference=cheque_reference.strip() or None)
         except ApiError as error:
             st.session_state.pop("verify_result", None)

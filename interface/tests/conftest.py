@@ -2,6 +2,9 @@
 
 The interface is tested against HTTP, not against mocked Python objects: the client really
 sends requests, and the fake records what it received (method, path, query, JSON, multipart).
+Every answer it gives is checked against the backend's OpenAPI schema (``schema_check``): a
+test whose fake answers a shape the real API never sends fails, saying which field is wrong.
+Answers in the real shapes are built with ``shapes``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import shapes
 from PIL import Image, ImageDraw
+from schema_check import answer_problems, openapi_schema
 
 PREFIX = "/api/v1/"
 
@@ -40,6 +45,7 @@ class Reply:
     json: Any = None
     body: bytes = b""
     content_type: str = "application/json"
+    checked: bool = True  # False only where a test feeds the client a shape on purpose that the API never sends
 
 
 def _parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], list[tuple[str, str, bytes]]]:
@@ -65,6 +71,7 @@ class FakeApi:
     def __init__(self) -> None:
         self.routes: dict[tuple[str, str], Reply | Callable[[Recorded], Reply]] = {}
         self.requests: list[Recorded] = []
+        self.problems: list[str] = []  # answers that do not fit the schema; the fixture fails the test on them
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
                                         daemon=True)
@@ -79,13 +86,14 @@ class FakeApi:
         self._server.server_close()
 
     def on(self, method: str, path: str, status: int = 200, json: Any = None, body: bytes = b"",
-           content_type: str | None = None, handler: Callable[[Recorded], Reply] | None = None) -> None:
+           content_type: str | None = None, handler: Callable[[Recorded], Reply] | None = None,
+           checked: bool = True) -> None:
         if handler is not None:
             self.routes[(method.upper(), path)] = handler
         else:
             self.routes[(method.upper(), path)] = Reply(
                 status=status, json=json, body=body,
-                content_type=content_type or ("application/json" if body == b"" else "image/png"))
+                content_type=content_type or ("application/json" if body == b"" else "image/png"), checked=checked)
 
     def error(self, method: str, path: str, status: int, code: str, message: str, fields=None) -> None:
         self.on(method, path, status=status, json={"error": {"code": code, "message": message,
@@ -121,6 +129,9 @@ class FakeApi:
                                                   "fields": {}}})
                 else:
                     reply = route(recorded) if callable(route) else route
+                if reply.checked:
+                    fake.problems += answer_problems(self.command, path, reply.status, reply.json,
+                                                     reply.content_type)
                 payload = json.dumps(reply.json).encode() if reply.json is not None else reply.body
                 self.send_response(reply.status)
                 self.send_header("Content-Type", reply.content_type)
@@ -135,10 +146,12 @@ class FakeApi:
 
 @pytest.fixture
 def fake_api(monkeypatch):
+    openapi_schema()  # generated once, here in the main thread, before the server thread needs it
     api = FakeApi()
     monkeypatch.setenv("SIGVERIFY_API_URL", api.url)
     yield api
     api.close()
+    assert not api.problems, "the fake API answered shapes the real API never sends:\n" + "\n".join(api.problems)
 
 
 def png_bytes(width: int = 120, height: int = 60, stroke: bool = True) -> bytes:
@@ -164,15 +177,16 @@ APP_TIMEOUT = 120
 
 @pytest.fixture
 def open_app(fake_api):
-    """An AppTest of the whole app, logged in with the given roles (token preset in session state).
+    """An AppTest of the whole app, logged in as a member of ``roles`` (token preset in session state).
 
-    ``auth/me/`` is answered by the fake API, so the app builds its menu exactly as it would live.
+    ``auth/me/`` is answered by the fake API with the permissions those roles hold in the backend
+    (or ``permissions``), so the app builds its menu exactly as it would live.
     """
     from streamlit.testing.v1 import AppTest
 
-    def _open(*roles: str, page: str | None = None, username: str = "clara") -> AppTest:
-        fake_api.on("GET", "auth/me/", json={"id": 1, "username": username, "full_name": "", "roles": list(roles),
-                                             "permissions": [], "is_staff": False})
+    def _open(*roles: str, page: str | None = None, username: str = "clara",
+              permissions: list[str] | None = None) -> AppTest:
+        fake_api.on("GET", "auth/me/", json=shapes.me(*roles, username=username, permissions=permissions))
         at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT)
         at.session_state["token"] = "test-token"
         at.run()

@@ -1,8 +1,9 @@
-"""AppTests of the app shell: login, menu by role, session end, logout, API down."""
+"""AppTests of the app shell: login, menu by permission, session end, logout, API down."""
 
 from pathlib import Path
 
 import pytest
+import shapes
 from streamlit.testing.v1 import AppTest
 
 import ui_common
@@ -27,7 +28,8 @@ def test_anonymous_user_sees_only_the_login_page(fake_api):
 
 def test_login_exchanges_password_for_token_kept_in_session_state(fake_api):
     fake_api.on("POST", "auth/token/", json={"token": "tok-1"})
-    fake_api.on("GET", "auth/me/", json={"username": "clara", "roles": ["clerk"]})
+    fake_api.on("GET", "auth/me/", json=shapes.me("clerk"))
+    fake_api.on("GET", "signers/", json=shapes.page([]))
     at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT).run()
     at.text_input[0].input("clara")
     at.text_input[1].input("secret")
@@ -61,11 +63,23 @@ def test_wrong_password_shows_the_api_message_and_keeps_user_logged_out(fake_api
     ([], []),
 ])
 def test_menu_holds_only_the_pages_the_roles_allow(roles, pages):
-    assert ui_common.allowed_pages(roles) == pages
+    """By the permissions each role holds in the backend (what `/auth/me/` lists), not by its name."""
+    assert ui_common.allowed_pages(shapes.permissions_of(*roles)) == pages
+
+
+def test_menu_follows_permissions_not_role_names(open_app, fake_api):
+    fake_api.on("GET", "verifications/", json=shapes.page([]))
+    # An admin-made group the code never heard of: `/auth/me/` lists no role, only its permissions.
+    at = open_app(permissions=["verifications.view_verification"])
+    assert not at.exception
+    assert titles(at) == ["Verification history"]
+    at = open_app("clerk", permissions=[])  # the group's name alone opens nothing
+    assert not at.exception
+    assert "none of the permissions" in at.warning[0].value
 
 
 def test_page_outside_the_role_cannot_be_opened(open_app, fake_api):
-    fake_api.on("GET", "signers/", json={"count": 0, "next": None, "previous": None, "results": []})
+    fake_api.on("GET", "signers/", json=shapes.page([]))
     at = open_app("clerk")
     assert titles(at) == ["Verify a cheque signature"]
     with pytest.raises(ValueError):
@@ -75,18 +89,18 @@ def test_page_outside_the_role_cannot_be_opened(open_app, fake_api):
 
 
 def test_ml_staff_lands_on_models(open_app, fake_api):
-    fake_api.on("GET", "model-versions/", json={"count": 0, "next": None, "previous": None, "results": []})
-    fake_api.on("GET", "promotions/", json={"count": 0, "next": None, "previous": None, "results": []})
-    fake_api.on("GET", "training-jobs/", json={"count": 0, "next": None, "previous": None, "results": []})
+    fake_api.on("GET", "model-versions/", json=shapes.page([]))
+    fake_api.on("GET", "promotions/", json=shapes.page([]))
+    fake_api.on("GET", "training-jobs/", json=shapes.page([]))
     at = open_app("ml_staff")
     assert not at.exception
     assert titles(at) == ["Models"]
 
 
 def test_user_without_a_known_role_is_told_so(open_app):
-    at = open_app("auditor")
+    at = open_app()  # in no product group and holding no permission
     assert not at.exception
-    assert "no role that this interface serves" in at.warning[0].value
+    assert "none of the permissions this interface's pages need" in at.warning[0].value
 
 
 def test_revoked_token_sends_the_user_back_to_login(fake_api):
@@ -109,7 +123,7 @@ def test_api_down_shows_plain_words_not_a_traceback(monkeypatch):
 
 
 def test_logout_revokes_the_token_and_clears_the_session(open_app, fake_api):
-    fake_api.on("GET", "signers/", json={"count": 0, "next": None, "previous": None, "results": []})
+    fake_api.on("GET", "signers/", json=shapes.page([]))
     fake_api.on("POST", "auth/logout/", status=204)
     at = open_app("clerk")
     at.sidebar.button(key="logout").click().run()

@@ -1,19 +1,24 @@
 """AppTests of the Enroll page against the fake API."""
 
+import shapes
+
 PAGE = "app_pages/enroll.py"
-SIGNER = {"id": 7, "external_id": "ACC-7", "full_name": "Bo Lind", "status": "active", "reference_count": 0}
+SIGNER = shapes.signer(id=7, external_id="ACC-7", full_name="Bo Lind", reference_count=0)
+
+
+def references(*ids):
+    return shapes.page([shapes.reference(i, signer=7, external_id="ACC-7") for i in ids])
 
 
 def test_create_signer_then_upload_several_references(open_app, fake_api, png):
     fake_api.on("POST", "signers/", status=201, json=SIGNER)
     refs = []
-    fake_api.on("GET", "signers/ACC-7/references/", handler=lambda r: fake_api.reply(json=list(refs)))
+    fake_api.on("GET", "signers/ACC-7/references/", handler=lambda r: fake_api.reply(json=shapes.page(list(refs))))
 
     def upload(request):
-        refs.append({"id": 70, "signer": 7, "original_name": "a.png"})
-        return fake_api.reply(201, json={
-            "accepted": [{"id": 70, "original_name": "a.png"}],
-            "rejected": [{"filename": "blank.png", "code": "no_ink", "message": "No ink was found on the page."}]})
+        refs.append(shapes.reference(70, signer=7, external_id="ACC-7", original_name="a.png"))
+        return fake_api.reply(201, json=shapes.upload_result(
+            [refs[-1]], [shapes.rejection("blank.png", "no_ink", "No ink was found on the page.")]))
 
     fake_api.on("POST", "signers/ACC-7/references/", handler=upload)
     fake_api.on("GET", "signers/ACC-7/references/70/image/", body=png())
@@ -45,10 +50,10 @@ def test_create_signer_then_upload_several_references(open_app, fake_api, png):
 
 
 def test_all_images_rejected_still_lists_the_reasons(open_app, fake_api, png):
-    fake_api.on("GET", "signers/", json={"count": 1, "next": None, "previous": None, "results": [SIGNER]})
-    fake_api.on("GET", "signers/ACC-7/references/", json=[])
+    fake_api.on("GET", "signers/", json=shapes.page([SIGNER]))
+    fake_api.on("GET", "signers/ACC-7/references/", json=references())
     fake_api.on("POST", "signers/ACC-7/references/", status=400, json={
-        "accepted": [], "rejected": [{"filename": "x.png", "code": "not_an_image", "message": "Not an image."}],
+        **shapes.upload_result([], [shapes.rejection("x.png", "not_an_image", "Not an image.")]),
         "error": {"code": "no_image_accepted", "message": "No image was accepted.", "fields": {}}})
     at = open_app("admin", page=PAGE)
     at.radio(key="enroll_mode").set_value("Existing signer").run()
@@ -61,8 +66,8 @@ def test_all_images_rejected_still_lists_the_reasons(open_app, fake_api, png):
 
 
 def test_enough_references_no_warning(open_app, fake_api, png):
-    fake_api.on("GET", "signers/", json={"count": 1, "next": None, "previous": None, "results": [SIGNER]})
-    fake_api.on("GET", "signers/ACC-7/references/", json=[{"id": i} for i in (1, 2, 3)])
+    fake_api.on("GET", "signers/", json=shapes.page([SIGNER]))
+    fake_api.on("GET", "signers/ACC-7/references/", json=references(1, 2, 3))
     for i in (1, 2, 3):
         fake_api.on("GET", f"signers/ACC-7/references/{i}/image/", body=png())
     at = open_app("integrator", page=PAGE)

@@ -4,22 +4,23 @@ import csv
 import datetime as dt
 import io
 
+import shapes
+
 import ui_common
+from api_models import Verification
 
 PAGE = "app_pages/history.py"
 
 
 def row(i, decision="genuine", day="2026-11-20", review=None, requested_by="clara"):
-    return {"id": i, "signer": 4, "signer_external_id": "ACC-1", "signer_name": "Ann Smith", "decision": decision,
-            "score": 0.9 if decision == "genuine" else 0.1, "distances": [{"reference": 11, "distance": 0.2}],
-            "thresholds": {"accept": 0.7, "reject": 0.35, "eer": 0.5}, "model_version": "m1",
-            "cheque_reference": f"CHQ{i}", "requested_by": requested_by, "created_at": f"{day}T10:00:0{i % 10}Z",
-            "processing_ms": 40, "review": review}
+    return shapes.verification(id=i, decision=decision, score=0.9 if decision == "genuine" else 0.1, review=review,
+                               distances=[{"reference": 11, "distance": 0.2}], model_version="m1",
+                               cheque_reference=f"CHQ{i}", requested_by=requested_by,
+                               created_at=f"{day}T10:00:0{i % 10}Z", processing_ms=40)
 
 
 ROWS = [row(1), row(2, "forgery", "2026-11-21"), row(3, "refer", "2026-11-21",
-                                                      review={"final_decision": "forgery", "comment": "bad",
-                                                              "reviewer": "sam"})]
+                                                      review=shapes.review("forgery", "bad", reviewer="sam"))]
 
 
 def paged(fake_api, rows, page_size=2):
@@ -28,11 +29,10 @@ def paged(fake_api, rows, page_size=2):
         chunk = rows[(page - 1) * page_size: page * page_size]
         has_next = page * page_size < len(rows)
         query = "&".join(f"{k}={v}" for k, v in request.query.items() if k != "page")
-        return fake_api.reply(json={
-            "count": len(rows),
-            "next": f"{fake_api.url}/verifications/?{query}&page={page + 1}" if has_next else None,
-            "previous": f"{fake_api.url}/verifications/?page={page - 1}" if page > 1 else None,
-            "results": chunk})
+        return fake_api.reply(json=shapes.page(
+            chunk, count=len(rows),
+            next=f"{fake_api.url}/verifications/?{query}&page={page + 1}" if has_next else None,
+            previous=f"{fake_api.url}/verifications/?page={page - 1}" if page > 1 else None))
 
     fake_api.on("GET", "verifications/", handler=handler)
 
@@ -108,8 +108,7 @@ def test_detail_of_a_reviewed_verification_shows_the_review(open_app, fake_api, 
     paged(fake_api, ROWS)
     fake_api.on("GET", "verifications/3/", json=ROWS[2])
     at = open_app("clerk", page=PAGE)
-    fake_api.on("GET", "verifications/", handler=lambda r: fake_api.reply(json={
-        "count": 1, "next": None, "previous": None, "results": [ROWS[2]]}))
+    fake_api.on("GET", "verifications/", handler=lambda r: fake_api.reply(json=shapes.page([ROWS[2]])))
     at.selectbox(key="history_decision").set_value("refer").run()
     at.selectbox(key="history_open").set_value(3).run()
     assert not at.exception
@@ -118,7 +117,7 @@ def test_detail_of_a_reviewed_verification_shows_the_review(open_app, fake_api, 
 
 
 def test_csv_has_one_line_per_row_with_review():
-    text = ui_common.verifications_csv(ROWS)
+    text = ui_common.verifications_csv([Verification.model_validate(r) for r in ROWS])
     lines = list(csv.DictReader(io.StringIO(text)))
     assert [line["id"] for line in lines] == ["1", "2", "3"]
     assert lines[2]["decision"] == "Refer to supervisor"

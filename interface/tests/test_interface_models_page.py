@@ -1,41 +1,37 @@
 """AppTests of the Models page against the fake API."""
 
 import pytest
+import shapes
 
 PAGE = "app_pages/models.py"
-EMPTY = {"count": 0, "next": None, "previous": None, "results": []}
+EMPTY = shapes.page([])
+AT = {"frr": 0.1, "far_skilled": 0.13, "far_random": 0.01}
 
-ACTIVE = {"id": 1, "name": "sigverify-resnet18 v1", "sha256": "ab" * 32, "is_active": True,
-          "thresholds": {"eer": 0.5, "accept": 0.7, "reject": 0.35}, "input_size": [128, 192],
-          "metrics": {"validation": {"R5": {"skilled": {"eer": 0.12, "auc": 0.94},
-                                            "at_threshold": {"frr": 0.1, "far_skilled": 0.13, "far_random": 0.01}}}},
-          "card": {"data": {"datasets": ["organized_data/cedar"]},
-                   "recipe": {"history": [{"epoch": 1, "loss": 0.5, "val_eer": 0.2},
-                                          {"epoch": 2, "loss": 0.3, "val_eer": 0.15}]}},
-          "created_at": "2026-11-21T10:00:00Z"}
-CANDIDATE = {"id": 2, "name": "sigverify-resnet18 v2", "sha256": "cd" * 32, "is_active": False,
-             "thresholds": {"eer": 0.5, "accept": 0.72, "reject": 0.3}, "input_size": [128, 192],
-             "metrics": {"test": {"roc": {"fpr": [0, 0.1, 1], "tpr": [0, 0.8, 1]}, "skilled": {"eer": 0.1}}},
-             "card": {}, "created_at": "2026-11-22T00:30:00Z"}
-RUNNING_JOB = {"id": 5, "status": "running", "requested_by": "mo", "datasets": ["cedar"], "epochs": 10,
-               "loss": "triplet-semihard", "progress": {"epoch": 3, "epochs": 10, "loss": 0.42, "val_eer": 0.18,
-                                                         "images_per_s": 55.5,
-                                                         "heartbeat_at": "2026-11-22T01:00:05Z"},
-               "cancel_requested": False, "model_version": None, "error": ""}
-DONE_JOB = {"id": 4, "status": "succeeded", "requested_by": "mo", "epochs": 2, "loss": "contrastive",
-            "progress": {"epoch": 2, "epochs": 2, "loss": 0.2, "val_eer": 0.2}, "model_version":
-            {"id": 2, "name": "sigverify-resnet18 v2", "is_active": False}, "error": "",
-            "finished_at": "2026-11-22T00:30:00Z"}
+ACTIVE = shapes.model_version(1, "sigverify-resnet18 v1", is_active=True, card_=shapes.card(
+    validation={"R5": shapes.evaluation(5, 20, 0.12, AT)},
+    held_out={"cedar_R5": shapes.evaluation(5, 10, 0.16, AT), "gpds_R5": shapes.evaluation(5, 30, 0.123, AT),
+              "cedar_R1": shapes.evaluation(1, 10, 0.23)},
+    recipe={"history": [{"epoch": 1, "loss": 0.5, "val_eer": 0.2}, {"epoch": 2, "loss": 0.3, "val_eer": 0.15}]}))
+# A candidate whose validation EER (0.08) looks better than its held-out test EER (0.1): the headline is the test.
+CANDIDATE = shapes.model_version(2, "sigverify-resnet18 v2", card_=shapes.card(
+    validation={"R5": shapes.evaluation(5, 20, 0.08)}, held_out={"cedar_R5": shapes.evaluation(5, 10, 0.1, AT)},
+    thresholds={"eer": 0.5, "accept": 0.72, "reject": 0.3}), created_at="2026-11-22T00:30:00Z")
+RUNNING_JOB = shapes.training_job(5, "running", progress_=shapes.progress(3, 10, 0.42, 0.18, 55.5,
+                                                                          "2026-11-22T01:00:05Z"))
+DONE_JOB = shapes.training_job(4, "succeeded", epochs=2, loss="contrastive",
+                               progress_=shapes.progress(2, 2, 0.2, 0.2),
+                               model_version=shapes.brief(2, "sigverify-resnet18 v2"),
+                               finished_at="2026-11-22T00:30:00Z")
 
 
 @pytest.fixture
 def api(fake_api):
-    fake_api.on("GET", "model-versions/", json={"count": 2, "next": None, "previous": None,
-                                                "results": [CANDIDATE, ACTIVE]})
+    fake_api.on("GET", "model-versions/", json=shapes.page([CANDIDATE, ACTIVE]))
     fake_api.on("GET", "promotions/", json=EMPTY)
+
     def jobs(request):
         rows = [job for job in (RUNNING_JOB, DONE_JOB) if request.query.get("status") in (None, job["status"])]
-        return fake_api.reply(json={"count": len(rows), "next": None, "previous": None, "results": rows})
+        return fake_api.reply(json=shapes.page(rows))
 
     fake_api.on("GET", "training-jobs/", handler=jobs)
     return fake_api
@@ -47,12 +43,18 @@ def test_versions_with_metrics_and_roc(open_app, api):
     versions = at.dataframe[0].value
     assert list(versions["name"]) == ["sigverify-resnet18 v2", "sigverify-resnet18 v1"]
     assert list(versions["active"]) == ["", "● active"]
-    assert list(versions["EER (skilled)"]) == [0.1, 0.12]
+    # The headline is the held-out test writers' skilled EER at R=5 per dataset, never the validation one.
+    assert list(versions["test EER cedar"]) == [0.1, 0.16]
+    assert list(versions["test EER gpds"])[1] == 0.123 and versions["test EER gpds"].isna()[0]
+    assert list(versions["accept at"]) == [0.72, 0.7]
     assert [e.label for e in at.expander] == ["sigverify-resnet18 v2 (#2)", "sigverify-resnet18 v1 (#1) · active",
                                               "Start a training job"]
-    metric_names = [m for frame in at.dataframe[1:] if "metric" in frame.value for m in frame.value["metric"]]
-    assert "validation.R5.skilled.eer" in metric_names
-    # ROC for both (a curve for v2, operating points for v1) and v1's training history.
+    metrics = [frame.value for frame in at.dataframe[1:] if "split" in frame.value]
+    v1 = metrics[1]
+    assert list(zip(v1["split"], v1["dataset"], v1["R"], v1["skilled EER"], strict=True)) == [
+        ("test (held-out writers)", "cedar", 1, 0.23), ("test (held-out writers)", "cedar", 5, 0.16),
+        ("test (held-out writers)", "gpds", 5, 0.123), ("validation (chose the model)", "all, pooled", 5, 0.12)]
+    # Operating points for both versions and v1's training history.
     plots = [image for image in at.image if image.captions == [""]]
     assert len(plots) == 3
     assert [b.label for b in at.button if b.label.startswith("Promote")] == ["Promote this version…"]
@@ -80,7 +82,7 @@ def test_cancel_a_running_job(open_app, api):
 
 
 def test_start_a_training_job(open_app, api):
-    api.on("POST", "training-jobs/", status=202, json={"id": 6, "status": "queued"})
+    api.on("POST", "training-jobs/", status=202, json=shapes.training_job(6))
     at = open_app("ml_staff", page=PAGE)
     form = {t.label: t for t in at.text_input}
     form["Datasets in organized_data/ (comma separated)"].input("cedar, gpds")
@@ -107,8 +109,7 @@ def test_training_refused_by_api_shows_why(open_app, api):
 
 
 def test_promotion_needs_confirmation_then_shows_reembedding_progress(open_app, api):
-    promotion = {"id": 3, "status": "running", "model_version": {"id": 2, "name": "sigverify-resnet18 v2"},
-                 "total": 40, "done": 10, "error": ""}
+    promotion = shapes.promotion(3, "running", shapes.brief(2, "sigverify-resnet18 v2"), total=40, done=10)
     api.on("POST", "model-versions/2/promote/", status=202, json=dict(promotion, status="queued", done=0))
     at = open_app("ml_staff", page=PAGE)
     at.button(key="promote_2").click().run()
@@ -120,9 +121,8 @@ def test_promotion_needs_confirmation_then_shows_reembedding_progress(open_app, 
     assert not any("Promote sigverify-resnet18 v2?" in m.value for m in at.markdown)
 
     at.button(key="promote_2").click().run()
-    api.on("GET", "promotions/", handler=lambda r: api.reply(json={
-        "count": 1, "next": None, "previous": None,
-        "results": [promotion] if r.query.get("status") == "running" else []}))
+    api.on("GET", "promotions/", handler=lambda r: api.reply(json=shapes.page(
+        [promotion] if r.query.get("status") == "running" else [])))
     at.button(key="promote_confirm").click().run()
     assert not at.exception
     assert len(api.received("POST", "model-versions/2/promote/")) == 1
@@ -131,10 +131,10 @@ def test_promotion_needs_confirmation_then_shows_reembedding_progress(open_app, 
 
 
 def test_finished_and_failed_promotions(open_app, api):
-    api.on("GET", "promotions/3/", json={"id": 3, "status": "failed", "model_version": {"id": 2, "name": "v2"},
-                                         "total": 40, "done": 12, "error": "worker lost"})
+    api.on("GET", "promotions/3/", json=shapes.promotion(3, "failed", shapes.brief(2, "v2"), total=40, done=12,
+                                                         error="worker lost"))
     at = open_app("ml_staff", page=PAGE)
-    at.session_state["promotion"] = {"id": 3, "status": "queued"}
+    at.session_state["promotion"] = 3
     at.run()
     assert not at.exception
     assert "Promotion of v2 failed: worker lost. The previous model is still active." in [e.value for e in at.error]
@@ -147,3 +147,19 @@ def test_promotion_conflict_is_explained(open_app, api):
     at.button(key="promote_confirm").click().run()
     assert not at.exception
     assert "Promotion not started: Another promotion is running." in [e.value for e in at.error]
+
+
+def test_what_the_page_offers_follows_the_permissions(open_app, api):
+    """Reading versions needs view_modelversion; promoting, training and cancelling each need their own."""
+    at = open_app(permissions=["modelregistry.view_modelversion"], page=PAGE)
+    assert not at.exception
+    assert list(at.dataframe[0].value["name"]) == ["sigverify-resnet18 v2", "sigverify-resnet18 v1"]
+    assert not [b for b in at.button if b.label.startswith("Promote")]
+    assert "Training jobs" not in [h.value for h in at.subheader]
+    assert api.received("GET", "training-jobs/") == [] and api.received("GET", "promotions/") == []
+
+    viewer = ["modelregistry.view_modelversion", "training.view_trainingjob"]
+    at = open_app(permissions=viewer, page=PAGE)
+    assert "Training jobs" in [h.value for h in at.subheader]
+    assert not [b for b in at.button if b.label in ("Cancel", "Start training")]
+    assert "Start a training job" not in [e.label for e in at.expander]

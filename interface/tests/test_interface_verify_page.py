@@ -1,25 +1,20 @@
 """AppTests of the Verify page against the fake API."""
 
 import pytest
+import shapes
 
 PAGE = "app_pages/verify.py"
-SIGNER = {"id": 4, "external_id": "ACC-1", "full_name": "Ann Smith", "status": "active", "reference_count": 3}
+SIGNER = shapes.signer()
 
 
 def record(decision="genuine", score=0.91, review=None, **extra):
-    return {"id": 9, "signer": 4, "signer_external_id": "ACC-1", "signer_name": "Ann Smith", "decision": decision,
-            "score": score, "z_score": -1.0,
-            "distances": [{"reference": 12, "distance": 0.41}, {"reference": 11, "distance": 0.12},
-                          {"reference": 13, "distance": 0.3}],
-            "thresholds": {"accept": 0.7, "reject": 0.35, "eer": 0.5}, "model_version": "sigverify-resnet18",
-            "model_version_id": 1, "cheque_reference": "", "crop": None, "requested_by": "clara",
-            "created_at": "2026-11-22T01:00:00Z", "processing_ms": 42, "review": review, **extra}
+    return shapes.verification(decision=decision, score=score, review=review, **extra)
 
 
 @pytest.fixture
 def api(fake_api, png):
-    fake_api.on("GET", "signers/", json={"count": 1, "next": None, "previous": None, "results": [SIGNER]})
-    fake_api.on("GET", "signers/ACC-1/references/", json=[{"id": i, "signer": 4} for i in (11, 12, 13)])
+    fake_api.on("GET", "signers/", json=shapes.page([SIGNER]))
+    fake_api.on("GET", "signers/ACC-1/references/", json=shapes.page([shapes.reference(i) for i in (11, 12, 13)]))
     for ref in (11, 12, 13):
         for kind in ("image", "preprocessed"):
             fake_api.on("GET", f"signers/ACC-1/references/{ref}/{kind}/", body=png())
@@ -252,9 +247,8 @@ def test_unreadable_upload_is_still_sent_and_the_api_says_why(open_app, api):
 
 
 def test_suspended_signer_and_signer_without_references_are_flagged(open_app, fake_api):
-    fake_api.on("GET", "signers/", json={"count": 1, "next": None, "previous": None,
-                                         "results": [dict(SIGNER, status="suspended")]})
-    fake_api.on("GET", "signers/ACC-1/references/", json=[])
+    fake_api.on("GET", "signers/", json=shapes.page([dict(SIGNER, status="suspended")]))
+    fake_api.on("GET", "signers/ACC-1/references/", json=shapes.page([]))
     at = choose_signer(open_app("clerk", page=PAGE))
     assert not at.exception
     warnings = " ".join(w.value for w in at.warning)
@@ -262,7 +256,7 @@ def test_suspended_signer_and_signer_without_references_are_flagged(open_app, fa
 
 
 def test_no_signer_found(open_app, fake_api):
-    fake_api.on("GET", "signers/", json={"count": 0, "next": None, "previous": None, "results": []})
+    fake_api.on("GET", "signers/", json=shapes.page([]))
     at = choose_signer(open_app("clerk", page=PAGE))
     assert "No signer matches" in at.info[0].value
 
@@ -276,8 +270,7 @@ def run_verification(open_app, api, png, decision="genuine"):
 
 
 def test_confirming_the_decision_records_the_review(open_app, api, png):
-    api.on("POST", "verifications/9/review/", status=201,
-           json={"final_decision": "genuine", "comment": "", "reviewer": "clara", "created_at": "2026-11-22T01:01:00Z"})
+    api.on("POST", "verifications/9/review/", status=201, json=shapes.review("genuine"))
     at = run_verification(open_app, api, png)
     assert at.radio[-1].options == ["Confirm: Genuine", "Overrule: Forgery"]
     assert at.radio[-1].value is None  # nothing preselected: the clerk must choose
@@ -292,8 +285,7 @@ def test_confirming_the_decision_records_the_review(open_app, api, png):
 
 
 def test_overruling_needs_a_comment(open_app, api, png):
-    api.on("POST", "verifications/9/review/", status=201,
-           json={"final_decision": "forgery", "comment": "Hesitant strokes", "reviewer": "clara"})
+    api.on("POST", "verifications/9/review/", status=201, json=shapes.review("forgery", "Hesitant strokes"))
     at = run_verification(open_app, api, png)
     at.radio[-1].set_value("Overrule: Forgery")
     next(b for b in at.button if b.label == "Record review").click().run()
@@ -310,8 +302,7 @@ def test_overruling_needs_a_comment(open_app, api, png):
 
 
 def test_referred_cheque_gets_a_final_call(open_app, api, png):
-    api.on("POST", "verifications/9/review/", status=201, json={"final_decision": "forgery", "comment": "",
-                                                                "reviewer": "clara"})
+    api.on("POST", "verifications/9/review/", status=201, json=shapes.review("forgery"))
     at = run_verification(open_app, api, png, decision="refer")
     assert at.radio[-1].options == ["Genuine", "Forgery"]
     at.radio[-1].set_value("Forgery")

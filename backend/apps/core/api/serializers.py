@@ -1,4 +1,22 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+
+class ImageQualitySerializer(serializers.Serializer):
+    """What preprocessing measured on an image (``sigverify.preprocess.Quality``); older rows may lack some."""
+
+    width = serializers.IntegerField(required=False)
+    height = serializers.IntegerField(required=False)
+    ink_fraction = serializers.FloatField(required=False)
+    ink_box = serializers.ListField(child=serializers.IntegerField(), required=False, help_text="x, y, width, height")
+    threshold = serializers.FloatField(required=False)
+    paper_level = serializers.FloatField(required=False)
+    preprocess_version = serializers.CharField(required=False)
+
+
+@extend_schema_field(ImageQualitySerializer)
+class ImageQualityField(serializers.JSONField):
+    """The stored quality dict, passed through as it is; typed in the schema."""
 
 
 class ComponentSerializer(serializers.Serializer):

@@ -52,7 +52,7 @@ class ModelVersionBriefSerializer(serializers.Serializer):
 
 
 class PromotionSerializer(serializers.ModelSerializer):
-    requested_by = serializers.CharField(source="requested_by.username", default=None, read_only=True)
+    requested_by = serializers.CharField(source="requested_by.username", default=None, read_only=True, allow_null=True)
     model_version = ModelVersionBriefSerializer(read_only=True)
     previous_version = ModelVersionBriefSerializer(read_only=True, allow_null=True)
 
@@ -71,7 +71,7 @@ class ModelStateSerializer(ComponentSerializer):
     active_version = serializers.CharField(allow_null=True, required=False)
     active_version_id = serializers.IntegerField(allow_null=True, required=False)
     sha256 = serializers.CharField(allow_null=True, required=False)
-    thresholds = serializers.DictField(allow_null=True, required=False)
+    thresholds = ThresholdsField(allow_null=True, required=False)
     inference_precision = serializers.CharField(required=False)
 
 

@@ -1,6 +1,7 @@
 from django.urls import reverse
 from rest_framework import serializers
 
+from apps.core.api.serializers import ImageQualityField
 from apps.signers.models import ReferenceSignature, Signer
 
 
@@ -14,7 +15,10 @@ class SignerSerializer(serializers.ModelSerializer):
 
 
 class ReferenceSerializer(serializers.ModelSerializer):
-    enrolled_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    enrolled_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="Username of who enrolled it; null once deleted."
+    )
+    quality = ImageQualityField(read_only=True)
     model_versions = serializers.SerializerMethodField(help_text="Ids of the model versions that embedded it.")
     image_url = serializers.SerializerMethodField()
     preprocessed_url = serializers.SerializerMethodField()

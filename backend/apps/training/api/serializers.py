@@ -32,7 +32,7 @@ class TrainingJobProgressSerializer(serializers.Serializer):
 
 
 class TrainingJobSerializer(serializers.ModelSerializer):
-    requested_by = serializers.CharField(source="requested_by.username", default=None, read_only=True)
+    requested_by = serializers.CharField(source="requested_by.username", default=None, read_only=True, allow_null=True)
     progress = TrainingJobProgressSerializer(source="*", read_only=True)
     model_version = ModelVersionBriefSerializer(read_only=True, allow_null=True)
     options = PydanticModelField(TrainOptions, read_only=True, help_text="The options set when the job was started.")

@@ -3,6 +3,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.core.api.serializers import ImageQualityField
 from apps.core.images import parse_crop
 from apps.verifications.models import Review, Verification
 
@@ -45,7 +46,10 @@ class VerificationSerializer(serializers.ModelSerializer):
     signer_name = serializers.CharField(source="signer.full_name", read_only=True)
     model_version = serializers.CharField(source="model_version.name", read_only=True)
     model_version_id = serializers.IntegerField(read_only=True)
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="Username of the caller; null once deleted."
+    )
+    quality = ImageQualityField(read_only=True)
     distances = DistanceSerializer(many=True, read_only=True)
     thresholds = ThresholdsSerializer(read_only=True)
     crop = serializers.ListField(child=serializers.IntegerField(), allow_null=True, read_only=True)

@@ -1,0 +1,217 @@
+"""What the interface reads from each API answer: one typed model per response shape.
+
+Hand-kept against the OpenAPI schema the backend serves (``/api/v1/schema/``, drf-spectacular);
+``tests/test_interface_schema.py`` generates that schema and checks that every field read here
+exists in the endpoint's component with a compatible type. Fields the interface does not read
+are left out (and ignored when they come). The model card is the backend's own class
+(``sigverify.card.ModelCard``), so both sides read it the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from sigverify.card import ModelCard
+from sigverify.card import Thresholds as CardThresholds
+
+
+class ApiModel(BaseModel):
+    """An answer (or a part of one); ``component`` names its schema in ``components.schemas``."""
+
+    model_config = ConfigDict(extra="ignore")
+    component: ClassVar[str | None] = None
+
+
+# -- accounts -------------------------------------------------------------------------------
+
+
+class Token(ApiModel):
+    component = "Token"
+    token: str
+
+
+class Me(ApiModel):
+    """Who is logged in; pages are shown by ``permissions`` (``app_label.codename``), never by role."""
+
+    component = "Me"
+    id: int
+    username: str
+    full_name: str
+    roles: list[str]
+    permissions: list[str]
+    is_staff: bool
+
+    def can(self, *permissions: str) -> bool:
+        return set(permissions) <= set(self.permissions)
+
+
+class Health(ApiModel):
+    component = "Health"
+    status: str
+
+
+# -- signers --------------------------------------------------------------------------------
+
+
+class Signer(ApiModel):
+    component = "Signer"
+    id: int
+    external_id: str
+    full_name: str
+    status: str = "active"
+    reference_count: int = 0
+
+
+class Reference(ApiModel):
+    component = "Reference"
+    id: int
+    signer: int
+    original_name: str
+
+
+class ReferenceRejection(ApiModel):
+    component = "ReferenceRejection"
+    filename: str
+    code: str
+    message: str
+
+
+class ReferenceUploadResult(ApiModel):
+    component = "ReferenceUploadResult"
+    accepted: list[Reference]
+    rejected: list[ReferenceRejection]
+
+
+# -- verifications --------------------------------------------------------------------------
+
+
+class Distance(ApiModel):
+    component = "Distance"
+    reference: int
+    distance: float
+
+
+class Thresholds(ApiModel):
+    component = "Thresholds"
+    accept: float
+    reject: float
+
+
+class Review(ApiModel):
+    component = "Review"
+    final_decision: str
+    comment: str = ""
+    reviewer: str
+    created_at: dt.datetime
+
+
+class Verification(ApiModel):
+    component = "Verification"
+    id: int
+    signer: int
+    signer_external_id: str
+    signer_name: str
+    decision: str
+    score: float
+    distances: list[Distance]
+    thresholds: Thresholds
+    model_version: str
+    cheque_reference: str
+    requested_by: str | None
+    created_at: dt.datetime
+    processing_ms: int
+    review: Review | None
+
+    def closest_first(self) -> list[Distance]:
+        return sorted(self.distances, key=lambda d: d.distance)
+
+
+class CropBox(ApiModel):
+    component = "CropBox"
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+class SignatureRegion(ApiModel):
+    component = "SignatureRegion"
+    crop: CropBox
+    found: bool
+
+
+# -- models, promotions, training -----------------------------------------------------------
+
+
+class ModelVersion(ApiModel):
+    component = "ModelVersion"
+    id: int
+    name: str
+    sha256: str
+    is_active: bool
+    thresholds: CardThresholds  # in force: they follow the version's operating policy, not always the card's
+    input_size: list[int]
+    card: ModelCard
+    created_at: dt.datetime
+
+
+class ModelVersionBrief(ApiModel):
+    component = "ModelVersionBrief"
+    id: int
+    name: str
+    is_active: bool
+
+
+class Promotion(ApiModel):
+    component = "Promotion"
+    id: int
+    status: str
+    model_version: ModelVersionBrief
+    total: int
+    done: int
+    error: str
+
+
+class TrainingJobProgress(ApiModel):
+    component = "TrainingJobProgress"
+    epoch: int
+    epochs: int
+    loss: float | None
+    val_eer: float | None
+    images_per_s: float | None
+    heartbeat_at: dt.datetime | None
+
+
+class TrainingJob(ApiModel):
+    component = "TrainingJob"
+    id: int
+    status: str
+    requested_by: str | None
+    epochs: int
+    loss: str
+    progress: TrainingJobProgress
+    cancel_requested: bool
+    model_version: ModelVersionBrief | None
+    error: str
+    finished_at: dt.datetime | None
+
+
+# -- pages ----------------------------------------------------------------------------------
+
+Row = TypeVar("Row", bound=ApiModel)
+
+
+class Page(ApiModel, Generic[Row]):
+    """One page of a list (``?page=N``): every list endpoint answers this shape."""
+
+    count: int
+    next: str | None
+    previous: str | None
+    results: list[Row]
+
+    @classmethod
+    def component_for(cls, row: type[ApiModel]) -> str:
+        return f"Paginated{row.component}List"

@@ -1,0 +1,273 @@
+"""Answers in the real API's shapes, for the fake API (which checks each one against the schema).
+
+Each function returns one complete answer as the backend would send it; keyword arguments
+change fields. Permissions per role come from the backend's own table, so ``/auth/me/`` here
+answers what the real one answers for that role.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from apps.accounts.roles import ADMIN, ROLE_PERMISSIONS
+
+WHEN = "2026-11-22T01:00:00Z"
+
+
+def permissions_of(*roles: str) -> list[str]:
+    """What ``/auth/me/`` lists for a user in these groups (admin: every role's permissions)."""
+    held = set()
+    for role in roles:
+        for permission in (
+            ROLE_PERMISSIONS.get(role, [])
+            if role != ADMIN
+            else [p for perms in ROLE_PERMISSIONS.values() for p in perms]
+        ):
+            held.add(permission)
+    return sorted(held)
+
+
+def me(*roles: str, username: str = "clara", permissions: list[str] | None = None, **change) -> dict:
+    return {
+        "id": 1,
+        "username": username,
+        "full_name": "",
+        "roles": list(roles),
+        "permissions": permissions_of(*roles) if permissions is None else permissions,
+        "is_staff": False,
+        **change,
+    }
+
+
+def page(rows: list, next: str | None = None, previous: str | None = None, count: int | None = None) -> dict:
+    return {"count": len(rows) if count is None else count, "next": next, "previous": previous, "results": rows}
+
+
+def signer(id: int = 4, external_id: str = "ACC-1", full_name: str = "Ann Smith", **change) -> dict:
+    return {
+        "id": id,
+        "external_id": external_id,
+        "full_name": full_name,
+        "status": "active",
+        "reference_count": 3,
+        "created_at": WHEN,
+        "updated_at": WHEN,
+        **change,
+    }
+
+
+def reference(id: int, signer: int = 4, external_id: str = "ACC-1", original_name: str | None = None, **change) -> dict:
+    url = f"http://testserver/api/v1/signers/{external_id}/references/{id}"
+    return {
+        "id": id,
+        "signer": signer,
+        "sha256": f"{id:064x}",
+        "original_name": original_name or f"ref{id}.png",
+        "content_type": "image/png",
+        "quality": quality(),
+        "model_versions": [1],
+        "enrolled_by": "ivan",
+        "created_at": WHEN,
+        "image_url": f"{url}/image/",
+        "preprocessed_url": f"{url}/preprocessed/",
+        **change,
+    }
+
+
+def quality() -> dict:
+    return {
+        "width": 120,
+        "height": 60,
+        "ink_fraction": 0.05,
+        "ink_box": [10, 12, 100, 40],
+        "threshold": 180.0,
+        "paper_level": 250.0,
+        "preprocess_version": "3",
+    }
+
+
+def rejection(filename: str, code: str, message: str) -> dict:
+    return {"filename": filename, "code": code, "message": message}
+
+
+def upload_result(accepted: list[dict], rejected: list[dict]) -> dict:
+    return {"accepted": accepted, "rejected": rejected}
+
+
+def review(final_decision: str = "genuine", comment: str = "", reviewer: str = "clara", **change) -> dict:
+    return {"final_decision": final_decision, "comment": comment, "reviewer": reviewer, "created_at": WHEN, **change}
+
+
+def verification(
+    id: int = 9, decision: str = "genuine", score: float = 0.91, review: dict | None = None, **change
+) -> dict:
+    url = f"http://testserver/api/v1/verifications/{id}"
+    return {
+        "id": id,
+        "signer": 4,
+        "signer_external_id": "ACC-1",
+        "signer_name": "Ann Smith",
+        "decision": decision,
+        "score": score,
+        "z_score": -1.0,
+        "distances": [
+            {"reference": 12, "distance": 0.41},
+            {"reference": 11, "distance": 0.12},
+            {"reference": 13, "distance": 0.3},
+        ],
+        "thresholds": {"accept": 0.7, "reject": 0.35, "eer": 0.5},
+        "model_version": "sigverify-resnet18",
+        "model_version_id": 1,
+        "cheque_reference": "",
+        "crop": None,
+        "image_sha256": "ab" * 32,
+        "quality": quality(),
+        "requested_by": "clara",
+        "created_at": WHEN,
+        "processing_ms": 42,
+        "review": review,
+        "image_url": f"{url}/image/",
+        "preprocessed_url": f"{url}/preprocessed/",
+        **change,
+    }
+
+
+def evaluation(references: int, writers: int, skilled_eer: float, at_threshold: dict | None = None) -> dict:
+    figures = {
+        "writers": writers,
+        "references": references,
+        "genuine_queries": 10 * writers,
+        "skilled_queries": 10 * writers,
+        "random_queries": 10 * writers,
+        "skilled": {"eer": skilled_eer, "auc": 1 - skilled_eer, "eer_threshold": 0.6},
+        "random": {"eer": skilled_eer / 4, "auc": 0.99},
+        "user_threshold_eer_skilled": skilled_eer * 0.9,
+        "threshold": 0.5,
+    }
+    if at_threshold:
+        figures["at_threshold"] = at_threshold
+    return figures
+
+
+def card(
+    name: str = "sigverify-resnet18", validation: dict | None = None, held_out: dict | None = None, **change
+) -> dict:
+    """A model card as ``sigverify.card.ModelCard`` reads it (the shipped card has this shape)."""
+    metrics: dict[str, Any] = {"validation": validation or {}}
+    if held_out is not None:
+        metrics["held_out"] = held_out
+        metrics["held_out_split"] = {"split": "test", "split_file": "splits.csv"}
+    return {
+        "name": name,
+        "version": "20261121-100000",
+        "architecture": "Siamese ResNet18",
+        "input_size": [128, 192],
+        "embedding_dim": 256,
+        "preprocess_version": "3",
+        "weights_file": "model.safetensors",
+        "sha256": "ab" * 32,
+        "scoring": {
+            "prior_mean": 0.25,
+            "prior_std": 0.09,
+            "prior_pairs": 3.0,
+            "min_std": 0.04,
+            "coef": 1.1,
+            "intercept": 1.9,
+        },
+        "thresholds": {"eer": 0.5, "accept": 0.7, "reject": 0.35},
+        "metrics": metrics,
+        "data": {"datasets": ["organized_data/cedar"], "writers": {}},
+        "plots": [],
+        **change,
+    }
+
+
+def model_version(id: int, name: str, is_active: bool = False, card_: dict | None = None, **change) -> dict:
+    card_ = copy.deepcopy(card_ if card_ is not None else card(name))
+    return {
+        "id": id,
+        "name": name,
+        "sha256": card_["sha256"],
+        "is_active": is_active,
+        "thresholds": card_["thresholds"],
+        "metrics": card_["metrics"],
+        "input_size": card_["input_size"],
+        "card": card_,
+        "created_at": "2026-11-21T10:00:00Z",
+        **change,
+    }
+
+
+def brief(id: int, name: str, is_active: bool = False) -> dict:
+    return {"id": id, "name": name, "is_active": is_active}
+
+
+def promotion(id: int, status: str, version: dict, total: int = 40, done: int = 0, error: str = "") -> dict:
+    return {
+        "id": id,
+        "status": status,
+        "model_version": version,
+        "previous_version": None,
+        "requested_by": "mo",
+        "total": total,
+        "done": done,
+        "heartbeat_at": None,
+        "error": error,
+        "created_at": WHEN,
+        "started_at": None,
+        "finished_at": None,
+    }
+
+
+def progress(
+    epoch: int = 0,
+    epochs: int = 10,
+    loss: float | None = None,
+    val_eer: float | None = None,
+    images_per_s: float | None = None,
+    heartbeat_at: str | None = None,
+) -> dict:
+    return {
+        "epoch": epoch,
+        "epochs": epochs,
+        "loss": loss,
+        "val_eer": val_eer,
+        "images_per_s": images_per_s,
+        "heartbeat_at": heartbeat_at,
+    }
+
+
+def training_job(
+    id: int,
+    status: str = "queued",
+    epochs: int = 10,
+    loss: str = "triplet-semihard",
+    progress_: dict | None = None,
+    model_version: dict | None = None,
+    **change,
+) -> dict:
+    return {
+        "id": id,
+        "status": status,
+        "requested_by": "mo",
+        "datasets": ["cedar"],
+        "include_references": True,
+        "include_reviewed": True,
+        "epochs": epochs,
+        "loss": loss,
+        "seed": 0,
+        "options": {},
+        "progress": progress_ or progress(epochs=epochs),
+        "history": [],
+        "cancel_requested": False,
+        "log_tail": "",
+        "data_summary": {},
+        "error": "",
+        "worker": "",
+        "created_at": WHEN,
+        "started_at": None,
+        "finished_at": None,
+        "model_version": model_version,
+        **change,
+    }
