@@ -191,6 +191,7 @@ def model_version(id: int, name: str, is_active: bool = False, card_: dict | Non
         "sha256": card_["sha256"],
         "is_active": is_active,
         "thresholds": card_["thresholds"],
+        "policy": {"far_skilled": 0.01, "frr": 0.01},
         "metrics": card_["metrics"],
         "input_size": card_["input_size"],
         "card": card_,
