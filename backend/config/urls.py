@@ -9,6 +9,7 @@ api_v1 = [
     path("auth/", include("apps.accounts.api.urls")),
     path("signers/", include("apps.signers.api.urls")),
     path("verifications/", include("apps.verifications.api.urls")),
+    path("verification-batches/", include("apps.verifications.api.batch_urls")),
     path("signature-region/", SignatureRegionView.as_view(), name="signature-region"),
     path("", include("apps.modelregistry.api.urls")),  # model-versions/ (and …/promote/), promotions/
     path("", include("apps.training.api.urls")),  # training-jobs/

@@ -67,7 +67,7 @@ def processes() -> list[Process]:
 
 
 def worker_process() -> Process:
-    """One Celery worker for both queues (training and re-embedding) beside the server.
+    """One Celery worker for both queues (training; re-embedding and verification batches) beside the server.
 
     Without REDIS_URL it uses the file-system broker under var/broker: no server needed.
     A GPU node runs its own worker for the gpu queue only (apps/training/README.md).

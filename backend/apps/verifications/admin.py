@@ -9,7 +9,7 @@ from apps.core.exceptions import ServiceError
 from apps.core.images import content_type_for_name
 
 from . import services
-from .models import Review, Verification
+from .models import BatchItem, Review, Verification, VerificationBatch
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -138,3 +138,28 @@ class ReviewAdmin(admin.ModelAdmin):
         )
         obj.pk, obj.reviewer, obj.created_at = review.pk, review.reviewer, review.created_at
         obj._state.adding = False
+
+
+class BatchItemInline(admin.TabularInline):
+    model = BatchItem
+    extra = 0
+    fields = ("index", "signer_key", "cheque_reference", "status", "verification", "error_code", "error_message")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(VerificationBatch)
+class VerificationBatchAdmin(ReadOnlyAdmin):
+    list_display = ("id", "created_at", "status", "total", "requested_by", "attempts", "finished_at")
+    list_filter = ("status", "created_at")
+    list_select_related = ("requested_by",)
+    fields = ("status", "total", "error", "requested_by", "attempts", "worker", "task_id", "heartbeat_at",
+              "created_at", "started_at", "finished_at")
+    readonly_fields = fields
+    inlines = [BatchItemInline]

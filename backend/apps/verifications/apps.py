@@ -9,6 +9,7 @@ class VerificationsConfig(AppConfig):
     def ready(self):
         from apps.core.orphans import register_stored_files
 
-        from .models import Verification
+        from .models import BatchItem, Verification
 
         register_stored_files("verifications", Verification, "image")  # the questioned images
+        register_stored_files("batches", BatchItem, "image")  # batch items' images, as received

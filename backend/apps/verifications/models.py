@@ -47,6 +47,10 @@ class Verification(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     processing_ms = models.PositiveIntegerField()
+    batch = models.ForeignKey(
+        "VerificationBatch", null=True, blank=True, on_delete=models.PROTECT, related_name="verifications",
+        help_text="The batch this verification was part of, if any.",
+    )
 
     objects = VerificationQuerySet.as_manager()
 
@@ -89,3 +93,73 @@ class Review(models.Model):
 
     def __str__(self):
         return f"review of verification {self.verification_id}: {self.final_decision}"
+
+
+def batch_item_upload_path(instance, filename):
+    # Services pass "<index>-<sha256>.<ext>": no user-controlled name reaches the disk.
+    return f"batches/{instance.batch_id}/{filename}"
+
+
+class VerificationBatch(models.Model):
+    """Up to a few hundred verifications sent together, verified on a worker.
+
+    The items' images are stored with the batch before it is accepted; the worker verifies
+    each item through ``services.verify_signature`` (see ``batches.run_batch``).
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="verification_batches"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    total = models.PositiveIntegerField(help_text="Items in the batch.")
+    error = models.TextField(blank=True, help_text="Why the batch as a whole stopped (items have their own errors).")
+    attempts = models.PositiveIntegerField(default=0, help_text="Runs started; a resumed batch has more than one.")
+    worker = models.CharField(max_length=200, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"verification batch {self.pk} ({self.status}, {self.total} items)"
+
+
+class BatchItem(models.Model):
+    """One item of a batch: what was sent, and its verification or its error."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DONE = "done"
+        FAILED = "failed"
+
+    batch = models.ForeignKey(VerificationBatch, on_delete=models.CASCADE, related_name="items")
+    index = models.PositiveIntegerField(help_text="Position in the request, from 0.")
+    signer_key = models.CharField(max_length=64, help_text="Signer id or external id, as sent.")
+    image = models.FileField(upload_to=batch_item_upload_path, max_length=300, blank=True)
+    image_sha256 = models.CharField(max_length=64, blank=True)
+    crop = models.JSONField(null=True, blank=True)
+    cheque_reference = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True)
+    verification = models.OneToOneField(
+        Verification, null=True, blank=True, on_delete=models.PROTECT, related_name="batch_item"
+    )
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["batch", "index"]
+        constraints = [models.UniqueConstraint(fields=["batch", "index"], name="verifications_batchitem_unique_index")]
+
+    def __str__(self):
+        return f"item {self.index} of batch {self.batch_id} ({self.status})"

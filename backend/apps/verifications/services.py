@@ -39,12 +39,15 @@ def propose_signature_region(*, image) -> dict:
     }
 
 
-def verify_signature(*, signer: Signer, image, crop=None, cheque_reference: str = "", user=None) -> Verification:
+def verify_signature(
+    *, signer: Signer, image, crop=None, cheque_reference: str = "", user=None, batch=None
+) -> Verification:
     """Score a questioned signature against the signer's references and log the result.
 
     Order: cheap checks first (signer state, references for the active version), then the
     image (decode + preprocess), one forward pass, the score and the decision. The image
-    file and the row are stored together: on any failure neither remains.
+    file and the row are stored together: on any failure neither remains. ``batch``: the
+    verification batch this is an item of (``batches.run_batch``), recorded on the row.
     """
     started = time.perf_counter()
     if signer.status == Signer.Status.SUSPENDED:
@@ -90,6 +93,7 @@ def verify_signature(*, signer: Signer, image, crop=None, cheque_reference: str 
         model_version=version,
         requested_by=user if (user is not None and user.is_authenticated) else None,
         processing_ms=0,
+        batch=batch,
     )
     stored_name = None
     try:

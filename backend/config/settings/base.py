@@ -161,7 +161,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "VerificationBatchStatusEnum": "apps.verifications.models.VerificationBatch.Status",
+        "BatchItemStatusEnum": "apps.verifications.models.BatchItem.Status",
+    },
 }
 
 # --- Caches ---
@@ -224,3 +227,12 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Tasks report through logging and the job rows; what reaches stdout (progress bars) is noise.
 CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "DEBUG"
 # --- end Celery ---
+
+# --- Batch verification and idempotency keys ---
+SIGVERIFY_BATCH_MAX_ITEMS = env.int("SIGVERIFY_BATCH_MAX_ITEMS", default=500)
+# The whole JSON body of POST /api/v1/verification-batches/ (base64 images included).
+SIGVERIFY_BATCH_MAX_MB = env.int("SIGVERIFY_BATCH_MAX_MB", default=200)
+# How long the first answer to an Idempotency-Key is kept and replayed to retries.
+SIGVERIFY_IDEMPOTENCY_KEEP_HOURS = env.int("SIGVERIFY_IDEMPOTENCY_KEEP_HOURS", default=24)
+if SIGVERIFY_IDEMPOTENCY_KEEP_HOURS < 24:
+    raise ValueError("SIGVERIFY_IDEMPOTENCY_KEEP_HOURS must be at least 24: clients may retry for a day")

@@ -323,6 +323,9 @@ def test_every_api_route_is_in_a_permission_matrix():
     covered |= {normalise(r) for r in ("api/v1/training-jobs/", "api/v1/training-jobs/{}/",
                                        "api/v1/training-jobs/{}/cancel/", "api/v1/model-versions/{}/promote/",
                                        "api/v1/promotions/", "api/v1/promotions/{}/")}
+    # verifications/tests/test_batches.py::test_batch_routes_permission_matrix
+    covered |= {normalise(r) for r in ("api/v1/verification-batches/", "api/v1/verification-batches/{}/",
+                                       "api/v1/verification-batches/{}/resume/")}
     routes = {normalise(r) for r in walk(get_resolver().url_patterns) if r.startswith("api/v1/")}
     uncovered = sorted(routes - covered)
     assert not uncovered, uncovered

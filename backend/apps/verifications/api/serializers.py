@@ -78,6 +78,7 @@ class VerificationSerializer(serializers.ModelSerializer):
             "requested_by",
             "created_at",
             "processing_ms",
+            "batch",
             "review",
             "image_url",
             "preprocessed_url",

@@ -9,6 +9,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from apps.core.files import png_response, read_stored, stored_file_response
+from apps.core.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from apps.core.images import content_type_for_name, preprocess_bytes
 from apps.core.permissions import ActionPermissions
 from apps.signers.selectors import find_signer
@@ -38,6 +39,7 @@ class VerificationFilter(filters.FilterSet):
     model_version = filters.NumberFilter(field_name="model_version_id")
     cheque_reference = filters.CharFilter()
     reviewed = filters.BooleanFilter(field_name="review", lookup_expr="isnull", exclude=True)
+    batch = filters.NumberFilter(field_name="batch_id", help_text="Verification batch id.")
 
     class Meta:
         model = Verification
@@ -77,17 +79,22 @@ class VerificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 
     @extend_schema(
         request={"multipart/form-data": VerifyInputSerializer},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={
             201: VerificationSerializer,
             400: OpenApiResponse(description="Invalid input or an image that cannot be used (code says why)."),
             404: OpenApiResponse(description="No such signer."),
             409: OpenApiResponse(description="The signer is suspended or has no reference signatures."),
+            422: OpenApiResponse(description="The Idempotency-Key was used for a different request."),
             503: OpenApiResponse(description="No model is active or it cannot be loaded."),
         },
     )
     def create(self, request):
         """Verify a questioned signature (or a cheque scan with its signature box in `crop`)
         against the signer's references. Answers with the full verification record."""
+        return idempotent(request, lambda: self._verify(request))
+
+    def _verify(self, request):
         data = VerifyInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         signer = find_signer(data.validated_data["signer"])

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 RECORD_FIELDS = {
     "id", "signer", "signer_external_id", "signer_name", "decision", "score", "z_score", "distances",
     "thresholds", "model_version", "model_version_id", "cheque_reference", "crop", "image_sha256", "quality",
-    "requested_by", "created_at", "processing_ms", "review", "image_url", "preprocessed_url",
+    "requested_by", "created_at", "processing_ms", "review", "image_url", "preprocessed_url", "batch",
 }
 
 

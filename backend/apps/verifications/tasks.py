@@ -1,0 +1,33 @@
+"""Celery tasks: thin wrappers that take primary keys and call the services.
+
+The batch task runs on the default queue, acknowledged late (a message redelivered after a
+lost worker does no harm: finished items are skipped, see ``batches.run_batch``). When a
+worker starts, the batches a killed worker left behind are queued again.
+"""
+
+import logging
+
+from celery import shared_task
+from celery.signals import worker_ready
+
+from . import batches
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, name="apps.verifications.tasks.run_verification_batch", acks_late=True,
+             reject_on_worker_lost=True)
+def run_verification_batch(self, batch_id: int) -> str:
+    return batches.run_batch(batch_id, worker=self.request.hostname or "")
+
+
+@worker_ready.connect(dispatch_uid="verifications.recover_batches")
+def recover_batches_at_worker_start(sender=None, **_):
+    from django.db import connections
+
+    try:
+        batches.recover_batches(worker=getattr(sender, "hostname", "") or "")
+    except Exception:
+        logger.exception("could not recover verification batches at worker start")
+    finally:
+        connections.close_all()  # never hand an open connection to pool children forked later
