@@ -44,13 +44,13 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
 
 class InvalidIdempotencyKey(ServiceError):
     default_code = "invalid_idempotency_key"
-    default_detail = f"The {HEADER} header must be 1 to {MAX_KEY_LENGTH} printable ASCII characters."
+    default_message = f"The {HEADER} header must be 1 to {MAX_KEY_LENGTH} printable ASCII characters."
 
 
 class IdempotencyKeyReused(ServiceError):
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    http_status = 422
     default_code = "idempotency_key_reused"
-    default_detail = (
+    default_message = (
         f"This {HEADER} was already used for a different request (another route or body). "
         "Send a new key with a new request; reuse a key only to retry the very same request."
     )

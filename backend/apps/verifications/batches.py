@@ -79,7 +79,7 @@ def create_batch(*, user, items: list[dict]) -> VerificationBatch:
                 try:
                     data = decode_image(item["image"])
                 except InvalidImage as exc:
-                    _mark_failed(row, exc.error_code, str(exc.detail))
+                    _mark_failed(row, exc.code, exc.message)
                 else:
                     row.image_sha256 = sha256_bytes(data)
                     _, extension = sniff_image_type(data)
@@ -200,7 +200,7 @@ def run_batch(batch_pk: int, worker: str = "") -> str:
         return "taken over"
     except ServiceUnavailable as exc:
         # The model cannot be served: every item would fail the same way. Stop; resume later.
-        _stop_failed(batch_pk, attempt, str(exc.detail))
+        _stop_failed(batch_pk, attempt, exc.message)
         return "failed"
     except Exception as exc:  # the database went away, a bug: the batch stops, resumable
         logger.exception("verification batch %s failed", batch_pk)
@@ -250,7 +250,7 @@ def process_item(item_pk: int) -> str:
             except ServiceUnavailable:
                 raise
             except ServiceError as exc:
-                code, message = exc.error_code, str(exc.detail)
+                code, message = exc.code, exc.message
             except DatabaseError:
                 raise
             except Exception as exc:  # a bug on one image must not stop the other items

@@ -19,7 +19,7 @@ READ = ["verifications.view_verification"]
 
 
 class RequestTooLarge(ServiceError):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    http_status = 413
     default_code = "request_too_large"
 
 
