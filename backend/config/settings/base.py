@@ -1,7 +1,8 @@
 """Shared settings, read from the environment with django-environ.
 
-Everything deployment-specific comes from environment variables (or a git-ignored
-``<repo>/.env``); the defaults give an embedded set-up: SQLite and files under ``<repo>/var/``.
+Everything deployment-specific comes from environment variables (and from a git-ignored
+``<repo>/.env`` when ``DJANGO_READ_DOT_ENV_FILE`` is true); the defaults give an embedded
+set-up: SQLite and files under ``<repo>/var/``.
 """
 
 from pathlib import Path
@@ -13,7 +14,9 @@ REPO_DIR = BACKEND_DIR.parent
 VAR_DIR = REPO_DIR / "var"
 
 env = environ.Env()
-if (REPO_DIR / ".env").is_file():
+# <repo>/.env is read only when asked (as in cookiecutter-django), so a developer's file never
+# changes what the tests or a server see without them saying so.
+if env.bool("DJANGO_READ_DOT_ENV_FILE", default=False):
     env.read_env(str(REPO_DIR / ".env"))
 
 # --- Core ---
@@ -192,6 +195,7 @@ SIGVERIFY_TRAINING_DEVICE = env("SIGVERIFY_TRAINING_DEVICE", default="auto")  # 
 SIGVERIFY_TRAINING_TIME_LIMIT_S = env.int("SIGVERIFY_TRAINING_TIME_LIMIT_S", default=24 * 3600)
 SIGVERIFY_HEARTBEAT_S = env.float("SIGVERIFY_HEARTBEAT_S", default=10.0)
 SIGVERIFY_STALE_AFTER_S = env.float("SIGVERIFY_STALE_AFTER_S", default=120.0)
+SIGVERIFY_STALE_SWEEP_S = env.float("SIGVERIFY_STALE_SWEEP_S", default=30.0)
 SIGVERIFY_WORKER_TORCH_THREADS = env.int("SIGVERIFY_WORKER_TORCH_THREADS", default=SIGVERIFY_TORCH_THREADS)
 SIGVERIFY_BROKER_DIR = Path(env("SIGVERIFY_BROKER_DIR", default=str(VAR_DIR / "broker")))
 
