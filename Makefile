@@ -22,12 +22,15 @@ test: $(STAMP)
 run: $(STAMP)
 	$(PY) backend/scripts/run_dev.py
 
-# A Celery worker for both queues (`make run` starts one too). Without REDIS_URL it uses the
-# file-system broker under var/broker. GPU nodes: see backend/apps/training/README.md.
+# A Celery worker for both queues (`make run` starts one too), with Celery beat in it (-B: the
+# stale-run sweeps; a second beat does no harm). Without REDIS_URL it uses the file-system
+# broker under var/broker. GPU nodes: see backend/apps/training/README.md.
 worker: $(STAMP)
+	mkdir -p var
 	cd backend && ../$(PY) -m celery -A config worker \
 		-Q "$${SIGVERIFY_DEFAULT_QUEUE:-default},$${SIGVERIFY_GPU_QUEUE:-gpu}" \
-		--concurrency "$${SIGVERIFY_WORKER_CONCURRENCY:-2}" --loglevel INFO
+		--concurrency "$${SIGVERIFY_WORKER_CONCURRENCY:-2}" --loglevel INFO \
+		-B --schedule ../var/celerybeat-schedule
 
 clean:
 	rm -rf $(VENV) var test-artifacts

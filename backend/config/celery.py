@@ -1,7 +1,8 @@
-"""The Celery app. Configuration lives in Django settings (the ``CELERY_*`` names).
+"""The Celery app. Configuration lives in Django settings (the ``CELERY_*`` names); the beat
+schedule is here.
 
-Start a worker with ``celery -A config worker`` from ``backend/``; see
-``apps/training/README.md`` for the queues.
+Start a worker with ``celery -A config worker`` from ``backend/`` (``-B`` runs beat in it);
+see ``apps/training/README.md`` for the queues.
 """
 
 import os
@@ -15,6 +16,20 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+
+@app.on_after_configure.connect
+def _schedule_stale_sweeps(sender, **_):
+    # Celery beat writes the end of runs whose worker went silent (readers see it already; this
+    # makes the rows say so). Idempotent, so a second beat does no harm.
+    from django.conf import settings
+
+    every = settings.SIGVERIFY_STALE_SWEEP_S
+    sender.add_periodic_task(every, sender.signature("apps.training.tasks.fail_stale_jobs"),
+                             name="fail-stale-training-jobs")
+    sender.add_periodic_task(every, sender.signature("apps.modelregistry.tasks.fail_stale_promotions"),
+                             name="fail-stale-promotions")
 
 
 @app.on_after_configure.connect

@@ -67,7 +67,8 @@ def processes() -> list[Process]:
 
 
 def worker_process() -> Process:
-    """One Celery worker for both queues (training; re-embedding and verification batches) beside the server.
+    """One Celery worker for both queues (training; re-embedding and verification batches) beside
+    the server, with Celery beat in it (the stale-run sweeps).
 
     Without REDIS_URL it uses the file-system broker under var/broker: no server needed.
     A GPU node runs its own worker for the gpu queue only (apps/training/README.md).
@@ -80,8 +81,10 @@ def worker_process() -> Process:
     )
     return Process(
         name="worker",
+        # -B: Celery beat in this worker, for the stale-run sweeps (config/celery.py).
         argv=[PYTHON, "-m", "celery", "-A", "config", "worker", "-Q", f"{default_queue},{gpu_queue}",
-              "--concurrency", concurrency, "--loglevel", "INFO"],
+              "--concurrency", concurrency, "--loglevel", "INFO",
+              "-B", "--schedule", str(REPO / "var" / "celerybeat-schedule")],
         urls={"Worker": f"queues {default_queue},{gpu_queue}; broker: {broker}"},
     )
 

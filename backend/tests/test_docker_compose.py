@@ -149,6 +149,12 @@ def test_celery_workers_consume_their_queue(name, queue):
     assert service["healthcheck"]["test"]
 
 
+def test_the_default_worker_runs_celery_beat_once():
+    """The stale-run sweeps are scheduled by beat (config/celery.py): one service runs it."""
+    with_beat = [name for name, service in SERVICES.items() if "command" in service and "-B" in command_words(service)]
+    assert with_beat == ["worker"]
+
+
 def test_gpu_worker_uses_the_solo_pool_and_reserves_an_nvidia_gpu():
     service = SERVICES["gpu-worker"]
     words = command_words(service)

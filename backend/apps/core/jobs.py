@@ -69,3 +69,64 @@ def stale_message(outcome: str) -> str:
         f"the worker stopped reporting (no heartbeat for {settings.SIGVERIFY_STALE_AFTER_S:g} s): "
         f"it was probably killed or lost; {outcome}"
     )
+
+
+class Run:
+    """What a run model (training job, promotion) adds to ``status``, ``heartbeat_at``,
+    ``started_at``, ``finished_at`` and ``error``: how it ends when its worker goes silent.
+
+    A subclass declares ``STALE_ENDS`` (end status -> ``Q`` choosing, among its stale rows,
+    those that end so) and ``stale_end()`` (the same choice for one row), and ``stale_error(end)``.
+    The sweep (``fail_stale``, run by Celery beat) writes that end; readers see it at once,
+    without writing, through ``as_seen()`` and ``seen_status_filter()``.
+    """
+
+    STALE_ENDS: dict = {}
+
+    def stale_end(self) -> str:
+        raise NotImplementedError
+
+    @classmethod
+    def stale_error(cls, end) -> str:
+        raise NotImplementedError
+
+    def is_stale(self, cutoff: datetime | None = None) -> bool:
+        last = self.heartbeat_at or self.started_at
+        return self.status == self.Status.RUNNING and last is not None and last < (cutoff or stale_cutoff())
+
+    def as_seen(self, now: datetime | None = None):
+        """This row as readers see it: a running one whose worker went silent shows the end the
+        sweep gives it (status, error, finished when it went stale). Changes only this object."""
+        if self.is_stale(stale_cutoff(now)):
+            end = self.stale_end()
+            self.status, self.error = end, self.stale_error(end)
+            self.finished_at = (self.heartbeat_at or self.started_at) + timedelta(
+                seconds=settings.SIGVERIFY_STALE_AFTER_S
+            )
+        return self
+
+
+def _stale_running(model, cutoff) -> Q:
+    return Q(status=model.Status.RUNNING) & stale_filter(cutoff)
+
+
+def seen_status_filter(model, status: str, now: datetime | None = None) -> Q:
+    """Rows that readers see with ``status`` (``Run.as_seen``): stale running rows count as their end."""
+    stale = _stale_running(model, stale_cutoff(now))
+    if status == model.Status.RUNNING:
+        return Q(status=status) & ~stale
+    if status in model.STALE_ENDS:
+        return Q(status=status) | (stale & model.STALE_ENDS[status])
+    return Q(status=status)
+
+
+def fail_stale(model, now: datetime | None = None) -> int:
+    """Write their end to the running rows whose worker stopped sending heartbeats; how many."""
+    now = now or timezone.now()
+    stale = model.objects.filter(_stale_running(model, stale_cutoff(now)))
+    ended = 0
+    for end, condition in model.STALE_ENDS.items():
+        ended += stale.filter(condition).update(status=end, finished_at=now, error=model.stale_error(end))
+    if ended:
+        logger.warning("marked stale: %s %s(s)", ended, model._meta.verbose_name)
+    return ended

@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+from apps.core.jobs import Run, stale_message
 from sigverify.policy import DEFAULT_TARGET
 
 
@@ -53,7 +55,7 @@ class ModelVersion(models.Model):
         return float(self.thresholds.get("reject", 0.5))
 
 
-class Promotion(models.Model):
+class Promotion(Run, models.Model):
     """Preparing a version for service (re-embedding every reference), then making it the active one."""
 
     class Status(models.TextChoices):
@@ -69,6 +71,7 @@ class Promotion(models.Model):
         Status.SUCCEEDED: (Status.RUNNING,),
         Status.FAILED: (Status.QUEUED, Status.RUNNING),
     }
+    STALE_ENDS = {Status.FAILED: Q()}  # a promotion whose worker went silent fails
 
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="promotions")
     previous_version = models.ForeignKey(
@@ -96,6 +99,13 @@ class Promotion(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in self.TERMINAL
+
+    def stale_end(self) -> str:
+        return self.Status.FAILED
+
+    @classmethod
+    def stale_error(cls, end) -> str:
+        return stale_message("the active version was not changed")
 
 
 class PolicyChange(models.Model):

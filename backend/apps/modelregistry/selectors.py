@@ -22,9 +22,7 @@ def model_version_list() -> QuerySet[ModelVersion]:
 
 
 def promotion_list() -> QuerySet[Promotion]:
-    from .services import fail_stale_promotions
-
-    fail_stale_promotions()
+    """Read only: a promotion whose worker died shows as failed through ``Promotion.as_seen()``."""
     return Promotion.objects.select_related("requested_by", "model_version", "previous_version")
 
 

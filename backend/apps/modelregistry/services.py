@@ -191,14 +191,9 @@ def run_promotion(promotion_pk: int) -> str:
 
 
 def fail_stale_promotions(now=None) -> int:
-    """Fail running promotions whose worker stopped sending heartbeats; how many."""
-    now = now or timezone.now()
-    failed = Promotion.objects.filter(jobs.stale_filter(jobs.stale_cutoff(now)), status=Promotion.Status.RUNNING).update(
-        status=Promotion.Status.FAILED, finished_at=now, error=jobs.stale_message("the active version was not changed")
-    )
-    if failed:
-        logger.warning("marked stale: %s promotions", failed)
-    return failed
+    """Fail running promotions whose worker stopped sending heartbeats; how many. Celery beat
+    runs it (``tasks.fail_stale_promotions``)."""
+    return jobs.fail_stale(Promotion, now)
 
 
 # --- operating policy -------------------------------------------------------------------

@@ -6,9 +6,12 @@ WHERE status IN``) so a worker and the stale-heartbeat sweep can never both win.
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
+
+from apps.core.jobs import Run, stale_message
 
 
-class TrainingJob(models.Model):
+class TrainingJob(Run, models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued"
         RUNNING = "running"
@@ -24,6 +27,8 @@ class TrainingJob(models.Model):
         Status.FAILED: (Status.QUEUED, Status.RUNNING),
         Status.CANCELLED: (Status.QUEUED, Status.RUNNING),
     }
+    # A job whose worker went silent ends cancelled if it was asked to stop, else failed.
+    STALE_ENDS = {Status.CANCELLED: Q(cancel_requested=True), Status.FAILED: Q(cancel_requested=False)}
 
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="training_jobs"
@@ -66,4 +71,12 @@ class TrainingJob(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in self.TERMINAL
+
+    def stale_end(self) -> str:
+        return self.Status.CANCELLED if self.cancel_requested else self.Status.FAILED
+
+    @classmethod
+    def stale_error(cls, end) -> str:
+        message = stale_message("no model was registered")
+        return "cancelled; " + message if end == cls.Status.CANCELLED else message
 

@@ -1,12 +1,13 @@
-"""Reads of training jobs. Reading first fails the jobs whose worker died, so nobody ever
-sees a dead job as ``running`` (see ``services.fail_stale_jobs``)."""
+"""Reads of training jobs. Nothing here writes: a job whose worker died is shown as ended by
+``TrainingJob.as_seen()`` (the serializer) and ``seen_status_filter`` (the status filter),
+and the Celery beat sweep (``services.fail_stale_jobs``) writes it."""
+
+from django.db.models import QuerySet
 
 from .models import TrainingJob
-from .services import fail_stale_jobs
 
 
-def training_job_list():
-    fail_stale_jobs()
+def training_job_list() -> QuerySet[TrainingJob]:
     return TrainingJob.objects.select_related("requested_by", "model_version")
 
 

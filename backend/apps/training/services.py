@@ -121,7 +121,10 @@ def start_training_job(
 
 
 def cancel_training_job(job: TrainingJob) -> TrainingJob:
-    """A queued job is cancelled at once; a running one is asked to stop at its next batch."""
+    """A queued job is cancelled at once; a running one is asked to stop at its next batch.
+    A job whose worker went silent has ended already (``Conflict``)."""
+    fail_stale_jobs()
+    job.refresh_from_db()
     if job.status == TrainingJob.Status.QUEUED and jobs.finish(
         TrainingJob, job.pk, TrainingJob.Status.CANCELLED, error="cancelled before it started"
     ):
@@ -137,19 +140,8 @@ def cancel_training_job(job: TrainingJob) -> TrainingJob:
 
 def fail_stale_jobs(now=None) -> int:
     """End running jobs whose worker stopped sending heartbeats (cancelled if asked to stop,
-    else failed); how many."""
-    now = now or timezone.now()
-    message = jobs.stale_message("no model was registered")
-    running_jobs = TrainingJob.objects.filter(jobs.stale_filter(jobs.stale_cutoff(now)), status=TrainingJob.Status.RUNNING)
-    cancelled = running_jobs.filter(cancel_requested=True).update(
-        status=TrainingJob.Status.CANCELLED, finished_at=now, error="cancelled; " + message
-    )
-    failed = running_jobs.filter(cancel_requested=False).update(
-        status=TrainingJob.Status.FAILED, finished_at=now, error=message
-    )
-    if cancelled or failed:
-        logger.warning("marked stale: %s training jobs", cancelled + failed)
-    return cancelled + failed
+    else failed); how many. Celery beat runs it (``tasks.fail_stale_jobs``)."""
+    return jobs.fail_stale(TrainingJob, now)
 
 
 # --- training jobs: the worker side -------------------------------------------------------

@@ -64,6 +64,9 @@ class PromotionSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def to_representation(self, instance):
+        return super().to_representation(instance.as_seen())  # a promotion whose worker died shows as failed
+
 
 # The model part of the health report (selectors.model_state), registered in apps.py.
 class ModelStateSerializer(ComponentSerializer):

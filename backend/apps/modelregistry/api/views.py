@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import django_filters
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -9,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from apps.core.api.filters import SeenStatusFilter
 from apps.core.permissions import ActionPermissions
 from apps.modelregistry import services
 from apps.modelregistry.models import Promotion
@@ -134,17 +136,25 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(PolicyPreviewSerializer(policy_preview(version, Policy(**serializer.validated_data))).data)
 
 
+class PromotionFilter(django_filters.FilterSet):
+    status = SeenStatusFilter(choices=Promotion.Status.choices)
+
+    class Meta:
+        model = Promotion
+        fields = ["status", "model_version"]
+
+
 class PromotionViewSet(viewsets.ReadOnlyModelViewSet):
     """Promotions: re-embedding every reference with a version, then making it active."""
 
     serializer_class = PromotionSerializer
     permission_classes = [ActionPermissions]
     action_permissions = {"list": ["modelregistry.view_promotion"], "retrieve": ["modelregistry.view_promotion"]}
-    filterset_fields = ["status", "model_version"]
+    filterset_class = PromotionFilter
     ordering_fields = ["created_at"]
     search_fields = []
 
     def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # schema generation: no query, no stale check
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no query
             return Promotion.objects.none()
         return promotion_list()

@@ -123,6 +123,34 @@ def test_stale_heartbeat_fails_running_promotions(settings, active_version, cand
     assert services.fail_stale_promotions(now) == 0
 
 
+def test_reading_promotions_shows_a_stale_one_failed_and_writes_nothing(settings, client_for, active_version):
+    settings.SIGVERIFY_STALE_AFTER_S = 60
+    old = timezone.now() - timedelta(minutes=5)
+    dead = Promotion.objects.create(model_version=active_version, status=P.RUNNING, started_at=old, heartbeat_at=old)
+    client = client_for("ml_staff")
+    seen = client.get(f"/api/v1/promotions/{dead.pk}/").json()
+    assert seen["status"] == "failed" and "active version was not changed" in seen["error"]
+    assert client.get("/api/v1/promotions/", {"status": "failed"}).json()["count"] == 1
+    assert client.get("/api/v1/promotions/", {"status": "running"}).json()["count"] == 0
+    dead.refresh_from_db()
+    assert dead.status == P.RUNNING
+    from apps.modelregistry.tasks import fail_stale_promotions
+
+    assert fail_stale_promotions.apply().get() == 1
+    dead.refresh_from_db()
+    assert dead.status == P.FAILED
+
+
+def test_a_dead_promotion_does_not_block_the_next(settings, client_for, active_version, candidate_version,
+                                                 django_capture_on_commit_callbacks):
+    settings.SIGVERIFY_STALE_AFTER_S = 60
+    old = timezone.now() - timedelta(minutes=5)
+    Promotion.objects.create(model_version=candidate_version, status=P.RUNNING, started_at=old, heartbeat_at=old)
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client_for("ml_staff").post(f"/api/v1/model-versions/{candidate_version.pk}/promote/")
+    assert response.status_code == 202, response.json()
+
+
 # --- API ------------------------------------------------------------------------------------
 
 

@@ -46,3 +46,6 @@ class TrainingJobSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def to_representation(self, instance):
+        return super().to_representation(instance.as_seen())  # a job whose worker died shows as ended
+

@@ -1,8 +1,10 @@
+import django_filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from apps.core.api.filters import SeenStatusFilter
 from apps.core.permissions import ActionPermissions
 from apps.training import selectors, services
 from apps.training.models import TrainingJob
@@ -11,6 +13,14 @@ from .serializers import TrainingJobCreateSerializer, TrainingJobSerializer
 
 VIEW_JOBS = ["training.view_trainingjob"]
 BROKER_DOWN = OpenApiResponse(description="The task queue is unreachable; the job is recorded as failed.")
+
+
+class TrainingJobFilter(django_filters.FilterSet):
+    status = SeenStatusFilter(choices=TrainingJob.Status.choices)
+
+    class Meta:
+        model = TrainingJob
+        fields = ["status"]
 
 
 class TrainingJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -25,12 +35,12 @@ class TrainingJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         "create": VIEW_JOBS + ["training.add_trainingjob"],
         "cancel": VIEW_JOBS + ["training.change_trainingjob"],
     }
-    filterset_fields = ["status"]
+    filterset_class = TrainingJobFilter
     ordering_fields = ["created_at", "finished_at"]
     search_fields = []
 
     def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # schema generation: no query, no stale check
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no query
             return TrainingJob.objects.none()
         return selectors.training_job_list()
 

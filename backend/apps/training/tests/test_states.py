@@ -100,13 +100,56 @@ def test_stale_heartbeat_fails_running_jobs(settings):
 
 
 @pytest.mark.django_db
-def test_reading_jobs_fails_the_stale_ones(settings):
+def test_reading_jobs_shows_the_stale_ones_ended_and_writes_nothing(settings, client_for):
     from apps.training import selectors
 
     settings.SIGVERIFY_STALE_AFTER_S = 30
     long_ago = timezone.now() - timedelta(minutes=5)
     job = make_job(S.RUNNING, started_at=long_ago, heartbeat_at=long_ago)
-    assert selectors.training_job_get(job.pk).status == S.FAILED
+    cancelling = make_job(S.RUNNING, started_at=long_ago, heartbeat_at=long_ago, cancel_requested=True)
+    assert selectors.training_job_get(job.pk).as_seen().status == S.FAILED
+    client = client_for("ml_staff")
+    seen = client.get(f"/api/v1/training-jobs/{job.pk}/").json()
+    assert seen["status"] == "failed" and "heartbeat" in seen["error"] and seen["finished_at"]
+    assert client.get(f"/api/v1/training-jobs/{cancelling.pk}/").json()["status"] == "cancelled"
+    assert {j["id"] for j in client.get("/api/v1/training-jobs/", {"status": "failed"}).json()["results"]} == {job.pk}
+    assert {j["id"] for j in client.get("/api/v1/training-jobs/", {"status": "cancelled"}).json()["results"]} == {
+        cancelling.pk}
+    assert client.get("/api/v1/training-jobs/", {"status": "running"}).json()["count"] == 0
+    job.refresh_from_db()
+    assert job.status == S.RUNNING and job.finished_at is None  # the read wrote nothing; the beat sweep will
+
+
+@pytest.mark.django_db
+def test_cancelling_a_job_whose_worker_died_is_a_conflict(settings):
+    settings.SIGVERIFY_STALE_AFTER_S = 30
+    long_ago = timezone.now() - timedelta(minutes=5)
+    job = make_job(S.RUNNING, started_at=long_ago, heartbeat_at=long_ago)
+    with pytest.raises(Conflict):
+        services.cancel_training_job(job)
+    job.refresh_from_db()
+    assert job.status == S.FAILED
+
+
+def test_beat_runs_the_stale_sweeps():
+    from config.celery import app
+
+    tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
+    assert tasks == {"apps.training.tasks.fail_stale_jobs", "apps.modelregistry.tasks.fail_stale_promotions"}
+    assert set(app.tasks) >= tasks  # the names are registered tasks
+    assert all(0 < entry["schedule"] <= 60 for entry in app.conf.beat_schedule.values())
+
+
+@pytest.mark.django_db
+def test_the_stale_sweep_task_ends_the_jobs(settings):
+    from apps.training.tasks import fail_stale_jobs
+
+    settings.SIGVERIFY_STALE_AFTER_S = 30
+    long_ago = timezone.now() - timedelta(minutes=5)
+    job = make_job(S.RUNNING, started_at=long_ago, heartbeat_at=long_ago)
+    assert fail_stale_jobs.apply().get() == 1
+    job.refresh_from_db()
+    assert job.status == S.FAILED
 
 
 @pytest.mark.django_db

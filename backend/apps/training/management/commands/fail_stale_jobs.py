@@ -8,7 +8,8 @@ from apps.training.services import fail_stale_jobs
 class Command(BaseCommand):
     help = (
         "Mark failed the training jobs and promotions whose worker stopped sending heartbeats "
-        "(SIGVERIFY_STALE_AFTER_S). Safe to run from cron; the API also does this on every read."
+        "(SIGVERIFY_STALE_AFTER_S). Celery beat runs the same sweep every SIGVERIFY_STALE_SWEEP_S; "
+        "the API shows such runs as ended before either writes it."
     )
 
     def handle(self, *args, **options):
