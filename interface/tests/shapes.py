@@ -126,6 +126,7 @@ def verification(
         "requested_by": "clara",
         "created_at": WHEN,
         "processing_ms": 42,
+        "batch": None,
         "review": review,
         "image_url": f"{url}/image/",
         "preprocessed_url": f"{url}/preprocessed/",
