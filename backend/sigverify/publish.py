@@ -221,6 +221,33 @@ def render_markdown(card: ModelCard | dict) -> str:
             f"{_num(m.skilled.auc)} | {_pct(m.random.eer)} | "
             f"{_pct(at.frr if at else None)} / {_pct(at.far_skilled if at else None)} |"
         )
+    decided = [(f"{row.dataset}", row.references, row.evaluation) for row in card.metrics.test_figures()]
+    decided += [(key.rsplit("_R", 1)[0], e.references, e) for key, e in sorted(card.metrics.capture.items())]
+    if any(e.decisions for _, _, e in decided):
+        lines += [
+            "",
+            "## Decisions at the shipped `accept` / `reject` (test writers)",
+            "",
+            "What a bank sees: forgeries decided genuine, genuine decided forgery, and the share referred to a "
+            "human (of all queries; in brackets, of genuine and skilled queries only).",
+            "",
+            "| data | R | skilled decided genuine | random decided genuine | genuine decided forgery | referred | automated |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for name, references, e in decided:
+            d = e.decisions
+            if d:
+                lines.append(
+                    f"| {name} | {references} | {_pct(d.far_skilled_at_accept)} | {_pct(d.far_random_at_accept)} | "
+                    f"{_pct(d.frr_at_reject)} | {_pct(d.referred)} ({_pct(d.referred_questioned)}) | {_pct(d.automated)} |"
+                )
+    for lodo in card.metrics.leave_one_dataset_out:
+        lines += ["", f"**Leave one dataset out.** The same recipe trained on {', '.join(lodo.trained_on)} only, "
+                  f"measured on the test writers of {lodo.left_out}:"]
+        for key, e in sorted(lodo.held_out.items()):
+            lines.append(f"- {key}: skilled EER {_pct(e.skilled.eer)}, random EER {_pct(e.random.eer)}"
+                         + (f", skilled decided genuine {_pct(e.decisions.far_skilled_at_accept)} at its own points"
+                            if e.decisions else ""))
     swap = card.metrics.background_swap
     if swap:
         lines += ["", f"Background swap ({swap.dataset}, R=5): skilled EER {_pct(swap.skilled_eer)} -> "

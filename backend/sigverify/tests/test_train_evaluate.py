@@ -268,6 +268,8 @@ def test_publish_reports_decisions_captures_and_a_left_out_dataset(tmp_path, tra
     (left_out,) = card.metrics.leave_one_dataset_out
     assert left_out.left_out == name and name not in left_out.trained_on
     assert sorted(left_out.held_out) == ["R1", "R5"] and left_out.held_out["R5"].writers == 2
+    text = (tmp_path / "shipped" / "MODEL_CARD.md").read_text()
+    assert "Decisions at the shipped" in text and f"| {name}-bilevel | 5 |" in text and "Leave one dataset out" in text
     with pytest.raises(ValueError, match="was trained on"):
         publish(trained[1].model_dir, tmp_path / "again", [str(folders_tree)], str(tmp_path / "splits.csv"),
                 leave_one_out=(trained[1].model_dir, str(folders_tree)), log=lambda m: None)
