@@ -231,13 +231,13 @@ class ApiClient:
             )
         except requests.Timeout:
             raise ServerUnavailable(status=None, code="timeout",
-                                    message="The verification service did not answer in time. Please try again.")
+                                    message="The verification service did not answer in time. Please try again.") from None
         except requests.ConnectionError:
             raise ServerUnavailable(status=None, code="unreachable",
                                     message="The verification service cannot be reached. It may be down; "
-                                            "please try again in a moment or call support.")
+                                            "please try again in a moment or call support.") from None
         except requests.RequestException as exc:
-            raise ServerUnavailable(status=None, code="request_failed", message=f"The request failed: {exc}")
+            raise ServerUnavailable(status=None, code="request_failed", message=f"The request failed: {exc}") from exc
         if response.status_code >= 400:
             raise error_from_response(response)
         return response

@@ -57,7 +57,7 @@ with right:
                                        lambda ref=ref: client.reference_image(signer.external_id, ref.id))
                       for ref in shown]
             columns = st.columns(4)
-            for index, (ref, data) in enumerate(zip(shown, images)):
+            for index, (ref, data) in enumerate(zip(shown, images, strict=True)):
                 with columns[index % 4]:
                     ui.show_image(data, f"#{ref.id}")
             if len(references) > THUMBNAILS:
