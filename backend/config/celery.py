@@ -30,6 +30,8 @@ def _schedule_stale_sweeps(sender, **_):
                              name="fail-stale-training-jobs")
     sender.add_periodic_task(every, sender.signature("apps.modelregistry.tasks.fail_stale_promotions"),
                              name="fail-stale-promotions")
+    sender.add_periodic_task(every, sender.signature("apps.verifications.tasks.resume_stale_batches"),
+                             name="resume-stale-verification-batches")
 
 
 @app.on_after_configure.connect

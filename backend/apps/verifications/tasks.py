@@ -1,8 +1,9 @@
 """Celery tasks: thin wrappers that take primary keys and call the services.
 
 The batch task runs on the default queue, acknowledged late (a message redelivered after a
-lost worker does no harm: finished items are skipped, see ``batches.run_batch``). When a
-worker starts, the batches a killed worker left behind are queued again.
+lost worker does no harm: finished items are skipped, see ``batches.run_batch``). The
+batches a killed worker left behind are queued again when a worker of its name starts, and
+by Celery beat's sweep once their worker has been silent for SIGVERIFY_STALE_AFTER_S.
 """
 
 import logging
@@ -19,6 +20,12 @@ logger = logging.getLogger(__name__)
              reject_on_worker_lost=True)
 def run_verification_batch(self, batch_id: int) -> str:
     return batches.run_batch(batch_id, worker=self.request.hostname or "")
+
+
+@shared_task(name="apps.verifications.tasks.resume_stale_batches", ignore_result=True)
+def resume_stale_batches() -> int:
+    """Celery beat's sweep: batches whose worker went silent are queued again."""
+    return len(batches.recover_batches())
 
 
 @worker_ready.connect(dispatch_uid="verifications.recover_batches")

@@ -135,7 +135,8 @@ def test_beat_runs_the_stale_sweeps():
     from config.celery import app
 
     tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
-    assert tasks == {"apps.training.tasks.fail_stale_jobs", "apps.modelregistry.tasks.fail_stale_promotions"}
+    assert tasks == {"apps.training.tasks.fail_stale_jobs", "apps.modelregistry.tasks.fail_stale_promotions",
+                     "apps.verifications.tasks.resume_stale_batches"}
     assert set(app.tasks) >= tasks  # the names are registered tasks
     assert all(0 < entry["schedule"] <= 60 for entry in app.conf.beat_schedule.values())
 

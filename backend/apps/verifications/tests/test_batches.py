@@ -387,3 +387,17 @@ def test_resume_stale_batches_command_queues_the_orphaned_ones(make_user, enroll
     call_command("resume_stale_batches")
     assert queued == [batch.pk]
     assert VerificationBatch.objects.get(pk=batch.pk).status == "queued"
+
+
+def test_celery_beat_sweep_queues_a_batch_whose_worker_went_silent(make_user, enrolled_signer, monkeypatch,
+                                                                   settings):
+    from apps.verifications.tasks import resume_stale_batches
+
+    batch = make_batch(make_user("clerk"), enrolled_signer, count=1, bad_at=None)
+    VerificationBatch.objects.filter(pk=batch.pk).update(status="running", heartbeat_at=timezone.now(), task_id="t")
+    queued = []
+    monkeypatch.setattr(batches, "enqueue_batch", queued.append)
+    assert resume_stale_batches() == 0  # its worker reported just now
+    VerificationBatch.objects.filter(pk=batch.pk).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.SIGVERIFY_STALE_AFTER_S + 1))
+    assert resume_stale_batches() == 1 and queued == [batch.pk]

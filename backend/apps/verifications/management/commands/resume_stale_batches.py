@@ -8,7 +8,7 @@ class Command(BaseCommand):
     help = (
         "Queue again the verification batches whose worker stopped reporting (SIGVERIFY_STALE_AFTER_S) "
         "and those that never reached the broker. Finished items are kept. Safe to run from cron; "
-        "every worker also does this when it starts."
+        "Celery beat runs the same sweep every SIGVERIFY_STALE_SWEEP_S, and a worker does it when it starts."
     )
 
     def handle(self, *args, **options):
