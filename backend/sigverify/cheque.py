@@ -54,9 +54,10 @@ def propose_signature_box(image: Image.Image) -> tuple[int, int, int, int]:
 
 def find_signature_region(image: Image.Image) -> SignatureRegion:
     width, height = image.size
-    ink, scale = _ink_mask(image)
-    work_h, work_w = ink.shape
-    ink = _without_rules(ink)
+    all_ink, scale = _ink_mask(image)
+    work_h, work_w = all_ink.shape
+    ink = _without_rules(all_ink)
+    rules = all_ink & ~ink
     code_top = _code_line_top(ink)
     bottom = code_top if code_top is not None else work_h
 
@@ -69,12 +70,29 @@ def find_signature_region(image: Image.Image) -> SignatureRegion:
     code_line_top = None if code_top is None else min(height, int(round(code_top * scale)))
     if box is None:
         return SignatureRegion(_default_box(width, height, code_line_top), False, code_line_top)
-    x0, y0, x1, y1 = box
-    margin = MARGIN * max(x1 - x0, y1 - y0) + 2
-    x0, y0 = max(0.0, x0 - margin), max(0.0, y0 - margin)
-    x1, y1 = min(float(work_w), x1 + margin), min(float(bottom), y1 + margin)
-    full = _to_full((x0, y0, x1, y1), scale, width, height, code_line_top)
+    full = _to_full(_with_margin(box, rules, bottom), scale, width, height, code_line_top)
     return SignatureRegion(full, True, code_line_top)
+
+
+def _with_margin(box, rules: np.ndarray, bottom: int) -> tuple[float, float, float, float]:
+    """The ink box grown by the margin, except past a printed rule or box edge next to the
+    signature (the signature line under it): in the crop it would read as a stroke."""
+    height, width = rules.shape
+    x0, y0, x1, y1 = (int(v) for v in box)
+    margin = int(MARGIN * max(x1 - x0, y1 - y0)) + 2
+    top, low = max(0, y0 - margin), min(bottom, height, y1 + margin)
+    left, right = max(0, x0 - margin), min(width, x1 + margin)
+    rows = rules[:, left:right].sum(axis=1) >= 0.3 * (x1 - x0)  # a rule across the signature's width
+    cols = rules[top:low].sum(axis=0) >= 0.3 * (y1 - y0)  # a vertical edge along its height
+    above = np.flatnonzero(rows[top:y0])
+    below = np.flatnonzero(rows[y1:low])
+    before = np.flatnonzero(cols[left:x0])
+    after = np.flatnonzero(cols[x1:right])
+    top = top + above[-1] + 1 if above.size else top
+    low = y1 + below[0] if below.size else low
+    left = left + before[-1] + 1 if before.size else left
+    right = x1 + after[0] if after.size else right
+    return float(left), float(top), float(right), float(low)
 
 
 def _ink_mask(image: Image.Image) -> tuple[np.ndarray, float]:

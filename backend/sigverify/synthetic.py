@@ -62,11 +62,15 @@ def draw_cheque(
     forged: bool = False,
     size: tuple[int, int] = (1200, 550),
     code_line: bool = True,
+    signature: Image.Image | None = None,
+    signature_at: tuple[float, float] = (0.58, 0.56),
 ) -> tuple[Image.Image, tuple[int, int, int, int]]:
-    """(a greyscale whole-cheque scan, the signature's x, y, width, height in it).
+    """(a greyscale whole-cheque scan, the pasted signature's x, y, width, height in it).
 
     The default size is a 6 x 2.75 inch cheque at 200 dpi, the cheque image exchange
-    resolution; ``image.convert("1")`` makes it bilevel like an archived scan.
+    resolution; ``image.convert("1")`` makes it bilevel like an archived scan. ``signature``
+    (greyscale, ink dark) is pasted as it is at ``signature_at`` (fractions of the size)
+    instead of one drawn for ``writer``.
     """
     width, height = size
     cheque = Image.new("L", size, 255)
@@ -99,8 +103,11 @@ def draw_cheque(
             x += glyph_w
             if rng.random() < 0.12:
                 x += 3 * glyph_w  # the gaps between the fields
-    box = (int(0.58 * width), int(0.56 * height), int(0.32 * width), int(0.22 * height))
-    signature = draw_signature(writer, sample, forged=forged, size=(box[2], box[3]))
+    x, y = int(signature_at[0] * width), int(signature_at[1] * height)
+    if signature is None:
+        signature = draw_signature(writer, sample, forged=forged, size=(int(0.32 * width), int(0.22 * height)))
+    signature = signature.convert("L")
+    box = (x, y, signature.width, signature.height)
     cheque.paste(Image.fromarray(np.minimum(np.asarray(cheque.crop(
         (box[0], box[1], box[0] + box[2], box[1] + box[3]))), np.asarray(signature))), box[:2])
     return cheque, box

@@ -104,3 +104,14 @@ def test_any_image_gives_a_box_inside_it(seed):
     image = Image.fromarray(rng.integers(0, 256, size[::-1], dtype=np.uint8))
     x, y, w, h = propose_signature_box(image)
     assert 0 <= x and 0 <= y and w >= 1 and h >= 1 and x + w <= image.width and y + h <= image.height
+
+
+def test_box_keeps_off_the_signature_line_just_under_the_signature():
+    strokes = draw_signature(2, 0, size=(360, 100))
+    ink_bottom = int(np.flatnonzero((np.asarray(strokes) < 128).any(axis=1))[-1])
+    line_y = int(0.78 * 550)  # the printed signature line of the drawn cheque: rows 429 and 430
+    top = line_y - 6 - ink_bottom  # the lowest stroke 6 pixels above the line
+    cheque, _ = draw_cheque(signature=strokes, signature_at=(0.6, top / 550))
+    x, y, w, h = find_signature_region(cheque).box
+    assert top + ink_bottom < y + h <= line_y  # the margin stops short of the line
+    assert y <= top + int(np.flatnonzero((np.asarray(strokes) < 128).any(axis=1))[0])
