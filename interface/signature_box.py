@@ -1,8 +1,8 @@
 """The signature box on a whole-cheque scan: proposed by the service, dragged by the clerk.
 
 The scan is shown on a drawable canvas (``streamlit-drawable-canvas``, rectangle mode) with
-the proposed box already on it; dragging a new rectangle replaces it (the last one drawn
-counts). The canvas shows the scan reduced to ``CANVAS_WIDTH``; boxes are converted between
+the proposed box already on it; dragging a new rectangle replaces it (the canvas is drawn
+again with the new box alone). The canvas shows the scan reduced to ``CANVAS_WIDTH``; boxes are converted between
 canvas and scan pixels here, so the API always gets the scan's own pixels.
 """
 
@@ -100,10 +100,13 @@ def proposed_box(client, upload, content: bytes, size: tuple[int, int]) -> tuple
 
 
 def drag_box(picture: Image.Image, start: Box, key: str) -> Box:
-    """The scan on a canvas with ``start`` drawn on it; the box the clerk ends up with."""
+    """The scan on a canvas with the box drawn on it (``start`` at first); the box the clerk
+    ends up with. A newly dragged rectangle replaces the one shown."""
     # Imported here: the component registers its files with a running Streamlit only.
     from streamlit_drawable_canvas import st_canvas
 
+    state = st.session_state.setdefault("_drag_boxes", {})
+    current, generation = state.get(key, (start, 0))
     width, height = picture.size
     scale = canvas_scale(width)
     canvas_size = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -116,7 +119,27 @@ def drag_box(picture: Image.Image, start: Box, key: str) -> Box:
         width=canvas_size[0],
         height=canvas_size[1],
         drawing_mode="rect",
-        initial_drawing={"objects": [rect_object(start, scale)]},
-        key=key,
+        initial_drawing={"objects": [rect_object(current, scale)]},
+        key=f"{key}_{generation}",
     )
-    return box_from_drawing(result.json_data, scale, (width, height)) or start
+    box = box_from_drawing(result.json_data, scale, (width, height)) or current
+    if usable_rects(result.json_data) > 1:  # a new rectangle: show it alone, on a fresh canvas
+        state[key] = (box, generation + 1)
+        st.rerun()
+    return box
+
+
+def reset(key: str, start: Box) -> None:
+    """Back to ``start`` (the proposal) on a fresh canvas."""
+    state = st.session_state.setdefault("_drag_boxes", {})
+    state[key] = (start, state.get(key, (start, 0))[1] + 1)
+
+
+def usable_rects(drawing: dict | None) -> int:
+    return sum(
+        1
+        for o in (drawing or {}).get("objects", [])
+        if str(o.get("type", "")).lower() == "rect"
+        and abs(float(o.get("width", 0)) * float(o.get("scaleX", 1))) >= MIN_DRAWN
+        and abs(float(o.get("height", 0)) * float(o.get("scaleY", 1))) >= MIN_DRAWN
+    )

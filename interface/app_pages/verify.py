@@ -92,12 +92,11 @@ if upload is not None:
         if kind.startswith("Whole cheque"):
             key = f"{uploader_round}_{upload.file_id}"
             proposal, note = signature_box.proposed_box(client, upload, content, (width, height))
-            resets = st.session_state.setdefault("crop_resets", {}).get(key, 0)
-            st.caption(f"{note} Drag a new rectangle over the signature to change it (the last one drawn "
-                       f"counts). The scan is {width} × {height} pixels.")
-            drawn = signature_box.drag_box(picture, proposal, key=f"crop_canvas_{key}_{resets}")
+            st.caption(f"{note} Drag a new rectangle over the signature to change it. "
+                       f"The scan is {width} × {height} pixels.")
+            drawn = signature_box.drag_box(picture, proposal, key=f"crop_canvas_{key}")
             if st.button("Back to the proposed box", icon=":material/restart_alt:", key=f"crop_reset_{key}"):
-                st.session_state["crop_resets"][key] = resets + 1
+                signature_box.reset(f"crop_canvas_{key}", proposal)
                 st.rerun()
             with st.expander("Cannot drag? Type the box in pixels"):
                 typed = st.toggle("Use these numbers instead of the drawn box", key=f"crop_typed_{key}")

@@ -114,9 +114,9 @@ def upload_cheque(open_app, api, data=None, name="cheque.png", content_type="ima
 
 
 def canvas(at):
-    [key] = [k for k in at.session_state.keys() if str(k).startswith("crop_canvas_")] or [None]
-    element = next(e for e in at.main.children.values() if getattr(e, "key", None) == key) if key else None
-    return key, element
+    """(key, element) of the drag-box canvas on the page."""
+    elements = [e for e in at.main.children.values() if str(getattr(e, "key", None)).startswith("crop_canvas_")]
+    return (elements[0].key, elements[0]) if elements else (None, None)
 
 
 def sent_crop(api):
@@ -147,6 +147,8 @@ def test_whole_cheque_starts_on_the_proposed_box_on_the_canvas(open_app, api):
 
 
 def test_dragged_rectangle_is_sent_in_scan_pixels(open_app, api):
+    import json
+
     at = upload_cheque(open_app, api)
     key, _ = canvas(at)
     scale = 900 / 1600
@@ -156,10 +158,19 @@ def test_dragged_rectangle_is_sent_in_scan_pixels(open_app, api):
                 "height": 180 * scale, "originX": "left", "originY": "top"}
     at.session_state[key] = {"drawing": {"raw": {"objects": [proposed, drawn]}, "data": None}}
     at.run()
+    assert not at.exception
     assert any("What will be checked (533 × 133 px)" in c for image in at.image for c in image.captions)
+    # The canvas is drawn again with the dragged box alone.
+    new_key, element = canvas(at)
+    assert new_key != key
+    [rect] = json.loads(element.proto.json)["initialDrawing"]["objects"]
+    assert (rect["left"], rect["top"], rect["width"], rect["height"]) == pytest.approx(
+        (990 * scale, 360 * scale, 533 * scale, 133 * scale))
     verify_button(at).click().run()
     assert not at.exception
     assert sent_crop(api) == "990,360,533,133"  # the last rectangle, 300 x 75 canvas px, in scan pixels
+    next(b for b in at.button if b.label == "Back to the proposed box").click().run()
+    assert any("What will be checked (500 × 180 px)" in c for image in at.image for c in image.captions)
 
 
 def test_typed_numbers_are_the_fallback(open_app, api):
