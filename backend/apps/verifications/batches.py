@@ -30,7 +30,7 @@ from apps.core.exceptions import Conflict, InvalidImage, ServiceError, ServiceUn
 from apps.core.images import max_upload_bytes, sha256_bytes, sniff_image_type
 from apps.signers.selectors import find_signer
 
-from . import services
+from . import services, tasks
 from .models import BatchItem, VerificationBatch
 
 logger = logging.getLogger(__name__)
@@ -109,8 +109,6 @@ def _mark_failed(row: BatchItem, code: str, message: str) -> None:
 def enqueue_batch(batch_pk: int) -> bool:
     """Put the batch on the default queue. If the broker is unreachable the batch stays queued
     (its images are stored): a worker picks it up when it starts, or on resume."""
-    from . import tasks
-
     try:
         result = tasks.run_verification_batch.apply_async(args=[batch_pk], queue=settings.SIGVERIFY_DEFAULT_QUEUE)
     except Exception as exc:  # kombu raises OperationalError, ConnectionError, OSError... by transport

@@ -1,5 +1,8 @@
 """Celery tasks: thin wrappers that take primary keys and call the services.
 
+As the styleguide has it, ``batches`` imports its task at module level and the task imports
+``batches`` in its body, when it runs.
+
 The batch task runs on the default queue, acknowledged late (a message redelivered after a
 lost worker does no harm: finished items are skipped, see ``batches.run_batch``). The
 batches a killed worker left behind are queued again when a worker of its name starts, and
@@ -11,14 +14,14 @@ import logging
 from celery import shared_task
 from celery.signals import worker_ready
 
-from . import batches
-
 logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, name="apps.verifications.tasks.run_verification_batch", acks_late=True,
              reject_on_worker_lost=True)
 def run_verification_batch(self, batch_id: int) -> str:
+    from . import batches
+
     return batches.run_batch(batch_id, worker=self.request.hostname or "")
 
 
@@ -31,6 +34,8 @@ def resume_stale_batches() -> int:
 @worker_ready.connect(dispatch_uid="verifications.recover_batches")
 def recover_batches_at_worker_start(sender=None, **_):
     from django.db import connections
+
+    from . import batches
 
     try:
         batches.recover_batches(worker=getattr(sender, "hostname", "") or "")
