@@ -28,6 +28,8 @@ def run_verification_batch(self, batch_id: int) -> str:
 @shared_task(name="apps.verifications.tasks.resume_stale_batches", ignore_result=True)
 def resume_stale_batches() -> int:
     """Celery beat's sweep: batches whose worker went silent are queued again."""
+    from . import batches
+
     return len(batches.recover_batches())
 
 
