@@ -1,4 +1,4 @@
-"""Cheque images as archives store them, through the API and the admin: bilevel 200 dpi
+"""Cheque images as archives store them, through the API, batches and the admin: bilevel 200 dpi
 CCITT group 4 TIFFs and multi-page TIFFs (page 1 is the front) work wherever PNG does; the
 proposed signature region on a whole cheque."""
 
@@ -213,3 +213,32 @@ def test_admin_thumbnail_of_a_transparent_png_is_on_white(staff_client, client_f
     reference = signer.references.get()
     thumb = thumbnail(staff_client, reverse("admin:signers_reference_image", args=[reference.pk]))
     assert np.median(thumb) > 240 and thumb.min() < 100
+
+
+def test_batch_items_in_group4_and_multi_page_tiff(client_for, tiff_signer):
+    import base64
+
+    from apps.verifications import batches
+
+    client = client_for("integrator")
+    two_pages, _ = cheque_tiff(back=True)
+    crop = client.post("/api/v1/signature-region/", {"image": tiff_upload(two_pages)}, format="multipart").json()
+    box = crop["crop"]
+    items = [
+        {"signer": tiff_signer.external_id, "image": base64.b64encode(signature_tiff(1, 8)).decode()},
+        {
+            "signer": tiff_signer.external_id,
+            "image": base64.b64encode(two_pages).decode(),
+            "crop": f"{box['x']},{box['y']},{box['width']},{box['height']}",
+            "cheque_reference": "CHQ-B2",
+        },
+    ]
+    created = client.post("/api/v1/verification-batches/", {"items": items}, format="json")
+    assert created.status_code == 202, created.json()
+    assert batches.run_batch(created.json()["id"], worker="test@host") == "done"
+    results = client.get(f"/api/v1/verification-batches/{created.json()['id']}/").json()["items"]
+    assert [r["status"] for r in results] == ["done", "done"], results
+    single = verify(
+        client_for("clerk"), tiff_signer, two_pages, crop=",".join(str(box[k]) for k in ("x", "y", "width", "height"))
+    )
+    assert results[1]["score"] == pytest.approx(single.json()["score"], abs=1e-6)
