@@ -5,7 +5,8 @@ Steps: migrate, register the shipped model (trained_model_parameters/), ensure t
 account (its generated password is printed once), then start every process in
 ``processes()`` together. Ctrl-C, or any one of them exiting, stops them all.
 
-To add a process (the Celery worker, Streamlit), append a ``Process`` in ``processes()``.
+``processes()`` lists them: the Django server, a Celery worker (with beat) and Streamlit; to
+add one, append a ``Process`` there.
 Environment: SIGVERIFY_HOST / SIGVERIFY_PORT (default 127.0.0.1:8000), DJANGO_SETTINGS_MODULE
 (default config.settings.local) and everything config/settings reads.
 """

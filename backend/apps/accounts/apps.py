@@ -10,5 +10,5 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from .services import sync_roles_after_migrate
 
-        # Apps added later (e.g. training) get their permissions into the roles on migrate.
+        # Apps migrated after this one (e.g. training) get their permissions into the roles on migrate.
         post_migrate.connect(sync_roles_after_migrate, dispatch_uid="accounts.sync_roles")

@@ -183,10 +183,10 @@ LOGGING = {
 }
 
 # --- Celery ---
-# Owned by the training-jobs work (issue 4): broker/result settings, queue names, routes.
+# Broker and result settings, queue names, routes (the beat schedule is in config/celery.py).
 # With REDIS_URL: Redis for broker and results. Without it: kombu's file-system transport
 # under var/broker (needs no server; one machine only) and no result store, because job
-# state lives in the database (TrainingJob, Promotion).
+# state lives in the database (TrainingJob, Promotion, VerificationBatch).
 SIGVERIFY_DEFAULT_QUEUE = env("SIGVERIFY_DEFAULT_QUEUE", default="default")
 SIGVERIFY_GPU_QUEUE = env("SIGVERIFY_GPU_QUEUE", default="gpu")
 SIGVERIFY_MODELS_ROOT = Path(env("SIGVERIFY_MODELS_ROOT", default=str(VAR_DIR / "models")))

@@ -1,7 +1,7 @@
 """Security review as tests: deployment checks, secrets, unsafe deserialisation, who sees what.
 
-Covered elsewhere and not repeated here: the permission matrix of the issue-3 endpoints
-(accounts/tests/test_permissions.py), login throttling and logout (accounts/tests/test_auth.py),
+Covered elsewhere and not repeated here: the permission matrix of the signer, verification,
+model-version and account endpoints (accounts/tests/test_permissions.py), login throttling and logout (accounts/tests/test_auth.py),
 media not served under /media/ (signers/tests/test_api.py), a corrupted weights file
 (modelregistry/tests/test_registry.py).
 """
@@ -255,7 +255,7 @@ def test_uploaded_images_reach_only_authorised_users(verification, make_user):
         assert clerk.get(url).status_code == 404, url
 
 
-# --- permission matrix: the issue-4 routes for every caller ------------------------------
+# --- permission matrix: the training and promotion routes for every caller ---------------
 
 CALLERS = ("anonymous", "no_role", "clerk", "integrator", "ml_staff", "admin", "superuser")
 TRAINING_ALLOWED = {"ml_staff", "admin", "superuser"}
