@@ -26,6 +26,8 @@ from api_models import (
     Me,
     ModelVersion,
     Page,
+    PolicyPreview,
+    PolicyState,
     Promotion,
     Reference,
     ReferenceUploadResult,
@@ -182,6 +184,9 @@ RESPONSES: dict[tuple[str, str], type[ApiModel]] = {
     ("GET", "model-versions/"): Page[ModelVersion],
     ("GET", "model-versions/{id}/"): ModelVersion,
     ("POST", "model-versions/{id}/promote/"): Promotion,
+    ("GET", "model-versions/{id}/policy/"): PolicyState,
+    ("PUT", "model-versions/{id}/policy/"): PolicyState,
+    ("GET", "model-versions/{id}/policy/preview/"): PolicyPreview,
     ("GET", "promotions/"): Page[Promotion],
     ("GET", "promotions/{id}/"): Promotion,
     ("GET", "training-jobs/"): Page[TrainingJob],
@@ -387,6 +392,20 @@ class ApiClient:
 
     def promote(self, version_id: int) -> Promotion:
         return self._read("POST", "model-versions/{id}/promote/", {"id": version_id})
+
+    def get_policy(self, version_id: int) -> PolicyState:
+        """The operating policy, the thresholds in force, its test-writer outcome and the sweep of policies."""
+        return self._read("GET", "model-versions/{id}/policy/", {"id": version_id})
+
+    def preview_policy(self, version_id: int, far_skilled: float, frr: float) -> PolicyPreview:
+        """What a policy would do (thresholds, test-writer outcome) without applying it."""
+        return self._read("GET", "model-versions/{id}/policy/preview/", {"id": version_id},
+                          params={"far_skilled": far_skilled, "frr": frr})
+
+    def set_policy(self, version_id: int, far_skilled: float, frr: float, reason: str) -> PolicyState:
+        """Apply a policy (audited; the reason is required)."""
+        return self._read("PUT", "model-versions/{id}/policy/", {"id": version_id},
+                          json={"far_skilled": far_skilled, "frr": frr, "reason": reason})
 
     def get_promotion(self, promotion_id: int) -> Promotion:
         return self._read("GET", "promotions/{id}/", {"id": promotion_id})

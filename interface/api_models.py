@@ -158,6 +158,92 @@ class ModelVersion(ApiModel):
     created_at: dt.datetime
 
 
+class PolicyTargets(ApiModel):
+    component = "PolicyTargets"
+    far_skilled: float  # skilled forgeries that may be accepted (fraction)
+    frr: float  # genuine signatures that may be rejected (fraction)
+
+
+class PolicyThresholds(ApiModel):
+    component = "PolicyThresholds"
+    accept: float
+    reject: float
+
+
+class QueryCounts(ApiModel):
+    component = "QueryCounts"
+    genuine: int
+    skilled: int
+    random: int
+
+
+class PolicyOutcome(ApiModel):
+    """What a policy's thresholds do to one set of queries (fractions; None without such queries)."""
+
+    component = "PolicyOutcome"
+    forgeries_accepted: float | None
+    random_accepted: float | None
+    genuine_rejected: float | None
+    referred: float | None
+    queries: QueryCounts
+
+
+class PolicyPreview(ApiModel):
+    component = "PolicyPreview"
+    policy: PolicyTargets
+    thresholds: PolicyThresholds
+    test: PolicyOutcome
+    test_by_dataset: dict[str, PolicyOutcome]
+
+
+class PolicySweepRow(ApiModel):
+    component = "PolicySweepRow"
+    far_skilled: float
+    forgeries_accepted: float | None
+    genuine_rejected: float | None
+    referred: float | None
+
+
+class ScoresError(ApiModel):
+    component = "ScoresError"
+    code: str
+    message: str
+
+
+class ValidationScores(ApiModel):
+    component = "ValidationScores"
+    available: bool
+    error: ScoresError | None
+
+
+class PolicyChange(ApiModel):
+    component = "PolicyChange"
+    id: int
+    changed_by: str
+    changed_at: dt.datetime
+    reason: str
+    old_far_skilled: float
+    old_frr: float
+    new_far_skilled: float
+    new_frr: float
+    old_thresholds: CardThresholds
+    new_thresholds: CardThresholds
+
+
+class PolicyState(ApiModel):
+    """A version's operating policy, the thresholds in force, and what the policy does on test writers."""
+
+    component = "PolicyState"
+    model_version: int
+    far_skilled: float
+    frr: float
+    thresholds: CardThresholds
+    validation_scores: ValidationScores
+    preview: PolicyPreview | None
+    sweep: list[PolicySweepRow]
+    changes: list[PolicyChange]
+
+
 class ModelVersionBrief(ApiModel):
     component = "ModelVersionBrief"
     id: int

@@ -1,10 +1,12 @@
-"""Models: versions with their metrics and ROC curves, training jobs with live progress,
-and promotion (re-embedding every reference, then switching) behind a confirmation."""
+"""Models: versions with their held-out test figures, metrics and ROC curves, each version's operating
+policy (the trade-off plot, preview, apply with a reason), training jobs with live progress, and
+promotion (re-embedding every reference, then switching) behind a confirmation."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+import model_policy
 import ui_common as ui
 from api_client import ApiError
 from api_models import ModelVersion, Promotion, TrainingJob
@@ -103,10 +105,21 @@ def fmt(value, digits=3):
     return f"{value:.{digits}f}" if isinstance(value, (int, float)) else "–"
 
 
+applied = st.session_state.pop("policy_applied", None)
+if applied:
+    st.success(applied, icon=":material/check_circle:")
+
 st.subheader("Model versions")
 if not versions:
     st.info("No model version is registered yet.")
 else:
+    active_version = next((v for v in versions if v.is_active), None)
+    figures = headline(active_version.card) if active_version else {}
+    if figures:
+        st.markdown(f"**{active_version.name}** (active): skilled-forgery EER on held-out test writers, "
+                    f"{HEADLINE_REFERENCES} references per signer")
+        for column, (name, eer) in zip(st.columns(len(figures)), sorted(figures.items()), strict=True):
+            column.metric(f"test EER {name}", model_policy.pct(eer))
     datasets = sorted({name for v in versions for name in headline(v.card)})
     st.caption(f"Skilled-forgery EER on each dataset's held-out test writers, {HEADLINE_REFERENCES} references "
                "per signer (blank: the version was never evaluated on test writers).")
@@ -151,6 +164,7 @@ else:
                 figure = history_figure(card)
                 if figure is not None:
                     st.pyplot(figure, width="stretch")
+            model_policy.render_policy(client, version)
 
 # -- promotion ------------------------------------------------------------------------------
 

@@ -93,6 +93,8 @@ class PolicyUpdateSerializer(PolicyTargetsSerializer):
 
 class PolicyChangeSerializer(serializers.ModelSerializer):
     changed_by = serializers.CharField(source="changed_by.username", read_only=True)
+    old_thresholds = ThresholdsField(read_only=True, help_text="The thresholds in force before the change.")
+    new_thresholds = ThresholdsField(read_only=True, help_text="The thresholds the new policy gave.")
 
     class Meta:
         model = PolicyChange
