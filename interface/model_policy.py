@@ -24,7 +24,7 @@ def pct(value, digits: int = 1) -> str:
 
 
 def preview_sentence(preview: PolicyPreview) -> str:
-    """"At 0.5% forgeries accepted ...: 31.2% referred, 0.8% genuine rejected ... on test writers"."""
+    """ "At 0.5% forgeries accepted ...: 31.2% referred, 0.8% genuine rejected ... on test writers"."""
     policy, test, thresholds = preview.policy, preview.test, preview.thresholds
     return (
         f"At {pct(policy.far_skilled)} forgeries accepted and {pct(policy.frr)} genuine rejected: "
@@ -37,15 +37,20 @@ def preview_sentence(preview: PolicyPreview) -> str:
 
 def outcome_rows(preview: PolicyPreview) -> list[dict]:
     """One labelled row per test dataset (and all together) for a preview."""
-    parts: list[tuple[str, PolicyOutcome]] = [*sorted(preview.test_by_dataset.items()),
-                                              ("all test writers", preview.test)]
-    return [{
-        "test writers": name,
-        "forgeries accepted": pct(outcome.forgeries_accepted),
-        "genuine rejected": pct(outcome.genuine_rejected),
-        "referred": pct(outcome.referred),
-        "random forgeries accepted": pct(outcome.random_accepted),
-    } for name, outcome in parts]
+    parts: list[tuple[str, PolicyOutcome]] = [
+        *sorted(preview.test_by_dataset.items()),
+        ("all test writers", preview.test),
+    ]
+    return [
+        {
+            "test writers": name,
+            "forgeries accepted": pct(outcome.forgeries_accepted),
+            "genuine rejected": pct(outcome.genuine_rejected),
+            "referred": pct(outcome.referred),
+            "random forgeries accepted": pct(outcome.random_accepted),
+        }
+        for name, outcome in parts
+    ]
 
 
 def policy_figure(sweep: list[PolicySweepRow], current: PolicyPreview | None, title: str = ""):
@@ -59,16 +64,35 @@ def policy_figure(sweep: list[PolicySweepRow], current: PolicyPreview | None, ti
     axes = figure.add_subplot()
     x = [100 * r.forgeries_accepted for r in rows]
     y = [100 * r.referred for r in rows]
-    axes.plot(x, y, color="#1a73e8", marker="o", markersize=3, linewidth=1.5,
-              label=f"policies: forgery target {pct(rows[0].far_skilled)} to {pct(rows[-1].far_skilled)}")
+    axes.plot(
+        x,
+        y,
+        color="#1a73e8",
+        marker="o",
+        markersize=3,
+        linewidth=1.5,
+        label=f"policies: forgery target {pct(rows[0].far_skilled)} to {pct(rows[-1].far_skilled)}",
+    )
     for row, xi, yi in ((rows[0], x[0], y[0]), (rows[-1], x[-1], y[-1])):
-        axes.annotate(f"target {pct(row.far_skilled)}", (xi, yi), textcoords="offset points", xytext=(6, 4),
-                      fontsize=7, color="#1a73e8")
+        axes.annotate(
+            f"target {pct(row.far_skilled)}",
+            (xi, yi),
+            textcoords="offset points",
+            xytext=(6, 4),
+            fontsize=7,
+            color="#1a73e8",
+        )
     test = current.test if current else None
     if test and test.forgeries_accepted is not None and test.referred is not None:
-        axes.plot([100 * test.forgeries_accepted], [100 * test.referred], marker="*", markersize=14,
-                  color="#c5221f", linestyle="none",
-                  label=f"current policy ({pct(current.policy.far_skilled)} / {pct(current.policy.frr)})")
+        axes.plot(
+            [100 * test.forgeries_accepted],
+            [100 * test.referred],
+            marker="*",
+            markersize=14,
+            color="#c5221f",
+            linestyle="none",
+            label=f"current policy ({pct(current.policy.far_skilled)} / {pct(current.policy.frr)})",
+        )
     axes.set_xlabel("skilled forgeries accepted, test writers (%)")
     axes.set_ylabel("referred to a human (%)")
     axes.set_title(title or "Referred share against forgeries accepted", fontsize=10)
@@ -82,15 +106,22 @@ def _history(state: PolicyState) -> None:
     if not state.changes:
         return
     st.markdown("**Policy changes**")
-    st.dataframe([{
-        "when": ui.when(c.changed_at)[:16],
-        "by": c.changed_by,
-        "forgeries accepted": f"{pct(c.old_far_skilled)} → {pct(c.new_far_skilled)}",
-        "genuine rejected": f"{pct(c.old_frr)} → {pct(c.new_frr)}",
-        "accept": f"{c.old_thresholds.accept:.4f} → {c.new_thresholds.accept:.4f}",
-        "reject": f"{c.old_thresholds.reject:.4f} → {c.new_thresholds.reject:.4f}",
-        "reason": c.reason,
-    } for c in state.changes], hide_index=True, width="stretch")
+    st.dataframe(
+        [
+            {
+                "when": ui.when(c.changed_at)[:16],
+                "by": c.changed_by,
+                "forgeries accepted": f"{pct(c.old_far_skilled)} → {pct(c.new_far_skilled)}",
+                "genuine rejected": f"{pct(c.old_frr)} → {pct(c.new_frr)}",
+                "accept": f"{c.old_thresholds.accept:.4f} → {c.new_thresholds.accept:.4f}",
+                "reject": f"{c.old_thresholds.reject:.4f} → {c.new_thresholds.reject:.4f}",
+                "reason": c.reason,
+            }
+            for c in state.changes
+        ],
+        hide_index=True,
+        width="stretch",
+    )
 
 
 def render_policy(client, version: ModelVersion) -> None:
@@ -118,16 +149,20 @@ def render_policy(client, version: ModelVersion) -> None:
         return
 
     current = state.preview
-    if current:
-        figures = st.columns(3)
-        figures[0].metric("forgeries accepted (test writers)", pct(current.test.forgeries_accepted))
-        figures[1].metric("genuine rejected (test writers)", pct(current.test.genuine_rejected))
-        figures[2].metric("referred (test writers)", pct(current.test.referred))
-    figure = policy_figure(state.sweep, current, title=f"Policies at {pct(state.frr)} genuine rejected · {version.name}")
+    plot, figures = st.columns([3, 2])
+    figure = policy_figure(
+        state.sweep, current, title=f"Policies at {pct(state.frr)} genuine rejected · {version.name}"
+    )
     if figure is not None:
-        st.pyplot(figure, width="stretch")
-    st.caption("Thresholds are set on the validation writers; the figures are measured on the test writers, "
-               "which chose none of them.")
+        plot.pyplot(figure, width="stretch")
+    if current:
+        figures.metric("forgeries accepted (test writers)", pct(current.test.forgeries_accepted))
+        figures.metric("genuine rejected (test writers)", pct(current.test.genuine_rejected))
+        figures.metric("referred (test writers)", pct(current.test.referred))
+    figures.caption(
+        "Thresholds are set on the validation writers; the figures are measured on the test writers, "
+        "which chose none of them."
+    )
 
     if not ui.can(CHANGE_POLICY):
         st.caption("Only ML staff and administrators may change the policy.")
@@ -143,11 +178,24 @@ def _change_form(client, version: ModelVersion, state: PolicyState) -> None:
     with st.container(border=True):
         st.markdown("**Preview a policy**")
         inputs = st.columns(2)
-        far = inputs[0].number_input("Skilled forgeries accepted at most (%)", TARGET_MIN_PCT, TARGET_MAX_PCT,
-                                     round(100 * state.far_skilled, 2), step=0.1, format="%.2f",
-                                     key=f"policy_far_{vid}")
-        frr = inputs[1].number_input("Genuine signatures rejected at most (%)", TARGET_MIN_PCT, TARGET_MAX_PCT,
-                                     round(100 * state.frr, 2), step=0.1, format="%.2f", key=f"policy_frr_{vid}")
+        far = inputs[0].number_input(
+            "Skilled forgeries accepted at most (%)",
+            TARGET_MIN_PCT,
+            TARGET_MAX_PCT,
+            round(100 * state.far_skilled, 2),
+            step=0.1,
+            format="%.2f",
+            key=f"policy_far_{vid}",
+        )
+        frr = inputs[1].number_input(
+            "Genuine signatures rejected at most (%)",
+            TARGET_MIN_PCT,
+            TARGET_MAX_PCT,
+            round(100 * state.frr, 2),
+            step=0.1,
+            format="%.2f",
+            key=f"policy_frr_{vid}",
+        )
         wanted = {"far_skilled": round(far / 100, 6), "frr": round(frr / 100, 6)}
         if st.button("Preview", key=f"policy_preview_button_{vid}", icon=":material/visibility:"):
             try:

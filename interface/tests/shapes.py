@@ -278,6 +278,7 @@ def training_job(
 def _policy_scores():
     """Calibrated validation and test scores of two datasets, as `sigverify publish` stores them."""
     import numpy as np
+
     from sigverify.policy import StoredScores
 
     rng = np.random.default_rng(0)
