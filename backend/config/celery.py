@@ -18,7 +18,6 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-
 @app.on_after_configure.connect
 def _schedule_stale_sweeps(sender, **_):
     # Celery beat writes the end of runs whose worker went silent (readers see it already; this
@@ -26,12 +25,17 @@ def _schedule_stale_sweeps(sender, **_):
     from django.conf import settings
 
     every = settings.SIGVERIFY_STALE_SWEEP_S
-    sender.add_periodic_task(every, sender.signature("apps.training.tasks.fail_stale_jobs"),
-                             name="fail-stale-training-jobs")
-    sender.add_periodic_task(every, sender.signature("apps.modelregistry.tasks.fail_stale_promotions"),
-                             name="fail-stale-promotions")
-    sender.add_periodic_task(every, sender.signature("apps.verifications.tasks.resume_stale_batches"),
-                             name="resume-stale-verification-batches")
+    sender.add_periodic_task(
+        every, sender.signature("apps.training.tasks.fail_stale_jobs"), name="fail-stale-training-jobs"
+    )
+    sender.add_periodic_task(
+        every, sender.signature("apps.modelregistry.tasks.fail_stale_promotions"), name="fail-stale-promotions"
+    )
+    sender.add_periodic_task(
+        every,
+        sender.signature("apps.verifications.tasks.resume_stale_batches"),
+        name="resume-stale-verification-batches",
+    )
 
 
 @app.on_after_configure.connect

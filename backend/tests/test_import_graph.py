@@ -22,8 +22,16 @@ import pytest
 
 BACKEND = Path(__file__).resolve().parents[1]
 LAYER_TABLE = BACKEND / "apps" / "README.md"
-NOT_IN_SIGVERIFY = ("django", "rest_framework", "drf_spectacular", "django_filters", "celery", "kombu", "apps",
-                    "config")
+NOT_IN_SIGVERIFY = (
+    "django",
+    "rest_framework",
+    "drf_spectacular",
+    "django_filters",
+    "celery",
+    "kombu",
+    "apps",
+    "config",
+)
 
 
 @dataclass(frozen=True)
@@ -103,8 +111,12 @@ def layers() -> dict[str, int]:
 
 
 def is_task_body_importing_its_service(i: Import) -> bool:
-    return i.in_function and i.source.endswith(".tasks") and app_of(i.source) is not None \
+    return (
+        i.in_function
+        and i.source.endswith(".tasks")
+        and app_of(i.source) is not None
         and app_of(i.source) == app_of(i.target)
+    )
 
 
 def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
@@ -148,10 +160,15 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_the_walk_sees_the_whole_backend():
-    assert {"config.settings.base", "apps.core.exceptions", "apps.training.services", "sigverify.train",
-            "scripts.run_dev", "manage"} <= set(MODULES)
-    assert any(i.source == "apps.training.services" and i.target == "apps.modelregistry.services"
-               for i in ALL_IMPORTS)
+    assert {
+        "config.settings.base",
+        "apps.core.exceptions",
+        "apps.training.services",
+        "sigverify.train",
+        "scripts.run_dev",
+        "manage",
+    } <= set(MODULES)
+    assert any(i.source == "apps.training.services" and i.target == "apps.modelregistry.services" for i in ALL_IMPORTS)
 
 
 def test_no_import_cycle():
@@ -179,8 +196,14 @@ def offences(rule) -> list[str]:
 
 
 def test_core_imports_no_other_app():
-    assert offences(lambda i: app_of(i.source) == "core" and not is_test_code(i.source)
-                    and app_of(i.target) not in (None, "core")) == []
+    assert (
+        offences(
+            lambda i: (
+                app_of(i.source) == "core" and not is_test_code(i.source) and app_of(i.target) not in (None, "core")
+            )
+        )
+        == []
+    )
 
 
 def test_apps_import_only_lower_layers_and_never_config():
@@ -198,17 +221,21 @@ def test_apps_import_only_lower_layers_and_never_config():
 
 
 def test_sigverify_needs_no_django():
-    assert offences(lambda i: i.source.split(".")[0] == "sigverify"
-                    and i.target.split(".")[0] in NOT_IN_SIGVERIFY) == []
+    assert (
+        offences(lambda i: i.source.split(".")[0] == "sigverify" and i.target.split(".")[0] in NOT_IN_SIGVERIFY) == []
+    )
 
 
-@pytest.mark.parametrize("source, target, allowed", [
-    ("apps.core.services", "apps.modelregistry.selectors", False),
-    ("apps.modelregistry.services", "apps.signers.services", False),
-    ("apps.signers.services", "apps.modelregistry.serving", True),
-    ("apps.accounts.services", "apps.modelregistry.models", False),  # same layer
-    ("apps.training.services", "config.settings", False),
-])
+@pytest.mark.parametrize(
+    "source, target, allowed",
+    [
+        ("apps.core.services", "apps.modelregistry.selectors", False),
+        ("apps.modelregistry.services", "apps.signers.services", False),
+        ("apps.signers.services", "apps.modelregistry.serving", True),
+        ("apps.accounts.services", "apps.modelregistry.models", False),  # same layer
+        ("apps.training.services", "config.settings", False),
+    ],
+)
 def test_the_layer_rule_on_examples(source, target, allowed):
     declared = layers()
     s, t = app_of(source), app_of(target)

@@ -113,4 +113,3 @@ def api_exception_handler(exc, context):
         body = error_body(code, str(detail))
     response.data = body
     return response
-

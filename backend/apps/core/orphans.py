@@ -17,7 +17,6 @@ from datetime import timedelta
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-
 _owners: dict[str, tuple[type, str]] = {}
 
 

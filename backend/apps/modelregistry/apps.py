@@ -13,6 +13,7 @@ class ModelRegistryConfig(AppConfig):
         from .selectors import model_state
 
         register_health_check(
-            HealthCheck(name="model", check=model_state, serializer=ModelStateSerializer,
-                        database_down={"state": "unknown"})
+            HealthCheck(
+                name="model", check=model_state, serializer=ModelStateSerializer, database_down={"state": "unknown"}
+            )
         )

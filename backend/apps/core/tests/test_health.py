@@ -24,13 +24,22 @@ def test_registered_parts_are_reported_and_need_the_database(monkeypatch):
     from apps.core import health
 
     monkeypatch.setattr(health, "_registered", dict(health._registered))
-    register_health_check(HealthCheck(name="spool", check=lambda: {"ok": False, "error": "full"},
-                                      serializer=ComponentSerializer, database_down={"state": "unknown"}))
+    register_health_check(
+        HealthCheck(
+            name="spool",
+            check=lambda: {"ok": False, "error": "full"},
+            serializer=ComponentSerializer,
+            database_down={"state": "unknown"},
+        )
+    )
     assert [c.name for c in health_checks()][-1] == "spool"
     report = health_report()
     assert report["spool"] == {"ok": False, "error": "full"} and report["status"] == "degraded"
-    assert health_checks()[-1].run(database_ok=False) == {"ok": False, "state": "unknown",
-                                                          "error": "database unavailable"}
+    assert health_checks()[-1].run(database_ok=False) == {
+        "ok": False,
+        "state": "unknown",
+        "error": "database unavailable",
+    }
     with pytest.raises(ValueError):
         register_health_check(HealthCheck(name="broker", check=dict, serializer=ComponentSerializer))
 

@@ -29,8 +29,9 @@ def embedding_ids(version):
     return set(ReferenceEmbedding.objects.filter(model_version=version).values_list("pk", flat=True))
 
 
-def test_promotion_re_embeds_every_reference_then_switches(enrolled_signer, candidate_version, active_version,
-                                                           make_user):
+def test_promotion_re_embeds_every_reference_then_switches(
+    enrolled_signer, candidate_version, active_version, make_user
+):
     from apps.verifications.services import verify_signature
 
     clerk = make_user("clerk")
@@ -50,8 +51,9 @@ def test_promotion_re_embeds_every_reference_then_switches(enrolled_signer, cand
     assert before.model_version == active_version  # each verification keeps the version it used
 
 
-def test_rollback_is_promoting_the_earlier_version_whose_embeddings_are_kept(enrolled_signer, candidate_version,
-                                                                              active_version):
+def test_rollback_is_promoting_the_earlier_version_whose_embeddings_are_kept(
+    enrolled_signer, candidate_version, active_version
+):
     old_embeddings = embedding_ids(active_version)
     assert len(old_embeddings) == 3
     assert promote(candidate_version).status == "succeeded"
@@ -141,8 +143,9 @@ def test_reading_promotions_shows_a_stale_one_failed_and_writes_nothing(settings
     assert dead.status == P.FAILED
 
 
-def test_a_dead_promotion_does_not_block_the_next(settings, client_for, active_version, candidate_version,
-                                                 django_capture_on_commit_callbacks):
+def test_a_dead_promotion_does_not_block_the_next(
+    settings, client_for, active_version, candidate_version, django_capture_on_commit_callbacks
+):
     settings.SIGVERIFY_STALE_AFTER_S = 60
     old = timezone.now() - timedelta(minutes=5)
     Promotion.objects.create(model_version=candidate_version, status=P.RUNNING, started_at=old, heartbeat_at=old)
@@ -168,8 +171,9 @@ def test_promote_with_broker_down_answers_503(client_for, candidate_version, mon
     assert not candidate_version.is_active
 
 
-def test_promote_answers_202_with_a_queued_promotion(client_for, candidate_version, enrolled_signer,
-                                                     django_capture_on_commit_callbacks):
+def test_promote_answers_202_with_a_queued_promotion(
+    client_for, candidate_version, enrolled_signer, django_capture_on_commit_callbacks
+):
     client = client_for("ml_staff")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = client.post(f"/api/v1/model-versions/{candidate_version.pk}/promote/")
@@ -192,8 +196,9 @@ def test_promote_refuses_the_active_version_and_unknown_ids(client_for, active_v
 
 
 @pytest.mark.parametrize("role", (None, *ROLES))
-def test_promotion_permission_matrix(role, client_for, anon_client, candidate_version,
-                                     django_capture_on_commit_callbacks):
+def test_promotion_permission_matrix(
+    role, client_for, anon_client, candidate_version, django_capture_on_commit_callbacks
+):
     client = client_for(role) if role else anon_client
     promotion = Promotion.objects.create(model_version=candidate_version, status="failed")
     allowed = role in ("ml_staff", "admin")
