@@ -1,0 +1,178 @@
+#!/usr/bin/env python
+"""What a batch of 100 verifications costs end to end: POST /api/v1/verification-batches/ to done.
+
+    REDIS_URL=redis://127.0.0.1:6379/0 nice -n 10 .venv/bin/python benchmarks/batch_verify.py
+
+Starts what production runs (``benchlib.BenchServer``: gunicorn, config.settings.production, a
+throwaway PostgreSQL database) and one Celery worker on a queue of its own (Redis when REDIS_URL
+is set, else the embedded file-system broker, as ``make run``). Enrolls a signer with 5
+references through the API, sends a warm-up batch of 2 (the worker loads the model on its first
+item), then --batches batches of --items (default 1 of 100), each POSTed as JSON with base64
+images and polled until done. Per batch:
+
+- ``post_ms``: the 202 answer (envelope checked, every image stored);
+- ``total_s``: from sending the POST to reading ``done``; ``per_item_ms`` = total / items;
+- ``worker_s``: the batch's own started_at to finished_at (the worker's share).
+
+For comparison, under the same load: the same --items images sent as sequential single
+``POST /api/v1/verifications/`` requests to the same server (``singles_s``; --no-singles skips it).
+
+The images are CEDAR writer 1's genuine and forged scans read in place from the shared datasets
+(drawn scribbles where those are missing). Figures are printed and merged into
+benchmarks/results/<date>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime
+
+import benchlib
+
+
+def batch_images(count: int) -> tuple[list[tuple[str, bytes]], str]:
+    """``count`` questioned images: CEDAR writer 1's other genuine scans and its forgeries, in turn."""
+    cedar = benchlib.shared_datasets_dir() / "CEDAR"
+    paths = sorted((cedar / "full_org").glob("original_1_*.png"))[5:] + sorted((cedar / "full_forg").glob("forgeries_1_*.png"))
+    if paths:
+        images = [(p.name, p.read_bytes()) for p in paths]
+        source = f"CEDAR writer 1, {len(images)} genuine and forged scans in turn ({cedar})"
+    else:
+        images = [(f"drawn_{i}.png", benchlib.draw_signature(1 + i % 2, 50 + i)) for i in range(20)]
+        source = "drawn with Pillow (shared datasets missing)"
+    return [images[i % len(images)] for i in range(count)], source
+
+
+def run_batch(server, signer: str, images: list[tuple[str, bytes]], label: str, timeout: float) -> dict:
+    session = server.session()
+    body = {"items": [{"signer": signer, "image": base64.b64encode(data).decode(), "cheque_reference": f"{label}-{i}"}
+                      for i, (_, data) in enumerate(images)]}
+    started = time.perf_counter()
+    response = session.post(f"{server.url}/api/v1/verification-batches/", json=body, timeout=300,
+                            headers={"Idempotency-Key": f"bench-{label}-{uuid.uuid4().hex}"})
+    post_ms = 1000 * (time.perf_counter() - started)
+    if response.status_code != 202:
+        raise RuntimeError(f"POST batch: {response.status_code} {response.text[:500]}")
+    url = response.json()["url"]
+    deadline = time.monotonic() + timeout
+    while True:
+        batch = session.get(url, timeout=60).json()
+        if batch["status"] in ("done", "failed"):
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"batch not done after {timeout:.0f} s: {batch['status']} {batch['progress']}")
+        time.sleep(0.1)
+    total_s = time.perf_counter() - started
+    if batch["status"] != "done":
+        raise RuntimeError(f"batch failed: {batch['error']}")
+    worker_s = (datetime.fromisoformat(batch["finished_at"]) - datetime.fromisoformat(batch["started_at"])).total_seconds()
+    decisions = {}
+    for item in batch["items"]:
+        key = item["decision"] or f"error:{item['error']['code']}"
+        decisions[key] = decisions.get(key, 0) + 1
+    return {"items": len(images), "post_ms": round(post_ms, 1), "total_s": round(total_s, 2),
+            "per_item_ms": round(1000 * total_s / len(images), 1), "worker_s": round(worker_s, 2),
+            "request_mb": round(len(response.request.body) / 1048576, 2), "progress": batch["progress"],
+            "decisions": decisions}
+
+
+def sequential_singles(server, signer: str, images: list[tuple[str, bytes]]) -> dict:
+    session = server.session()
+    times = []
+    started = time.perf_counter()
+    for i, (name, data) in enumerate(images):
+        t = time.perf_counter()
+        response = session.post(f"{server.url}/api/v1/verifications/", data={"signer": signer, "cheque_reference": f"S-{i}"},
+                                files={"image": (name, data)}, timeout=120)
+        if response.status_code != 201:
+            raise RuntimeError(f"single verification: {response.status_code} {response.text[:300]}")
+        times.append(1000 * (time.perf_counter() - t))
+    return {"requests": len(images), "total_s": round(time.perf_counter() - started, 2),
+            "p50_ms": round(benchlib.percentile(times, 50), 1), "p95_ms": round(benchlib.percentile(times, 95), 1)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", default=benchlib.shipped_model_dir())
+    parser.add_argument("--items", type=int, default=100)
+    parser.add_argument("--batches", type=int, default=1, help="measured batches (the best one is reported)")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
+    parser.add_argument("--worker-torch-threads", type=int, default=1, help="as the server's (BenchServer: 1)")
+    parser.add_argument("--no-singles", action="store_true", help="skip the sequential single verifications")
+    parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args(argv)
+
+    redis_url = os.environ.get("REDIS_URL", "")
+    queue = f"bench-batches-{uuid.uuid4().hex[:6]}"
+    extra = {"SIGVERIFY_DEFAULT_QUEUE": queue, "SIGVERIFY_GPU_QUEUE": f"{queue}-gpu"}
+    if redis_url:
+        extra["REDIS_URL"] = redis_url
+    references, query, ref_source = benchlib.signature_images(5)
+    images, source = batch_images(args.items)
+    machine = benchlib.machine_info()
+    print(f"images: {source}; {machine['cpu']}, load {machine['load_average_1m']}", flush=True)
+
+    with benchlib.BenchServer(args.model_dir, precision=args.precision, label="batch", extra_env=extra) as server:
+        worker_env = {**server.env(), "SIGVERIFY_TORCH_THREADS": str(args.worker_torch_threads),
+                      "SIGVERIFY_WORKER_TORCH_THREADS": str(args.worker_torch_threads)}
+        log = open(server.workdir / "worker.log", "ab")
+        worker = subprocess.Popen(
+            [benchlib.PYTHON, "-m", "celery", "-A", "config", "worker", "-Q", queue, "--concurrency", "1",
+             "--loglevel", "WARNING"],
+            cwd=benchlib.BACKEND, env=worker_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            benchlib.enroll_signer(server, "BENCH-BATCH", references)
+            warm = run_batch(server, "BENCH-BATCH", images[:2], "warm", args.timeout)
+            print(f"warm-up batch of 2 (model load in the worker): {warm['total_s']} s", flush=True)
+            runs = []
+            for n in range(args.batches):
+                run = run_batch(server, "BENCH-BATCH", images, f"b{n}", args.timeout)
+                runs.append(run)
+                print(f"batch of {run['items']}: POST {run['post_ms']} ms ({run['request_mb']} MB), done after "
+                      f"{run['total_s']} s ({run['per_item_ms']} ms per item; worker {run['worker_s']} s); "
+                      f"{run['decisions']}", flush=True)
+            singles = None if args.no_singles else sequential_singles(server, "BENCH-BATCH", images)
+            if singles:
+                print(f"the same {singles['requests']} as single requests, one after another: {singles['total_s']} s "
+                      f"(p50 {singles['p50_ms']} ms)", flush=True)
+        finally:
+            os.killpg(worker.pid, 15)
+            worker.wait(timeout=60)
+            log.close()
+        broker = "Redis" if redis_url else "file system (embedded)"
+
+    best = min(runs, key=lambda r: r["total_s"])
+    figures = {
+        f"batch_{args.items}_s": best["total_s"],
+        f"batch_{args.items}_per_item_ms": best["per_item_ms"],
+        f"batch_{args.items}_post_ms": best["post_ms"],
+    }
+    if singles:
+        figures[f"singles_{args.items}_s"] = singles["total_s"]
+    details = {
+        "command": "benchmarks/batch_verify.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "measured_at": benchlib.now_iso(),
+        "machine": {**machine, "load_average_1m_end": round(os.getloadavg()[0], 2),
+                    "shared": "other work ran on the same 2 cores; client, server and worker share them too"},
+        "images": source, "references": ref_source,
+        "server": {"settings": "config.settings.production", "database": "PostgreSQL (throwaway db)",
+                   "broker": broker, "worker": "1 Celery worker, concurrency 1",
+                   "worker_torch_threads": args.worker_torch_threads, "precision": args.precision},
+        "warm_up": warm, "runs": runs, "singles": singles,
+    }
+    print(f"-> a batch of {args.items}: {best['total_s']} s from POST to done ({best['per_item_ms']} ms per item), "
+          f"broker {broker}" + (f"; as {args.items} single requests: {singles['total_s']} s" if singles else ""))
+    if not args.no_write:
+        print(f"-> {benchlib.merge_results(figures, details, script='batch_verify', prefer=(f'batch_{args.items}_s', 'min'))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
