@@ -114,8 +114,9 @@ def enqueue_batch(batch_pk: int) -> bool:
     except Exception as exc:  # kombu raises OperationalError, ConnectionError, OSError... by transport
         logger.error("cannot enqueue verification batch %s: %s", batch_pk, exc)
         VerificationBatch.objects.filter(pk=batch_pk, status=Status.QUEUED).update(
+            task_id="",  # so that the next sweep (or a starting worker) sends it again
             error=f"not started yet: the task queue is unreachable ({exc}). The batch is kept; it starts when "
-            "a worker starts, or on POST .../resume/."
+            "a worker starts, or on POST .../resume/.",
         )
         return False
     VerificationBatch.objects.filter(pk=batch_pk).update(task_id=result.id or "")

@@ -158,8 +158,27 @@ def test_an_unreachable_broker_keeps_the_batch_queued_with_its_images(client_for
 
     queued = []
     monkeypatch.setattr(batches, "enqueue_batch", queued.append)
-    assert batches.recover_batches() == [batch.pk]  # what a starting worker does
+    assert batches.recover_batches() == [batch.pk]  # what a starting worker or the beat sweep does
     assert queued == [batch.pk]
+
+
+def test_a_resumed_batch_the_broker_refuses_is_sent_again_by_the_next_sweep(make_user, enrolled_signer,
+                                                                           monkeypatch):
+    from kombu.exceptions import OperationalError
+
+    from apps.verifications import tasks
+
+    batch = make_batch(make_user("clerk"), enrolled_signer, count=1, bad_at=None)
+    VerificationBatch.objects.filter(pk=batch.pk).update(status="failed", task_id="first-run")
+    monkeypatch.setattr(tasks.run_verification_batch, "apply_async",
+                        lambda *a, **k: (_ for _ in ()).throw(OperationalError("connection refused")))
+    batches.resume_batch(batch)
+    assert not batches.enqueue_batch(batch.pk)
+    batch.refresh_from_db()
+    assert batch.status == "queued" and batch.task_id == "" and "unreachable" in batch.error
+    queued = []
+    monkeypatch.setattr(batches, "enqueue_batch", queued.append)
+    assert batches.recover_batches() == [batch.pk]
 
 
 # --- running it ----------------------------------------------------------------------------------
