@@ -1,9 +1,13 @@
-"""Fixtures shared by every test folder."""
+"""Fixtures shared by every test folder; the backend's fixtures come from ``testsupport.fixtures``."""
 
 import os
 from pathlib import Path
 
 import pytest
+
+from testsupport.ci import skip_or_fail
+
+pytest_plugins = ["testsupport.fixtures"]
 
 REPO_ROOT = Path(__file__).resolve().parent
 
@@ -17,9 +21,7 @@ def shared_datasets() -> Path:
     """../shared/datasets: skipped where absent, but CI has it and must run these tests."""
     path = shared_datasets_dir()
     if not (path / "CEDAR").is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the real-data tests, but {path} has no CEDAR/")
-        pytest.skip(f"no development datasets at {path}")
+        skip_or_fail(f"no development datasets at {path} (no CEDAR/)")
     return path
 
 
@@ -28,7 +30,5 @@ def shipped_model_dir() -> Path:
     """trained_model_parameters/: the weights the product ships."""
     path = REPO_ROOT / "trained_model_parameters"
     if not (path / "model.safetensors").exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"no shipped weights in {path}")
-        pytest.skip(f"no shipped weights in {path} yet")
+        skip_or_fail(f"no shipped weights in {path}")
     return path

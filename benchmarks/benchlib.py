@@ -4,26 +4,23 @@
   keys of the same day are merged, earlier days' files are kept.
 - ``BenchServer``: the real server as production runs it (gunicorn, config.settings.production,
   PostgreSQL): it creates a throwaway database, migrates, registers the model, creates a user,
-  starts gunicorn on 127.0.0.1 and, on exit, stops what it started and drops the database.
+  starts gunicorn on 127.0.0.1 (``testsupport.servers.Gunicorn``, the launcher the tests use)
+  and, on exit, stops what it started and drops the database.
 - ``enroll_signer``: a signer with reference images through the API.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import platform
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,6 +30,8 @@ PYTHON = sys.executable
 if str(BACKEND) not in sys.path:
     sys.path.insert(0, str(BACKEND))
 
+from testsupport.servers import Gunicorn  # noqa: E402 (backend/ is on the path only from here)
+
 POSTGRES_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 
 
@@ -40,7 +39,7 @@ POSTGRES_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@1
 
 
 def results_path(day: str | None = None) -> Path:
-    return RESULTS_DIR / f"{day or datetime.now(timezone.utc).date().isoformat()}.json"
+    return RESULTS_DIR / f"{day or datetime.now(UTC).date().isoformat()}.json"
 
 
 def merge_results(figures: dict, details: dict | None = None, script: str = "", day: str | None = None,
@@ -80,7 +79,7 @@ def merge_results(figures: dict, details: dict | None = None, script: str = "", 
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def machine_info() -> dict:
@@ -142,45 +141,18 @@ def signature_images(references: int = 5) -> tuple[list[tuple[str, bytes]], tupl
         refs = [(f"original_1_{i}.png", (cedar / f"original_1_{i}.png").read_bytes()) for i in range(1, references + 1)]
         query = (f"original_1_{references + 1}.png", (cedar / f"original_1_{references + 1}.png").read_bytes())
         return refs, query, f"CEDAR writer 1 ({cedar})"
-    refs = [(f"drawn_{i}.png", draw_signature(1, i)) for i in range(references)]
-    return refs, ("drawn_q.png", draw_signature(1, 99)), "drawn with Pillow (shared datasets missing)"
+    refs = [(f"drawn_{i}.png", drawn_signature(i)) for i in range(references)]
+    return refs, ("drawn_q.png", drawn_signature(99)), "drawn by sigverify.synthetic (shared datasets missing)"
 
 
-def draw_signature(writer: int, sample: int, size=(600, 250)) -> bytes:
-    import random
+def drawn_signature(sample: int) -> bytes:
+    """Writer 1's ``sample``, about the size of a scanned signature."""
+    from sigverify.synthetic import signature_bytes
 
-    from PIL import Image, ImageDraw
-
-    shape, jitter = random.Random(writer), random.Random(writer * 1000 + sample)
-    image = Image.new("L", size, 245)
-    pen = ImageDraw.Draw(image)
-    for _ in range(3):
-        points = [
-            (shape.uniform(0.1, 0.9) * size[0] + jitter.uniform(-5, 5),
-             shape.uniform(0.2, 0.8) * size[1] + jitter.uniform(-5, 5))
-            for _ in range(8)
-        ]
-        pen.line(points, fill=20, width=4, joint="curve")
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
+    return signature_bytes(1, sample, size=(600, 250), paper=245, pen=4)
 
 
 # --- the server ------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
 
 
 def rss_bytes(pid: int) -> int | None:
@@ -219,12 +191,12 @@ class BenchServer:
         self.db_name = f"sigverify_{label}_{suffix}"
         base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
         self.database_url = f"{base}/{self.db_name}"
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.workdir = Path(tempfile.mkdtemp(prefix=f"sigverify-{label}-"))
         self.admin_password = secrets.token_urlsafe(18)
         self.extra_env = extra_env or {}
-        self.process: subprocess.Popen | None = None
+        self.gunicorn = Gunicorn(self.env(), self.workdir / "gunicorn.log", workers=workers, threads=threads,
+                                 timeout=120, graceful_timeout=30, python=PYTHON)
+        self.port, self.url = self.gunicorn.port, self.gunicorn.url
         self.token = ""
 
     # env exactly as a deployment would set it; secrets generated per run, never stored
@@ -267,7 +239,7 @@ class BenchServer:
         with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
             conn.execute(statement)
 
-    def __enter__(self) -> "BenchServer":
+    def __enter__(self) -> BenchServer:
         self._admin_sql(f'CREATE DATABASE "{self.db_name}"')
         try:
             self._manage("migrate", "--noinput")
@@ -286,49 +258,17 @@ class BenchServer:
         return self
 
     def gunicorn_argv(self) -> list[str]:
-        return [PYTHON, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-                "--workers", str(self.workers), "--threads", str(self.threads), "--timeout", "120",
-                "--graceful-timeout", "30"]
+        return self.gunicorn.argv()
 
     def start(self, timeout: float = 180) -> None:
-        log = open(self.workdir / "gunicorn.log", "ab")
-        self.process = subprocess.Popen(self.gunicorn_argv(), cwd=BACKEND, env=self.env(), stdout=log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
-        self.wait_ready(timeout)
-
-    def wait_ready(self, timeout: float = 180) -> None:
-        import requests
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited ({self.process.returncode}):\n{self.log_tail()}")
-            try:
-                if requests.get(f"{self.url}/api/v1/health/", timeout=5).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"gunicorn did not answer in {timeout:.0f} s:\n{self.log_tail()}")
-
-    def log_tail(self, chars: int = 3000) -> str:
-        path = self.workdir / "gunicorn.log"
-        return path.read_text(errors="replace")[-chars:] if path.exists() else ""
+        self.gunicorn.start(timeout)
 
     def pids(self) -> list[int]:
         """The gunicorn master and its workers."""
-        if self.process is None or self.process.poll() is not None:
-            return []
-        return [self.process.pid, *_children(self.process.pid)]
+        return self.gunicorn.pids()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=30)
+        self.gunicorn.stop(timeout=40)
 
     def __exit__(self, *exc) -> None:
         try:

@@ -1,9 +1,10 @@
-"""Synthetic signatures for tests, demos and smoke runs (no real data needed).
+"""Synthetic signatures for tests, benchmarks, demos and smoke runs (no real data needed).
 
-A writer is a seeded random pen path; a genuine sample redraws it with small jitter,
-a "forgery" with larger distortion and a different pen. ``write_folders_dataset`` lays
-them out as a ``folders`` tree. ``draw_cheque`` puts a signature on a whole cheque
-(printed text, amount box, rules, a MICR-like code line), as archives scan them.
+The one place that draws signatures: a writer is a seeded random pen path; a genuine sample
+redraws it with small jitter, a "forgery" with larger distortion and a different pen.
+``signature_bytes`` encodes one as an upload would carry it; ``write_folders_dataset`` lays
+them out as a ``folders`` tree. ``draw_cheque`` puts a signature on a whole cheque (printed
+text, amount box, rules, a MICR-like code line), as archives scan them.
 """
 
 from __future__ import annotations
@@ -31,8 +32,12 @@ def draw_signature(
     paper: int | tuple = 255,
     ink: int | tuple = 20,
     mode: str = "L",
+    pen: int | None = None,
 ) -> Image.Image:
-    """One signature image; deterministic for (writer, sample, forged)."""
+    """One signature image; deterministic for (writer, sample, forged).
+
+    ``paper`` and ``ink`` are grey levels (or RGB tuples), ``pen`` the stroke width in pixels
+    (default 3, a forger's 4)."""
     rng = np.random.default_rng(hash((writer, sample, forged)) & 0xFFFFFFFF)
     path = _writer_path(writer)
     jitter = 0.05 if forged else 0.012
@@ -50,7 +55,7 @@ def draw_signature(
         for t in np.linspace(0, 1, 8, endpoint=False):
             pts.append(((a[0] + (b[0] - a[0]) * t) * width, (a[1] + (b[1] - a[1]) * t) * height))
     pts.append((path[-1, 0] * width, path[-1, 1] * height))
-    draw.line(pts, fill=fill_ink, width=4 if forged else 3, joint="curve")
+    draw.line(pts, fill=fill_ink, width=pen or (4 if forged else 3), joint="curve")
     loop_x = path[len(path) // 3, 0] * width
     draw.ellipse([loop_x - 12, height * 0.3, loop_x + 12, height * 0.7], outline=fill_ink, width=3)
     return image
@@ -114,9 +119,15 @@ def draw_cheque(
 
 
 def png_bytes(image: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:
+    """The image encoded as ``fmt`` (PNG by default; ``kwargs`` go to Pillow's ``save``)."""
     buf = io.BytesIO()
     image.save(buf, format=fmt, **kwargs)
     return buf.getvalue()
+
+
+def signature_bytes(writer: int, sample: int = 0, *, fmt: str = "PNG", **style) -> bytes:
+    """``draw_signature(writer, sample, **style)`` encoded as ``fmt``: the bytes of an upload."""
+    return png_bytes(draw_signature(writer, sample, **style), fmt)
 
 
 def write_folders_dataset(root, writers: int = 4, genuine: int = 6, forged: int = 3, size=(300, 150)) -> Path:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
-import io
 import json
 import threading
 from collections.abc import Callable
@@ -22,8 +21,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import shapes
-from PIL import Image, ImageDraw
+from PIL import Image
 from schema_check import answer_problems, openapi_schema
+
+# Test data only: the interface itself never imports the backend's packages.
+from sigverify.synthetic import png_bytes as synthetic_png
+from sigverify.synthetic import signature_bytes
 
 PREFIX = "/api/v1/"
 
@@ -156,14 +159,10 @@ def fake_api(monkeypatch):
 
 
 def png_bytes(width: int = 120, height: int = 60, stroke: bool = True) -> bytes:
-    """A small white image with a dark scribble: stands in for a signature."""
-    image = Image.new("L", (width, height), 255)
+    """A small drawn signature (``stroke=False``: the blank page) as PNG bytes."""
     if stroke:
-        ImageDraw.Draw(image).line([(10, height - 15), (width // 3, 12), (width // 2, height - 10),
-                                    (width - 10, 15)], fill=0, width=3)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
+        return signature_bytes(1, size=(width, height))
+    return synthetic_png(Image.new("L", (width, height), 255))
 
 
 @pytest.fixture

@@ -13,20 +13,18 @@ deterministic: the genuine sample is called genuine and the forgery a forgery.
 
 from __future__ import annotations
 
-import io
-import json
 import os
-import random
 import re
-import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
+
+from sigverify.synthetic import signature_bytes
+from testsupport.ci import require
+from testsupport.servers import Gunicorn, free_port, wait_for_http
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -44,47 +42,22 @@ WAIT_MS = 90_000
 
 
 def require_chromium() -> None:
-    if CHROMIUM.exists():
-        return
-    reason = f"{CHROMIUM} is not installed (apt-get install chromium)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def signature_png(shape_seed: int, jitter_seed: int) -> bytes:
-    """A writer's signature: a polyline fixed by ``shape_seed``, drawn with a little jitter."""
-    from PIL import Image, ImageDraw
-
-    shape = random.Random(shape_seed)
-    points = [(30 + i * 300 / 9, shape.uniform(25, 125)) for i in range(10)]
-    jitter = random.Random(jitter_seed)
-    points = [(x + jitter.uniform(-4, 4), y + jitter.uniform(-4, 4)) for x, y in points]
-    image = Image.new("L", (360, 150), 250)
-    ImageDraw.Draw(image).line(points, fill=20, width=4, joint="curve")
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
+    require(CHROMIUM.exists(), f"{CHROMIUM} is not installed (apt-get install chromium)")
 
 
 def genuine_sample(writer: str, sample: int) -> bytes:
-    return signature_png(int(writer), 1000 + sample)
+    return signature_bytes(int(writer), sample, size=(360, 150), paper=250, pen=4)
 
 
 def forged_sample(writer: str) -> bytes:
-    return signature_png(500 + int(writer), 7)  # someone else's hand
+    return signature_bytes(500 + int(writer), 7, size=(360, 150), paper=250, pen=4)  # someone else's hand
 
 
 def make_model(model_dir: Path) -> None:
     """A tiny embedder, with its score calibration fitted on the drawn writers."""
     import numpy as np
     import torch
+
     from sigverify.inference import Verifier
     from sigverify.model import SignatureEmbedder
     from sigverify.preprocess import PREPROCESS_VERSION
@@ -118,27 +91,13 @@ def write_dataset(root: Path) -> None:
             (folder / f"{i + 1}.png").write_bytes(genuine_sample(writer, i))
 
 
-def wait_for(url: str, process: subprocess.Popen, log: Path, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: process exited ({process.returncode}):\n{log.read_text()[-3000:]}")
-        try:
-            if requests.get(url, timeout=2).status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{url} did not come up in {seconds}s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     require_chromium()
     tmp = tmp_path_factory.mktemp("e2e")
     make_model(tmp / "model")
     write_dataset(tmp / "cards")
-    api_port, ui_port = free_port(), free_port()
+    ui_port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     env.update({
         "DJANGO_SETTINGS_MODULE": "config.settings.local", "DJANGO_DEBUG": "false",
@@ -167,32 +126,28 @@ def stack(tmp_path_factory):
     print(done.stdout)
 
     logs = {"api": tmp / "api.log", "ui": tmp / "ui.log"}
-    processes = []
+    api = Gunicorn(env, logs["api"], workers=1, threads=4, timeout=120)
+    ui = None
     try:
-        api = subprocess.Popen(
-            [python, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{api_port}",
-             "--workers", "1", "--threads", "4", "--timeout", "120", "--no-control-socket"],
-            cwd=BACKEND, env=env, stdout=logs["api"].open("w"), stderr=subprocess.STDOUT)
-        processes.append(api)
-        api_url = f"http://127.0.0.1:{api_port}/api/v1"
-        wait_for(f"{api_url}/health/", api, logs["api"])
+        api.start(timeout=120)
+        api_url = f"{api.url}/api/v1"
         ui_env = dict(env, SIGVERIFY_API_URL=api_url, SIGVERIFY_API_TIMEOUT="60")  # busy CI machines
         ui = subprocess.Popen(
             [python, "-m", "streamlit", "run", str(REPO / "interface" / "app.py"), "--server.port", str(ui_port),
              "--server.address", "127.0.0.1", "--server.headless", "true"],
             cwd=tmp, env=ui_env, stdout=logs["ui"].open("w"), stderr=subprocess.STDOUT)
-        processes.append(ui)
         ui_url = f"http://127.0.0.1:{ui_port}"
-        wait_for(f"{ui_url}/_stcore/health", ui, logs["ui"])
+        wait_for_http(f"{ui_url}/_stcore/health", ui, logs["ui"], timeout=120)
         yield {"api": api_url, "ui": ui_url, "tmp": tmp, "logs": logs}
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
+        if ui is not None:
+            ui.terminate()
+        api.stop(timeout=20)
+        if ui is not None:
             try:
-                process.wait(timeout=20)
+                ui.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                process.kill()
+                ui.kill()
         for name, log in logs.items():
             if log.exists():
                 print(f"--- {name} log (tail) ---\n{log.read_text()[-2000:]}")

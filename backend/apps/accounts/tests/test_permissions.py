@@ -9,7 +9,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.accounts.services import create_user_with_roles, issue_token
-from apps.conftest import draw_signature, upload
+from sigverify.synthetic import signature_bytes
+from testsupport.uploads import upload
 
 pytestmark = pytest.mark.django_db
 
@@ -39,18 +40,18 @@ ENDPOINTS = [
     ("signer-suspend", "post", "/api/v1/signers/{spare}/suspend/", None, SIGNER_WRITERS),
     ("signer-reactivate", "post", "/api/v1/signers/{spare}/reactivate/", None, SIGNER_WRITERS),
     ("reference-list", "get", "/api/v1/signers/{signer}/references/", None, SIGNER_READERS),
-    ("reference-upload", "post", "/api/v1/signers/{spare}/references/", lambda ctx: {"images": [upload(draw_signature(3, ctx["n"]))]}, SIGNER_WRITERS),
+    ("reference-upload", "post", "/api/v1/signers/{spare}/references/", lambda ctx: {"images": [upload(signature_bytes(3, ctx["n"]))]}, SIGNER_WRITERS),
     ("reference-detail", "get", "/api/v1/signers/{signer}/references/{reference}/", None, SIGNER_READERS),
     ("reference-image", "get", "/api/v1/signers/{signer}/references/{reference}/image/", None, SIGNER_READERS),
     ("reference-preprocessed", "get", "/api/v1/signers/{signer}/references/{reference}/preprocessed/", None, SIGNER_READERS),
     ("reference-delete", "delete", "/api/v1/signers/{signer}/references/{reference}/", None, SIGNER_WRITERS),
     ("verification-list", "get", "/api/v1/verifications/", None, VERIFIERS),
-    ("verification-create", "post", "/api/v1/verifications/", lambda ctx: {"signer": ctx["signer"], "image": upload(draw_signature(1, 50))}, VERIFIERS),
+    ("verification-create", "post", "/api/v1/verifications/", lambda ctx: {"signer": ctx["signer"], "image": upload(signature_bytes(1, 50))}, VERIFIERS),
     ("verification-detail", "get", "/api/v1/verifications/{verification}/", None, VERIFIERS),
     ("verification-image", "get", "/api/v1/verifications/{verification}/image/", None, VERIFIERS),
     ("verification-preprocessed", "get", "/api/v1/verifications/{verification}/preprocessed/", None, VERIFIERS),
     ("verification-review", "post", "/api/v1/verifications/{verification}/review/", lambda ctx: {"final_decision": "genuine", "comment": "ok"}, REVIEWERS),
-    ("signature-region", "post", "/api/v1/signature-region/", lambda ctx: {"image": upload(draw_signature(1, 51))}, VERIFIERS),
+    ("signature-region", "post", "/api/v1/signature-region/", lambda ctx: {"image": upload(signature_bytes(1, 51))}, VERIFIERS),
     ("model-version-list", "get", "/api/v1/model-versions/", None, MODEL_READERS),
     ("model-version-detail", "get", "/api/v1/model-versions/{version}/", None, MODEL_READERS),
     ("model-version-plot", "get", "/api/v1/model-versions/{version}/plots/{plot}/", None, MODEL_READERS),

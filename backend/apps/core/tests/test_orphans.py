@@ -10,13 +10,13 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 
-from apps.conftest import draw_signature
+from sigverify.synthetic import signature_bytes
 
 pytestmark = pytest.mark.django_db
 
 
 def _stored(name: str, age_s: float = 0.0) -> str:
-    saved = default_storage.save(name, ContentFile(draw_signature(9, 9)))
+    saved = default_storage.save(name, ContentFile(signature_bytes(9, 9)))
     if age_s:
         stamp = time.time() - age_s
         os.utime(default_storage.path(saved), (stamp, stamp))

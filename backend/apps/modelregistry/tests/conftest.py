@@ -1,10 +1,10 @@
-"""Fixtures of the model registry's tests (the shared ones live in backend/apps/conftest.py)."""
+"""Fixtures of the model registry's tests (the shared ones live in backend/testsupport/fixtures.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from apps.conftest import make_model_dir
+from sigverify.synthetic import write_tiny_model
 
 
 @pytest.fixture
@@ -12,5 +12,5 @@ def candidate_version(db, tmp_path):
     """A second, inactive model version (what a training job would register)."""
     from apps.modelregistry.services import register_model_dir
 
-    version, _ = register_model_dir(make_model_dir(tmp_path / "candidate", name="candidate", seed=1))
+    version, _ = register_model_dir(write_tiny_model(tmp_path / "candidate", name="candidate", seed=1))
     return version

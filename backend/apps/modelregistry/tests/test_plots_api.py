@@ -3,16 +3,16 @@ import shutil
 
 import pytest
 
-from apps.conftest import make_model_dir
 from apps.modelregistry.services import register_model_dir
 from sigverify.synthetic import draw_signature, png_bytes
+from sigverify.synthetic import write_tiny_model
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def version_with_plot(tmp_path):
-    directory = make_model_dir(tmp_path / "m", name="plotted", seed=3)
+    directory = write_tiny_model(tmp_path / "m", name="plotted", seed=3)
     (directory / "roc_test_R5.png").write_bytes(png_bytes(draw_signature(1)))
     (directory / "secret.png").write_bytes(b"not listed")
     card = json.loads((directory / "model_card.json").read_text())

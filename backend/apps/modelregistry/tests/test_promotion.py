@@ -8,7 +8,9 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from apps.conftest import ROLES, draw_signature, upload
+from testsupport.fixtures import ROLES
+from sigverify.synthetic import signature_bytes
+from testsupport.uploads import upload
 from apps.core import jobs
 from apps.modelregistry import services, tasks
 from apps.modelregistry.models import ModelVersion, Promotion
@@ -35,7 +37,7 @@ def test_promotion_re_embeds_every_reference_then_switches(
     from apps.verifications.services import verify_signature
 
     clerk = make_user("clerk")
-    before = verify_signature(signer=enrolled_signer, image=upload(draw_signature(1, 8)), user=clerk)
+    before = verify_signature(signer=enrolled_signer, image=upload(signature_bytes(1, 8)), user=clerk)
     assert before.model_version == active_version  # until the switch, the old version serves
 
     promotion = promote(candidate_version)
@@ -45,7 +47,7 @@ def test_promotion_re_embeds_every_reference_then_switches(
     assert promotion.previous_version == active_version
     assert len(embedding_ids(candidate_version)) == 3
     assert ModelVersion.objects.get(is_active=True) == candidate_version
-    after = verify_signature(signer=enrolled_signer, image=upload(draw_signature(1, 8)), user=clerk)
+    after = verify_signature(signer=enrolled_signer, image=upload(signature_bytes(1, 8)), user=clerk)
     assert after.model_version == candidate_version
     before.refresh_from_db()
     assert before.model_version == active_version  # each verification keeps the version it used

@@ -3,11 +3,13 @@ import shutil
 import pytest
 from django.db import IntegrityError, transaction
 
-from apps.conftest import draw_signature, make_model_dir, upload
 from apps.modelregistry import serving
 from apps.modelregistry.models import ModelVersion
 from apps.modelregistry.services import activate_version, register_model_dir
 from sigverify.errors import ModelLoadError
+from sigverify.synthetic import signature_bytes
+from sigverify.synthetic import write_tiny_model
+from testsupport.uploads import upload
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +22,7 @@ def test_register_is_idempotent_by_sha256(tiny_model_dir, active_version):
 
 
 def test_register_records_card_thresholds_and_metrics(tmp_path, active_version):
-    directory = make_model_dir(tmp_path / "m2", name="second", seed=1)
+    directory = write_tiny_model(tmp_path / "m2", name="second", seed=1)
     version, created = register_model_dir(directory)
     assert created and not version.is_active
     assert version.thresholds == {"eer": 0.5, "accept": 0.6, "reject": 0.4}
@@ -30,7 +32,7 @@ def test_register_records_card_thresholds_and_metrics(tmp_path, active_version):
 
 
 def test_register_refuses_a_damaged_model(tmp_path):
-    directory = make_model_dir(tmp_path / "m3", seed=2)
+    directory = write_tiny_model(tmp_path / "m3", seed=2)
     weights = directory / "model.safetensors"
     data = bytearray(weights.read_bytes())
     data[-10] ^= 0xFF
@@ -48,7 +50,7 @@ def test_register_refuses_a_damaged_model(tmp_path):
 def test_register_refuses_a_card_that_is_not_a_model_card(tmp_path, change, problem):
     import json
 
-    directory = make_model_dir(tmp_path / "bad-card", seed=5)
+    directory = write_tiny_model(tmp_path / "bad-card", seed=5)
     card_path = directory / "model_card.json"
     card_path.write_text(json.dumps({**json.loads(card_path.read_text()), **change}))
     with pytest.raises(ModelLoadError, match="is not valid") as caught:
@@ -69,7 +71,7 @@ def test_api_serves_the_card_as_a_model_card(client_for, active_version):
 
 
 def test_only_one_version_is_active(tmp_path, active_version):
-    second, _ = register_model_dir(make_model_dir(tmp_path / "m4", seed=3))
+    second, _ = register_model_dir(write_tiny_model(tmp_path / "m4", seed=3))
     activate_version(second)
     assert list(ModelVersion.objects.filter(is_active=True)) == [second]
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -115,12 +117,12 @@ def test_a_newly_active_version_is_used_without_restart(tmp_path, client_for, en
     from apps.signers.services import embed_missing_references
 
     client = client_for("clerk")
-    first = client.post("/api/v1/verifications/", {"signer": enrolled_signer.pk, "image": upload(draw_signature(1, 7))}, format="multipart")
+    first = client.post("/api/v1/verifications/", {"signer": enrolled_signer.pk, "image": upload(signature_bytes(1, 7))}, format="multipart")
     assert first.json()["model_version"] == active_version.name
-    second, _ = register_model_dir(make_model_dir(tmp_path / "m5", name="next", seed=4))
+    second, _ = register_model_dir(write_tiny_model(tmp_path / "m5", name="next", seed=4))
     embed_missing_references(second)
     activate_version(second)
-    again = client.post("/api/v1/verifications/", {"signer": enrolled_signer.pk, "image": upload(draw_signature(1, 8))}, format="multipart")
+    again = client.post("/api/v1/verifications/", {"signer": enrolled_signer.pk, "image": upload(signature_bytes(1, 8))}, format="multipart")
     assert again.status_code == 201
     assert again.json()["model_version"] == second.name
     assert again.json()["model_version_id"] == second.pk
@@ -129,7 +131,7 @@ def test_a_newly_active_version_is_used_without_restart(tmp_path, client_for, en
 def test_a_corrupted_model_file_gives_503_on_verify_and_shows_in_health(tmp_path, client_for, anon_client, enrolled_signer):
     from apps.signers.services import embed_missing_references
 
-    directory = shutil.copytree(make_model_dir(tmp_path / "m6", name="fragile", seed=5), tmp_path / "fragile")
+    directory = shutil.copytree(write_tiny_model(tmp_path / "m6", name="fragile", seed=5), tmp_path / "fragile")
     version, _ = register_model_dir(directory)
     embed_missing_references(version)
     activate_version(version)
@@ -140,7 +142,7 @@ def test_a_corrupted_model_file_gives_503_on_verify_and_shows_in_health(tmp_path
     weights.write_bytes(bytes(data))
 
     response = client_for("clerk").post(
-        "/api/v1/verifications/", {"signer": enrolled_signer.pk, "image": upload(draw_signature(1, 6))}, format="multipart"
+        "/api/v1/verifications/", {"signer": enrolled_signer.pk, "image": upload(signature_bytes(1, 6))}, format="multipart"
     )
     assert response.status_code == 503
     error = response.json()["error"]
@@ -158,7 +160,7 @@ def test_a_corrupted_model_file_gives_503_on_verify_and_shows_in_health(tmp_path
 def test_no_active_model_gives_503(client_for, enrolled_signer):
     ModelVersion.objects.update(is_active=False)
     response = client_for("clerk").post(
-        "/api/v1/verifications/", {"signer": enrolled_signer.pk, "image": upload(draw_signature(1, 6))}, format="multipart"
+        "/api/v1/verifications/", {"signer": enrolled_signer.pk, "image": upload(signature_bytes(1, 6))}, format="multipart"
     )
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "no_active_model"
@@ -171,7 +173,7 @@ def test_register_shipped_model_command(tmp_path, settings, capsys):
     call_command("register_shipped_model")
     assert "No shipped model" in capsys.readouterr().out
 
-    directory = make_model_dir(tmp_path / "shipped", name="shipped", seed=6)
+    directory = write_tiny_model(tmp_path / "shipped", name="shipped", seed=6)
     settings.SIGVERIFY_MODEL_DIR = directory
     call_command("register_shipped_model")
     call_command("register_shipped_model")

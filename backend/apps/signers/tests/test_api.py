@@ -1,8 +1,9 @@
 import pytest
 from django.conf import settings
 
-from apps.conftest import bad_upload, draw_signature, media_files, upload
 from apps.signers.models import ReferenceEmbedding, ReferenceSignature, Signer
+from sigverify.synthetic import signature_bytes
+from testsupport.uploads import bad_upload, media_files, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -83,9 +84,9 @@ def test_update_suspend_and_reactivate(client_for, signer):
 
 def test_upload_references_accepts_and_rejects_with_reasons(client_for, signer, active_version):
     client = client_for("integrator")
-    good = [upload(draw_signature(2, i), f"good{i}.png") for i in range(2)]
+    good = [upload(signature_bytes(2, i), f"good{i}.png") for i in range(2)]
     blank, _, _ = bad_upload("blank_page")
-    duplicate = upload(draw_signature(2, 0), "again.png")
+    duplicate = upload(signature_bytes(2, 0), "again.png")
     response = client.post(
         f"/api/v1/signers/{signer.external_id}/references/",
         {"images": [*good, upload(blank, "blank.png"), duplicate]},
@@ -106,7 +107,7 @@ def test_upload_references_accepts_and_rejects_with_reasons(client_for, signer, 
 def test_reference_already_enrolled_is_rejected_as_duplicate(client_for, enrolled_signer):
     response = client_for("integrator").post(
         f"/api/v1/signers/{enrolled_signer.pk}/references/",
-        {"images": [upload(draw_signature(1, 0), "ref0-again.png")]},
+        {"images": [upload(signature_bytes(1, 0), "ref0-again.png")]},
         format="multipart",
     )
     assert response.status_code == 400
@@ -136,7 +137,7 @@ def test_bad_reference_upload_is_refused_and_leaves_nothing(client_for, signer, 
 def test_upload_too_large_file_is_rejected(client_for, signer, active_version, settings):
     settings.SIGVERIFY_MAX_UPLOAD_MB = 0  # every non-empty file is over the limit
     response = client_for("integrator").post(
-        f"/api/v1/signers/{signer.pk}/references/", {"images": [upload(draw_signature(1, 1))]}, format="multipart"
+        f"/api/v1/signers/{signer.pk}/references/", {"images": [upload(signature_bytes(1, 1))]}, format="multipart"
     )
     assert response.status_code == 400
     assert response.json()["rejected"][0]["code"] == "file_too_large"
@@ -150,7 +151,7 @@ def test_upload_without_images_is_a_validation_error(client_for, signer):
 
 def test_upload_for_unknown_signer_is_404(client_for, active_version):
     response = client_for("integrator").post(
-        "/api/v1/signers/NOBODY/references/", {"images": [upload(draw_signature(1, 1))]}, format="multipart"
+        "/api/v1/signers/NOBODY/references/", {"images": [upload(signature_bytes(1, 1))]}, format="multipart"
     )
     assert response.status_code == 404
 

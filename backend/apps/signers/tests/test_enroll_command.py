@@ -1,8 +1,9 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from apps.conftest import blank_png, draw_signature
 from apps.signers.models import ReferenceEmbedding, ReferenceSignature, Signer
+from sigverify.synthetic import signature_bytes
+from testsupport.uploads import blank_png
 
 pytestmark = pytest.mark.django_db
 
@@ -14,10 +15,10 @@ def folders_dataset(tmp_path):
         for sample in range(4):
             path = tmp_path / f"w{writer}" / "genuine" / f"sig_{sample + 1}.png"
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(draw_signature(writer, sample))
+            path.write_bytes(signature_bytes(writer, sample))
         forged = tmp_path / f"w{writer}" / "forged" / "f_1.png"
         forged.parent.mkdir(parents=True, exist_ok=True)
-        forged.write_bytes(draw_signature(writer + 100, 0))
+        forged.write_bytes(signature_bytes(writer + 100, 0))
     (tmp_path / "w3" / "genuine" / "sig_2.png").write_bytes(blank_png())  # one unusable card
     return tmp_path
 

@@ -1,4 +1,4 @@
-"""Fixtures of the training app (the shared ones live in backend/apps/conftest.py)."""
+"""Fixtures of the training app (the shared ones live in backend/testsupport/fixtures.py)."""
 
 from __future__ import annotations
 

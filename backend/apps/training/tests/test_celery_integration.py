@@ -1,7 +1,7 @@
 """Against a real Redis and real Celery worker processes (``celery -A config worker``).
 
-Runs where REDIS_URL is set (CI); skipped elsewhere, except that in CI (CI=true) a missing
-or unreachable Redis fails. The worker is a subprocess sharing the test database, so the
+Runs where REDIS_URL is set (CI); skipped elsewhere, except that in CI (``CI`` set) a missing
+or unreachable Redis fails (``testsupport.ci``). The worker is a subprocess sharing the test database, so the
 database must be one another process can open (PostgreSQL in CI).
 """
 
@@ -18,26 +18,19 @@ from pathlib import Path
 
 import pytest
 
-from apps.conftest import database_url_for_subprocesses
-
 from apps.modelregistry.models import ModelVersion
 from apps.signers.models import ReferenceEmbedding, ReferenceSignature
 from apps.training.models import TrainingJob
+from testsupport.ci import skip_or_fail
+from testsupport.servers import database_url_for_subprocesses
 
 from .factories import TINY_TRAIN_OPTIONS, make_dataset
 
 pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKEND_DIR = Path(__file__).resolve().parents[3]
 HEARTBEAT_S = 0.5
 STALE_AFTER_S = 4.0
-
-
-def unavailable(reason: str):
-    if IN_CI:
-        pytest.fail(f"{reason}; in CI the celery tests must run")
-    pytest.skip(reason)
 
 
 def redis_available() -> str:
@@ -45,11 +38,11 @@ def redis_available() -> str:
 
     url = os.environ.get("REDIS_URL", "")
     if not url:
-        unavailable("REDIS_URL is not set: these tests need a real Redis and Celery worker")
+        skip_or_fail("REDIS_URL is not set: these tests need a real Redis and Celery worker")
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     except redis.RedisError as exc:
-        unavailable(f"Redis at {url} is unreachable: {exc}")
+        skip_or_fail(f"Redis at {url} is unreachable: {exc}")
     from config.celery import app
 
     assert app.conf.broker_url.startswith("redis"), "settings must use REDIS_URL for the broker when it is set"
@@ -94,7 +87,7 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory):
 
     url = redis_available()
     with django_db_blocker.unblock():
-        database_url = database_url_for_subprocesses(unavailable)
+        database_url = database_url_for_subprocesses(skip_or_fail)
     from django.conf import settings
 
     suffix = uuid.uuid4().hex[:8]

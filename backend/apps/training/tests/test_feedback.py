@@ -6,13 +6,14 @@ import io
 
 import pytest
 from PIL import Image
-from sigverify.datasets import read_manifest, scan
 
-from apps.conftest import draw_signature, upload
 from apps.modelregistry.models import ModelVersion
 from apps.training import services
 from apps.training.feedback import export_labelled_data
 from apps.training.models import TrainingJob
+from sigverify.datasets import read_manifest, scan
+from sigverify.synthetic import signature_bytes
+from testsupport.uploads import upload
 
 from .factories import TINY_TRAIN_OPTIONS
 
@@ -21,7 +22,7 @@ SIGNERS = 4
 
 def cheque_with_signature(writer: int, sample: int) -> tuple[bytes, list[int]]:
     """A wider 'cheque' with the signature pasted at a known box: (PNG bytes, crop)."""
-    signature = Image.open(io.BytesIO(draw_signature(writer, sample)))
+    signature = Image.open(io.BytesIO(signature_bytes(writer, sample)))
     page = Image.new("RGB", (700, 400), "white")
     page.paste(signature, (350, 200))
     out = io.BytesIO()
@@ -40,14 +41,14 @@ def bank_data(active_version, make_user):
     signers = []
     for k in range(1, SIGNERS + 1):
         signer = signer_create(external_id=f"ACC-{k:04d}", full_name=f"Customer {k}")
-        files = [upload(draw_signature(k, i), f"ref{i}.png") for i in range(3)]
+        files = [upload(signature_bytes(k, i), f"ref{i}.png") for i in range(3)]
         assert len(enroll_references(signer=signer, files=files, user=integrator).accepted) == 3
         cheque, crop = cheque_with_signature(k, 5)
         genuine = verify_signature(signer=signer, image=upload(cheque, "cheque.png"), crop=crop, user=clerk)
         record_review(verification=genuine, reviewer=clerk, final_decision="genuine")
-        forged = verify_signature(signer=signer, image=upload(draw_signature(100 + k, 1)), user=clerk)
+        forged = verify_signature(signer=signer, image=upload(signature_bytes(100 + k, 1)), user=clerk)
         record_review(verification=forged, reviewer=clerk, final_decision="forgery")
-        verify_signature(signer=signer, image=upload(draw_signature(k, 6)), user=clerk)  # never reviewed
+        verify_signature(signer=signer, image=upload(signature_bytes(k, 6)), user=clerk)  # never reviewed
         signers.append(signer)
     return signers
 
@@ -72,7 +73,7 @@ def test_export_writes_reviewed_verifications_as_a_labelled_folders_dataset(bank
     # The cheque's signature box is what gets exported, not the whole cheque.
     genuine_reviewed = [p for p in reviewed if "/genuine/" in p]
     with Image.open(result.path / genuine_reviewed[0]) as img:
-        assert img.size == Image.open(io.BytesIO(draw_signature(1, 5))).size
+        assert img.size == Image.open(io.BytesIO(signature_bytes(1, 5))).size
 
 
 @pytest.mark.django_db

@@ -4,9 +4,10 @@ import pytest
 from django.conf import settings
 from PIL import Image
 
-from apps.conftest import bad_upload, draw_signature, media_files, upload
 from apps.signers.models import Signer
 from apps.verifications.models import Review, Verification
+from sigverify.synthetic import signature_bytes
+from testsupport.uploads import bad_upload, media_files, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +26,7 @@ def verify(client, signer_key, data: bytes, **extra):
 
 def test_verify_answers_the_full_record(client_for, enrolled_signer, active_version):
     client = client_for("clerk")
-    response = verify(client, enrolled_signer.external_id, draw_signature(1, 5), cheque_reference="000123")
+    response = verify(client, enrolled_signer.external_id, signature_bytes(1, 5), cheque_reference="000123")
     assert response.status_code == 201, response.json()
     body = response.json()
     assert set(body) == RECORD_FIELDS
@@ -50,7 +51,7 @@ def test_verify_answers_the_full_record(client_for, enrolled_signer, active_vers
 def test_verify_by_numeric_id_with_crop(client_for, enrolled_signer):
     # A cheque-like scan: the signature sits in a box on a larger page.
     page = Image.new("RGB", (800, 400), "white")
-    page.paste(Image.open(io.BytesIO(draw_signature(1, 4))), (450, 200))
+    page.paste(Image.open(io.BytesIO(signature_bytes(1, 4))), (450, 200))
     buffer = io.BytesIO()
     page.save(buffer, format="PNG")
     response = verify(client_for("clerk"), str(enrolled_signer.pk), buffer.getvalue(), crop="450,200,300,150")
@@ -64,13 +65,13 @@ def test_verify_by_numeric_id_with_crop(client_for, enrolled_signer):
     [("1,2,3", "four integers"), ("a,b,c,d", "four integers"), ("0,0,-5,10", "positive"), ("1.5,0,10,10", "whole")],
 )
 def test_verify_bad_crop_value_is_a_validation_error(client_for, enrolled_signer, crop, message):
-    response = verify(client_for("clerk"), enrolled_signer.pk, draw_signature(1, 5), crop=crop)
+    response = verify(client_for("clerk"), enrolled_signer.pk, signature_bytes(1, 5), crop=crop)
     assert response.status_code == 400
     assert message in response.json()["error"]["fields"]["crop"][0]
 
 
 def test_verify_crop_outside_the_image_is_refused(client_for, enrolled_signer):
-    response = verify(client_for("clerk"), enrolled_signer.pk, draw_signature(1, 5), crop="0,0,5000,100")
+    response = verify(client_for("clerk"), enrolled_signer.pk, signature_bytes(1, 5), crop="0,0,5000,100")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "bad_crop"
     assert not Verification.objects.exists()
@@ -83,13 +84,13 @@ def test_verify_missing_fields(client_for):
 
 
 def test_verify_unknown_signer_is_404(client_for, active_version):
-    response = verify(client_for("clerk"), "NOBODY", draw_signature(1, 5))
+    response = verify(client_for("clerk"), "NOBODY", signature_bytes(1, 5))
     assert response.status_code == 404
     assert "NOBODY" in response.json()["error"]["message"]
 
 
 def test_verify_signer_without_references_is_409(client_for, signer, active_version):
-    response = verify(client_for("clerk"), signer.external_id, draw_signature(1, 5))
+    response = verify(client_for("clerk"), signer.external_id, signature_bytes(1, 5))
     assert response.status_code == 409
     error = response.json()["error"]
     assert error["code"] == "no_references"
@@ -99,7 +100,7 @@ def test_verify_signer_without_references_is_409(client_for, signer, active_vers
 
 def test_verify_suspended_signer_is_409(client_for, enrolled_signer):
     Signer.objects.filter(pk=enrolled_signer.pk).update(status="suspended")
-    response = verify(client_for("clerk"), enrolled_signer.external_id, draw_signature(1, 5))
+    response = verify(client_for("clerk"), enrolled_signer.external_id, signature_bytes(1, 5))
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "signer_suspended"
     assert "suspended" in response.json()["error"]["message"]
@@ -130,7 +131,7 @@ def test_failure_while_saving_leaves_no_row_and_no_file(client_for, enrolled_sig
     monkeypatch.setattr(Verification, "save", failing_save)
     client = client_for("clerk")
     client.raise_request_exception = False
-    response = verify(client, enrolled_signer.pk, draw_signature(1, 5))
+    response = verify(client, enrolled_signer.pk, signature_bytes(1, 5))
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "internal_error"
     monkeypatch.undo()
@@ -143,7 +144,7 @@ def test_list_filters_and_ordering(client_for, enrolled_signer, make_user):
 
     alice, bob = make_user("clerk", username="alice"), make_user("clerk", username="bob")
     for i, user in enumerate([alice, alice, bob]):
-        verify_signature(signer=enrolled_signer, image=upload(draw_signature(1, 10 + i)), user=user)
+        verify_signature(signer=enrolled_signer, image=upload(signature_bytes(1, 10 + i)), user=user)
     other = Signer.objects.create(external_id="ZZ", full_name="Zed")
     client = client_for("clerk")
     assert client.get("/api/v1/verifications/").json()["count"] == 3
@@ -221,9 +222,9 @@ def test_verify_is_throttled(client_for, enrolled_signer, monkeypatch):
     monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"verify": "2/min", "login": "5/min"})
     try:
         client = client_for("clerk")
-        codes = [verify(client, enrolled_signer.pk, draw_signature(1, 20 + i)).status_code for i in range(3)]
+        codes = [verify(client, enrolled_signer.pk, signature_bytes(1, 20 + i)).status_code for i in range(3)]
         assert codes == [201, 201, 429]
-        assert verify(client, enrolled_signer.pk, draw_signature(1, 30)).json()["error"]["code"] == "throttled"
+        assert verify(client, enrolled_signer.pk, signature_bytes(1, 30)).json()["error"]["code"] == "throttled"
         # Other endpoints are not throttled by the verify scope.
         assert client.get("/api/v1/verifications/").status_code == 200
     finally:

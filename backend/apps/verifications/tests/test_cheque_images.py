@@ -10,7 +10,7 @@ from django.urls import reverse
 from PIL import Image
 from sigverify.synthetic import draw_cheque, draw_signature
 
-from apps.conftest import upload
+from testsupport.uploads import upload
 from apps.verifications.models import Verification
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@
 
 A freshly initialised model cannot tell writers apart, so this test needs the shipped
 weights (trained_model_parameters/). It reads CEDAR in place (never copied); outside CI
-it skips when the data or the weights are missing, in CI (CI=true) it fails instead.
+it skips when the data or the weights are missing, in CI (``CI`` set) it fails instead.
 """
 
 import os
@@ -18,19 +18,12 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
+from testsupport.ci import require
+
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow, pytest.mark.django_db]
 
 WRITERS = 5
 REFERENCES = 5
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def _need(condition: bool, reason: str):
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"{reason} (required in CI)")
-    pytest.skip(reason)
 
 
 def _datasets_dir() -> Path:
@@ -40,14 +33,13 @@ def _datasets_dir() -> Path:
 
 def test_cedar_enroll_verify_and_audit(client_for, settings):
     cedar = _datasets_dir() / "CEDAR"
-    _need((cedar / "full_org").is_dir() and (cedar / "full_forg").is_dir(), f"CEDAR not found at {cedar}")
+    require((cedar / "full_org").is_dir() and (cedar / "full_forg").is_dir(), f"CEDAR not found at {cedar}")
     model_dir = Path(settings.SIGVERIFY_MODEL_DIR)
-    _need((model_dir / "model_card.json").is_file(), f"shipped model not found in {model_dir} (trained_model_parameters/)")
-
-    from sigverify.datasets import load_dataset
+    require((model_dir / "model_card.json").is_file(), f"shipped model not found in {model_dir} (trained_model_parameters/)")
 
     from apps.modelregistry.services import register_model_dir
     from apps.verifications.models import Verification
+    from sigverify.datasets import load_dataset
 
     settings.SIGVERIFY_TORCH_THREADS = 2
     version, _ = register_model_dir(model_dir, activate=True)

@@ -6,8 +6,8 @@ shown in the health check (modelregistry/tests/test_registry.py, plus the sha256
 test_security.py).
 
 Never touches the shared Redis on 6379: the broker test starts its own redis-server on a free
-port. Both tests run where their parts exist and skip elsewhere, except in CI (CI=true), where
-a missing part fails them.
+port. Both tests run where their parts exist and skip elsewhere, except in CI (``CI`` set), where
+a missing part fails them (``testsupport.ci``).
 """
 
 from __future__ import annotations
@@ -16,9 +16,7 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -27,25 +25,12 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from apps.conftest import database_url_for_subprocesses, draw_signature, upload
 from apps.training.models import TrainingJob
 from apps.verifications.models import Verification
-
-IN_CI = os.environ.get("CI", "").lower() == "true"
-BACKEND = Path(__file__).resolve().parents[3]
-
-
-def unavailable(reason: str):
-    if IN_CI:
-        pytest.fail(f"{reason}; in CI the fault tests must run")
-    pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
+from sigverify.synthetic import signature_bytes
+from testsupport.ci import skip_or_fail
+from testsupport.servers import BACKEND, Gunicorn, database_url_for_subprocesses, free_port
+from testsupport.uploads import upload
 
 # --- the broker goes away ----------------------------------------------------------------
 
@@ -88,7 +73,7 @@ class PrivateRedis:
 def private_redis():
     handle = PrivateRedis()
     if not handle.binary:
-        unavailable("redis-server is not installed")
+        skip_or_fail("redis-server is not installed")
     handle.start()
     yield handle
     handle.stop()
@@ -146,7 +131,7 @@ def test_broker_down_verification_works_and_training_gets_503_then_recovers(
     assert refused.status == "failed" and "unreachable" in refused.error
 
     verified = clerk.post("/api/v1/verifications/",
-                          {"signer": enrolled_signer.pk, "image": upload(draw_signature(1, 7))}, format="multipart")
+                          {"signer": enrolled_signer.pk, "image": upload(signature_bytes(1, 7))}, format="multipart")
     assert verified.status_code == 201, verified.json()
     assert verified.json()["decision"] in ("genuine", "refer", "forgery")
 
@@ -164,51 +149,6 @@ def test_broker_down_verification_works_and_training_gets_503_then_recovers(
 # --- the web server restarts during a burst ------------------------------------------------
 
 
-
-
-class Gunicorn:
-    def __init__(self, database_url: str, log: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "DATABASE_URL": database_url,
-                    "SIGVERIFY_TORCH_THREADS": "1", "PYTHONPATH": str(BACKEND)}
-        self.process = None
-
-    def start(self):
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-                 "--workers", "2", "--threads", "2", "--timeout", "60", "--graceful-timeout", "20"],
-                cwd=BACKEND, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        import requests
-
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"gunicorn exited:\n{self.log.read_text()[-3000:]}")
-            try:
-                if requests.get(f"{self.url}/api/v1/health/", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                time.sleep(0.2)
-        pytest.fail(f"gunicorn did not come up:\n{self.log.read_text()[-3000:]}")
-
-    def workers(self) -> list[int]:
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(p) for p in path.read_text().split()] if path.exists() else []
-
-    def stop_gracefully(self):
-        os.killpg(self.process.pid, signal.SIGTERM)
-        self.process.wait(timeout=60)
-
-    def kill(self):
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
-
-
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -220,9 +160,12 @@ def test_restarting_the_web_server_during_a_burst_leaves_no_half_written_record(
 ):
     import requests
 
-    server = Gunicorn(database_url_for_subprocesses(unavailable), tmp_path / "gunicorn.log")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test",
+           "DATABASE_URL": database_url_for_subprocesses(skip_or_fail), "SIGVERIFY_TORCH_THREADS": "1",
+           "PYTHONPATH": str(BACKEND)}
+    server = Gunicorn(env, tmp_path / "gunicorn.log", workers=2, threads=2, timeout=60, graceful_timeout=20)
     token = client_for("clerk")._credentials["HTTP_AUTHORIZATION"]
-    images = [draw_signature(1, 100 + i) for i in range(6)]
+    images = [signature_bytes(1, 100 + i) for i in range(6)]
     prefix = f"BURST-{uuid.uuid4().hex[:6]}-"
     outcomes: dict[str, object] = {}
     lock = threading.Lock()
@@ -255,7 +198,7 @@ def test_restarting_the_web_server_during_a_burst_leaves_no_half_written_record(
             thread.start()
         _wait_for(lambda: sum(1 for o in outcomes.values() if o == 201) >= 8, "first verifications")
         # 1. A graceful restart: in-flight requests finish, then a new server starts.
-        server.stop_gracefully()
+        assert server.stop(timeout=60), "gunicorn did not stop gracefully"
         server.start()
         _wait_for(lambda: sum(1 for o in outcomes.values() if o == 201) >= 16, "verifications after the restart")
         # 2. A crash: one worker is killed mid-burst; the master replaces it.

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from apps.conftest import media_files, upload
-from apps.hardening.bad_inputs import build_corpus
 from apps.signers.models import ReferenceSignature
 from apps.verifications.models import Verification
+from testsupport.bad_inputs import build_corpus
+from testsupport.uploads import media_files, upload
 
 pytestmark = pytest.mark.django_db
 

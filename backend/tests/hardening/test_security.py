@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 
 from apps.accounts.services import create_user_with_roles, issue_token
 
-BACKEND = Path(__file__).resolve().parents[3]
+BACKEND = Path(__file__).resolve().parents[2]
 REPO = BACKEND.parent
 
 
@@ -164,10 +164,9 @@ def test_shipped_weights_are_safetensors_with_a_checked_sha256():
 def test_a_weights_file_that_does_not_match_its_sha256_is_refused(tmp_path):
     from sigverify.errors import ModelLoadError
     from sigverify.weights import load_model
+    from sigverify.synthetic import write_tiny_model
 
-    from apps.conftest import make_model_dir
-
-    directory = make_model_dir(tmp_path / "model")
+    directory = write_tiny_model(tmp_path / "model")
     weights = directory / "model.safetensors"
     data = bytearray(weights.read_bytes())
     data[-10] ^= 0xFF
@@ -295,10 +294,10 @@ def test_training_routes_permission_matrix(caller, candidate_model_version, djan
 
 @pytest.fixture
 def candidate_model_version(db, tmp_path, active_version):
-    from apps.conftest import make_model_dir
     from apps.modelregistry.services import register_model_dir
+    from sigverify.synthetic import write_tiny_model
 
-    version, _ = register_model_dir(make_model_dir(tmp_path / "candidate", name="candidate", seed=5))
+    version, _ = register_model_dir(write_tiny_model(tmp_path / "candidate", name="candidate", seed=5))
     return version
 
 

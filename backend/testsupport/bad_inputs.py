@@ -1,7 +1,7 @@
 """A corpus of malformed and hostile uploads, generated here (nothing is copied from anywhere).
 
 ``build_corpus()`` returns the files in memory (the tests use it that way);
-``python -m apps.hardening.bad_inputs --out ../var/bad_inputs`` (from backend/) writes them to
+``python -m testsupport.bad_inputs --out ../var/bad_inputs`` (from backend/) writes them to
 a git-ignored folder for manual probing, e.g. with curl.
 
 Each ``BadInput`` says what the API must do with it:
@@ -21,7 +21,9 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image, ImageDraw
+from PIL import Image
+
+from sigverify.synthetic import draw_signature, png_bytes
 
 MAX_PIXELS_CLAIMED = 50_000
 
@@ -35,21 +37,9 @@ class BadInput:
     codes: tuple = field(default=())  # acceptable error codes for a rejection (empty: any 4xx)
 
 
-def signature_image(size=(360, 160), mode="L", writer: int = 5, sample: int = 0) -> Image.Image:
-    shape, jitter = random.Random(writer), random.Random(writer * 1000 + sample)
-    image = Image.new("L", size, 250)
-    pen = ImageDraw.Draw(image)
-    for _ in range(3):
-        points = [(shape.uniform(0.1, 0.9) * size[0] + jitter.uniform(-3, 3),
-                   shape.uniform(0.2, 0.8) * size[1] + jitter.uniform(-3, 3)) for _ in range(8)]
-        pen.line(points, fill=15, width=3, joint="curve")
-    return image.convert(mode) if mode != "L" else image
-
-
-def encode(image: Image.Image, fmt: str, **options) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
+def signature_image(sample: int = 0) -> Image.Image:
+    """The legal signature the corpus breaks in many ways (greyscale, on off-white paper)."""
+    return draw_signature(5, sample, size=(360, 160), paper=250, ink=15)
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:
@@ -59,13 +49,17 @@ def _png_chunk(kind: bytes, body: bytes) -> bytes:
 def png_claiming(width: int, height: int) -> bytes:
     """A tiny PNG whose header claims width x height pixels."""
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
-            + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + _png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def jpeg_claiming(width: int, height: int) -> bytes:
     """A real small JPEG with its SOF frame header patched to claim width x height."""
-    data = bytearray(encode(signature_image(), "JPEG", quality=80))
+    data = bytearray(png_bytes(signature_image(), "JPEG", quality=80))
     for marker in (b"\xff\xc0", b"\xff\xc2"):
         at = data.find(marker)
         if at >= 0:
@@ -88,16 +82,16 @@ def bmp_claiming(width: int, height: int) -> bytes:
 
 
 def png_with_crc_error() -> bytes:
-    data = bytearray(encode(signature_image(), "PNG"))
+    data = bytearray(png_bytes(signature_image(), "PNG"))
     at = data.find(b"IDAT")
-    length = struct.unpack(">I", data[at - 4:at])[0]
+    length = struct.unpack(">I", data[at - 4 : at])[0]
     data[at + 4 + length] ^= 0xFF  # first byte of the IDAT CRC
     return bytes(data)
 
 
 def png_with_text_bomb() -> bytes:
     """A valid PNG carrying a zTXt chunk that inflates to 4 MB (Pillow stops at 1 MB)."""
-    data = encode(signature_image(), "PNG")
+    data = png_bytes(signature_image(), "PNG")
     body = b"Comment\x00\x00" + zlib.compress(b"A" * (4 * 1024 * 1024), 6)
     end = data.rfind(b"IEND") - 4
     return data[:end] + _png_chunk(b"zTXt", body) + data[end:]
@@ -111,50 +105,54 @@ def jpeg_with_exif(orientation: int | None = None, comment_bytes: int = 0) -> by
     if comment_bytes:
         exif[0x9286] = b"ASCII\x00\x00\x00" + b"X" * comment_bytes  # UserComment
         exif[0x010E] = "D" * 2000  # ImageDescription
-    return encode(image, "JPEG", exif=exif.tobytes(), quality=85)
+    return png_bytes(image, "JPEG", exif=exif.tobytes(), quality=85)
 
 
 def animated_gif() -> bytes:
     frames = [signature_image(sample=i).convert("P") for i in range(3)]
-    return encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    return png_bytes(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
 
 
 def tiff_16bit() -> bytes:
     import numpy as np
 
     grey = np.asarray(signature_image(), dtype=np.uint16) * 257
-    return encode(Image.fromarray(grey), "TIFF")  # uint16 -> mode I;16
+    return png_bytes(Image.fromarray(grey), "TIFF")  # uint16 -> mode I;16
 
 
 def transparent_png() -> bytes:
     image = signature_image().convert("RGBA")
     image.putalpha(0)  # the strokes are there, but nothing is visible
-    return encode(image, "PNG")
+    return png_bytes(image, "PNG")
 
 
 def noise_png(size=(400, 200)) -> bytes:
     rng = random.Random(7)
-    return encode(Image.frombytes("L", size, bytes(rng.getrandbits(8) for _ in range(size[0] * size[1]))), "PNG")
+    return png_bytes(Image.frombytes("L", size, bytes(rng.getrandbits(8) for _ in range(size[0] * size[1]))), "PNG")
 
 
 def zip_bytes() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("signature.png", encode(signature_image(), "PNG"))
+        archive.writestr("signature.png", png_bytes(signature_image(), "PNG"))
     return buffer.getvalue()
 
 
 def build_corpus() -> list[BadInput]:
-    good_png = encode(signature_image(), "PNG")
-    good_jpeg = encode(signature_image().convert("RGB"), "JPEG", quality=85)
+    good_png = png_bytes(signature_image(), "PNG")
+    good_jpeg = png_bytes(signature_image().convert("RGB"), "JPEG", quality=85)
     big = MAX_PIXELS_CLAIMED
     too_many = ("too_many_pixels",)
     broken = ("truncated_image", "not_an_image")
     html = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>\n"
-    svg = (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="300" height="150">'
-           b'<script>alert(1)</script><path d="M10 80 C 40 10, 65 10, 95 80 S 150 150, 180 80" stroke="black"/></svg>')
-    pdf = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R/OpenAction<</S/JavaScript/JS(app.alert(1))>>>>endobj\n"
-           b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+    svg = (
+        b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="300" height="150">'
+        b'<script>alert(1)</script><path d="M10 80 C 40 10, 65 10, 95 80 S 150 150, 180 80" stroke="black"/></svg>'
+    )
+    pdf = (
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R/OpenAction<</S/JavaScript/JS(app.alert(1))>>>>endobj\n"
+        b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    )
     eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 100 100\n(hostile) print quit\n"
     corpus = [
         BadInput("zero_bytes", "empty.png", b"", "reject", ("empty_file",)),
@@ -168,8 +166,13 @@ def build_corpus() -> list[BadInput]:
         BadInput("pdf_with_javascript", "cheque.pdf", pdf, "reject", ("not_an_image",)),
         BadInput("html_named_jpg", "signature.jpg", html, "reject", ("not_an_image",)),
         BadInput("eps_postscript", "signature.eps", eps, "reject", ("not_an_image",)),
-        BadInput("polyglot_gif_javascript", "poly.gif", b"GIF89a/*\x01\x00\x01\x00\x00\x00\x00*/=alert(1);//" + html,
-                 "reject", broken),
+        BadInput(
+            "polyglot_gif_javascript",
+            "poly.gif",
+            b"GIF89a/*\x01\x00\x01\x00\x00\x00\x00*/=alert(1);//" + html,
+            "reject",
+            broken,
+        ),
         BadInput("polyglot_png_with_html_tail", "poly.png", good_png + html, "legal"),
         BadInput("polyglot_jpeg_with_zip_tail", "poly.jpg", good_jpeg + zip_bytes(), "legal"),
         BadInput("bomb_png_50000x50000", "bomb.png", png_claiming(big, big), "reject", too_many),
@@ -177,31 +180,51 @@ def build_corpus() -> list[BadInput]:
         BadInput("bomb_gif_65535x65535", "bomb.gif", gif_claiming(65535, 65535), "reject", too_many),
         BadInput("bomb_bmp_50000x50000", "bomb.bmp", bmp_claiming(big, big), "reject", too_many + broken),
         BadInput("bomb_png_ztxt_4mb", "textbomb.png", png_with_text_bomb(), "legal"),
-        BadInput("strip_1x10000", "strip.png", encode(Image.new("L", (1, 10_000), 0), "PNG"), "reject",
-                 ("bad_aspect_ratio",)),
-        BadInput("strip_10000x1", "strip-wide.png", encode(Image.new("L", (10_000, 1), 0), "PNG"), "reject",
-                 ("bad_aspect_ratio",)),
-        BadInput("one_pixel", "dot.png", encode(Image.new("L", (1, 1), 0), "PNG"), "reject"),
+        BadInput(
+            "strip_1x10000",
+            "strip.png",
+            png_bytes(Image.new("L", (1, 10_000), 0), "PNG"),
+            "reject",
+            ("bad_aspect_ratio",),
+        ),
+        BadInput(
+            "strip_10000x1",
+            "strip-wide.png",
+            png_bytes(Image.new("L", (10_000, 1), 0), "PNG"),
+            "reject",
+            ("bad_aspect_ratio",),
+        ),
+        BadInput("one_pixel", "dot.png", png_bytes(Image.new("L", (1, 1), 0), "PNG"), "reject"),
         BadInput("tiff_16bit", "scan16.tif", tiff_16bit(), "legal"),
-        BadInput("jpeg_cmyk", "cmyk.jpg", encode(signature_image().convert("CMYK"), "JPEG", quality=90), "legal"),
+        BadInput("jpeg_cmyk", "cmyk.jpg", png_bytes(signature_image().convert("CMYK"), "JPEG", quality=90), "legal"),
         BadInput("gif_animated", "anim.gif", animated_gif(), "legal"),
         BadInput("jpeg_huge_exif", "exif.jpg", jpeg_with_exif(comment_bytes=60_000), "legal"),
         BadInput("jpeg_exif_rotated", "rotated.jpg", jpeg_with_exif(orientation=8), "legal"),
         BadInput("jpeg_exif_orientation_invalid", "orient.jpg", jpeg_with_exif(orientation=42), "legal"),
-        BadInput("all_white", "white.png", encode(Image.new("L", (400, 200), 255), "PNG"), "reject", ("no_ink",)),
-        BadInput("all_black", "black.png", encode(Image.new("L", (400, 200), 0), "PNG"), "reject", ("no_ink",)),
+        BadInput("all_white", "white.png", png_bytes(Image.new("L", (400, 200), 255), "PNG"), "reject", ("no_ink",)),
+        BadInput("all_black", "black.png", png_bytes(Image.new("L", (400, 200), 0), "PNG"), "reject", ("no_ink",)),
         BadInput("pure_noise", "noise.png", noise_png(), "legal"),
         BadInput("transparent_png", "clear.png", transparent_png(), "legal"),
         BadInput("png_crc_error", "crc.png", png_with_crc_error(), "legal"),
-        BadInput("random_bytes_png_magic", "magic.png", b"\x89PNG\r\n\x1a\n" + random.Random(3).randbytes(600),
-                 "reject", broken),
+        BadInput(
+            "random_bytes_png_magic",
+            "magic.png",
+            b"\x89PNG\r\n\x1a\n" + random.Random(3).randbytes(600),
+            "reject",
+            broken,
+        ),
         BadInput("gzip_named_png", "packed.png", gzip.compress(good_png), "reject", ("not_an_image",)),
         BadInput("zip_named_jpg", "archive.jpg", zip_bytes(), "reject", ("not_an_image",)),
-        BadInput("windows_exe_named_png", "setup.png", b"MZ\x90\x00" + b"\x00" * 60 + b"This program cannot be run",
-                 "reject", ("not_an_image",)),
+        BadInput(
+            "windows_exe_named_png",
+            "setup.png",
+            b"MZ\x90\x00" + b"\x00" * 60 + b"This program cannot be run",
+            "reject",
+            ("not_an_image",),
+        ),
         BadInput("path_traversal_name", "../../../../etc/cron.d/evil.png", good_png, "legal"),
-        BadInput("webp_signature", "sig.webp", encode(signature_image(), "WEBP", quality=90), "legal"),
-        BadInput("palette_png", "palette.png", encode(signature_image().convert("P"), "PNG"), "legal"),
+        BadInput("webp_signature", "sig.webp", png_bytes(signature_image(), "WEBP", quality=90), "legal"),
+        BadInput("palette_png", "palette.png", png_bytes(signature_image().convert("P"), "PNG"), "legal"),
     ]
     names = [item.name for item in corpus]
     assert len(names) == len(set(names)), "corpus names must be unique"
@@ -210,7 +233,7 @@ def build_corpus() -> list[BadInput]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Write the bad-input corpus to a folder.")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[3] / "var" / "bad_inputs")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[2] / "var" / "bad_inputs")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     corpus = build_corpus()

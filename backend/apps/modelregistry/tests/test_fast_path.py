@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from apps.conftest import draw_signature, upload
 from apps.modelregistry import serving
+from sigverify.synthetic import signature_bytes
+from testsupport.uploads import upload
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +32,7 @@ def test_verify_and_re_embedding_use_the_configured_path_and_health_shows_it(
     expected = bf16_serving
     assert anon_client.get("/api/v1/health/").json()["model"]["inference_precision"] == "bf16"  # configured
     response = client_for("clerk").post(
-        "/api/v1/verifications/", {"signer": enrolled_signer.pk, "image": upload(draw_signature(1, 8))},
+        "/api/v1/verifications/", {"signer": enrolled_signer.pk, "image": upload(signature_bytes(1, 8))},
         format="multipart",
     )
     assert response.status_code == 201, response.json()
@@ -60,7 +61,7 @@ def test_bf16_embeddings_agree_with_fp32(tiny_model_dir):
         pytest.skip("this CPU has no bf16 support; the server would use fp32")
     fp32 = Verifier.from_dir(tiny_model_dir, precision="fp32")
     bf16 = Verifier.from_dir(tiny_model_dir, precision="bf16")
-    arrays = [fp32.preprocess(draw_signature(w, s))[0] for w in (1, 2, 3) for s in (0, 1)]
+    arrays = [fp32.preprocess(signature_bytes(w, s))[0] for w in (1, 2, 3) for s in (0, 1)]
     a, b = fp32.embed_arrays(arrays), bf16.embed_arrays(arrays)
     cosine = (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
     assert cosine.min() > 0.99

@@ -1,0 +1,123 @@
+"""Fixtures shared by the backend's tests (a pytest plugin: the root conftest.py loads it).
+
+A tiny model, users per role, a signer with references and a verification. The tiny model
+(``sigverify.synthetic.write_tiny_model``: input 32x48, 16-d embedding, random weights) is created once per test
+session and registered as the active model version in the test database, so tests run fast and
+never need the shipped weights. Signatures are drawn by ``sigverify.synthetic`` at test time.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from sigverify.synthetic import signature_bytes, write_tiny_model
+
+from .uploads import upload
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    return write_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker, tiny_model_dir):
+    from apps.modelregistry.services import register_model_dir
+
+    with django_db_blocker.unblock():
+        register_model_dir(tiny_model_dir, activate=True)
+
+
+@pytest.fixture
+def active_version(db, tiny_model_dir):
+    """The tiny model as the active version (re-registered if a flush removed it)."""
+    from apps.modelregistry.models import ModelVersion
+    from apps.modelregistry.services import register_model_dir
+
+    version = ModelVersion.objects.filter(is_active=True).first()
+    if version is None:
+        version, _ = register_model_dir(tiny_model_dir, activate=True)
+        version.refresh_from_db()
+    return version
+
+
+# --- users and clients -----------------------------------------------------------------
+
+ROLES = ("clerk", "integrator", "ml_staff", "admin")
+
+
+@pytest.fixture
+def make_user(db):
+    from apps.accounts.services import create_user_with_roles
+
+    counter = {"n": 0}
+
+    def _make(*roles, username=None, password="pw-Strong-123", **extra):
+        counter["n"] += 1
+        name = username or f"{'-'.join(roles) or 'norole'}-{counter['n']}"
+        return create_user_with_roles(name, password, roles=roles, **extra)
+
+    return _make
+
+
+@pytest.fixture
+def client_for(make_user):
+    """``client_for("clerk")`` -> an APIClient authenticated with a token of a new clerk."""
+    from rest_framework.test import APIClient
+
+    from apps.accounts.services import issue_token
+
+    def _client(*roles, user=None):
+        user = user or make_user(*roles)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(user).key}")
+        client.user = user
+        return client
+
+    return _client
+
+
+@pytest.fixture
+def anon_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def signer(db):
+    from apps.signers.services import signer_create
+
+    return signer_create(external_id="ACC-1001", full_name="Ada Lovelace")
+
+
+@pytest.fixture
+def enrolled_signer(signer, active_version, make_user):
+    """A signer with three references drawn by writer 1, embedded by the active version."""
+    from apps.signers.services import enroll_references
+
+    files = [upload(signature_bytes(1, i), f"ref{i}.png") for i in range(3)]
+    result = enroll_references(signer=signer, files=files, user=make_user("integrator"))
+    assert len(result.accepted) == 3, result.rejected
+    return signer
+
+
+@pytest.fixture
+def verification(enrolled_signer, make_user):
+    from apps.verifications.services import verify_signature
+
+    return verify_signature(
+        signer=enrolled_signer, image=upload(signature_bytes(1, 9)), user=make_user("clerk"), cheque_reference="CHQ-1"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_serving_failures():
+    """Load failures are remembered per process; a test that breaks a model must not leak it."""
+    yield
+    serving = sys.modules.get("apps.modelregistry.serving")  # not loaded: nothing remembered
+    if serving is not None:
+        serving._failures.clear()

@@ -1,0 +1,168 @@
+"""Real servers for tests and benchmarks: a free port, gunicorn as production runs it, and the
+database URL such a server process can open.
+
+Every server listens on 127.0.0.1 and runs in its own process group, so stopping it stops its
+workers too. gunicorn runs without its control socket: by default every gunicorn of a user
+shares one socket path, and tests and benchmarks start several.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+BACKEND = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(
+    url: str,
+    process: subprocess.Popen,
+    log: Path,
+    timeout: float = 120,
+    ready: Callable[[int], bool] = lambda status: status == 200,
+) -> None:
+    """Poll ``url`` until its status is ``ready``; RuntimeError (with the log's tail) when the
+    process exits first or ``timeout`` seconds pass."""
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited ({process.returncode}):\n{log_tail(log)}")
+        try:
+            if ready(requests.get(url, timeout=5).status_code):
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer in {timeout:.0f} s:\n{log_tail(log)}")
+
+
+def log_tail(path: Path, chars: int = 3000) -> str:
+    path = Path(path)
+    return path.read_text(errors="replace")[-chars:] if path.exists() else ""
+
+
+class Gunicorn:
+    """``python -m gunicorn config.wsgi:application`` from backend/, on a free port of 127.0.0.1.
+
+    ``env`` is the whole environment of the server (settings module, DATABASE_URL, ...); its
+    output goes to ``log``. ``start()`` returns once ``/api/v1/health/`` answers 200.
+    """
+
+    def __init__(
+        self,
+        env: dict,
+        log: Path,
+        *,
+        workers: int = 1,
+        threads: int = 2,
+        timeout: int = 120,
+        graceful_timeout: int = 30,
+        python: str = sys.executable,
+    ):
+        self.env = env
+        self.log = Path(log)
+        self.workers_count = workers
+        self.threads = threads
+        self.timeout = timeout
+        self.graceful_timeout = graceful_timeout
+        self.python = python
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def argv(self) -> list[str]:
+        return [
+            self.python,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(self.workers_count),
+            "--threads",
+            str(self.threads),
+            "--timeout",
+            str(self.timeout),
+            "--graceful-timeout",
+            str(self.graceful_timeout),
+            "--no-control-socket",
+        ]
+
+    def start(self, timeout: float = 180) -> None:
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                self.argv(), cwd=BACKEND, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        wait_for_http(f"{self.url}/api/v1/health/", self.process, self.log, timeout)
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def workers(self) -> list[int]:
+        """The process ids of the workers (the master's children)."""
+        if not self.running():
+            return []
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            return [int(p) for p in path.read_text().split()]
+        except OSError:
+            return []
+
+    def pids(self) -> list[int]:
+        """The master and its workers."""
+        return [self.process.pid, *self.workers()] if self.running() else []
+
+    def stop(self, timeout: float = 60) -> bool:
+        """Graceful: SIGTERM lets in-flight requests finish. False when it took SIGKILL after
+        ``timeout`` seconds."""
+        if not self.running():
+            return True
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return False
+
+    def kill(self) -> None:
+        if self.running():
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return log_tail(self.log, chars)
+
+
+def database_url_for_subprocesses(on_unavailable: Callable[[str], object]) -> str:
+    """A DATABASE_URL that a server or worker process started by a test can open: the
+    test database itself. ``on_unavailable(reason)`` skips or fails when there is none."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    s = connection.settings_dict
+    if connection.vendor == "postgresql":
+        auth = quote(s["USER"] or "", safe="")
+        if s.get("PASSWORD"):
+            auth += ":" + quote(s["PASSWORD"], safe="")
+        return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    if connection.vendor == "sqlite" and not connection.is_in_memory_db():
+        return f"sqlite:///{s['NAME']}"
+    return on_unavailable("the test database is in-memory SQLite, which another process cannot open; set DATABASE_URL")
