@@ -76,7 +76,7 @@ def embed_dataset(verifier: Verifier, samples, root, swap: bool = False, capture
                 print(f"skipped {s.path}: {exc.message}")
     else:
         cache = ImageCache.build(samples, root, verifier.input_size)
-        kept = [s for s, ok in zip(samples, cache.valid) if ok]
+        kept = [s for s, ok in zip(samples, cache.valid, strict=True) if ok]
         arrays = [cache.arrays[i] for i, ok in enumerate(cache.valid) if ok]
     embeddings = []
     step = 256
@@ -85,12 +85,18 @@ def embed_dataset(verifier: Verifier, samples, root, swap: bool = False, capture
     return np.concatenate(embeddings), kept
 
 
+def embed_samples(verifier: Verifier, data, layout="folders", split_file=None, split="test", swap_background=False,
+                  capture=None):
+    """(embeddings, kept samples) of the dataset, or of its ``split`` writers."""
+    root, samples = load_dataset(data, layout)
+    samples = _select(samples, Path(data).resolve().name.lower(), split_file, split)
+    return embed_dataset(verifier, samples, root, swap=swap_background, capture=capture)
+
+
 def embed_split(verifier: Verifier, data, layout="folders", split_file=None, split="test", swap_background=False,
                 capture=None):
     """(embeddings, writer groups) of the dataset, or of its ``split`` writers."""
-    root, samples = load_dataset(data, layout)
-    samples = _select(samples, Path(data).resolve().name.lower(), split_file, split)
-    embeddings, kept = embed_dataset(verifier, samples, root, swap=swap_background, capture=capture)
+    embeddings, kept = embed_samples(verifier, data, layout, split_file, split, swap_background, capture)
     groups = ev.group_by_writer([s.writer for s in kept], [s.label for s in kept], [s.sample for s in kept])
     return embeddings, groups
 

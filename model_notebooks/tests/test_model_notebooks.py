@@ -1,5 +1,6 @@
-"""Every notebook in model_notebooks/ runs top to bottom with small settings, and the committed
-notebooks are exactly what make_notebooks.py writes, with outputs cleared.
+"""Every notebook in model_notebooks/ runs top to bottom with small settings; each is kept as a
+jupytext percent-format ``.py`` paired with its ``.ipynb``, and the two hold the same cells, the
+``.ipynb`` with outputs cleared.
 
 The kernel is the ``python3`` spec that ipykernel ships into the virtualenv; jupyter_client
 starts it with this interpreter (``sys.executable``), so it sees the same packages.
@@ -8,11 +9,11 @@ Durations are printed (run with ``-s``) and written to test-artifacts/notebook_t
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import time
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 
@@ -22,26 +23,32 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 TIMINGS = REPO_ROOT / "test-artifacts" / "notebook_timings.json"
 
 
-def _generator():
-    spec = importlib.util.spec_from_file_location("make_notebooks", NOTEBOOK_DIR / "make_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_five_notebooks_exist():
     assert [p.stem for p in NOTEBOOKS] == [
-        "01_data_and_preprocessing", "02_pairs", "03_training", "04_evaluation", "05_error_analysis"
+        "01_data_and_preprocessing",
+        "02_pairs",
+        "03_training",
+        "04_evaluation",
+        "05_error_analysis",
     ]
 
 
+def test_every_notebook_is_paired_with_its_percent_script():
+    scripts = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
+    assert [p.stem for p in scripts] == [p.stem for p in NOTEBOOKS]
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_committed_notebook_matches_generator_and_has_no_outputs(path):
+def test_notebook_and_its_script_hold_the_same_cells_and_no_outputs(path):
     committed = nbformat.read(path, as_version=4)
     nbformat.validate(committed)
-    generated = _generator().build(path.stem)
-    assert [c.source for c in committed.cells] == [c.source for c in generated.cells], (
-        f"{path.name} differs from make_notebooks.py: edit the script and re-run it"
+    assert committed.metadata["jupytext"]["formats"] == "ipynb,py:percent", f"{path.name} is not paired"
+    script = path.with_suffix(".py")
+    paired = jupytext.read(script)
+    assert paired.metadata["jupytext"]["formats"] == "ipynb,py:percent", f"{script.name} is not paired"
+    assert [(c.cell_type, c.source) for c in committed.cells] == [(c.cell_type, c.source) for c in paired.cells], (
+        f"{path.name} and {script.name} differ: edit the .py, then run "
+        f"`.venv/bin/jupytext --sync model_notebooks/{script.name}`"
     )
     for cell in committed.cells:
         if cell.cell_type == "code":
@@ -68,7 +75,10 @@ def test_notebook_runs_with_small_settings(path, tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
-        nb, kernel_name="python3", timeout=600, startup_timeout=120,
+        nb,
+        kernel_name="python3",
+        timeout=600,
+        startup_timeout=120,
         resources={"metadata": {"path": str(tmp_path)}},
     )
     started = time.perf_counter()

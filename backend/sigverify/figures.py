@@ -1,0 +1,57 @@
+"""Figures of signatures for the notebooks: samples raw beside preprocessed, and a gallery of the
+worst errors. Each function draws one matplotlib figure and returns it."""
+
+from __future__ import annotations
+
+from .preprocess import load_image, preprocess_with_quality, to_greyscale
+
+
+def raw_and_preprocessed(samples, size, title: str = ""):
+    """Each sample raw (top, with its paper level) and as the model sees it at ``size`` (bottom)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(samples), figsize=(2.6 * len(samples), 3.6), squeeze=False)
+    for col, s in enumerate(samples):
+        array, quality = preprocess_with_quality(s.path, size=size)
+        axes[0, col].imshow(to_greyscale(load_image(s.path)), cmap="gray", vmin=0, vmax=255)
+        axes[0, col].set_title(f"{s.label} #{s.sample}\npaper {quality.paper_level:.0f}", fontsize=8)
+        axes[1, col].imshow(array, cmap="gray", vmin=0, vmax=255)
+        axes[1, col].set_title(f"{array.shape[0]}x{array.shape[1]}", fontsize=8)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def error_gallery(table, verifier, title: str = ""):
+    """One row per query of ``table`` (columns path, reference, kind, data, writer, sample, score,
+    decision): the query raw and as ``verifier`` saw it, beside the writer's first reference.
+    None (and a printed line) when the table is empty."""
+    import matplotlib.pyplot as plt
+
+    if table.empty:
+        print(f"{title}: none")
+        return None
+    fig, axes = plt.subplots(len(table), 4, figsize=(11, 1.9 * len(table)), squeeze=False)
+    for row, q in zip(axes, table.itertuples(), strict=True):
+        images = (
+            to_greyscale(load_image(q.path)),
+            verifier.preprocess(q.path)[0],
+            to_greyscale(load_image(q.reference)),
+            verifier.preprocess(q.reference)[0],
+        )
+        names = (
+            f"{q.kind} {q.data}/{q.writer} #{q.sample}",
+            "as the model saw it",
+            "first reference",
+            "as the model saw it",
+        )
+        for ax, image, name in zip(row, images, names, strict=True):
+            ax.imshow(image, cmap="gray")
+            ax.set_title(name, fontsize=8)
+            ax.axis("off")
+        row[0].set_title(f"{names[0]}\nscore {q.score:.3f} -> {q.decision}", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,51 @@
+"""Small settings for smoke runs (the notebooks' ``SIGVERIFY_NOTEBOOK_SMALL=1``, demos): a
+synthetic dataset organised like a real one, and tiny models trained on it in seconds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .datasets import import_dataset
+from .errors import DatasetError
+from .synthetic import write_folders_dataset
+
+REAL_DATASETS = ("cedar", "gpds")
+
+
+def synthetic_datasets(work, writers: int = 8, genuine: int = 6, forged: int = 3) -> list[Path]:
+    """A synthetic ``folders`` tree imported as ``<work>/organized_data/synthetic`` (a list of one)."""
+    work = Path(work)
+    raw = write_folders_dataset(work / "raw", writers=writers, genuine=genuine, forged=forged)
+    dest = work / "organized_data" / "synthetic"
+    import_dataset(raw, "folders", dest)
+    return [dest]
+
+
+def organised_datasets(organized, names=REAL_DATASETS) -> list[Path]:
+    """The real datasets already organised under ``organized`` (those with a manifest)."""
+    found = [Path(organized) / name for name in names if (Path(organized) / name / "manifest.csv").exists()]
+    if not found:
+        raise DatasetError(
+            f"no organised datasets in {organized}: run 01_data_and_preprocessing or `sigverify import-data` first"
+        )
+    return found
+
+
+def train_tiny(data_dirs, out_dir, seed: int = 0, loss: str = "triplet-semihard", name: str = "tiny") -> Path:
+    """A tiny model (input 32x48, 32-d, 1 epoch of 2 steps) standing in for a real version; its directory."""
+    from .train import TrainConfig, train
+
+    config = TrainConfig(
+        data=[str(d) for d in data_dirs],
+        out_dir=str(out_dir),
+        epochs=1,
+        steps_per_epoch=2,
+        input_size=(32, 48),
+        embedding_dim=32,
+        writers_per_batch=4,
+        seed=seed,
+        loss=loss,
+        threads=1,
+        name=name,
+    )
+    return train(config, log=lambda *_: None).model_dir
