@@ -51,7 +51,7 @@ def draw_signature(
     draw = ImageDraw.Draw(image)
     # A smooth stroke through the control points (Catmull-Rom-like subdivision).
     pts = []
-    for a, b in zip(path[:-1], path[1:]):
+    for a, b in zip(path[:-1], path[1:], strict=True):
         for t in np.linspace(0, 1, 8, endpoint=False):
             pts.append(((a[0] + (b[0] - a[0]) * t) * width, (a[1] + (b[1] - a[1]) * t) * height))
     pts.append((path[-1, 0] * width, path[-1, 1] * height))
