@@ -4,10 +4,11 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
 import signature_box as sb
 import ui_common
+from sigverify.synthetic import draw_signature
 
 
 def test_proposed_box_round_trips_through_the_canvas():
@@ -71,9 +72,7 @@ def encode(image, fmt="PNG", **options) -> bytes:
 
 
 def strokes(size=(300, 120)) -> Image.Image:
-    image = Image.new("L", size, 255)
-    ImageDraw.Draw(image).line([(20, 90), (150, 20), (280, 100)], fill=0, width=5)
-    return image
+    return draw_signature(1, size=size, ink=0, pen=5)
 
 
 def test_group4_tiff_is_shown_as_greyscale():

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 from django.contrib.auth.models import Permission
 
-from apps.conftest import draw_signature, make_model_dir, upload
 from apps.modelregistry.models import ModelVersion, PolicyChange
 from apps.modelregistry.services import register_model_dir, set_policy
 from sigverify.policy import SCORES_FILE, SWEEP_TARGETS, Policy, StoredScores, thresholds_for
+from sigverify.synthetic import signature_bytes, write_tiny_model
 from sigverify.weights import CARD_FILE
+from testsupport.uploads import upload
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +40,7 @@ def add_scores(directory, seed: int = 0) -> dict:
 @pytest.fixture
 def scored_version(tmp_path, active_version):
     """An inactive version published with validation scores."""
-    directory = make_model_dir(tmp_path / "scored", name="scored", seed=11)
+    directory = write_tiny_model(tmp_path / "scored", name="scored", seed=11)
     add_scores(directory)
     version, _ = register_model_dir(directory)
     return version
@@ -125,10 +126,10 @@ def test_verifications_record_the_thresholds_of_the_policy_in_force(scored_activ
     from apps.verifications.services import verify_signature
 
     clerk = make_user("clerk")
-    first = verify_signature(signer=enrolled_signer, image=upload(draw_signature(1, 20)), user=clerk)
+    first = verify_signature(signer=enrolled_signer, image=upload(signature_bytes(1, 20)), user=clerk)
     assert first.thresholds["accept"] == 0.6  # the row's (the card it was registered with), before any change
     set_policy(scored_active_version, far_skilled=0.003, frr=0.02, reason="audit finding", user=make_user("ml_staff"))
-    second = verify_signature(signer=enrolled_signer, image=upload(draw_signature(1, 21)), user=clerk)
+    second = verify_signature(signer=enrolled_signer, image=upload(signature_bytes(1, 21)), user=clerk)
     scored_active_version.refresh_from_db()
     assert second.thresholds["accept"] == scored_active_version.accept_threshold != 0.6
     assert second.thresholds["reject"] == scored_active_version.reject_threshold
@@ -247,7 +248,7 @@ def test_damaged_or_foreign_scores_are_refused(client_for, scored_version):
 
 
 def test_registration_takes_the_policy_from_the_card(tmp_path, active_version):
-    directory = make_model_dir(tmp_path / "m", name="strict", seed=12)
+    directory = write_tiny_model(tmp_path / "m", name="strict", seed=12)
     card = json.loads((directory / CARD_FILE).read_text())
     card["thresholds"].update(accept_far_skilled=0.005, reject_frr=0.02)
     (directory / CARD_FILE).write_text(json.dumps(card))
