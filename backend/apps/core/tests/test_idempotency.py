@@ -9,21 +9,22 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 
-from apps.conftest import blank_png, draw_signature, upload
 from apps.core.models import IdempotencyKey
 from apps.verifications.models import Verification, VerificationBatch
+from sigverify.synthetic import signature_bytes
+from testsupport.uploads import blank_png, upload
 
 pytestmark = pytest.mark.django_db
 
 
 def verify(client, signer, sample=1, key=None, **extra):
     headers = {"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {}
-    return client.post("/api/v1/verifications/", {"signer": signer.pk, "image": upload(draw_signature(1, sample)),
+    return client.post("/api/v1/verifications/", {"signer": signer.pk, "image": upload(signature_bytes(1, sample)),
                                                   **extra}, format="multipart", **headers)
 
 
 def send_batch(client, signer, samples=(1, 2), key=None):
-    items = [{"signer": signer.external_id, "image": base64.b64encode(draw_signature(1, s)).decode()} for s in samples]
+    items = [{"signer": signer.external_id, "image": base64.b64encode(signature_bytes(1, s)).decode()} for s in samples]
     headers = {"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {}
     return client.post("/api/v1/verification-batches/", {"items": items}, format="json", **headers)
 

@@ -12,9 +12,10 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from apps.conftest import blank_png, draw_signature, media_files
 from apps.verifications import batches
 from apps.verifications.models import BatchItem, Verification, VerificationBatch
+from sigverify.synthetic import signature_bytes
+from testsupport.uploads import blank_png, media_files
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/verification-batches/"
@@ -25,7 +26,7 @@ def b64(data: bytes) -> str:
 
 
 def item(signer, sample: int = 0, **changes) -> dict:
-    body = {"signer": str(signer), "image": b64(draw_signature(1, 20 + sample)), "cheque_reference": f"CHQ-{sample}"}
+    body = {"signer": str(signer), "image": b64(signature_bytes(1, 20 + sample)), "cheque_reference": f"CHQ-{sample}"}
     body.update(changes)
     return body
 
@@ -389,7 +390,7 @@ def test_stored_batch_images_are_owned_and_kept_by_the_orphan_sweep(make_user, e
     from apps.core.orphans import sweep_orphan_files
 
     batch = make_batch(make_user("clerk"), enrolled_signer, count=2, bad_at=None)
-    orphan = default_storage.save(f"batches/{batch.pk}/999-orphan.png", ContentFile(draw_signature(2, 2)))
+    orphan = default_storage.save(f"batches/{batch.pk}/999-orphan.png", ContentFile(signature_bytes(2, 2)))
     result = sweep_orphan_files(older_than=timedelta(0), dry_run=True)
     assert orphan in result.orphans
     assert not {row.image.name for row in batch.items.all()} & set(result.orphans)

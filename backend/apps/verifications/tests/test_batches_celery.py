@@ -1,6 +1,6 @@
 """Verification batches against a real Redis and real Celery worker processes, on PostgreSQL.
 
-Runs where REDIS_URL is set (CI); skipped elsewhere, except that in CI (CI=true) a missing or
+Runs where REDIS_URL is set (CI); skipped elsewhere, except that in CI (``CI`` set) a missing or
 unreachable Redis, or a database other processes cannot share, fails. Each worker is a
 ``celery -A config worker`` subprocess on a queue of this module's own, sharing the test
 database and media folder.
@@ -22,21 +22,17 @@ from pathlib import Path
 import pytest
 from django.db import connection, transaction
 
-from apps.conftest import blank_png, database_url_for_subprocesses, draw_signature, upload
 from apps.verifications.models import BatchItem, Verification, VerificationBatch
+from sigverify.synthetic import signature_bytes
+from testsupport.ci import skip_or_fail
+from testsupport.servers import database_url_for_subprocesses
+from testsupport.uploads import blank_png, upload
 
 pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKEND_DIR = Path(__file__).resolve().parents[3]
 URL = "/api/v1/verification-batches/"
 STALE_AFTER_S = 5.0  # in this process: when the resume route deems a silent worker gone
-
-
-def unavailable(reason: str):
-    if IN_CI:
-        pytest.fail(f"{reason}; in CI the celery tests must run")
-    pytest.skip(reason)
 
 
 def redis_url() -> str:
@@ -44,11 +40,11 @@ def redis_url() -> str:
 
     url = os.environ.get("REDIS_URL", "")
     if not url:
-        unavailable("REDIS_URL is not set: these tests need a real Redis and Celery worker")
+        skip_or_fail("REDIS_URL is not set: these tests need a real Redis and Celery worker")
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     except redis.RedisError as exc:
-        unavailable(f"Redis at {url} is unreachable: {exc}")
+        skip_or_fail(f"Redis at {url} is unreachable: {exc}")
     return url
 
 
@@ -129,8 +125,8 @@ def workers(django_db_setup, django_db_blocker, tmp_path_factory):
     url = redis_url()
     with django_db_blocker.unblock():
         if connection.vendor != "postgresql":
-            unavailable("these tests need PostgreSQL (set DATABASE_URL): workers and threads share the database")
-        database_url = database_url_for_subprocesses(unavailable)
+            skip_or_fail("these tests need PostgreSQL (set DATABASE_URL): workers and threads share the database")
+        database_url = database_url_for_subprocesses(skip_or_fail)
     from django.conf import settings
 
     handle = Workers(url, database_url, tmp_path_factory.mktemp("batch-workers"), Path(settings.MEDIA_ROOT))
@@ -166,7 +162,7 @@ def b64(data: bytes) -> str:
 
 
 def batch_items(signer, count: int, bad_at: int | None, prefix: str) -> list[dict]:
-    items = [{"signer": signer.external_id, "image": b64(draw_signature(1, 30 + i)), "cheque_reference": f"{prefix}-{i}"}
+    items = [{"signer": signer.external_id, "image": b64(signature_bytes(1, 30 + i)), "cheque_reference": f"{prefix}-{i}"}
              for i in range(count)]
     if bad_at is not None:
         items[bad_at]["image"] = b64(blank_png())
@@ -242,7 +238,7 @@ def test_a_retry_with_the_same_idempotency_key_creates_no_row(on_queue, client_f
         try:
             barrier.wait(timeout=30)
             response = retrying.post(
-                "/api/v1/verifications/", {"signer": enrolled_signer.pk, "image": upload(draw_signature(1, 77)),
+                "/api/v1/verifications/", {"signer": enrolled_signer.pk, "image": upload(signature_bytes(1, 77)),
                                            "cheque_reference": "IDEM-single"},
                 format="multipart", HTTP_IDEMPOTENCY_KEY="single-retry")
             answers.append((response.status_code, response.json()))
