@@ -5,6 +5,7 @@
 - no app imports one in its own layer or above (the table in ``apps/README.md``), nor ``config``
   (tests and ``conftest.py`` may import any app: they exercise the apps together);
 - ``sigverify`` imports nothing from Django, DRF, Celery, ``apps`` or ``config``.
+- the product (``apps``, ``config``, ``sigverify``) never imports ``testsupport``, which the tests share.
 
 An import cycle counts every import, also those inside functions, with one exception, the
 styleguide's: a ``tasks`` module importing its own app's service inside a task body (the
@@ -218,6 +219,12 @@ def test_apps_import_only_lower_layers_and_never_config():
         return target is not None and target != source and declared[target] >= declared[source]
 
     assert offences(against_layers) == []
+
+
+def test_the_product_never_imports_testsupport():
+    product = ("apps", "config", "sigverify", "scripts", "manage")
+    assert offences(lambda i: i.source.split(".")[0] in product and not is_test_code(i.source)
+                    and i.target.split(".")[0] == "testsupport") == []
 
 
 def test_sigverify_needs_no_django():
