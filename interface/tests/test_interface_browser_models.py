@@ -22,14 +22,14 @@ from test_interface_browser_e2e import (
     REPO,
     WAIT_MS,
     api_token,
-    free_port,
     log_in,
     make_model,
     require_chromium,
     shot,
-    wait_for,
     wait_idle,
 )
+
+from testsupport.servers import Gunicorn, free_port, wait_for_http
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -64,7 +64,7 @@ def stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("e2e-models")
     make_model(tmp / "model")
     add_scores(tmp / "model")
-    api_port, ui_port = free_port(), free_port()
+    ui_port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     env.update(
         {
@@ -99,32 +99,11 @@ def stack(tmp_path_factory):
     )
     assert done.returncode == 0, f"backend set-up failed:\n{done.stdout}\n{done.stderr}"
     logs = {"api": tmp / "api.log", "ui": tmp / "ui.log"}
-    processes = []
+    api = Gunicorn(env, logs["api"], workers=1, threads=4, timeout=120)
+    ui = None
     try:
-        api = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "config.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{api_port}",
-                "--workers",
-                "1",
-                "--threads",
-                "4",
-                "--timeout",
-                "120",
-                "--no-control-socket",
-            ],
-            cwd=BACKEND,
-            env=env,
-            stdout=logs["api"].open("w"),
-            stderr=subprocess.STDOUT,
-        )
-        processes.append(api)
-        api_url = f"http://127.0.0.1:{api_port}/api/v1"
-        wait_for(f"{api_url}/health/", api, logs["api"])
+        api.start(timeout=120)
+        api_url = f"{api.url}/api/v1"
         ui = subprocess.Popen(
             [
                 sys.executable,
@@ -144,18 +123,18 @@ def stack(tmp_path_factory):
             stdout=logs["ui"].open("w"),
             stderr=subprocess.STDOUT,
         )
-        processes.append(ui)
         ui_url = f"http://127.0.0.1:{ui_port}"
-        wait_for(f"{ui_url}/_stcore/health", ui, logs["ui"])
+        wait_for_http(f"{ui_url}/_stcore/health", ui, logs["ui"], timeout=120)
         yield {"api": api_url, "ui": ui_url}
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
+        if ui is not None:
+            ui.terminate()
+        api.stop(timeout=20)
+        if ui is not None:
             try:
-                process.wait(timeout=20)
+                ui.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                process.kill()
+                ui.kill()
         for name, log in logs.items():
             if log.exists():
                 print(f"--- {name} log (tail) ---\n{log.read_text()[-2000:]}")
