@@ -120,8 +120,10 @@ def parse_crop(value) -> list[int] | None:
     if isinstance(value, str):
         text = value.strip().strip("[]()")
         parts = [p for p in text.replace(";", ",").replace(" ", ",").split(",") if p != ""]
-    else:
+    elif isinstance(value, (list, tuple)):
         parts = list(value)
+    else:  # a number or an object in a JSON body
+        parts = []
     if len(parts) != 4:
         raise ValueError("crop must be four integers: x, y, width, height (e.g. 120,40,600,180)")
     try:
