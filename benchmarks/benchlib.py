@@ -145,11 +145,11 @@ def signature_images(references: int = 5) -> tuple[list[tuple[str, bytes]], tupl
     return refs, ("drawn_q.png", drawn_signature(99)), "drawn by sigverify.synthetic (shared datasets missing)"
 
 
-def drawn_signature(sample: int) -> bytes:
-    """Writer 1's ``sample``, about the size of a scanned signature."""
+def drawn_signature(sample: int, writer: int = 1) -> bytes:
+    """A writer's ``sample`` drawn by sigverify.synthetic, about the size of a scanned signature."""
     from sigverify.synthetic import signature_bytes
 
-    return signature_bytes(1, sample, size=(600, 250), paper=245, pen=4)
+    return signature_bytes(writer, sample, size=(600, 250), paper=245, pen=4)
 
 
 # --- the server ------------------------------------------------------------------------
