@@ -13,6 +13,7 @@ deterministic: the genuine sample is called genuine and the forgery a forgery.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
