@@ -39,7 +39,9 @@ import benchlib
 def batch_images(count: int) -> tuple[list[tuple[str, bytes]], str]:
     """``count`` questioned images: CEDAR writer 1's other genuine scans and its forgeries, in turn."""
     cedar = benchlib.shared_datasets_dir() / "CEDAR"
-    paths = sorted((cedar / "full_org").glob("original_1_*.png"))[5:] + sorted((cedar / "full_forg").glob("forgeries_1_*.png"))
+    paths = sorted((cedar / "full_org").glob("original_1_*.png"))[5:] + sorted(
+        (cedar / "full_forg").glob("forgeries_1_*.png")
+    )
     if paths:
         images = [(p.name, p.read_bytes()) for p in paths]
         source = f"CEDAR writer 1, {len(images)} genuine and forged scans in turn ({cedar})"
@@ -51,11 +53,19 @@ def batch_images(count: int) -> tuple[list[tuple[str, bytes]], str]:
 
 def run_batch(server, signer: str, images: list[tuple[str, bytes]], label: str, timeout: float) -> dict:
     session = server.session()
-    body = {"items": [{"signer": signer, "image": base64.b64encode(data).decode(), "cheque_reference": f"{label}-{i}"}
-                      for i, (_, data) in enumerate(images)]}
+    body = {
+        "items": [
+            {"signer": signer, "image": base64.b64encode(data).decode(), "cheque_reference": f"{label}-{i}"}
+            for i, (_, data) in enumerate(images)
+        ]
+    }
     started = time.perf_counter()
-    response = session.post(f"{server.url}/api/v1/verification-batches/", json=body, timeout=300,
-                            headers={"Idempotency-Key": f"bench-{label}-{uuid.uuid4().hex}"})
+    response = session.post(
+        f"{server.url}/api/v1/verification-batches/",
+        json=body,
+        timeout=300,
+        headers={"Idempotency-Key": f"bench-{label}-{uuid.uuid4().hex}"},
+    )
     post_ms = 1000 * (time.perf_counter() - started)
     if response.status_code != 202:
         raise RuntimeError(f"POST batch: {response.status_code} {response.text[:500]}")
@@ -71,15 +81,23 @@ def run_batch(server, signer: str, images: list[tuple[str, bytes]], label: str, 
     total_s = time.perf_counter() - started
     if batch["status"] != "done":
         raise RuntimeError(f"batch failed: {batch['error']}")
-    worker_s = (datetime.fromisoformat(batch["finished_at"]) - datetime.fromisoformat(batch["started_at"])).total_seconds()
+    worker_s = (
+        datetime.fromisoformat(batch["finished_at"]) - datetime.fromisoformat(batch["started_at"])
+    ).total_seconds()
     decisions = {}
     for item in batch["items"]:
         key = item["decision"] or f"error:{item['error']['code']}"
         decisions[key] = decisions.get(key, 0) + 1
-    return {"items": len(images), "post_ms": round(post_ms, 1), "total_s": round(total_s, 2),
-            "per_item_ms": round(1000 * total_s / len(images), 1), "worker_s": round(worker_s, 2),
-            "request_mb": round(len(response.request.body) / 1048576, 2), "progress": batch["progress"],
-            "decisions": decisions}
+    return {
+        "items": len(images),
+        "post_ms": round(post_ms, 1),
+        "total_s": round(total_s, 2),
+        "per_item_ms": round(1000 * total_s / len(images), 1),
+        "worker_s": round(worker_s, 2),
+        "request_mb": round(len(response.request.body) / 1048576, 2),
+        "progress": batch["progress"],
+        "decisions": decisions,
+    }
 
 
 def sequential_singles(server, signer: str, images: list[tuple[str, bytes]]) -> dict:
@@ -88,13 +106,21 @@ def sequential_singles(server, signer: str, images: list[tuple[str, bytes]]) -> 
     started = time.perf_counter()
     for i, (name, data) in enumerate(images):
         t = time.perf_counter()
-        response = session.post(f"{server.url}/api/v1/verifications/", data={"signer": signer, "cheque_reference": f"S-{i}"},
-                                files={"image": (name, data)}, timeout=120)
+        response = session.post(
+            f"{server.url}/api/v1/verifications/",
+            data={"signer": signer, "cheque_reference": f"S-{i}"},
+            files={"image": (name, data)},
+            timeout=120,
+        )
         if response.status_code != 201:
             raise RuntimeError(f"single verification: {response.status_code} {response.text[:300]}")
         times.append(1000 * (time.perf_counter() - t))
-    return {"requests": len(images), "total_s": round(time.perf_counter() - started, 2),
-            "p50_ms": round(benchlib.percentile(times, 50), 1), "p95_ms": round(benchlib.percentile(times, 95), 1)}
+    return {
+        "requests": len(images),
+        "total_s": round(time.perf_counter() - started, 2),
+        "p50_ms": round(benchlib.percentile(times, 50), 1),
+        "p95_ms": round(benchlib.percentile(times, 95), 1),
+    }
 
 
 def main(argv=None) -> int:
@@ -120,13 +146,33 @@ def main(argv=None) -> int:
     print(f"images: {source}; {machine['cpu']}, load {machine['load_average_1m']}", flush=True)
 
     with benchlib.BenchServer(args.model_dir, precision=args.precision, label="batch", extra_env=extra) as server:
-        worker_env = {**server.env(), "SIGVERIFY_TORCH_THREADS": str(args.worker_torch_threads),
-                      "SIGVERIFY_WORKER_TORCH_THREADS": str(args.worker_torch_threads)}
+        worker_env = {
+            **server.env(),
+            "SIGVERIFY_TORCH_THREADS": str(args.worker_torch_threads),
+            "SIGVERIFY_WORKER_TORCH_THREADS": str(args.worker_torch_threads),
+        }
         log = open(server.workdir / "worker.log", "ab")
         worker = subprocess.Popen(
-            [benchlib.PYTHON, "-m", "celery", "-A", "config", "worker", "-Q", queue, "--concurrency", "1",
-             "--loglevel", "WARNING"],
-            cwd=benchlib.BACKEND, env=worker_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                benchlib.PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                queue,
+                "--concurrency",
+                "1",
+                "--loglevel",
+                "WARNING",
+            ],
+            cwd=benchlib.BACKEND,
+            env=worker_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             benchlib.enroll_signer(server, "BENCH-BATCH", references)
             warm = run_batch(server, "BENCH-BATCH", images[:2], "warm", args.timeout)
@@ -135,13 +181,19 @@ def main(argv=None) -> int:
             for n in range(args.batches):
                 run = run_batch(server, "BENCH-BATCH", images, f"b{n}", args.timeout)
                 runs.append(run)
-                print(f"batch of {run['items']}: POST {run['post_ms']} ms ({run['request_mb']} MB), done after "
-                      f"{run['total_s']} s ({run['per_item_ms']} ms per item; worker {run['worker_s']} s); "
-                      f"{run['decisions']}", flush=True)
+                print(
+                    f"batch of {run['items']}: POST {run['post_ms']} ms ({run['request_mb']} MB), done after "
+                    f"{run['total_s']} s ({run['per_item_ms']} ms per item; worker {run['worker_s']} s); "
+                    f"{run['decisions']}",
+                    flush=True,
+                )
             singles = None if args.no_singles else sequential_singles(server, "BENCH-BATCH", images)
             if singles:
-                print(f"the same {singles['requests']} as single requests, one after another: {singles['total_s']} s "
-                      f"(p50 {singles['p50_ms']} ms)", flush=True)
+                print(
+                    f"the same {singles['requests']} as single requests, one after another: {singles['total_s']} s "
+                    f"(p50 {singles['p50_ms']} ms)",
+                    flush=True,
+                )
         finally:
             os.killpg(worker.pid, 15)
             worker.wait(timeout=60)
@@ -159,18 +211,33 @@ def main(argv=None) -> int:
     details = {
         "command": "benchmarks/batch_verify.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "measured_at": benchlib.now_iso(),
-        "machine": {**machine, "load_average_1m_end": round(os.getloadavg()[0], 2),
-                    "shared": "other work ran on the same 2 cores; client, server and worker share them too"},
-        "images": source, "references": ref_source,
-        "server": {"settings": "config.settings.production", "database": "PostgreSQL (throwaway db)",
-                   "broker": broker, "worker": "1 Celery worker, concurrency 1",
-                   "worker_torch_threads": args.worker_torch_threads, "precision": args.precision},
-        "warm_up": warm, "runs": runs, "singles": singles,
+        "machine": {
+            **machine,
+            "load_average_1m_end": round(os.getloadavg()[0], 2),
+            "shared": "other work ran on the same 2 cores; client, server and worker share them too",
+        },
+        "images": source,
+        "references": ref_source,
+        "server": {
+            "settings": "config.settings.production",
+            "database": "PostgreSQL (throwaway db)",
+            "broker": broker,
+            "worker": "1 Celery worker, concurrency 1",
+            "worker_torch_threads": args.worker_torch_threads,
+            "precision": args.precision,
+        },
+        "warm_up": warm,
+        "runs": runs,
+        "singles": singles,
     }
-    print(f"-> a batch of {args.items}: {best['total_s']} s from POST to done ({best['per_item_ms']} ms per item), "
-          f"broker {broker}" + (f"; as {args.items} single requests: {singles['total_s']} s" if singles else ""))
+    print(
+        f"-> a batch of {args.items}: {best['total_s']} s from POST to done ({best['per_item_ms']} ms per item), "
+        f"broker {broker}" + (f"; as {args.items} single requests: {singles['total_s']} s" if singles else "")
+    )
     if not args.no_write:
-        print(f"-> {benchlib.merge_results(figures, details, script='batch_verify', prefer=(f'batch_{args.items}_s', 'min'))}")
+        print(
+            f"-> {benchlib.merge_results(figures, details, script='batch_verify', prefer=(f'batch_{args.items}_s', 'min'))}"
+        )
     return 0
 
 

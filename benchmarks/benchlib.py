@@ -42,8 +42,13 @@ def results_path(day: str | None = None) -> Path:
     return RESULTS_DIR / f"{day or datetime.now(UTC).date().isoformat()}.json"
 
 
-def merge_results(figures: dict, details: dict | None = None, script: str = "", day: str | None = None,
-                  prefer: tuple[str, str] | None = None) -> Path:
+def merge_results(
+    figures: dict,
+    details: dict | None = None,
+    script: str = "",
+    day: str | None = None,
+    prefer: tuple[str, str] | None = None,
+) -> Path:
     """Merge a run into the day's file, atomically.
 
     Every run is appended to ``runs``. The flat figures (and ``details[script]``) are those of
@@ -56,9 +61,14 @@ def merge_results(figures: dict, details: dict | None = None, script: str = "", 
     data = json.loads(path.read_text()) if path.is_file() else {}
     script = script or "misc"
     machine = (details or {}).get("machine") or {}
-    data.setdefault("runs", []).append({"script": script, "at": now_iso(), "figures": figures,
-                                        "load_average_1m": [machine.get("load_average_1m"),
-                                                            machine.get("load_average_1m_end")]})
+    data.setdefault("runs", []).append(
+        {
+            "script": script,
+            "at": now_iso(),
+            "figures": figures,
+            "load_average_1m": [machine.get("load_average_1m"), machine.get("load_average_1m_end")],
+        }
+    )
     chosen = data.setdefault("chosen_runs", {}).get(script)
     better = True
     if chosen is not None and prefer is not None:
@@ -180,8 +190,16 @@ class BenchServer:
     token), ``server.database_url`` and ``server.pids()``.
     """
 
-    def __init__(self, model_dir: Path, precision: str = "bf16", workers: int = 2, threads: int = 2,
-                 torch_threads: int = 1, label: str = "bench", extra_env: dict | None = None):
+    def __init__(
+        self,
+        model_dir: Path,
+        precision: str = "bf16",
+        workers: int = 2,
+        threads: int = 2,
+        torch_threads: int = 1,
+        label: str = "bench",
+        extra_env: dict | None = None,
+    ):
         self.model_dir = Path(model_dir)
         self.precision = precision
         self.workers = workers
@@ -194,8 +212,15 @@ class BenchServer:
         self.workdir = Path(tempfile.mkdtemp(prefix=f"sigverify-{label}-"))
         self.admin_password = secrets.token_urlsafe(18)
         self.extra_env = extra_env or {}
-        self.gunicorn = Gunicorn(self.env(), self.workdir / "gunicorn.log", workers=workers, threads=threads,
-                                 timeout=120, graceful_timeout=30, python=PYTHON)
+        self.gunicorn = Gunicorn(
+            self.env(),
+            self.workdir / "gunicorn.log",
+            workers=workers,
+            threads=threads,
+            timeout=120,
+            graceful_timeout=30,
+            python=PYTHON,
+        )
         self.port, self.url = self.gunicorn.port, self.gunicorn.url
         self.token = ""
 
@@ -227,8 +252,9 @@ class BenchServer:
         return env
 
     def _manage(self, *args: str) -> str:
-        result = subprocess.run([PYTHON, "manage.py", *args], cwd=BACKEND, env=self.env(), capture_output=True,
-                                text=True, timeout=600)
+        result = subprocess.run(
+            [PYTHON, "manage.py", *args], cwd=BACKEND, env=self.env(), capture_output=True, text=True, timeout=600
+        )
         if result.returncode != 0:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result.stdout
@@ -248,8 +274,11 @@ class BenchServer:
             self.start()
             import requests
 
-            response = requests.post(f"{self.url}/api/v1/auth/token/",
-                                     json={"username": "bench-admin", "password": self.admin_password}, timeout=30)
+            response = requests.post(
+                f"{self.url}/api/v1/auth/token/",
+                json={"username": "bench-admin", "password": self.admin_password},
+                timeout=30,
+            )
             response.raise_for_status()
             self.token = response.json()["token"]
         except BaseException:
@@ -296,8 +325,9 @@ class BenchServer:
 def enroll_signer(server: BenchServer, external_id: str, references: list[tuple[str, bytes]]) -> dict:
     """Create a signer and upload its references through the API; fails loudly."""
     session = server.session()
-    response = session.post(f"{server.url}/api/v1/signers/", json={"external_id": external_id,
-                                                                   "full_name": "Benchmark Signer"}, timeout=30)
+    response = session.post(
+        f"{server.url}/api/v1/signers/", json={"external_id": external_id, "full_name": "Benchmark Signer"}, timeout=30
+    )
     if response.status_code != 201:
         raise RuntimeError(f"create signer: {response.status_code} {response.text[:300]}")
     files = [("images", (name, data)) for name, data in references]
@@ -314,8 +344,9 @@ def warm_up(server: BenchServer, signer: str, image: tuple[str, bytes], requests
 
     def one(_):
         session = server.session()
-        response = session.post(f"{server.url}/api/v1/verifications/", data={"signer": signer},
-                                files={"image": image}, timeout=300)
+        response = session.post(
+            f"{server.url}/api/v1/verifications/", data={"signer": signer}, files={"image": image}, timeout=300
+        )
         if response.status_code != 201:
             raise RuntimeError(f"warm-up verification: {response.status_code} {response.text[:300]}")
 

@@ -38,9 +38,10 @@ import time
 import warnings
 from pathlib import Path
 
-import benchlib  # noqa: E402  (puts backend/ on sys.path)
 import numpy as np
 import torch
+
+import benchlib  # noqa: E402  (puts backend/ on sys.path)
 
 SERVABLE = {"fp32": "fp32", "bf16_cl": "bf16"}  # path name -> SIGVERIFY_INFERENCE_PRECISION
 
@@ -69,7 +70,8 @@ def make_paths(model, card, compile_paths: bool):
     with warnings.catch_warnings():  # deprecated in favour of torchao, which is not installed
         warnings.simplefilter("ignore")
         quantized = torch.ao.quantization.quantize_dynamic(
-            copy.deepcopy(model).eval(), {torch.nn.Linear}, dtype=torch.qint8)
+            copy.deepcopy(model).eval(), {torch.nn.Linear}, dtype=torch.qint8
+        )
 
     @torch.inference_mode()
     def dynamic_int8(arrays):
@@ -115,8 +117,12 @@ def time_path(fn, arrays, batch: int, min_seconds: float, repeats: int) -> dict:
             if elapsed >= min_seconds and n >= 2:
                 break
         rates.append(n * batch / elapsed)
-    return {"best": round(max(rates), 1), "median": round(statistics.median(rates), 1),
-            "runs": [round(r, 1) for r in rates], "warmup_s": round(warmup_s, 2)}
+    return {
+        "best": round(max(rates), 1),
+        "median": round(statistics.median(rates), 1),
+        "runs": [round(r, 1) for r in rates],
+        "warmup_s": round(warmup_s, 2),
+    }
 
 
 def agreement(paths, arrays, reference="fp32") -> dict:
@@ -151,8 +157,9 @@ def eer_delta(model_dir: Path, fast_precision: str, references: int) -> dict:
         row, scores = {}, {}
         for precision in ("fp32", fast_precision):
             started = time.perf_counter()
-            verifier, ps = protocol_for(str(data), None, str(model_dir), references, str(split_file), "test",
-                                        precision=precision)
+            verifier, ps = protocol_for(
+                str(data), None, str(model_dir), references, str(split_file), "test", precision=precision
+            )
             gen, skl, rnd = ps.calibrated(verifier.scorer)
             scores[precision] = np.concatenate([gen, skl, rnd])
             pooled[precision]["genuine"].append(gen)
@@ -164,15 +171,17 @@ def eer_delta(model_dir: Path, fast_precision: str, references: int) -> dict:
                 "seconds": round(time.perf_counter() - started, 1),
             }
         row["skilled_eer_delta_points"] = round(
-            abs(row[fast_precision]["skilled_eer_pct"] - row["fp32"]["skilled_eer_pct"]), 3)
+            abs(row[fast_precision]["skilled_eer_pct"] - row["fp32"]["skilled_eer_pct"]), 3
+        )
         decisions = [[decide(v, verifier.accept, verifier.reject) for v in scores[p]] for p in ("fp32", fast_precision)]
         row["queries"] = len(decisions[0])
-        row["decisions_changed"] = sum(a != b for a, b in zip(*decisions))
+        row["decisions_changed"] = sum(a != b for a, b in zip(*decisions, strict=True))
         row["max_score_change"] = round(float(np.abs(scores[fast_precision] - scores["fp32"]).max()), 6)
         result[data.name] = row
     result["max_delta_points"] = max(r["skilled_eer_delta_points"] for r in result.values())
-    pooled_eer = {p: 100 * metrics.eer(np.concatenate(v["genuine"]), np.concatenate(v["skilled"]))[0]
-                  for p, v in pooled.items()}
+    pooled_eer = {
+        p: 100 * metrics.eer(np.concatenate(v["genuine"]), np.concatenate(v["skilled"]))[0] for p, v in pooled.items()
+    }
     result["pooled_delta_points"] = round(abs(pooled_eer[fast_precision] - pooled_eer["fp32"]), 3)
     return result
 
@@ -185,7 +194,8 @@ def training_speed(model_dir: Path, card: dict, steps: int, threads: int) -> dic
     recipe = card.get("recipe", {}) or {}
     height, width = card.get("input_size", [128, 192])
     batch = int(recipe.get("writers_per_batch", 12)) * (
-        int(recipe.get("genuine_per_writer", 4)) + int(recipe.get("forged_per_writer", 2)))
+        int(recipe.get("genuine_per_writer", 4)) + int(recipe.get("forged_per_writer", 2))
+    )
     bf16 = bf16_supported()
     model = SignatureEmbedder(embedding_dim=int(card.get("embedding_dim", 256))).to(memory_format=torch.channels_last)
     model.train()
@@ -219,7 +229,7 @@ def training_speed(model_dir: Path, card: dict, steps: int, threads: int) -> dic
         "card_history_mean_img_per_s": round(statistics.mean(history), 1) if history else None,
         "card_history_max_img_per_s": round(max(history), 1) if history else None,
         "note": "measured: model forward/backward/AdamW only (no data loading or augmentation); "
-                "card: the real training run's epochs, which include those and shared the CPU",
+        "card: the real training run's epochs, which include those and shared the CPU",
     }
 
 
@@ -251,8 +261,10 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(0)
     arrays = [(rng.random((height, width)) < 0.08).astype(np.uint8) * 255 for _ in range(max(batches))]
     machine = benchlib.machine_info()
-    print(f"model {card.get('name')} {card.get('version')} input {height}x{width}; {machine['cpu']}, "
-          f"{args.threads} torch threads, load {machine['load_average_1m']}")
+    print(
+        f"model {card.get('name')} {card.get('version')} input {height}x{width}; {machine['cpu']}, "
+        f"{args.threads} torch threads, load {machine['load_average_1m']}"
+    )
 
     paths = make_paths(model, card, compile_paths=not args.no_compile)
     throughput = {}
@@ -264,12 +276,16 @@ def main(argv=None) -> int:
             except Exception as exc:  # a path this torch build cannot run is reported, not fatal
                 throughput[name][str(batch)] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
             fig = throughput[name][str(batch)]
-            print(f"  {name:<13} batch {batch:>3}: " + (f"{fig['best']:>8.1f} img/s (median {fig['median']})"
-                                                       if "best" in fig else fig["error"]))
+            print(
+                f"  {name:<13} batch {batch:>3}: "
+                + (f"{fig['best']:>8.1f} img/s (median {fig['median']})" if "best" in fig else fig["error"])
+            )
     drift = agreement({k: v for k, v in paths.items()}, arrays[:32])
     print("  max cosine distance to fp32 embeddings: " + ", ".join(f"{k} {v:.2e}" for k, v in drift.items()))
 
-    def rate(name, batch=max(batches)):
+    largest = max(batches)
+
+    def rate(name, batch=largest):
         return throughput.get(name, {}).get(str(batch), {}).get("best", 0.0)
 
     servable = [n for n in SERVABLE if n in throughput and rate(n)]
@@ -278,20 +294,30 @@ def main(argv=None) -> int:
     fp32_rate = rate("fp32")
     fast_rate = rate(fast)
 
-    eer = {"skipped": True} if args.no_eer or fast_precision == "fp32" else eer_delta(
-        args.model_dir, fast_precision, args.references)
+    eer = (
+        {"skipped": True}
+        if args.no_eer or fast_precision == "fp32"
+        else eer_delta(args.model_dir, fast_precision, args.references)
+    )
     if "max_delta_points" in eer:
-        print(f"  skilled EER fp32 vs {fast_precision} on held-out writers: " + "; ".join(
-            f"{k} {v['fp32']['skilled_eer_pct']}% vs {v[fast_precision]['skilled_eer_pct']}% "
-            f"({v['decisions_changed']} of {v['queries']} decisions changed)"
-            for k, v in eer.items() if isinstance(v, dict))
-            + f" -> max change {eer['max_delta_points']} points, pooled {eer['pooled_delta_points']}")
+        print(
+            f"  skilled EER fp32 vs {fast_precision} on held-out writers: "
+            + "; ".join(
+                f"{k} {v['fp32']['skilled_eer_pct']}% vs {v[fast_precision]['skilled_eer_pct']}% "
+                f"({v['decisions_changed']} of {v['queries']} decisions changed)"
+                for k, v in eer.items()
+                if isinstance(v, dict)
+            )
+            + f" -> max change {eer['max_delta_points']} points, pooled {eer['pooled_delta_points']}"
+        )
     elif "error" in eer:
         print(f"  EER comparison not run: {eer['error']}")
 
     train = training_speed(args.model_dir, card, args.train_steps, args.threads)
-    print(f"  training: {train['measured_img_per_s']} img/s measured (batch {train['batch']}), "
-          f"card history mean {train['card_history_mean_img_per_s']}")
+    print(
+        f"  training: {train['measured_img_per_s']} img/s measured (batch {train['batch']}), "
+        f"card history mean {train['card_history_mean_img_per_s']}"
+    )
 
     figures = {
         "embed_fp32_img_per_s": fp32_rate,
@@ -300,8 +326,11 @@ def main(argv=None) -> int:
         "embed_fast_precision_setting": fast_precision,
         "embed_speedup_vs_fp32": round(fast_rate / fp32_rate, 2) if fp32_rate else None,
         "embed_batch": max(batches),
-        **({"embed_fp32_img_per_s_batch32": rate("fp32", 32), "embed_fast_img_per_s_batch32": rate(fast, 32)}
-           if 32 in batches else {}),
+        **(
+            {"embed_fp32_img_per_s_batch32": rate("fp32", 32), "embed_fast_img_per_s_batch32": rate(fast, 32)}
+            if 32 in batches
+            else {}
+        ),
         "train_img_per_s": train["measured_img_per_s"],
         "eer_delta_fast_path_pooled": eer.get("pooled_delta_points"),
         "eer_delta_fast_path": eer.get("max_delta_points"),
@@ -309,22 +338,34 @@ def main(argv=None) -> int:
     details = {
         "command": "benchmarks/embed_speed.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "measured_at": benchlib.now_iso(),
-        "machine": {**machine, "load_average_1m_end": round(os.getloadavg()[0], 2),
-                    "shared": "other work ran on the same 2 cores; figures are the best of repeats"},
-        "model": {"dir": str(args.model_dir), "name": card.get("name"), "version": card.get("version"),
-                  "sha256": card.get("sha256"), "input_size": card.get("input_size")},
+        "machine": {
+            **machine,
+            "load_average_1m_end": round(os.getloadavg()[0], 2),
+            "shared": "other work ran on the same 2 cores; figures are the best of repeats",
+        },
+        "model": {
+            "dir": str(args.model_dir),
+            "name": card.get("name"),
+            "version": card.get("version"),
+            "sha256": card.get("sha256"),
+            "input_size": card.get("input_size"),
+        },
         "torch_threads": args.threads,
         "throughput_img_per_s": throughput,
         "max_cosine_distance_to_fp32": drift,
         "eer": eer,
         "training": train,
         "onnxruntime": "not measured: bf16 on oneDNN (AMX) already gives the gain without a second runtime, "
-                       "an export step and a second model file to keep in sync",
+        "an export step and a second model file to keep in sync",
     }
-    print(f"fast path {fast} ({fast_precision}): {fast_rate} img/s vs fp32 {fp32_rate} at batch {max(batches)} "
-          f"-> x{figures['embed_speedup_vs_fp32']}; EER change {figures['eer_delta_fast_path']} points")
+    print(
+        f"fast path {fast} ({fast_precision}): {fast_rate} img/s vs fp32 {fp32_rate} at batch {max(batches)} "
+        f"-> x{figures['embed_speedup_vs_fp32']}; EER change {figures['eer_delta_fast_path']} points"
+    )
     if not args.no_write:
-        print(f"-> {benchlib.merge_results(figures, details, script='embed_speed', prefer=('embed_fp32_img_per_s', 'max'))}")
+        print(
+            f"-> {benchlib.merge_results(figures, details, script='embed_speed', prefer=('embed_fp32_img_per_s', 'max'))}"
+        )
     return 0
 
 

@@ -36,6 +36,7 @@ import verify_latency
 
 def anchor_latency(model_dir: Path, query: bytes, reference: bytes, requests: int, threads: int) -> dict:
     import numpy as np
+
     from sigverify.inference import Verifier, limit_threads
 
     limit_threads(threads)
@@ -50,8 +51,13 @@ def anchor_latency(model_dir: Path, query: bytes, reference: bytes, requests: in
         times.append(1000 * (time.perf_counter() - started))
         del verifier
     times = times[1:]  # the first one also pays imports and the cold page cache
-    return {"median_ms": round(statistics.median(times), 1), "p95_ms": round(benchlib.percentile(times, 95), 1),
-            "requests": requests, "torch_threads": threads, "last_distance": round(distance, 4)}
+    return {
+        "median_ms": round(statistics.median(times), 1),
+        "p95_ms": round(benchlib.percentile(times, 95), 1),
+        "requests": requests,
+        "torch_threads": threads,
+        "last_distance": round(distance, 4),
+    }
 
 
 def concurrent_run(server, signer: str, image: tuple[str, bytes], clients: int, total: int) -> dict:
@@ -61,9 +67,12 @@ def concurrent_run(server, signer: str, image: tuple[str, bytes], clients: int, 
         if not hasattr(local, "session"):
             local.session = server.session()
         started = time.perf_counter()
-        response = local.session.post(f"{server.url}/api/v1/verifications/",
-                                      data={"signer": signer, "cheque_reference": f"E2E-C{clients}-{i}"},
-                                      files={"image": image}, timeout=120)
+        response = local.session.post(
+            f"{server.url}/api/v1/verifications/",
+            data={"signer": signer, "cheque_reference": f"E2E-C{clients}-{i}"},
+            files={"image": image},
+            timeout=120,
+        )
         return response.status_code, 1000 * (time.perf_counter() - started)
 
     started = time.perf_counter()
@@ -72,10 +81,14 @@ def concurrent_run(server, signer: str, image: tuple[str, bytes], clients: int, 
     wall = time.perf_counter() - started
     ok = [ms for code, ms in results if code == 201]
     return {
-        "clients": clients, "requests": total, "ok": len(ok),
+        "clients": clients,
+        "requests": total,
+        "ok": len(ok),
         "statuses": {str(c): sum(1 for code, _ in results if code == c) for c in sorted({c for c, _ in results})},
-        "wall_s": round(wall, 2), "rps": round(len(ok) / wall, 1),
-        "p50_ms": round(benchlib.percentile(ok, 50), 1), "p95_ms": round(benchlib.percentile(ok, 95), 1),
+        "wall_s": round(wall, 2),
+        "rps": round(len(ok) / wall, 1),
+        "p50_ms": round(benchlib.percentile(ok, 50), 1),
+        "p95_ms": round(benchlib.percentile(ok, 95), 1),
     }
 
 
@@ -111,26 +124,55 @@ def main(argv=None) -> int:
     print(f"images: {source}; {machine['cpu']}, load {machine['load_average_1m']}")
 
     anchor = anchor_latency(args.model_dir, query[1], references[0][1], args.anchor_requests, args.anchor_threads)
-    print(f"anchor (load model + embed both images per request): median {anchor['median_ms']} ms, "
-          f"p95 {anchor['p95_ms']} ms")
+    print(
+        f"anchor (load model + embed both images per request): median {anchor['median_ms']} ms, "
+        f"p95 {anchor['p95_ms']} ms"
+    )
 
     def measure(server_precision: str) -> dict:
-        with benchlib.BenchServer(args.model_dir, precision=server_precision, workers=args.workers,
-                                  threads=args.threads, torch_threads=args.torch_threads, label="e2e") as server:
+        with benchlib.BenchServer(
+            args.model_dir,
+            precision=server_precision,
+            workers=args.workers,
+            threads=args.threads,
+            torch_threads=args.torch_threads,
+            label="e2e",
+        ) as server:
             benchlib.enroll_signer(server, "BENCH-1", references)
             benchlib.warm_up(server, "BENCH-1", query)
             health = server.health()
             with tempfile.TemporaryDirectory() as tmp:
                 out = Path(tmp) / "latency.json"
-                verify_latency.main(["--url", server.url, "--token", server.token, "--signer", "BENCH-1",
-                                     "--image", str(_write(Path(tmp), query)), "--requests", str(args.requests),
-                                     "--warmup", "3", "--out", str(out)])
+                verify_latency.main(
+                    [
+                        "--url",
+                        server.url,
+                        "--token",
+                        server.token,
+                        "--signer",
+                        "BENCH-1",
+                        "--image",
+                        str(_write(Path(tmp), query)),
+                        "--requests",
+                        str(args.requests),
+                        "--warmup",
+                        "3",
+                        "--out",
+                        str(out),
+                    ]
+                )
                 single = json.loads(out.read_text())
             four = concurrent_run(server, "BENCH-1", query, clients=4, total=args.concurrent_requests)
-            print(f"  4 clients: {four['rps']} verifications/s (p50 {four['p50_ms']} ms, p95 {four['p95_ms']} ms, "
-                  f"statuses {four['statuses']})")
-            return {"single_client": single, "four_clients": four, "health_model": health.get("model"),
-                    "gunicorn": server.gunicorn_argv()[3:]}
+            print(
+                f"  4 clients: {four['rps']} verifications/s (p50 {four['p50_ms']} ms, p95 {four['p95_ms']} ms, "
+                f"statuses {four['statuses']})"
+            )
+            return {
+                "single_client": single,
+                "four_clients": four,
+                "health_model": health.get("model"),
+                "gunicorn": server.gunicorn_argv()[3:],
+            }
 
     main_run = measure(precision)
     active = (main_run["health_model"] or {}).get("inference_precision")
@@ -151,19 +193,30 @@ def main(argv=None) -> int:
     details = {
         "command": "benchmarks/end_to_end.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "measured_at": benchlib.now_iso(),
-        "machine": {**machine, "load_average_1m_end": round(os.getloadavg()[0], 2),
-                    "shared": "other work ran on the same 2 cores; client and server share them too"},
+        "machine": {
+            **machine,
+            "load_average_1m_end": round(os.getloadavg()[0], 2),
+            "shared": "other work ran on the same 2 cores; client and server share them too",
+        },
         "images": source,
-        "server": {"settings": "config.settings.production", "database": "PostgreSQL 127.0.0.1:5432 (throwaway db)",
-                   "precision_requested": precision, "precision_active": active,
-                   "workers": args.workers, "threads": args.threads, "torch_threads": args.torch_threads},
+        "server": {
+            "settings": "config.settings.production",
+            "database": "PostgreSQL 127.0.0.1:5432 (throwaway db)",
+            "precision_requested": precision,
+            "precision_active": active,
+            "workers": args.workers,
+            "threads": args.threads,
+            "torch_threads": args.torch_threads,
+        },
         "anchor": anchor,
         "run": main_run,
         "fp32_run": compare,
     }
-    print(f"one client: p50 {p50} ms, p95 {figures['verify_p95_ms']} ms ({active}); "
-          f"4 clients {figures['verify_rps_4_clients']}/s; anchor {anchor['median_ms']} ms "
-          f"-> x{figures['speedup_vs_anchor']} vs anchor")
+    print(
+        f"one client: p50 {p50} ms, p95 {figures['verify_p95_ms']} ms ({active}); "
+        f"4 clients {figures['verify_rps_4_clients']}/s; anchor {anchor['median_ms']} ms "
+        f"-> x{figures['speedup_vs_anchor']} vs anchor"
+    )
     if not args.no_write:
         print(f"-> {benchlib.merge_results(figures, details, script='end_to_end', prefer=('verify_p50_ms', 'min'))}")
     return 0

@@ -28,8 +28,9 @@ import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-import benchlib
 import psycopg
+
+import benchlib
 
 
 class MemorySampler(threading.Thread):
@@ -59,7 +60,7 @@ def memory_report(samples) -> dict:
     first, last = samples[0], samples[-1]
     totals = [s[1] for s in samples]
     # Growth over the second half of the run: a leak keeps climbing, a warm cache levels off.
-    half = totals[len(totals) // 2:]
+    half = totals[len(totals) // 2 :]
     second_half_growth = (half[-1] - half[0]) / mib if len(half) > 1 else 0.0
     return {
         "first_total_mib": round(first[1] / mib, 1),
@@ -87,7 +88,8 @@ def count_rows(database_url: str, prefix: str) -> tuple[int, Counter]:
         total = conn.execute("SELECT count(*) FROM verifications_verification").fetchone()[0]
         rows = conn.execute(
             "SELECT cheque_reference, count(*) FROM verifications_verification "
-            "WHERE cheque_reference LIKE %s GROUP BY cheque_reference", (prefix + "%",)
+            "WHERE cheque_reference LIKE %s GROUP BY cheque_reference",
+            (prefix + "%",),
         ).fetchall()
     return total, Counter({ref: n for ref, n in rows})
 
@@ -108,8 +110,14 @@ def main(argv=None) -> int:
     references, query, source = benchlib.signature_images(5)
     machine = benchlib.machine_info()
     prefix = f"LOAD-{uuid.uuid4().hex[:8]}-"
-    with benchlib.BenchServer(args.model_dir, precision=args.precision, workers=args.workers, threads=args.threads,
-                              torch_threads=args.torch_threads, label="load") as server:
+    with benchlib.BenchServer(
+        args.model_dir,
+        precision=args.precision,
+        workers=args.workers,
+        threads=args.threads,
+        torch_threads=args.torch_threads,
+        label="load",
+    ) as server:
         benchlib.enroll_signer(server, "LOAD-1", references)
         benchlib.warm_up(server, "LOAD-1", query)
         rows_before, _ = count_rows(server.database_url, prefix)
@@ -128,7 +136,8 @@ def main(argv=None) -> int:
                 response = local.session.post(
                     f"{server.url}/api/v1/verifications/",
                     data={"signer": "LOAD-1", "cheque_reference": f"{prefix}{i}"},
-                    files={"image": query}, timeout=120,
+                    files={"image": query},
+                    timeout=120,
                 )
             except Exception as exc:  # a refused or dropped connection is a failure, not a crash
                 return i, None, 1000 * (time.perf_counter() - started), f"{type(exc).__name__}: {exc}"[:200]
@@ -179,27 +188,44 @@ def main(argv=None) -> int:
     details = {
         "command": "benchmarks/load_test.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "measured_at": benchlib.now_iso(),
-        "machine": {**machine, "load_average_1m_end": round(os.getloadavg()[0], 2),
-                    "shared": "clients, server and other work share the same 2 cores"},
+        "machine": {
+            **machine,
+            "load_average_1m_end": round(os.getloadavg()[0], 2),
+            "shared": "clients, server and other work share the same 2 cores",
+        },
         "images": source,
-        "server": {"settings": "config.settings.production", "precision": args.precision,
-                   "precision_active": (health.get("model") or {}).get("inference_precision"),
-                   "workers": args.workers, "threads": args.threads, "torch_threads": args.torch_threads},
+        "server": {
+            "settings": "config.settings.production",
+            "precision": args.precision,
+            "precision_active": (health.get("model") or {}).get("inference_precision"),
+            "workers": args.workers,
+            "threads": args.threads,
+            "torch_threads": args.torch_threads,
+        },
         "wall_s": round(wall, 1),
         "statuses": dict(statuses),
         "client_errors": dict(errors.most_common(5)),
-        "rows_before": rows_before, "rows_after": rows_after,
-        "missing_rows": missing[:20], "duplicated_rows": duplicated[:20], "rows_without_answer": unanswered_rows[:20],
+        "rows_before": rows_before,
+        "rows_after": rows_after,
+        "missing_rows": missing[:20],
+        "duplicated_rows": duplicated[:20],
+        "rows_without_answer": unanswered_rows[:20],
         "memory": memory,
         "checks": checks,
     }
-    print(f"{args.requests} verifications from {args.clients} clients in {wall:.1f} s "
-          f"({figures['load_rps']}/s, p50 {figures['load_p50_ms']} ms, p95 {figures['load_p95_ms']} ms); "
-          f"statuses {dict(statuses)}")
-    print(f"rows: {rows_before} -> {rows_after}; missing {len(missing)}, duplicated {len(duplicated)}, "
-          f"without an answer {len(unanswered_rows)}")
-    print(f"server RSS: first {memory.get('first_total_mib')} MiB, last {memory.get('last_total_mib')} MiB, "
-          f"max {memory.get('max_total_mib')} MiB, growth over the second half {memory.get('second_half_growth_mib')} MiB")
+    print(
+        f"{args.requests} verifications from {args.clients} clients in {wall:.1f} s "
+        f"({figures['load_rps']}/s, p50 {figures['load_p50_ms']} ms, p95 {figures['load_p95_ms']} ms); "
+        f"statuses {dict(statuses)}"
+    )
+    print(
+        f"rows: {rows_before} -> {rows_after}; missing {len(missing)}, duplicated {len(duplicated)}, "
+        f"without an answer {len(unanswered_rows)}"
+    )
+    print(
+        f"server RSS: first {memory.get('first_total_mib')} MiB, last {memory.get('last_total_mib')} MiB, "
+        f"max {memory.get('max_total_mib')} MiB, growth over the second half {memory.get('second_half_growth_mib')} MiB"
+    )
     print("checks: " + ", ".join(f"{k} {'ok' if v else 'FAILED'}" for k, v in checks.items()))
     if not args.no_write:
         print(f"-> {benchlib.merge_results(figures, details, script='load_test', prefer=('load_rps', 'max'))}")

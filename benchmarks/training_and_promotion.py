@@ -42,11 +42,18 @@ def initial_model_dir(input_size) -> Path:
     from sigverify.weights import save_model
 
     target = Path(tempfile.mkdtemp(prefix="sigverify-bench-model-"))
-    save_model(SignatureEmbedder(), target, {
-        "name": "bench-random", "version": "0", "input_size": list(input_size),
-        "preprocess_version": PREPROCESS_VERSION, "scoring": {},
-        "thresholds": {"eer": 0.5, "accept": 0.6, "reject": 0.4},
-    })
+    save_model(
+        SignatureEmbedder(),
+        target,
+        {
+            "name": "bench-random",
+            "version": "0",
+            "input_size": list(input_size),
+            "preprocess_version": PREPROCESS_VERSION,
+            "scoring": {},
+            "thresholds": {"eer": 0.5, "accept": 0.6, "reject": 0.4},
+        },
+    )
     return target
 
 
@@ -97,16 +104,38 @@ def main() -> int:
 
     model_dir = initial_model_dir(args.input_size)
     with tempfile.TemporaryDirectory(prefix="sigverify-bench-models-") as models_root:
-        extra = {"REDIS_URL": redis_url, "SIGVERIFY_ORGANIZED_DATA": str(REPO / "organized_data"),
-                 "SIGVERIFY_MODELS_ROOT": models_root, "SIGVERIFY_WORKER_TORCH_THREADS": str(os.cpu_count() or 2),
-                 "SIGVERIFY_GPU_QUEUE": "bench-gpu", "SIGVERIFY_DEFAULT_QUEUE": "bench-default"}
+        extra = {
+            "REDIS_URL": redis_url,
+            "SIGVERIFY_ORGANIZED_DATA": str(REPO / "organized_data"),
+            "SIGVERIFY_MODELS_ROOT": models_root,
+            "SIGVERIFY_WORKER_TORCH_THREADS": str(os.cpu_count() or 2),
+            "SIGVERIFY_GPU_QUEUE": "bench-gpu",
+            "SIGVERIFY_DEFAULT_QUEUE": "bench-default",
+        }
         with BenchServer(model_dir, precision="fp32", label="training", extra_env=extra) as server:
             log_path = server.workdir / "worker.log"
             with open(log_path, "ab") as log:
                 worker = subprocess.Popen(
-                    [PYTHON, "-m", "celery", "-A", "config", "worker", "-Q", "bench-gpu,bench-default",
-                     "--concurrency", "1", "--loglevel", "INFO"],
-                    cwd=BACKEND, env=server.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                    [
+                        PYTHON,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "config",
+                        "worker",
+                        "-Q",
+                        "bench-gpu,bench-default",
+                        "--concurrency",
+                        "1",
+                        "--loglevel",
+                        "INFO",
+                    ],
+                    cwd=BACKEND,
+                    env=server.env(),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
             try:
                 return run(server, args, dataset)
             finally:
@@ -120,19 +149,28 @@ def run(server, args, dataset: Path) -> int:
     t0 = time.monotonic()
     for writer, paths in refs.items():
         external_id = f"bench-{writer}"
-        response = session.post(f"{server.url}/api/v1/signers/", json={"external_id": external_id,
-                                                                       "full_name": f"Writer {writer}"}, timeout=30)
+        response = session.post(
+            f"{server.url}/api/v1/signers/",
+            json={"external_id": external_id, "full_name": f"Writer {writer}"},
+            timeout=30,
+        )
         response.raise_for_status()
         for start in range(0, len(paths), 20):
-            files = [("images", (p.name, p.read_bytes())) for p in paths[start:start + 20]]
+            files = [("images", (p.name, p.read_bytes())) for p in paths[start : start + 20]]
             response = session.post(f"{server.url}/api/v1/signers/{external_id}/references/", files=files, timeout=600)
             response.raise_for_status()
     enrolled = sum(len(p) for p in refs.values())
     enroll_s = time.monotonic() - t0
     print(f"enrolled {enrolled} references of {len(refs)} writers in {enroll_s:.1f} s", flush=True)
 
-    request = {"datasets": [args.dataset], "include_references": False, "include_reviewed": False,
-               "epochs": args.epochs, "loss": args.loss, "options": {"input_size": list(args.input_size)}}
+    request = {
+        "datasets": [args.dataset],
+        "include_references": False,
+        "include_reviewed": False,
+        "epochs": args.epochs,
+        "loss": args.loss,
+        "options": {"input_size": list(args.input_size)},
+    }
     t0 = time.monotonic()
     response = session.post(f"{server.url}/api/v1/training-jobs/", json=request, timeout=60)
     if response.status_code != 202:
@@ -150,8 +188,13 @@ def run(server, args, dataset: Path) -> int:
     response = session.post(f"{server.url}/api/v1/model-versions/{version['id']}/promote/", timeout=60)
     if response.status_code != 202:
         raise RuntimeError(f"promote: {response.status_code} {response.text[:500]}")
-    promotion = poll(session, f"{server.url}/api/v1/promotions/{response.json()['id']}/",
-                     lambda p: p["status"] in ("succeeded", "failed"), 3600, interval=1)
+    promotion = poll(
+        session,
+        f"{server.url}/api/v1/promotions/{response.json()['id']}/",
+        lambda p: p["status"] in ("succeeded", "failed"),
+        3600,
+        interval=1,
+    )
     promote_s = time.monotonic() - t0
     if promotion["status"] != "succeeded":
         raise RuntimeError(f"promotion failed: {promotion['error']}")
@@ -164,10 +207,17 @@ def run(server, args, dataset: Path) -> int:
         "promotion_wall_s": round(promote_s, 1),
     }
     details = {
-        "measured_at": now_iso(), "machine": machine_info(), "dataset": args.dataset, "request": request,
-        "epochs_run": recipe.get("epochs_run"), "trainer_seconds": recipe.get("training_seconds"),
-        "device": recipe.get("device"), "history": job["history"], "thresholds": version["thresholds"],
-        "validation_metrics": version["metrics"].get("validation"), "enroll_s": round(enroll_s, 1),
+        "measured_at": now_iso(),
+        "machine": machine_info(),
+        "dataset": args.dataset,
+        "request": request,
+        "epochs_run": recipe.get("epochs_run"),
+        "trainer_seconds": recipe.get("training_seconds"),
+        "device": recipe.get("device"),
+        "history": job["history"],
+        "thresholds": version["thresholds"],
+        "validation_metrics": version["metrics"].get("validation"),
+        "enroll_s": round(enroll_s, 1),
     }
     path = merge_results(figures, details, script="training_and_promotion")
     for key, value in figures.items():

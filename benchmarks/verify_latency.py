@@ -18,10 +18,11 @@ import platform
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
+
 from benchlib import percentile
 
 
@@ -92,7 +93,7 @@ def main(argv=None) -> int:
         "model_version": last.get("model_version"),
         "inference_precision": health.get("model", {}).get("inference_precision"),
         "machine": platform.platform(),
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -157,8 +157,7 @@ def error_from_response(response: requests.Response) -> ApiError:
     else:
         cls = _BY_STATUS.get(status, ApiError)
         message = message or _DEFAULT_MESSAGES.get(status, f"The service answered with status {status}.")
-    return cls(status=status, code=code, message=message, fields=fields if isinstance(fields, dict) else {},
-               body=body)
+    return cls(status=status, code=code, message=message, fields=fields if isinstance(fields, dict) else {}, body=body)
 
 
 # A file to upload: (filename, bytes, content type).
@@ -209,8 +208,14 @@ def _clean(params: dict[str, Any] | None) -> dict[str, Any]:
 
 
 class ApiClient:
-    def __init__(self, base_url: str | None = None, token: str | None = None, timeout: float = DEFAULT_TIMEOUT,
-                 upload_timeout: float = UPLOAD_TIMEOUT, session: requests.Session | None = None):
+    def __init__(
+        self,
+        base_url: str | None = None,
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        upload_timeout: float = UPLOAD_TIMEOUT,
+        session: requests.Session | None = None,
+    ):
         self.base_url = (base_url or base_url_from_env()).rstrip("/")
         self.token = token
         self.timeout = timeout
@@ -224,23 +229,45 @@ class ApiClient:
             return path
         return f"{self.base_url}/{path.lstrip('/')}"
 
-    def request(self, method: str, path: str, *, params=None, json=None, data=None, files=None,
-                timeout: float | None = None, accept: str = "application/json") -> requests.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params=None,
+        json=None,
+        data=None,
+        files=None,
+        timeout: float | None = None,
+        accept: str = "application/json",
+    ) -> requests.Response:
         headers = {"Accept": accept}
         if self.token:
             headers["Authorization"] = f"Token {self.token}"
         try:
             response = self._session.request(
-                method, self.url(path), params=_clean(params), json=json, data=data, files=files,
-                headers=headers, timeout=timeout or self.timeout,
+                method,
+                self.url(path),
+                params=_clean(params),
+                json=json,
+                data=data,
+                files=files,
+                headers=headers,
+                timeout=timeout or self.timeout,
             )
         except requests.Timeout:
-            raise ServerUnavailable(status=None, code="timeout",
-                                    message="The verification service did not answer in time. Please try again.") from None
+            raise ServerUnavailable(
+                status=None,
+                code="timeout",
+                message="The verification service did not answer in time. Please try again.",
+            ) from None
         except requests.ConnectionError:
-            raise ServerUnavailable(status=None, code="unreachable",
-                                    message="The verification service cannot be reached. It may be down; "
-                                            "please try again in a moment or call support.") from None
+            raise ServerUnavailable(
+                status=None,
+                code="unreachable",
+                message="The verification service cannot be reached. It may be down; "
+                "please try again in a moment or call support.",
+            ) from None
         except requests.RequestException as exc:
             raise ServerUnavailable(status=None, code="request_failed", message=f"The request failed: {exc}") from exc
         if response.status_code >= 400:
@@ -254,8 +281,11 @@ class ApiClient:
         try:
             return response.json()
         except ValueError:
-            raise ServerUnavailable(status=response.status_code, code="bad_response",
-                                    message="The service sent an answer the interface could not read.") from None
+            raise ServerUnavailable(
+                status=response.status_code,
+                code="bad_response",
+                message="The service sent an answer the interface could not read.",
+            ) from None
 
     def _read(self, method: str, template: str, path_args: dict[str, Any] | None = None, **kwargs) -> Any:
         """Call ``template`` (filled with ``path_args``) and read the answer into its model."""
@@ -266,8 +296,13 @@ class ApiClient:
     def _bytes(self, path: str) -> bytes:
         return self.request("GET", path, accept="image/png, image/*;q=0.9, */*;q=0.5").content
 
-    def iter_pages(self, template: str, params: dict[str, Any] | None = None, limit: int = 5000,
-                   path_args: dict[str, Any] | None = None) -> Iterator[ApiModel]:
+    def iter_pages(
+        self,
+        template: str,
+        params: dict[str, Any] | None = None,
+        limit: int = 5000,
+        path_args: dict[str, Any] | None = None,
+    ) -> Iterator[ApiModel]:
         """Every row of a paginated list, each page fetched once, following ``next``; at most ``limit``."""
         model = RESPONSES[("GET", template)]
         page = self._read("GET", template, path_args, params=params)
@@ -302,16 +337,18 @@ class ApiClient:
 
     # -- signers and references -------------------------------------------------------------
 
-    def list_signers(self, search: str | None = None, status: str | None = None,
-                     page: int | None = None) -> Page[Signer]:
+    def list_signers(
+        self, search: str | None = None, status: str | None = None, page: int | None = None
+    ) -> Page[Signer]:
         return self._read("GET", "signers/", params={"search": search, "status": status, "page": page})
 
     def get_signer(self, signer: str | int) -> Signer:
         return self._read("GET", "signers/{id}/", {"id": signer})
 
     def create_signer(self, external_id: str, full_name: str, status: str = "active") -> Signer:
-        return self._read("POST", "signers/", json={"external_id": external_id, "full_name": full_name,
-                                                     "status": status})
+        return self._read(
+            "POST", "signers/", json={"external_id": external_id, "full_name": full_name, "status": status}
+        )
 
     def update_signer(self, signer: str | int, **changes) -> Signer:
         return self._read("PATCH", "signers/{id}/", {"id": signer}, json=changes)
@@ -325,15 +362,23 @@ class ApiClient:
         When no image is accepted the API answers 400 with the same lists; that is still a
         result to show, not a failure of the call.
         """
-        files = [("images", (name, content, content_type or "application/octet-stream"))
-                 for name, content, content_type in images]
+        files = [
+            ("images", (name, content, content_type or "application/octet-stream"))
+            for name, content, content_type in images
+        ]
         try:
-            return self._read("POST", "signers/{signer_key}/references/", {"signer_key": signer}, files=files,
-                              timeout=self.upload_timeout)
+            return self._read(
+                "POST",
+                "signers/{signer_key}/references/",
+                {"signer_key": signer},
+                files=files,
+                timeout=self.upload_timeout,
+            )
         except ValidationError as error:
             if isinstance(error.body, dict) and "rejected" in error.body:
-                return _parse(ReferenceUploadResult, {"accepted": [], **error.body},
-                              "POST signers/{signer_key}/references/ (400)")
+                return _parse(
+                    ReferenceUploadResult, {"accepted": [], **error.body}, "POST signers/{signer_key}/references/ (400)"
+                )
             raise
 
     def reference_image(self, signer: str | int, reference_id: int, preprocessed: bool = False) -> bytes:
@@ -342,8 +387,13 @@ class ApiClient:
 
     # -- verifications ----------------------------------------------------------------------
 
-    def verify(self, signer: str | int, image: Upload, crop: tuple[int, int, int, int] | None = None,
-               cheque_reference: str | None = None) -> Verification:
+    def verify(
+        self,
+        signer: str | int,
+        image: Upload,
+        crop: tuple[int, int, int, int] | None = None,
+        cheque_reference: str | None = None,
+    ) -> Verification:
         data = {"signer": str(signer)}
         if crop is not None:
             data["crop"] = ",".join(str(int(v)) for v in crop)
@@ -375,8 +425,12 @@ class ApiClient:
 
     def review(self, verification_id: int, final_decision: str, comment: str = "") -> Review:
         """Record the human's final call: ``genuine`` or ``forgery`` (a comment is needed to overrule)."""
-        return self._read("POST", "verifications/{id}/review/", {"id": verification_id},
-                          json={"final_decision": final_decision, "comment": comment})
+        return self._read(
+            "POST",
+            "verifications/{id}/review/",
+            {"id": verification_id},
+            json={"final_decision": final_decision, "comment": comment},
+        )
 
     # -- models and training ----------------------------------------------------------------
 
@@ -399,13 +453,21 @@ class ApiClient:
 
     def preview_policy(self, version_id: int, far_skilled: float, frr: float) -> PolicyPreview:
         """What a policy would do (thresholds, test-writer outcome) without applying it."""
-        return self._read("GET", "model-versions/{id}/policy/preview/", {"id": version_id},
-                          params={"far_skilled": far_skilled, "frr": frr})
+        return self._read(
+            "GET",
+            "model-versions/{id}/policy/preview/",
+            {"id": version_id},
+            params={"far_skilled": far_skilled, "frr": frr},
+        )
 
     def set_policy(self, version_id: int, far_skilled: float, frr: float, reason: str) -> PolicyState:
         """Apply a policy (audited; the reason is required)."""
-        return self._read("PUT", "model-versions/{id}/policy/", {"id": version_id},
-                          json={"far_skilled": far_skilled, "frr": frr, "reason": reason})
+        return self._read(
+            "PUT",
+            "model-versions/{id}/policy/",
+            {"id": version_id},
+            json={"far_skilled": far_skilled, "frr": frr, "reason": reason},
+        )
 
     def get_promotion(self, promotion_id: int) -> Promotion:
         return self._read("GET", "promotions/{id}/", {"id": promotion_id})
@@ -432,5 +494,6 @@ def _parse(model: type[Model], body: Any, what: str) -> Model:
         return model.model_validate(body)
     except ModelMismatch as exc:
         log.warning("%s answered a shape the interface does not read: %s", what, exc)
-        raise ServerUnavailable(status=None, code="bad_response",
-                                message="The service sent an answer the interface could not read.") from exc
+        raise ServerUnavailable(
+            status=None, code="bad_response", message="The service sent an answer the interface could not read."
+        ) from exc

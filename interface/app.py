@@ -56,18 +56,17 @@ def sidebar(me: Me) -> None:
 def main() -> None:
     me = load_user() if st.session_state.get("token") else None
     if me is None:
-        page = st.navigation([st.Page("app_pages/login.py", title="Log in", icon=":material/login:")],
-                             position="hidden")
+        page = st.navigation(
+            [st.Page("app_pages/login.py", title="Log in", icon=":material/login:")], position="hidden"
+        )
     else:
         allowed = ui.allowed_pages(me.permissions)
         if not allowed:
             sidebar(me)
             st.navigation([st.Page(lambda: None, title="No access", url_path="no-access")], position="hidden")
-            st.warning("Your account holds none of the permissions this interface's pages need. "
-                       "Ask an administrator.")
+            st.warning("Your account holds none of the permissions this interface's pages need. Ask an administrator.")
             return
-        page = st.navigation([st.Page(path, title=ui.PAGES[path][0], icon=ui.PAGES[path][1])
-                              for path in allowed])
+        page = st.navigation([st.Page(path, title=ui.PAGES[path][0], icon=ui.PAGES[path][1]) for path in allowed])
         sidebar(me)
     try:
         page.run()

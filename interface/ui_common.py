@@ -24,10 +24,16 @@ log = logging.getLogger("sigverify.interface")
 # Page file -> (title, icon, the permissions it needs: every one of them, as `/auth/me/` lists them).
 # Like the API's views, the menu checks permissions, never group names. Order is the menu order.
 PAGES: dict[str, tuple[str, str, frozenset[str]]] = {
-    "app_pages/verify.py": ("Verify a cheque", ":material/fact_check:",
-                            frozenset({"signers.view_signer", "verifications.add_verification"})),
-    "app_pages/enroll.py": ("Enroll signers", ":material/person_add:",
-                            frozenset({"signers.view_signer", "signers.add_signer", "signers.add_referencesignature"})),
+    "app_pages/verify.py": (
+        "Verify a cheque",
+        ":material/fact_check:",
+        frozenset({"signers.view_signer", "verifications.add_verification"}),
+    ),
+    "app_pages/enroll.py": (
+        "Enroll signers",
+        ":material/person_add:",
+        frozenset({"signers.view_signer", "signers.add_signer", "signers.add_referencesignature"}),
+    ),
     "app_pages/history.py": ("History", ":material/history:", frozenset({"verifications.view_verification"})),
     "app_pages/models.py": ("Models", ":material/model_training:", frozenset({"modelregistry.view_modelversion"})),
 }
@@ -41,6 +47,7 @@ MAX_CACHED_IMAGES = 200
 
 
 # -- session ------------------------------------------------------------------------------
+
 
 def allowed_pages(permissions) -> list[str]:
     held = set(permissions or ())
@@ -153,6 +160,7 @@ def show_image(data: bytes | None, caption: str, width: int | str = "stretch") -
 
 # -- verification result ------------------------------------------------------------------
 
+
 def decision_banner(decision: str) -> None:
     label = html.escape(DECISION_LABELS.get(decision, str(decision)))
     decision = html.escape(str(decision))
@@ -160,7 +168,7 @@ def decision_banner(decision: str) -> None:
     background = DECISION_BACKGROUNDS.get(decision, "#eee")
     st.markdown(
         f'<div class="sv-decision sv-{decision}" style="background:{background};color:{colour};'
-        f'border:3px solid {colour};border-radius:12px;padding:14px 20px;margin:8px 0;'
+        f"border:3px solid {colour};border-radius:12px;padding:14px 20px;margin:8px 0;"
         f'font-size:2.4rem;font-weight:800;text-align:center;letter-spacing:.02em">{label.upper()}</div>',
         unsafe_allow_html=True,
     )
@@ -179,12 +187,14 @@ def score_figure(score: float, accept: float | None, reject: float | None):
     reject_at = reject if reject is not None else 0.5
     accept_at = accept if accept is not None else reject_at
     axes.barh(0, reject_at, color=DECISION_BACKGROUNDS["forgery"], edgecolor="none", height=0.6)
-    axes.barh(0, accept_at - reject_at, left=reject_at, color=DECISION_BACKGROUNDS["refer"], edgecolor="none",
-              height=0.6)
-    axes.barh(0, 1 - accept_at, left=accept_at, color=DECISION_BACKGROUNDS["genuine"], edgecolor="none",
-              height=0.6)
-    for value, name, colour, align, nudge in ((reject, "forgery below", DECISION_COLOURS["forgery"], "right", -0.01),
-                                              (accept, "genuine from", DECISION_COLOURS["genuine"], "left", 0.01)):
+    axes.barh(
+        0, accept_at - reject_at, left=reject_at, color=DECISION_BACKGROUNDS["refer"], edgecolor="none", height=0.6
+    )
+    axes.barh(0, 1 - accept_at, left=accept_at, color=DECISION_BACKGROUNDS["genuine"], edgecolor="none", height=0.6)
+    for value, name, colour, align, nudge in (
+        (reject, "forgery below", DECISION_COLOURS["forgery"], "right", -0.01),
+        (accept, "genuine from", DECISION_COLOURS["genuine"], "left", 0.01),
+    ):
         if value is not None:
             axes.axvline(value, ymin=0.2, ymax=0.8, color=colour, linestyle="--", linewidth=1.5)
             axes.text(value + nudge, 0.45, f"{name} {value:.2f}", color=colour, ha=align, va="bottom", fontsize=8)
@@ -208,8 +218,9 @@ def when(value) -> str:
     return str(value or "")[:19].replace("T", " ")
 
 
-def render_verification(client: ApiClient, record: Verification, allow_review: bool = True, closest: int = 3,
-                        key_prefix: str = "") -> None:
+def render_verification(
+    client: ApiClient, record: Verification, allow_review: bool = True, closest: int = 3, key_prefix: str = ""
+) -> None:
     """Decision, score bar, images as uploaded and as the model saw them, distances, review."""
     decision_banner(record.decision)
 
@@ -219,8 +230,11 @@ def render_verification(client: ApiClient, record: Verification, allow_review: b
     columns[0].metric("Score", f"{record.score:.3f}")
     columns[1].metric("Genuine at or above", f"{accept:.2f}")
     columns[2].metric("Forgery below", f"{reject:.2f}")
-    columns[3].metric("Closest reference", f"{distances[0].distance:.3f}" if distances else "–",
-                      help="Cosine distance to the most alike reference: 0 is identical.")
+    columns[3].metric(
+        "Closest reference",
+        f"{distances[0].distance:.3f}" if distances else "–",
+        help="Cosine distance to the most alike reference: 0 is identical.",
+    )
     st.pyplot(score_figure(record.score, accept, reject), width="stretch")
 
     facts = [f"Verification **#{record.id}**", f"signer **{signer_label(record)}**"]
@@ -242,19 +256,29 @@ def render_verification(client: ApiClient, record: Verification, allow_review: b
     shown = distances[:closest]
     columns = st.columns(1 + max(len(shown), 1))
     with columns[0]:
-        show_image(session_bytes(("v", verification_id, False),
-                                 lambda: client.verification_image(verification_id)), "Questioned")
-        show_image(session_bytes(("v", verification_id, True),
-                                 lambda: client.verification_image(verification_id, preprocessed=True)),
-                   "Questioned, preprocessed")
+        show_image(
+            session_bytes(("v", verification_id, False), lambda: client.verification_image(verification_id)),
+            "Questioned",
+        )
+        show_image(
+            session_bytes(
+                ("v", verification_id, True), lambda: client.verification_image(verification_id, preprocessed=True)
+            ),
+            "Questioned, preprocessed",
+        )
     for column, row in zip(columns[1:], shown, strict=False):  # one empty column when nothing is shown
         ref = row.reference
         with column:
-            show_image(session_bytes(("r", signer, ref, False), lambda ref=ref: client.reference_image(signer, ref)),
-                       f"Reference {ref} · distance {row.distance:.3f}")
-            show_image(session_bytes(("r", signer, ref, True),
-                                     lambda ref=ref: client.reference_image(signer, ref, preprocessed=True)),
-                       f"Reference {ref}, preprocessed")
+            show_image(
+                session_bytes(("r", signer, ref, False), lambda ref=ref: client.reference_image(signer, ref)),
+                f"Reference {ref} · distance {row.distance:.3f}",
+            )
+            show_image(
+                session_bytes(
+                    ("r", signer, ref, True), lambda ref=ref: client.reference_image(signer, ref, preprocessed=True)
+                ),
+                f"Reference {ref}, preprocessed",
+            )
     if not shown:
         columns[1].info("No per-reference distances in this record.")
 
@@ -262,7 +286,8 @@ def render_verification(client: ApiClient, record: Verification, allow_review: b
         st.markdown("**Distance to each reference** (smaller is more alike)")
         st.dataframe(
             [{"reference": row.reference, "distance": round(row.distance, 4)} for row in distances],
-            hide_index=True, width="content",
+            hide_index=True,
+            width="content",
         )
 
     render_review(client, record, allow_review, key_prefix)
@@ -281,8 +306,10 @@ def render_review(client: ApiClient, record: Verification, allow_review: bool, k
             verb = "confirmed the model"
         else:
             verb = "overruled the model"
-        st.success(f"Final call: **{DECISION_LABELS.get(final, final)}** ({review.reviewer} {verb}).",
-                   icon=":material/verified:")
+        st.success(
+            f"Final call: **{DECISION_LABELS.get(final, final)}** ({review.reviewer} {verb}).",
+            icon=":material/verified:",
+        )
         if review.comment:
             st.markdown(f"> {review.comment}")
         return
@@ -293,8 +320,10 @@ def render_review(client: ApiClient, record: Verification, allow_review: bool, k
     verification_id = record.id
     if model_decision in ("genuine", "forgery"):
         other = "forgery" if model_decision == "genuine" else "genuine"
-        options = {f"Confirm: {DECISION_LABELS[model_decision]}": model_decision,
-                   f"Overrule: {DECISION_LABELS[other]}": other}
+        options = {
+            f"Confirm: {DECISION_LABELS[model_decision]}": model_decision,
+            f"Overrule: {DECISION_LABELS[other]}": other,
+        }
     else:
         options = {"Genuine": "genuine", "Forgery": "forgery"}
     with st.form(key=f"{key_prefix}review-{verification_id}"):
@@ -312,8 +341,9 @@ def render_review(client: ApiClient, record: Verification, allow_review: bool, k
     if model_decision in ("genuine", "forgery") and decision != model_decision and not comment.strip():
         st.warning("Please explain in the comment why you overrule the model.")
         return
-    saved: Review | None = guarded(lambda: client.review(verification_id, decision, comment.strip()),
-                                   "Review not saved", stop=False)
+    saved: Review | None = guarded(
+        lambda: client.review(verification_id, decision, comment.strip()), "Review not saved", stop=False
+    )
     if saved is not None:
         record.review = saved
         st.toast("Review recorded.")
@@ -341,9 +371,13 @@ def verifications_csv(rows: list[Verification]) -> str:
     writer = None
     for row in rows:
         accept, reject = thresholds_of(row)
-        line = {**verification_row(row), "accept_threshold": accept, "reject_threshold": reject,
-                "reviewer": row.review.reviewer if row.review else "",
-                "review_comment": row.review.comment if row.review else ""}
+        line = {
+            **verification_row(row),
+            "accept_threshold": accept,
+            "reject_threshold": reject,
+            "reviewer": row.review.reviewer if row.review else "",
+            "review_comment": row.review.comment if row.review else "",
+        }
         if writer is None:
             writer = csv.DictWriter(buffer, fieldnames=list(line))
             writer.writeheader()

@@ -1,4 +1,5 @@
 """ASGI entry point. The model is not loaded here: it loads lazily on first use."""
+
 import os
 
 from django.core.asgi import get_asgi_application

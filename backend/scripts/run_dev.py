@@ -77,15 +77,31 @@ def worker_process() -> Process:
     default_queue = os.environ.get("SIGVERIFY_DEFAULT_QUEUE", "default")
     gpu_queue = os.environ.get("SIGVERIFY_GPU_QUEUE", "gpu")
     concurrency = os.environ.get("SIGVERIFY_WORKER_CONCURRENCY", "2")  # a training job and a promotion at once
-    broker = "Redis (REDIS_URL)" if os.environ.get("REDIS_URL") else "files in " + os.environ.get(
-        "SIGVERIFY_BROKER_DIR", "var/broker/"
+    broker = (
+        "Redis (REDIS_URL)"
+        if os.environ.get("REDIS_URL")
+        else "files in " + os.environ.get("SIGVERIFY_BROKER_DIR", "var/broker/")
     )
     return Process(
         name="worker",
         # -B: Celery beat in this worker, for the stale-run sweeps (config/celery.py).
-        argv=[PYTHON, "-m", "celery", "-A", "config", "worker", "-Q", f"{default_queue},{gpu_queue}",
-              "--concurrency", concurrency, "--loglevel", "INFO",
-              "-B", "--schedule", str(REPO / "var" / "celerybeat-schedule")],
+        argv=[
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            f"{default_queue},{gpu_queue}",
+            "--concurrency",
+            concurrency,
+            "--loglevel",
+            "INFO",
+            "-B",
+            "--schedule",
+            str(REPO / "var" / "celerybeat-schedule"),
+        ],
         urls={"Worker": f"queues {default_queue},{gpu_queue}; broker: {broker}"},
     )
 
@@ -97,8 +113,17 @@ def interface_process() -> Process:
     api_url = os.environ.get("SIGVERIFY_API_URL", f"{API_URL}/api/v1")
     return Process(
         name="interface",
-        argv=[PYTHON, "-m", "streamlit", "run", str(REPO / "interface" / "app.py"),
-              "--server.address", HOST, "--server.port", str(ui_port)],
+        argv=[
+            PYTHON,
+            "-m",
+            "streamlit",
+            "run",
+            str(REPO / "interface" / "app.py"),
+            "--server.address",
+            HOST,
+            "--server.port",
+            str(ui_port),
+        ],
         cwd=REPO,
         env={"SIGVERIFY_API_URL": api_url},
         ready_url=f"{ui_url}/_stcore/health",

@@ -15,8 +15,19 @@ class SignatureAugment:
     Each sample of a batch draws its own parameters.
     """
 
-    def __init__(self, degrees=5.0, translate=0.05, scale=(0.9, 1.1), shear=5.0, stroke_p=0.4, seed=None,
-                 capture=False, binarise_p=0.3, rescale_p=0.3, blur_p=0.2):
+    def __init__(
+        self,
+        degrees=5.0,
+        translate=0.05,
+        scale=(0.9, 1.1),
+        shear=5.0,
+        stroke_p=0.4,
+        seed=None,
+        capture=False,
+        binarise_p=0.3,
+        rescale_p=0.3,
+        blur_p=0.2,
+    ):
         self.affine = v2.RandomAffine(degrees=degrees, translate=(translate, translate), scale=scale, shear=shear)
         self.stroke_p = stroke_p
         self.capture = capture

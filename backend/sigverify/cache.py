@@ -54,7 +54,7 @@ class ImageCache:
         return len(self.samples)
 
     @classmethod
-    def build(cls, samples: list[Sample], root, size, cache_dir=None, progress=True) -> "ImageCache":
+    def build(cls, samples: list[Sample], root, size, cache_dir=None, progress=True) -> ImageCache:
         root = Path(root)
         cache_dir = Path(cache_dir) if cache_dir else default_cache_dir(root)
         height, width = size

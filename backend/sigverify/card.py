@@ -103,7 +103,9 @@ class LeaveOneOut(_Figures):
     left_out: str
     trained_on: list[str] = Field(default_factory=list)
     model_sha256: str | None = None
-    held_out: dict[str, Evaluation] = Field(default_factory=dict, description='By R ("R5") on the left-out test writers.')
+    held_out: dict[str, Evaluation] = Field(
+        default_factory=dict, description='By R ("R5") on the left-out test writers.'
+    )
 
 
 class HeldOutSplit(_Figures):

@@ -53,8 +53,14 @@ def cmd_make_pairs(args) -> int:
         root, samples = load_dataset(d)
         name = Path(d).resolve().name
         for s in samples:
-            rel = Path(s.path).resolve().relative_to(REPO_ROOT) if Path(s.path).resolve().is_relative_to(REPO_ROOT) else s.path
-            samples_by_key.setdefault(writer_key(name, s.writer), []).append(s.__class__(rel, s.writer, s.label, s.sample))
+            rel = (
+                Path(s.path).resolve().relative_to(REPO_ROOT)
+                if Path(s.path).resolve().is_relative_to(REPO_ROOT)
+                else s.path
+            )
+            samples_by_key.setdefault(writer_key(name, s.writer), []).append(
+                s.__class__(rel, s.writer, s.label, s.sample)
+            )
     out = Path(args.out)
     split_path = out / "splits.csv"
     if split_path.exists() and not args.reassign:
@@ -70,7 +76,9 @@ def cmd_make_pairs(args) -> int:
     print(f"{len(rows)} pairs -> {out / 'pairs.csv'}; writer splits -> {split_path}")
     for split in ("train", "val", "test"):
         n_w = sum(1 for k in splits.values() if k == split)
-        parts = ", ".join(f"{kind} {table[(split, kind)]}" for kind in ("genuine-genuine", "genuine-skilled", "genuine-random"))
+        parts = ", ".join(
+            f"{kind} {table[(split, kind)]}" for kind in ("genuine-genuine", "genuine-skilled", "genuine-random")
+        )
         print(f"  {split:5s} writers {n_w:4d}: {parts}")
     return 0
 
@@ -87,9 +95,16 @@ def cmd_evaluate(args) -> int:
     from .report import run_evaluation
 
     report = run_evaluation(
-        data=args.data, layout=args.layout, model_dir=args.model, references=args.references,
-        json_path=args.json, plot_path=args.plot, split_file=args.split_file, split=args.split,
-        swap_background=args.swap_background, capture=args.capture,
+        data=args.data,
+        layout=args.layout,
+        model_dir=args.model,
+        references=args.references,
+        json_path=args.json,
+        plot_path=args.plot,
+        split_file=args.split_file,
+        split=args.split,
+        swap_background=args.swap_background,
+        capture=args.capture,
     )
     from .report import print_summary
 
@@ -109,8 +124,16 @@ def cmd_publish(args) -> int:
     leave_one_out = (args.leave_one_out_model, args.leave_one_out_data) if args.leave_one_out_model else None
     if bool(args.leave_one_out_model) != bool(args.leave_one_out_data):
         raise ValueError("--leave-one-out-model and --leave-one-out-data go together")
-    publish(args.model, args.out, args.data, args.split_file, split=args.split, swap_check=args.swap_check,
-            capture_checks=checks, leave_one_out=leave_one_out)
+    publish(
+        args.model,
+        args.out,
+        args.data,
+        args.split_file,
+        split=args.split,
+        swap_check=args.swap_check,
+        capture_checks=checks,
+        leave_one_out=leave_one_out,
+    )
     print(f"published to {args.out}")
     return 0
 
@@ -139,8 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reassign", action="store_true", help="ignore an existing splits.csv")
     p.set_defaults(func=cmd_make_pairs)
 
-    p = sub.add_parser("train", help="train the Siamese ResNet18 and write a calibrated model dir",
-                       description="Every option of sigverify.options.TrainConfig, with its default and limits.")
+    p = sub.add_parser(
+        "train",
+        help="train the Siamese ResNet18 and write a calibrated model dir",
+        description="Every option of sigverify.options.TrainConfig, with its default and limits.",
+    )
     options.add_arguments(p)
     p.set_defaults(func=cmd_train)
 
@@ -153,10 +179,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", help="write ROC/DET/histograms/confusion matrix PNG here")
     p.add_argument("--split-file", help="only writers of --split in this splits CSV")
     p.add_argument("--split", default="test")
-    p.add_argument("--swap-background", action="store_true",
-                   help="robustness check: paint each image's paper with the other class's paper colour first")
-    p.add_argument("--capture", choices=("bilevel", "half-resolution"),
-                   help="simulate another capture first: bilevel (1-bit, as cheque archives store) or half the dpi")
+    p.add_argument(
+        "--swap-background",
+        action="store_true",
+        help="robustness check: paint each image's paper with the other class's paper colour first",
+    )
+    p.add_argument(
+        "--capture",
+        choices=("bilevel", "half-resolution"),
+        help="simulate another capture first: bilevel (1-bit, as cheque archives store) or half the dpi",
+    )
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("publish", help="evaluate a trained model on held-out writers and ship it with its card")
@@ -165,9 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split-file", required=True, help="splits CSV the model was trained with")
     p.add_argument("--split", default="test")
     p.add_argument("--swap-check", help="dataset dir for the background-swap robustness check (CEDAR)")
-    p.add_argument("--capture-check", action="append", metavar="DATASET_DIR:CAPTURE",
-                   help="also measure a dataset's test writers under a simulated capture (bilevel, half-resolution); "
-                        "repeatable")
+    p.add_argument(
+        "--capture-check",
+        action="append",
+        metavar="DATASET_DIR:CAPTURE",
+        help="also measure a dataset's test writers under a simulated capture (bilevel, half-resolution); repeatable",
+    )
     p.add_argument("--leave-one-out-model", help="model dir of the same recipe trained without one dataset")
     p.add_argument("--leave-one-out-data", help="the dataset dir that model left out (measured on its test writers)")
     p.add_argument("--out", default=str(REPO_ROOT / "trained_model_parameters"))

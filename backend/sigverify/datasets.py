@@ -109,7 +109,9 @@ def _scan_bhsig260(root: Path) -> list[Sample]:
         for path in _images(folder):
             match = _BHSIG.match(path.stem)
             if not match:
-                raise DatasetError(f"bhsig260 layout: unexpected file name {path} (want B-S-N-G-II.tif or H-S-N-F-II.tif)")
+                raise DatasetError(
+                    f"bhsig260 layout: unexpected file name {path} (want B-S-N-G-II.tif or H-S-N-F-II.tif)"
+                )
             if int(match.group(2)) != int(folder.name):
                 raise DatasetError(f"bhsig260 layout: {path} names writer {match.group(2)} but sits in {folder.name}/")
             label = "genuine" if match.group(3).upper() == "G" else "forged"
@@ -234,8 +236,15 @@ def _write_duplicates(dest: Path, dupes: list[Duplicate], source: Path) -> None:
         writer.writerow((*MANIFEST_FIELDS, "same_as"))
         for d in dupes:
             s = d.sample
-            writer.writerow([Path(s.path).relative_to(source).as_posix(), s.writer, s.label, s.sample,
-                             Path(d.same_as.path).relative_to(source).as_posix()])
+            writer.writerow(
+                [
+                    Path(s.path).relative_to(source).as_posix(),
+                    s.writer,
+                    s.label,
+                    s.sample,
+                    Path(d.same_as.path).relative_to(source).as_posix(),
+                ]
+            )
     os.replace(tmp, path)
 
 

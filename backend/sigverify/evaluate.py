@@ -45,7 +45,7 @@ class ProtocolScores:
 def group_by_writer(writers, labels, numbers) -> dict:
     """writer -> {"genuine": [indices sorted by sample], "forged": [...]}"""
     groups = defaultdict(lambda: {"genuine": [], "forged": []})
-    for i, (w, lab) in enumerate(zip(writers, labels)):
+    for i, (w, lab) in enumerate(zip(writers, labels, strict=True)):
         groups[w][lab].append(i)
     for g in groups.values():
         for lab in g:
@@ -63,7 +63,7 @@ def protocol_scores(embeddings: np.ndarray, groups: dict, references: int, score
         refs = embeddings[gen[:references]]
         mean, std = scorer.reference_stats(refs)
 
-        def z_of(idx):
+        def z_of(idx, refs=refs, mean=mean, std=std):
             d = 1.0 - embeddings[idx] @ refs.T  # (n, R)
             return ((d.mean(axis=1) - mean) / std).tolist()
 
@@ -88,8 +88,11 @@ def reference_priors(embeddings: np.ndarray, groups: dict, references: int = THR
             pair_stds.append(pairs.std() if len(pairs) > 1 else 0.0)
     if not pair_means:
         return {}
-    return {"prior_mean": float(np.mean(pair_means)), "prior_std": float(max(np.mean(pair_stds), 1e-3)),
-            "min_std": float(max(np.percentile(pair_stds, 10), 1e-3))}
+    return {
+        "prior_mean": float(np.mean(pair_means)),
+        "prior_std": float(max(np.mean(pair_stds), 1e-3)),
+        "min_std": float(max(np.percentile(pair_stds, 10), 1e-3)),
+    }
 
 
 def fit_scorer(embeddings: np.ndarray, groups: dict) -> ScoreModel:

@@ -52,7 +52,7 @@ class Verifier:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_dir(cls, directory, precision: str = "fp32", verify: bool = True) -> "Verifier":
+    def from_dir(cls, directory, precision: str = "fp32", verify: bool = True) -> Verifier:
         model, card = load_model(Path(directory), verify=verify)
         return cls(model, card, precision=precision)
 

@@ -15,7 +15,7 @@ import io
 import os
 import warnings
 from dataclasses import dataclass
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -45,7 +45,7 @@ MAX_INK_FRACTION = 0.4  # more "ink" than that is not a signature on paper (nois
 MIN_CONTRAST = 24  # grey levels between paper and darkest ink
 MARGIN_FRACTION = 0.04
 
-Source = Union[bytes, bytearray, str, os.PathLike, BinaryIO]
+Source = bytes | bytearray | str | os.PathLike | BinaryIO
 
 
 @dataclass(frozen=True)
@@ -118,9 +118,7 @@ def load_image(source: Source, max_pixels: int = MAX_PIXELS) -> Image.Image:
         raise NotAnImageError(f"the image could not be decoded: {exc}") from exc
     width, height = image.size
     if max(width, height) / max(1, min(width, height)) > MAX_ASPECT_RATIO:
-        raise AspectRatioError(
-            f"the image is {width}x{height} pixels, an aspect ratio beyond 1:{MAX_ASPECT_RATIO:g}"
-        )
+        raise AspectRatioError(f"the image is {width}x{height} pixels, an aspect ratio beyond 1:{MAX_ASPECT_RATIO:g}")
     return image
 
 
@@ -187,9 +185,7 @@ def _apply_crop(image: Image.Image, crop) -> Image.Image:
     except (TypeError, ValueError) as exc:
         raise CropError("crop must be four integers: x, y, width, height") from exc
     if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > image.width or y + h > image.height:
-        raise CropError(
-            f"crop box {x},{y},{w},{h} is not inside the {image.width}x{image.height} image"
-        )
+        raise CropError(f"crop box {x},{y},{w},{h} is not inside the {image.width}x{image.height} image")
     return image.crop((x, y, x + w, y + h))
 
 
@@ -212,9 +208,7 @@ def preprocess_image(
         raise BlankImageError("no ink found: the image looks blank")
     ink_fraction = ink_count / ink.size
     if ink_fraction > MAX_INK_FRACTION:
-        raise BlankImageError(
-            "no signature found: most of the image is dark (a photo, noise or a black page?)"
-        )
+        raise BlankImageError("no signature found: most of the image is dark (a photo, noise or a black page?)")
     paper = float(np.median(grey[~ink]))
     # Darkness relative to the paper, so grey and white paper give the same strokes.
     darkness = np.where(ink, np.clip((paper - grey) / max(paper, 1.0), 0.0, 1.0), 0.0)

@@ -23,8 +23,17 @@ from .weights import sha256_file
 REFERENCE_COUNTS = (1, 5)
 
 
-def publish(model_dir, target, datasets: list[str], split_file: str, split: str = "test", swap_check: str | None = None,
-            log=print, capture_checks=(), leave_one_out=None) -> ModelCard:
+def publish(
+    model_dir,
+    target,
+    datasets: list[str],
+    split_file: str,
+    split: str = "test",
+    swap_check: str | None = None,
+    log=print,
+    capture_checks=(),
+    leave_one_out=None,
+) -> ModelCard:
     """``capture_checks``: (dataset dir, capture) pairs measured as ``metrics.capture``;
     ``leave_one_out``: (model dir trained without one dataset, that dataset's dir)."""
     model_dir, target = Path(model_dir), Path(target)
@@ -41,8 +50,10 @@ def publish(model_dir, target, datasets: list[str], split_file: str, split: str 
             report = evaluation_report(verifier, ps, data, "folders", split_file, split, plot_path=plot)
             held_out[f"{name}_R{r}"] = _compact(report)
             protocols[f"{name}_R{r}"] = ps
-            log(f"{name} R={r}: skilled EER {report['skilled']['eer']:.4f} (per-writer {report['user_threshold_eer_skilled']:.4f})"
-                f", random EER {report['random']['eer']:.4f}, writers {report['writers']}")
+            log(
+                f"{name} R={r}: skilled EER {report['skilled']['eer']:.4f} (per-writer {report['user_threshold_eer_skilled']:.4f})"
+                f", random EER {report['random']['eer']:.4f}, writers {report['writers']}"
+            )
             if r == scores.references:
                 scores.add("test", name, ps, verifier.scorer)
         try:
@@ -50,8 +61,9 @@ def publish(model_dir, target, datasets: list[str], split_file: str, split: str 
         except DatasetError:
             log(f"{name}: no validation writers in {split_file}; its scores are not stored")
         else:
-            scores.add("val", name, ev.protocol_scores(embeddings, groups, scores.references, verifier.scorer),
-                       verifier.scorer)
+            scores.add(
+                "val", name, ev.protocol_scores(embeddings, groups, scores.references, verifier.scorer), verifier.scorer
+            )
     for data, capture in capture_checks:
         name = Path(data).resolve().name.lower()
         embeddings, groups = embed_split(verifier, data, "folders", split_file, split, capture=capture)
@@ -63,8 +75,9 @@ def publish(model_dir, target, datasets: list[str], split_file: str, split: str 
     update = {"held_out_split": HeldOutSplit(split=split, split_file=Path(split_file).name)}
     if swap_check:
         normal = held_out[f"{Path(swap_check).resolve().name.lower()}_R5"]["skilled"]["eer"]
-        swapped = run_evaluation(swap_check, "folders", model_dir, references=5, split_file=split_file, split=split,
-                                 swap_background=True)
+        swapped = run_evaluation(
+            swap_check, "folders", model_dir, references=5, split_file=split_file, split=split, swap_background=True
+        )
         update["background_swap"] = BackgroundSwap(
             dataset=Path(swap_check).name,
             skilled_eer=normal,
@@ -73,7 +86,9 @@ def publish(model_dir, target, datasets: list[str], split_file: str, split: str 
         )
         log(f"background swap on {Path(swap_check).name}: EER {normal:.4f} -> {swapped['skilled']['eer']:.4f}")
     if leave_one_out:
-        update["leave_one_dataset_out"] = [LeaveOneOut.model_validate(_leave_one_out(*leave_one_out, split_file, split, log))]
+        update["leave_one_dataset_out"] = [
+            LeaveOneOut.model_validate(_leave_one_out(*leave_one_out, split_file, split, log))
+        ]
 
     target.mkdir(parents=True, exist_ok=True)
     if len(scores.pooled("val", "genuine")) and len(scores.pooled("val", "skilled")):
@@ -82,10 +97,16 @@ def publish(model_dir, target, datasets: list[str], split_file: str, split: str 
         # uses for any policy, so the card and a policy of 1% / 1% always agree.
         shipped = StoredScores.read(target / SCORES_FILE, sha256=sha256)
         card.thresholds = card.thresholds.model_copy(update=thresholds_for(shipped, Policy()))
-        card.scores = ScoresFile(file=SCORES_FILE, sha256=sha256, references=scores.references,
-                                 splits={s: scores.datasets(s) for s in ("val", "test")})
-        log(f"validation and test scores -> {target / SCORES_FILE}; default policy (1% / 1%): accept "
-            f"{card.thresholds.accept:.4f}, reject {card.thresholds.reject:.4f}")
+        card.scores = ScoresFile(
+            file=SCORES_FILE,
+            sha256=sha256,
+            references=scores.references,
+            splits={s: scores.datasets(s) for s in ("val", "test")},
+        )
+        log(
+            f"validation and test scores -> {target / SCORES_FILE}; default policy (1% / 1%): accept "
+            f"{card.thresholds.accept:.4f}, reject {card.thresholds.reject:.4f}"
+        )
     else:
         card.scores = None
         (target / SCORES_FILE).unlink(missing_ok=True)  # an older model's scores must not outlive it
@@ -133,8 +154,19 @@ def _leave_one_out(model_dir, data, split_file, split, log) -> dict:
 
 
 def _compact(report: dict) -> dict:
-    keys = ("writers", "references", "genuine_queries", "skilled_queries", "random_queries", "skilled", "random",
-            "user_threshold_eer_skilled", "threshold", "at_threshold", "decisions")
+    keys = (
+        "writers",
+        "references",
+        "genuine_queries",
+        "skilled_queries",
+        "random_queries",
+        "skilled",
+        "random",
+        "user_threshold_eer_skilled",
+        "threshold",
+        "at_threshold",
+        "decisions",
+    )
     return {k: report[k] for k in keys}
 
 
@@ -152,7 +184,7 @@ def _num(x, spec: str = ".4f") -> str:
 
 def render_markdown(card: ModelCard | dict) -> str:
     card = card if isinstance(card, ModelCard) else ModelCard.parse(card)
-    recipe = (card.recipe.model_dump() if card.recipe else {})
+    recipe = card.recipe.model_dump() if card.recipe else {}
     thresholds = card.thresholds
     lines = [
         f"# Model card: {card.name} ({card.version})",
@@ -199,13 +231,17 @@ def render_markdown(card: ModelCard | dict) -> str:
         "",
         f"- `accept` = {thresholds.accept:.4f}: at or above, **genuine** "
         f"({_pct(_or(thresholds.accept_far_skilled, 0.01))} FAR on skilled forgeries)",
-        f"- `reject` = {thresholds.reject:.4f}: below, **forgery** "
-        f"({_pct(_or(thresholds.reject_frr, 0.01))} FRR)",
+        f"- `reject` = {thresholds.reject:.4f}: below, **forgery** ({_pct(_or(thresholds.reject_frr, 0.01))} FRR)",
         "- between the two: **refer** to a supervisor",
         f"- `eer` = {thresholds.eer:.4f}: the single threshold at equal error rate",
-        *([f"- A bank chooses its own targets (the operating policy, 0.1-5% each); the thresholds then follow "
-           f"from the validation scores in `{card.scores.file}` (sha256 `{card.scores.sha256[:16]}...`)."]
-          if card.scores else []),
+        *(
+            [
+                f"- A bank chooses its own targets (the operating policy, 0.1-5% each); the thresholds then follow "
+                f"from the validation scores in `{card.scores.file}` (sha256 `{card.scores.sha256[:16]}...`)."
+            ]
+            if card.scores
+            else []
+        ),
         "",
         "## Held-out writers (never seen in training or validation)",
         "",
@@ -242,16 +278,27 @@ def render_markdown(card: ModelCard | dict) -> str:
                     f"{_pct(d.frr_at_reject)} | {_pct(d.referred)} ({_pct(d.referred_questioned)}) | {_pct(d.automated)} |"
                 )
     for lodo in card.metrics.leave_one_dataset_out:
-        lines += ["", f"**Leave one dataset out.** The same recipe trained on {', '.join(lodo.trained_on)} only, "
-                  f"measured on the test writers of {lodo.left_out}:"]
+        lines += [
+            "",
+            f"**Leave one dataset out.** The same recipe trained on {', '.join(lodo.trained_on)} only, "
+            f"measured on the test writers of {lodo.left_out}:",
+        ]
         for key, e in sorted(lodo.held_out.items()):
-            lines.append(f"- {key}: skilled EER {_pct(e.skilled.eer)}, random EER {_pct(e.random.eer)}"
-                         + (f", skilled decided genuine {_pct(e.decisions.far_skilled_at_accept)} at its own points"
-                            if e.decisions else ""))
+            lines.append(
+                f"- {key}: skilled EER {_pct(e.skilled.eer)}, random EER {_pct(e.random.eer)}"
+                + (
+                    f", skilled decided genuine {_pct(e.decisions.far_skilled_at_accept)} at its own points"
+                    if e.decisions
+                    else ""
+                )
+            )
     swap = card.metrics.background_swap
     if swap:
-        lines += ["", f"Background swap ({swap.dataset}, R=5): skilled EER {_pct(swap.skilled_eer)} -> "
-                  f"{_pct(swap.skilled_eer_swapped)} ({_num(swap.delta_points, '+.2f')} points)."]
+        lines += [
+            "",
+            f"Background swap ({swap.dataset}, R=5): skilled EER {_pct(swap.skilled_eer)} -> "
+            f"{_pct(swap.skilled_eer_swapped)} ({_num(swap.delta_points, '+.2f')} points).",
+        ]
     for plot in card.plots:
         lines += ["", f"![{plot}]({plot})"]
     lines += ["", "Reproduce: see README.md, section 'Train and publish a model'.", ""]

@@ -85,32 +85,52 @@ def embed_dataset(verifier: Verifier, samples, root, swap: bool = False, capture
     return np.concatenate(embeddings), kept
 
 
-def embed_samples(verifier: Verifier, data, layout="folders", split_file=None, split="test", swap_background=False,
-                  capture=None):
+def embed_samples(
+    verifier: Verifier, data, layout="folders", split_file=None, split="test", swap_background=False, capture=None
+):
     """(embeddings, kept samples) of the dataset, or of its ``split`` writers."""
     root, samples = load_dataset(data, layout)
     samples = _select(samples, Path(data).resolve().name.lower(), split_file, split)
     return embed_dataset(verifier, samples, root, swap=swap_background, capture=capture)
 
 
-def embed_split(verifier: Verifier, data, layout="folders", split_file=None, split="test", swap_background=False,
-                capture=None):
+def embed_split(
+    verifier: Verifier, data, layout="folders", split_file=None, split="test", swap_background=False, capture=None
+):
     """(embeddings, writer groups) of the dataset, or of its ``split`` writers."""
     embeddings, kept = embed_samples(verifier, data, layout, split_file, split, swap_background, capture)
     groups = ev.group_by_writer([s.writer for s in kept], [s.label for s in kept], [s.sample for s in kept])
     return embeddings, groups
 
 
-def protocol_for(data, layout, model_dir, references=5, split_file=None, split="test", swap_background=False,
-                 precision="fp32", capture=None) -> tuple[Verifier, ev.ProtocolScores]:
+def protocol_for(
+    data,
+    layout,
+    model_dir,
+    references=5,
+    split_file=None,
+    split="test",
+    swap_background=False,
+    precision="fp32",
+    capture=None,
+) -> tuple[Verifier, ev.ProtocolScores]:
     """Load the model, embed the dataset (or its ``split`` writers) and score every protocol query."""
     verifier = Verifier.from_dir(model_dir, precision=precision)
     embeddings, groups = embed_split(verifier, data, layout, split_file, split, swap_background, capture)
     return verifier, ev.protocol_scores(embeddings, groups, references, verifier.scorer)
 
 
-def evaluation_report(verifier: Verifier, ps: ev.ProtocolScores, data, layout="folders", split_file=None,
-                      split="test", swap_background=False, json_path=None, plot_path=None) -> dict:
+def evaluation_report(
+    verifier: Verifier,
+    ps: ev.ProtocolScores,
+    data,
+    layout="folders",
+    split_file=None,
+    split="test",
+    swap_background=False,
+    json_path=None,
+    plot_path=None,
+) -> dict:
     """The report of one protocol run (figures at the card's EER threshold), optionally as JSON and plots."""
     name = Path(data).resolve().name.lower()
     threshold = float(verifier.card.get("thresholds", {}).get("eer", 0.5))
@@ -136,10 +156,22 @@ def evaluation_report(verifier: Verifier, ps: ev.ProtocolScores, data, layout="f
     return report
 
 
-def run_evaluation(data, layout, model_dir, references=5, json_path=None, plot_path=None,
-                   split_file=None, split="test", swap_background=False, precision="fp32", capture=None) -> dict:
-    verifier, ps = protocol_for(data, layout, model_dir, references, split_file, split, swap_background, precision,
-                                capture)
+def run_evaluation(
+    data,
+    layout,
+    model_dir,
+    references=5,
+    json_path=None,
+    plot_path=None,
+    split_file=None,
+    split="test",
+    swap_background=False,
+    precision="fp32",
+    capture=None,
+) -> dict:
+    verifier, ps = protocol_for(
+        data, layout, model_dir, references, split_file, split, swap_background, precision, capture
+    )
     report = evaluation_report(verifier, ps, data, layout, split_file, split, swap_background, None, plot_path)
     report["capture"] = capture or "as stored"
     if json_path:
@@ -194,22 +226,34 @@ def print_summary(report: dict) -> None:
     rows = [
         ("writers", report["writers"]),
         ("references", report["references"]),
-        ("queries genuine/skilled/random",
-         f"{report['genuine_queries']}/{report['skilled_queries']}/{report['random_queries']}"),
+        (
+            "queries genuine/skilled/random",
+            f"{report['genuine_queries']}/{report['skilled_queries']}/{report['random_queries']}",
+        ),
         ("skilled EER (global threshold)", f"{100 * report['skilled']['eer']:.2f}%"),
         ("skilled EER (per-writer threshold)", f"{100 * report['user_threshold_eer_skilled']:.2f}%"),
         ("skilled AUC", f"{report['skilled']['auc']:.4f}"),
         ("random EER", f"{100 * report['random']['eer']:.2f}%"),
         ("random AUC", f"{report['random']['auc']:.4f}"),
         ("shipped threshold", f"{report['threshold']:.4f}"),
-        ("FRR / FAR skilled / FAR random at it",
-         "{:.2f}% / {:.2f}% / {:.2f}%".format(*(100 * report["at_threshold"][k] for k in ("frr", "far_skilled", "far_random")))),
+        (
+            "FRR / FAR skilled / FAR random at it",
+            "{:.2f}% / {:.2f}% / {:.2f}%".format(
+                *(100 * report["at_threshold"][k] for k in ("frr", "far_skilled", "far_random"))
+            ),
+        ),
         ("accept / reject thresholds", "{accept:.4f} / {reject:.4f}".format(**report["decisions"])),
-        ("forgeries decided genuine (skilled / random)",
-         "{:.2f}% / {:.2f}%".format(*(100 * report["decisions"][k] for k in ("far_skilled_at_accept", "far_random_at_accept")))),
+        (
+            "forgeries decided genuine (skilled / random)",
+            "{:.2f}% / {:.2f}%".format(
+                *(100 * report["decisions"][k] for k in ("far_skilled_at_accept", "far_random_at_accept"))
+            ),
+        ),
         ("genuine decided forgery", f"{100 * report['decisions']['frr_at_reject']:.2f}%"),
-        ("referred to a human / automated",
-         "{:.1f}% / {:.1f}%".format(*(100 * report["decisions"][k] for k in ("referred", "automated")))),
+        (
+            "referred to a human / automated",
+            "{:.1f}% / {:.1f}%".format(*(100 * report["decisions"][k] for k in ("referred", "automated"))),
+        ),
         ("model sha256", report["model_sha256"][:16] + "…"),
     ]
     width = max(len(k) for k, _ in rows)

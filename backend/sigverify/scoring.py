@@ -34,7 +34,7 @@ class ScoreModel:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ScoreModel":
+    def from_dict(cls, data: dict) -> ScoreModel:
         return cls(**{k: float(v) for k, v in data.items() if k in cls.__dataclass_fields__})
 
     def reference_stats(self, ref_embeddings: np.ndarray) -> tuple[float, float]:
@@ -65,7 +65,7 @@ class ScoreModel:
         z = np.asarray(z, dtype=np.float64)
         return 1.0 / (1.0 + np.exp(-(self.coef * -z + self.intercept)))
 
-    def score(self, query_embedding, ref_embeddings) -> "ScoreResult":
+    def score(self, query_embedding, ref_embeddings) -> ScoreResult:
         z, distances = self.z_score(query_embedding, ref_embeddings)
         return ScoreResult(score=float(self.calibrate(z)), z=z, distances=distances.tolist())
 

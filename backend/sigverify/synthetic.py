@@ -113,8 +113,14 @@ def draw_cheque(
         signature = draw_signature(writer, sample, forged=forged, size=(int(0.32 * width), int(0.22 * height)))
     signature = signature.convert("L")
     box = (x, y, signature.width, signature.height)
-    cheque.paste(Image.fromarray(np.minimum(np.asarray(cheque.crop(
-        (box[0], box[1], box[0] + box[2], box[1] + box[3]))), np.asarray(signature))), box[:2])
+    cheque.paste(
+        Image.fromarray(
+            np.minimum(
+                np.asarray(cheque.crop((box[0], box[1], box[0] + box[2], box[1] + box[3]))), np.asarray(signature)
+            )
+        ),
+        box[:2],
+    )
     return cheque, box
 
 

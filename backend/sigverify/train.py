@@ -215,8 +215,11 @@ class WriterBatchSampler(Sampler[list[int]]):
         out = []
         for w in chosen:
             gen = self.genuine[w]
-            out += self.rng.sample(gen, c.genuine_per_writer) if len(gen) >= c.genuine_per_writer else [
-                self.rng.choice(gen) for _ in range(c.genuine_per_writer)]
+            out += (
+                self.rng.sample(gen, c.genuine_per_writer)
+                if len(gen) >= c.genuine_per_writer
+                else [self.rng.choice(gen) for _ in range(c.genuine_per_writer)]
+            )
             forg = self.forged.get(w, [])
             if forg and c.forged_per_writer:
                 out += [self.rng.choice(forg) for _ in range(c.forged_per_writer)]
@@ -239,8 +242,7 @@ class PoolImages(Dataset):
 def train_loader(pool: _Pool, sampler: WriterBatchSampler, writer_index: dict) -> DataLoader:
     # In-process loading (the cache is memory-mapped). The loader's own generator keeps it off
     # torch's global RNG, which augmentation draws from.
-    return DataLoader(PoolImages(pool, writer_index), batch_sampler=sampler, num_workers=0,
-                      generator=torch.Generator())
+    return DataLoader(PoolImages(pool, writer_index), batch_sampler=sampler, num_workers=0, generator=torch.Generator())
 
 
 @dataclass
@@ -340,8 +342,18 @@ def _batch_loss(trainee: _Trainee, x, writers, forged, config: TrainConfig, num_
     return loss
 
 
-def train_epoch(trainee: _Trainee, loader: DataLoader, config: TrainConfig, epoch: int, *, num_writers: int, augment,
-                device, bf16: bool, should_stop=None) -> dict:
+def train_epoch(
+    trainee: _Trainee,
+    loader: DataLoader,
+    config: TrainConfig,
+    epoch: int,
+    *,
+    num_writers: int,
+    augment,
+    device,
+    bf16: bool,
+    should_stop=None,
+) -> dict:
     """One pass of ``loader``: a step per batch. Returns mean loss, images/s and seconds."""
     trainee.model.train()
     trainee.heads.train()
@@ -439,8 +451,17 @@ def train(
 
     while should_continue(state, config):
         epoch = state["epoch"] + 1
-        fit = train_epoch(trainee, loader, config, epoch, num_writers=len(train_writers), augment=augment,
-                          device=device, bf16=bf16, should_stop=should_stop)
+        fit = train_epoch(
+            trainee,
+            loader,
+            config,
+            epoch,
+            num_writers=len(train_writers),
+            augment=augment,
+            device=device,
+            bf16=bf16,
+            should_stop=should_stop,
+        )
         val = validate(trainee.served, pool, val_idx, device, bf16)
         record = {"epoch": epoch, "epochs": config.epochs, **fit, **val}
         improved = keep_if_best(state, epoch, val["val_eer"], trainee.served, best_path)
@@ -474,7 +495,7 @@ def _calibrated_card(model, pool, val_idx, device, bf16, config, state, seconds)
         if val_idx:
             val_metrics[f"R{r}"] = ev.summarise(ev.protocol_scores(emb, groups, r, scorer), scorer, thresholds["eer"])
     writers_by_split = {}
-    for w, s in zip(pool.writers, pool.split):
+    for w, s in zip(pool.writers, pool.split, strict=True):
         writers_by_split.setdefault(s, set()).add(w)
     return {
         "name": config.name,

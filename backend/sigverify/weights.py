@@ -79,9 +79,7 @@ def load_model(directory, device: str = "cpu", verify: bool = True):
     if verify:
         actual = sha256_file(weights)
         if actual != card.get("sha256"):
-            raise ModelLoadError(
-                f"sha256 mismatch for {weights}: card says {card.get('sha256')}, file is {actual}"
-            )
+            raise ModelLoadError(f"sha256 mismatch for {weights}: card says {card.get('sha256')}, file is {actual}")
     model = SignatureEmbedder(int(card.get("embedding_dim", DEFAULT_EMBEDDING_DIM)))
     try:
         state = load_file(str(weights), device="cpu")

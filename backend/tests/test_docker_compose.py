@@ -184,7 +184,9 @@ def test_every_environment_variable_a_service_sets_is_read_by_the_code(name):
 def test_env_example_lists_every_setting_and_nothing_else():
     listed = env_example_names()
     # CI and SIGVERIFY_TEST_MEDIA_ROOT are set by CI and the test settings; PYTHON* are the interpreter's.
-    read = {n for n in names_read_by_code() if n not in ("CI", "SIGVERIFY_TEST_MEDIA_ROOT") and not n.startswith("PYTHON")}
+    read = {
+        n for n in names_read_by_code() if n not in ("CI", "SIGVERIFY_TEST_MEDIA_ROOT") and not n.startswith("PYTHON")
+    }
     compose_vars = set(INTERPOLATION.findall((REPO / "docker-compose.yml").read_text()))
     assert not (read - listed), f".env.example misses: {sorted(read - listed)}"
     assert not (compose_vars - listed), f".env.example misses compose variables: {sorted(compose_vars - listed)}"

@@ -223,8 +223,16 @@ def test_apps_import_only_lower_layers_and_never_config():
 
 def test_the_product_never_imports_testsupport():
     product = ("apps", "config", "sigverify", "scripts", "manage")
-    assert offences(lambda i: i.source.split(".")[0] in product and not is_test_code(i.source)
-                    and i.target.split(".")[0] == "testsupport") == []
+    assert (
+        offences(
+            lambda i: (
+                i.source.split(".")[0] in product
+                and not is_test_code(i.source)
+                and i.target.split(".")[0] == "testsupport"
+            )
+        )
+        == []
+    )
 
 
 def test_sigverify_needs_no_django():

@@ -20,12 +20,14 @@ REQUIRED = {
 
 
 def load_production(env: dict, code: str = "") -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("DJANGO_", "DATABASE_URL", "SECRET_KEY", "REDIS_URL"))}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "SECRET_KEY", "REDIS_URL"))
+    }
     clean.update(env, DJANGO_SETTINGS_MODULE="config.settings.production", PYTHONPATH=str(BACKEND))
     code = code or "import django; django.setup(); from django.conf import settings; print(settings.ALLOWED_HOSTS)"
-    return subprocess.run([sys.executable, "-c", code], cwd=BACKEND, env=clean, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=BACKEND, env=clean, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.mark.parametrize("missing", sorted(REQUIRED))

@@ -7,7 +7,6 @@ import re
 import shlex
 from pathlib import Path
 
-import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -74,7 +73,9 @@ def test_sigverify_commands_parse():
         try:
             build_parser().parse_args(args)
         except SystemExit as exit:  # argparse exits 2 on an unknown subcommand or option, 0 after --help
-            assert exit.code == 0 and "--help" in args, f"README shows `sigverify {' '.join(args)}`, which does not parse"
+            assert exit.code == 0 and "--help" in args, (
+                f"README shows `sigverify {' '.join(args)}`, which does not parse"
+            )
 
 
 def test_management_commands_exist_and_parse():
@@ -119,7 +120,7 @@ def test_docker_compose_commands_name_real_services():
 
 def test_relative_links_point_at_files():
     shipped = (REPO / "trained_model_parameters" / "model.safetensors").exists()
-    links = [l for l in re.findall(r"\]\(([^)#]+)\)", README) if "://" not in l]
+    links = [link for link in re.findall(r"\]\(([^)#]+)\)", README) if "://" not in link]
     assert links
     for link in links:
         if link.startswith("trained_model_parameters/") and not shipped:

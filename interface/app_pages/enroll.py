@@ -16,8 +16,9 @@ st.title("Enroll signers")
 # -- 1. signer ------------------------------------------------------------------------------
 
 st.subheader("1. Signer")
-mode = st.radio("Signer", ["New signer", "Existing signer"], horizontal=True, label_visibility="collapsed",
-                key="enroll_mode")
+mode = st.radio(
+    "Signer", ["New signer", "Existing signer"], horizontal=True, label_visibility="collapsed", key="enroll_mode"
+)
 signer = None
 if mode == "New signer":
     with st.form("create_signer", clear_on_submit=False):
@@ -36,8 +37,9 @@ if mode == "New signer":
             else:
                 st.session_state["enroll_signer"] = created
                 st.session_state.pop("enroll_result", None)
-                st.success(f"Signer {created.external_id} ({created.full_name}) created.",
-                           icon=":material/check_circle:")
+                st.success(
+                    f"Signer {created.external_id} ({created.full_name}) created.", icon=":material/check_circle:"
+                )
     signer = st.session_state.get("enroll_signer")
 else:
     query = st.text_input("Find the signer by external id or name", key="enroll_query")
@@ -47,8 +49,12 @@ else:
             st.info(f"No signer matches “{query.strip()}”.")
         else:
             by_id = {row.id: row for row in found.results}
-            chosen = st.selectbox("Signer", list(by_id), key="enroll_signer_choice",
-                                  format_func=lambda i: f"{by_id[i].external_id} · {by_id[i].full_name}")
+            chosen = st.selectbox(
+                "Signer",
+                list(by_id),
+                key="enroll_signer_choice",
+                format_func=lambda i: f"{by_id[i].external_id} · {by_id[i].full_name}",
+            )
             signer = by_id[chosen]
             previous = st.session_state.get("enroll_signer")
             if previous is None or previous.id != signer.id:
@@ -59,17 +65,22 @@ if not signer:
     st.info("Create a signer or choose an existing one, then add their reference signatures.")
     st.stop()
 
-st.markdown(f"Enrolling references for **{signer.external_id} · {signer.full_name}**"
-            + (" (suspended)" if signer.status == "suspended" else ""))
+st.markdown(
+    f"Enrolling references for **{signer.external_id} · {signer.full_name}**"
+    + (" (suspended)" if signer.status == "suspended" else "")
+)
 
 # -- 2. references --------------------------------------------------------------------------
 
 st.subheader("2. Reference signatures")
 round_ = st.session_state.setdefault("enroll_round", 0)
-files = st.file_uploader("Signature images (choose several at once)", type=IMAGE_TYPES,
-                         accept_multiple_files=True, key=f"enroll_files_{round_}")
-if st.button(f"Upload {len(files or [])} reference(s)", type="primary", disabled=not files,
-             icon=":material/upload:"):
+files = st.file_uploader(
+    "Signature images (choose several at once)",
+    type=IMAGE_TYPES,
+    accept_multiple_files=True,
+    key=f"enroll_files_{round_}",
+)
+if st.button(f"Upload {len(files or [])} reference(s)", type="primary", disabled=not files, icon=":material/upload:"):
     with st.spinner("Checking and enrolling the images…"):
         try:
             result = client.upload_references(signer.external_id, [(f.name, f.getvalue(), f.type) for f in files])
@@ -84,26 +95,36 @@ result = st.session_state.get("enroll_result")
 if result:
     if result.accepted:
         st.success(f"{len(result.accepted)} image(s) accepted.", icon=":material/check_circle:")
-        st.dataframe([{"file": row.original_name, "reference id": row.id} for row in result.accepted],
-                     hide_index=True, width="content")
+        st.dataframe(
+            [{"file": row.original_name, "reference id": row.id} for row in result.accepted],
+            hide_index=True,
+            width="content",
+        )
     if result.rejected:
         st.error(f"{len(result.rejected)} image(s) rejected.", icon=":material/cancel:")
-        st.dataframe([{"file": row.filename, "reason": row.message, "code": row.code} for row in result.rejected],
-                     hide_index=True, width="stretch")
+        st.dataframe(
+            [{"file": row.filename, "reason": row.message, "code": row.code} for row in result.rejected],
+            hide_index=True,
+            width="stretch",
+        )
 
 references = ui.guarded(lambda: client.list_references(signer.external_id), "Cannot load references", stop=False)
 if references is not None:
     count = len(references)
     if count < RECOMMENDED_REFERENCES:
-        st.warning(f"{signer.external_id} has only {count} reference signature(s). "
-                   f"Enroll at least {RECOMMENDED_REFERENCES} so that verification is reliable.",
-                   icon=":material/warning:")
+        st.warning(
+            f"{signer.external_id} has only {count} reference signature(s). "
+            f"Enroll at least {RECOMMENDED_REFERENCES} so that verification is reliable.",
+            icon=":material/warning:",
+        )
     else:
         st.info(f"{signer.external_id} has {count} reference signatures.", icon=":material/info:")
     if references:
         columns = st.columns(6)
         for index, ref in enumerate(references[:12]):
-            data = ui.session_bytes(("r", signer.external_id, ref.id, False),
-                                    lambda ref=ref: client.reference_image(signer.external_id, ref.id))
+            data = ui.session_bytes(
+                ("r", signer.external_id, ref.id, False),
+                lambda ref=ref: client.reference_image(signer.external_id, ref.id),
+            )
             with columns[index % 6]:
                 ui.show_image(data, f"#{ref.id}")

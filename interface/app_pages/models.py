@@ -30,20 +30,29 @@ def headline(card: ModelCard) -> dict[str, float | None]:
 
     Validation figures are never the headline: they chose the epoch and fitted the thresholds.
     """
-    return {figures.dataset: figures.evaluation.skilled.eer for figures in card.metrics.test_figures()
-            if figures.references == HEADLINE_REFERENCES}
+    return {
+        figures.dataset: figures.evaluation.skilled.eer
+        for figures in card.metrics.test_figures()
+        if figures.references == HEADLINE_REFERENCES
+    }
 
 
 def metric_rows(card: ModelCard) -> list[dict]:
     """One row per split, dataset and R: what each figure was measured on stays beside it."""
-    return [{
-        "split": "test (held-out writers)" if f.split == "test" else "validation (chose the model)",
-        "dataset": f.dataset or "all, pooled", "R": f.references, "writers": f.evaluation.writers,
-        "skilled EER": f.evaluation.skilled.eer, "skilled AUC": f.evaluation.skilled.auc,
-        "random EER": f.evaluation.random.eer,
-        "FRR at eer": f.evaluation.at_threshold.frr if f.evaluation.at_threshold else None,
-        "FAR skilled at eer": f.evaluation.at_threshold.far_skilled if f.evaluation.at_threshold else None,
-    } for f in card.metrics.test_figures() + card.metrics.validation_figures()]
+    return [
+        {
+            "split": "test (held-out writers)" if f.split == "test" else "validation (chose the model)",
+            "dataset": f.dataset or "all, pooled",
+            "R": f.references,
+            "writers": f.evaluation.writers,
+            "skilled EER": f.evaluation.skilled.eer,
+            "skilled AUC": f.evaluation.skilled.auc,
+            "random EER": f.evaluation.random.eer,
+            "FRR at eer": f.evaluation.at_threshold.frr if f.evaluation.at_threshold else None,
+            "FAR skilled at eer": f.evaluation.at_threshold.far_skilled if f.evaluation.at_threshold else None,
+        }
+        for f in card.metrics.test_figures() + card.metrics.validation_figures()
+    ]
 
 
 def operating_points(card: ModelCard) -> list[tuple[str, float, float]]:
@@ -116,19 +125,33 @@ else:
     active_version = next((v for v in versions if v.is_active), None)
     figures = headline(active_version.card) if active_version else {}
     if figures:
-        st.markdown(f"**{active_version.name}** (active): skilled-forgery EER on held-out test writers, "
-                    f"{HEADLINE_REFERENCES} references per signer")
+        st.markdown(
+            f"**{active_version.name}** (active): skilled-forgery EER on held-out test writers, "
+            f"{HEADLINE_REFERENCES} references per signer"
+        )
         for column, (name, eer) in zip(st.columns(len(figures)), sorted(figures.items()), strict=True):
             column.metric(f"test EER {name}", model_policy.pct(eer))
     datasets = sorted({name for v in versions for name in headline(v.card)})
-    st.caption(f"Skilled-forgery EER on each dataset's held-out test writers, {HEADLINE_REFERENCES} references "
-               "per signer (blank: the version was never evaluated on test writers).")
-    st.dataframe([{
-        "id": v.id, "name": v.name, "active": "● active" if v.is_active else "",
-        **{f"test EER {name}": headline(v.card).get(name) for name in datasets},
-        "accept at": v.thresholds.accept, "reject below": v.thresholds.reject,
-        "registered": ui.when(v.created_at)[:16],
-    } for v in versions], hide_index=True, width="stretch")
+    st.caption(
+        f"Skilled-forgery EER on each dataset's held-out test writers, {HEADLINE_REFERENCES} references "
+        "per signer (blank: the version was never evaluated on test writers)."
+    )
+    st.dataframe(
+        [
+            {
+                "id": v.id,
+                "name": v.name,
+                "active": "● active" if v.is_active else "",
+                **{f"test EER {name}": headline(v.card).get(name) for name in datasets},
+                "accept at": v.thresholds.accept,
+                "reject below": v.thresholds.reject,
+                "registered": ui.when(v.created_at)[:16],
+            }
+            for v in versions
+        ],
+        hide_index=True,
+        width="stretch",
+    )
 
     for version in versions:
         card = version.card
@@ -143,8 +166,9 @@ else:
                     st.caption("No metrics in this model card.")
                 facts = [f"sha256 `{version.sha256[:12]}…`", f"input {' × '.join(str(s) for s in version.input_size)}"]
                 if card.data.datasets:
-                    facts.append("trained on " + ", ".join(str(d).rstrip("/").rsplit("/", 1)[-1]
-                                                          for d in card.data.datasets))
+                    facts.append(
+                        "trained on " + ", ".join(str(d).rstrip("/").rsplit("/", 1)[-1] for d in card.data.datasets)
+                    )
                 st.caption(" · ".join(facts))
                 if not version.is_active and ui.can("modelregistry.add_promotion"):
                     if st.button("Promote this version…", key=f"promote_{version.id}", icon=":material/upgrade:"):
@@ -178,7 +202,8 @@ if pending is not None and versions:
             st.markdown(
                 f"Every enrolled reference signature will be re-embedded with **{target.name}**. "
                 f"Only when all are done does it replace **{active.name if active else 'the active model'}**"
-                " for new verifications. You can roll back later by promoting the previous version.")
+                " for new verifications. You can roll back later by promoting the previous version."
+            )
             confirm, cancel = st.columns([1, 4])
             if confirm.button("Yes, promote", type="primary", key="promote_confirm"):
                 try:
@@ -209,17 +234,24 @@ def promotion_progress() -> None:
     for promotion in promotions.values():
         name, done, total = promotion.model_version.name, promotion.done, promotion.total
         if promotion.status == "succeeded":
-            st.success(f"{name} is now the active model: {done} of {total} references re-embedded.",
-                       icon=":material/check_circle:")
+            st.success(
+                f"{name} is now the active model: {done} of {total} references re-embedded.",
+                icon=":material/check_circle:",
+            )
             if promotion.id == started:
                 st.session_state.pop("promotion", None)
                 st.rerun()  # refresh the version table above
         elif promotion.status == "failed":
-            st.error(f"Promotion of {name} failed: {promotion.error or 'no reason given'}. "
-                     "The previous model is still active.", icon=":material/error:")
+            st.error(
+                f"Promotion of {name} failed: {promotion.error or 'no reason given'}. "
+                "The previous model is still active.",
+                icon=":material/error:",
+            )
         else:
-            st.progress(done / total if total else 0.0,
-                        text=f"Promoting {name}: re-embedded {done} of {total} references ({promotion.status})")
+            st.progress(
+                done / total if total else 0.0,
+                text=f"Promoting {name}: re-embedded {done} of {total} references ({promotion.status})",
+            )
 
 
 if ui.can("modelregistry.view_promotion"):
@@ -237,9 +269,12 @@ st.subheader("Training jobs")
 @st.fragment(run_every=REFRESH_SECONDS)
 def training_jobs() -> None:
     try:
-        active: dict[int, TrainingJob] = {job.id: job for status in ACTIVE_STATUSES
-                                          for job in client.list_training_jobs(status=status)
-                                          if job.status in ACTIVE_STATUSES}
+        active: dict[int, TrainingJob] = {
+            job.id: job
+            for status in ACTIVE_STATUSES
+            for job in client.list_training_jobs(status=status)
+            if job.status in ACTIVE_STATUSES
+        }
         recent = client.list_training_jobs(limit=20)
     except ApiError as error:
         ui.show_error(error, "Cannot load training jobs")
@@ -253,14 +288,16 @@ def training_jobs() -> None:
             epochs = progress.epochs or job.epochs
             head, cancel = st.columns([5, 1])
             head.markdown(f"**Job #{job.id}** · {job.status} · loss {job.loss} · by {job.requested_by or '–'}")
-            st.progress(min(progress.epoch / epochs, 1.0) if epochs else 0.0,
-                        text=f"epoch {progress.epoch} of {epochs}")
+            st.progress(
+                min(progress.epoch / epochs, 1.0) if epochs else 0.0, text=f"epoch {progress.epoch} of {epochs}"
+            )
             figures = st.columns(4)
             figures[0].metric("training loss", fmt(progress.loss))
             figures[1].metric("validation EER", fmt(progress.val_eer))
             figures[2].metric("images / s", fmt(progress.images_per_s, 1))
-            figures[3].metric("last heartbeat", progress.heartbeat_at.strftime("%H:%M:%S")
-                              if progress.heartbeat_at else "–")
+            figures[3].metric(
+                "last heartbeat", progress.heartbeat_at.strftime("%H:%M:%S") if progress.heartbeat_at else "–"
+            )
             if job.cancel_requested:
                 cancel.caption("cancelling…")
             elif ui.can("training.change_trainingjob") and cancel.button("Cancel", key=f"cancel_{job.id}"):
@@ -273,13 +310,23 @@ def training_jobs() -> None:
     finished = [job for job in recent if job.status not in ACTIVE_STATUSES]
     if finished:
         st.markdown("**Finished jobs**")
-        st.dataframe([{
-            "id": job.id, "status": job.status, "epochs": f"{job.progress.epoch}/{job.epochs}",
-            "loss": job.loss, "val EER": job.progress.val_eer,
-            "model version": job.model_version.name if job.model_version else None,
-            "finished": ui.when(job.finished_at)[:16],
-            "error": job.error[:120],
-        } for job in finished[:20]], hide_index=True, width="stretch")
+        st.dataframe(
+            [
+                {
+                    "id": job.id,
+                    "status": job.status,
+                    "epochs": f"{job.progress.epoch}/{job.epochs}",
+                    "loss": job.loss,
+                    "val EER": job.progress.val_eer,
+                    "model version": job.model_version.name if job.model_version else None,
+                    "finished": ui.when(job.finished_at)[:16],
+                    "error": job.error[:120],
+                }
+                for job in finished[:20]
+            ],
+            hide_index=True,
+            width="stretch",
+        )
 
 
 training_jobs()
@@ -311,15 +358,22 @@ with st.expander("Start a training job", icon=":material/model_training:"):
             st.warning("Choose at least one dataset or include the bank's own signatures.")
         else:
             parameters = {
-                "datasets": names, "include_references": include_references, "include_reviewed": include_reviewed,
-                "epochs": int(epochs), "loss": loss, "seed": int(seed),
-                "options": {"lr": float(lr), "input_size": [int(height), int(width)],
-                            "embedding_dim": int(embedding_dim), "patience": int(patience)},
+                "datasets": names,
+                "include_references": include_references,
+                "include_reviewed": include_reviewed,
+                "epochs": int(epochs),
+                "loss": loss,
+                "seed": int(seed),
+                "options": {
+                    "lr": float(lr),
+                    "input_size": [int(height), int(width)],
+                    "embedding_dim": int(embedding_dim),
+                    "patience": int(patience),
+                },
             }
             try:
                 job = client.start_training(parameters)
             except ApiError as error:
                 ui.show_error(error, "Training not started")
             else:
-                st.success(f"Training job #{job.id} is {job.status}.",
-                           icon=":material/rocket_launch:")
+                st.success(f"Training job #{job.id} is {job.status}.", icon=":material/rocket_launch:")

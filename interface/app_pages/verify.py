@@ -23,8 +23,9 @@ left, right = st.columns([2, 3], gap="large")
 signer = None
 with left:
     st.subheader("1. Signer")
-    query = st.text_input("Find the signer by account / external id or name", key="verify_query",
-                          placeholder="e.g. ACC-00123 or Smith")
+    query = st.text_input(
+        "Find the signer by account / external id or name", key="verify_query", placeholder="e.g. ACC-00123 or Smith"
+    )
     if query.strip():
         found = ui.guarded(lambda: client.list_signers(search=query.strip()), "Signer search failed")
         if not found.results:
@@ -32,9 +33,14 @@ with left:
         else:
             by_id = {row.id: row for row in found.results}
             chosen = st.selectbox(
-                f"Signer ({found.count} found)", list(by_id), key="verify_signer",
-                format_func=lambda i: f"{by_id[i].external_id} · {by_id[i].full_name}"
-                + (" (suspended)" if by_id[i].status == "suspended" else ""))
+                f"Signer ({found.count} found)",
+                list(by_id),
+                key="verify_signer",
+                format_func=lambda i: (
+                    f"{by_id[i].external_id} · {by_id[i].full_name}"
+                    + (" (suspended)" if by_id[i].status == "suspended" else "")
+                ),
+            )
             signer = by_id.get(chosen)
 
 references: list[Reference] = []
@@ -43,19 +49,28 @@ with right:
         st.subheader(signer.full_name)
         st.caption(f"External id {signer.external_id} · status {signer.status}")
         if signer.status == "suspended":
-            st.warning("This signer is suspended: the service will refuse to verify their cheques.",
-                       icon=":material/block:")
-        references = ui.guarded(lambda: client.list_references(signer.external_id), "Cannot load references",
-                                stop=False) or []
+            st.warning(
+                "This signer is suspended: the service will refuse to verify their cheques.", icon=":material/block:"
+            )
+        references = (
+            ui.guarded(lambda: client.list_references(signer.external_id), "Cannot load references", stop=False) or []
+        )
         if not references:
-            st.warning("This signer has no reference signatures yet, so nothing can be compared. "
-                       "Ask an integrator to enroll some.", icon=":material/warning:")
+            st.warning(
+                "This signer has no reference signatures yet, so nothing can be compared. "
+                "Ask an integrator to enroll some.",
+                icon=":material/warning:",
+            )
         else:
             st.markdown(f"**Reference signatures** ({len(references)})")
             shown = references[:THUMBNAILS]
-            images = [ui.session_bytes(("r", signer.external_id, ref.id, False),
-                                       lambda ref=ref: client.reference_image(signer.external_id, ref.id))
-                      for ref in shown]
+            images = [
+                ui.session_bytes(
+                    ("r", signer.external_id, ref.id, False),
+                    lambda ref=ref: client.reference_image(signer.external_id, ref.id),
+                )
+                for ref in shown
+            ]
             columns = st.columns(4)
             for index, (ref, data) in enumerate(zip(shown, images, strict=True)):
                 with columns[index % 4]:
@@ -71,29 +86,42 @@ st.divider()
 
 st.subheader("2. Questioned signature")
 uploader_round = st.session_state.setdefault("verify_round", 0)
-upload = st.file_uploader("Upload the signature crop or the whole cheque scan", type=IMAGE_TYPES,
-                          key=f"verify_upload_{uploader_round}")
-cheque_reference = st.text_input("Cheque reference (optional)", key=f"verify_cheque_{uploader_round}",
-                                 max_chars=100, placeholder="e.g. the cheque number")
+upload = st.file_uploader(
+    "Upload the signature crop or the whole cheque scan", type=IMAGE_TYPES, key=f"verify_upload_{uploader_round}"
+)
+cheque_reference = st.text_input(
+    "Cheque reference (optional)",
+    key=f"verify_cheque_{uploader_round}",
+    max_chars=100,
+    placeholder="e.g. the cheque number",
+)
 
 crop = None
 if upload is not None:
     content = upload.getvalue()
     picture = ui.open_picture(content)
     if picture is None:
-        st.warning("The interface cannot open this file as an image. You can still send it; "
-                   "the service will say what is wrong.", icon=":material/image_not_supported:")
+        st.warning(
+            "The interface cannot open this file as an image. You can still send it; "
+            "the service will say what is wrong.",
+            icon=":material/image_not_supported:",
+        )
     else:
         width, height = picture.size
         looks_like_cheque = width >= 900 and width / max(height, 1) >= 1.6
-        kind = st.radio("What did you upload?", ["Signature only", "Whole cheque: mark the signature box"],
-                        index=1 if looks_like_cheque else 0, horizontal=True,
-                        key=f"verify_kind_{uploader_round}_{upload.file_id}")
+        kind = st.radio(
+            "What did you upload?",
+            ["Signature only", "Whole cheque: mark the signature box"],
+            index=1 if looks_like_cheque else 0,
+            horizontal=True,
+            key=f"verify_kind_{uploader_round}_{upload.file_id}",
+        )
         if kind.startswith("Whole cheque"):
             key = f"{uploader_round}_{upload.file_id}"
             proposal, note = signature_box.proposed_box(client, upload, content, (width, height))
-            st.caption(f"{note} Drag a new rectangle over the signature to change it. "
-                       f"The scan is {width} × {height} pixels.")
+            st.caption(
+                f"{note} Drag a new rectangle over the signature to change it. The scan is {width} × {height} pixels."
+            )
             drawn = signature_box.drag_box(picture, proposal, key=f"crop_canvas_{key}")
             if st.button("Back to the proposed box", icon=":material/restart_alt:", key=f"crop_reset_{key}"):
                 signature_box.reset(f"crop_canvas_{key}", proposal)
@@ -108,8 +136,9 @@ if upload is not None:
                 h = box[3].number_input("Height", 1, height, ph, step=10, key=f"crop_h_{key}")
             crop = signature_box.clip_box((x, y, w, h) if typed else drawn, width, height)
             x, y, w, h = crop
-            st.image(picture.crop((x, y, x + w, y + h)), caption=f"What will be checked ({w} × {h} px)",
-                     width=min(w, 500))
+            st.image(
+                picture.crop((x, y, x + w, y + h)), caption=f"What will be checked ({w} × {h} px)", width=min(w, 500)
+            )
         else:
             st.image(picture, caption=f"{upload.name} ({width} × {height} px)", width=min(width, 500))
 
@@ -117,8 +146,12 @@ ready = signer is not None and upload is not None
 if st.button("Verify signature", type="primary", disabled=not ready, icon=":material/fact_check:"):
     with st.spinner("Checking the signature…"):
         try:
-            record = client.verify(signer.external_id, (upload.name, upload.getvalue(), upload.type), crop=crop,
-                                   cheque_reference=cheque_reference.strip() or None)
+            record = client.verify(
+                signer.external_id,
+                (upload.name, upload.getvalue(), upload.type),
+                crop=crop,
+                cheque_reference=cheque_reference.strip() or None,
+            )
         except ApiError as error:
             st.session_state.pop("verify_result", None)
             ui.show_error(error, "Not verified")

@@ -54,7 +54,8 @@ class Reply:
 
 def _parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], list[tuple[str, str, bytes]]]:
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
+    )
     form, files = {}, []
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
@@ -77,8 +78,7 @@ class FakeApi:
         self.requests: list[Recorded] = []
         self.problems: list[str] = []  # answers that do not fit the schema; the fixture fails the test on them
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self._thread.start()
 
     @property
@@ -89,19 +89,30 @@ class FakeApi:
         self._server.shutdown()
         self._server.server_close()
 
-    def on(self, method: str, path: str, status: int = 200, json: Any = None, body: bytes = b"",
-           content_type: str | None = None, handler: Callable[[Recorded], Reply] | None = None,
-           checked: bool = True) -> None:
+    def on(
+        self,
+        method: str,
+        path: str,
+        status: int = 200,
+        json: Any = None,
+        body: bytes = b"",
+        content_type: str | None = None,
+        handler: Callable[[Recorded], Reply] | None = None,
+        checked: bool = True,
+    ) -> None:
         if handler is not None:
             self.routes[(method.upper(), path)] = handler
         else:
             self.routes[(method.upper(), path)] = Reply(
-                status=status, json=json, body=body,
-                content_type=content_type or ("application/json" if body == b"" else "image/png"), checked=checked)
+                status=status,
+                json=json,
+                body=body,
+                content_type=content_type or ("application/json" if body == b"" else "image/png"),
+                checked=checked,
+            )
 
     def error(self, method: str, path: str, status: int, code: str, message: str, fields=None) -> None:
-        self.on(method, path, status=status, json={"error": {"code": code, "message": message,
-                                                             "fields": fields or {}}})
+        self.on(method, path, status=status, json={"error": {"code": code, "message": message, "fields": fields or {}}})
 
     def received(self, method: str, path: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == method.upper() and r.path == path]
@@ -115,13 +126,17 @@ class FakeApi:
 
             def _serve(self):
                 split = urlsplit(self.path)
-                path = split.path[len(PREFIX):] if split.path.startswith(PREFIX) else split.path
+                path = split.path[len(PREFIX) :] if split.path.startswith(PREFIX) else split.path
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 content_type = self.headers.get("Content-Type", "")
-                recorded = Recorded(method=self.command, path=path,
-                                    query={k: v[-1] for k, v in parse_qs(split.query).items()},
-                                    headers=dict(self.headers.items()), body=body)
+                recorded = Recorded(
+                    method=self.command,
+                    path=path,
+                    query={k: v[-1] for k, v in parse_qs(split.query).items()},
+                    headers=dict(self.headers.items()),
+                    body=body,
+                )
                 if content_type.startswith("application/json") and body:
                     recorded.json = json.loads(body)
                 elif content_type.startswith("multipart/form-data"):
@@ -129,13 +144,11 @@ class FakeApi:
                 fake.requests.append(recorded)
                 route = fake.routes.get((self.command, path))
                 if route is None:
-                    reply = Reply(404, {"error": {"code": "not_found", "message": f"No fake for {path}",
-                                                  "fields": {}}})
+                    reply = Reply(404, {"error": {"code": "not_found", "message": f"No fake for {path}", "fields": {}}})
                 else:
                     reply = route(recorded) if callable(route) else route
                 if reply.checked:
-                    fake.problems += answer_problems(self.command, path, reply.status, reply.json,
-                                                     reply.content_type)
+                    fake.problems += answer_problems(self.command, path, reply.status, reply.json, reply.content_type)
                 payload = json.dumps(reply.json).encode() if reply.json is not None else reply.body
                 self.send_response(reply.status)
                 self.send_header("Content-Type", reply.content_type)
@@ -184,8 +197,9 @@ def open_app(fake_api):
     """
     from streamlit.testing.v1 import AppTest
 
-    def _open(*roles: str, page: str | None = None, username: str = "clara",
-              permissions: list[str] | None = None) -> AppTest:
+    def _open(
+        *roles: str, page: str | None = None, username: str = "clara", permissions: list[str] | None = None
+    ) -> AppTest:
         fake_api.on("GET", "auth/me/", json=shapes.me(*roles, username=username, permissions=permissions))
         at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT)
         at.session_state["token"] = "test-token"
@@ -195,4 +209,3 @@ def open_app(fake_api):
         return at
 
     return _open
-

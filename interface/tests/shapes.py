@@ -296,30 +296,67 @@ def policy_preview(far_skilled: float = 0.01, frr: float = 0.01) -> dict:
     return preview(_policy_scores(), Policy(far_skilled, frr))
 
 
-def policy_change(id: int = 1, old: tuple = (0.01, 0.01), new: tuple = (0.005, 0.01), reason: str = "fraud wave",
-                  changed_by: str = "mo") -> dict:
+def policy_change(
+    id: int = 1,
+    old: tuple = (0.01, 0.01),
+    new: tuple = (0.005, 0.01),
+    reason: str = "fraud wave",
+    changed_by: str = "mo",
+) -> dict:
     before, after = policy_preview(*old)["thresholds"], policy_preview(*new)["thresholds"]
-    return {"id": id, "changed_by": changed_by, "changed_at": WHEN, "reason": reason,
-            "old_far_skilled": old[0], "old_frr": old[1], "old_thresholds": {"eer": 0.5, **before},
-            "new_far_skilled": new[0], "new_frr": new[1], "new_thresholds": {"eer": 0.5, **after}}
+    return {
+        "id": id,
+        "changed_by": changed_by,
+        "changed_at": WHEN,
+        "reason": reason,
+        "old_far_skilled": old[0],
+        "old_frr": old[1],
+        "old_thresholds": {"eer": 0.5, **before},
+        "new_far_skilled": new[0],
+        "new_frr": new[1],
+        "new_thresholds": {"eer": 0.5, **after},
+    }
 
 
-def policy_state(version_id: int, far_skilled: float = 0.01, frr: float = 0.01, scores: bool = True,
-                 changes: list[dict] | None = None) -> dict:
+def policy_state(
+    version_id: int,
+    far_skilled: float = 0.01,
+    frr: float = 0.01,
+    scores: bool = True,
+    changes: list[dict] | None = None,
+) -> dict:
     """What ``GET model-versions/{id}/policy/`` answers; ``scores=False``: a version published without them."""
     from sigverify.policy import sweep
 
     state = {"model_version": version_id, "far_skilled": far_skilled, "frr": frr, "changes": changes or []}
     if not scores:
-        return {**state, "thresholds": {"eer": 0.5, "accept": 0.7, "reject": 0.35},
-                "validation_scores": {"available": False, "references": None, "datasets": {},
-                                      "error": {"code": "no_validation_scores",
-                                                "message": "Model version v1 was published without validation "
-                                                           "scores (no scores.json beside its card), so its policy "
-                                                           "cannot be changed."}},
-                "preview": None, "sweep": []}
+        return {
+            **state,
+            "thresholds": {"eer": 0.5, "accept": 0.7, "reject": 0.35},
+            "validation_scores": {
+                "available": False,
+                "references": None,
+                "datasets": {},
+                "error": {
+                    "code": "no_validation_scores",
+                    "message": "Model version v1 was published without validation "
+                    "scores (no scores.json beside its card), so its policy "
+                    "cannot be changed.",
+                },
+            },
+            "preview": None,
+            "sweep": [],
+        }
     current = policy_preview(far_skilled, frr)
-    return {**state, "thresholds": {"eer": 0.5, **current["thresholds"]},
-            "validation_scores": {"available": True, "error": None, "references": 5,
-                                  "datasets": {"val": ["cedar", "gpds"], "test": ["cedar", "gpds"]}},
-            "preview": current, "sweep": sweep(_policy_scores(), frr=frr)}
+    return {
+        **state,
+        "thresholds": {"eer": 0.5, **current["thresholds"]},
+        "validation_scores": {
+            "available": True,
+            "error": None,
+            "references": 5,
+            "datasets": {"val": ["cedar", "gpds"], "test": ["cedar", "gpds"]},
+        },
+        "preview": current,
+        "sweep": sweep(_policy_scores(), frr=frr),
+    }

@@ -43,13 +43,24 @@ def test_base_url_comes_from_environment(monkeypatch):
     assert ApiClient().base_url == "http://127.0.0.1:8000/api/v1"
 
 
-@pytest.mark.parametrize("status, error_class", [
-    (400, ValidationError), (401, AuthError), (403, AuthError), (404, NotFound), (409, Conflict),
-    (413, PayloadTooLarge), (429, RateLimited), (500, ServerUnavailable), (503, ServerUnavailable),
-])
+@pytest.mark.parametrize(
+    "status, error_class",
+    [
+        (400, ValidationError),
+        (401, AuthError),
+        (403, AuthError),
+        (404, NotFound),
+        (409, Conflict),
+        (413, PayloadTooLarge),
+        (429, RateLimited),
+        (500, ServerUnavailable),
+        (503, ServerUnavailable),
+    ],
+)
 def test_error_status_maps_to_typed_error_with_the_api_message(fake_api, status, error_class):
-    fake_api.error("GET", "signers/X1/", status, "some_code", "Plain words from the API.",
-                   fields={"external_id": ["Too long."]})
+    fake_api.error(
+        "GET", "signers/X1/", status, "some_code", "Plain words from the API.", fields={"external_id": ["Too long."]}
+    )
     with pytest.raises(error_class) as caught:
         ApiClient(fake_api.url, token="t").get_signer("X1")
     error = caught.value
@@ -61,8 +72,7 @@ def test_error_status_maps_to_typed_error_with_the_api_message(fake_api, status,
 
 def test_error_without_the_standard_body_still_has_a_readable_message(fake_api):
     # A proxy's page, not the API's: the one answer here outside the API's shapes, on purpose.
-    fake_api.on("GET", "health/", status=502, body=b"<html>Bad gateway</html>", content_type="text/html",
-                checked=False)
+    fake_api.on("GET", "health/", status=502, body=b"<html>Bad gateway</html>", content_type="text/html", checked=False)
     with pytest.raises(ServerUnavailable) as caught:
         ApiClient(fake_api.url).health()
     assert caught.value.status == 502
@@ -132,7 +142,8 @@ def test_verify_sends_multipart_fields_with_the_agreed_names(fake_api, png):
     fake_api.on("POST", "verifications/", status=201, json=shapes.verification(id=9, decision="genuine"))
     image = png()
     record = ApiClient(fake_api.url, token="t").verify(
-        "ACC-1", ("cheque.png", image, "image/png"), crop=(10, 20, 300, 100), cheque_reference="000123")
+        "ACC-1", ("cheque.png", image, "image/png"), crop=(10, 20, 300, 100), cheque_reference="000123"
+    )
     assert (record.id, record.decision) == (9, "genuine")
     assert [(d.reference, d.distance) for d in record.closest_first()] == [(11, 0.12), (13, 0.3), (12, 0.41)]
     sent = fake_api.received("POST", "verifications/")[0]
@@ -147,21 +158,37 @@ def test_verify_leaves_out_crop_and_cheque_reference_when_not_given(fake_api, pn
 
 
 def test_upload_references_repeats_the_images_field(fake_api, png):
-    fake_api.on("POST", "signers/ACC-1/references/", status=201, json=shapes.upload_result(
-        [shapes.reference(1, original_name="a.png")], [shapes.rejection("b.png", "no_ink", "No ink found.")]))
+    fake_api.on(
+        "POST",
+        "signers/ACC-1/references/",
+        status=201,
+        json=shapes.upload_result(
+            [shapes.reference(1, original_name="a.png")], [shapes.rejection("b.png", "no_ink", "No ink found.")]
+        ),
+    )
     a, b = png(), png(stroke=False)
     result = ApiClient(fake_api.url, token="t").upload_references(
-        "ACC-1", [("a.png", a, "image/png"), ("b.png", b, "image/png")])
+        "ACC-1", [("a.png", a, "image/png"), ("b.png", b, "image/png")]
+    )
     assert [r.original_name for r in result.accepted] == ["a.png"] and result.rejected[0].code == "no_ink"
     assert fake_api.requests[-1].files == [("images", "a.png", a), ("images", "b.png", b)]
 
 
 def test_iter_pages_follows_next_links(fake_api):
     base = fake_api.url
-    fake_api.on("GET", "verifications/", handler=lambda r: fake_api.reply(json=shapes.page(
-        [shapes.verification(id=1), shapes.verification(id=2)] if r.query.get("page") != "2"
-        else [shapes.verification(id=3)],
-        next=f"{base}/verifications/?decision=genuine&page=2" if r.query.get("page") != "2" else None, count=3)))
+    fake_api.on(
+        "GET",
+        "verifications/",
+        handler=lambda r: fake_api.reply(
+            json=shapes.page(
+                [shapes.verification(id=1), shapes.verification(id=2)]
+                if r.query.get("page") != "2"
+                else [shapes.verification(id=3)],
+                next=f"{base}/verifications/?decision=genuine&page=2" if r.query.get("page") != "2" else None,
+                count=3,
+            )
+        ),
+    )
     client = ApiClient(base, token="t")
     assert [row.id for row in client.all_verifications(decision="genuine")] == [1, 2, 3]
     assert [r.query for r in fake_api.requests] == [{"decision": "genuine"}, {"decision": "genuine", "page": "2"}]
@@ -170,9 +197,17 @@ def test_iter_pages_follows_next_links(fake_api):
 
 def test_references_are_read_from_their_pages_each_fetched_once(fake_api):
     base = fake_api.url
-    fake_api.on("GET", "signers/ACC-1/references/", handler=lambda r: fake_api.reply(json=shapes.page(
-        [shapes.reference(1), shapes.reference(2)] if r.query.get("page") != "2" else [shapes.reference(3)],
-        next=f"{base}/signers/ACC-1/references/?page=2" if r.query.get("page") != "2" else None, count=3)))
+    fake_api.on(
+        "GET",
+        "signers/ACC-1/references/",
+        handler=lambda r: fake_api.reply(
+            json=shapes.page(
+                [shapes.reference(1), shapes.reference(2)] if r.query.get("page") != "2" else [shapes.reference(3)],
+                next=f"{base}/signers/ACC-1/references/?page=2" if r.query.get("page") != "2" else None,
+                count=3,
+            )
+        ),
+    )
     references = ApiClient(base, token="t").list_references("ACC-1")
     assert [ref.id for ref in references] == [1, 2, 3]
     assert [r.query for r in fake_api.requests] == [{}, {"page": "2"}]
@@ -200,8 +235,9 @@ def test_image_endpoints_return_bytes(fake_api, png):
 
 def test_review_promote_training_and_logout(fake_api):
     fake_api.on("POST", "verifications/5/review/", status=201, json=shapes.review("forgery", "Pen pressure differs"))
-    fake_api.on("POST", "model-versions/2/promote/", status=202,
-                json=shapes.promotion(3, "queued", shapes.brief(2, "v2")))
+    fake_api.on(
+        "POST", "model-versions/2/promote/", status=202, json=shapes.promotion(3, "queued", shapes.brief(2, "v2"))
+    )
     fake_api.on("POST", "training-jobs/", status=202, json=shapes.training_job(7, epochs=1))
     fake_api.on("POST", "training-jobs/7/cancel/", status=202, json=shapes.training_job(7, cancel_requested=True))
     fake_api.on("POST", "auth/logout/", status=204)
@@ -222,11 +258,18 @@ def test_review_promote_training_and_logout(fake_api):
 
 
 def test_upload_where_nothing_is_accepted_still_returns_the_reasons(fake_api, png):
-    fake_api.on("POST", "signers/ACC-1/references/", status=400, json={
-        **shapes.upload_result([], [shapes.rejection("blank.png", "no_ink", "No ink found.")]),
-        "error": {"code": "no_image_accepted", "message": "No image was accepted.", "fields": {}}})
-    result = ApiClient(fake_api.url, token="t").upload_references("ACC-1", [("blank.png", png(stroke=False),
-                                                                             "image/png")])
+    fake_api.on(
+        "POST",
+        "signers/ACC-1/references/",
+        status=400,
+        json={
+            **shapes.upload_result([], [shapes.rejection("blank.png", "no_ink", "No ink found.")]),
+            "error": {"code": "no_image_accepted", "message": "No image was accepted.", "fields": {}},
+        },
+    )
+    result = ApiClient(fake_api.url, token="t").upload_references(
+        "ACC-1", [("blank.png", png(stroke=False), "image/png")]
+    )
     assert result.accepted == []
     assert [(r.filename, r.code, r.message) for r in result.rejected] == [("blank.png", "no_ink", "No ink found.")]
 

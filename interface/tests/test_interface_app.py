@@ -54,14 +54,17 @@ def test_wrong_password_shows_the_api_message_and_keeps_user_logged_out(fake_api
     assert [e.value for e in at.error] == ["Login refused: Unable to log in with provided credentials."]
 
 
-@pytest.mark.parametrize("roles, pages", [
-    (["clerk"], ["app_pages/verify.py", "app_pages/history.py"]),
-    (["integrator"], ["app_pages/verify.py", "app_pages/enroll.py", "app_pages/history.py"]),
-    (["ml_staff"], ["app_pages/models.py"]),
-    (["admin"], ["app_pages/verify.py", "app_pages/enroll.py", "app_pages/history.py", "app_pages/models.py"]),
-    (["clerk", "ml_staff"], ["app_pages/verify.py", "app_pages/history.py", "app_pages/models.py"]),
-    ([], []),
-])
+@pytest.mark.parametrize(
+    "roles, pages",
+    [
+        (["clerk"], ["app_pages/verify.py", "app_pages/history.py"]),
+        (["integrator"], ["app_pages/verify.py", "app_pages/enroll.py", "app_pages/history.py"]),
+        (["ml_staff"], ["app_pages/models.py"]),
+        (["admin"], ["app_pages/verify.py", "app_pages/enroll.py", "app_pages/history.py", "app_pages/models.py"]),
+        (["clerk", "ml_staff"], ["app_pages/verify.py", "app_pages/history.py", "app_pages/models.py"]),
+        ([], []),
+    ],
+)
 def test_menu_holds_only_the_pages_the_roles_allow(roles, pages):
     """By the permissions each role holds in the backend (what `/auth/me/` lists), not by its name."""
     assert ui_common.allowed_pages(shapes.permissions_of(*roles)) == pages

@@ -33,8 +33,14 @@ REPO = Path(__file__).resolve().parents[2]
 BACKEND = REPO / "backend"
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 WRITERS = ("01", "02", "03")
 REFERENCES = 3
 CLERK = ("clerk1", "clerk-pass-e2e-1")
@@ -66,9 +72,15 @@ def make_model(model_dir: Path) -> None:
 
     torch.manual_seed(0)
     model = SignatureEmbedder(embedding_dim=16)
-    card = {"name": "e2e-tiny", "version": "t1", "input_size": [32, 48], "preprocess_version": PREPROCESS_VERSION,
-            "thresholds": {"eer": 0.5, "accept": 0.6, "reject": 0.4}, "scoring": {},
-            "metrics": {"validation": {"R3": {"skilled": {"eer": 0.0, "auc": 1.0}}}}}
+    card = {
+        "name": "e2e-tiny",
+        "version": "t1",
+        "input_size": [32, 48],
+        "preprocess_version": PREPROCESS_VERSION,
+        "thresholds": {"eer": 0.5, "accept": 0.6, "reject": 0.4},
+        "scoring": {},
+        "metrics": {"validation": {"R3": {"skilled": {"eer": 0.0, "auc": 1.0}}}},
+    }
     save_model(model, model_dir, card)
     verifier = Verifier.from_dir(model_dir)
     genuine, forged = [], []
@@ -78,8 +90,12 @@ def make_model(model_dir: Path) -> None:
         forged.append(float((1 - refs @ verifier.embed(forged_sample(writer))[0]).mean()))
     assert max(genuine) < min(forged), (genuine, forged)  # the drawn writers are separable
     # Population statistics dominate (many prior pairs): z measures the distance against the midpoint.
-    card["scoring"] = {"prior_mean": (max(genuine) + min(forged)) / 2,
-                       "prior_std": (min(forged) - max(genuine)) / 4, "prior_pairs": 10_000.0, "min_std": 1e-6}
+    card["scoring"] = {
+        "prior_mean": (max(genuine) + min(forged)) / 2,
+        "prior_std": (min(forged) - max(genuine)) / 4,
+        "prior_pairs": 10_000.0,
+        "min_std": 1e-6,
+    }
     save_model(model, model_dir, card)
 
 
@@ -100,29 +116,39 @@ def stack(tmp_path_factory):
     write_dataset(tmp / "cards")
     ui_port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "config.settings.local", "DJANGO_DEBUG": "false",
-        "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}", "MEDIA_ROOT": str(tmp / "media"),
-        "SIGVERIFY_MODEL_DIR": str(tmp / "model"), "SIGVERIFY_BROKER_DIR": str(tmp / "broker"),
-        "SIGVERIFY_MODELS_ROOT": str(tmp / "models"), "SIGVERIFY_TORCH_THREADS": "1",
-        "DJANGO_STATIC_ROOT": str(tmp / "static"),
-        "DJANGO_ADMIN_PASSWORD": ADMIN[1], "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings.local",
+            "DJANGO_DEBUG": "false",
+            "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
+            "MEDIA_ROOT": str(tmp / "media"),
+            "SIGVERIFY_MODEL_DIR": str(tmp / "model"),
+            "SIGVERIFY_BROKER_DIR": str(tmp / "broker"),
+            "SIGVERIFY_MODELS_ROOT": str(tmp / "models"),
+            "SIGVERIFY_TORCH_THREADS": "1",
+            "DJANGO_STATIC_ROOT": str(tmp / "static"),
+            "DJANGO_ADMIN_PASSWORD": ADMIN[1],
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     python = sys.executable
 
     # One Django process for the whole set-up (each start costs seconds on a busy machine).
-    setup = "; ".join([
-        "from django.core.management import call_command",
-        "from apps.accounts.services import create_user_with_roles",
-        "call_command('migrate', interactive=False, verbosity=0)",
-        "call_command('register_shipped_model', activate=True)",
-        f"call_command('ensure_admin', username={ADMIN[0]!r})",
-        f"create_user_with_roles({CLERK[0]!r}, {CLERK[1]!r}, roles=['clerk'])",
-        f"call_command('enroll_from_dataset', data={str(tmp / 'cards')!r}, layout='folders', "
-        f"references={REFERENCES}, prefix='ACC-', no_progress=True)",
-    ])
-    done = subprocess.run([python, "manage.py", "shell", "-c", setup], cwd=BACKEND, env=env, capture_output=True,
-                          text=True, timeout=600)
+    setup = "; ".join(
+        [
+            "from django.core.management import call_command",
+            "from apps.accounts.services import create_user_with_roles",
+            "call_command('migrate', interactive=False, verbosity=0)",
+            "call_command('register_shipped_model', activate=True)",
+            f"call_command('ensure_admin', username={ADMIN[0]!r})",
+            f"create_user_with_roles({CLERK[0]!r}, {CLERK[1]!r}, roles=['clerk'])",
+            f"call_command('enroll_from_dataset', data={str(tmp / 'cards')!r}, layout='folders', "
+            f"references={REFERENCES}, prefix='ACC-', no_progress=True)",
+        ]
+    )
+    done = subprocess.run(
+        [python, "manage.py", "shell", "-c", setup], cwd=BACKEND, env=env, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, f"backend set-up failed:\n{done.stdout}\n{done.stderr}"
     print(done.stdout)
 
@@ -134,9 +160,24 @@ def stack(tmp_path_factory):
         api_url = f"{api.url}/api/v1"
         ui_env = dict(env, SIGVERIFY_API_URL=api_url, SIGVERIFY_API_TIMEOUT="60")  # busy CI machines
         ui = subprocess.Popen(
-            [python, "-m", "streamlit", "run", str(REPO / "interface" / "app.py"), "--server.port", str(ui_port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=tmp, env=ui_env, stdout=logs["ui"].open("w"), stderr=subprocess.STDOUT)
+            [
+                python,
+                "-m",
+                "streamlit",
+                "run",
+                str(REPO / "interface" / "app.py"),
+                "--server.port",
+                str(ui_port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+            ],
+            cwd=tmp,
+            env=ui_env,
+            stdout=logs["ui"].open("w"),
+            stderr=subprocess.STDOUT,
+        )
         ui_url = f"http://127.0.0.1:{ui_port}"
         wait_for_http(f"{ui_url}/_stcore/health", ui, logs["ui"], timeout=120)
         yield {"api": api_url, "ui": ui_url, "tmp": tmp, "logs": logs}
@@ -174,8 +215,9 @@ def api_token(api_url: str, username: str, password: str) -> str:
 
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    page.wait_for_function("() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)",
-                           timeout=WAIT_MS)
+    page.wait_for_function(
+        "() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)", timeout=WAIT_MS
+    )
     page.wait_for_timeout(500)  # let charts paint
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
@@ -276,7 +318,9 @@ def test_clerk_verifies_a_genuine_and_a_forged_signature_then_finds_both_in_hist
     headers = {"Authorization": f"Token {api_token(stack['api'], *ADMIN)}"}
     records = requests.get(f"{stack['api']}/verifications/", headers=headers, timeout=60).json()
     assert [(r["cheque_reference"], r["decision"], r["requested_by"]) for r in records["results"]] == [
-        ("CHQ-1002", "forgery", CLERK[0]), ("CHQ-1001", "genuine", CLERK[0])]
+        ("CHQ-1002", "forgery", CLERK[0]),
+        ("CHQ-1001", "genuine", CLERK[0]),
+    ]
 
 
 def cheque_with_signature(writer: str, sample: int) -> tuple[bytes, tuple[int, int, int, int]]:
@@ -285,6 +329,7 @@ def cheque_with_signature(writer: str, sample: int) -> tuple[bytes, tuple[int, i
     ink box (x0, y0, x1, y1)."""
     import numpy as np
     from PIL import Image
+
     from sigverify.synthetic import draw_cheque
 
     signature = Image.open(io.BytesIO(genuine_sample(writer, sample)))
@@ -314,8 +359,9 @@ def test_clerk_drags_the_signature_box_on_a_cheque_scan_then_reviews(stack, brow
     scan = stack["tmp"] / "cheque-03.tif"
     scan.write_bytes(data)
     headers = {"Authorization": f"Token {api_token(stack['api'], *ADMIN)}"}
-    proposal = requests.post(f"{stack['api']}/signature-region/", headers=headers, files={"image": data},
-                             timeout=60).json()["crop"]
+    proposal = requests.post(
+        f"{stack['api']}/signature-region/", headers=headers, files={"image": data}, timeout=60
+    ).json()["crop"]
     # The service's proposal holds the signature, and keeps off the code line.
     assert proposal["x"] <= ix0 and proposal["y"] <= iy0
     assert proposal["x"] + proposal["width"] >= ix1 and proposal["y"] + proposal["height"] >= iy1
@@ -334,7 +380,9 @@ def test_clerk_drags_the_signature_box_on_a_cheque_scan_then_reviews(stack, brow
         if canvas.count() == 0:  # Fabric's event layer; the last canvas otherwise
             canvas = page.locator("canvas").last
         expect(canvas).to_be_visible()
-        expect(page.get_by_text(f"What will be checked ({proposal['width']} × {proposal['height']} px)")).to_be_visible()
+        expect(
+            page.get_by_text(f"What will be checked ({proposal['width']} × {proposal['height']} px)")
+        ).to_be_visible()
         wait_idle(page)
         shot(page, "09-verify-cheque-proposed-box")
 
@@ -381,8 +429,9 @@ def test_clerk_drags_the_signature_box_on_a_cheque_scan_then_reviews(stack, brow
         page.close()
 
     # The log holds the dragged box in the scan's pixels, and the review with its comment.
-    rows = requests.get(f"{stack['api']}/verifications/", params={"cheque_reference": "CHQ-3003"}, headers=headers,
-                        timeout=60).json()["results"]
+    rows = requests.get(
+        f"{stack['api']}/verifications/", params={"cheque_reference": "CHQ-3003"}, headers=headers, timeout=60
+    ).json()["results"]
     [row] = rows
     cx, cy, cw, ch = row["crop"]
     tolerance = 2 / scale + 4  # a CSS pixel of mouse position, and Fabric's stroke

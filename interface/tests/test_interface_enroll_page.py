@@ -17,8 +17,12 @@ def test_create_signer_then_upload_several_references(open_app, fake_api, png):
 
     def upload(request):
         refs.append(shapes.reference(70, signer=7, external_id="ACC-7", original_name="a.png"))
-        return fake_api.reply(201, json=shapes.upload_result(
-            [refs[-1]], [shapes.rejection("blank.png", "no_ink", "No ink was found on the page.")]))
+        return fake_api.reply(
+            201,
+            json=shapes.upload_result(
+                [refs[-1]], [shapes.rejection("blank.png", "no_ink", "No ink was found on the page.")]
+            ),
+        )
 
     fake_api.on("POST", "signers/ACC-7/references/", handler=upload)
     fake_api.on("GET", "signers/ACC-7/references/70/image/", body=png())
@@ -29,8 +33,11 @@ def test_create_signer_then_upload_several_references(open_app, fake_api, png):
     at.text_input[1].input("Bo Lind")
     next(b for b in at.button if b.label == "Create signer").click().run()
     assert not at.exception
-    assert fake_api.received("POST", "signers/")[0].json == {"external_id": "ACC-7", "full_name": "Bo Lind",
-                                                             "status": "active"}
+    assert fake_api.received("POST", "signers/")[0].json == {
+        "external_id": "ACC-7",
+        "full_name": "Bo Lind",
+        "status": "active",
+    }
     assert "Signer ACC-7 (Bo Lind) created." in at.success[0].value
     assert "only 0 reference" in at.warning[0].value
 
@@ -52,9 +59,15 @@ def test_create_signer_then_upload_several_references(open_app, fake_api, png):
 def test_all_images_rejected_still_lists_the_reasons(open_app, fake_api, png):
     fake_api.on("GET", "signers/", json=shapes.page([SIGNER]))
     fake_api.on("GET", "signers/ACC-7/references/", json=references())
-    fake_api.on("POST", "signers/ACC-7/references/", status=400, json={
-        **shapes.upload_result([], [shapes.rejection("x.png", "not_an_image", "Not an image.")]),
-        "error": {"code": "no_image_accepted", "message": "No image was accepted.", "fields": {}}})
+    fake_api.on(
+        "POST",
+        "signers/ACC-7/references/",
+        status=400,
+        json={
+            **shapes.upload_result([], [shapes.rejection("x.png", "not_an_image", "Not an image.")]),
+            "error": {"code": "no_image_accepted", "message": "No image was accepted.", "fields": {}},
+        },
+    )
     at = open_app("admin", page=PAGE)
     at.radio(key="enroll_mode").set_value("Existing signer").run()
     at.text_input(key="enroll_query").input("ACC-7").run()
@@ -80,15 +93,22 @@ def test_enough_references_no_warning(open_app, fake_api, png):
 
 
 def test_duplicate_external_id_is_explained(open_app, fake_api):
-    fake_api.error("POST", "signers/", 400, "invalid", "Invalid input.",
-                   fields={"external_id": ["signer with this external id already exists."]})
+    fake_api.error(
+        "POST",
+        "signers/",
+        400,
+        "invalid",
+        "Invalid input.",
+        fields={"external_id": ["signer with this external id already exists."]},
+    )
     at = open_app("integrator", page=PAGE)
     at.text_input[0].input("ACC-7")
     at.text_input[1].input("Bo Lind")
     next(b for b in at.button if b.label == "Create signer").click().run()
     assert not at.exception
-    assert at.error[0].value == ("Signer not created: Invalid input.\n\n"
-                                 "- external_id: signer with this external id already exists.")
+    assert at.error[0].value == (
+        "Signer not created: Invalid input.\n\n- external_id: signer with this external id already exists."
+    )
     assert "enroll_signer" not in at.session_state
 
 

@@ -13,26 +13,41 @@ PAGE = "app_pages/history.py"
 
 
 def row(i, decision="genuine", day="2026-11-20", review=None, requested_by="clara"):
-    return shapes.verification(id=i, decision=decision, score=0.9 if decision == "genuine" else 0.1, review=review,
-                               distances=[{"reference": 11, "distance": 0.2}], model_version="m1",
-                               cheque_reference=f"CHQ{i}", requested_by=requested_by,
-                               created_at=f"{day}T10:00:0{i % 10}Z", processing_ms=40)
+    return shapes.verification(
+        id=i,
+        decision=decision,
+        score=0.9 if decision == "genuine" else 0.1,
+        review=review,
+        distances=[{"reference": 11, "distance": 0.2}],
+        model_version="m1",
+        cheque_reference=f"CHQ{i}",
+        requested_by=requested_by,
+        created_at=f"{day}T10:00:0{i % 10}Z",
+        processing_ms=40,
+    )
 
 
-ROWS = [row(1), row(2, "forgery", "2026-11-21"), row(3, "refer", "2026-11-21",
-                                                      review=shapes.review("forgery", "bad", reviewer="sam"))]
+ROWS = [
+    row(1),
+    row(2, "forgery", "2026-11-21"),
+    row(3, "refer", "2026-11-21", review=shapes.review("forgery", "bad", reviewer="sam")),
+]
 
 
 def paged(fake_api, rows, page_size=2):
     def handler(request):
         page = int(request.query.get("page", 1))
-        chunk = rows[(page - 1) * page_size: page * page_size]
+        chunk = rows[(page - 1) * page_size : page * page_size]
         has_next = page * page_size < len(rows)
         query = "&".join(f"{k}={v}" for k, v in request.query.items() if k != "page")
-        return fake_api.reply(json=shapes.page(
-            chunk, count=len(rows),
-            next=f"{fake_api.url}/verifications/?{query}&page={page + 1}" if has_next else None,
-            previous=f"{fake_api.url}/verifications/?page={page - 1}" if page > 1 else None))
+        return fake_api.reply(
+            json=shapes.page(
+                chunk,
+                count=len(rows),
+                next=f"{fake_api.url}/verifications/?{query}&page={page + 1}" if has_next else None,
+                previous=f"{fake_api.url}/verifications/?page={page - 1}" if page > 1 else None,
+            )
+        )
 
     fake_api.on("GET", "verifications/", handler=handler)
 
@@ -43,8 +58,11 @@ def test_table_chart_and_export_of_the_filtered_rows(open_app, fake_api):
     assert not at.exception
     first = fake_api.received("GET", "verifications/")[0].query
     today = dt.date.today()
-    assert first == {"page": "1", "date_from": (today - dt.timedelta(days=30)).isoformat(),
-                     "date_to": today.isoformat()}
+    assert first == {
+        "page": "1",
+        "date_from": (today - dt.timedelta(days=30)).isoformat(),
+        "date_to": today.isoformat(),
+    }
     table = at.dataframe[0].value
     assert list(table["id"]) == [1, 2]  # first page of two
     assert list(table["decision"]) == ["Genuine", "Forgery"]
@@ -63,8 +81,13 @@ def test_filters_are_sent_to_the_api(open_app, fake_api):
     at.run()
     assert not at.exception
     query = fake_api.received("GET", "verifications/")[-1].query
-    assert query == {"signer": "ACC-1", "decision": "forgery", "requested_by": "clara",
-                     "date_from": "2026-11-01", "date_to": "2026-11-21"}
+    assert query == {
+        "signer": "ACC-1",
+        "decision": "forgery",
+        "requested_by": "clara",
+        "date_from": "2026-11-01",
+        "date_to": "2026-11-21",
+    }
     assert list(at.dataframe[0].value["id"]) == [2]
 
 

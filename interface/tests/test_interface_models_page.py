@@ -7,21 +7,43 @@ PAGE = "app_pages/models.py"
 EMPTY = shapes.page([])
 AT = {"frr": 0.1, "far_skilled": 0.13, "far_random": 0.01}
 
-ACTIVE = shapes.model_version(1, "sigverify-resnet18 v1", is_active=True, card_=shapes.card(
-    validation={"R5": shapes.evaluation(5, 20, 0.12, AT)},
-    held_out={"cedar_R5": shapes.evaluation(5, 10, 0.16, AT), "gpds_R5": shapes.evaluation(5, 30, 0.123, AT),
-              "cedar_R1": shapes.evaluation(1, 10, 0.23)},
-    recipe={"history": [{"epoch": 1, "loss": 0.5, "val_eer": 0.2}, {"epoch": 2, "loss": 0.3, "val_eer": 0.15}]}))
+ACTIVE = shapes.model_version(
+    1,
+    "sigverify-resnet18 v1",
+    is_active=True,
+    card_=shapes.card(
+        validation={"R5": shapes.evaluation(5, 20, 0.12, AT)},
+        held_out={
+            "cedar_R5": shapes.evaluation(5, 10, 0.16, AT),
+            "gpds_R5": shapes.evaluation(5, 30, 0.123, AT),
+            "cedar_R1": shapes.evaluation(1, 10, 0.23),
+        },
+        recipe={"history": [{"epoch": 1, "loss": 0.5, "val_eer": 0.2}, {"epoch": 2, "loss": 0.3, "val_eer": 0.15}]},
+    ),
+)
 # A candidate whose validation EER (0.08) looks better than its held-out test EER (0.1): the headline is the test.
-CANDIDATE = shapes.model_version(2, "sigverify-resnet18 v2", card_=shapes.card(
-    validation={"R5": shapes.evaluation(5, 20, 0.08)}, held_out={"cedar_R5": shapes.evaluation(5, 10, 0.1, AT)},
-    thresholds={"eer": 0.5, "accept": 0.72, "reject": 0.3}), created_at="2026-11-22T00:30:00Z")
-RUNNING_JOB = shapes.training_job(5, "running", progress_=shapes.progress(3, 10, 0.42, 0.18, 55.5,
-                                                                          "2026-11-22T01:00:05Z"))
-DONE_JOB = shapes.training_job(4, "succeeded", epochs=2, loss="contrastive",
-                               progress_=shapes.progress(2, 2, 0.2, 0.2),
-                               model_version=shapes.brief(2, "sigverify-resnet18 v2"),
-                               finished_at="2026-11-22T00:30:00Z")
+CANDIDATE = shapes.model_version(
+    2,
+    "sigverify-resnet18 v2",
+    card_=shapes.card(
+        validation={"R5": shapes.evaluation(5, 20, 0.08)},
+        held_out={"cedar_R5": shapes.evaluation(5, 10, 0.1, AT)},
+        thresholds={"eer": 0.5, "accept": 0.72, "reject": 0.3},
+    ),
+    created_at="2026-11-22T00:30:00Z",
+)
+RUNNING_JOB = shapes.training_job(
+    5, "running", progress_=shapes.progress(3, 10, 0.42, 0.18, 55.5, "2026-11-22T01:00:05Z")
+)
+DONE_JOB = shapes.training_job(
+    4,
+    "succeeded",
+    epochs=2,
+    loss="contrastive",
+    progress_=shapes.progress(2, 2, 0.2, 0.2),
+    model_version=shapes.brief(2, "sigverify-resnet18 v2"),
+    finished_at="2026-11-22T00:30:00Z",
+)
 
 
 @pytest.fixture
@@ -50,13 +72,19 @@ def test_versions_with_metrics_and_roc(open_app, api):
     assert list(versions["test EER cedar"]) == [0.1, 0.16]
     assert list(versions["test EER gpds"])[1] == 0.123 and versions["test EER gpds"].isna()[0]
     assert list(versions["accept at"]) == [0.72, 0.7]
-    assert [e.label for e in at.expander] == ["sigverify-resnet18 v2 (#2)", "sigverify-resnet18 v1 (#1) · active",
-                                              "Start a training job"]
+    assert [e.label for e in at.expander] == [
+        "sigverify-resnet18 v2 (#2)",
+        "sigverify-resnet18 v1 (#1) · active",
+        "Start a training job",
+    ]
     metrics = [frame.value for frame in at.dataframe[1:] if "split" in frame.value]
     v1 = metrics[1]
     assert list(zip(v1["split"], v1["dataset"], v1["R"], v1["skilled EER"], strict=True)) == [
-        ("test (held-out writers)", "cedar", 1, 0.23), ("test (held-out writers)", "cedar", 5, 0.16),
-        ("test (held-out writers)", "gpds", 5, 0.123), ("validation (chose the model)", "all, pooled", 5, 0.12)]
+        ("test (held-out writers)", "cedar", 1, 0.23),
+        ("test (held-out writers)", "cedar", 5, 0.16),
+        ("test (held-out writers)", "gpds", 5, 0.123),
+        ("validation (chose the model)", "all, pooled", 5, 0.12),
+    ]
     # Operating points for both versions, v1's training history and v2's policy trade-off.
     plots = [image for image in at.image if image.captions == [""]]
     assert len(plots) == 4
@@ -71,8 +99,12 @@ def test_running_job_shows_live_progress(open_app, api):
     assert bars == {"epoch 3 of 10": 30}
     job_figures = ("training loss", "validation EER", "images / s", "last heartbeat")
     figures = {m.label: m.value for m in at.metric if m.label in job_figures}
-    assert figures == {"training loss": "0.420", "validation EER": "0.180", "images / s": "55.5",
-                       "last heartbeat": "01:00:05"}
+    assert figures == {
+        "training loss": "0.420",
+        "validation EER": "0.180",
+        "images / s": "55.5",
+        "last heartbeat": "01:00:05",
+    }
     finished = at.dataframe[-1].value
     assert list(finished["id"]) == [4] and list(finished["model version"]) == ["sigverify-resnet18 v2"]
 
@@ -97,9 +129,15 @@ def test_start_a_training_job(open_app, api):
     next(b for b in at.button if b.label == "Start training").click().run()
     assert not at.exception
     sent = api.received("POST", "training-jobs/")[0].json
-    assert sent == {"datasets": ["cedar", "gpds"], "include_references": True, "include_reviewed": True,
-                    "epochs": 3, "loss": "contrastive", "seed": 7,
-                    "options": {"lr": 0.001, "input_size": [128, 192], "embedding_dim": 256, "patience": 6}}
+    assert sent == {
+        "datasets": ["cedar", "gpds"],
+        "include_references": True,
+        "include_reviewed": True,
+        "epochs": 3,
+        "loss": "contrastive",
+        "seed": 7,
+        "options": {"lr": 0.001, "input_size": [128, 192], "embedding_dim": 256, "patience": 6},
+    }
     assert "Training job #6 is queued." in at.success[0].value
 
 
@@ -125,8 +163,11 @@ def test_promotion_needs_confirmation_then_shows_reembedding_progress(open_app, 
     assert not any("Promote sigverify-resnet18 v2?" in m.value for m in at.markdown)
 
     at.button(key="promote_2").click().run()
-    api.on("GET", "promotions/", handler=lambda r: api.reply(json=shapes.page(
-        [promotion] if r.query.get("status") == "running" else [])))
+    api.on(
+        "GET",
+        "promotions/",
+        handler=lambda r: api.reply(json=shapes.page([promotion] if r.query.get("status") == "running" else [])),
+    )
     at.button(key="promote_confirm").click().run()
     assert not at.exception
     assert len(api.received("POST", "model-versions/2/promote/")) == 1
@@ -135,8 +176,11 @@ def test_promotion_needs_confirmation_then_shows_reembedding_progress(open_app, 
 
 
 def test_finished_and_failed_promotions(open_app, api):
-    api.on("GET", "promotions/3/", json=shapes.promotion(3, "failed", shapes.brief(2, "v2"), total=40, done=12,
-                                                         error="worker lost"))
+    api.on(
+        "GET",
+        "promotions/3/",
+        json=shapes.promotion(3, "failed", shapes.brief(2, "v2"), total=40, done=12, error="worker lost"),
+    )
     at = open_app("ml_staff", page=PAGE)
     at.session_state["promotion"] = 3
     at.run()
@@ -186,7 +230,9 @@ def test_policy_figures_and_trade_off_plot_on_test_writers(open_app, api):
     # v1 has no validation scores: its card's thresholds, said plainly, and no policy form.
     assert any("The thresholds are the model card's." in i.value and "no scores.json" in i.value for i in at.info)
     assert [n.label for n in at.number_input if n.key and n.key.startswith("policy_")] == [
-        "Skilled forgeries accepted at most (%)", "Genuine signatures rejected at most (%)"]
+        "Skilled forgeries accepted at most (%)",
+        "Genuine signatures rejected at most (%)",
+    ]
 
 
 def test_policy_figure_marks_the_current_policy():
@@ -210,8 +256,11 @@ def test_preview_then_apply_a_policy_with_a_reason(open_app, api):
         return api.reply(json=shapes.policy_preview(float(request.query["far_skilled"]), float(request.query["frr"])))
 
     api.on("GET", "model-versions/2/policy/preview/", handler=preview)
-    api.on("PUT", "model-versions/2/policy/", json=shapes.policy_state(
-        2, far_skilled=0.005, changes=[shapes.policy_change(reason="fraud wave in region 4")]))
+    api.on(
+        "PUT",
+        "model-versions/2/policy/",
+        json=shapes.policy_state(2, far_skilled=0.005, changes=[shapes.policy_change(reason="fraud wave in region 4")]),
+    )
     at = open_app("ml_staff", page=PAGE)
     at.number_input(key="policy_far_2").set_value(0.5).run()
     at.button(key="policy_preview_button_2").click().run()
@@ -233,7 +282,10 @@ def test_preview_then_apply_a_policy_with_a_reason(open_app, api):
     at.button(key="policy_apply_2").click().run()
     assert not at.exception
     assert api.received("PUT", "model-versions/2/policy/")[0].json == {
-        "far_skilled": 0.005, "frr": 0.01, "reason": "fraud wave in region 4"}
+        "far_skilled": 0.005,
+        "frr": 0.01,
+        "reason": "fraud wave in region 4",
+    }
     assert any("set to 0.5% forgeries accepted and 1.0% genuine rejected" in s.value for s in at.success)
 
 
@@ -249,8 +301,13 @@ def test_targets_changed_after_the_preview_must_be_previewed_again(open_app, api
 
 def test_a_refused_policy_change_shows_the_field_errors(open_app, api):
     api.on("GET", "model-versions/2/policy/preview/", json=shapes.policy_preview(0.005))
-    api.error("PUT", "model-versions/2/policy/", 409, "no_validation_scores",
-              "The validation scores of model version v2 cannot be used.")
+    api.error(
+        "PUT",
+        "model-versions/2/policy/",
+        409,
+        "no_validation_scores",
+        "The validation scores of model version v2 cannot be used.",
+    )
     at = open_app("admin", page=PAGE)
     at.number_input(key="policy_far_2").set_value(0.5).run()
     at.button(key="policy_preview_button_2").click().run()

@@ -62,16 +62,26 @@ def test_verify_a_signature_crop_shows_decision_score_and_closest_references(ope
     text = markdown_text(at)
     assert "sv-genuine" in text and ">GENUINE<" in text
     assert {m.label: m.value for m in at.metric} == {
-        "Score": "0.910", "Genuine at or above": "0.70", "Forgery below": "0.35", "Closest reference": "0.120"}
+        "Score": "0.910",
+        "Genuine at or above": "0.70",
+        "Forgery below": "0.35",
+        "Closest reference": "0.120",
+    }
     assert any("model sigverify-resnet18" in c.value for c in at.caption)
     captions = [c for image in at.image for c in image.captions]
     # Closest first: the questioned image, then references 11 (0.12), 13 (0.30), 12 (0.41), as uploaded
     # and preprocessed.
     assert "Questioned" in captions and "Questioned, preprocessed" in captions
     assert [c for c in captions if c.startswith("Reference") and "preprocessed" not in c] == [
-        "Reference 11 · distance 0.120", "Reference 13 · distance 0.300", "Reference 12 · distance 0.410"]
+        "Reference 11 · distance 0.120",
+        "Reference 13 · distance 0.300",
+        "Reference 12 · distance 0.410",
+    ]
     assert [c for c in captions if c.endswith("preprocessed") and c.startswith("Reference")] == [
-        "Reference 11, preprocessed", "Reference 13, preprocessed", "Reference 12, preprocessed"]
+        "Reference 11, preprocessed",
+        "Reference 13, preprocessed",
+        "Reference 12, preprocessed",
+    ]
     distances = at.dataframe[-1].value
     assert list(distances["reference"]) == [11, 13, 12]
 
@@ -99,8 +109,13 @@ def cheque_png(width=1600, height=700) -> bytes:
     return buffer.getvalue()
 
 
-PROPOSAL = {"crop": {"x": 950, "y": 340, "width": 500, "height": 180}, "image_width": 1600, "image_height": 700,
-            "found": True, "code_line_top": 600}
+PROPOSAL = {
+    "crop": {"x": 950, "y": 340, "width": 500, "height": 180},
+    "image_width": 1600,
+    "image_height": 700,
+    "found": True,
+    "code_line_top": 600,
+}
 
 
 def upload_cheque(open_app, api, data=None, name="cheque.png", content_type="image/png", proposal=PROPOSAL):
@@ -137,7 +152,8 @@ def test_whole_cheque_starts_on_the_proposed_box_on_the_canvas(open_app, api):
     [rect] = data["initialDrawing"]["objects"]
     scale = 900 / 1600
     assert (rect["left"], rect["top"], rect["width"], rect["height"]) == pytest.approx(
-        (950 * scale, 340 * scale, 500 * scale, 180 * scale))
+        (950 * scale, 340 * scale, 500 * scale, 180 * scale)
+    )
     assert any("What will be checked (500 × 180 px)" in c for image in at.image for c in image.captions)
     assert any("found" in c.value and "Drag a new rectangle" in c.value for c in at.caption)
     verify_button(at).click().run()
@@ -152,10 +168,26 @@ def test_dragged_rectangle_is_sent_in_scan_pixels(open_app, api):
     at = upload_cheque(open_app, api)
     key, _ = canvas(at)
     scale = 900 / 1600
-    drawn = {"type": "Rect", "left": 990 * scale, "top": 360 * scale, "width": 150, "height": 50,
-             "scaleX": 2.0, "scaleY": 1.5, "originX": "left", "originY": "top"}
-    proposed = {"type": "rect", "left": 950 * scale, "top": 340 * scale, "width": 500 * scale,
-                "height": 180 * scale, "originX": "left", "originY": "top"}
+    drawn = {
+        "type": "Rect",
+        "left": 990 * scale,
+        "top": 360 * scale,
+        "width": 150,
+        "height": 50,
+        "scaleX": 2.0,
+        "scaleY": 1.5,
+        "originX": "left",
+        "originY": "top",
+    }
+    proposed = {
+        "type": "rect",
+        "left": 950 * scale,
+        "top": 340 * scale,
+        "width": 500 * scale,
+        "height": 180 * scale,
+        "originX": "left",
+        "originY": "top",
+    }
     at.session_state[key] = {"drawing": {"raw": {"objects": [proposed, drawn]}, "data": None}}
     at.run()
     assert not at.exception
@@ -165,7 +197,8 @@ def test_dragged_rectangle_is_sent_in_scan_pixels(open_app, api):
     assert new_key != key
     [rect] = json.loads(element.proto.json)["initialDrawing"]["objects"]
     assert (rect["left"], rect["top"], rect["width"], rect["height"]) == pytest.approx(
-        (990 * scale, 360 * scale, 533 * scale, 133 * scale))
+        (990 * scale, 360 * scale, 533 * scale, 133 * scale)
+    )
     verify_button(at).click().run()
     assert not at.exception
     assert sent_crop(api) == "990,360,533,133"  # the last rectangle, 300 x 75 canvas px, in scan pixels
@@ -177,7 +210,11 @@ def test_typed_numbers_are_the_fallback(open_app, api):
     at = upload_cheque(open_app, api)
     boxes = {n.label: n for n in at.number_input}
     assert {label: box.value for label, box in boxes.items()} == {
-        "Left (x)": 950, "Top (y)": 340, "Width": 500, "Height": 180}  # prefilled with the proposal
+        "Left (x)": 950,
+        "Top (y)": 340,
+        "Width": 500,
+        "Height": 180,
+    }  # prefilled with the proposal
     boxes["Left (x)"].set_value(900)
     boxes["Width"].set_value(300)
     at.run()
@@ -231,12 +268,15 @@ def test_group4_and_multi_page_tiffs_are_shown_and_sent_as_they_are(open_app, ap
     assert sent.files[0][1:] == ("cheque.tif", data) and sent.form["crop"] == "950,340,500,180"
 
 
-@pytest.mark.parametrize("status, code, message", [
-    (409, "no_references", "Signer ACC-1 has no reference signatures; enroll some first."),
-    (409, "signer_suspended", "Signer ACC-1 is suspended."),
-    (400, "not_an_image", "The file is not an image we can read."),
-    (503, "model_unavailable", "No model is active."),
-])
+@pytest.mark.parametrize(
+    "status, code, message",
+    [
+        (409, "no_references", "Signer ACC-1 has no reference signatures; enroll some first."),
+        (409, "signer_suspended", "Signer ACC-1 is suspended."),
+        (400, "not_an_image", "The file is not an image we can read."),
+        (503, "model_unavailable", "No model is active."),
+    ],
+)
 def test_api_refusals_are_shown_in_plain_words(open_app, api, png, status, code, message):
     api.error("POST", "verifications/", status, code, message)
     at = choose_signer(open_app("clerk", page=PAGE))
@@ -307,8 +347,10 @@ def test_overruling_needs_a_comment(open_app, api, png):
     at.text_area[0].input("Hesitant strokes")
     next(b for b in at.button if b.label == "Record review").click().run()
     assert not at.exception
-    assert api.received("POST", "verifications/9/review/")[0].json == {"final_decision": "forgery",
-                                                                      "comment": "Hesitant strokes"}
+    assert api.received("POST", "verifications/9/review/")[0].json == {
+        "final_decision": "forgery",
+        "comment": "Hesitant strokes",
+    }
     assert "overruled the model" in at.success[0].value
 
 

@@ -14,8 +14,7 @@ from .roles import ADMIN, ROLE_NAMES, ROLE_PERMISSIONS
 
 def _permission_lookup(permission_model):
     return {
-        f"{p.content_type.app_label}.{p.codename}": p
-        for p in permission_model.objects.select_related("content_type")
+        f"{p.content_type.app_label}.{p.codename}": p for p in permission_model.objects.select_related("content_type")
     }
 
 

@@ -58,5 +58,7 @@ def _private(response):
 def img_tag(url: str, height: int = 60):
     return format_html(
         '<a href="{}" target="_blank"><img src="{}?thumb=1" style="max-height:{}px;border:1px solid #ccc" alt="signature"></a>',
-        url, url, height,
+        url,
+        url,
+        height,
     )

@@ -35,7 +35,10 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
-    HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
     description="Any unique string (e.g. a UUID) per request, up to 255 characters. A retry with the same key and "
     "the same body gets the first answer back (header `Idempotent-Replayed: true`) and creates nothing; the same "
     "key with another body gets 422 `idempotency_key_reused`. Keys are per user and kept at least 24 hours.",

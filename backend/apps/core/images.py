@@ -13,6 +13,7 @@ import io
 import numpy as np
 from django.conf import settings
 from PIL import Image
+
 from sigverify.errors import ImageRejected, NotAnImageError
 from sigverify.preprocess import load_image, preprocess_image
 
@@ -45,7 +46,9 @@ def read_upload(uploaded) -> bytes:
     uploaded.seek(0)
     data = uploaded.read(limit + 1)
     if len(data) > limit:
-        raise InvalidImage(f"the file is larger than the limit of {settings.SIGVERIFY_MAX_UPLOAD_MB} MB", code="file_too_large")
+        raise InvalidImage(
+            f"the file is larger than the limit of {settings.SIGVERIFY_MAX_UPLOAD_MB} MB", code="file_too_large"
+        )
     return data
 
 

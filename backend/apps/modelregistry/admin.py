@@ -26,7 +26,6 @@ class PolicyChangeInline(admin.TabularInline):
     show_change_link = True
 
 
-
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
     list_display = ("name", "is_active", "short_sha256", "eer", "accept", "reject", "policy", "created_at")
@@ -102,8 +101,17 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 @admin.register(Promotion)
 class PromotionAdmin(admin.ModelAdmin):
-    list_display = ("id", "model_version", "status", "done", "total", "previous_version", "requested_by",
-                    "created_at", "finished_at")
+    list_display = (
+        "id",
+        "model_version",
+        "status",
+        "done",
+        "total",
+        "previous_version",
+        "requested_by",
+        "created_at",
+        "finished_at",
+    )
     list_filter = ("status",)
     readonly_fields = [f.name for f in Promotion._meta.fields]
     ordering = ("-created_at",)

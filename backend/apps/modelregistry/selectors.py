@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db.models import QuerySet
-from sigverify.policy import Policy, ScoresFileError, StoredScores, preview, scores_for_card, sweep
 
 from apps.core.exceptions import Conflict
+from sigverify.policy import Policy, ScoresFileError, StoredScores, preview, scores_for_card, sweep
 
 from .models import ModelVersion, PolicyChange, Promotion
 from .serving import load_state

@@ -69,7 +69,8 @@ def register_model_dir(path, activate: bool = False, name: str | None = None) ->
     if created:
         thresholds = card.get("thresholds", {}) or {}
         policy = Policy(
-            far_skilled=thresholds.get("accept_far_skilled", DEFAULT_TARGET), frr=thresholds.get("reject_frr", DEFAULT_TARGET)
+            far_skilled=thresholds.get("accept_far_skilled", DEFAULT_TARGET),
+            frr=thresholds.get("reject_frr", DEFAULT_TARGET),
         )
         if policy.errors():
             policy = Policy()  # a card from outside the allowed range still starts at the default policy
@@ -169,16 +170,26 @@ def run_promotion(promotion_pk: int) -> str:
                 missing = _missing(version)
                 if missing:
                     if missing == unpreparable:
-                        raise ValueError("; ".join(
-                            f"{name}: {len(ids)} cannot be made with {version.name} (ids {sorted(ids)[:20]})"
-                            for name, ids in missing.items()
-                        ) + "; remove or replace those items, then promote again")
+                        raise ValueError(
+                            "; ".join(
+                                f"{name}: {len(ids)} cannot be made with {version.name} (ids {sorted(ids)[:20]})"
+                                for name, ids in missing.items()
+                            )
+                            + "; remove or replace those items, then promote again"
+                        )
                     unpreparable = missing  # or added meanwhile (a reference enrolled): try them once more
                     continue
                 previous = ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).first()
                 activate_version(version)
-                if not jobs.finish(Promotion, promotion_pk, Promotion.Status.SUCCEEDED, done=_done(version),
-                                   total=_total(), previous_version=previous, heartbeat_at=timezone.now()):
+                if not jobs.finish(
+                    Promotion,
+                    promotion_pk,
+                    Promotion.Status.SUCCEEDED,
+                    done=_done(version),
+                    total=_total(),
+                    previous_version=previous,
+                    heartbeat_at=timezone.now(),
+                ):
                     raise RuntimeError("the promotion was marked failed while switching; the switch is rolled back")
             return "succeeded"
         raise RuntimeError("references kept being enrolled during the promotion; promote again")

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from sigverify.errors import ModelLoadError
-from sigverify.weights import WEIGHTS_FILE
 
 from apps.core.exceptions import ServiceUnavailable
+from sigverify.errors import ModelLoadError
+from sigverify.weights import WEIGHTS_FILE
 
 from .models import ModelVersion
 
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _verifiers: dict[tuple[int, str], object] = {}
-_failures: dict[tuple[int, str], "LoadFailure"] = {}
+_failures: dict[tuple[int, str], LoadFailure] = {}
 _KEEP = 2  # the active version and the one before it (requests in flight during a switch)
 
 
@@ -104,7 +104,10 @@ def _load(version: ModelVersion, stamp: tuple):
         raise ModelLoadError(message) from exc
     logger.info(
         "loaded model version %s (%s, %s) in %.0f ms",
-        version.name, version.sha256[:12], verifier.precision, 1000 * (time.perf_counter() - started),
+        version.name,
+        version.sha256[:12],
+        verifier.precision,
+        1000 * (time.perf_counter() - started),
     )
     return verifier
 

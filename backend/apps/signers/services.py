@@ -100,7 +100,7 @@ def _store_references(signer, candidates, vectors, version, user) -> list[Refere
     try:
         with transaction.atomic():
             references = []
-            for candidate, vector in zip(candidates, vectors):
+            for candidate, vector in zip(candidates, vectors, strict=True):
                 reference = ReferenceSignature(
                     signer=signer,
                     sha256=candidate.sha256,
@@ -109,7 +109,9 @@ def _store_references(signer, candidates, vectors, version, user) -> list[Refere
                     quality=candidate.quality,
                     enrolled_by=user if (user is not None and user.is_authenticated) else None,
                 )
-                reference.image.save(f"{candidate.sha256}.{candidate.extension}", ContentFile(candidate.data), save=False)
+                reference.image.save(
+                    f"{candidate.sha256}.{candidate.extension}", ContentFile(candidate.data), save=False
+                )
                 stored_files.append(reference.image.name)
                 reference.save()
                 ReferenceEmbedding.objects.create(
@@ -176,8 +178,10 @@ def embed_missing_references(version, batch_size: int = 64, progress=None) -> in
             vectors = verifier.embed_arrays(arrays)
             ReferenceEmbedding.objects.bulk_create(
                 [
-                    ReferenceEmbedding(reference_id=ref_id, model_version=version, vector=ReferenceEmbedding.to_bytes(v))
-                    for ref_id, v in zip(kept, vectors)
+                    ReferenceEmbedding(
+                        reference_id=ref_id, model_version=version, vector=ReferenceEmbedding.to_bytes(v)
+                    )
+                    for ref_id, v in zip(kept, vectors, strict=True)
                 ],
                 ignore_conflicts=True,
             )

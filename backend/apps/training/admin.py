@@ -8,8 +8,17 @@ from .models import TrainingJob
 
 @admin.register(TrainingJob)
 class TrainingJobAdmin(admin.ModelAdmin):
-    list_display = ("id", "status", "requested_by", "epoch", "epochs", "val_eer", "heartbeat_at", "created_at",
-                    "model_version")
+    list_display = (
+        "id",
+        "status",
+        "requested_by",
+        "epoch",
+        "epochs",
+        "val_eer",
+        "heartbeat_at",
+        "created_at",
+        "model_version",
+    )
     list_filter = ("status",)
     readonly_fields = [f.name for f in TrainingJob._meta.fields]
     actions = ["cancel_jobs"]
@@ -25,4 +34,3 @@ class TrainingJobAdmin(admin.ModelAdmin):
                 services.cancel_training_job(job)
             except ServiceError as exc:
                 self.message_user(request, f"job {job.pk}: {exc.message}", messages.WARNING)
-

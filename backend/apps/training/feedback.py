@@ -22,10 +22,10 @@ from pathlib import Path
 
 from django.conf import settings
 from PIL import Image
-from sigverify.datasets import Sample, write_manifest
 
 from apps.signers.models import ReferenceSignature
 from apps.verifications.models import Review, Verification
+from sigverify.datasets import Sample, write_manifest
 
 SOURCES_FILE = "sources.csv"
 _DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -89,9 +89,7 @@ def _labelled_sources(include_references: bool, include_reviewed: bool):
             yield f"signer-{ref.signer_id}", "genuine", f"reference:{ref.pk}", ref.image, None, ref.sha256
     if include_reviewed:
         reviewed = (
-            Verification.objects.filter(review__isnull=False)
-            .select_related("review")
-            .order_by("signer_id", "id")
+            Verification.objects.filter(review__isnull=False).select_related("review").order_by("signer_id", "id")
         )
         for ver in reviewed.iterator():
             label = LABEL_BY_FINAL_DECISION.get(ver.review.final_decision)

@@ -79,4 +79,3 @@ class TrainingJob(Run, models.Model):
     def stale_error(cls, end) -> str:
         message = stale_message("no model was registered")
         return "cancelled; " + message if end == cls.Status.CANCELLED else message
-

@@ -68,7 +68,9 @@ def validate_training_request(
             errors["datasets"] = str(exc)
             break
         if not (root / name / "manifest.csv").is_file():
-            errors["datasets"] = f"no organised dataset {name!r} in organized_data/ (import it with `sigverify import-data`)"
+            errors["datasets"] = (
+                f"no organised dataset {name!r} in organized_data/ (import it with `sigverify import-data`)"
+            )
             break
     if not datasets and not include_references and not include_reviewed:
         errors["datasets"] = "no training data: name a dataset or include the references or reviewed verifications"
@@ -232,8 +234,9 @@ def run_training_job(job_pk: int, worker: str = "") -> str:
     from sigverify.train import TrainingCancelled, train
 
     now = timezone.now()
-    if not jobs.transition(TrainingJob, job_pk, TrainingJob.Status.RUNNING, started_at=now, heartbeat_at=now,
-                       worker=worker[:200]):
+    if not jobs.transition(
+        TrainingJob, job_pk, TrainingJob.Status.RUNNING, started_at=now, heartbeat_at=now, worker=worker[:200]
+    ):
         status = TrainingJob.objects.filter(pk=job_pk).values_list("status", flat=True).first()
         logger.info("training job %s not started: status is %s", job_pk, status)
         return f"skipped ({status})"
@@ -282,8 +285,13 @@ def run_training_job(job_pk: int, worker: str = "") -> str:
     except Exception as exc:
         logger.exception("training job %s failed", job_pk)
         log(f"failed: {type(exc).__name__}: {exc}")
-        jobs.finish(TrainingJob, job_pk, TrainingJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}",
-                log_tail="\n".join(lines))
+        jobs.finish(
+            TrainingJob,
+            job_pk,
+            TrainingJob.Status.FAILED,
+            error=f"{type(exc).__name__}: {exc}",
+            log_tail="\n".join(lines),
+        )
         shutil.rmtree(out_dir, ignore_errors=True)
         return "failed"
 
@@ -299,8 +307,14 @@ def _register_result(job_pk, result, lines) -> str:
             return f"not registered ({job.status})"
         version, _created = registry.register_model_dir(result.model_dir, activate=False)
         lines.append(f"{timezone.now():%H:%M:%S} registered model version {version.name} (inactive)")
-        jobs.finish(TrainingJob, job_pk, TrainingJob.Status.SUCCEEDED, model_version=version,
-                log_tail="\n".join(lines), heartbeat_at=timezone.now())
+        jobs.finish(
+            TrainingJob,
+            job_pk,
+            TrainingJob.Status.SUCCEEDED,
+            model_version=version,
+            log_tail="\n".join(lines),
+            heartbeat_at=timezone.now(),
+        )
     # The model dir is all that is kept; the checkpoint and best-epoch weights were for resuming.
     for leftover in ("checkpoint.pt", "best.safetensors"):
         (Path(result.model_dir).parent / leftover).unlink(missing_ok=True)

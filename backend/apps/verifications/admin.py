@@ -41,16 +41,40 @@ class ReviewInline(admin.StackedInline):
 
 @admin.register(Verification)
 class VerificationAdmin(ReadOnlyAdmin):
-    list_display = ("id", "created_at", "preview", "signer", "decision", "score", "model_version", "requested_by",
-                    "cheque_reference", "processing_ms", "reviewed")
+    list_display = (
+        "id",
+        "created_at",
+        "preview",
+        "signer",
+        "decision",
+        "score",
+        "model_version",
+        "requested_by",
+        "cheque_reference",
+        "processing_ms",
+        "reviewed",
+    )
     list_filter = ("decision", "model_version", "created_at", ("review", admin.EmptyFieldListFilter), "requested_by")
     search_fields = ("signer__external_id", "signer__full_name", "cheque_reference", "image_sha256")
     date_hierarchy = "created_at"
     list_select_related = ("signer", "model_version", "requested_by", "review")
     inlines = [ReviewInline]
     fields = (
-        "large_preview", "review_link", "signer", "decision", "score", "z_score", "thresholds", "distances",
-        "model_version", "cheque_reference", "crop", "image_sha256", "quality", "requested_by", "created_at",
+        "large_preview",
+        "review_link",
+        "signer",
+        "decision",
+        "score",
+        "z_score",
+        "thresholds",
+        "distances",
+        "model_version",
+        "cheque_reference",
+        "crop",
+        "image_sha256",
+        "quality",
+        "requested_by",
+        "created_at",
         "processing_ms",
     )
     readonly_fields = fields
@@ -85,7 +109,9 @@ class VerificationAdmin(ReadOnlyAdmin):
 
     def image(self, request, pk):
         verification = get_object_or_404(Verification, pk=pk)
-        return image_view(request, verification, "verifications.view_verification", content_type_for_name(verification.image.name))
+        return image_view(
+            request, verification, "verifications.view_verification", content_type_for_name(verification.image.name)
+        )
 
 
 class ReviewForm(forms.ModelForm):
@@ -159,7 +185,18 @@ class VerificationBatchAdmin(ReadOnlyAdmin):
     list_display = ("id", "created_at", "status", "total", "requested_by", "attempts", "finished_at")
     list_filter = ("status", "created_at")
     list_select_related = ("requested_by",)
-    fields = ("status", "total", "error", "requested_by", "attempts", "worker", "task_id", "heartbeat_at",
-              "created_at", "started_at", "finished_at")
+    fields = (
+        "status",
+        "total",
+        "error",
+        "requested_by",
+        "attempts",
+        "worker",
+        "task_id",
+        "heartbeat_at",
+        "created_at",
+        "started_at",
+        "finished_at",
+    )
     readonly_fields = fields
     inlines = [BatchItemInline]

@@ -73,7 +73,10 @@ def create_batch(*, user, items: list[dict]) -> VerificationBatch:
             rows = []
             for index, item in enumerate(items):
                 row = BatchItem(
-                    batch=batch, index=index, signer_key=item["signer"], crop=item.get("crop"),
+                    batch=batch,
+                    index=index,
+                    signer_key=item["signer"],
+                    crop=item.get("crop"),
                     cheque_reference=item.get("cheque_reference") or "",
                 )
                 try:
@@ -156,8 +159,11 @@ def recover_batches(worker: str = "") -> list[int]:
     for pk in VerificationBatch.objects.filter(orphaned).values_list("pk", flat=True):
         if VerificationBatch.objects.filter(orphaned, pk=pk).update(status=Status.QUEUED):
             recovered.append(pk)
-    recovered += VerificationBatch.objects.filter(status=Status.QUEUED, task_id="").exclude(pk__in=recovered) \
+    recovered += (
+        VerificationBatch.objects.filter(status=Status.QUEUED, task_id="")
+        .exclude(pk__in=recovered)
         .values_list("pk", flat=True)
+    )
     for pk in recovered:
         logger.warning("verification batch %s: queued again (its worker stopped or it never reached the broker)", pk)
         enqueue_batch(pk)
@@ -181,8 +187,12 @@ def run_batch(batch_pk: int, worker: str = "") -> str:
     now = timezone.now()
     claimable = Q(status=Status.QUEUED) | _stale_running()
     claimed = VerificationBatch.objects.filter(claimable, pk=batch_pk).update(
-        status=Status.RUNNING, attempts=F("attempts") + 1, heartbeat_at=now,
-        started_at=Coalesce("started_at", now), worker=worker[:200], error="",
+        status=Status.RUNNING,
+        attempts=F("attempts") + 1,
+        heartbeat_at=now,
+        started_at=Coalesce("started_at", now),
+        worker=worker[:200],
+        error="",
     )
     if not claimed:
         current = VerificationBatch.objects.filter(pk=batch_pk).values_list("status", flat=True).first()
@@ -205,7 +215,9 @@ def run_batch(batch_pk: int, worker: str = "") -> str:
         logger.exception("verification batch %s failed", batch_pk)
         _stop_failed(batch_pk, attempt, f"{type(exc).__name__}: {exc}")
         return "failed"
-    if not _owned(batch_pk, attempt).update(status=Status.DONE, finished_at=timezone.now(), heartbeat_at=timezone.now()):
+    if not _owned(batch_pk, attempt).update(
+        status=Status.DONE, finished_at=timezone.now(), heartbeat_at=timezone.now()
+    ):
         return "taken over"
     return "done"
 
@@ -217,7 +229,8 @@ def _owned(batch_pk: int, attempt: int):
 def _stop_failed(batch_pk: int, attempt: int, reason: str) -> None:
     try:
         _owned(batch_pk, attempt).update(
-            status=Status.FAILED, finished_at=timezone.now(),
+            status=Status.FAILED,
+            finished_at=timezone.now(),
             error=f"{reason} The finished items are kept; resume the batch once this is fixed.",
         )
     except DatabaseError:
@@ -236,8 +249,10 @@ def process_item(item_pk: int) -> str:
     try:
         with transaction.atomic():
             item = (
-                BatchItem.objects.select_for_update(of=("self",)).select_related("batch__requested_by")
-                .filter(pk=item_pk, status=ItemStatus.PENDING).first()
+                BatchItem.objects.select_for_update(of=("self",))
+                .select_related("batch__requested_by")
+                .filter(pk=item_pk, status=ItemStatus.PENDING)
+                .first()
             )
             if item is None:
                 return "skipped"
@@ -254,7 +269,10 @@ def process_item(item_pk: int) -> str:
                 raise
             except Exception as exc:  # a bug on one image must not stop the other items
                 logger.exception("verification batch %s item %s failed", item.batch_id, item.index)
-                code, message = "internal_error", f"An unexpected error occurred ({type(exc).__name__}); it has been logged."
+                code, message = (
+                    "internal_error",
+                    f"An unexpected error occurred ({type(exc).__name__}); it has been logged.",
+                )
             changes = {"finished_at": timezone.now()}
             if verification is not None:
                 changes.update(status=ItemStatus.DONE, verification=verification)
@@ -285,8 +303,12 @@ def _verify(item: BatchItem):
     except (FileNotFoundError, OSError, ValueError):
         raise ServiceError("The item's stored image is missing.", code="image_missing") from None
     return services.verify_signature(
-        signer=signer, image=ContentFile(data, name=item.image.name), crop=item.crop,
-        cheque_reference=item.cheque_reference, user=item.batch.requested_by, batch=item.batch,
+        signer=signer,
+        image=ContentFile(data, name=item.image.name),
+        crop=item.crop,
+        cheque_reference=item.cheque_reference,
+        user=item.batch.requested_by,
+        batch=item.batch,
     )
 
 

@@ -48,7 +48,11 @@ class Verification(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     processing_ms = models.PositiveIntegerField()
     batch = models.ForeignKey(
-        "VerificationBatch", null=True, blank=True, on_delete=models.PROTECT, related_name="verifications",
+        "VerificationBatch",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="verifications",
         help_text="The batch this verification was part of, if any.",
     )
 

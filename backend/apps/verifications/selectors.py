@@ -12,10 +12,14 @@ def verification_list() -> QuerySet[Verification]:
 def batch_list(user) -> QuerySet[VerificationBatch]:
     """The batches ``user`` may read, with their progress counted from the items: all of
     them with ``view_verificationbatch`` (admins), else the user's own."""
-    batches = VerificationBatch.objects.select_related("requested_by").annotate(
-        items_done=Count("items", filter=~Q(items__status=BatchItem.Status.PENDING)),
-        items_failed=Count("items", filter=Q(items__status=BatchItem.Status.FAILED)),
-    ).order_by("-created_at", "-id")  # Meta.ordering does not apply to aggregate queries
+    batches = (
+        VerificationBatch.objects.select_related("requested_by")
+        .annotate(
+            items_done=Count("items", filter=~Q(items__status=BatchItem.Status.PENDING)),
+            items_failed=Count("items", filter=Q(items__status=BatchItem.Status.FAILED)),
+        )
+        .order_by("-created_at", "-id")
+    )  # Meta.ordering does not apply to aggregate queries
     if not user.has_perm("verifications.view_verificationbatch"):
         batches = batches.filter(requested_by=user)
     return batches

@@ -8,8 +8,6 @@ import time
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from sigverify.cheque import find_signature_region
-from sigverify.scoring import decide
 
 from apps.core.exceptions import Conflict, ServiceError
 from apps.core.images import decode_bytes, preprocess_bytes, read_upload, sha256_bytes, sniff_image_type
@@ -17,6 +15,8 @@ from apps.modelregistry.selectors import get_active_version
 from apps.modelregistry.serving import require_verifier, thresholds_in_force
 from apps.signers.models import Signer
 from apps.signers.selectors import reference_embeddings
+from sigverify.cheque import find_signature_region
+from sigverify.scoring import decide
 
 from .models import Decision, Review, Verification
 
@@ -74,7 +74,8 @@ def verify_signature(
     thresholds = thresholds_in_force(version)  # recorded with the row: what this decision used
     decision = decide(result.score, thresholds["accept"], thresholds["reject"])
     distances = [
-        {"reference": ref_id, "distance": round(float(d), 6)} for ref_id, d in zip(reference_ids, result.distances)
+        {"reference": ref_id, "distance": round(float(d), 6)}
+        for ref_id, d in zip(reference_ids, result.distances, strict=True)
     ]
     digest = sha256_bytes(data)
     _, extension = sniff_image_type(data)

@@ -17,8 +17,9 @@ from celery.signals import worker_ready
 logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, name="apps.verifications.tasks.run_verification_batch", acks_late=True,
-             reject_on_worker_lost=True)
+@shared_task(
+    bind=True, name="apps.verifications.tasks.run_verification_batch", acks_late=True, reject_on_worker_lost=True
+)
 def run_verification_batch(self, batch_id: int) -> str:
     from . import batches
 

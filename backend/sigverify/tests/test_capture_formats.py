@@ -1,6 +1,5 @@
 """BHSig260's layout, duplicates, every image mode of archives, and caches kept out of input folders."""
 
-import csv
 import os
 import shutil
 import stat
@@ -11,7 +10,7 @@ from PIL import Image
 
 from sigverify.cache import ImageCache, default_cache_dir
 from sigverify.cli import main
-from sigverify.datasets import import_dataset, load_dataset, read_duplicates, scan
+from sigverify.datasets import load_dataset, read_duplicates, scan
 from sigverify.errors import DatasetError
 from sigverify.preprocess import preprocess
 from sigverify.synthetic import draw_signature
@@ -19,7 +18,9 @@ from sigverify.synthetic import draw_signature
 
 def bilevel(writer: int, sample: int, forged: bool = False) -> Image.Image:
     """A drawn signature as a cheque archive stores it: 1-bit, black ink on white."""
-    return draw_signature(writer, sample, forged=forged).convert("L").point(lambda v: 255 if v > 128 else 0).convert("1")
+    return (
+        draw_signature(writer, sample, forged=forged).convert("L").point(lambda v: 255 if v > 128 else 0).convert("1")
+    )
 
 
 def make_bhsig(root, script="H", writers=(1, 11), n=4):
@@ -30,7 +31,9 @@ def make_bhsig(root, script="H", writers=(1, 11), n=4):
         wid = f"{w:03d}" if w >= 10 else str(w)
         for i in range(1, n + 1):
             for kind, forged in (("G", False), ("F", True)):
-                bilevel(w, i, forged).save(folder / f"{script}-S-{wid}-{kind}-{i:02d}.tif", compression="group4", dpi=(300, 300))
+                bilevel(w, i, forged).save(
+                    folder / f"{script}-S-{wid}-{kind}-{i:02d}.tif", compression="group4", dpi=(300, 300)
+                )
     return root
 
 
@@ -61,8 +64,23 @@ def test_import_leaves_out_exact_duplicates_and_lists_them(tmp_path, capsys):
     shutil.copyfile(folder / "B-S-1-G-03.tif", src / "11" / "B-S-011-G-07.tif")
 
     dest = tmp_path / "organized" / "bengali"
-    assert main(["import-data", "--data", str(src), "--layout", "bhsig260", "--name", "bengali",
-                 "--out", str(dest.parent), "--no-cache"]) == 0
+    assert (
+        main(
+            [
+                "import-data",
+                "--data",
+                str(src),
+                "--layout",
+                "bhsig260",
+                "--name",
+                "bengali",
+                "--out",
+                str(dest.parent),
+                "--no-cache",
+            ]
+        )
+        == 0
+    )
     assert "exact duplicates left out: 2 images of 1 writers" in capsys.readouterr().out
     dupes = read_duplicates(dest)
     assert {(d["path"], d["same_as"]) for d in dupes} == {
@@ -123,8 +141,24 @@ def test_evaluate_never_writes_inside_the_dataset(tmp_path, monkeypatch, tiny_mo
         path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
     try:
         for _ in range(2):  # the second run failed before the fix
-            assert main(["evaluate", "--data", str(src), "--layout", "gpds", "--model", str(tiny_model_dir),
-                         "-R", "3", "--json", str(tmp_path / "e.json")]) == 0
+            assert (
+                main(
+                    [
+                        "evaluate",
+                        "--data",
+                        str(src),
+                        "--layout",
+                        "gpds",
+                        "--model",
+                        str(tiny_model_dir),
+                        "-R",
+                        "3",
+                        "--json",
+                        str(tmp_path / "e.json"),
+                    ]
+                )
+                == 0
+            )
     finally:
         for path in [src, *src.rglob("*")]:
             path.chmod(path.stat().st_mode | stat.S_IWUSR)
@@ -151,12 +185,33 @@ def test_cache_follows_the_dataset_content(tmp_path, monkeypatch, folders_tree):
 def test_decisions_in_the_evaluation_json(tmp_path, tiny_model_dir, folders_tree):
     import json
 
-    assert main(["evaluate", "--data", str(folders_tree), "--model", str(tiny_model_dir), "-R", "3",
-                 "--json", str(tmp_path / "e.json")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--data",
+                str(folders_tree),
+                "--model",
+                str(tiny_model_dir),
+                "-R",
+                "3",
+                "--json",
+                str(tmp_path / "e.json"),
+            ]
+        )
+        == 0
+    )
     report = json.loads((tmp_path / "e.json").read_text())
     d = report["decisions"]
-    assert set(d) >= {"accept", "reject", "far_skilled_at_accept", "far_random_at_accept", "frr_at_reject",
-                      "referred", "automated"}
+    assert set(d) >= {
+        "accept",
+        "reject",
+        "far_skilled_at_accept",
+        "far_random_at_accept",
+        "frr_at_reject",
+        "referred",
+        "automated",
+    }
     assert d["accept"] >= d["reject"]
     assert d["referred"] + d["automated"] == pytest.approx(1.0)
     for key in ("far_skilled_at_accept", "far_random_at_accept", "frr_at_reject", "referred"):
@@ -193,7 +248,23 @@ def test_evaluate_can_simulate_a_cheque_archive_capture(tmp_path, tiny_model_dir
     bi = as_bilevel(image)
     assert bi.mode == "1" and set(np.unique(np.asarray(bi.convert("L")))) <= {0, 255}
     assert half_resolution(image).size == (image.width // 2, image.height // 2)
-    assert main(["evaluate", "--data", str(folders_tree), "--model", str(tiny_model_dir), "-R", "3",
-                 "--capture", "bilevel", "--json", str(tmp_path / "b.json")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--data",
+                str(folders_tree),
+                "--model",
+                str(tiny_model_dir),
+                "-R",
+                "3",
+                "--capture",
+                "bilevel",
+                "--json",
+                str(tmp_path / "b.json"),
+            ]
+        )
+        == 0
+    )
     report = json.loads((tmp_path / "b.json").read_text())
     assert report["capture"] == "bilevel" and report["writers"] == 6

@@ -30,7 +30,12 @@ def make_gpds(root, writers=(1, 12), n=3):
 def test_cedar_layout(tmp_path):
     samples = scan(make_cedar(tmp_path), "cedar")
     assert len(samples) == 12
-    assert {(s.writer, s.label) for s in samples} == {("1", "genuine"), ("1", "forged"), ("2", "genuine"), ("2", "forged")}
+    assert {(s.writer, s.label) for s in samples} == {
+        ("1", "genuine"),
+        ("1", "forged"),
+        ("2", "genuine"),
+        ("2", "forged"),
+    }
     first = samples[0]
     assert first.writer == "1" and first.label == "genuine" and first.sample == 1
 

@@ -72,7 +72,9 @@ def test_score_model_shrinks_to_priors_and_calibrates():
     near = sm.score(one[0], close)
     far = sm.score(-one[0], close)
     assert near.score > far.score and len(near.distances) == 5
-    fitted = fit_calibration(np.random.default_rng(0).normal(-1, 1, 200), np.random.default_rng(1).normal(2, 1, 200), sm)
+    fitted = fit_calibration(
+        np.random.default_rng(0).normal(-1, 1, 200), np.random.default_rng(1).normal(2, 1, 200), sm
+    )
     assert fitted.coef > 0
     assert fitted.calibrate(-3) > 0.9 > 0.1 > fitted.calibrate(5)
     assert ScoreModel.from_dict(fitted.to_dict()) == fitted

@@ -1,7 +1,16 @@
 from collections import Counter, defaultdict
 
 from sigverify.datasets import load_dataset
-from sigverify.pairs import assign_splits, assign_splits_per_dataset, make_pairs, read_pairs, read_splits, write_pairs, write_splits, writer_key
+from sigverify.pairs import (
+    assign_splits,
+    assign_splits_per_dataset,
+    make_pairs,
+    read_pairs,
+    read_splits,
+    write_pairs,
+    write_splits,
+    writer_key,
+)
 
 
 def test_splits_are_by_writer_and_deterministic():
@@ -16,7 +25,9 @@ def test_splits_are_by_writer_and_deterministic():
 def test_every_dataset_is_in_every_split():
     keys = [f"cedar/{i}" for i in range(40)] + [f"gpds/{i}" for i in range(120)]
     splits = assign_splits_per_dataset(keys)
-    assert {(k.split("/")[0], s) for k, s in splits.items()} == {(d, s) for d in ("cedar", "gpds") for s in ("train", "val", "test")}
+    assert {(k.split("/")[0], s) for k, s in splits.items()} == {
+        (d, s) for d in ("cedar", "gpds") for s in ("train", "val", "test")
+    }
 
 
 def test_pairs_never_cross_splits_and_labels_are_right(tmp_path, folders_tree):

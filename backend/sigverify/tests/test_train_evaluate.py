@@ -17,16 +17,35 @@ from sigverify.weights import load_model
 
 SIZE = (32, 48)
 REPORT_KEYS = {
-    "writers", "references", "genuine_queries", "skilled_queries", "random_queries", "skilled", "random",
-    "user_threshold_eer_skilled", "threshold", "at_threshold", "model_sha256",
+    "writers",
+    "references",
+    "genuine_queries",
+    "skilled_queries",
+    "random_queries",
+    "skilled",
+    "random",
+    "user_threshold_eer_skilled",
+    "threshold",
+    "at_threshold",
+    "model_sha256",
 }
 
 
 def tiny_config(data, out, **kw):
     base = dict(
-        data=[str(data)], out_dir=str(out), epochs=1, steps_per_epoch=2, input_size=SIZE, embedding_dim=16,
-        writers_per_batch=3, genuine_per_writer=2, forged_per_writer=1, val_fraction=0.2, test_fraction=0.2,
-        seed=0, precision="fp32",
+        data=[str(data)],
+        out_dir=str(out),
+        epochs=1,
+        steps_per_epoch=2,
+        input_size=SIZE,
+        embedding_dim=16,
+        writers_per_batch=3,
+        genuine_per_writer=2,
+        forged_per_writer=1,
+        val_fraction=0.2,
+        test_fraction=0.2,
+        seed=0,
+        precision="fp32",
     )
     base.update(kw)
     return TrainConfig(**base)
@@ -176,12 +195,22 @@ def test_verifier_embeds_scores_and_decides(trained):
 
 
 def test_evaluate_report_schema_and_plot(tmp_path, trained, folders_tree):
-    report = run_evaluation(folders_tree, "folders", trained[1].model_dir, references=3,
-                            json_path=tmp_path / "r.json", plot_path=tmp_path / "r.png")
+    report = run_evaluation(
+        folders_tree,
+        "folders",
+        trained[1].model_dir,
+        references=3,
+        json_path=tmp_path / "r.json",
+        plot_path=tmp_path / "r.png",
+    )
     on_disk = json.loads((tmp_path / "r.json").read_text())
     assert REPORT_KEYS <= on_disk.keys()
     assert on_disk["writers"] == 6 and on_disk["references"] == 3
-    assert on_disk["genuine_queries"] == 6 * 4 and on_disk["skilled_queries"] == 6 * 3 and on_disk["random_queries"] == 6 * 5
+    assert (
+        on_disk["genuine_queries"] == 6 * 4
+        and on_disk["skilled_queries"] == 6 * 3
+        and on_disk["random_queries"] == 6 * 5
+    )
     for kind in ("skilled", "random"):
         assert 0.0 <= on_disk[kind]["eer"] <= 1.0 and 0.0 <= on_disk[kind]["auc"] <= 1.0
     assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
@@ -190,14 +219,44 @@ def test_evaluate_report_schema_and_plot(tmp_path, trained, folders_tree):
 
 def test_cli_pipeline(tmp_path, trained, folders_tree, capsys):
     organized = tmp_path / "organized"
-    assert cli.main(["import-data", "--data", str(folders_tree), "--layout", "folders", "--name", "syn",
-                     "--out", str(organized), "--size", "32x48"]) == 0
+    assert (
+        cli.main(
+            [
+                "import-data",
+                "--data",
+                str(folders_tree),
+                "--layout",
+                "folders",
+                "--name",
+                "syn",
+                "--out",
+                str(organized),
+                "--size",
+                "32x48",
+            ]
+        )
+        == 0
+    )
     assert "writers: 6" in capsys.readouterr().out
     pairs_dir = tmp_path / "pairs"
     assert cli.main(["make-pairs", "--data", str(organized / "syn"), "--out", str(pairs_dir)]) == 0
     assert (pairs_dir / "pairs.csv").exists() and (pairs_dir / "splits.csv").exists()
-    assert cli.main(["evaluate", "--data", str(organized / "syn"), "--model", str(trained[1].model_dir),
-                     "-R", "2", "--json", str(tmp_path / "e.json")]) == 0
+    assert (
+        cli.main(
+            [
+                "evaluate",
+                "--data",
+                str(organized / "syn"),
+                "--model",
+                str(trained[1].model_dir),
+                "-R",
+                "2",
+                "--json",
+                str(tmp_path / "e.json"),
+            ]
+        )
+        == 0
+    )
     assert "skilled EER" in capsys.readouterr().out
     assert cli.main(["import-data", "--data", str(tmp_path / "nope"), "--layout", "cedar"]) == 2
     assert "does not exist" in capsys.readouterr().err
@@ -215,12 +274,19 @@ def test_publish_ships_weights_with_card_and_plots(tmp_path, trained, folders_tr
     from sigverify.pairs import assign_splits_per_dataset, write_splits
     from sigverify.publish import publish
 
-    splits = assign_splits_per_dataset([f"{folders_tree.name.lower()}/w{i:02d}" for i in range(1, 7)],
-                                       val_fraction=0.2, test_fraction=0.4)
+    splits = assign_splits_per_dataset(
+        [f"{folders_tree.name.lower()}/w{i:02d}" for i in range(1, 7)], val_fraction=0.2, test_fraction=0.4
+    )
     write_splits(tmp_path / "splits.csv", splits)
     target = tmp_path / "shipped"
-    card = publish(trained[1].model_dir, target, [str(folders_tree)], str(tmp_path / "splits.csv"),
-                   swap_check=str(folders_tree), log=lambda m: None)
+    card = publish(
+        trained[1].model_dir,
+        target,
+        [str(folders_tree)],
+        str(tmp_path / "splits.csv"),
+        swap_check=str(folders_tree),
+        log=lambda m: None,
+    )
     assert {"model.safetensors", "model_card.json", "MODEL_CARD.md"} <= {p.name for p in target.iterdir()}
     assert card.metrics.test_at(folders_tree.name.lower(), 5).writers == 2
     assert card.metrics.background_swap is not None and card.plots
@@ -253,11 +319,19 @@ def test_publish_reports_decisions_captures_and_a_left_out_dataset(tmp_path, tra
     from sigverify.publish import publish
 
     name = folders_tree.name.lower()
-    write_splits(tmp_path / "splits.csv", assign_splits_per_dataset([f"{name}/w{i:02d}" for i in range(1, 7)],
-                                                                    val_fraction=0.2, test_fraction=0.4))
-    card = publish(trained[1].model_dir, tmp_path / "shipped", [str(folders_tree)], str(tmp_path / "splits.csv"),
-                   capture_checks=[(str(folders_tree), "bilevel")], leave_one_out=(tiny_model_dir, str(folders_tree)),
-                   log=lambda m: None)
+    write_splits(
+        tmp_path / "splits.csv",
+        assign_splits_per_dataset([f"{name}/w{i:02d}" for i in range(1, 7)], val_fraction=0.2, test_fraction=0.4),
+    )
+    card = publish(
+        trained[1].model_dir,
+        tmp_path / "shipped",
+        [str(folders_tree)],
+        str(tmp_path / "splits.csv"),
+        capture_checks=[(str(folders_tree), "bilevel")],
+        leave_one_out=(tiny_model_dir, str(folders_tree)),
+        log=lambda m: None,
+    )
     for key in (f"{name}_R5", f"{name}_R1"):
         decisions = card.metrics.held_out[key].decisions
         # At the thresholds the card ships, not the training run's.
@@ -271,5 +345,11 @@ def test_publish_reports_decisions_captures_and_a_left_out_dataset(tmp_path, tra
     text = (tmp_path / "shipped" / "MODEL_CARD.md").read_text()
     assert "Decisions at the shipped" in text and f"| {name}-bilevel | 5 |" in text and "Leave one dataset out" in text
     with pytest.raises(ValueError, match="was trained on"):
-        publish(trained[1].model_dir, tmp_path / "again", [str(folders_tree)], str(tmp_path / "splits.csv"),
-                leave_one_out=(trained[1].model_dir, str(folders_tree)), log=lambda m: None)
+        publish(
+            trained[1].model_dir,
+            tmp_path / "again",
+            [str(folders_tree)],
+            str(tmp_path / "splits.csv"),
+            leave_one_out=(trained[1].model_dir, str(folders_tree)),
+            log=lambda m: None,
+        )

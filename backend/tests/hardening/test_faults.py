@@ -45,7 +45,9 @@ class PrivateRedis:
     def start(self):
         self.process = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         import redis
 
@@ -130,8 +132,11 @@ def test_broker_down_verification_works_and_training_gets_503_then_recovers(
     refused = TrainingJob.objects.order_by("-pk").first()
     assert refused.status == "failed" and "unreachable" in refused.error
 
-    verified = clerk.post("/api/v1/verifications/",
-                          {"signer": enrolled_signer.pk, "image": upload(signature_bytes(1, 7))}, format="multipart")
+    verified = clerk.post(
+        "/api/v1/verifications/",
+        {"signer": enrolled_signer.pk, "image": upload(signature_bytes(1, 7))},
+        format="multipart",
+    )
     assert verified.status_code == 201, verified.json()
     assert verified.json()["decision"] in ("genuine", "refer", "forgery")
 
@@ -155,14 +160,16 @@ def _sha256(path: Path) -> str:
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_restarting_the_web_server_during_a_burst_leaves_no_half_written_record(
-    enrolled_signer, client_for, tmp_path
-):
+def test_restarting_the_web_server_during_a_burst_leaves_no_half_written_record(enrolled_signer, client_for, tmp_path):
     import requests
 
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test",
-           "DATABASE_URL": database_url_for_subprocesses(skip_or_fail), "SIGVERIFY_TORCH_THREADS": "1",
-           "PYTHONPATH": str(BACKEND)}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": database_url_for_subprocesses(skip_or_fail),
+        "SIGVERIFY_TORCH_THREADS": "1",
+        "PYTHONPATH": str(BACKEND),
+    }
     server = Gunicorn(env, tmp_path / "gunicorn.log", workers=2, threads=2, timeout=60, graceful_timeout=20)
     token = client_for("clerk")._credentials["HTTP_AUTHORIZATION"]
     images = [signature_bytes(1, 100 + i) for i in range(6)]
@@ -180,9 +187,12 @@ def test_restarting_the_web_server_during_a_burst_leaves_no_half_written_record(
             reference = f"{prefix}{n}-{i}"
             i += 1
             try:
-                response = session.post(f"{server.url}/api/v1/verifications/",
-                                        data={"signer": enrolled_signer.pk, "cheque_reference": reference},
-                                        files={"image": (f"q{i}.png", images[i % len(images)])}, timeout=60)
+                response = session.post(
+                    f"{server.url}/api/v1/verifications/",
+                    data={"signer": enrolled_signer.pk, "cheque_reference": reference},
+                    files={"image": (f"q{i}.png", images[i % len(images)])},
+                    timeout=60,
+                )
                 outcome = response.status_code
             except requests.RequestException as exc:
                 outcome = type(exc).__name__
@@ -214,7 +224,8 @@ def test_restarting_the_web_server_during_a_burst_leaves_no_half_written_record(
     answered = {ref for ref, outcome in outcomes.items() if outcome == 201}
     no_answer = {ref for ref, outcome in outcomes.items() if not isinstance(outcome, int)}
     assert all(isinstance(o, str) or o in (201,) for o in outcomes.values()), {
-        r: o for r, o in outcomes.items() if o not in (201,) and not isinstance(o, str)}
+        r: o for r, o in outcomes.items() if o not in (201,) and not isinstance(o, str)
+    }
     rows = list(Verification.objects.filter(cheque_reference__startswith=prefix))
     by_reference: dict[str, list] = {}
     for row in rows:
@@ -232,8 +243,11 @@ def test_restarting_the_web_server_during_a_burst_leaves_no_half_written_record(
     assert set(by_reference) <= answered | no_answer
     # Files without a row: only a request killed in flight can leave one (never a broken row).
     referenced = {row.image.name for row in Verification.objects.all()}
-    orphans = [p for p in media.rglob("*") if p.is_file() and p not in files_before
-               and str(p.relative_to(media)) not in referenced]
+    orphans = [
+        p
+        for p in media.rglob("*")
+        if p.is_file() and p not in files_before and str(p.relative_to(media)) not in referenced
+    ]
     assert len(orphans) <= len(no_answer), (len(orphans), len(no_answer))
     assert len(answered) >= 24
 

@@ -70,8 +70,14 @@ def test_generated_requests_never_cause_a_server_error(wsgi_app, verification, m
                 problems.append(f"{operation.method.upper()} {operation.path} ({mode.value}): no strategy: {exc}")
                 continue
 
-            @settings(max_examples=EXAMPLES_PER_MODE, deadline=None, database=None, derandomize=True,
-                      phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=EXAMPLES_PER_MODE,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                phases=[Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=strategy)
             def run(case):
                 response = case.call(app=wsgi_app, headers=headers)
@@ -80,9 +86,12 @@ def test_generated_requests_never_cause_a_server_error(wsgi_app, verification, m
                     problems.append(f"{where}: {response.status_code} {response.text[:200]}")
                 elif response.status_code >= 400 and "json" in response.headers.get("Content-Type", [""])[0]:
                     body = response.json()
-                    if not (isinstance(body, dict) and isinstance(body.get("error"), dict)
-                            and body["error"].get("message")):
-                        problems.append(f"{where}: {response.status_code} not in the error format: {response.text[:200]}")
+                    if not (
+                        isinstance(body, dict) and isinstance(body.get("error"), dict) and body["error"].get("message")
+                    ):
+                        problems.append(
+                            f"{where}: {response.status_code} not in the error format: {response.text[:200]}"
+                        )
 
             try:
                 run()

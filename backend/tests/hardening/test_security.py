@@ -27,14 +27,16 @@ REPO = BACKEND.parent
 
 def _production_env(tmp_path, **changes) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SECRET_KEY", "DATABASE_URL"))}
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "DJANGO_ALLOWED_HOSTS": "signatures.bank.example",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
-        "MEDIA_ROOT": str(tmp_path / "media"),
-        "PYTHONPATH": str(BACKEND),
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DJANGO_ALLOWED_HOSTS": "signatures.bank.example",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
+            "MEDIA_ROOT": str(tmp_path / "media"),
+            "PYTHONPATH": str(BACKEND),
+        }
+    )
     for key, value in changes.items():
         if value is None:
             env.pop(key, None)
@@ -49,7 +51,9 @@ def _run(argv, env, timeout=300):
 
 @pytest.mark.slow
 def test_check_deploy_is_clean_under_production_settings(tmp_path):
-    result = _run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], _production_env(tmp_path))
+    result = _run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], _production_env(tmp_path)
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
@@ -91,14 +95,26 @@ def test_production_settings_take_secrets_and_hosts_from_the_environment(tmp_pat
 
     # Without a secret key (or hosts) production refuses to start instead of using a default.
     for missing in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS"):
-        result = _run([sys.executable, "-c", "import django; django.setup()"], _production_env(tmp_path, **{missing: None}))
+        result = _run(
+            [sys.executable, "-c", "import django; django.setup()"], _production_env(tmp_path, **{missing: None})
+        )
         assert result.returncode != 0, missing
         assert "ImproperlyConfigured" in result.stderr, result.stderr[-500:]
 
 
 def _source_files():
-    skip = {".venv", "var", "node_modules", ".git", "__pycache__", "runs", "organized_data", "image_pairs",
-            "test-artifacts", ".hypothesis"}
+    skip = {
+        ".venv",
+        "var",
+        "node_modules",
+        ".git",
+        "__pycache__",
+        "runs",
+        "organized_data",
+        "image_pairs",
+        "test-artifacts",
+        ".hypothesis",
+    }
     for root in (REPO / "backend", REPO / "interface", REPO / "benchmarks", REPO / "model_notebooks", REPO / ".ci"):
         if not root.exists():
             continue
@@ -163,8 +179,8 @@ def test_shipped_weights_are_safetensors_with_a_checked_sha256():
 
 def test_a_weights_file_that_does_not_match_its_sha256_is_refused(tmp_path):
     from sigverify.errors import ModelLoadError
-    from sigverify.weights import load_model
     from sigverify.synthetic import write_tiny_model
+    from sigverify.weights import load_model
 
     directory = write_tiny_model(tmp_path / "model")
     weights = directory / "model.safetensors"
@@ -181,15 +197,17 @@ def test_a_weights_file_that_does_not_match_its_sha256_is_refused(tmp_path):
 @pytest.mark.django_db
 def test_a_revoked_token_stops_working_and_a_new_login_gets_a_new_one(anon_client, make_user):
     make_user("clerk", username="teller", password="pw-Strong-123")
-    first = anon_client.post("/api/v1/auth/token/", {"username": "teller", "password": "pw-Strong-123"},
-                             format="json").json()["token"]
+    first = anon_client.post(
+        "/api/v1/auth/token/", {"username": "teller", "password": "pw-Strong-123"}, format="json"
+    ).json()["token"]
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {first}")
     assert client.get("/api/v1/auth/me/").status_code == 200
     assert client.post("/api/v1/auth/logout/").status_code == 204
     assert client.get("/api/v1/auth/me/").status_code == 401
-    second = anon_client.post("/api/v1/auth/token/", {"username": "teller", "password": "pw-Strong-123"},
-                              format="json").json()["token"]
+    second = anon_client.post(
+        "/api/v1/auth/token/", {"username": "teller", "password": "pw-Strong-123"}, format="json"
+    ).json()["token"]
     assert second != first
     assert client.get("/api/v1/auth/me/").status_code == 401
 
@@ -231,8 +249,12 @@ def test_uploaded_images_reach_only_authorised_users(verification, make_user):
         f"/api/v1/signers/{verification.signer.pk}/references/{reference.pk}/image/",
         f"/api/v1/signers/{verification.signer.pk}/references/{reference.pk}/preprocessed/",
     ]
-    direct = [f"/media/{verification.image.name}", f"/{verification.image.name}",
-              f"/static/{verification.image.name}", f"/api/v1/media/{verification.image.name}"]
+    direct = [
+        f"/media/{verification.image.name}",
+        f"/{verification.image.name}",
+        f"/static/{verification.image.name}",
+        f"/api/v1/media/{verification.image.name}",
+    ]
 
     def client(*roles):
         c = APIClient()
@@ -262,8 +284,9 @@ TRAINING_ALLOWED = {"ml_staff", "admin", "superuser"}
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("caller", CALLERS)
-def test_training_routes_permission_matrix(caller, candidate_model_version, django_capture_on_commit_callbacks,
-                                           settings, tmp_path):
+def test_training_routes_permission_matrix(
+    caller, candidate_model_version, django_capture_on_commit_callbacks, settings, tmp_path
+):
     from apps.modelregistry.models import Promotion
     from apps.training.models import TrainingJob
 
@@ -319,12 +342,26 @@ def test_every_api_route_is_in_a_permission_matrix():
         return re.sub(r"[\^$]", "", route).rstrip("/") + "/"
 
     covered = {normalise(re.sub(r"\{[a-z_]+\}", "{}", template.lstrip("/"))) for _, _, template, _, _ in ENDPOINTS}
-    covered |= {normalise(r) for r in ("api/v1/training-jobs/", "api/v1/training-jobs/{}/",
-                                       "api/v1/training-jobs/{}/cancel/", "api/v1/model-versions/{}/promote/",
-                                       "api/v1/promotions/", "api/v1/promotions/{}/")}
+    covered |= {
+        normalise(r)
+        for r in (
+            "api/v1/training-jobs/",
+            "api/v1/training-jobs/{}/",
+            "api/v1/training-jobs/{}/cancel/",
+            "api/v1/model-versions/{}/promote/",
+            "api/v1/promotions/",
+            "api/v1/promotions/{}/",
+        )
+    }
     # verifications/tests/test_batches.py::test_batch_routes_permission_matrix
-    covered |= {normalise(r) for r in ("api/v1/verification-batches/", "api/v1/verification-batches/{}/",
-                                       "api/v1/verification-batches/{}/resume/")}
+    covered |= {
+        normalise(r)
+        for r in (
+            "api/v1/verification-batches/",
+            "api/v1/verification-batches/{}/",
+            "api/v1/verification-batches/{}/resume/",
+        )
+    }
     routes = {normalise(r) for r in walk(get_resolver().url_patterns) if r.startswith("api/v1/")}
     uncovered = sorted(routes - covered)
     assert not uncovered, uncovered

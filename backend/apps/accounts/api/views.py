@@ -20,8 +20,11 @@ class TokenView(ObtainAuthToken):
     throttle_classes = [LoginRateThrottle]
 
     @extend_schema(
-        request={"application/json": AuthTokenSerializer, "multipart/form-data": AuthTokenSerializer,
-                 "application/x-www-form-urlencoded": AuthTokenSerializer},
+        request={
+            "application/json": AuthTokenSerializer,
+            "multipart/form-data": AuthTokenSerializer,
+            "application/x-www-form-urlencoded": AuthTokenSerializer,
+        },
         responses={200: TokenSerializer, 400: OpenApiResponse(description="Wrong username or password.")},
         auth=[],
     )

@@ -8,8 +8,10 @@ pytestmark = pytest.mark.django_db
 
 
 def test_roles_exist_with_permissions_after_migrate():
-    groups = {g.name: set(f"{p.content_type.app_label}.{p.codename}" for p in g.permissions.all())
-              for g in Group.objects.prefetch_related("permissions__content_type")}
+    groups = {
+        g.name: set(f"{p.content_type.app_label}.{p.codename}" for p in g.permissions.all())
+        for g in Group.objects.prefetch_related("permissions__content_type")
+    }
     assert set(ROLE_NAMES) <= set(groups)
     assert "verifications.add_verification" in groups["clerk"]
     assert "verifications.add_review" in groups["clerk"]
@@ -23,7 +25,9 @@ def test_roles_exist_with_permissions_after_migrate():
 
 def test_token_for_valid_credentials_and_use_it(anon_client, make_user):
     make_user("clerk", username="carol", password="s3cret-Passw0rd")
-    response = anon_client.post("/api/v1/auth/token/", {"username": "carol", "password": "s3cret-Passw0rd"}, format="json")
+    response = anon_client.post(
+        "/api/v1/auth/token/", {"username": "carol", "password": "s3cret-Passw0rd"}, format="json"
+    )
     assert response.status_code == 200
     token = response.json()["token"]
     assert set(response.json()) == {"token"}
@@ -93,7 +97,9 @@ def test_login_is_throttled_per_username(anon_client, make_user, monkeypatch):
         throttled = anon_client.post("/api/v1/auth/token/", {"username": "x", "password": "y"}, format="json")
         assert throttled.json()["error"]["code"] == "throttled"
         # Another account from the same address (e.g. the Streamlit server) is not locked out.
-        other = anon_client.post("/api/v1/auth/token/", {"username": "fay", "password": "s3cret-Passw0rd"}, format="json")
+        other = anon_client.post(
+            "/api/v1/auth/token/", {"username": "fay", "password": "s3cret-Passw0rd"}, format="json"
+        )
         assert other.status_code == 200
     finally:
         cache.clear()

@@ -14,7 +14,15 @@ from testsupport.uploads import upload
 
 pytestmark = pytest.mark.django_db
 
-ANON, NOROLE, CLERK, INTEGRATOR, ML, ADMIN, SUPER = "anonymous", "no_role", "clerk", "integrator", "ml_staff", "admin", "superuser"
+ANON, NOROLE, CLERK, INTEGRATOR, ML, ADMIN, SUPER = (
+    "anonymous",
+    "no_role",
+    "clerk",
+    "integrator",
+    "ml_staff",
+    "admin",
+    "superuser",
+)
 CALLERS = (ANON, NOROLE, CLERK, INTEGRATOR, ML, ADMIN, SUPER)
 EVERYONE = set(CALLERS)
 SIGNED_IN = EVERYONE - {ANON}
@@ -34,30 +42,71 @@ ENDPOINTS = [
     ("schema", "get", "/api/v1/schema/", None, SIGNED_IN),
     ("docs", "get", "/api/v1/docs/", None, SIGNED_IN),
     ("signer-list", "get", "/api/v1/signers/", None, SIGNER_READERS),
-    ("signer-create", "post", "/api/v1/signers/", lambda ctx: {"external_id": f"N-{ctx['n']}", "full_name": "N"}, SIGNER_WRITERS),
+    (
+        "signer-create",
+        "post",
+        "/api/v1/signers/",
+        lambda ctx: {"external_id": f"N-{ctx['n']}", "full_name": "N"},
+        SIGNER_WRITERS,
+    ),
     ("signer-detail", "get", "/api/v1/signers/{signer}/", None, SIGNER_READERS),
     ("signer-update", "patch", "/api/v1/signers/{signer}/", lambda ctx: {"full_name": "Renamed"}, SIGNER_WRITERS),
     ("signer-suspend", "post", "/api/v1/signers/{spare}/suspend/", None, SIGNER_WRITERS),
     ("signer-reactivate", "post", "/api/v1/signers/{spare}/reactivate/", None, SIGNER_WRITERS),
     ("reference-list", "get", "/api/v1/signers/{signer}/references/", None, SIGNER_READERS),
-    ("reference-upload", "post", "/api/v1/signers/{spare}/references/", lambda ctx: {"images": [upload(signature_bytes(3, ctx["n"]))]}, SIGNER_WRITERS),
+    (
+        "reference-upload",
+        "post",
+        "/api/v1/signers/{spare}/references/",
+        lambda ctx: {"images": [upload(signature_bytes(3, ctx["n"]))]},
+        SIGNER_WRITERS,
+    ),
     ("reference-detail", "get", "/api/v1/signers/{signer}/references/{reference}/", None, SIGNER_READERS),
     ("reference-image", "get", "/api/v1/signers/{signer}/references/{reference}/image/", None, SIGNER_READERS),
-    ("reference-preprocessed", "get", "/api/v1/signers/{signer}/references/{reference}/preprocessed/", None, SIGNER_READERS),
+    (
+        "reference-preprocessed",
+        "get",
+        "/api/v1/signers/{signer}/references/{reference}/preprocessed/",
+        None,
+        SIGNER_READERS,
+    ),
     ("reference-delete", "delete", "/api/v1/signers/{signer}/references/{reference}/", None, SIGNER_WRITERS),
     ("verification-list", "get", "/api/v1/verifications/", None, VERIFIERS),
-    ("verification-create", "post", "/api/v1/verifications/", lambda ctx: {"signer": ctx["signer"], "image": upload(signature_bytes(1, 50))}, VERIFIERS),
+    (
+        "verification-create",
+        "post",
+        "/api/v1/verifications/",
+        lambda ctx: {"signer": ctx["signer"], "image": upload(signature_bytes(1, 50))},
+        VERIFIERS,
+    ),
     ("verification-detail", "get", "/api/v1/verifications/{verification}/", None, VERIFIERS),
     ("verification-image", "get", "/api/v1/verifications/{verification}/image/", None, VERIFIERS),
     ("verification-preprocessed", "get", "/api/v1/verifications/{verification}/preprocessed/", None, VERIFIERS),
-    ("verification-review", "post", "/api/v1/verifications/{verification}/review/", lambda ctx: {"final_decision": "genuine", "comment": "ok"}, REVIEWERS),
-    ("signature-region", "post", "/api/v1/signature-region/", lambda ctx: {"image": upload(signature_bytes(1, 51))}, VERIFIERS),
+    (
+        "verification-review",
+        "post",
+        "/api/v1/verifications/{verification}/review/",
+        lambda ctx: {"final_decision": "genuine", "comment": "ok"},
+        REVIEWERS,
+    ),
+    (
+        "signature-region",
+        "post",
+        "/api/v1/signature-region/",
+        lambda ctx: {"image": upload(signature_bytes(1, 51))},
+        VERIFIERS,
+    ),
     ("model-version-list", "get", "/api/v1/model-versions/", None, MODEL_READERS),
     ("model-version-detail", "get", "/api/v1/model-versions/{version}/", None, MODEL_READERS),
     ("model-version-plot", "get", "/api/v1/model-versions/{version}/plots/{plot}/", None, MODEL_READERS),
     ("model-version-policy", "get", "/api/v1/model-versions/{version}/policy/", None, MODEL_READERS),
-    ("model-version-policy-set", "put", "/api/v1/model-versions/{version}/policy/",
-     lambda ctx: {"far_skilled": 0.005, "frr": 0.01, "reason": "matrix"}, POLICY_WRITERS),
+    (
+        "model-version-policy-set",
+        "put",
+        "/api/v1/model-versions/{version}/policy/",
+        lambda ctx: {"far_skilled": 0.005, "frr": 0.01, "reason": "matrix"},
+        POLICY_WRITERS,
+    ),
     ("model-version-policy-preview", "get", "/api/v1/model-versions/{version}/policy/preview/", None, MODEL_READERS),
 ]
 
@@ -67,7 +116,9 @@ def _client(caller, counter):
     if caller == ANON:
         return client
     roles = {NOROLE: (), SUPER: ()}.get(caller, (caller,))
-    user = create_user_with_roles(f"matrix-{caller}-{counter}", "pw-Strong-123", roles=roles, is_superuser=caller == SUPER)
+    user = create_user_with_roles(
+        f"matrix-{caller}-{counter}", "pw-Strong-123", roles=roles, is_superuser=caller == SUPER
+    )
     client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(user).key}")
     return client
 

@@ -46,9 +46,14 @@ def test_verification_admin_is_read_only_with_preview(admin_client_logged_in, ve
     assert reverse("admin:verifications_verification_image", args=[verification.pk]) in change.content.decode()
     assert b'name="_save"' not in change.content
     assert admin_client_logged_in.get(reverse("admin:verifications_verification_add")).status_code == 403
-    post = admin_client_logged_in.post(reverse("admin:verifications_verification_change", args=[verification.pk]), {"decision": "genuine"})
+    post = admin_client_logged_in.post(
+        reverse("admin:verifications_verification_change", args=[verification.pk]), {"decision": "genuine"}
+    )
     assert post.status_code == 403
-    listing = admin_client_logged_in.get(reverse("admin:verifications_verification_changelist"), {"q": verification.signer.external_id, "decision__exact": verification.decision})
+    listing = admin_client_logged_in.get(
+        reverse("admin:verifications_verification_changelist"),
+        {"q": verification.signer.external_id, "decision__exact": verification.decision},
+    )
     assert listing.status_code == 200 and str(verification.signer) in listing.content.decode()
 
 

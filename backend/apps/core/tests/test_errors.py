@@ -89,7 +89,11 @@ def test_service_errors_are_plain_exceptions_not_drf_ones():
         assert not issubclass(error_type, APIException)
     error = Conflict("Signer X is suspended.", code="signer_suspended", fields={"signer": ["suspended"]})
     assert (error.http_status, error.code, error.message, str(error)) == (
-        409, "signer_suspended", "Signer X is suspended.", "Signer X is suspended.")
+        409,
+        "signer_suspended",
+        "Signer X is suspended.",
+        "Signer X is suspended.",
+    )
     response = api_exception_handler(error, {"view": None})
     assert response.status_code == 409
     assert response.data["error"]["fields"] == {"signer": ["suspended"]}

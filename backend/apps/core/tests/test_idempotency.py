@@ -19,8 +19,12 @@ pytestmark = pytest.mark.django_db
 
 def verify(client, signer, sample=1, key=None, **extra):
     headers = {"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {}
-    return client.post("/api/v1/verifications/", {"signer": signer.pk, "image": upload(signature_bytes(1, sample)),
-                                                  **extra}, format="multipart", **headers)
+    return client.post(
+        "/api/v1/verifications/",
+        {"signer": signer.pk, "image": upload(signature_bytes(1, sample)), **extra},
+        format="multipart",
+        **headers,
+    )
 
 
 def send_batch(client, signer, samples=(1, 2), key=None):
@@ -44,9 +48,11 @@ def test_a_retried_verification_gets_the_first_answer_and_creates_no_row(client_
 def test_the_same_key_with_another_body_or_route_is_refused_with_422(client_for, enrolled_signer):
     client = client_for("integrator")
     assert verify(client, enrolled_signer, sample=1, key="k-1").status_code == 201
-    for response in (verify(client, enrolled_signer, sample=2, key="k-1"),
-                     verify(client, enrolled_signer, sample=1, key="k-1", cheque_reference="other"),
-                     send_batch(client, enrolled_signer, key="k-1")):
+    for response in (
+        verify(client, enrolled_signer, sample=2, key="k-1"),
+        verify(client, enrolled_signer, sample=1, key="k-1", cheque_reference="other"),
+        send_batch(client, enrolled_signer, key="k-1"),
+    ):
         assert response.status_code == 422, response.json()
         assert response.json()["error"]["code"] == "idempotency_key_reused"
     assert Verification.objects.count() == 1 and not VerificationBatch.objects.exists()
@@ -63,8 +69,12 @@ def test_keys_are_scoped_to_the_caller(client_for, enrolled_signer):
 
 def test_a_refused_request_keeps_no_answer_so_a_corrected_retry_works(client_for, enrolled_signer):
     client = client_for("clerk")
-    refused = client.post("/api/v1/verifications/", {"signer": enrolled_signer.pk, "image": upload(blank_png())},
-                          format="multipart", HTTP_IDEMPOTENCY_KEY="fix-me")
+    refused = client.post(
+        "/api/v1/verifications/",
+        {"signer": enrolled_signer.pk, "image": upload(blank_png())},
+        format="multipart",
+        HTTP_IDEMPOTENCY_KEY="fix-me",
+    )
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "no_ink"
     assert not IdempotencyKey.objects.exists()
     assert verify(client, enrolled_signer, key="fix-me").status_code == 201
@@ -101,8 +111,9 @@ def test_an_expired_key_met_by_a_retry_starts_afresh(client_for, enrolled_signer
     assert IdempotencyKey.objects.count() == 1
 
 
-def test_a_retried_batch_gets_the_first_answer_and_creates_no_second_batch(client_for, enrolled_signer,
-                                                                          django_capture_on_commit_callbacks):
+def test_a_retried_batch_gets_the_first_answer_and_creates_no_second_batch(
+    client_for, enrolled_signer, django_capture_on_commit_callbacks
+):
     client = client_for("integrator")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         first = send_batch(client, enrolled_signer, key="batch-1")

@@ -13,10 +13,18 @@ def test_spectacular_validate_fail_on_warn(tmp_path):
     schema = yaml.safe_load(out.read_text())
     paths = schema["paths"]
     for path in [
-        "/api/v1/auth/token/", "/api/v1/auth/logout/", "/api/v1/auth/me/", "/api/v1/health/",
-        "/api/v1/signers/", "/api/v1/signers/{id}/", "/api/v1/signers/{id}/suspend/",
-        "/api/v1/signers/{signer_key}/references/", "/api/v1/signers/{signer_key}/references/{id}/",
-        "/api/v1/verifications/", "/api/v1/verifications/{id}/", "/api/v1/verifications/{id}/review/",
+        "/api/v1/auth/token/",
+        "/api/v1/auth/logout/",
+        "/api/v1/auth/me/",
+        "/api/v1/health/",
+        "/api/v1/signers/",
+        "/api/v1/signers/{id}/",
+        "/api/v1/signers/{id}/suspend/",
+        "/api/v1/signers/{signer_key}/references/",
+        "/api/v1/signers/{signer_key}/references/{id}/",
+        "/api/v1/verifications/",
+        "/api/v1/verifications/{id}/",
+        "/api/v1/verifications/{id}/review/",
         "/api/v1/model-versions/",
     ]:
         assert path in paths, path
@@ -25,7 +33,9 @@ def test_spectacular_validate_fail_on_warn(tmp_path):
     assert {"signer", "image", "crop", "cheque_reference"} <= set(verify_fields)
     record = schema["components"]["schemas"]["Verification"]["properties"]
     assert {"decision", "score", "distances", "model_version"} <= set(record)
-    upload_body = paths["/api/v1/signers/{signer_key}/references/"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    upload_body = paths["/api/v1/signers/{signer_key}/references/"]["post"]["requestBody"]["content"][
+        "multipart/form-data"
+    ]
     upload_fields = schema["components"]["schemas"][upload_body["schema"]["$ref"].rsplit("/", 1)[1]]["properties"]
     assert "images" in upload_fields
     assert {"external_id", "full_name", "status"} <= set(schema["components"]["schemas"]["Signer"]["properties"])

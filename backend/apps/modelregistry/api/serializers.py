@@ -34,7 +34,16 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = ModelVersion
         fields = [
-            "id", "name", "sha256", "is_active", "thresholds", "policy", "metrics", "input_size", "card", "created_at",
+            "id",
+            "name",
+            "sha256",
+            "is_active",
+            "thresholds",
+            "policy",
+            "metrics",
+            "input_size",
+            "card",
+            "created_at",
         ]
         read_only_fields = fields
 
@@ -59,8 +68,18 @@ class PromotionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Promotion
         fields = [
-            "id", "status", "model_version", "previous_version", "requested_by", "total", "done",
-            "heartbeat_at", "error", "created_at", "started_at", "finished_at",
+            "id",
+            "status",
+            "model_version",
+            "previous_version",
+            "requested_by",
+            "total",
+            "done",
+            "heartbeat_at",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
         ]
         read_only_fields = fields
 

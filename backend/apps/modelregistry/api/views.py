@@ -4,7 +4,6 @@ import django_filters
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from sigverify.policy import Policy
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -21,6 +20,7 @@ from apps.modelregistry.selectors import (
     policy_state,
     promotion_list,
 )
+from sigverify.policy import Policy
 
 from .serializers import (
     ModelVersionSerializer,
@@ -60,7 +60,11 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         parameters=[OpenApiParameter("name", str, OpenApiParameter.PATH, description="a file named in card.plots")],
-        responses={(200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="An evaluation plot (ROC, DET, histograms).")},
+        responses={
+            (200, "image/png"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="An evaluation plot (ROC, DET, histograms)."
+            )
+        },
     )
     @action(detail=True, methods=["get"], url_path=r"plots/(?P<name>[A-Za-z0-9_.-]+\.png)")
     def plot(self, request, pk=None, name=None):

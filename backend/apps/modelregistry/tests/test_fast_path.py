@@ -32,7 +32,8 @@ def test_verify_and_re_embedding_use_the_configured_path_and_health_shows_it(
     expected = bf16_serving
     assert anon_client.get("/api/v1/health/").json()["model"]["inference_precision"] == "bf16"  # configured
     response = client_for("clerk").post(
-        "/api/v1/verifications/", {"signer": enrolled_signer.pk, "image": upload(signature_bytes(1, 8))},
+        "/api/v1/verifications/",
+        {"signer": enrolled_signer.pk, "image": upload(signature_bytes(1, 8))},
         format="multipart",
     )
     assert response.status_code == 201, response.json()

@@ -4,8 +4,7 @@ import shutil
 import pytest
 
 from apps.modelregistry.services import register_model_dir
-from sigverify.synthetic import draw_signature, png_bytes
-from sigverify.synthetic import write_tiny_model
+from sigverify.synthetic import draw_signature, png_bytes, write_tiny_model
 
 pytestmark = pytest.mark.django_db
 

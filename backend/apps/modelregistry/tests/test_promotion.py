@@ -8,13 +8,13 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from testsupport.fixtures import ROLES
-from sigverify.synthetic import signature_bytes
-from testsupport.uploads import upload
 from apps.core import jobs
 from apps.modelregistry import services, tasks
 from apps.modelregistry.models import ModelVersion, Promotion
 from apps.signers.models import ReferenceEmbedding, ReferenceSignature
+from sigverify.synthetic import signature_bytes
+from testsupport.fixtures import ROLES
+from testsupport.uploads import upload
 
 pytestmark = pytest.mark.django_db
 P = Promotion.Status

@@ -7,8 +7,7 @@ from apps.modelregistry import serving
 from apps.modelregistry.models import ModelVersion
 from apps.modelregistry.services import activate_version, register_model_dir
 from sigverify.errors import ModelLoadError
-from sigverify.synthetic import signature_bytes
-from sigverify.synthetic import write_tiny_model
+from sigverify.synthetic import signature_bytes, write_tiny_model
 from testsupport.uploads import upload
 
 pytestmark = pytest.mark.django_db
@@ -41,12 +40,15 @@ def test_register_refuses_a_damaged_model(tmp_path):
         register_model_dir(directory)
 
 
-@pytest.mark.parametrize("change, problem", [
-    ({"thresholds": {"accept": 0.6}}, "thresholds.eer: Field required"),
-    ({"metrics": {"test": {"skilled": {"eer": 0.1}}}}, "metrics.test: Extra inputs are not permitted"),
-    ({"metrics": {"held_out": {"R5": {}}}}, 'metrics.held_out: Value error, key \'R5\' should look like'),
-    ({"input_size": [32]}, "input_size: List should have at least 2 items"),
-])
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        ({"thresholds": {"accept": 0.6}}, "thresholds.eer: Field required"),
+        ({"metrics": {"test": {"skilled": {"eer": 0.1}}}}, "metrics.test: Extra inputs are not permitted"),
+        ({"metrics": {"held_out": {"R5": {}}}}, "metrics.held_out: Value error, key 'R5' should look like"),
+        ({"input_size": [32]}, "input_size: List should have at least 2 items"),
+    ],
+)
 def test_register_refuses_a_card_that_is_not_a_model_card(tmp_path, change, problem):
     import json
 
@@ -66,7 +68,8 @@ def test_api_serves_the_card_as_a_model_card(client_for, active_version):
     card = ModelCard.model_validate(body["card"])
     assert card.sha256 == active_version.sha256 and card.thresholds.accept == 0.6
     assert [(f.split, f.references, f.evaluation.skilled.eer) for f in card.metrics.validation_figures()] == [
-        ("validation", 5, 0.5)]
+        ("validation", 5, 0.5)
+    ]
     assert card.metrics.test_figures() == []  # a model never published has no held-out figures
 
 
@@ -117,18 +120,28 @@ def test_a_newly_active_version_is_used_without_restart(tmp_path, client_for, en
     from apps.signers.services import embed_missing_references
 
     client = client_for("clerk")
-    first = client.post("/api/v1/verifications/", {"signer": enrolled_signer.pk, "image": upload(signature_bytes(1, 7))}, format="multipart")
+    first = client.post(
+        "/api/v1/verifications/",
+        {"signer": enrolled_signer.pk, "image": upload(signature_bytes(1, 7))},
+        format="multipart",
+    )
     assert first.json()["model_version"] == active_version.name
     second, _ = register_model_dir(write_tiny_model(tmp_path / "m5", name="next", seed=4))
     embed_missing_references(second)
     activate_version(second)
-    again = client.post("/api/v1/verifications/", {"signer": enrolled_signer.pk, "image": upload(signature_bytes(1, 8))}, format="multipart")
+    again = client.post(
+        "/api/v1/verifications/",
+        {"signer": enrolled_signer.pk, "image": upload(signature_bytes(1, 8))},
+        format="multipart",
+    )
     assert again.status_code == 201
     assert again.json()["model_version"] == second.name
     assert again.json()["model_version_id"] == second.pk
 
 
-def test_a_corrupted_model_file_gives_503_on_verify_and_shows_in_health(tmp_path, client_for, anon_client, enrolled_signer):
+def test_a_corrupted_model_file_gives_503_on_verify_and_shows_in_health(
+    tmp_path, client_for, anon_client, enrolled_signer
+):
     from apps.signers.services import embed_missing_references
 
     directory = shutil.copytree(write_tiny_model(tmp_path / "m6", name="fragile", seed=5), tmp_path / "fragile")
@@ -142,7 +155,9 @@ def test_a_corrupted_model_file_gives_503_on_verify_and_shows_in_health(tmp_path
     weights.write_bytes(bytes(data))
 
     response = client_for("clerk").post(
-        "/api/v1/verifications/", {"signer": enrolled_signer.pk, "image": upload(signature_bytes(1, 6))}, format="multipart"
+        "/api/v1/verifications/",
+        {"signer": enrolled_signer.pk, "image": upload(signature_bytes(1, 6))},
+        format="multipart",
     )
     assert response.status_code == 503
     error = response.json()["error"]
@@ -160,7 +175,9 @@ def test_a_corrupted_model_file_gives_503_on_verify_and_shows_in_health(tmp_path
 def test_no_active_model_gives_503(client_for, enrolled_signer):
     ModelVersion.objects.update(is_active=False)
     response = client_for("clerk").post(
-        "/api/v1/verifications/", {"signer": enrolled_signer.pk, "image": upload(signature_bytes(1, 6))}, format="multipart"
+        "/api/v1/verifications/",
+        {"signer": enrolled_signer.pk, "image": upload(signature_bytes(1, 6))},
+        format="multipart",
     )
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "no_active_model"

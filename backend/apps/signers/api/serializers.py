@@ -16,7 +16,10 @@ class SignerSerializer(serializers.ModelSerializer):
 
 class ReferenceSerializer(serializers.ModelSerializer):
     enrolled_by = serializers.SlugRelatedField(
-        slug_field="username", read_only=True, allow_null=True, help_text="Username of who enrolled it; null once deleted."
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="Username of who enrolled it; null once deleted.",
     )
     quality = ImageQualityField(read_only=True)
     model_versions = serializers.SerializerMethodField(help_text="Ids of the model versions that embedded it.")
@@ -67,16 +70,16 @@ class ReferenceUploadSerializer(serializers.Serializer):
         from django.conf import settings
 
         if len(value) > settings.SIGVERIFY_MAX_FILES_PER_UPLOAD:
-            raise serializers.ValidationError(
-                f"at most {settings.SIGVERIFY_MAX_FILES_PER_UPLOAD} images per request"
-            )
+            raise serializers.ValidationError(f"at most {settings.SIGVERIFY_MAX_FILES_PER_UPLOAD} images per request")
         return value
 
 
 class ReferenceRejectionSerializer(serializers.Serializer):
     filename = serializers.CharField()
-    code = serializers.CharField(help_text="empty_file, not_an_image, truncated_image, too_many_pixels, no_ink, "
-                                 "bad_aspect_ratio, file_too_large, duplicate, ...")
+    code = serializers.CharField(
+        help_text="empty_file, not_an_image, truncated_image, too_many_pixels, no_ink, "
+        "bad_aspect_ratio, file_too_large, duplicate, ..."
+    )
     message = serializers.CharField()
 
 

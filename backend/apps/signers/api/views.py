@@ -104,7 +104,9 @@ class SignerViewSet(
 
 
 @extend_schema(parameters=[SIGNER_KEY_NESTED])
-class ReferenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+class ReferenceViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
     """A signer's reference signatures: list, upload (multipart ``images``), retrieve, delete,
     and the stored image or its preprocessed PNG."""
 

@@ -5,15 +5,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('signers', '0001_initial'),
+        ("signers", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='signer',
-            name='external_id',
-            field=models.CharField(help_text="The bank's own key for the signer, e.g. an account number.", max_length=64, unique=True, validators=[django.core.validators.RegexValidator('^[^/\\s?#%]+$', 'Use letters, digits and punctuation; no spaces, slashes, question marks, hashes or percent signs.')]),
+            model_name="signer",
+            name="external_id",
+            field=models.CharField(
+                help_text="The bank's own key for the signer, e.g. an account number.",
+                max_length=64,
+                unique=True,
+                validators=[
+                    django.core.validators.RegexValidator(
+                        "^[^/\\s?#%]+$",
+                        "Use letters, digits and punctuation; no spaces, slashes, question marks, hashes or percent signs.",
+                    )
+                ],
+            ),
         ),
     ]

@@ -45,7 +45,9 @@ def test_list_filters_by_status_and_searches_name_and_external_id(client_for):
     body = client.get("/api/v1/signers/", {"status": "suspended"}).json()
     assert [s["external_id"] for s in body["results"]] == ["B-2"]
     assert body["count"] == 1
-    assert [s["external_id"] for s in client.get("/api/v1/signers/", {"search": "shannon"}).json()["results"]] == ["C-3"]
+    assert [s["external_id"] for s in client.get("/api/v1/signers/", {"search": "shannon"}).json()["results"]] == [
+        "C-3"
+    ]
     assert [s["external_id"] for s in client.get("/api/v1/signers/", {"search": "A-1"}).json()["results"]] == ["A-1"]
     assert client.get("/api/v1/signers/", {"status": "bogus"}).status_code == 400
 
@@ -95,7 +97,10 @@ def test_upload_references_accepts_and_rejects_with_reasons(client_for, signer, 
     assert response.status_code == 201, response.json()
     body = response.json()
     assert sorted(r["original_name"] for r in body["accepted"]) == ["good0.png", "good1.png"]
-    assert {(r["filename"], r["code"]) for r in body["rejected"]} == {("blank.png", "no_ink"), ("again.png", "duplicate")}
+    assert {(r["filename"], r["code"]) for r in body["rejected"]} == {
+        ("blank.png", "no_ink"),
+        ("again.png", "duplicate"),
+    }
     assert all(r["message"] for r in body["rejected"])
     assert all(r["model_versions"] == [active_version.pk] for r in body["accepted"])
     assert ReferenceSignature.objects.filter(signer=signer).count() == 2
@@ -182,7 +187,9 @@ def test_reference_of_another_signer_is_404(client_for, enrolled_signer):
     assert client_for("clerk").get(f"/api/v1/signers/{other.pk}/references/{ref.pk}/image/").status_code == 404
 
 
-def test_delete_reference_removes_row_embeddings_and_file(client_for, enrolled_signer, django_capture_on_commit_callbacks):
+def test_delete_reference_removes_row_embeddings_and_file(
+    client_for, enrolled_signer, django_capture_on_commit_callbacks
+):
     reference = enrolled_signer.references.first()
     path = reference.image.path
     with django_capture_on_commit_callbacks(execute=True):

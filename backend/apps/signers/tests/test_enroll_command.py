@@ -24,7 +24,16 @@ def folders_dataset(tmp_path):
 
 
 def test_enroll_from_dataset_is_idempotent(folders_dataset, active_version, capsys):
-    call_command("enroll_from_dataset", "--data", str(folders_dataset), "--layout", "folders", "--references", "3", "--no-progress")
+    call_command(
+        "enroll_from_dataset",
+        "--data",
+        str(folders_dataset),
+        "--layout",
+        "folders",
+        "--references",
+        "3",
+        "--no-progress",
+    )
     out = capsys.readouterr().out
     assert "3 new signers" in out and "8 references enrolled" in out and "1 no_ink" in out
     assert set(Signer.objects.values_list("external_id", flat=True)) == {"folders-w1", "folders-w2", "folders-w3"}
@@ -32,7 +41,16 @@ def test_enroll_from_dataset_is_idempotent(folders_dataset, active_version, caps
     assert sorted(first.references.values_list("original_name", flat=True)) == ["sig_1.png", "sig_2.png", "sig_3.png"]
     assert ReferenceEmbedding.objects.filter(model_version=active_version).count() == 8
 
-    call_command("enroll_from_dataset", "--data", str(folders_dataset), "--layout", "folders", "--references", "3", "--no-progress")
+    call_command(
+        "enroll_from_dataset",
+        "--data",
+        str(folders_dataset),
+        "--layout",
+        "folders",
+        "--references",
+        "3",
+        "--no-progress",
+    )
     again = capsys.readouterr().out
     assert "0 new signers" in again and "0 references enrolled" in again and "8 already enrolled" in again
     assert ReferenceSignature.objects.count() == 8
@@ -40,8 +58,16 @@ def test_enroll_from_dataset_is_idempotent(folders_dataset, active_version, caps
 
 def test_enroll_from_dataset_limits_writers_and_prefix(folders_dataset, active_version):
     call_command(
-        "enroll_from_dataset", "--data", str(folders_dataset), "--references", "2", "--writers", "1",
-        "--prefix", "bank-", "--no-progress",
+        "enroll_from_dataset",
+        "--data",
+        str(folders_dataset),
+        "--references",
+        "2",
+        "--writers",
+        "1",
+        "--prefix",
+        "bank-",
+        "--no-progress",
     )
     assert list(Signer.objects.values_list("external_id", flat=True)) == ["bank-w1"]
     assert ReferenceSignature.objects.count() == 2

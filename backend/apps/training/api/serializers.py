@@ -8,7 +8,9 @@ from apps.training.services import JobSettings, TrainOptions
 
 class TrainingJobCreateSerializer(serializers.Serializer):
     datasets = serializers.ListField(
-        child=serializers.CharField(max_length=100), default=list, max_length=50,
+        child=serializers.CharField(max_length=100),
+        default=list,
+        max_length=50,
         help_text="Names of organised datasets in organized_data/ (made with `sigverify import-data`).",
     )
     include_references = serializers.BooleanField(default=True, help_text="Train on the enrolled references too.")
@@ -40,12 +42,29 @@ class TrainingJobSerializer(serializers.ModelSerializer):
     class Meta:
         model = TrainingJob
         fields = [
-            "id", "status", "requested_by", "datasets", "include_references", "include_reviewed", "epochs",
-            "loss", "seed", "options", "progress", "history", "cancel_requested", "log_tail", "data_summary",
-            "error", "worker", "created_at", "started_at", "finished_at", "model_version",
+            "id",
+            "status",
+            "requested_by",
+            "datasets",
+            "include_references",
+            "include_reviewed",
+            "epochs",
+            "loss",
+            "seed",
+            "options",
+            "progress",
+            "history",
+            "cancel_requested",
+            "log_tail",
+            "data_summary",
+            "error",
+            "worker",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "model_version",
         ]
         read_only_fields = fields
 
     def to_representation(self, instance):
         return super().to_representation(instance.as_seen())  # a job whose worker died shows as ended
-

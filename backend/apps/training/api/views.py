@@ -62,4 +62,3 @@ class TrainingJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def cancel(self, request, pk=None):
         job = services.cancel_training_job(self.get_object())
         return Response(self.get_serializer(job).data, status=status.HTTP_202_ACCEPTED)
-

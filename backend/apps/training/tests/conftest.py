@@ -20,4 +20,3 @@ def training_dirs(settings, tmp_path):
 def tiny_dataset(training_dirs):
     """A 6-writer organised dataset named ``tiny`` in organized_data/."""
     return make_dataset(training_dirs[0], "tiny")
-

@@ -18,8 +18,9 @@ def job_request(**changes):
 
 
 @pytest.mark.django_db
-def test_create_answers_202_with_the_queued_job_and_enqueues_on_commit(client_for, tiny_dataset,
-                                                                       django_capture_on_commit_callbacks):
+def test_create_answers_202_with_the_queued_job_and_enqueues_on_commit(
+    client_for, tiny_dataset, django_capture_on_commit_callbacks
+):
     client = client_for("ml_staff")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = client.post("/api/v1/training-jobs/", job_request(), format="json")
@@ -29,8 +30,14 @@ def test_create_answers_202_with_the_queued_job_and_enqueues_on_commit(client_fo
     assert body["datasets"] == ["tiny"] and body["epochs"] == 1 and body["seed"] == 3
     assert body["include_references"] is True and body["include_reviewed"] is True
     assert body["options"]["input_size"] == [32, 48]
-    assert body["progress"] == {"epoch": 0, "epochs": 1, "loss": None, "val_eer": None, "images_per_s": None,
-                                "heartbeat_at": None}
+    assert body["progress"] == {
+        "epoch": 0,
+        "epochs": 1,
+        "loss": None,
+        "val_eer": None,
+        "images_per_s": None,
+        "heartbeat_at": None,
+    }
     assert body["requested_by"] == client.user.username
     assert body["model_version"] is None
     assert len(callbacks) == 1  # the task is sent only once the job row is committed

@@ -49,8 +49,6 @@ def redis_available() -> str:
     return url
 
 
-
-
 @dataclass
 class Worker:
     process: subprocess.Popen | None
@@ -93,9 +91,13 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory):
     suffix = uuid.uuid4().hex[:8]
     root = tmp_path_factory.mktemp("celery-worker")
     handle = Worker(
-        process=None, log_path=root / "worker.log", name=f"test-{suffix}@%h",
-        gpu_queue=f"test-gpu-{suffix}", default_queue=f"test-default-{suffix}",
-        organized=root / "organized_data", models_root=root / "models",
+        process=None,
+        log_path=root / "worker.log",
+        name=f"test-{suffix}@%h",
+        gpu_queue=f"test-gpu-{suffix}",
+        default_queue=f"test-default-{suffix}",
+        organized=root / "organized_data",
+        models_root=root / "models",
     )
     handle.organized.mkdir()
     env = {
@@ -114,10 +116,32 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory):
     }
     with open(handle.log_path, "wb") as log:
         handle.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker",
-             "-Q", f"{handle.gpu_queue},{handle.default_queue}", "--pool", "prefork", "--concurrency", "1",
-             "-n", handle.name, "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"],
-            cwd=BACKEND_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                f"{handle.gpu_queue},{handle.default_queue}",
+                "--pool",
+                "prefork",
+                "--concurrency",
+                "1",
+                "-n",
+                handle.name,
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--loglevel",
+                "INFO",
+            ],
+            cwd=BACKEND_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     make_dataset(handle.organized, "tiny")
     yield handle
@@ -154,8 +178,13 @@ def wait_for(read, done, worker: Worker, timeout: float, what: str, interval: fl
 
 
 def job_request(epochs: int, **changes) -> dict:
-    return {"datasets": ["tiny"], "epochs": epochs, "loss": "triplet-semihard", "options": TINY_TRAIN_OPTIONS,
-            **changes}
+    return {
+        "datasets": ["tiny"],
+        "epochs": epochs,
+        "loss": "triplet-semihard",
+        "options": TINY_TRAIN_OPTIONS,
+        **changes,
+    }
 
 
 def test_training_job_runs_on_a_worker_and_its_promotion_switches_the_active_version(
@@ -168,19 +197,34 @@ def test_training_job_runs_on_a_worker_and_its_promotion_switches_the_active_ver
     response = client.post("/api/v1/training-jobs/", job_request(epochs=500), format="json")
     assert response.status_code == 202, response.json()
     long_job = response.json()["id"]
-    wait_for(lambda: client.get(f"/api/v1/training-jobs/{long_job}/").json(),
-             lambda j: j["status"] == "running", worker, 120, "a running job")
+    wait_for(
+        lambda: client.get(f"/api/v1/training-jobs/{long_job}/").json(),
+        lambda j: j["status"] == "running",
+        worker,
+        120,
+        "a running job",
+    )
     assert client.post(f"/api/v1/training-jobs/{long_job}/cancel/").status_code == 202
-    cancelled, _ = wait_for(lambda: client.get(f"/api/v1/training-jobs/{long_job}/").json(),
-                            lambda j: j["status"] != "running", worker, 60, "the cancel")
+    cancelled, _ = wait_for(
+        lambda: client.get(f"/api/v1/training-jobs/{long_job}/").json(),
+        lambda j: j["status"] != "running",
+        worker,
+        60,
+        "the cancel",
+    )
     assert cancelled["status"] == "cancelled" and cancelled["model_version"] is None
 
     # A tiny job runs to the end: progress is reported, a new inactive version registered.
     response = client.post("/api/v1/training-jobs/", job_request(epochs=2), format="json")
     assert response.status_code == 202 and response.json()["status"] in ("queued", "running")
     job_id = response.json()["id"]
-    job, seen = wait_for(lambda: client.get(f"/api/v1/training-jobs/{job_id}/").json(),
-                         lambda j: j["status"] in ("succeeded", "failed", "cancelled"), worker, 120, "the job")
+    job, seen = wait_for(
+        lambda: client.get(f"/api/v1/training-jobs/{job_id}/").json(),
+        lambda j: j["status"] in ("succeeded", "failed", "cancelled"),
+        worker,
+        120,
+        "the job",
+    )
     assert job["status"] == "succeeded", job["error"] + "\n" + job["log_tail"]
     assert "running" in {j["status"] for j in seen}
     assert [h["epoch"] for h in job["history"]] == [1, 2]
@@ -195,8 +239,13 @@ def test_training_job_runs_on_a_worker_and_its_promotion_switches_the_active_ver
     # Promotion re-embeds every reference with the new version, then switches.
     response = client.post(f"/api/v1/model-versions/{new_version.pk}/promote/")
     assert response.status_code == 202, response.json()
-    promotion, _ = wait_for(lambda: client.get(f"/api/v1/promotions/{response.json()['id']}/").json(),
-                            lambda p: p["status"] in ("succeeded", "failed"), worker, 120, "the promotion")
+    promotion, _ = wait_for(
+        lambda: client.get(f"/api/v1/promotions/{response.json()['id']}/").json(),
+        lambda p: p["status"] in ("succeeded", "failed"),
+        worker,
+        120,
+        "the promotion",
+    )
     assert promotion["status"] == "succeeded", promotion["error"]
     references = ReferenceSignature.objects.count()
     assert promotion["done"] == promotion["total"] == references == 3
@@ -214,14 +263,24 @@ def test_a_job_whose_worker_is_killed_ends_failed_and_the_active_model_is_unchan
     response = client.post("/api/v1/training-jobs/", job_request(epochs=500), format="json")
     assert response.status_code == 202
     job_id = response.json()["id"]
-    wait_for(lambda: client.get(f"/api/v1/training-jobs/{job_id}/").json(),
-             lambda j: j["status"] == "running" and j["progress"]["epoch"] >= 1, worker, 120, "a running job")
+    wait_for(
+        lambda: client.get(f"/api/v1/training-jobs/{job_id}/").json(),
+        lambda j: j["status"] == "running" and j["progress"]["epoch"] >= 1,
+        worker,
+        120,
+        "a running job",
+    )
 
     worker.kill_hard()
     assert TrainingJob.objects.get(pk=job_id).status == "running"  # nobody is left to say otherwise
 
-    job, _ = wait_for(lambda: client.get(f"/api/v1/training-jobs/{job_id}/").json(),
-                      lambda j: j["status"] != "running", worker, STALE_AFTER_S + 30, "after kill: stale job")
+    job, _ = wait_for(
+        lambda: client.get(f"/api/v1/training-jobs/{job_id}/").json(),
+        lambda j: j["status"] != "running",
+        worker,
+        STALE_AFTER_S + 30,
+        "after kill: stale job",
+    )
     assert job["status"] == "failed"
     assert "heartbeat" in job["error"] and job["finished_at"]
     assert job["model_version"] is None

@@ -102,7 +102,11 @@ def test_export_command(bank_data, settings, tmp_path, capsys):
 @pytest.mark.django_db(transaction=True)
 def test_training_job_trains_on_the_reviewed_verifications(bank_data, tiny_dataset, active_version):
     job = TrainingJob.objects.create(
-        datasets=["tiny"], include_references=True, include_reviewed=True, epochs=2, loss="triplet-semihard",
+        datasets=["tiny"],
+        include_references=True,
+        include_reviewed=True,
+        epochs=2,
+        loss="triplet-semihard",
         options=TINY_TRAIN_OPTIONS,
     )
 

@@ -114,7 +114,8 @@ def test_reading_jobs_shows_the_stale_ones_ended_and_writes_nothing(settings, cl
     assert client.get(f"/api/v1/training-jobs/{cancelling.pk}/").json()["status"] == "cancelled"
     assert {j["id"] for j in client.get("/api/v1/training-jobs/", {"status": "failed"}).json()["results"]} == {job.pk}
     assert {j["id"] for j in client.get("/api/v1/training-jobs/", {"status": "cancelled"}).json()["results"]} == {
-        cancelling.pk}
+        cancelling.pk
+    }
     assert client.get("/api/v1/training-jobs/", {"status": "running"}).json()["count"] == 0
     job.refresh_from_db()
     assert job.status == S.RUNNING and job.finished_at is None  # the read wrote nothing; the beat sweep will
@@ -135,8 +136,11 @@ def test_beat_runs_the_stale_sweeps():
     from config.celery import app
 
     tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
-    assert tasks == {"apps.training.tasks.fail_stale_jobs", "apps.modelregistry.tasks.fail_stale_promotions",
-                     "apps.verifications.tasks.resume_stale_batches"}
+    assert tasks == {
+        "apps.training.tasks.fail_stale_jobs",
+        "apps.modelregistry.tasks.fail_stale_promotions",
+        "apps.verifications.tasks.resume_stale_batches",
+    }
     app.loader.import_default_modules()  # the apps' tasks modules, as a worker imports them
     assert set(app.tasks) >= tasks  # the names are registered tasks
     assert all(0 < entry["schedule"] <= 60 for entry in app.conf.beat_schedule.values())

@@ -16,8 +16,9 @@ class BatchItemInputSerializer(serializers.Serializer):
         "a `data:image/png;base64,` prefix is accepted).",
     )
     crop = CropField(
-        required=False, allow_null=True,
-        help_text="Optional signature box in the image, in pixels: `[x, y, width, height]` or `\"x,y,width,height\"`.",
+        required=False,
+        allow_null=True,
+        help_text='Optional signature box in the image, in pixels: `[x, y, width, height]` or `"x,y,width,height"`.',
     )
     cheque_reference = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
 
@@ -49,7 +50,9 @@ def _by_index(detail):
 
 
 class ItemErrorSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="e.g. no_ink, not_an_image, invalid_base64, signer_not_found, signer_suspended.")
+    code = serializers.CharField(
+        help_text="e.g. no_ink, not_an_image, invalid_base64, signer_not_found, signer_suspended."
+    )
     message = serializers.CharField()
 
 
@@ -83,8 +86,18 @@ class VerificationBatchSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = VerificationBatch
-        fields = ["id", "status", "progress", "error", "requested_by", "attempts", "created_at", "started_at",
-                  "finished_at", "url"]
+        fields = [
+            "id",
+            "status",
+            "progress",
+            "error",
+            "requested_by",
+            "attempts",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "url",
+        ]
         read_only_fields = fields
 
     @extend_schema_field(ProgressSerializer)

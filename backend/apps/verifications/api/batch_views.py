@@ -70,8 +70,10 @@ class VerificationBatchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={
             202: VerificationBatchDetailSerializer,
-            400: OpenApiResponse(description="The envelope is invalid: no items, more than 500, an item without "
-                                             "signer or image, a malformed crop (`fields` names the item)."),
+            400: OpenApiResponse(
+                description="The envelope is invalid: no items, more than 500, an item without "
+                "signer or image, a malformed crop (`fields` names the item)."
+            ),
             413: OpenApiResponse(description="The body is larger than SIGVERIFY_BATCH_MAX_MB."),
             422: OpenApiResponse(description="The Idempotency-Key was used for a different request."),
         },

@@ -34,7 +34,9 @@ class VerificationFilter(filters.FilterSet):
     requested_by = filters.CharFilter(field_name="requested_by__username", help_text="Username of the requester.")
     created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    date_from = filters.DateFilter(field_name="created_at", lookup_expr="date__gte", help_text="From this day (inclusive).")
+    date_from = filters.DateFilter(
+        field_name="created_at", lookup_expr="date__gte", help_text="From this day (inclusive)."
+    )
     date_to = filters.DateFilter(field_name="created_at", lookup_expr="date__lte", help_text="To this day (inclusive).")
     model_version = filters.NumberFilter(field_name="model_version_id")
     cheque_reference = filters.CharFilter()
@@ -130,7 +132,11 @@ class VerificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         review = services.record_review(verification=verification, reviewer=request.user, **data.validated_data)
         return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={(200, "image/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The questioned image as uploaded.")})
+    @extend_schema(
+        responses={
+            (200, "image/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The questioned image as uploaded.")
+        }
+    )
     @action(detail=True, methods=["get"])
     def image(self, request, pk=None):
         verification = self.get_object()
@@ -138,7 +144,9 @@ class VerificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         return stored_file_response(name, content_type_for_name(name))
 
     @extend_schema(
-        responses={(200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="PNG of the array the model saw.")}
+        responses={
+            (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="PNG of the array the model saw.")
+        }
     )
     @action(detail=True, methods=["get"])
     def preprocessed(self, request, pk=None):

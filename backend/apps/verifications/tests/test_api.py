@@ -12,9 +12,28 @@ from testsupport.uploads import bad_upload, media_files, upload
 pytestmark = pytest.mark.django_db
 
 RECORD_FIELDS = {
-    "id", "signer", "signer_external_id", "signer_name", "decision", "score", "z_score", "distances",
-    "thresholds", "model_version", "model_version_id", "cheque_reference", "crop", "image_sha256", "quality",
-    "requested_by", "created_at", "processing_ms", "review", "image_url", "preprocessed_url", "batch",
+    "id",
+    "signer",
+    "signer_external_id",
+    "signer_name",
+    "decision",
+    "score",
+    "z_score",
+    "distances",
+    "thresholds",
+    "model_version",
+    "model_version_id",
+    "cheque_reference",
+    "crop",
+    "image_sha256",
+    "quality",
+    "requested_by",
+    "created_at",
+    "processing_ms",
+    "review",
+    "image_url",
+    "preprocessed_url",
+    "batch",
 }
 
 
@@ -181,7 +200,9 @@ def test_review_records_the_final_call_without_touching_the_result(client_for, v
     final = "forgery" if verification.decision == "genuine" else "genuine"
     needs_comment = verification.decision in ("genuine", "forgery")
     if needs_comment:
-        refused = client.post(f"/api/v1/verifications/{verification.pk}/review/", {"final_decision": final}, format="json")
+        refused = client.post(
+            f"/api/v1/verifications/{verification.pk}/review/", {"final_decision": final}, format="json"
+        )
         assert refused.status_code == 400
         assert "comment" in refused.json()["error"]["fields"]
     response = client.post(

@@ -25,10 +25,26 @@ CORPUS = build_corpus()
 def test_the_corpus_is_big_and_covers_the_required_kinds():
     names = {item.name for item in CORPUS}
     assert len(CORPUS) >= 30
-    for required in ("zero_bytes", "truncated_png_half", "truncated_jpeg_half", "text_named_png", "svg_with_script",
-                     "pdf_with_javascript", "html_named_jpg", "polyglot_gif_javascript", "bomb_png_50000x50000",
-                     "strip_1x10000", "tiff_16bit", "jpeg_cmyk", "gif_animated", "jpeg_huge_exif",
-                     "jpeg_exif_rotated", "all_white", "all_black", "pure_noise"):
+    for required in (
+        "zero_bytes",
+        "truncated_png_half",
+        "truncated_jpeg_half",
+        "text_named_png",
+        "svg_with_script",
+        "pdf_with_javascript",
+        "html_named_jpg",
+        "polyglot_gif_javascript",
+        "bomb_png_50000x50000",
+        "strip_1x10000",
+        "tiff_16bit",
+        "jpeg_cmyk",
+        "gif_animated",
+        "jpeg_huge_exif",
+        "jpeg_exif_rotated",
+        "all_white",
+        "all_black",
+        "pure_noise",
+    ):
         assert required in names
 
 
@@ -52,7 +68,8 @@ def test_verify_endpoint(item, client_for, enrolled_signer):
     before_files = media_files(settings.MEDIA_ROOT)
     before_rows = Verification.objects.count()
     response = client_for("clerk").post(
-        "/api/v1/verifications/", {"signer": enrolled_signer.pk, "image": upload(item.data, item.filename)},
+        "/api/v1/verifications/",
+        {"signer": enrolled_signer.pk, "image": upload(item.data, item.filename)},
         format="multipart",
     )
     new_files = media_files(settings.MEDIA_ROOT) - before_files
@@ -106,7 +123,8 @@ def test_one_request_mixing_good_and_bad_files_stores_only_the_good_ones(client_
     before_files = media_files(settings.MEDIA_ROOT)
     response = client_for("integrator").post(
         f"/api/v1/signers/{signer.pk}/references/",
-        {"images": [upload(i.data, i.filename) for i in legal + bad]}, format="multipart",
+        {"images": [upload(i.data, i.filename) for i in legal + bad]},
+        format="multipart",
     )
     assert response.status_code == 201
     body = response.json()

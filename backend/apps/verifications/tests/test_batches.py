@@ -51,7 +51,10 @@ def post(client, items, **headers):
         ({"items": [{"signer": "ACC-1001", "image": "aGk=", "crop": {"x": 1}}]}, "items.0.crop"),
         ({"items": ["not an object"]}, "items.0"),
         ({"items": [{"signer": "x" * 65, "image": "aGk="}]}, "items.0.signer"),
-        ({"items": [{"signer": "ACC-1001", "image": "aGk=", "cheque_reference": "c" * 101}]}, "items.0.cheque_reference"),
+        (
+            {"items": [{"signer": "ACC-1001", "image": "aGk=", "cheque_reference": "c" * 101}]},
+            "items.0.cheque_reference",
+        ),
     ],
 )
 def test_an_invalid_envelope_is_refused_with_400_and_nothing_is_stored(client_for, enrolled_signer, body, field):
@@ -121,21 +124,30 @@ def test_a_batch_is_accepted_with_202_and_its_images_are_stored_before_the_answe
     assert body["url"].endswith(f"{URL}{body['id']}/")
     assert [i["status"] for i in body["items"]] == ["pending", "pending", "pending", "failed"]
     assert body["items"][3]["error"]["code"] == "invalid_base64"
-    assert body["items"][0] == {"index": 0, "signer": "ACC-1001", "cheque_reference": "CHQ-0", "status": "pending",
-                                "verification": None, "decision": None, "score": None, "error": None}
+    assert body["items"][0] == {
+        "index": 0,
+        "signer": "ACC-1001",
+        "cheque_reference": "CHQ-0",
+        "status": "pending",
+        "verification": None,
+        "decision": None,
+        "score": None,
+        "error": None,
+    }
     assert len(callbacks) == 1  # queued only once the rows are committed
 
     stored = BatchItem.objects.filter(batch_id=body["id"]).exclude(image="").order_by("index")
     assert [i.index for i in stored] == [0, 1, 2]
-    for row, sent in zip(stored, items):
+    for row, sent in zip(stored, items, strict=True):
         path = Path(settings.MEDIA_ROOT) / row.image.name
         assert row.image.name.startswith(f"batches/{body['id']}/")
         assert path.read_bytes() == base64.b64decode(sent["image"].split(",")[-1])
     assert stored[2].crop == [0, 0, 300, 150]
 
 
-def test_a_batch_whose_every_image_is_undecodable_is_done_at_once(client_for, enrolled_signer,
-                                                                  django_capture_on_commit_callbacks):
+def test_a_batch_whose_every_image_is_undecodable_is_done_at_once(
+    client_for, enrolled_signer, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = post(client_for("clerk"), [item(enrolled_signer.pk, 0, image="@@@")])
     assert response.status_code == 202
@@ -143,8 +155,9 @@ def test_a_batch_whose_every_image_is_undecodable_is_done_at_once(client_for, en
     assert not callbacks
 
 
-def test_an_unreachable_broker_keeps_the_batch_queued_with_its_images(client_for, enrolled_signer, monkeypatch,
-                                                                      django_capture_on_commit_callbacks):
+def test_an_unreachable_broker_keeps_the_batch_queued_with_its_images(
+    client_for, enrolled_signer, monkeypatch, django_capture_on_commit_callbacks
+):
     from kombu.exceptions import OperationalError
 
     from apps.verifications import tasks
@@ -166,16 +179,18 @@ def test_an_unreachable_broker_keeps_the_batch_queued_with_its_images(client_for
     assert queued == [batch.pk]
 
 
-def test_a_resumed_batch_the_broker_refuses_is_sent_again_by_the_next_sweep(make_user, enrolled_signer,
-                                                                           monkeypatch):
+def test_a_resumed_batch_the_broker_refuses_is_sent_again_by_the_next_sweep(make_user, enrolled_signer, monkeypatch):
     from kombu.exceptions import OperationalError
 
     from apps.verifications import tasks
 
     batch = make_batch(make_user("clerk"), enrolled_signer, count=1, bad_at=None)
     VerificationBatch.objects.filter(pk=batch.pk).update(status="failed", task_id="first-run")
-    monkeypatch.setattr(tasks.run_verification_batch, "apply_async",
-                        lambda *a, **k: (_ for _ in ()).throw(OperationalError("connection refused")))
+    monkeypatch.setattr(
+        tasks.run_verification_batch,
+        "apply_async",
+        lambda *a, **k: (_ for _ in ()).throw(OperationalError("connection refused")),
+    )
     batches.resume_batch(batch)
     assert not batches.enqueue_batch(batch.pk)
     batch.refresh_from_db()
@@ -279,8 +294,9 @@ def test_a_run_that_was_taken_over_stops(make_user, enrolled_signer, monkeypatch
     assert batch.items.filter(status="done").count() == 1
 
 
-def test_without_a_servable_model_the_batch_fails_and_resumes_once_fixed(make_user, enrolled_signer,
-                                                                         active_version, client_for):
+def test_without_a_servable_model_the_batch_fails_and_resumes_once_fixed(
+    make_user, enrolled_signer, active_version, client_for
+):
     from apps.modelregistry.models import ModelVersion
 
     user = make_user("clerk")
@@ -299,8 +315,9 @@ def test_without_a_servable_model_the_batch_fails_and_resumes_once_fixed(make_us
     assert batch.items.filter(status="done").count() == 3
 
 
-def test_resume_refuses_a_done_batch_and_a_running_one_whose_worker_reports(make_user, enrolled_signer, client_for,
-                                                                           settings):
+def test_resume_refuses_a_done_batch_and_a_running_one_whose_worker_reports(
+    make_user, enrolled_signer, client_for, settings
+):
     user = make_user("integrator")
     client = client_for(user=user)
     done = make_batch(user, enrolled_signer, count=1, bad_at=None)
@@ -337,8 +354,18 @@ def test_verifiers_read_their_own_batches_and_admins_read_all(client_for, make_u
     assert {b["id"] for b in admin.get(URL).json()["results"]} == {mine, theirs}
     assert admin.get(f"{URL}{theirs}/").status_code == 200
     summary = admin.get(URL).json()["results"][0]
-    assert set(summary) == {"id", "status", "progress", "error", "requested_by", "attempts", "created_at",
-                            "started_at", "finished_at", "url"}  # the list leaves the items out
+    assert set(summary) == {
+        "id",
+        "status",
+        "progress",
+        "error",
+        "requested_by",
+        "attempts",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "url",
+    }  # the list leaves the items out
 
 
 BATCH_CALLERS = ("anonymous", "no_role", "clerk", "integrator", "ml_staff", "admin", "superuser")
@@ -412,8 +439,7 @@ def test_resume_stale_batches_command_queues_the_orphaned_ones(make_user, enroll
     assert VerificationBatch.objects.get(pk=batch.pk).status == "queued"
 
 
-def test_celery_beat_sweep_queues_a_batch_whose_worker_went_silent(make_user, enrolled_signer, monkeypatch,
-                                                                   settings):
+def test_celery_beat_sweep_queues_a_batch_whose_worker_went_silent(make_user, enrolled_signer, monkeypatch, settings):
     from apps.verifications.tasks import resume_stale_batches
 
     batch = make_batch(make_user("clerk"), enrolled_signer, count=1, bad_at=None)
@@ -422,5 +448,6 @@ def test_celery_beat_sweep_queues_a_batch_whose_worker_went_silent(make_user, en
     monkeypatch.setattr(batches, "enqueue_batch", queued.append)
     assert resume_stale_batches() == 0  # its worker reported just now
     VerificationBatch.objects.filter(pk=batch.pk).update(
-        heartbeat_at=timezone.now() - timedelta(seconds=settings.SIGVERIFY_STALE_AFTER_S + 1))
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.SIGVERIFY_STALE_AFTER_S + 1)
+    )
     assert resume_stale_batches() == 1 and queued == [batch.pk]

@@ -97,10 +97,32 @@ class Workers:
         log_path = self.root / f"{name}-{len(self.started)}.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", self.queue, "--pool", "prefork",
-                 "--concurrency", "1", "-n", node, "--without-gossip", "--without-mingle", "--without-heartbeat",
-                 "--loglevel", "INFO"],
-                cwd=BACKEND_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "config",
+                    "worker",
+                    "-Q",
+                    self.queue,
+                    "--pool",
+                    "prefork",
+                    "--concurrency",
+                    "1",
+                    "-n",
+                    node,
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                    "--loglevel",
+                    "INFO",
+                ],
+                cwd=BACKEND_DIR,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         worker = Worker(process, node.replace("%h", _hostname()), log_path)
         self.started.append(worker)
@@ -153,8 +175,10 @@ def wait_for(read, done, worker: Worker, timeout: float, what: str, interval: fl
         if worker is not None and worker.process.poll() is not None:
             pytest.fail(f"worker exited ({worker.process.returncode}) waiting for {what}:\n{worker.log_tail()}")
         time.sleep(interval)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}; last: {seen[-1:]}\n"
-                + (worker.log_tail() if worker else ""))
+    pytest.fail(
+        f"timed out after {timeout:.0f} s waiting for {what}; last: {seen[-1:]}\n"
+        + (worker.log_tail() if worker else "")
+    )
 
 
 def b64(data: bytes) -> str:
@@ -162,8 +186,10 @@ def b64(data: bytes) -> str:
 
 
 def batch_items(signer, count: int, bad_at: int | None, prefix: str) -> list[dict]:
-    items = [{"signer": signer.external_id, "image": b64(signature_bytes(1, 30 + i)), "cheque_reference": f"{prefix}-{i}"}
-             for i in range(count)]
+    items = [
+        {"signer": signer.external_id, "image": b64(signature_bytes(1, 30 + i)), "cheque_reference": f"{prefix}-{i}"}
+        for i in range(count)
+    ]
     if bad_at is not None:
         items[bad_at]["image"] = b64(blank_png())
     return items
@@ -198,8 +224,9 @@ def test_a_batch_of_20_completes_on_a_worker_and_one_bad_item_fails_alone(on_que
     assert response.json()["status"] == "queued" and response.json()["progress"]["total"] == 20
     batch_id = response.json()["id"]
 
-    batch, seen = wait_for(lambda: read_batch(client, batch_id), lambda b: b["status"] in ("done", "failed"),
-                           worker, 180, "the batch")
+    batch, seen = wait_for(
+        lambda: read_batch(client, batch_id), lambda b: b["status"] in ("done", "failed"), worker, 180, "the batch"
+    )
     assert batch["status"] == "done", batch["error"] + worker.log_tail()
     assert batch["progress"] == {"done": 20, "total": 20, "failed": 1}
     assert {b["status"] for b in seen} <= {"queued", "running", "done"}
@@ -213,8 +240,11 @@ def test_a_batch_of_20_completes_on_a_worker_and_one_bad_item_fails_alone(on_que
 
 
 def test_a_retry_with_the_same_idempotency_key_creates_no_row(on_queue, client_for, enrolled_signer):
-    worker = on_queue.started[-1] if on_queue.started and on_queue.started[-1].process.poll() is None \
+    worker = (
+        on_queue.started[-1]
+        if on_queue.started and on_queue.started[-1].process.poll() is None
         else on_queue.start("main")
+    )
     client = client_for("clerk")
 
     # A batch sent twice (the first answer was lost, say) is one batch, verified once.
@@ -238,9 +268,15 @@ def test_a_retry_with_the_same_idempotency_key_creates_no_row(on_queue, client_f
         try:
             barrier.wait(timeout=30)
             response = retrying.post(
-                "/api/v1/verifications/", {"signer": enrolled_signer.pk, "image": upload(signature_bytes(1, 77)),
-                                           "cheque_reference": "IDEM-single"},
-                format="multipart", HTTP_IDEMPOTENCY_KEY="single-retry")
+                "/api/v1/verifications/",
+                {
+                    "signer": enrolled_signer.pk,
+                    "image": upload(signature_bytes(1, 77)),
+                    "cheque_reference": "IDEM-single",
+                },
+                format="multipart",
+                HTTP_IDEMPOTENCY_KEY="single-retry",
+            )
             answers.append((response.status_code, response.json()))
         finally:
             connection.close()
@@ -260,21 +296,27 @@ def _kill_while_blocked_on_item(worker: Worker, batch_id: int, index: int) -> No
     """Hold item ``index``'s row lock so the worker stops there, then SIGKILL it mid-batch."""
     with transaction.atomic():
         BatchItem.objects.select_for_update().get(batch_id=batch_id, index=index)
-        wait_for(lambda: BatchItem.objects.filter(batch_id=batch_id, index__lt=index, status="pending").count(),
-                 lambda pending: pending == 0, worker, 120, f"items before {index}")
+        wait_for(
+            lambda: BatchItem.objects.filter(batch_id=batch_id, index__lt=index, status="pending").count(),
+            lambda pending: pending == 0,
+            worker,
+            120,
+            f"items before {index}",
+        )
         wait_for(lambda: _waiting_on_a_lock(), bool, worker, 60, f"the worker to reach item {index}")
         worker.kill_hard()
 
 
 def _waiting_on_a_lock() -> bool:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                       "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
         return cursor.fetchone()[0] > 0
 
 
-def test_killing_the_worker_mid_batch_loses_and_duplicates_no_item_once_resumed(on_queue, client_for,
-                                                                               enrolled_signer):
+def test_killing_the_worker_mid_batch_loses_and_duplicates_no_item_once_resumed(on_queue, client_for, enrolled_signer):
     for old in on_queue.started:
         old.stop()
     client = client_for("integrator")
@@ -299,8 +341,13 @@ def test_killing_the_worker_mid_batch_loses_and_duplicates_no_item_once_resumed(
     _kill_while_blocked_on_item(other, batch_id, 13)
     assert read_batch(client, batch_id)["progress"]["done"] == 13
     again = on_queue.start("other")
-    batch, _ = wait_for(lambda: read_batch(client, batch_id), lambda b: b["status"] in ("done", "failed"), again,
-                        180, "the re-run batch")
+    batch, _ = wait_for(
+        lambda: read_batch(client, batch_id),
+        lambda b: b["status"] in ("done", "failed"),
+        again,
+        180,
+        "the re-run batch",
+    )
     assert batch["status"] == "done", batch["error"] + again.log_tail()
     assert batch["progress"] == {"done": 20, "total": 20, "failed": 1}
     assert batch["attempts"] == 3

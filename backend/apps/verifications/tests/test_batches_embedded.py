@@ -57,19 +57,22 @@ DRIVER = textwrap.dedent(
 
 def test_make_runs_embedded_worker_processes_a_batch_on_the_file_system_broker(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "config.settings.local",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "MEDIA_ROOT": str(tmp_path / "media"),
-        "SIGVERIFY_BROKER_DIR": str(tmp_path / "broker"),
-        "SIGVERIFY_TORCH_THREADS": "1",
-        "SIGVERIFY_WORKER_TORCH_THREADS": "1",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(BACKEND_DIR), env.get("PYTHONPATH")])),
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings.local",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            "MEDIA_ROOT": str(tmp_path / "media"),
+            "SIGVERIFY_BROKER_DIR": str(tmp_path / "broker"),
+            "SIGVERIFY_TORCH_THREADS": "1",
+            "SIGVERIFY_WORKER_TORCH_THREADS": "1",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(BACKEND_DIR), env.get("PYTHONPATH")])),
+        }
+    )
 
     def manage(*args):
-        result = subprocess.run([sys.executable, "manage.py", *args], cwd=BACKEND_DIR, env=env, capture_output=True,
-                                text=True, timeout=300)
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=BACKEND_DIR, env=env, capture_output=True, text=True, timeout=300
+        )
         assert result.returncode == 0, result.stdout + result.stderr
 
     manage("migrate", "--noinput")
@@ -77,13 +80,32 @@ def test_make_runs_embedded_worker_processes_a_batch_on_the_file_system_broker(t
     log_path = tmp_path / "worker.log"
     with open(log_path, "wb") as log:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default", "--concurrency", "1",
-             "-n", f"embedded-{uuid.uuid4().hex[:6]}@%h", "--loglevel", "INFO"],
-            cwd=BACKEND_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                "default",
+                "--concurrency",
+                "1",
+                "-n",
+                f"embedded-{uuid.uuid4().hex[:6]}@%h",
+                "--loglevel",
+                "INFO",
+            ],
+            cwd=BACKEND_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
-        result = subprocess.run([sys.executable, "-c", DRIVER], cwd=BACKEND_DIR, env=env, capture_output=True,
-                                text=True, timeout=400)
+        result = subprocess.run(
+            [sys.executable, "-c", DRIVER], cwd=BACKEND_DIR, env=env, capture_output=True, text=True, timeout=400
+        )
     finally:
         os.killpg(worker.pid, 15)
         worker.wait(timeout=60)

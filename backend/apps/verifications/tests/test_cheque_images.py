@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from django.urls import reverse
 from PIL import Image
-from sigverify.synthetic import draw_cheque, draw_signature
 
-from testsupport.uploads import upload
 from apps.verifications.models import Verification
+from sigverify.synthetic import draw_cheque, draw_signature
+from testsupport.uploads import upload
 
 pytestmark = pytest.mark.django_db
 

@@ -35,7 +35,9 @@ def test_cedar_enroll_verify_and_audit(client_for, settings):
     cedar = _datasets_dir() / "CEDAR"
     require((cedar / "full_org").is_dir() and (cedar / "full_forg").is_dir(), f"CEDAR not found at {cedar}")
     model_dir = Path(settings.SIGVERIFY_MODEL_DIR)
-    require((model_dir / "model_card.json").is_file(), f"shipped model not found in {model_dir} (trained_model_parameters/)")
+    require(
+        (model_dir / "model_card.json").is_file(), f"shipped model not found in {model_dir} (trained_model_parameters/)"
+    )
 
     from apps.modelregistry.services import register_model_dir
     from apps.verifications.models import Verification
@@ -45,8 +47,16 @@ def test_cedar_enroll_verify_and_audit(client_for, settings):
     version, _ = register_model_dir(model_dir, activate=True)
 
     call_command(
-        "enroll_from_dataset", "--data", str(cedar), "--layout", "cedar",
-        "--references", str(REFERENCES), "--writers", str(WRITERS), "--no-progress",
+        "enroll_from_dataset",
+        "--data",
+        str(cedar),
+        "--layout",
+        "cedar",
+        "--references",
+        str(REFERENCES),
+        "--writers",
+        str(WRITERS),
+        "--no-progress",
     )
 
     _, samples = load_dataset(cedar, "cedar")

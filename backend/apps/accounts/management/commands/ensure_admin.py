@@ -21,11 +21,15 @@ class Command(BaseCommand):
         if password is None:
             self.stdout.write(f"Admin user {user.get_username()!r} already exists; password unchanged.")
         elif from_env:
-            self.stdout.write(self.style.SUCCESS(
-                f"Created admin user {user.get_username()!r} with the password from DJANGO_ADMIN_PASSWORD."
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Created admin user {user.get_username()!r} with the password from DJANGO_ADMIN_PASSWORD."
+                )
+            )
         else:
-            self.stdout.write(self.style.SUCCESS(
-                f"Created admin user {user.get_username()!r} with password: {password}\n"
-                "  (shown only this once; change it in the admin, or set DJANGO_ADMIN_PASSWORD next time)"
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Created admin user {user.get_username()!r} with password: {password}\n"
+                    "  (shown only this once; change it in the admin, or set DJANGO_ADMIN_PASSWORD next time)"
+                )
+            )

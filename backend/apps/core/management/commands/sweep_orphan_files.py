@@ -13,8 +13,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--older-than-minutes", type=float, default=60.0,
-                            help="grace period: younger files may belong to a request still running (default 60)")
+        parser.add_argument(
+            "--older-than-minutes",
+            type=float,
+            default=60.0,
+            help="grace period: younger files may belong to a request still running (default 60)",
+        )
         parser.add_argument("--dry-run", action="store_true", help="list the orphans, delete nothing")
 
     def handle(self, *args, **options):

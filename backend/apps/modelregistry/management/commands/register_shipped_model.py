@@ -2,11 +2,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from sigverify.errors import ModelLoadError
-from sigverify.weights import CARD_FILE
 
 from apps.modelregistry.models import ModelVersion
 from apps.modelregistry.services import register_model_dir
+from sigverify.errors import ModelLoadError
+from sigverify.weights import CARD_FILE
 
 
 class Command(BaseCommand):
@@ -22,10 +22,12 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         directory = Path(options["dir"] or settings.SIGVERIFY_MODEL_DIR)
         if not (directory / CARD_FILE).is_file():
-            self.stdout.write(self.style.WARNING(
-                f"No shipped model in {directory} (no {CARD_FILE}); nothing registered. "
-                "Verification answers 503 until a model version is active."
-            ))
+            self.stdout.write(
+                self.style.WARNING(
+                    f"No shipped model in {directory} (no {CARD_FILE}); nothing registered. "
+                    "Verification answers 503 until a model version is active."
+                )
+            )
             return
         activate = options["activate"] or not ModelVersion.objects.filter(is_active=True).exists()
         try:

@@ -3,13 +3,13 @@ from pathlib import Path
 
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
-from sigverify.datasets import LAYOUTS, load_dataset
-from sigverify.errors import DatasetError
 from tqdm import tqdm
 
 from apps.core.exceptions import ServiceError
 from apps.signers.models import Signer
 from apps.signers.services import enroll_references
+from sigverify.datasets import LAYOUTS, load_dataset
+from sigverify.errors import DatasetError
 
 
 class Command(BaseCommand):
