@@ -1,3 +1,5 @@
+import datetime
+
 import django_filters
 from django_filters.constants import EMPTY_VALUES
 
@@ -12,3 +14,12 @@ class SeenStatusFilter(django_filters.ChoiceFilter):
         if value in EMPTY_VALUES:
             return qs
         return qs.filter(seen_status_filter(qs.model, value))
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 instant, compared in UTC: PostgreSQL refuses offsets past ±15:59, which ISO allows."""
+
+    def filter(self, qs, value):
+        if value not in EMPTY_VALUES and value.tzinfo is not None:
+            value = value.astimezone(datetime.UTC)
+        return super().filter(qs, value)

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from apps.core.api.filters import UtcDateTimeFilter
 from apps.core.files import png_response, read_stored, stored_file_response
 from apps.core.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from apps.core.images import content_type_for_name, preprocess_bytes
@@ -32,8 +33,8 @@ class VerificationFilter(filters.FilterSet):
     signer = filters.CharFilter(method="filter_signer", help_text="Signer id or external id.")
     decision = filters.ChoiceFilter(choices=Decision.choices)
     requested_by = filters.CharFilter(field_name="requested_by__username", help_text="Username of the requester.")
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
     date_from = filters.DateFilter(
         field_name="created_at", lookup_expr="date__gte", help_text="From this day (inclusive)."
     )
