@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 BACKEND = Path(__file__).resolve().parents[1]
@@ -166,3 +167,44 @@ def database_url_for_subprocesses(on_unavailable: Callable[[str], object]) -> st
     if connection.vendor == "sqlite" and not connection.is_in_memory_db():
         return f"sqlite:///{s['NAME']}"
     return on_unavailable("the test database is in-memory SQLite, which another process cannot open; set DATABASE_URL")
+
+
+def reachable_redis_url() -> str:
+    """``REDIS_URL``, answering a ping; skipped where unset or down (failed in CI, ``testsupport.ci``)."""
+    import redis
+
+    from testsupport.ci import skip_or_fail
+
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        skip_or_fail("REDIS_URL is not set: these tests need a real Redis and Celery worker")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        skip_or_fail(f"Redis at {url} is unreachable: {exc}")
+    return url
+
+
+@dataclass
+class CeleryWorker:
+    """A ``celery -A config worker`` subprocess started in a process group of its own
+    (``start_new_session=True``), so its pool children stop or die with it."""
+
+    process: subprocess.Popen | None
+    log_path: Path
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return log_tail(self.log_path, chars)
+
+    def kill_hard(self) -> None:
+        """SIGKILL the worker and its pool children."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill_hard()

@@ -8,7 +8,6 @@ database must be one another process can open (PostgreSQL in CI).
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from apps.modelregistry.models import ModelVersion
 from apps.signers.models import ReferenceEmbedding, ReferenceSignature
 from apps.training.models import TrainingJob
 from testsupport.ci import skip_or_fail
-from testsupport.servers import database_url_for_subprocesses
+from testsupport.servers import CeleryWorker, database_url_for_subprocesses, reachable_redis_url
 
 from .factories import TINY_TRAIN_OPTIONS, make_dataset
 
@@ -34,15 +33,7 @@ STALE_AFTER_S = 4.0
 
 
 def redis_available() -> str:
-    import redis
-
-    url = os.environ.get("REDIS_URL", "")
-    if not url:
-        skip_or_fail("REDIS_URL is not set: these tests need a real Redis and Celery worker")
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        skip_or_fail(f"Redis at {url} is unreachable: {exc}")
+    url = reachable_redis_url()
     from config.celery import app
 
     assert app.conf.broker_url.startswith("redis"), "settings must use REDIS_URL for the broker when it is set"
@@ -50,31 +41,12 @@ def redis_available() -> str:
 
 
 @dataclass
-class Worker:
-    process: subprocess.Popen | None
-    log_path: Path
-    name: str
-    gpu_queue: str
-    default_queue: str
-    organized: Path
-    models_root: Path
-
-    def log_tail(self, chars: int = 4000) -> str:
-        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
-
-    def kill_hard(self) -> None:
-        """kill -9 the worker and its pool children (its own process group)."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=30)
+class Worker(CeleryWorker):
+    name: str = ""
+    gpu_queue: str = ""
+    default_queue: str = ""
+    organized: Path | None = None
+    models_root: Path | None = None
 
 
 @pytest.fixture(scope="module")

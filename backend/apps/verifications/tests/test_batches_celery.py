@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -25,7 +24,7 @@ from django.db import connection, transaction
 from apps.verifications.models import BatchItem, Verification, VerificationBatch
 from sigverify.synthetic import signature_bytes
 from testsupport.ci import skip_or_fail
-from testsupport.servers import database_url_for_subprocesses
+from testsupport.servers import CeleryWorker, database_url_for_subprocesses, reachable_redis_url
 from testsupport.uploads import blank_png, upload
 
 pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
@@ -35,40 +34,9 @@ URL = "/api/v1/verification-batches/"
 STALE_AFTER_S = 5.0  # in this process: when the resume route deems a silent worker gone
 
 
-def redis_url() -> str:
-    import redis
-
-    url = os.environ.get("REDIS_URL", "")
-    if not url:
-        skip_or_fail("REDIS_URL is not set: these tests need a real Redis and Celery worker")
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        skip_or_fail(f"Redis at {url} is unreachable: {exc}")
-    return url
-
-
 @dataclass
-class Worker:
-    process: subprocess.Popen
-    name: str
-    log_path: Path
-
-    def log_tail(self, chars: int = 4000) -> str:
-        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
-
-    def kill_hard(self) -> None:
-        """SIGKILL the worker and its pool children (its own process group)."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill_hard()
+class Worker(CeleryWorker):
+    name: str = ""
 
 
 class Workers:
@@ -124,7 +92,7 @@ class Workers:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        worker = Worker(process, node.replace("%h", _hostname()), log_path)
+        worker = Worker(process, log_path, name=node.replace("%h", _hostname()))
         self.started.append(worker)
         return worker
 
@@ -144,7 +112,7 @@ def _hostname() -> str:
 
 @pytest.fixture(scope="module")
 def workers(django_db_setup, django_db_blocker, tmp_path_factory):
-    url = redis_url()
+    url = reachable_redis_url()
     with django_db_blocker.unblock():
         if connection.vendor != "postgresql":
             skip_or_fail("these tests need PostgreSQL (set DATABASE_URL): workers and threads share the database")
@@ -335,7 +303,8 @@ def test_killing_the_worker_mid_batch_loses_and_duplicates_no_item_once_resumed(
     time.sleep(STALE_AFTER_S + 0.5)  # silent for longer than SIGVERIFY_STALE_AFTER_S
     response = client.post(f"{URL}{batch_id}/resume/")
     assert response.status_code == 202, response.json()
-    assert response.json()["status"] == "queued" and response.json()["progress"]["done"] == 6
+    # The waiting worker may take the re-queued batch before this answer is written.
+    assert response.json()["status"] in ("queued", "running") and response.json()["progress"]["done"] >= 6
 
     # 2. SIGKILL that one at item 13; a worker of the same name starting again re-runs the batch.
     _kill_while_blocked_on_item(other, batch_id, 13)
