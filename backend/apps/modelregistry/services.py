@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import shutil
 from functools import partial
 from pathlib import Path
 
@@ -91,6 +93,32 @@ def register_model_dir(path, activate: bool = False, name: str | None = None) ->
 
 
 @transaction.atomic
+def keep_copy(directory) -> Path:
+    """A copy of a model dir in ``SIGVERIFY_MODELS_ROOT/shipped-<sha256[:12]>/`` (``.part`` then rename).
+
+    A version registered from the copy keeps its own files: shipping new weights into the same
+    folder later cannot break the version that is serving.
+    """
+    directory = Path(directory)
+    card = ModelCard.parse(_finite_json(read_card(directory)), source=f"model card in {directory}")
+    sha256 = sha256_file(directory / card.weights_file)
+    target = Path(settings.SIGVERIFY_MODELS_ROOT) / f"shipped-{sha256[:12]}"
+    if (target / card.weights_file).is_file() and sha256_file(target / card.weights_file) == sha256:
+        return target
+    part = target.with_name(target.name + ".part")
+    shutil.rmtree(part, ignore_errors=True)
+    shutil.copytree(directory, part, ignore=shutil.ignore_patterns("*.part", "README.md"))
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(part, target)
+    return target
+
+
+def serves_its_own_weights(version: ModelVersion) -> bool:
+    """False when the version's weights file is gone or no longer matches its sha256."""
+    weights = Path(version.weights_path) / (version.card or {}).get("weights_file", "model.safetensors")
+    return weights.is_file() and sha256_file(weights) == version.sha256
+
+
 def activate_version(version: ModelVersion) -> ModelVersion:
     """Make ``version`` the only active one, in one transaction (the constraint allows one)."""
     locked = list(ModelVersion.objects.select_for_update().filter(is_active=True))

@@ -1,4 +1,5 @@
 import shutil
+from pathlib import Path
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -7,6 +8,7 @@ from apps.modelregistry import serving
 from apps.modelregistry.models import ModelVersion
 from apps.modelregistry.services import activate_version, register_model_dir
 from sigverify.errors import ModelLoadError
+from sigverify.inference import Verifier
 from sigverify.synthetic import signature_bytes, write_tiny_model
 from testsupport.uploads import upload
 
@@ -186,6 +188,7 @@ def test_no_active_model_gives_503(client_for, enrolled_signer):
 def test_register_shipped_model_command(tmp_path, settings, capsys):
     from django.core.management import call_command
 
+    settings.SIGVERIFY_MODELS_ROOT = tmp_path / "models"
     settings.SIGVERIFY_MODEL_DIR = tmp_path / "empty"
     call_command("register_shipped_model")
     assert "No shipped model" in capsys.readouterr().out
@@ -198,4 +201,44 @@ def test_register_shipped_model_command(tmp_path, settings, capsys):
     assert "registered (not active" in out and "already registered" in out
     assert ModelVersion.objects.filter(name__startswith="shipped").count() == 1
     call_command("register_shipped_model", "--activate")
-    assert ModelVersion.objects.get(is_active=True).name.startswith("shipped")
+    version = ModelVersion.objects.get(is_active=True)
+    assert version.name.startswith("shipped")
+    # The version serves from a copy of its own: new weights shipped into the folder cannot break it.
+    assert Path(version.weights_path).parent == tmp_path / "models"
+    write_tiny_model(directory, name="shipped-next", seed=7)
+    Verifier.from_dir(version.weights_path)
+
+
+def test_an_upgrade_that_replaced_the_active_weights_promotes_the_new_model(
+    tmp_path, settings, capsys, django_capture_on_commit_callbacks
+):
+    """An installation registered before versions kept copies serves from the shipped folder itself;
+    the next release overwrites those weights, so the new version is promoted (references re-embedded)."""
+    from django.core.management import call_command
+
+    from apps.modelregistry.models import Promotion
+
+    settings.SIGVERIFY_MODELS_ROOT = tmp_path / "models"
+    shipped = write_tiny_model(tmp_path / "shipped", name="old", seed=8)
+    old, _ = register_model_dir(shipped, activate=True)
+    ModelVersion.objects.exclude(pk=old.pk).update(is_active=False)
+    write_tiny_model(shipped, name="new", seed=9)  # the upgrade
+    settings.SIGVERIFY_MODEL_DIR = shipped
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        call_command("register_shipped_model")
+    new = ModelVersion.objects.exclude(pk=old.pk).get(name__startswith="new")
+    assert "re-embeds every reference" in capsys.readouterr().out
+    assert Promotion.objects.get(model_version=new).status == "queued" and len(callbacks) == 1
+    assert ModelVersion.objects.get(is_active=True) == old  # until the promotion has re-embedded
+
+
+def test_no_promotion_while_the_active_version_still_has_its_weights(tmp_path, settings, active_version):
+    from django.core.management import call_command
+
+    from apps.modelregistry.models import Promotion
+
+    settings.SIGVERIFY_MODELS_ROOT = tmp_path / "models"
+    settings.SIGVERIFY_MODEL_DIR = write_tiny_model(tmp_path / "shipped", name="candidate", seed=10)
+    call_command("register_shipped_model")
+    assert not Promotion.objects.exists()
+    assert ModelVersion.objects.get(is_active=True) == active_version
