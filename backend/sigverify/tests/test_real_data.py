@@ -27,14 +27,9 @@ LAYOUTS = {
     "bengali": ("bhsig260", "BHSig260/Bengali"),
     "hindi": ("bhsig260", "BHSig260/Hindi"),
 }
-# Loose limits on what a bank would see at the shipped points, per dataset (3 writers are few:
-# one query moves a rate by several points). The full figures are in the model card.
-LIMITS = {
-    "cedar": {"far_skilled_at_accept": 0.25, "far_random_at_accept": 0.05, "frr_at_reject": 0.25},
-    "gpds": {"far_skilled_at_accept": 0.25, "far_random_at_accept": 0.05, "frr_at_reject": 0.25},
-    "bengali": {"far_skilled_at_accept": 0.8, "far_random_at_accept": 0.2, "frr_at_reject": 0.25},
-    "hindi": {"far_skilled_at_accept": 0.8, "far_random_at_accept": 0.2, "frr_at_reject": 0.25},
-}
+# Loose limits on what a bank would see at the shipped points, on every dataset (3 writers are few:
+# one query moves a rate by over a point). The model card has the figures on all test writers.
+LIMITS = {"far_skilled_at_accept": 0.1, "far_random_at_accept": 0.02, "frr_at_reject": 0.1}
 
 
 def test_writers(dataset: str) -> list[str]:
@@ -90,11 +85,11 @@ def test_shipped_decisions_on_held_out_writers(dataset, organised, shipped_model
     run_evaluation(organised[dataset], "folders", shipped_model_dir, references=5, json_path=tmp_path / "r.json")
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["writers"] == PER_DATASET and report["references"] == 5
-    assert report["random"]["auc"] > 0.8 and report["skilled"]["auc"] > 0.55
+    assert report["random"]["auc"] > 0.95 and report["skilled"]["auc"] > 0.7
     decisions = report["decisions"]
-    for key, limit in LIMITS[dataset].items():
+    for key, limit in LIMITS.items():
         assert decisions[key] <= limit, (key, decisions)
-    assert decisions["automated"] >= 0.2, decisions
+    assert decisions["automated"] >= 0.1, decisions  # the strict default policy refers most of these
     card = json.loads((shipped_model_dir / "model_card.json").read_text())
     assert (decisions["accept"], decisions["reject"]) == (card["thresholds"]["accept"], card["thresholds"]["reject"])
 
