@@ -1,13 +1,15 @@
 """Celery tasks of training: thin wrappers that take primary keys and call the services.
 
-As the styleguide has it, ``services`` imports its tasks at module level and each task
-imports its service in its body, when it runs. ``run_training_job`` is idempotent (a
+``services`` imports its tasks at module level; the tasks call the job code in ``runs``,
+which imports neither, so no import runs in a cycle. ``run_training_job`` is idempotent (a
 finished or already-running job is skipped) and acknowledged late, so a message redelivered
 after a lost worker does no harm. settings.CELERY_TASK_ROUTES sends it to the GPU queue.
 """
 
 from celery import shared_task
 from django.conf import settings
+
+from . import runs
 
 
 @shared_task(
@@ -18,13 +20,9 @@ from django.conf import settings
     soft_time_limit=max(60, settings.SIGVERIFY_TRAINING_TIME_LIMIT_S - 300),
 )
 def run_training_job(self, job_id: int) -> str:
-    from .services import run_training_job
-
-    return run_training_job(job_id, worker=self.request.hostname or "")
+    return runs.run_training_job(job_id, worker=self.request.hostname or "")
 
 
 @shared_task(name="apps.training.tasks.fail_stale_jobs", ignore_result=True)
 def fail_stale_jobs() -> int:
-    from .services import fail_stale_jobs
-
-    return fail_stale_jobs()
+    return runs.fail_stale_jobs()
