@@ -33,7 +33,7 @@ def _schedule_stale_sweeps(sender, **_):
     )
     sender.add_periodic_task(
         every,
-        sender.signature("apps.verifications.tasks.resume_stale_batches"),
+        sender.signature("apps.verifications.recovery.resume_stale_batches"),
         name="resume-stale-verification-batches",
     )
 

@@ -208,3 +208,55 @@ class CeleryWorker:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill_hard()
+
+
+def start_celery_worker(env: dict, log_path: Path, *, queues: str, node: str) -> subprocess.Popen:
+    """``celery -A config worker`` from backend/ on ``queues`` (comma-separated), one prefork
+    child, named ``node``, in a process group of its own; output to ``log_path``."""
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                queues,
+                "--pool",
+                "prefork",
+                "--concurrency",
+                "1",
+                "-n",
+                node,
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--loglevel",
+                "INFO",
+            ],
+            cwd=BACKEND,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def wait_for(read, done, worker: CeleryWorker, timeout: float, what: str, interval: float = 0.2, may_exit=False):
+    """Poll ``read()`` until ``done(value)``; returns the value and every value seen. Fails with
+    the worker's log after ``timeout`` seconds, or as soon as the worker exits (unless ``may_exit``)."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = read()
+        seen.append(value)
+        if done(value):
+            return value, seen
+        if not may_exit and worker.process.poll() is not None:
+            raise AssertionError(
+                f"worker exited ({worker.process.returncode}) waiting for {what}:\n{worker.log_tail()}"
+            )
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last: {seen[-1:]}\n{worker.log_tail()}")

@@ -13,3 +13,5 @@ class VerificationsConfig(AppConfig):
 
         register_stored_files("verifications", Verification, "image")  # the questioned images
         register_stored_files("batches", BatchItem, "image")  # batch items' images, as received
+
+        from . import recovery  # noqa: F401  (registers the stale-batch sweep and the worker-start hook)

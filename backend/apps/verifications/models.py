@@ -108,7 +108,7 @@ class VerificationBatch(models.Model):
     """Up to a few hundred verifications sent together, verified on a worker.
 
     The items' images are stored with the batch before it is accepted; the worker verifies
-    each item through ``services.verify_signature`` (see ``batches.run_batch``).
+    each item through ``services.verify_signature`` (see ``batch_runs.run_batch``).
     """
 
     class Status(models.TextChoices):

@@ -47,7 +47,7 @@ def verify_signature(
     Order: cheap checks first (signer state, references for the active version), then the
     image (decode + preprocess), one forward pass, the score and the decision. The image
     file and the row are stored together: on any failure neither remains. ``batch``: the
-    verification batch this is an item of (``batches.run_batch``), recorded on the row.
+    verification batch this is an item of (``batch_runs.run_batch``), recorded on the row.
     """
     started = time.perf_counter()
     if signer.status == Signer.Status.SUSPENDED:

@@ -139,7 +139,7 @@ def test_beat_runs_the_stale_sweeps():
     assert tasks == {
         "apps.training.tasks.fail_stale_jobs",
         "apps.modelregistry.tasks.fail_stale_promotions",
-        "apps.verifications.tasks.resume_stale_batches",
+        "apps.verifications.recovery.resume_stale_batches",
     }
     app.loader.import_default_modules()  # the apps' tasks modules, as a worker imports them
     assert set(app.tasks) >= tasks  # the names are registered tasks

@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from apps.verifications import batches
+from apps.verifications import batch_runs, batches
 from apps.verifications.models import BatchItem, Verification, VerificationBatch
 from sigverify.synthetic import signature_bytes
 from testsupport.uploads import blank_png, media_files
@@ -219,7 +219,7 @@ def test_running_a_batch_verifies_each_item_through_the_service_and_one_bad_imag
     items.append(item("NO-SUCH-SIGNER", 9))
     batch_id = post(client, items).json()["id"]
 
-    assert batches.run_batch(batch_id, worker="test@host") == "done"
+    assert batch_runs.run_batch(batch_id, worker="test@host") == "done"
 
     body = client.get(f"{URL}{batch_id}/").json()
     assert body["status"] == "done" and body["error"] == ""
@@ -242,18 +242,18 @@ def test_running_a_batch_verifies_each_item_through_the_service_and_one_bad_imag
 
 def test_running_a_batch_again_verifies_nothing_twice(make_user, enrolled_signer):
     batch = make_batch(make_user("clerk"), enrolled_signer)
-    assert batches.run_batch(batch.pk) == "done"
+    assert batch_runs.run_batch(batch.pk) == "done"
     rows = set(Verification.objects.filter(batch=batch).values_list("pk", flat=True))
-    assert batches.run_batch(batch.pk) == "skipped (done)"  # a redelivered message
+    assert batch_runs.run_batch(batch.pk) == "skipped (done)"  # a redelivered message
     for pk in batch.items.values_list("pk", flat=True):
-        assert batches.process_item(pk) == "skipped"
+        assert batch_runs.process_item(pk) == "skipped"
     assert set(Verification.objects.filter(batch=batch).values_list("pk", flat=True)) == rows
 
 
 def test_a_run_stopped_midway_is_resumed_from_where_it_stopped(make_user, enrolled_signer, monkeypatch):
     batch = make_batch(make_user("clerk"), enrolled_signer, count=6, bad_at=None)
     calls = []
-    real = batches.process_item
+    real = batch_runs.process_item
 
     def dies_on_the_fourth(pk):
         calls.append(pk)
@@ -261,18 +261,18 @@ def test_a_run_stopped_midway_is_resumed_from_where_it_stopped(make_user, enroll
             raise KeyboardInterrupt  # stands for the worker being killed
         return real(pk)
 
-    monkeypatch.setattr(batches, "process_item", dies_on_the_fourth)
+    monkeypatch.setattr(batch_runs, "process_item", dies_on_the_fourth)
     with pytest.raises(KeyboardInterrupt):
-        batches.run_batch(batch.pk, worker="w1@host")
+        batch_runs.run_batch(batch.pk, worker="w1@host")
     batch.refresh_from_db()
     assert batch.status == "running" and batch.items.filter(status="done").count() == 3
 
-    monkeypatch.setattr(batches, "process_item", real)
+    monkeypatch.setattr(batch_runs, "process_item", real)
     assert batches.recover_batches(worker="w2@host") == []  # another worker; this one still looks alive
     queued = []
     monkeypatch.setattr(batches, "enqueue_batch", queued.append)
     assert batches.recover_batches(worker="w1@host") == [batch.pk]  # w1 restarted: its batch is orphaned
-    assert batches.run_batch(batch.pk, worker="w1@host") == "done"
+    assert batch_runs.run_batch(batch.pk, worker="w1@host") == "done"
     batch.refresh_from_db()
     assert batch.attempts == 2 and batch.status == "done"
     assert batch.items.filter(status="done").count() == 6
@@ -282,15 +282,15 @@ def test_a_run_stopped_midway_is_resumed_from_where_it_stopped(make_user, enroll
 
 def test_a_run_that_was_taken_over_stops(make_user, enrolled_signer, monkeypatch):
     batch = make_batch(make_user("clerk"), enrolled_signer, count=3, bad_at=None)
-    real = batches.process_item
+    real = batch_runs.process_item
 
     def another_run_takes_over(pk):
         result = real(pk)
         VerificationBatch.objects.filter(pk=batch.pk).update(attempts=99)
         return result
 
-    monkeypatch.setattr(batches, "process_item", another_run_takes_over)
-    assert batches.run_batch(batch.pk) == "taken over"
+    monkeypatch.setattr(batch_runs, "process_item", another_run_takes_over)
+    assert batch_runs.run_batch(batch.pk) == "taken over"
     assert batch.items.filter(status="done").count() == 1
 
 
@@ -302,7 +302,7 @@ def test_without_a_servable_model_the_batch_fails_and_resumes_once_fixed(
     user = make_user("clerk")
     batch = make_batch(user, enrolled_signer, count=3, bad_at=None)
     ModelVersion.objects.filter(pk=active_version.pk).update(is_active=False)
-    assert batches.run_batch(batch.pk) == "failed"
+    assert batch_runs.run_batch(batch.pk) == "failed"
     batch.refresh_from_db()
     assert batch.status == "failed" and "resume" in batch.error
     assert batch.items.filter(status="pending").count() == 3  # no item is failed for the model's sake
@@ -311,7 +311,7 @@ def test_without_a_servable_model_the_batch_fails_and_resumes_once_fixed(
     client = client_for(user=user)
     response = client.post(f"{URL}{batch.pk}/resume/")
     assert response.status_code == 202 and response.json()["status"] == "queued"
-    assert batches.run_batch(batch.pk) == "done"
+    assert batch_runs.run_batch(batch.pk) == "done"
     assert batch.items.filter(status="done").count() == 3
 
 
@@ -321,7 +321,7 @@ def test_resume_refuses_a_done_batch_and_a_running_one_whose_worker_reports(
     user = make_user("integrator")
     client = client_for(user=user)
     done = make_batch(user, enrolled_signer, count=1, bad_at=None)
-    batches.run_batch(done.pk)
+    batch_runs.run_batch(done.pk)
     response = client.post(f"{URL}{done.pk}/resume/")
     assert response.status_code == 409 and response.json()["error"]["code"] == "batch_done"
 
@@ -440,7 +440,7 @@ def test_resume_stale_batches_command_queues_the_orphaned_ones(make_user, enroll
 
 
 def test_celery_beat_sweep_queues_a_batch_whose_worker_went_silent(make_user, enrolled_signer, monkeypatch, settings):
-    from apps.verifications.tasks import resume_stale_batches
+    from apps.verifications.recovery import resume_stale_batches
 
     batch = make_batch(make_user("clerk"), enrolled_signer, count=1, bad_at=None)
     VerificationBatch.objects.filter(pk=batch.pk).update(status="running", heartbeat_at=timezone.now(), task_id="t")

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import base64
 import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -24,12 +22,17 @@ from django.db import connection, transaction
 from apps.verifications.models import BatchItem, Verification, VerificationBatch
 from sigverify.synthetic import signature_bytes
 from testsupport.ci import skip_or_fail
-from testsupport.servers import CeleryWorker, database_url_for_subprocesses, reachable_redis_url
+from testsupport.servers import (
+    CeleryWorker,
+    database_url_for_subprocesses,
+    reachable_redis_url,
+    start_celery_worker,
+    wait_for,
+)
 from testsupport.uploads import blank_png, upload
 
 pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 
-BACKEND_DIR = Path(__file__).resolve().parents[3]
 URL = "/api/v1/verification-batches/"
 STALE_AFTER_S = 5.0  # in this process: when the resume route deems a silent worker gone
 
@@ -63,35 +66,7 @@ class Workers:
     def start(self, name: str) -> Worker:
         node = f"{name}-{self.suffix}@%h"
         log_path = self.root / f"{name}-{len(self.started)}.log"
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
-                    "worker",
-                    "-Q",
-                    self.queue,
-                    "--pool",
-                    "prefork",
-                    "--concurrency",
-                    "1",
-                    "-n",
-                    node,
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                    "--loglevel",
-                    "INFO",
-                ],
-                cwd=BACKEND_DIR,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        process = start_celery_worker(self.env, log_path, queues=self.queue, node=node)
         worker = Worker(process, log_path, name=node.replace("%h", _hostname()))
         self.started.append(worker)
         return worker
@@ -130,23 +105,6 @@ def on_queue(workers, settings, transactional_db):
     settings.SIGVERIFY_DEFAULT_QUEUE = workers.queue
     settings.SIGVERIFY_STALE_AFTER_S = STALE_AFTER_S
     return workers
-
-
-def wait_for(read, done, worker: Worker, timeout: float, what: str, interval: float = 0.2):
-    seen = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = read()
-        seen.append(value)
-        if done(value):
-            return value, seen
-        if worker is not None and worker.process.poll() is not None:
-            pytest.fail(f"worker exited ({worker.process.returncode}) waiting for {what}:\n{worker.log_tail()}")
-        time.sleep(interval)
-    pytest.fail(
-        f"timed out after {timeout:.0f} s waiting for {what}; last: {seen[-1:]}\n"
-        + (worker.log_tail() if worker else "")
-    )
 
 
 def b64(data: bytes) -> str:

@@ -218,7 +218,7 @@ def test_admin_thumbnail_of_a_transparent_png_is_on_white(staff_client, client_f
 def test_batch_items_in_group4_and_multi_page_tiff(client_for, tiff_signer):
     import base64
 
-    from apps.verifications import batches
+    from apps.verifications import batch_runs
 
     client = client_for("integrator")
     two_pages, _ = cheque_tiff(back=True)
@@ -235,7 +235,7 @@ def test_batch_items_in_group4_and_multi_page_tiff(client_for, tiff_signer):
     ]
     created = client.post("/api/v1/verification-batches/", {"items": items}, format="json")
     assert created.status_code == 202, created.json()
-    assert batches.run_batch(created.json()["id"], worker="test@host") == "done"
+    assert batch_runs.run_batch(created.json()["id"], worker="test@host") == "done"
     results = client.get(f"/api/v1/verification-batches/{created.json()['id']}/").json()["items"]
     assert [r["status"] for r in results] == ["done", "done"], results
     single = verify(

@@ -1,0 +1,180 @@
+"""Batch verification, the worker side: the body of the batch task.
+
+``run_batch`` claims a queued (or stale) batch and verifies its pending items one by one
+through ``services.verify_signature``, the same service as a single verification. Each
+item's log row and its "done" mark are committed together and an item no longer pending is
+skipped, so a run can be repeated after a lost worker with no item lost or verified twice.
+A heartbeat per item tells a live run from a dead one (``stale_running``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import DatabaseError, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from apps.core.exceptions import ServiceError, ServiceUnavailable
+from apps.signers.selectors import find_signer
+
+from . import services
+from .models import BatchItem, VerificationBatch
+
+logger = logging.getLogger(__name__)
+
+Status = VerificationBatch.Status
+ItemStatus = BatchItem.Status
+
+
+def stale_running() -> Q:
+    """Running batches whose worker has been silent for SIGVERIFY_STALE_AFTER_S."""
+    cutoff = timezone.now() - timedelta(seconds=settings.SIGVERIFY_STALE_AFTER_S)
+    return Q(status=Status.RUNNING) & (Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True))
+
+
+class _TakenOver(Exception):
+    """Another run of the same batch owns it now (this one was thought dead and resumed)."""
+
+
+def run_batch(batch_pk: int, worker: str = "") -> str:
+    """The body of the batch task. Verifies the pending items; idempotent and resumable."""
+    now = timezone.now()
+    claimable = Q(status=Status.QUEUED) | stale_running()
+    claimed = VerificationBatch.objects.filter(claimable, pk=batch_pk).update(
+        status=Status.RUNNING,
+        attempts=F("attempts") + 1,
+        heartbeat_at=now,
+        started_at=Coalesce("started_at", now),
+        worker=worker[:200],
+        error="",
+    )
+    if not claimed:
+        current = VerificationBatch.objects.filter(pk=batch_pk).values_list("status", flat=True).first()
+        logger.info("verification batch %s not started: status is %s", batch_pk, current)
+        return f"skipped ({current})"
+    attempt = VerificationBatch.objects.values_list("attempts", flat=True).get(pk=batch_pk)
+    pending = BatchItem.objects.filter(batch_id=batch_pk, status=ItemStatus.PENDING).order_by("index")
+    try:
+        for item_pk in list(pending.values_list("pk", flat=True)):
+            process_item(item_pk)
+            _beat(batch_pk, attempt)
+    except _TakenOver:
+        logger.warning("verification batch %s: another run took it over; this one stops", batch_pk)
+        return "taken over"
+    except ServiceUnavailable as exc:
+        # The model cannot be served: every item would fail the same way. Stop; resume later.
+        _stop_failed(batch_pk, attempt, exc.message)
+        return "failed"
+    except Exception as exc:  # the database went away, a bug: the batch stops, resumable
+        logger.exception("verification batch %s failed", batch_pk)
+        _stop_failed(batch_pk, attempt, f"{type(exc).__name__}: {exc}")
+        return "failed"
+    if not _owned(batch_pk, attempt).update(
+        status=Status.DONE, finished_at=timezone.now(), heartbeat_at=timezone.now()
+    ):
+        return "taken over"
+    return "done"
+
+
+def _owned(batch_pk: int, attempt: int):
+    return VerificationBatch.objects.filter(pk=batch_pk, status=Status.RUNNING, attempts=attempt)
+
+
+def _stop_failed(batch_pk: int, attempt: int, reason: str) -> None:
+    try:
+        _owned(batch_pk, attempt).update(
+            status=Status.FAILED,
+            finished_at=timezone.now(),
+            error=f"{reason} The finished items are kept; resume the batch once this is fixed.",
+        )
+    except DatabaseError:
+        logger.exception("verification batch %s: could not record the failure; it is resumable once stale", batch_pk)
+
+
+def _beat(batch_pk: int, attempt: int) -> None:
+    if not _owned(batch_pk, attempt).update(heartbeat_at=timezone.now()):
+        raise _TakenOver()
+
+
+def process_item(item_pk: int) -> str:
+    """Verify one pending item. Its log row and its result are committed together; an item
+    that is no longer pending (another run did it) is left alone."""
+    created_file = None
+    try:
+        with transaction.atomic():
+            item = (
+                BatchItem.objects.select_for_update(of=("self",))
+                .select_related("batch__requested_by")
+                .filter(pk=item_pk, status=ItemStatus.PENDING)
+                .first()
+            )
+            if item is None:
+                return "skipped"
+            verification, code, message = None, "", ""
+            try:
+                with transaction.atomic():  # a refused item leaves nothing of its own behind
+                    verification = _verify(item)
+                    created_file = verification.image.name
+            except ServiceUnavailable:
+                raise
+            except ServiceError as exc:
+                code, message = exc.code, exc.message
+            except DatabaseError:
+                raise
+            except Exception as exc:  # a bug on one image must not stop the other items
+                logger.exception("verification batch %s item %s failed", item.batch_id, item.index)
+                code, message = (
+                    "internal_error",
+                    f"An unexpected error occurred ({type(exc).__name__}); it has been logged.",
+                )
+            changes = {"finished_at": timezone.now()}
+            if verification is not None:
+                changes.update(status=ItemStatus.DONE, verification=verification)
+            else:
+                changes.update(status=ItemStatus.FAILED, error_code=code[:64], error_message=message)
+            if not BatchItem.objects.filter(pk=item_pk, status=ItemStatus.PENDING).update(**changes):
+                raise _AlreadyDone()  # rolls back this run's log row: the item has its result already
+        return changes["status"]
+    except _AlreadyDone:
+        _delete_quietly(created_file)
+        return "skipped"
+    except BaseException:
+        _delete_quietly(created_file)
+        raise
+
+
+class _AlreadyDone(Exception):
+    pass
+
+
+def _verify(item: BatchItem):
+    signer = find_signer(item.signer_key)
+    if signer is None:
+        raise ServiceError(f"No signer with id or external id {item.signer_key!r}.", code="signer_not_found")
+    try:
+        with default_storage.open(item.image.name, "rb") as fh:
+            data = fh.read()
+    except (FileNotFoundError, OSError, ValueError):
+        raise ServiceError("The item's stored image is missing.", code="image_missing") from None
+    return services.verify_signature(
+        signer=signer,
+        image=ContentFile(data, name=item.image.name),
+        crop=item.crop,
+        cheque_reference=item.cheque_reference,
+        user=item.batch.requested_by,
+        batch=item.batch,
+    )
+
+
+def _delete_quietly(name: str | None) -> None:
+    if name:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.warning("could not remove %s after a rolled-back batch item", name)
