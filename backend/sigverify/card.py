@@ -97,8 +97,8 @@ class Evaluation(_Figures):
 
 
 class LeaveOneOut(_Figures):
-    """A second run of the same recipe without one dataset, measured on that dataset's test writers:
-    what a bank whose population the model has never seen can expect."""
+    """A model trained without one dataset, measured on that dataset's test writers: what a bank
+    whose population the model has never seen can expect."""
 
     left_out: str
     trained_on: list[str] = Field(default_factory=list)

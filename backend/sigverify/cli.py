@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DATASET_DIR:CAPTURE",
         help="also measure a dataset's test writers under a simulated capture (bilevel, half-resolution); repeatable",
     )
-    p.add_argument("--leave-one-out-model", help="model dir of the same recipe trained without one dataset")
+    p.add_argument("--leave-one-out-model", help="model dir of a model trained without one dataset")
     p.add_argument("--leave-one-out-data", help="the dataset dir that model left out (measured on its test writers)")
     p.add_argument("--out", default=str(REPO_ROOT / "trained_model_parameters"))
     p.set_defaults(func=cmd_publish)

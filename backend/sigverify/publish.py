@@ -212,14 +212,17 @@ def render_markdown(card: ModelCard | dict) -> str:
         "genuine/forged head (SigNet-F style)",
         f"- Batches of {recipe.get('writers_per_batch')} writers x ({recipe.get('genuine_per_writer')} genuine + "
         f"{recipe.get('forged_per_writer')} forged); AdamW lr {recipe.get('lr')}, warm-up + cosine; augmentation: "
-        "rotation, scale, shift, shear, stroke width, ink intensity",
+        "rotation, scale, shift, shear, stroke width, ink intensity"
+        + (", random binarisation, lower resolution, blur" if recipe.get("capture_augment") else "")
+        + ("; every batch's writers drawn evenly from each dataset" if recipe.get("balance_datasets") else "")
+        + (f"; warm start from `{recipe['init_from']}`" if recipe.get("init_from") else ""),
         f"- Epochs run: {recipe.get('epochs_run')} of {recipe.get('epochs')} (best epoch {recipe.get('best_epoch')}, "
         f"early stopping on validation skilled EER), {recipe.get('training_seconds')} s on {recipe.get('device')} "
         f"(bf16 autocast: {recipe.get('bf16_autocast')})",
         *([f"- Notes: {recipe['training_notes']}"] if recipe.get("training_notes") else []),
-        "- Why this input size: on 2 CPU cores ResNet18 trains at about 45 img/s at 128x192 with bf16 autocast "
-        "(34 img/s at 150x220), so a full run fits in about an hour and a half; 128x192 keeps stroke detail "
-        "of the 256-pixel development scans.",
+        f"- Input size: {card.input_size[0]}x{card.input_size[1]}, the aspect ratio kept and padded (CEDAR's "
+        "signatures are about 1.6:1, BHSig260's about 3.4:1); the sizes measured are in "
+        "model_notebooks/RECIPE_EXPERIMENTS.md.",
         "",
         "## Scoring",
         "",
@@ -280,8 +283,8 @@ def render_markdown(card: ModelCard | dict) -> str:
     for lodo in card.metrics.leave_one_dataset_out:
         lines += [
             "",
-            f"**Leave one dataset out.** The same recipe trained on {', '.join(lodo.trained_on)} only, "
-            f"measured on the test writers of {lodo.left_out}:",
+            f"**Leave one dataset out.** A model trained on {', '.join(lodo.trained_on)} only (weights sha256 "
+            f"`{(lodo.model_sha256 or '?')[:12]}…`), measured on the test writers of {lodo.left_out}:",
         ]
         for key, e in sorted(lodo.held_out.items()):
             lines.append(
