@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from sigverify.synthetic import write_tiny_model
+from testsupport.servers import start_celery_worker
 
 pytestmark = pytest.mark.slow
 BACKEND_DIR = Path(__file__).resolve().parents[3]
@@ -78,30 +79,7 @@ def test_make_runs_embedded_worker_processes_a_batch_on_the_file_system_broker(t
     manage("migrate", "--noinput")
     manage("register_shipped_model", "--dir", str(write_tiny_model(tmp_path / "model")), "--activate")
     log_path = tmp_path / "worker.log"
-    with open(log_path, "wb") as log:
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-Q",
-                "default",
-                "--concurrency",
-                "1",
-                "-n",
-                f"embedded-{uuid.uuid4().hex[:6]}@%h",
-                "--loglevel",
-                "INFO",
-            ],
-            cwd=BACKEND_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    worker = start_celery_worker(env, log_path, queues="default", node=f"embedded-{uuid.uuid4().hex[:6]}@%h")
     try:
         result = subprocess.run(
             [sys.executable, "-c", DRIVER], cwd=BACKEND_DIR, env=env, capture_output=True, text=True, timeout=400
