@@ -27,13 +27,13 @@ from __future__ import annotations
 import argparse
 import base64
 import os
-import subprocess
 import sys
 import time
 import uuid
 from datetime import datetime
 
 import benchlib
+from testsupport.servers import start_celery_worker
 
 
 def batch_images(count: int) -> tuple[list[tuple[str, bytes]], str]:
@@ -151,28 +151,7 @@ def main(argv=None) -> int:
             "SIGVERIFY_TORCH_THREADS": str(args.worker_torch_threads),
             "SIGVERIFY_WORKER_TORCH_THREADS": str(args.worker_torch_threads),
         }
-        log = open(server.workdir / "worker.log", "ab")
-        worker = subprocess.Popen(
-            [
-                benchlib.PYTHON,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-Q",
-                queue,
-                "--concurrency",
-                "1",
-                "--loglevel",
-                "WARNING",
-            ],
-            cwd=benchlib.BACKEND,
-            env=worker_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        worker = start_celery_worker(worker_env, server.workdir / "worker.log", queues=queue, loglevel="WARNING")
         try:
             benchlib.enroll_signer(server, "BENCH-BATCH", references)
             warm = run_batch(server, "BENCH-BATCH", images[:2], "warm", args.timeout)
@@ -197,7 +176,6 @@ def main(argv=None) -> int:
         finally:
             os.killpg(worker.pid, 15)
             worker.wait(timeout=60)
-            log.close()
         broker = "Redis" if redis_url else "file system (embedded)"
 
     best = min(runs, key=lambda r: r["total_s"])

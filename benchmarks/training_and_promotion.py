@@ -24,13 +24,13 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchlib import BACKEND, PYTHON, REPO, BenchServer, machine_info, merge_results, now_iso, shipped_model_dir
+from benchlib import REPO, BenchServer, machine_info, merge_results, now_iso, shipped_model_dir
+from testsupport.servers import start_celery_worker
 
 
 def initial_model_dir(input_size) -> Path:
@@ -114,28 +114,7 @@ def main() -> int:
         }
         with BenchServer(model_dir, precision="fp32", label="training", extra_env=extra) as server:
             log_path = server.workdir / "worker.log"
-            with open(log_path, "ab") as log:
-                worker = subprocess.Popen(
-                    [
-                        PYTHON,
-                        "-m",
-                        "celery",
-                        "-A",
-                        "config",
-                        "worker",
-                        "-Q",
-                        "bench-gpu,bench-default",
-                        "--concurrency",
-                        "1",
-                        "--loglevel",
-                        "INFO",
-                    ],
-                    cwd=BACKEND,
-                    env=server.env(),
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+            worker = start_celery_worker(server.env(), log_path, queues="bench-gpu,bench-default")
             try:
                 return run(server, args, dataset)
             finally:

@@ -210,7 +210,9 @@ class CeleryWorker:
                 self.kill_hard()
 
 
-def start_celery_worker(env: dict, log_path: Path, *, queues: str, node: str) -> subprocess.Popen:
+def start_celery_worker(
+    env: dict, log_path: Path, *, queues: str, node: str = "celery@%h", loglevel: str = "INFO"
+) -> subprocess.Popen:
     """``celery -A config worker`` from backend/ on ``queues`` (comma-separated), one prefork
     child, named ``node``, in a process group of its own; output to ``log_path``."""
     with open(log_path, "wb") as log:
@@ -234,7 +236,7 @@ def start_celery_worker(env: dict, log_path: Path, *, queues: str, node: str) ->
                 "--without-mingle",
                 "--without-heartbeat",
                 "--loglevel",
-                "INFO",
+                loglevel,
             ],
             cwd=BACKEND,
             env=env,
