@@ -246,7 +246,9 @@ def start_celery_worker(
         )
 
 
-def wait_for(read, done, worker: CeleryWorker, timeout: float, what: str, interval: float = 0.2, may_exit: bool = False):
+def wait_for(
+    read, done, worker: CeleryWorker, timeout: float, what: str, interval: float = 0.2, may_exit: bool = False
+):
     """Poll ``read()`` until ``done(value)``; returns the value and every value seen. Fails with
     the worker's log after ``timeout`` seconds, or as soon as the worker exits (unless ``may_exit``)."""
     seen = []
