@@ -7,4 +7,6 @@ collect_ignore = [
     "benchlib.py",
     "verify_latency.py",
     "calibration_by_capture.py",
+    "ensemble.py",
+    "writer_dependent.py",
 ]
