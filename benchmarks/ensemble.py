@@ -1,17 +1,16 @@
 #!/usr/bin/env python
-"""Does an ensemble of trained models beat each of them alone?
+"""Does an ensemble of published models (the mean of their calibrated scores) beat each alone?
 
-    nice -n 10 .venv/bin/python benchmarks/ensemble.py --model runs/a/model --model runs/b/model
+    git show 4c265ff:trained_model_parameters/scores.json > var/all4_scores.json
+    .venv/bin/python benchmarks/ensemble.py trained_model_parameters/scores.json var/all4_scores.json
 
-Embeds the validation and test writers of organized_data/{cedar,gpds,bengali,hindi}
-(image_pairs/splits.csv) with every model. The ensemble's embedding is the models' unit
-embeddings side by side, scaled by 1/sqrt(n): its cosine distance is the mean of theirs, so the
-scorer (z-normalisation by the references' spread, then the calibration) works on it unchanged.
-For each model alone and for the ensemble it prints:
-  - the selection figure: validation skilled EER at R = 5, pooled over every dataset's writers;
-  - per dataset's test writers: skilled EER at R = 5 and R = 1, random EER at R = 5;
-  - at the shipped threshold rule (1% / 1% on every dataset's validation writers): skilled
-    forgeries decided genuine, genuine decided forgery, and the share decided without a human.
+Reads the ``scores.json`` that ``sigverify publish`` writes beside each model card: the calibrated
+score (R = 5) of every validation and test query, per dataset and kind, in the protocol's order,
+so the same query has the same position in every model's file. The ensemble scores a query with
+the mean of the models' scores. For each model and for the ensemble it prints the selection figure
+(validation skilled EER, every dataset's writers pooled) and, per dataset's test writers, the
+skilled and random EER and the decisions at the shipped threshold rule (1% skilled forgeries
+accepted and 1% genuine rejected on every dataset's validation writers). Needs no embedding.
 """
 
 from __future__ import annotations
@@ -21,93 +20,75 @@ import json
 
 import numpy as np
 
-from calibration_by_capture import CAPTURE, compare, pooled
-from sigverify import evaluate as ev
 from sigverify import metrics
-from sigverify.inference import Verifier
-from sigverify.report import embed_split
+from sigverify.policy import KINDS, SPLITS, Policy, StoredScores, outcome, thresholds_for
 
 
-def combined(per_model: list[dict]) -> dict:
-    """The ensemble's embeddings: each model's unit vectors side by side, scaled to unit length."""
-    scale = 1.0 / np.sqrt(len(per_model))
-    out = {}
-    for key in per_model[0]:
-        groups = per_model[0][key][1]
-        if any(m[key][1] != groups for m in per_model):
-            raise SystemExit(f"the models kept different images of {key[0]} ({key[1]}): cannot combine them")
-        out[key] = (np.concatenate([m[key][0] for m in per_model], axis=1) * scale, groups)
-    return out
+def mean_of(models: list[StoredScores]) -> StoredScores:
+    first = models[0]
+    fused = StoredScores(references=first.references)
+    for split in SPLITS:
+        for name in first.scores.get(split, {}):
+            parts = {k: [np.asarray(m.scores[split][name][k]) for m in models] for k in KINDS}
+            if any(len({len(p) for p in parts[k]}) > 1 for k in KINDS):
+                raise SystemExit(f"{split} {name}: the models scored different queries; publish them on the same data")
+            fused.scores.setdefault(split, {})[name] = {k: np.mean(parts[k], axis=0) for k in KINDS}
+    return fused
 
 
-def figures(embedded: dict, datasets: list[str]) -> dict:
-    val_embeddings, val_groups = pooled(embedded, datasets, "val")
-    val_scorer = ev.fit_scorer(val_embeddings, val_groups)
-    val = ev.summarise(ev.protocol_scores(val_embeddings, val_groups, 5, val_scorer), val_scorer)
-    decisions = compare(embedded, datasets, lambda name: "all")
+def figures(scores: StoredScores) -> dict:
+    thresholds = thresholds_for(scores, Policy())
+    accept, reject = thresholds["accept"], thresholds["reject"]
     test = {}
-    for name in datasets:
-        row = dict(decisions["datasets"][name])
-        for references in (1, 5):
-            ps = ev.protocol_scores(*embedded[name, "test"], references, val_scorer)
-            genuine, skilled, random = ps.calibrated(val_scorer)
-            row[f"skilled_eer_R{references}"] = metrics.eer(genuine, skilled)[0]
-            row[f"random_eer_R{references}"] = metrics.eer(genuine, random)[0]
-        test[name] = row
-    return {
-        "val_skilled_eer_R5": val["skilled"]["eer"],
-        "accept": decisions["accept"],
-        "reject": decisions["reject"],
-        "test": test,
-    }
+    for name, by_kind in sorted(scores.scores["test"].items()):
+        genuine, skilled, random = (np.asarray(by_kind[k]) for k in KINDS)
+        seen = outcome(genuine, skilled, random, accept, reject)
+        every = np.concatenate([genuine, skilled, random])
+        test[name] = {
+            "skilled_eer": metrics.eer(genuine, skilled)[0],
+            "random_eer": metrics.eer(genuine, random)[0],
+            "skilled_accepted": seen["forgeries_accepted"],
+            "genuine_rejected": seen["genuine_rejected"],
+            # Of all the protocol's queries, as `sigverify evaluate`'s `decisions.automated`.
+            "automated": float(np.mean((every < reject) | (every >= accept))),
+        }
+    val_eer = metrics.eer(scores.pooled("val", "genuine"), scores.pooled("val", "skilled"))[0]
+    return {"val_skilled_eer": val_eer, "accept": accept, "reject": reject, "test": test}
 
 
 def show(label: str, result: dict) -> None:
     print(
-        f"{label}: val skilled EER (R5, pooled) {result['val_skilled_eer_R5']:.2%}; "
+        f"{label}: validation skilled EER (pooled) {result['val_skilled_eer']:.2%}; "
         f"accept {result['accept']:.3f}, reject {result['reject']:.3f}"
     )
     for name, row in result["test"].items():
         print(
-            f"  {name:8s} skilled EER R5 {row['skilled_eer_R5']:6.2%} R1 {row['skilled_eer_R1']:6.2%}  "
-            f"random EER R5 {row['random_eer_R5']:6.2%}  skilled accepted {row['skilled_accepted']:6.2%}  "
-            f"genuine rejected {row['genuine_rejected']:6.2%}  decided {row['decided']:6.1%}"
+            f"  {name:8s} skilled EER {row['skilled_eer']:6.2%}  random EER {row['random_eer']:6.2%}  "
+            f"skilled accepted {row['skilled_accepted']:6.2%}  genuine rejected {row['genuine_rejected']:6.2%}  "
+            f"automated {row['automated']:6.1%}"
         )
     rows = result["test"].values()
     print(
-        f"  mean: skilled EER R5 {np.mean([r['skilled_eer_R5'] for r in rows]):.2%}, "
-        f"R1 {np.mean([r['skilled_eer_R1'] for r in rows]):.2%}, "
-        f"decided without a human {np.mean([r['decided'] for r in rows]):.1%}"
+        f"  mean: skilled EER {np.mean([r['skilled_eer'] for r in rows]):.2%}, "
+        f"automated {np.mean([r['automated'] for r in rows]):.1%}"
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
-    parser.add_argument("--model", action="append", required=True, help="model dir; give it twice or more")
-    parser.add_argument("--organized", default="organized_data")
-    parser.add_argument("--split-file", default="image_pairs/splits.csv")
+    parser.add_argument("scores", nargs="+", help="scores.json of each model (two or more)")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
-    if len(args.model) < 2:
-        parser.error("an ensemble needs at least two --model")
-    datasets = list(CAPTURE)
-    per_model = []
-    for model in args.model:
-        verifier = Verifier.from_dir(model, precision="fp32")
-        per_model.append(
-            {
-                (name, split): embed_split(verifier, f"{args.organized}/{name}", "folders", args.split_file, split)
-                for name in datasets
-                for split in ("val", "test")
-            }
-        )
-    results = {model: figures(embedded, datasets) for model, embedded in zip(args.model, per_model, strict=True)}
-    results["ensemble"] = figures(combined(per_model), datasets)
+    if len(args.scores) < 2:
+        parser.error("an ensemble needs at least two scores files")
+    models = [StoredScores.read(path) for path in args.scores]
+    results = {path: figures(model) for path, model in zip(args.scores, models, strict=True)}
+    results["ensemble (mean score)"] = figures(mean_of(models))
     for label, result in results.items():
         show(label, result)
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"models": args.model, "results": results}, fh, indent=2)
+            json.dump(results, fh, indent=2)
 
 
 if __name__ == "__main__":
