@@ -121,9 +121,10 @@ def cmd_publish(args) -> int:
         if capture not in ("bilevel", "half-resolution") or not data:
             raise ValueError(f"--capture-check wants DATASET_DIR:bilevel or DATASET_DIR:half-resolution, got {check!r}")
         checks.append((data, capture))
-    leave_one_out = (args.leave_one_out_model, args.leave_one_out_data) if args.leave_one_out_model else None
-    if bool(args.leave_one_out_model) != bool(args.leave_one_out_data):
-        raise ValueError("--leave-one-out-model and --leave-one-out-data go together")
+    models, data = args.leave_one_out_model or [], args.leave_one_out_data or []
+    if len(models) != len(data):
+        raise ValueError("--leave-one-out-model and --leave-one-out-data go together, one of each per model")
+    leave_one_out = list(zip(models, data, strict=True))
     publish(
         args.model,
         args.out,
@@ -203,8 +204,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DATASET_DIR:CAPTURE",
         help="also measure a dataset's test writers under a simulated capture (bilevel, half-resolution); repeatable",
     )
-    p.add_argument("--leave-one-out-model", help="model dir of a model trained without one dataset")
-    p.add_argument("--leave-one-out-data", help="the dataset dir that model left out (measured on its test writers)")
+    p.add_argument(
+        "--leave-one-out-model", action="append", help="model dir of a model trained without one dataset (repeatable)"
+    )
+    p.add_argument(
+        "--leave-one-out-data",
+        action="append",
+        help="the dataset dir the matching --leave-one-out-model left out (measured on its test writers)",
+    )
     p.add_argument("--out", default=str(REPO_ROOT / "trained_model_parameters"))
     p.set_defaults(func=cmd_publish)
     return parser

@@ -32,10 +32,10 @@ def publish(
     swap_check: str | None = None,
     log=print,
     capture_checks=(),
-    leave_one_out=None,
+    leave_one_out=(),
 ) -> ModelCard:
     """``capture_checks``: (dataset dir, capture) pairs measured as ``metrics.capture``;
-    ``leave_one_out``: (model dir trained without one dataset, that dataset's dir)."""
+    ``leave_one_out``: (model dir trained without one dataset, that dataset's dir) pairs."""
     model_dir, target = Path(model_dir), Path(target)
     card = ModelCard.read(model_dir)
     verifier = Verifier.from_dir(model_dir, precision="fp32")
@@ -87,7 +87,8 @@ def publish(
         log(f"background swap on {Path(swap_check).name}: EER {normal:.4f} -> {swapped['skilled']['eer']:.4f}")
     if leave_one_out:
         update["leave_one_dataset_out"] = [
-            LeaveOneOut.model_validate(_leave_one_out(*leave_one_out, split_file, split, log))
+            LeaveOneOut.model_validate(_leave_one_out(other, data, split_file, split, log))
+            for other, data in leave_one_out
         ]
 
     target.mkdir(parents=True, exist_ok=True)

@@ -262,6 +262,15 @@ def test_cli_pipeline(tmp_path, trained, folders_tree, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+def test_publish_wants_one_dataset_per_leave_one_out_model(tmp_path, tiny_model_dir, folders_tree, capsys):
+    argv = ["publish", "--model", str(tiny_model_dir), "--data", str(folders_tree), "--split-file", "splits.csv"]
+    argv += ["--out", str(tmp_path / "out"), "--leave-one-out-data", str(folders_tree)]
+    argv += ["--leave-one-out-model", str(tiny_model_dir)] * 2
+    assert cli.main(argv) == 2
+    assert "one of each per model" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # refused before any work
+
+
 @pytest.mark.parametrize("command", ["import-data", "make-pairs", "train", "evaluate", "publish"])
 def test_every_subcommand_has_help(command):
     script = Path(sys.executable).with_name("sigverify")
@@ -329,7 +338,7 @@ def test_publish_reports_decisions_captures_and_a_left_out_dataset(tmp_path, tra
         [str(folders_tree)],
         str(tmp_path / "splits.csv"),
         capture_checks=[(str(folders_tree), "bilevel")],
-        leave_one_out=(tiny_model_dir, str(folders_tree)),
+        leave_one_out=[(tiny_model_dir, str(folders_tree))],
         log=lambda m: None,
     )
     for key in (f"{name}_R5", f"{name}_R1"):
@@ -350,6 +359,6 @@ def test_publish_reports_decisions_captures_and_a_left_out_dataset(tmp_path, tra
             tmp_path / "again",
             [str(folders_tree)],
             str(tmp_path / "splits.csv"),
-            leave_one_out=(trained[1].model_dir, str(folders_tree)),
+            leave_one_out=[(trained[1].model_dir, str(folders_tree))],
             log=lambda m: None,
         )
