@@ -55,12 +55,17 @@ from sigverify.figures import raw_and_preprocessed
 from sigverify.preprocess import load_image, preprocess_image, preprocess_with_quality
 from sigverify.synthetic import draw_signature, write_folders_dataset
 
-SIZE = (32, 48) if SMALL else (128, 192)  # the model's input size (HxW); the shipped card records its own
+SIZE = (32, 48) if SMALL else (128, 256)  # the model's input size (HxW); the shipped card records its own
 if SMALL:
     SOURCES = {"synthetic": (write_folders_dataset(WORK / "raw", writers=6, genuine=6, forged=3), "folders")}
     OUT = WORK / "organized_data"
 else:
-    SOURCES = {"cedar": (SHARED / "CEDAR", "cedar"), "gpds": (SHARED / "GPDS", "gpds")}
+    SOURCES = {
+        "cedar": (SHARED / "CEDAR", "cedar"),
+        "gpds": (SHARED / "GPDS", "gpds"),
+        "bengali": (SHARED / "BHSig260" / "Bengali", "bhsig260"),
+        "hindi": (SHARED / "BHSig260" / "Hindi", "bhsig260"),
+    }
     OUT = ORGANIZED
 
 # %% [markdown]

@@ -61,14 +61,20 @@ print("datasets:", ", ".join(str(d) for d in DATA_DIRS))
 import time
 
 # Training options (the same names as `sigverify train --help` and sigverify.train.TrainConfig).
-EPOCHS = 1 if SMALL else 30
-STEPS_PER_EPOCH = 3 if SMALL else None  # None: one pass over the training images
-INPUT_SIZE = (32, 48) if SMALL else (128, 192)
+# Real data: the shipped model's recipe (README, "Train and publish a model").
+EPOCHS = 1 if SMALL else 40
+STEPS_PER_EPOCH = 3 if SMALL else 30  # None: one pass over the training images
+INPUT_SIZE = (32, 48) if SMALL else (128, 256)
 EMBEDDING_DIM = 32 if SMALL else 256
 WRITERS_PER_BATCH = 4 if SMALL else 12
 LOSS = "triplet-semihard"  # contrastive | triplet-semihard | triplet-hard
 SEED = 0
-LR = 1e-3
+LR = 1e-3 if SMALL else 3e-4
+CAPTURE_AUGMENT = not SMALL  # random binarisation, lower resolution, blur
+BALANCE_DATASETS = not SMALL  # each batch's writers drawn evenly from every dataset
+PATIENCE = 6 if SMALL else 12
+# A warm start from the shipped weights (same embedding size); the API's training jobs start afresh.
+INIT_FROM = None if SMALL else str(REPO_ROOT / "trained_model_parameters")
 OUT_DIR = WORK / "run" if SMALL else REPO_ROOT / "runs" / time.strftime("notebook-%Y%m%d-%H%M%S")
 SPLIT = str(SPLIT_FILE) if (not SMALL and SPLIT_FILE.exists()) else None
 
@@ -93,6 +99,10 @@ config = TrainConfig(
     writers_per_batch=WRITERS_PER_BATCH,
     steps_per_epoch=STEPS_PER_EPOCH,
     lr=LR,
+    capture_augment=CAPTURE_AUGMENT,
+    balance_datasets=BALANCE_DATASETS,
+    patience=PATIENCE,
+    init_from=INIT_FROM,
     split_file=SPLIT,
     threads=1 if SMALL else 0,
 )
@@ -154,7 +164,9 @@ from IPython.display import Pretty, display
 
 API_URL = os.environ.get("SIGVERIFY_API_URL", "").rstrip("/")
 API_TOKEN = os.environ.get("SIGVERIFY_API_TOKEN", "")
-API_DATASETS = [d for d in os.environ.get("SIGVERIFY_API_DATASETS", "" if SMALL else "cedar,gpds").split(",") if d]
+API_DATASETS = [
+    d for d in os.environ.get("SIGVERIFY_API_DATASETS", "" if SMALL else "cedar,gpds,bengali,hindi").split(",") if d
+]
 FOLLOW_TIMEOUT_S = float(os.environ.get("SIGVERIFY_API_FOLLOW_TIMEOUT_S", 600 if SMALL else 24 * 3600))
 POLL_S = 2.0
 
@@ -174,6 +186,9 @@ job_request = {
             "writers_per_batch": WRITERS_PER_BATCH,
             "steps_per_epoch": STEPS_PER_EPOCH,
             "lr": LR,
+            "capture_augment": CAPTURE_AUGMENT,
+            "balance_datasets": BALANCE_DATASETS,
+            "patience": PATIENCE,
         }.items()
         if v is not None
     },
