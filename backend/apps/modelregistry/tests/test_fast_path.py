@@ -26,11 +26,15 @@ def bf16_serving(settings):
     serving.clear_cache()
 
 
+def test_health_shows_the_configured_path_until_the_model_is_loaded(bf16_serving, anon_client, active_version):
+    model = anon_client.get("/api/v1/health/").json()["model"]
+    assert model["state"] == "not_loaded" and model["inference_precision"] == "bf16"
+
+
 def test_verify_and_re_embedding_use_the_configured_path_and_health_shows_it(
     bf16_serving, client_for, anon_client, enrolled_signer, active_version
 ):
     expected = bf16_serving
-    assert anon_client.get("/api/v1/health/").json()["model"]["inference_precision"] == "bf16"  # configured
     response = client_for("clerk").post(
         "/api/v1/verifications/",
         {"signer": enrolled_signer.pk, "image": upload(signature_bytes(1, 8))},
