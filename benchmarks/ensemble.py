@@ -21,7 +21,7 @@ import json
 import numpy as np
 
 from sigverify import metrics
-from sigverify.policy import KINDS, SPLITS, Policy, StoredScores, outcome, thresholds_for
+from sigverify.policy import KINDS, SPLITS, Policy, StoredScores, outcome, referred_of_all, thresholds_for
 
 
 def mean_of(models: list[StoredScores]) -> StoredScores:
@@ -43,14 +43,13 @@ def figures(scores: StoredScores) -> dict:
     for name, by_kind in sorted(scores.scores["test"].items()):
         genuine, skilled, random = (np.asarray(by_kind[k]) for k in KINDS)
         seen = outcome(genuine, skilled, random, accept, reject)
-        every = np.concatenate([genuine, skilled, random])
         test[name] = {
             "skilled_eer": metrics.eer(genuine, skilled)[0],
             "random_eer": metrics.eer(genuine, random)[0],
             "skilled_accepted": seen["forgeries_accepted"],
             "genuine_rejected": seen["genuine_rejected"],
             # Of all the protocol's queries, as `sigverify evaluate`'s `decisions.automated`.
-            "automated": float(np.mean((every < reject) | (every >= accept))),
+            "automated": 1.0 - referred_of_all(genuine, skilled, random, accept, reject),
         }
     val_eer = metrics.eer(scores.pooled("val", "genuine"), scores.pooled("val", "skilled"))[0]
     return {"val_skilled_eer": val_eer, "accept": accept, "reject": reject, "test": test}

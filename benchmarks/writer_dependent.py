@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from itertools import groupby, islice
 
 import numpy as np
 from sklearn.svm import LinearSVC
@@ -40,30 +41,21 @@ def background(verifier: Verifier, organized: str, split_file: str, per_writer: 
             (s for s in samples if s.is_genuine and splits.get(writer_key(name, s.writer)) == "train"),
             key=lambda s: (s.writer, s.sample),
         )
-        taken, kept = {}, []
-        for s in chosen:
-            if taken.get(s.writer, 0) < per_writer:
-                taken[s.writer] = taken.get(s.writer, 0) + 1
-                kept.append(s)
+        kept = [s for _, group in groupby(chosen, key=lambda s: s.writer) for s in islice(group, per_writer)]
         parts.append(embed_dataset(verifier, kept, root)[0])
     return np.concatenate(parts)
 
 
 def svm_scores(embeddings: np.ndarray, groups: dict, negatives: np.ndarray, c: float) -> dict:
     """(genuine, skilled, random) decision values, higher = more genuine, every writer pooled."""
-    random_probe = {w: g["genuine"][0] for w, g in groups.items() if g["genuine"]}
     out = {"genuine": [], "skilled": [], "random": []}
-    for w, g in groups.items():
-        gen = g["genuine"]
-        if len(gen) <= REFERENCES:
-            continue
-        x = np.concatenate([embeddings[gen[:REFERENCES]], negatives])
-        y = np.r_[np.ones(REFERENCES), np.zeros(len(negatives))]
+    for _, refs, genuine, skilled, random in ev.protocol_queries(groups, REFERENCES):
+        x = np.concatenate([embeddings[refs], negatives])
+        y = np.r_[np.ones(len(refs)), np.zeros(len(negatives))]
         svm = LinearSVC(C=c, class_weight="balanced").fit(x, y)
-        out["genuine"].extend(svm.decision_function(embeddings[gen[REFERENCES:]]))
-        out["skilled"].extend(svm.decision_function(embeddings[g["forged"]]) if g["forged"] else [])
-        others = [i for other, i in random_probe.items() if other != w]
-        out["random"].extend(svm.decision_function(embeddings[others]))
+        for kind, idx in (("genuine", genuine), ("skilled", skilled), ("random", random)):
+            if idx:
+                out[kind].extend(svm.decision_function(embeddings[idx]))
     return {k: np.asarray(v) for k, v in out.items()}
 
 

@@ -68,7 +68,7 @@ class _Store:
         self.stem = stem
 
     def read(self):
-        """(index, memory-mapped array), or None when there is no complete store."""
+        """(index, memory-mapped array, its path), or None when there is no complete store."""
         for _ in range(3):  # the array may be replaced between reading the index and opening it
             try:
                 index = json.loads(self.index_path.read_text())
@@ -82,7 +82,7 @@ class _Store:
                 return None  # a damaged store is rebuilt
         return None
 
-    def write(self, files, arrays, valid, rejected, height, width) -> Path:
+    def write(self, files, arrays: np.ndarray, valid: np.ndarray, rejected: dict) -> Path:
         token = hashlib.sha1(json.dumps(files).encode()).hexdigest()[:12]
         array_path = self.index_path.with_name(f"{self.stem.name}.{token}.npy")
         tmp_array = array_path.with_suffix(".npy.part")
@@ -95,7 +95,7 @@ class _Store:
             json.dumps(
                 {
                     "preprocess_version": PREPROCESS_VERSION,
-                    "size": [height, width],
+                    "size": list(arrays.shape[1:]),
                     "array": array_path.name,
                     "files": files,
                     "valid": valid.tolist(),
@@ -142,48 +142,35 @@ class ImageCache:
     @classmethod
     def _merge(cls, samples, fingerprint, root, store: _Store, stored, size, progress) -> ImageCache:
         """Preprocess what the store lacks, and write it back with the stored rows that are still current."""
-        height, width = size
         index, array, old_path = stored if stored is not None else ({}, None, None)
-        files = index.get("files", [])
+        files, old_valid = index.get("files", []), index.get("valid", [])
         row_of = {tuple(r): i for i, r in enumerate(files)}
-        arrays = np.zeros((len(samples), height, width), dtype=np.uint8)
+        arrays = np.zeros((len(samples), *size), dtype=np.uint8)
         valid = np.ones(len(samples), dtype=bool)
-        old_valid = index.get("valid", [])
-        old_rejected = index.get("rejected", {})
-        rejected = {}
+        reasons = dict(index.get("rejected", {}))  # relative path -> why the image was rejected
         missing = []
-        for i, (s, row) in enumerate(zip(samples, fingerprint, strict=True)):
+        for i, row in enumerate(fingerprint):
             j = row_of.get(tuple(row))
             if j is None:
                 missing.append(i)
-                continue
-            arrays[i], valid[i] = array[j], old_valid[j]
-            if str(s.path) in old_rejected:
-                rejected[str(s.path)] = old_rejected[str(s.path)]
+            else:
+                arrays[i], valid[i] = array[j], old_valid[j]
         for i in tqdm(missing, desc=f"preprocess {root.name}", disable=not progress, unit="img"):
             try:
                 arrays[i] = preprocess(samples[i].path, size=size)
             except ImageRejected as exc:
                 valid[i] = False
-                rejected[str(samples[i].path)] = exc.message
+                reasons[fingerprint[i][0]] = exc.message
         # Rows of other images (other splits' writers) stay, unless their file has changed since.
         asked = {tuple(r) for r in fingerprint}
-        others = [
-            j
-            for j, (r, ok) in enumerate(zip(files, _current(files, root), strict=True))
-            if ok and tuple(r) not in asked
-        ]
-        for j in others:
-            path = str(root / files[j][0])
-            if path in old_rejected:
-                rejected[path] = old_rejected[path]
+        others = [j for j, ok in enumerate(_current(files, root)) if ok and tuple(files[j]) not in asked]
+        all_files = fingerprint + [files[j] for j in others]
+        all_valid = np.r_[valid, np.asarray([old_valid[j] for j in others], dtype=bool)]
         array_path = store.write(
-            fingerprint + [files[j] for j in others],
+            all_files,
             np.concatenate([arrays, np.asarray(array[others])]) if others else arrays,
-            np.r_[valid, np.asarray([old_valid[j] for j in others], dtype=bool)],
-            rejected,
-            height,
-            width,
+            all_valid,
+            {row[0]: reasons.get(row[0], "rejected") for row, ok in zip(all_files, all_valid, strict=True) if not ok},
         )
         if old_path is not None and old_path != array_path:
             old_path.unlink(missing_ok=True)  # a reader that mapped it keeps its view

@@ -53,26 +53,32 @@ def group_by_writer(writers, labels, numbers) -> dict:
     return dict(groups)
 
 
-def protocol_scores(embeddings: np.ndarray, groups: dict, references: int, scorer: ScoreModel) -> ProtocolScores:
-    out = ProtocolScores(references)
+def protocol_queries(groups: dict, references: int):
+    """Per writer with a positive query left: (writer, references, genuine, skilled, random) index lists."""
     random_probe = {w: g["genuine"][0] for w, g in groups.items() if g["genuine"]}
     for w, g in groups.items():
         gen = g["genuine"]
         if len(gen) <= references:
             continue  # no positive query left for this writer
-        refs = embeddings[gen[:references]]
+        others = [i for other, i in random_probe.items() if other != w]
+        yield w, gen[:references], gen[references:], g["forged"], others
+
+
+def protocol_scores(embeddings: np.ndarray, groups: dict, references: int, scorer: ScoreModel) -> ProtocolScores:
+    out = ProtocolScores(references)
+    for w, ref_idx, genuine, skilled, random in protocol_queries(groups, references):
+        refs = embeddings[ref_idx]
         mean, std = scorer.reference_stats(refs)
 
         def z_of(idx, refs=refs, mean=mean, std=std):
             d = 1.0 - embeddings[idx] @ refs.T  # (n, R)
             return ((d.mean(axis=1) - mean) / std).tolist()
 
-        out.genuine[w] = z_of(gen[references:])
-        if g["forged"]:
-            out.skilled[w] = z_of(g["forged"])
-        others = [i for other, i in random_probe.items() if other != w]
-        if others:
-            out.random[w] = z_of(others)
+        out.genuine[w] = z_of(genuine)
+        if skilled:
+            out.skilled[w] = z_of(skilled)
+        if random:
+            out.random[w] = z_of(random)
     return out
 
 
@@ -157,12 +163,11 @@ def decision_rates(ps: ProtocolScores, scorer: ScoreModel, accept: float, reject
     forgery (score < reject) or referred to a human. FAR/FRR are fractions of their kind's queries;
     ``referred``/``automated`` of all the protocol's queries (genuine, skilled and random), and
     ``referred_questioned`` of the genuine and skilled ones only (the policy preview's ``referred``)."""
-    from .policy import outcome
+    from .policy import outcome, referred_of_all
 
     gen, skl, rnd = ps.calibrated(scorer)
     rates = outcome(gen, skl, rnd, accept, reject)
-    every = np.concatenate([gen, skl, rnd])
-    referred = float(np.mean((every >= reject) & (every < accept))) if len(every) else float("nan")
+    referred = referred_of_all(gen, skl, rnd, accept, reject)
     return {
         "accept": float(accept),
         "reject": float(reject),

@@ -193,6 +193,12 @@ def outcome(genuine, skilled, random, accept: float, reject: float) -> dict:
     }
 
 
+def referred_of_all(genuine, skilled, random, accept: float, reject: float) -> float:
+    """The share of all queries (genuine, skilled and random forgeries) referred to a human; NaN if none."""
+    every = np.concatenate([np.asarray(x, dtype=np.float64) for x in (genuine, skilled, random)])
+    return float(np.mean((every >= reject) & (every < accept))) if len(every) else float("nan")
+
+
 def preview(scores: StoredScores, policy: Policy) -> dict:
     """The thresholds ``policy`` gives and what they do on the test writers (pooled and per dataset)."""
     thresholds = thresholds_for(scores, policy)

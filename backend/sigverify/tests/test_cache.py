@@ -102,3 +102,20 @@ def test_the_index_names_its_array_and_a_store_of_the_older_layout_is_read(tmp_p
     read = ImageCache.build(samples, root, SIZE, cache_dir=store, progress=False)
     assert counted == [] and read.location == legacy
     np.testing.assert_array_equal(read.arrays, built.arrays)
+
+
+def test_a_rejected_image_stays_rejected_with_its_reason_across_merges(tmp_path, tree, counted):
+    from PIL import Image
+
+    root, samples = tree
+    store = tmp_path / "store"
+    blank = samples[2]
+    Image.new("L", (300, 150), 255).save(blank.path)  # no ink: preprocessing rejects it
+    first = ImageCache.build(samples[:10], root, SIZE, cache_dir=store, progress=False)
+    assert first.valid.tolist() == [i != 2 for i in range(10)]
+    relative = os.path.relpath(blank.path, root)
+    reason = index_of(store)["rejected"][relative]
+    assert reason
+    whole = ImageCache.build(samples, root, SIZE, cache_dir=store, progress=False)  # merged, not preprocessed again
+    assert counted.count(blank.path) == 1 and not whole.valid[2] and whole.valid.sum() == len(samples) - 1
+    assert index_of(store)["rejected"] == {relative: reason}
