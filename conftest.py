@@ -26,6 +26,15 @@ def shared_datasets() -> Path:
 
 
 @pytest.fixture(scope="session")
+def shared_x9() -> Path:
+    """../shared/x9: image cash letters from another implementation's tests (read there, never copied)."""
+    path = Path(os.environ.get("SIGVERIFY_SHARED_X9", REPO_ROOT.parent / "shared" / "x9"))
+    if not (path / "crashers").is_dir():
+        skip_or_fail(f"no image cash letter test files at {path} (no crashers/)")
+    return path
+
+
+@pytest.fixture(scope="session")
 def shipped_model_dir() -> Path:
     """trained_model_parameters/: the weights the product ships."""
     path = REPO_ROOT / "trained_model_parameters"
