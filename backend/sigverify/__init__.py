@@ -1,7 +1,8 @@
 """sigverify: the Django-free ML core of the signature-verification product.
 
 Modules: ``preprocess`` (image -> ink map), ``cheque`` (the proposed signature region on a
-whole cheque), ``datasets`` (layouts, manifests), ``cache`` (preprocessed store), ``pairs``
+whole cheque), ``chequegen`` (generated whole cheques with exact signature boxes, for
+training and measuring the finder), ``datasets`` (layouts, manifests), ``cache`` (preprocessed store), ``pairs``
 (writer-disjoint splits and pair lists), ``model`` (Siamese ResNet18), ``losses``, ``augment``,
 ``options`` (the training options, declared once), ``train``, ``scoring`` (calibrated score and
 decision), ``metrics``, ``evaluate``, ``weights`` (safetensors + model card) and
