@@ -21,8 +21,12 @@ import requests
 from pydantic import ValidationError as ModelMismatch
 
 from api_models import (
+    Account,
     ApiModel,
+    ChequeDecision,
+    ChequeReview,
     Health,
+    Mandate,
     Me,
     ModelVersion,
     Page,
@@ -32,6 +36,7 @@ from api_models import (
     Reference,
     ReferenceUploadResult,
     Review,
+    Signatory,
     SignatureRegion,
     Signer,
     Token,
@@ -192,6 +197,16 @@ RESPONSES: dict[tuple[str, str], type[ApiModel]] = {
     ("POST", "training-jobs/"): TrainingJob,
     ("GET", "training-jobs/{id}/"): TrainingJob,
     ("POST", "training-jobs/{id}/cancel/"): TrainingJob,
+    ("GET", "accounts/"): Page[Account],
+    ("POST", "accounts/"): Account,
+    ("GET", "accounts/{number}/"): Account,
+    ("PATCH", "accounts/{number}/"): Account,
+    ("POST", "accounts/{number}/signatories/"): Signatory,
+    ("PUT", "accounts/{number}/mandate/"): Mandate,
+    ("POST", "cheques/"): ChequeDecision,
+    ("GET", "cheques/"): Page[ChequeDecision],
+    ("GET", "cheques/{id}/"): ChequeDecision,
+    ("POST", "cheques/{id}/review/"): ChequeReview,
 }
 
 Model = TypeVar("Model", bound=ApiModel)
@@ -487,6 +502,56 @@ class ApiClient:
 
     def cancel_training(self, job_id: int) -> TrainingJob:
         return self._read("POST", "training-jobs/{id}/cancel/", {"id": job_id})
+
+    # -- bank accounts, mandates and cheques ----------------------------------------------------
+
+    def list_accounts(self, search: str | None = None, limit: int = 200) -> list[Account]:
+        return list(self.iter_pages("accounts/", params=_clean({"search": search}), limit=limit))
+
+    def get_account(self, number: str) -> Account:
+        return self._read("GET", "accounts/{number}/", {"number": number})
+
+    def create_account(self, number: str, name: str) -> Account:
+        return self._read("POST", "accounts/", json={"number": number, "name": name})
+
+    def update_account(self, number: str, **changes) -> Account:
+        return self._read("PATCH", "accounts/{number}/", {"number": number}, json=changes)
+
+    def add_signatory(self, number: str, signer: str, group: str, limit=None, valid_from=None, valid_until=None):
+        body = {"signer": signer, "group": group, "limit": limit, "valid_from": valid_from, "valid_until": valid_until}
+        return self._read("POST", "accounts/{number}/signatories/", {"number": number}, json=body)
+
+    def remove_signatory(self, number: str, signer: str) -> None:
+        self._json("DELETE", f"accounts/{_key(number)}/signatories/{_key(signer)}/")
+
+    def set_mandate(self, number: str, bands: list[dict], reason: str) -> Mandate:
+        return self._read(
+            "PUT", "accounts/{number}/mandate/", {"number": number}, json={"bands": bands, "reason": reason}
+        )
+
+    def decide_cheque(
+        self, account: str, amount: str, image: Upload, cheque_reference: str = "", cheque_date: str | None = None
+    ) -> ChequeDecision:
+        data = {"account": account, "amount": amount, "cheque_reference": cheque_reference or ""}
+        if cheque_date:
+            data["cheque_date"] = cheque_date
+        name, content, content_type = image
+        files = {"image": (name, content, content_type or "application/octet-stream")}
+        return self._read("POST", "cheques/", data=data, files=files, timeout=self.upload_timeout)
+
+    def list_cheques(self, limit: int = 200, **filters) -> list[ChequeDecision]:
+        return list(self.iter_pages("cheques/", params=_clean(filters), limit=limit))
+
+    def get_cheque(self, cheque_id: int) -> ChequeDecision:
+        return self._read("GET", "cheques/{id}/", {"id": cheque_id})
+
+    def cheque_image(self, cheque_id: int) -> bytes:
+        return self._bytes(f"cheques/{int(cheque_id)}/image/")
+
+    def review_cheque(self, cheque_id: int, outcome: str, comment: str = "") -> ChequeReview:
+        return self._read(
+            "POST", "cheques/{id}/review/", {"id": cheque_id}, json={"outcome": outcome, "comment": comment}
+        )
 
 
 def _parse(model: type[Model], body: Any, what: str) -> Model:

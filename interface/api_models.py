@@ -10,7 +10,7 @@ are left out (and ignored when they come). The model card is the backend's own c
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -286,6 +286,102 @@ class TrainingJob(ApiModel):
 
 
 # -- pages ----------------------------------------------------------------------------------
+
+# -- bank accounts, mandates and cheques ------------------------------------------------------
+
+
+class Signatory(ApiModel):
+    component = "Signatory"
+    id: int
+    signer: str
+    signer_name: str
+    signer_status: str
+    group: str
+    limit: str | None = None
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None
+
+
+class Mandate(ApiModel):
+    component = "Mandate"
+    id: int
+    bands: Any
+    words: list[str]
+    reason: str
+    changed_by: str
+    changed_at: dt.datetime
+
+
+class Account(ApiModel):
+    component = "Account"
+    number: str
+    name: str
+    status: str = "active"
+    always_refer: bool = False
+    instruction: str = ""
+    signatory_count: int = 0
+    signatories: list[Signatory] = []
+    mandate: Mandate | None = None
+
+
+class Candidate(ApiModel):
+    component = "Candidate"
+    signer: str
+    name: str
+    score: float
+    decision: str
+    references: list[int]
+
+
+class SignatureResult(ApiModel):
+    component = "SignatureResult"
+    box: list[int]
+    signer: str | None
+    decision: str
+    score: float | None
+    candidates: list[Candidate]
+
+
+class MandateOutcome(ApiModel):
+    component = "MandateOutcome"
+    band: int | None
+    satisfied: bool | None
+    reasons: list[str]
+
+
+class ChequeThresholds(ApiModel):
+    component = "ChequeThresholds"
+    accept: float
+    reject: float
+
+
+class ChequeReview(ApiModel):
+    component = "ChequeReview"
+    id: int
+    outcome: str
+    comment: str = ""
+    reviewer: str
+    created_at: dt.datetime
+
+
+class ChequeDecision(ApiModel):
+    component = "ChequeDecision"
+    id: int
+    decision: str
+    signatures: list[SignatureResult]
+    mandate: MandateOutcome
+    account: str
+    account_name: str
+    instruction: str
+    amount: str
+    cheque_date: dt.date
+    cheque_reference: str
+    thresholds: ChequeThresholds
+    model_version: str
+    requested_by: str | None
+    created_at: dt.datetime
+    reviews: list[ChequeReview]
+
 
 Row = TypeVar("Row", bound=ApiModel)
 

@@ -35,6 +35,12 @@ PAGES: dict[str, tuple[str, str, frozenset[str]]] = {
         frozenset({"signers.view_signer", "signers.add_signer", "signers.add_referencesignature"}),
     ),
     "app_pages/history.py": ("History", ":material/history:", frozenset({"verifications.view_verification"})),
+    "app_pages/cheques.py": (
+        "Cheque review",
+        ":material/receipt_long:",
+        frozenset({"mandates.view_chequedecision"}),
+    ),
+    "app_pages/accounts.py": ("Accounts", ":material/account_balance:", frozenset({"mandates.view_bankaccount"})),
     "app_pages/models.py": ("Models", ":material/model_training:", frozenset({"modelregistry.view_modelversion"})),
 }
 REVIEW = "verifications.add_review"
@@ -174,6 +180,25 @@ def decision_banner(decision: str) -> None:
     )
 
 
+THRESHOLD_DIGITS = 4  # a threshold such as 0.9189308 reads 0.9189, never 0.92 (which the decision does not use)
+
+
+def threshold_text(value: float | None) -> str:
+    return "–" if value is None else f"{value:.{THRESHOLD_DIGITS}f}"
+
+
+def score_text(score: float | None, *thresholds: float | None) -> str:
+    """The score with as many decimals as it takes (4 at least) for its comparison with each
+    threshold to read as the decision made it: 0.91888 against 0.91893 reads 0.91888 < 0.9189."""
+    if score is None:
+        return "–"
+    for digits in range(THRESHOLD_DIGITS, 9):
+        shown = round(score, digits)
+        if all(t is None or (shown >= round(t, THRESHOLD_DIGITS)) == (score >= t) for t in thresholds):
+            return f"{score:.{digits}f}"
+    return f"{score:.8f}"
+
+
 def thresholds_of(record: Verification) -> tuple[float, float]:
     return record.thresholds.accept, record.thresholds.reject
 
@@ -197,9 +222,19 @@ def score_figure(score: float, accept: float | None, reject: float | None):
     ):
         if value is not None:
             axes.axvline(value, ymin=0.2, ymax=0.8, color=colour, linestyle="--", linewidth=1.5)
-            axes.text(value + nudge, 0.45, f"{name} {value:.2f}", color=colour, ha=align, va="bottom", fontsize=8)
+            axes.text(
+                value + nudge, 0.45, f"{name} {threshold_text(value)}", color=colour, ha=align, va="bottom", fontsize=8
+            )
     axes.plot([score], [0], marker="v", markersize=16, color="#202124")
-    axes.text(score, -0.45, f"score {score:.3f}", ha="center", va="top", fontsize=10, fontweight="bold")
+    axes.text(
+        score,
+        -0.45,
+        f"score {score_text(score, accept, reject)}",
+        ha="center",
+        va="top",
+        fontsize=10,
+        fontweight="bold",
+    )
     axes.set_xlim(0, 1)
     axes.set_ylim(-0.8, 0.8)
     axes.set_yticks([])
@@ -227,9 +262,9 @@ def render_verification(
     accept, reject = thresholds_of(record)
     distances = record.closest_first()
     columns = st.columns(4)
-    columns[0].metric("Score", f"{record.score:.3f}")
-    columns[1].metric("Genuine at or above", f"{accept:.2f}")
-    columns[2].metric("Forgery below", f"{reject:.2f}")
+    columns[0].metric("Score", score_text(record.score, accept, reject))
+    columns[1].metric("Genuine at or above", threshold_text(accept))
+    columns[2].metric("Forgery below", threshold_text(reject))
     columns[3].metric(
         "Closest reference",
         f"{distances[0].distance:.3f}" if distances else "–",

@@ -54,14 +54,26 @@ def test_wrong_password_shows_the_api_message_and_keeps_user_logged_out(fake_api
     assert [e.value for e in at.error] == ["Login refused: Unable to log in with provided credentials."]
 
 
+MANDATE_PAGES = ["app_pages/cheques.py", "app_pages/accounts.py"]
+
+
 @pytest.mark.parametrize(
     "roles, pages",
     [
-        (["clerk"], ["app_pages/verify.py", "app_pages/history.py"]),
-        (["integrator"], ["app_pages/verify.py", "app_pages/enroll.py", "app_pages/history.py"]),
+        (["clerk"], ["app_pages/verify.py", "app_pages/history.py", *MANDATE_PAGES]),
+        (["integrator"], ["app_pages/verify.py", "app_pages/enroll.py", "app_pages/history.py", *MANDATE_PAGES]),
         (["ml_staff"], ["app_pages/models.py"]),
-        (["admin"], ["app_pages/verify.py", "app_pages/enroll.py", "app_pages/history.py", "app_pages/models.py"]),
-        (["clerk", "ml_staff"], ["app_pages/verify.py", "app_pages/history.py", "app_pages/models.py"]),
+        (
+            ["admin"],
+            [
+                "app_pages/verify.py",
+                "app_pages/enroll.py",
+                "app_pages/history.py",
+                *MANDATE_PAGES,
+                "app_pages/models.py",
+            ],
+        ),
+        (["clerk", "ml_staff"], ["app_pages/verify.py", "app_pages/history.py", *MANDATE_PAGES, "app_pages/models.py"]),
         ([], []),
     ],
 )

@@ -62,9 +62,9 @@ def test_verify_a_signature_crop_shows_decision_score_and_closest_references(ope
     text = markdown_text(at)
     assert "sv-genuine" in text and ">GENUINE<" in text
     assert {m.label: m.value for m in at.metric} == {
-        "Score": "0.910",
-        "Genuine at or above": "0.70",
-        "Forgery below": "0.35",
+        "Score": "0.9100",
+        "Genuine at or above": "0.7000",
+        "Forgery below": "0.3500",
         "Closest reference": "0.120",
     }
     assert any("model sigverify-resnet18" in c.value for c in at.caption)

@@ -12,7 +12,7 @@ ADMIN = "admin"
 ROLE_NAMES = (CLERK, INTEGRATOR, ML_STAFF, ADMIN)
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    # Verifies cheques, looks up signers and their references, browses history, reviews.
+    # Verifies cheques, looks up signers, accounts and their references, browses history, reviews.
     CLERK: [
         "signers.view_signer",
         "signers.view_referencesignature",
@@ -20,8 +20,15 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "verifications.view_verification",
         "verifications.add_review",
         "verifications.view_review",
+        "mandates.view_bankaccount",
+        "mandates.view_signatory",
+        "mandates.view_mandate",
+        "mandates.add_chequedecision",
+        "mandates.view_chequedecision",
+        "mandates.add_chequereview",
+        "mandates.view_chequereview",
     ],
-    # An API client of the bank's systems: enrolls signers and verifies.
+    # An API client of the bank's systems: enrolls signers, keeps accounts and mandates, verifies.
     INTEGRATOR: [
         "signers.view_signer",
         "signers.add_signer",
@@ -31,6 +38,16 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "signers.delete_referencesignature",
         "verifications.add_verification",
         "verifications.view_verification",
+        "mandates.view_bankaccount",
+        "mandates.add_bankaccount",
+        "mandates.change_bankaccount",
+        "mandates.view_signatory",
+        "mandates.add_signatory",
+        "mandates.delete_signatory",
+        "mandates.view_mandate",
+        "mandates.add_mandate",
+        "mandates.add_chequedecision",
+        "mandates.view_chequedecision",
     ],
     # Model versions, their operating policy and promotion, and training jobs.
     ML_STAFF: [

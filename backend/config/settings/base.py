@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "apps.modelregistry",
     "apps.signers",
     "apps.verifications",
+    "apps.mandates",
     "apps.training",
 ]
 

@@ -1,0 +1,499 @@
+"""Accounts, signatories and mandates (audited), and deciding a cheque against an account.
+
+``cheque_decide`` is the one entry point for a cheque, from the API and from clearing runs alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from PIL import Image
+
+from apps.core.exceptions import Conflict, InvalidImage, ServiceError
+from apps.core.images import decode_bytes, preprocess_bytes, read_upload, sha256_bytes, sniff_image_type
+from apps.modelregistry.selectors import get_active_version, validation_scores
+from apps.modelregistry.serving import require_verifier, thresholds_in_force
+from apps.signers.models import Signer
+from apps.signers.selectors import find_signer, reference_embeddings
+from sigverify import cheque as cheque_finder
+from sigverify.policy import Policy, thresholds_for
+from sigverify.scoring import decide
+
+from . import rules
+from .models import AmountRule, BankAccount, ChequeDecision, ChequeReview, Mandate, Signatory
+from .selectors import current_mandate, group_sizes, signatory_facts
+
+logger = logging.getLogger(__name__)
+
+MAX_SIGNATURES = 6  # boxes looked for on one cheque
+
+
+class NotFound(ServiceError):
+    http_status = 404
+    default_code = "not_found"
+    default_message = "Not found."
+
+
+class AccountNotFound(NotFound):
+    default_code = "account_not_found"
+
+    def __init__(self, number):
+        super().__init__(f"No account with number {number!r}.")
+
+
+def _invalid(field: str, message: str) -> ServiceError:
+    return ServiceError(f"{field}: {message}", code="validation_error", fields={field: [message]})
+
+
+def get_account(number) -> BankAccount:
+    account = BankAccount.objects.filter(number=str(number).strip()).first()
+    if account is None:
+        raise AccountNotFound(number)
+    return account
+
+
+def _full_clean(instance, exclude=None) -> None:
+    try:
+        instance.full_clean(exclude=exclude)
+    except DjangoValidationError as exc:
+        fields = exc.message_dict
+        first = next(iter(fields.items()))
+        raise ServiceError(f"{first[0]}: {first[1][0]}", code="validation_error", fields=fields) from exc
+
+
+# --- accounts and signatories -------------------------------------------------------------------
+
+
+def account_create(*, number: str, name: str, **extra) -> BankAccount:
+    account = BankAccount(number=(number or "").strip(), name=(name or "").strip(), **extra)
+    if BankAccount.objects.filter(number=account.number).exists():
+        raise Conflict(f"An account with number {account.number!r} exists.", code="account_exists")
+    _full_clean(account)
+    try:
+        with transaction.atomic():
+            account.save()
+    except IntegrityError as exc:
+        raise Conflict(f"An account with number {account.number!r} exists.", code="account_exists") from exc
+    return account
+
+
+ACCOUNT_CHANGEABLE = ("name", "status", "always_refer", "instruction")
+
+
+def account_update(account: BankAccount, **changes) -> BankAccount:
+    unknown = set(changes) - set(ACCOUNT_CHANGEABLE)
+    if unknown:
+        raise _invalid(sorted(unknown)[0], "cannot be changed (the number is the account's key)")
+    for name, value in changes.items():
+        setattr(account, name, value.strip() if isinstance(value, str) and name == "name" else value)
+    _full_clean(account)
+    account.save()
+    return account
+
+
+def signatory_add(
+    *, account: BankAccount, signer: str, group: str = "A", limit=None, valid_from=None, valid_until=None
+) -> Signatory:
+    """Make the signer (external id or id) a signatory of ``account``. One role per signer and account."""
+    found = find_signer(signer) if signer not in (None, "") else None
+    if found is None:
+        raise ServiceError(
+            f"signer: no signer with id or external id {signer!r}.",
+            code="validation_error",
+            fields={"signer": [f"No signer with id or external id {signer!r}; enroll the signer first."]},
+        )
+    if valid_from and valid_until and valid_until < valid_from:
+        raise _invalid("valid_until", "must not be before valid_from")
+    if limit is not None:
+        limit = Decimal(str(limit))
+        if limit <= 0:
+            raise _invalid("limit", "must be greater than 0 (or null for no limit)")
+    signatory = Signatory(
+        account=account,
+        signer=found,
+        group=(group or "").strip(),
+        limit=limit,
+        valid_from=valid_from,
+        valid_until=valid_until,
+    )
+    if Signatory.objects.filter(account=account, signer=found).exists():
+        raise Conflict(
+            f"{found.external_id} is already a signatory of {account.number}; remove them first to change the role.",
+            code="signatory_exists",
+        )
+    _full_clean(signatory, exclude=["account", "signer"])
+    try:
+        with transaction.atomic():
+            signatory.save()
+    except IntegrityError as exc:
+        raise Conflict(
+            f"{found.external_id} is already a signatory of {account.number}.", code="signatory_exists"
+        ) from exc
+    return signatory
+
+
+def signatory_remove(signatory: Signatory) -> None:
+    """Remove a signatory. A mandate that needed them then cannot be met: cheques are referred, with
+    the reason ("needs 2 of group A, found 1"); update the mandate too."""
+    signatory.delete()
+
+
+# --- mandates (audited) ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def set_mandate(*, account: BankAccount, bands, reason: str, user) -> Mandate:
+    """Replace the account's mandate. Checked against the account's groups now (``ServiceError``
+    with a field per problem: ``bands[1].up_to``, ``bands[0].any_of[0][0].group``...). Every change is
+    a new ``Mandate`` row keeping who, when, why and the bands before and after."""
+    locked = BankAccount.objects.select_for_update().get(pk=account.pk)
+    parsed, errors = rules.parse_mandate(bands, group_sizes(locked))
+    if not (reason or "").strip():
+        errors["reason"] = ["A reason is required: it is kept in the audit trail."]
+    if errors:
+        field, messages = next(iter(errors.items()))
+        raise ServiceError(f"{field}: {messages[0]}", code="validation_error", fields=errors)
+    previous = current_mandate(locked)
+    return Mandate.objects.create(
+        account=locked,
+        bands=[band.to_dict() for band in parsed],
+        previous_bands=previous.bands if previous else None,
+        reason=reason.strip(),
+        changed_by=user,
+    )
+
+
+# --- the bank's amount policy ---------------------------------------------------------------------
+
+
+def amount_rule_for(amount: Decimal) -> AmountRule | None:
+    """The strictest rule whose ``above`` the amount exceeds (the highest such ``above``)."""
+    return AmountRule.objects.filter(above__lt=amount).order_by("-above").first()
+
+
+_stricter_cache: dict[tuple[int, str, float], float] = {}
+
+
+def _stricter_accept(version, far_skilled: float) -> float:
+    """The accept threshold holding ``far_skilled`` on the version's validation writers (cached)."""
+    key = (version.pk, version.sha256, float(far_skilled))
+    if key not in _stricter_cache:
+        scores = validation_scores(version)  # Conflict when the version has none
+        _stricter_cache[key] = float(
+            thresholds_for(scores, Policy(far_skilled=far_skilled, frr=version.policy_frr))["accept"]
+        )
+    return _stricter_cache[key]
+
+
+def thresholds_for_amount(version, amount: Decimal) -> tuple[dict, list[str]]:
+    """(thresholds, refer reasons) for a cheque of ``amount``: the version's operating policy, made
+    stricter (never looser) by the bank's ``AmountRule``s."""
+    thresholds = dict(thresholds_in_force(version))
+    rule = amount_rule_for(amount)
+    if rule is None:
+        return thresholds, []
+    reasons = []
+    if rule.refer_all:
+        reasons.append(f"the bank refers every cheque above {rules.format_amount(rule.above)}")
+    if rule.far_skilled is not None:
+        try:
+            stricter = _stricter_accept(version, rule.far_skilled)
+        except (Conflict, ValueError) as exc:
+            reasons.append(
+                f"cheques above {rules.format_amount(rule.above)} need a stricter threshold "
+                f"the active model cannot compute ({getattr(exc, 'message', exc)})"
+            )
+        else:
+            if stricter > thresholds["accept"]:
+                thresholds["accept"] = stricter
+            thresholds["amount_rule_above"] = str(rule.above)
+            thresholds["accept_far_skilled"] = rule.far_skilled
+    return thresholds, reasons
+
+
+# --- finding signatures --------------------------------------------------------------------------
+
+
+def find_signature_boxes(picture: Image.Image, limit: int = MAX_SIGNATURES) -> list[tuple[int, int, int, int]]:
+    """Every signature's (x, y, width, height) on a decoded cheque, left to right.
+
+    Uses ``sigverify.cheque.find_signatures`` where the ML core has one (several boxes); otherwise
+    finds the largest signature, blanks it and looks again, keeping boxes that hold a real share of
+    the first one's ink (a second signature, not a stray mark)."""
+    finder = getattr(cheque_finder, "find_signatures", None)
+    if finder is not None:
+        found = finder(picture)
+        boxes = [tuple(int(v) for v in getattr(item, "box", item)) for item in found][:limit]
+        return sorted(boxes)
+    grey = np.asarray(picture.convert("L"), dtype=np.uint8).copy()
+    boxes, first_ink = [], None
+    for _ in range(limit):
+        region = cheque_finder.find_signature_region(Image.fromarray(grey))
+        if not region.found:
+            break
+        x, y, w, h = region.box
+        ink = int((grey[y : y + h, x : x + w] < 128).sum())
+        if first_ink is None:
+            first_ink = ink
+        elif ink < 0.25 * first_ink:
+            break
+        boxes.extend(_split_at_gaps(grey, (int(x), int(y), int(w), int(h))))
+        grey[y : y + h, x : x + w] = 255
+    return sorted(boxes)[:limit]
+
+
+def _split_at_gaps(grey: np.ndarray, box, gap_share: float = 0.025, min_share: float = 0.15):
+    """Signatures side by side that the finder joined: split the box at blank column runs wider
+    than ``gap_share`` of the cheque's width, keeping parts with ``min_share`` of the ink."""
+    x, y, w, h = box
+    ink = grey[y : y + h, x : x + w] < 128
+    columns = ink.any(axis=0)
+    gap = max(4, int(gap_share * grey.shape[1]))
+    parts, start, blank = [], None, 0
+    for index, has_ink in enumerate(np.append(columns, False)):
+        if has_ink:
+            if start is None:
+                start = index
+            blank = 0
+            end = index + 1
+        elif start is not None:
+            blank += 1
+            if blank >= gap or index == len(columns):
+                parts.append((start, end))
+                start, blank = None, 0
+    total = max(1, int(ink.sum()))
+    kept = [(a, b) for a, b in parts if ink[:, a:b].sum() >= min_share * total]
+    if len(kept) < 2:
+        return [box]
+    out = []
+    for a, b in kept:
+        rows = np.flatnonzero(ink[:, a:b].any(axis=1))
+        pad = 4
+        left, right = max(0, x + a - pad), min(grey.shape[1], x + b + pad)
+        top, bottom = max(0, y + rows[0] - pad), min(y + h, y + rows[-1] + 1 + pad)
+        out.append((int(left), int(top), int(right - left), int(bottom - top)))
+    return out
+
+
+# --- deciding a cheque --------------------------------------------------------------------------
+
+
+@dataclass
+class _Scored:
+    box: tuple[int, int, int, int]
+    candidates: list[dict]  # per signatory, best first: {"signer", "name", "score", "decision", "references"}
+    problem: str | None  # why this box could not be judged
+
+
+def _to_amount(amount, amount_cents) -> Decimal:
+    if (amount is None) == (amount_cents is None):
+        raise _invalid("amount", "give the amount (or amount_cents for clearing items), not both")
+    if amount_cents is not None:
+        if isinstance(amount_cents, bool) or not isinstance(amount_cents, int) or amount_cents <= 0:
+            raise _invalid("amount", "amount_cents must be a positive whole number")
+        amount = Decimal(amount_cents) / 100
+    try:
+        return rules.parse_amount(amount)
+    except ValueError as exc:
+        raise _invalid("amount", f"amount {exc}") from exc
+
+
+def cheque_decide(
+    *,
+    account_number: str,
+    image,
+    amount=None,
+    amount_cents: int | None = None,
+    cheque_date: date | None = None,
+    cheque_reference: str = "",
+    requested_by=None,
+) -> ChequeDecision:
+    """Decide whether a cheque may be paid from an account, and log it (``ChequeDecision``).
+
+    ``image``: the whole cheque's front (bytes, or an uploaded file), any format a verification takes.
+    ``amount``: a Decimal/str such as ``"1250.00"``, or ``amount_cents`` (an int, as record 25 of an
+    X9.37 file carries it) - exactly one. ``cheque_date``: the date written on the cheque (signatories
+    are checked against it; default today). ``requested_by``: a user or None (a clearing run).
+
+    Every signature on the cheque is found and embedded once, then scored against the references of
+    every signatory of the account; the account's mandate band for the amount and the signatories'
+    validity and limits decide ``pay`` / ``refer`` / ``return`` (``rules.decide_cheque``).
+
+    Raises ``AccountNotFound`` (404, ``account_not_found``) for an unknown account, ``ServiceError``
+    (400, field ``amount``) for a bad amount, ``InvalidImage`` (400) for bytes that are no usable
+    image, ``ServiceUnavailable`` (503) when no model can serve. Nothing is stored when it raises.
+    """
+    started = time.perf_counter()
+    account = get_account(account_number)
+    value = _to_amount(amount, amount_cents)
+    on = cheque_date or timezone.localdate()
+    version = get_active_version()
+    verifier = require_verifier(version)
+    data = image if isinstance(image, (bytes, bytearray)) else read_upload(image)
+    data = bytes(data)
+    if not data:
+        raise InvalidImage("The image is empty.", code="empty_file")
+    picture = decode_bytes(data)
+
+    thresholds, refer_reasons = thresholds_for_amount(version, value)
+    if account.status != BankAccount.Status.ACTIVE:
+        refer_reasons.insert(0, f"account is {account.status}")
+    signatories = list(
+        Signatory.objects.filter(account=account).select_related("signer").order_by("group", "signer__external_id")
+    )
+    references = {}
+    unscored = []
+    for signatory in signatories:
+        ids, matrix = reference_embeddings(signatory.signer, version)
+        if ids and signatory.signer.status == Signer.Status.ACTIVE:
+            references[signatory.signer.external_id] = (ids, matrix)
+        else:
+            unscored.append(signatory.signer.external_id)
+
+    boxes = find_signature_boxes(picture)
+    scored = _score_boxes(data, boxes, version, verifier, signatories, references, thresholds)
+    matches = [
+        rules.Match(index, candidate["signer"], candidate["decision"], candidate["score"])
+        for index, item in enumerate(scored)
+        for candidate in item.candidates
+    ]
+    for index, item in enumerate(scored):
+        if item.problem:
+            refer_reasons.append(f"signature {index + 1} cannot be judged: {item.problem}")
+    mandate = current_mandate(account)
+    outcome = rules.decide_cheque(
+        bands=rules.bands_from_dicts(mandate.bands) if mandate else None,
+        signatories=signatory_facts(signatories),
+        matches=matches,
+        signature_count=len(scored),
+        amount=value,
+        on=on,
+        always_refer=account.always_refer,
+        refer_reasons=refer_reasons,
+        unscored=unscored,
+    )
+    signatures = [
+        {
+            "box": list(item.box),
+            "signer": result.signatory,
+            "decision": result.decision,
+            "score": None if result.score is None else round(float(result.score), 6),
+            "candidates": item.candidates,
+        }
+        for item, result in zip(scored, outcome.signatures, strict=True)
+    ]
+    return _store_decision(
+        data,
+        account=account,
+        mandate=mandate,
+        amount=value,
+        cheque_date=on,
+        cheque_reference=(cheque_reference or "").strip()[:100],
+        outcome=outcome,
+        signatures=signatures,
+        thresholds=thresholds,
+        version=version,
+        requested_by=requested_by if (requested_by is not None and requested_by.is_authenticated) else None,
+        started=started,
+    )
+
+
+def _score_boxes(data, boxes, version, verifier, signatories, references, thresholds) -> list[_Scored]:
+    """Each box embedded once, scored against every scorable signatory's references."""
+    arrays, kept, scored = [], [], []
+    for box in boxes:
+        try:
+            array, _quality = preprocess_bytes(data, version.input_size, crop=list(box))
+        except InvalidImage as exc:
+            scored.append(_Scored(box, [], exc.message))
+            continue
+        arrays.append(array)
+        kept.append(len(scored))
+        scored.append(_Scored(box, [], None))
+    embeddings = verifier.embed_arrays(arrays) if arrays else []
+    names = {s.signer.external_id: s.signer.full_name for s in signatories}
+    for index, embedding in zip(kept, embeddings, strict=True):
+        candidates = []
+        for key, (ids, matrix) in references.items():
+            result = verifier.score(embedding, matrix)
+            distances = sorted(zip(ids, result.distances, strict=True), key=lambda pair: pair[1])
+            candidates.append(
+                {
+                    "signer": key,
+                    "name": names[key],
+                    "score": round(float(result.score), 6),
+                    "decision": decide(float(result.score), thresholds["accept"], thresholds["reject"]),
+                    "references": [ref_id for ref_id, _ in distances],  # most similar first
+                }
+            )
+        scored[index].candidates = sorted(candidates, key=lambda c: (-c["score"], c["signer"]))
+    return scored
+
+
+def _store_decision(data, *, started, **fields) -> ChequeDecision:
+    outcome = fields.pop("outcome")
+    digest = sha256_bytes(data)
+    _, extension = sniff_image_type(data)
+    row = ChequeDecision(
+        account=fields["account"],
+        mandate=fields["mandate"],
+        amount=fields["amount"],
+        cheque_date=fields["cheque_date"],
+        cheque_reference=fields["cheque_reference"],
+        image_sha256=digest,
+        decision=outcome.decision,
+        band=outcome.band,
+        satisfied=outcome.satisfied,
+        reasons=outcome.reasons,
+        signatures=fields["signatures"],
+        thresholds=fields["thresholds"],
+        model_version=fields["version"],
+        requested_by=fields["requested_by"],
+    )
+    stored_name = None
+    try:
+        with transaction.atomic():
+            row.image.save(f"{digest}.{extension}", ContentFile(data), save=False)
+            stored_name = row.image.name
+            row.processing_ms = max(1, round(1000 * (time.perf_counter() - started)))
+            row.save()
+    except BaseException:
+        if stored_name:
+            try:
+                default_storage.delete(stored_name)
+            except OSError:
+                logger.warning("could not remove %s after a failed cheque decision", stored_name)
+        raise
+    return row
+
+
+# --- the clerk's review ---------------------------------------------------------------------------
+
+
+def record_cheque_review(*, cheque: ChequeDecision, reviewer, outcome: str, comment: str = "") -> ChequeReview:
+    """The clerk's call: pay, return, or park for special handling. A parked cheque may be reviewed
+    again; a paid or returned one is final. Paying what the system would return, or parking, needs a
+    comment saying why."""
+    if outcome not in ChequeReview.Outcome.values:
+        raise _invalid("outcome", "choose pay, return or park")
+    last = cheque.reviews.order_by("-created_at", "-id").first()
+    if last is not None and last.outcome != ChequeReview.Outcome.PARK:
+        raise Conflict(f"This cheque was already reviewed: {last.outcome}.", code="already_reviewed")
+    needs_comment = outcome == ChequeReview.Outcome.PARK or (
+        outcome == ChequeReview.Outcome.PAY and cheque.decision == ChequeDecision.Outcome.RETURN
+    )
+    if needs_comment and not (comment or "").strip():
+        raise _invalid("comment", "a comment is required to park a cheque or to pay one the system would return")
+    return ChequeReview.objects.create(
+        cheque=cheque, outcome=outcome, comment=(comment or "").strip(), reviewer=reviewer
+    )

@@ -1,0 +1,90 @@
+"""The goals with the shipped weights on drawn cheques: a two-of-three account's cheque with two
+genuine signatures is paid (never returned); with one signature, or a forgery beside a genuine one,
+it is never paid. And the bank's amount rules: a stricter accept target, and "refer everything above"."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from apps.mandates.models import AmountRule
+from apps.mandates.services import _stricter_cache, cheque_decide
+from testsupport.cheques import cheque_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def active_version(shipped_version):
+    """The account's references are embedded by the shipped weights (not the tiny test model)."""
+    return shipped_version
+
+
+@pytest.fixture(autouse=True)
+def _fresh_amount_thresholds():
+    _stricter_cache.clear()
+    yield
+    _stricter_cache.clear()
+
+
+def decide(signatures, amount="100.00"):
+    return cheque_decide(account_number="12345678", amount=amount, image=cheque_bytes(signatures))
+
+
+@pytest.mark.parametrize("pair", [(1, 2), (2, 3), (1, 3)])
+def test_two_genuine_signatures_are_never_returned(two_of_three, pair):
+    decision = decide([(pair[0], False), (pair[1], False)])
+    assert decision.decision != "return", decision.reasons
+    assert len(decision.signatures) == 2
+
+
+def test_two_genuine_signatures_are_paid(two_of_three):
+    decision = decide([(1, False), (2, False)])
+    assert decision.decision == "pay", decision.reasons
+    assert decision.satisfied is True and decision.reasons == []
+    assert [s["signer"] for s in decision.signatures] == ["DIR-1", "DIR-2"]
+
+
+@pytest.mark.parametrize(
+    "signatures",
+    [[(1, False)], [(2, False)], [(1, False), (2, True)], [(3, True), (2, False)], [(1, False), (7, False)]],
+    ids=[
+        "one-signature",
+        "one-other-signature",
+        "genuine-then-forgery",
+        "forgery-then-genuine",
+        "genuine-and-stranger",
+    ],
+)
+def test_one_signature_or_a_forgery_beside_a_genuine_one_is_never_paid(two_of_three, signatures):
+    decision = decide(signatures)
+    assert decision.decision != "pay", decision.signatures
+    assert any("needs 2 of group A, found" in reason for reason in decision.reasons)
+
+
+def test_a_stranger_beside_a_genuine_signature_is_returned_with_reasons(two_of_three):
+    decision = decide([(1, False), (7, False)])
+    assert decision.decision == "return"
+    assert "signature 2 matches no signatory" in decision.reasons
+    assert decision.signatures[1]["signer"] is None
+
+
+def test_refer_everything_above_an_amount(two_of_three):
+    AmountRule.objects.create(above=Decimal("10000.00"), refer_all=True)
+    assert decide([(1, False), (2, False)], amount="10000.00").decision == "pay"
+    above = decide([(1, False), (2, False)], amount="10000.01")
+    assert above.decision == "refer"
+    assert "the bank refers every cheque above 10,000.00" in above.reasons
+
+
+def test_a_stricter_accept_target_above_an_amount(two_of_three, shipped_version):
+    AmountRule.objects.create(above=Decimal("5000.00"), far_skilled=0.001)
+    small = decide([(1, False), (2, False)], amount="100.00")
+    large = decide([(1, False), (2, False)], amount="6000.00")
+    assert small.thresholds["accept"] == pytest.approx(shipped_version.accept_threshold)
+    assert large.thresholds["accept"] >= small.thresholds["accept"]
+    assert large.thresholds["accept_far_skilled"] == 0.001 and large.thresholds["amount_rule_above"] == "5000.00"
+    for signature in large.signatures:  # each call made at the stricter threshold
+        best = signature["candidates"][0]
+        assert (best["decision"] == "genuine") == (best["score"] >= large.thresholds["accept"])

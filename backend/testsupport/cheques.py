@@ -1,0 +1,50 @@
+"""Drawn cheques carrying several signatures, and a demo account for the browser tests."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from sigverify.synthetic import draw_cheque, draw_signature, png_bytes, signature_bytes
+
+from .uploads import upload
+
+
+def cheque_bytes(signatures: list[tuple[int, bool]], size=(1200, 550), **style) -> bytes:
+    """A drawn cheque carrying ``signatures`` ((writer, forged) each) side by side above the signature line."""
+    width, height = size
+    blank, _ = draw_cheque(1, size=size, signature=Image.new("L", (8, 8), 255))
+    page = np.asarray(blank).copy()
+    each = int(0.17 * width)
+    for index, (writer, forged) in enumerate(signatures):
+        drawn = draw_signature(writer, 20 + index, forged=forged, size=(each, int(0.2 * height)), **style)
+        drawn = np.asarray(drawn.convert("L"))
+        x, y = int(0.52 * width) + index * (each + int(0.05 * width)), int(0.54 * height)
+        window = page[y : y + drawn.shape[0], x : x + drawn.shape[1]]
+        page[y : y + drawn.shape[0], x : x + drawn.shape[1]] = np.minimum(window, drawn)
+    return png_bytes(Image.fromarray(page))
+
+
+def set_up_demo_account(writers=(1, 2, 3), number="12345678", references=3, **style) -> None:
+    """Signers DIR-<writer> with drawn references, account ``number`` with them in group A, a
+    two-of-three mandate, and one cheque decided with a single signature (so referred)."""
+    from apps.accounts.services import create_user_with_roles
+    from apps.mandates import services
+    from apps.signers.services import enroll_references, signer_create
+
+    operator = create_user_with_roles("demo-setup", "pw-Demo-setup-1", roles=["integrator"])
+    account = services.account_create(number=number, name="Example Trading Ltd")
+    for writer in writers:
+        signer = signer_create(external_id=f"DIR-{writer}", full_name=f"Director {writer}")
+        files = [upload(signature_bytes(writer, i, **style), f"r{i}.png") for i in range(references)]
+        enroll_references(signer=signer, files=files, user=operator)
+        services.signatory_add(account=account, signer=signer.external_id, group="A")
+    services.set_mandate(
+        account=account,
+        bands=[{"up_to": None, "any_of": [[{"group": "A", "count": 2}]]}],
+        reason="board resolution",
+        user=operator,
+    )
+    services.cheque_decide(
+        account_number=number, amount="250.00", image=cheque_bytes([(writers[0], False)]), cheque_reference="CHQ-1"
+    )
