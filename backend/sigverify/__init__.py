@@ -5,8 +5,10 @@ whole cheque), ``chequegen`` (generated whole cheques with exact signature boxes
 training and measuring the finder), ``datasets`` (layouts, manifests), ``cache`` (preprocessed store), ``pairs``
 (writer-disjoint splits and pair lists), ``model`` (Siamese ResNet18), ``losses``, ``augment``,
 ``options`` (the training options, declared once), ``train``, ``scoring`` (calibrated score and
-decision), ``metrics``, ``evaluate``, ``weights`` (safetensors + model card) and
-``inference`` (the serving ``Verifier``).
+decision, one calibration per number of references), ``writer_dependent`` (a classifier per signer
+fused with the score), ``policy`` (thresholds per number of references from a bank's targets),
+``metrics``, ``evaluate``, ``weights`` (safetensors + model card) and ``inference`` (the serving
+``Verifier``).
 """
 
 __version__ = "0.1.0"

@@ -60,3 +60,21 @@ class SignatureAugment:
         x = torch.where(pick(self.blur_p), blurred, x)
         level = (0.15 + 0.45 * self._rand(n)).view(-1, 1, 1, 1)
         return torch.where(pick(self.binarise_p), (x > level).float(), x)
+
+
+def reference_duplicates(arrays, copies: int, seed: int = 0) -> list:
+    """Synthetic duplicates of reference images (uint8 ink maps, as preprocessed): ``copies`` of each,
+    an elastic distortion (a pen's wobble) after the training augmentation's rotation, scale, shift,
+    shear, stroke width and ink intensity. Returned as uint8 ink maps, ready for ``embed_arrays``."""
+    import numpy as np
+
+    arrays = [np.asarray(a) for a in arrays]
+    if not arrays or copies <= 0:
+        return []
+    torch.manual_seed(seed)  # torchvision's random transforms draw from the global generator
+    affine = SignatureAugment(seed=seed)
+    elastic = v2.ElasticTransform(alpha=12.0, sigma=4.0)
+    x = torch.from_numpy(np.stack(arrays).astype(np.float32) / 255.0).unsqueeze(1)
+    x = x.repeat_interleave(copies, dim=0)
+    x = torch.stack([elastic(img) for img in affine(x)])
+    return list((x.squeeze(1).clamp(0, 1) * 255.0).round().to(torch.uint8).numpy())

@@ -208,8 +208,22 @@ def _checked_keys(value: dict, pattern: re.Pattern, expected: str) -> dict:
     return value
 
 
+REFERENCES_KEY = re.compile(r"^[1-9]\d*$")
+
+
+class ReferenceThresholds(_Figures):
+    """The operating points of one reference count R."""
+
+    accept: float
+    reject: float
+
+
 class Thresholds(_Figures):
-    """Calibrated-score operating points: genuine at or above ``accept``, forgery below ``reject``."""
+    """Calibrated-score operating points: genuine at or above ``accept``, forgery below ``reject``.
+
+    ``by_references`` (cards published since operating points depend on R): one pair per fitted R;
+    a signer with R references is decided with the pair of the largest fitted R at or below R
+    (``ModelCard.thresholds_at``). Without it (older cards) the single pair holds for every R."""
 
     eer: float
     accept: float
@@ -217,6 +231,30 @@ class Thresholds(_Figures):
     references: int | None = Field(None, description="R of the validation protocol they were fitted on.")
     accept_far_skilled: Rate = Field(None, description="Skilled-forgery FAR targeted by accept.")
     reject_frr: Rate = Field(None, description="Genuine FRR targeted by reject.")
+    by_references: dict[str, ReferenceThresholds] | None = Field(
+        None, description='By R ("1", "5"): accept and reject fitted for signers with that many references.'
+    )
+
+    @field_validator("by_references")
+    @classmethod
+    def _reference_keys(cls, value):
+        return _reference_counts(value)
+
+
+class FusedCalibration(_Figures):
+    """logit = coef * -z + wd_coef * (signer classifier margin) + intercept."""
+
+    coef: float
+    intercept: float
+    wd_coef: float
+
+
+class ReferenceCalibration(_Figures):
+    """The logistic map of one reference count R: logit = coef * -z + intercept."""
+
+    coef: float
+    intercept: float
+    fused: FusedCalibration | None = Field(None, description="The map that also takes the signer classifier.")
 
 
 class Scoring(_Figures):
@@ -228,6 +266,32 @@ class Scoring(_Figures):
     min_std: float | None = None
     coef: float | None = None
     intercept: float | None = None
+    by_references: dict[str, ReferenceCalibration] | None = Field(
+        None, description='By R ("1", "5"): the calibration of signers with that many references.'
+    )
+
+    @field_validator("by_references")
+    @classmethod
+    def _reference_keys(cls, value):
+        return _reference_counts(value)
+
+
+def _reference_counts(value: dict | None) -> dict | None:
+    for key in value or {}:
+        if not REFERENCES_KEY.match(key):
+            raise ValueError(f'key {key!r} should be a reference count, e.g. "5"')
+    return value
+
+
+class Background(_Figures):
+    """Embeddings of training writers' genuine signatures shipped with the weights: the background a
+    signer's own classifier is fitted against (``sigverify.writer_dependent``)."""
+
+    file: str
+    sha256: str
+    embeddings: int
+    writers: int
+    per_writer: int
 
 
 class ScoresFile(_Figures):
@@ -237,6 +301,9 @@ class ScoresFile(_Figures):
     sha256: str
     references: int
     splits: dict[str, list[str]] = Field(default_factory=dict, description="Datasets by split: val, test.")
+    reference_counts: list[int] = Field(
+        default_factory=list, description="Every R the file holds scores of (empty: only ``references``)."
+    )
 
 
 class Data(_Open):
@@ -283,6 +350,17 @@ class ModelCard(_Open):
     recipe: Recipe | None = None
     plots: list[str] = Field(default_factory=list, description="PNG files beside the weights (ROC curves).")
     scores: ScoresFile | None = None
+    background: Background | None = None
+
+    def thresholds_at(self, references: int) -> ReferenceThresholds:
+        """The accept/reject pair a signer with ``references`` references is decided with: the largest
+        fitted R at or below it (the smallest above for fewer); an older card's single pair for every R."""
+        by = self.thresholds.by_references
+        if not by:
+            return ReferenceThresholds(accept=self.thresholds.accept, reject=self.thresholds.reject)
+        counts = sorted(int(k) for k in by)
+        below = [r for r in counts if r <= references]
+        return by[str(below[-1] if below else counts[0])]
 
     @classmethod
     def read(cls, directory) -> ModelCard:

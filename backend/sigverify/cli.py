@@ -134,6 +134,7 @@ def cmd_publish(args) -> int:
         swap_check=args.swap_check,
         capture_checks=checks,
         leave_one_out=leave_one_out,
+        signer_classifier=args.signer_classifier,
     )
     print(f"published to {args.out}")
     return 0
@@ -175,7 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="dataset dir (raw tree in --layout, or organised)")
     p.add_argument("--layout", default="folders", choices=LAYOUTS)
     p.add_argument("--model", default=str(REPO_ROOT / "trained_model_parameters"), help="model dir")
-    p.add_argument("--references", "-R", type=int, default=5)
+    p.add_argument(
+        "--references",
+        "-R",
+        type=int,
+        nargs="+",
+        default=[5],
+        help="references per writer; several (-R 1 2 3 5 10) report each R's figures and decisions in one run",
+    )
     p.add_argument("--json", help="write the report as JSON here")
     p.add_argument("--plot", help="write ROC/DET/histograms/confusion matrix PNG here")
     p.add_argument("--split-file", help="only writers of --split in this splits CSV")
@@ -211,6 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--leave-one-out-data",
         action="append",
         help="the dataset dir the matching --leave-one-out-model left out (measured on its test writers)",
+    )
+    p.add_argument(
+        "--signer-classifier",
+        action="store_true",
+        help="ship training writers' embeddings (background.safetensors) and a calibration fused with a "
+        "classifier per signer",
     )
     p.add_argument("--out", default=str(REPO_ROOT / "trained_model_parameters"))
     p.set_defaults(func=cmd_publish)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import metrics
-from .scoring import ScoreModel, fit_calibration
+from .scoring import REFERENCE_BUCKETS, ScoreModel, fit_calibration, fit_logistic
 
 CALIBRATION_REFERENCES = (1, 2, 3, 5)
 THRESHOLD_REFERENCES = 5
@@ -32,14 +32,32 @@ class ProtocolScores:
     genuine: dict = field(default_factory=lambda: defaultdict(list))
     skilled: dict = field(default_factory=lambda: defaultdict(list))
     random: dict = field(default_factory=lambda: defaultdict(list))
+    # kind -> writer -> the signer classifier's margins of the same queries (empty without classifiers)
+    margins: dict = field(default_factory=dict)
 
     def flat(self, kind: str) -> np.ndarray:
         values = [v for vs in getattr(self, kind).values() for v in vs]
         return np.asarray(values, dtype=np.float64)
 
+    def flat_margins(self, kind: str) -> np.ndarray | None:
+        if not self.margins:
+            return None
+        by_writer = self.margins.get(kind, {})
+        return np.asarray([v for w in getattr(self, kind) for v in by_writer.get(w, ())], dtype=np.float64)
+
     def calibrated(self, scorer: ScoreModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(genuine, skilled, random) scores in [0, 1], every writer's queries together."""
-        return tuple(scorer.calibrate(self.flat(k)) for k in ("genuine", "skilled", "random"))
+        """(genuine, skilled, random) scores in [0, 1] at this R, every writer's queries together."""
+        return tuple(self.calibrated_kind(scorer, k) for k in ("genuine", "skilled", "random"))
+
+    def calibrated_kind(self, scorer: ScoreModel, kind: str) -> np.ndarray:
+        return scorer.calibrate(self.flat(kind), self.references, self.flat_margins(kind))
+
+    def calibrated_by_writer(self, scorer: ScoreModel, kind: str) -> dict:
+        margins = self.margins.get(kind, {}) if self.margins else {}
+        return {
+            w: scorer.calibrate(v, self.references, margins[w] if w in margins else None)
+            for w, v in getattr(self, kind).items()
+        }
 
 
 def group_by_writer(writers, labels, numbers) -> dict:
@@ -64,8 +82,16 @@ def protocol_queries(groups: dict, references: int):
         yield w, gen[:references], gen[references:], g["forged"], others
 
 
-def protocol_scores(embeddings: np.ndarray, groups: dict, references: int, scorer: ScoreModel) -> ProtocolScores:
+def protocol_scores(
+    embeddings: np.ndarray, groups: dict, references: int, scorer: ScoreModel, background: np.ndarray | None = None
+) -> ProtocolScores:
+    """z of every protocol query; with ``background`` (other people's genuine embeddings) also the margin
+    of a classifier fitted per writer on its references against it (``writer_dependent``)."""
+    from .writer_dependent import fit_signer_classifier
+
     out = ProtocolScores(references)
+    if background is not None:
+        out.margins = {"genuine": {}, "skilled": {}, "random": {}}
     for w, ref_idx, genuine, skilled, random in protocol_queries(groups, references):
         refs = embeddings[ref_idx]
         mean, std = scorer.reference_stats(refs)
@@ -74,11 +100,12 @@ def protocol_scores(embeddings: np.ndarray, groups: dict, references: int, score
             d = 1.0 - embeddings[idx] @ refs.T  # (n, R)
             return ((d.mean(axis=1) - mean) / std).tolist()
 
-        out.genuine[w] = z_of(genuine)
-        if skilled:
-            out.skilled[w] = z_of(skilled)
-        if random:
-            out.random[w] = z_of(random)
+        classifier = fit_signer_classifier(refs, background) if background is not None else None
+        for kind, idx in (("genuine", genuine), ("skilled", skilled), ("random", random)):
+            if idx or kind == "genuine":
+                getattr(out, kind)[w] = z_of(idx)
+                if classifier is not None:
+                    out.margins[kind][w] = classifier.decision(embeddings[idx]).tolist()
     return out
 
 
@@ -115,11 +142,38 @@ def fit_scorer(embeddings: np.ndarray, groups: dict) -> ScoreModel:
     return fit_calibration(z_gen, z_forg, base)
 
 
+def fit_scorer_by_references(
+    embeddings: np.ndarray,
+    groups: dict,
+    scorer: ScoreModel,
+    references=REFERENCE_BUCKETS,
+    background: np.ndarray | None = None,
+) -> ScoreModel:
+    """``scorer`` (its priors kept) with one logistic map per R fitted on these (validation) writers,
+    genuine against skilled forgeries, balanced; with ``background`` each R also gets the map fused
+    with the signer classifier's margin. R without a writer left to query keep the single map."""
+    fitted = ScoreModel.from_dict({**scorer.to_dict(), "by_references": {}})
+    for r in references:
+        ps = protocol_scores(embeddings, groups, r, scorer, background)
+        z_gen, z_forg = ps.flat("genuine"), ps.flat("skilled")
+        if len(z_gen) == 0 or len(z_forg) == 0:
+            entry = {"coef": scorer.coef, "intercept": scorer.intercept}
+        else:
+            entry = fit_logistic(z_gen, z_forg).to_dict()
+            entry.pop("wd_coef")
+            if background is not None:
+                entry["fused"] = fit_logistic(
+                    z_gen, z_forg, ps.flat_margins("genuine"), ps.flat_margins("skilled")
+                ).to_dict()
+        fitted.by_references[str(r)] = entry
+    return fitted
+
+
 def operating_points(embeddings: np.ndarray, groups: dict, scorer: ScoreModel) -> dict:
     """Thresholds on the calibrated score at R=5: EER, accept (1% FAR skilled), reject (1% FRR)."""
     ps = protocol_scores(embeddings, groups, THRESHOLD_REFERENCES, scorer)
-    gen = scorer.calibrate(ps.flat("genuine"))
-    skl = scorer.calibrate(ps.flat("skilled"))
+    gen = ps.calibrated_kind(scorer, "genuine")
+    skl = ps.calibrated_kind(scorer, "skilled")
     _, eer_threshold = metrics.eer(gen, skl)
     accept = metrics.threshold_at_far(skl, ACCEPT_FAR)
     reject = metrics.threshold_at_frr(gen, REJECT_FRR)
@@ -138,8 +192,8 @@ def summarise(ps: ProtocolScores, scorer: ScoreModel, threshold: float | None = 
     gen, skl, rnd = ps.calibrated(scorer)
     skilled_eer, skilled_thr = metrics.eer(gen, skl)
     random_eer, _ = metrics.eer(gen, rnd)
-    by_writer_gen = {w: scorer.calibrate(v) for w, v in ps.genuine.items()}
-    by_writer_skl = {w: scorer.calibrate(v) for w, v in ps.skilled.items()}
+    by_writer_gen = ps.calibrated_by_writer(scorer, "genuine")
+    by_writer_skl = ps.calibrated_by_writer(scorer, "skilled")
     out = {
         "writers": len(ps.genuine),
         "references": ps.references,

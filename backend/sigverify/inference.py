@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from .options import PRECISIONS  # auto: bf16 where the CPU has it (AMX/AVX512-BF16)
+from .policy import thresholds_at
 from .preprocess import PREPROCESS_VERSION, preprocess_with_quality, to_float
 from .scoring import ScoreModel, ScoreResult, decide
 from .weights import load_model
@@ -85,8 +86,19 @@ class Verifier:
         array, quality = self.preprocess(source, crop=crop)
         return self.embed_arrays([array])[0], array, quality
 
-    def score(self, query_embedding, reference_embeddings) -> ScoreResult:
-        return self.scorer.score(query_embedding, np.asarray(reference_embeddings))
+    def score(self, query_embedding, reference_embeddings, classifier=None) -> ScoreResult:
+        """The calibrated score at the signer's R (``result.references``); ``classifier``: the signer's
+        ``writer_dependent.SignerClassifier``, fused in where the card's calibration is."""
+        return self.scorer.score(query_embedding, np.asarray(reference_embeddings), classifier=classifier)
 
-    def decide(self, score: float) -> str:
-        return decide(score, self.accept, self.reject)
+    def thresholds_for(self, references: int) -> dict:
+        """{"accept", "reject", "references"}: the card's pair for a signer with ``references``
+        references ("references" is the R it was fitted for; None on an older card's single pair)."""
+        return thresholds_at(self.card.get("thresholds") or {"accept": self.accept, "reject": self.reject}, references)
+
+    def decide(self, score: float, references: int | None = None) -> str:
+        """genuine / refer / forgery at the card's thresholds for ``references`` (None: the primary pair)."""
+        if references is None:
+            return decide(score, self.accept, self.reject)
+        pair = self.thresholds_for(references)
+        return decide(score, pair["accept"], pair["reject"])

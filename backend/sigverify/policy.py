@@ -7,6 +7,13 @@ model card (``scores.json``), so a new policy needs no retraining. Each target m
 validation writers of every dataset, not only on all of them pooled. The test writers' scores, never
 used to choose a threshold, show what a policy would do: forgeries accepted, genuine rejected and the
 share referred to a human (``preview``), over the whole range of policies (``sweep``).
+
+Operating points depend on the number of references R a signer has: with one reference the scores
+of genuine signatures and forgeries overlap far more than with five. A scores file of format 2
+stores the scores of every fitted R (``by_references``; the buckets of ``scoring.REFERENCE_BUCKETS``)
+and ``thresholds_for`` returns one ``accept``/``reject`` pair per R besides the primary R's;
+``thresholds_at(thresholds, R)`` picks the pair a signer with R references is decided with. An
+older file (format 1, one R) gives the same pair for every R.
 """
 
 from __future__ import annotations
@@ -21,9 +28,11 @@ from pathlib import Path
 import numpy as np
 
 from . import metrics
+from .scoring import reference_bucket
 
 SCORES_FILE = "scores.json"
-SCORES_FORMAT = 1
+SCORES_FORMAT = 2
+READABLE_FORMATS = (1, 2)
 KINDS = ("genuine", "skilled", "random")
 SPLITS = ("val", "test")
 TARGET_MIN, TARGET_MAX, DEFAULT_TARGET = 0.001, 0.05, 0.01
@@ -57,13 +66,31 @@ class StoredScores:
     """Calibrated scores (higher = more likely genuine) per split, dataset and query kind, at R references."""
 
     references: int
-    scores: dict = field(default_factory=dict)  # split -> dataset -> kind -> np.ndarray
+    scores: dict = field(default_factory=dict)  # split -> dataset -> kind -> np.ndarray (at ``references``)
     model_sha256: str = ""
+    # R -> split -> dataset -> kind -> np.ndarray, for every fitted R other than ``references``
+    by_references: dict = field(default_factory=dict)
 
     def add(self, split: str, dataset: str, protocol, scorer) -> None:
-        """Store one dataset's ``evaluate.ProtocolScores`` as calibrated scores (what the service compares)."""
+        """Store one dataset's ``evaluate.ProtocolScores`` as calibrated scores (what the service compares),
+        under the protocol's R (the primary ``scores`` where it is ``references``)."""
         genuine, skilled, random = protocol.calibrated(scorer)
-        self.scores.setdefault(split, {})[dataset] = {"genuine": genuine, "skilled": skilled, "random": random}
+        target = self.scores if protocol.references == self.references else None
+        if target is None:
+            target = self.by_references.setdefault(int(protocol.references), {})
+        target.setdefault(split, {})[dataset] = {"genuine": genuine, "skilled": skilled, "random": random}
+
+    @property
+    def buckets(self) -> list[int]:
+        """The R with scores of their own ([references] alone for a single-R file)."""
+        return sorted({self.references, *(int(r) for r in self.by_references)})
+
+    def at(self, references: int) -> StoredScores:
+        """The scores of the fitted R that serves a signer with ``references`` (the primary for a single-R file)."""
+        bucket = reference_bucket(references, self.buckets)
+        if bucket == self.references:
+            return StoredScores(references=self.references, scores=self.scores, model_sha256=self.model_sha256)
+        return StoredScores(references=bucket, scores=self.by_references[bucket], model_sha256=self.model_sha256)
 
     def pooled(self, split: str, kind: str) -> np.ndarray:
         parts = [np.asarray(by_kind.get(kind, ()), dtype=np.float64) for by_kind in self.scores.get(split, {}).values()]
@@ -73,37 +100,33 @@ class StoredScores:
         return sorted(self.scores.get(split, {}))
 
     def to_dict(self) -> dict:
-        return {
-            "format": SCORES_FORMAT,
+        out = {
+            "format": SCORES_FORMAT if self.by_references else 1,
             "score": "calibrated",
             "references": self.references,
             "model_sha256": self.model_sha256,
-            "splits": {
-                split: {
-                    name: {kind: [round(float(v), 7) for v in by_kind.get(kind, ())] for kind in KINDS}
-                    for name, by_kind in sorted(datasets.items())
-                }
-                for split, datasets in sorted(self.scores.items())
-            },
+            "splits": _splits_to_dict(self.scores),
         }
+        if self.by_references:
+            out["by_references"] = {str(r): _splits_to_dict(s) for r, s in sorted(self.by_references.items())}
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> StoredScores:
         if (
             not isinstance(data, dict)
-            or data.get("format") != SCORES_FORMAT
+            or data.get("format") not in READABLE_FORMATS
             or not isinstance(data.get("splits"), dict)
         ):
-            raise ScoresFileError(f"not a scores file of format {SCORES_FORMAT}")
-        scores = {
-            split: {
-                name: {kind: np.asarray(by_kind.get(kind, []), dtype=np.float64) for kind in KINDS}
-                for name, by_kind in datasets.items()
-            }
-            for split, datasets in data["splits"].items()
-        }
+            raise ScoresFileError(f"not a scores file of format {' or '.join(map(str, READABLE_FORMATS))}")
+        by_references = data.get("by_references") or {}
+        if not isinstance(by_references, dict):
+            raise ScoresFileError("by_references must map R to splits")
         return cls(
-            references=int(data.get("references", 5)), scores=scores, model_sha256=str(data.get("model_sha256", ""))
+            references=int(data.get("references", 5)),
+            scores=_splits_from_dict(data["splits"]),
+            model_sha256=str(data.get("model_sha256", "")),
+            by_references={int(r): _splits_from_dict(splits) for r, splits in by_references.items()},
         )
 
     def write(self, directory) -> str:
@@ -135,6 +158,26 @@ class StoredScores:
             raise ScoresFileError(f"{path}: {exc}") from exc
 
 
+def _splits_to_dict(scores: dict) -> dict:
+    return {
+        split: {
+            name: {kind: [round(float(v), 7) for v in by_kind.get(kind, ())] for kind in KINDS}
+            for name, by_kind in sorted(datasets.items())
+        }
+        for split, datasets in sorted(scores.items())
+    }
+
+
+def _splits_from_dict(splits: dict) -> dict:
+    return {
+        split: {
+            name: {kind: np.asarray(by_kind.get(kind, []), dtype=np.float64) for kind in KINDS}
+            for name, by_kind in datasets.items()
+        }
+        for split, datasets in splits.items()
+    }
+
+
 def scores_for_card(directory, card: dict) -> StoredScores | None:
     """The scores a model card points at (``card["scores"]``), checked against its sha256; None if it has none."""
     entry = card.get("scores")
@@ -150,10 +193,41 @@ def thresholds_for(scores: StoredScores, policy: Policy) -> dict:
     reject: the highest that rejects at most ``frr`` of each dataset's genuine signatures, never above
     accept (where the two cross there is no refer band). A promise kept on the pooled scores alone was
     broken on single capture conditions (CEDAR at 200 dpi, BHSig260's bilevel scans): see the model card.
+
+    The top-level pair is the primary R's (``scores.references``); where the scores hold several R,
+    ``by_references`` maps each R (a string, as JSON keeps it) to its own pair: pick one with
+    ``thresholds_at``.
     """
     errors = policy.errors()
     if errors:
         raise ValueError("; ".join(f"{k} {v[0]}" for k, v in errors.items()))
+    out = _thresholds_one(scores, policy)
+    if scores.by_references:
+        out["by_references"] = {}
+        for r in scores.buckets:
+            try:
+                one = _thresholds_one(scores.at(r), policy)
+            except ScoresFileError:
+                continue  # no validation writer had a query left at this R: a lower R's pair serves it
+            out["by_references"][str(r)] = {"accept": one["accept"], "reject": one["reject"]}
+    return out
+
+
+def thresholds_at(thresholds: dict, references: int) -> dict:
+    """The ``accept``/``reject`` a signer with ``references`` references is decided with.
+
+    ``thresholds``: what ``thresholds_for`` returns, or a card's / model version's thresholds. Returns
+    {"accept", "reject", "references": the R they were fitted for (None: one pair for every R, an
+    older card)}."""
+    by = thresholds.get("by_references") or {}
+    if by:
+        bucket = reference_bucket(references, [int(r) for r in by])
+        pair = by[str(bucket)]
+        return {"accept": float(pair["accept"]), "reject": float(pair["reject"]), "references": bucket}
+    return {"accept": float(thresholds["accept"]), "reject": float(thresholds["reject"]), "references": None}
+
+
+def _thresholds_one(scores: StoredScores, policy: Policy) -> dict:
     by_dataset = scores.scores.get("val", {}).values()
     skilled = [np.asarray(by["skilled"], dtype=np.float64) for by in by_dataset if len(by.get("skilled", ()))]
     genuine = [np.asarray(by["genuine"], dtype=np.float64) for by in by_dataset if len(by.get("genuine", ()))]
@@ -200,18 +274,33 @@ def referred_of_all(genuine, skilled, random, accept: float, reject: float) -> f
 
 
 def preview(scores: StoredScores, policy: Policy) -> dict:
-    """The thresholds ``policy`` gives and what they do on the test writers (pooled and per dataset)."""
+    """The thresholds ``policy`` gives and what they do on the test writers (pooled and per dataset),
+    at the primary R and, in ``by_references``, at every R the scores hold (each with its own pair)."""
     thresholds = thresholds_for(scores, policy)
-    accept, reject = thresholds["accept"], thresholds["reject"]
-    by_dataset = {
-        name: outcome(*(by_kind.get(k, ()) for k in KINDS), accept, reject)
-        for name, by_kind in sorted(scores.scores.get("test", {}).items())
-    }
-    return {
+    out = {
         "policy": {"far_skilled": policy.far_skilled, "frr": policy.frr},
         "thresholds": thresholds,
+        **_outcomes(scores, thresholds["accept"], thresholds["reject"]),
+    }
+    out["by_references"] = {}
+    for r in sorted(int(k) for k in thresholds.get("by_references", {})):
+        pair = thresholds_at(thresholds, r)
+        out["by_references"][str(r)] = {
+            "references": r,
+            "accept": pair["accept"],
+            "reject": pair["reject"],
+            **_outcomes(scores.at(r), pair["accept"], pair["reject"]),
+        }
+    return out
+
+
+def _outcomes(scores: StoredScores, accept: float, reject: float) -> dict:
+    return {
         "test": outcome(*(scores.pooled("test", k) for k in KINDS), accept, reject),
-        "test_by_dataset": by_dataset,
+        "test_by_dataset": {
+            name: outcome(*(by_kind.get(k, ()) for k in KINDS), accept, reject)
+            for name, by_kind in sorted(scores.scores.get("test", {}).items())
+        },
         "validation": outcome(*(scores.pooled("val", k) for k in KINDS), accept, reject),
     }
 

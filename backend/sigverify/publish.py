@@ -12,15 +12,31 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
+
 from . import evaluate as ev
-from .card import WEIGHTS_FILE, BackgroundSwap, Evaluation, HeldOutSplit, LeaveOneOut, ModelCard, ScoresFile
+from .card import (
+    WEIGHTS_FILE,
+    Background,
+    BackgroundSwap,
+    Evaluation,
+    HeldOutSplit,
+    LeaveOneOut,
+    ModelCard,
+    ScoresFile,
+    Scoring,
+    Thresholds,
+)
 from .errors import DatasetError
 from .inference import Verifier
 from .policy import SCORES_FILE, Policy, StoredScores, thresholds_for
 from .report import embed_split, evaluation_report, run_evaluation
+from .scoring import REFERENCE_BUCKETS
 from .weights import sha256_file
+from .writer_dependent import BACKGROUND_FILE, BACKGROUND_PER_WRITER, write_background
 
-REFERENCE_COUNTS = (1, 5)
+# The R the card's tables show; the scores file and the thresholds cover every R of REFERENCE_BUCKETS.
+REFERENCE_COUNTS = (1, 2, 3, 5, 10)
 
 
 def publish(
@@ -33,19 +49,57 @@ def publish(
     log=print,
     capture_checks=(),
     leave_one_out=(),
+    signer_classifier: bool = False,
 ) -> ModelCard:
     """``capture_checks``: (dataset dir, capture) pairs measured as ``metrics.capture``;
-    ``leave_one_out``: (model dir trained without one dataset, that dataset's dir) pairs."""
+    ``leave_one_out``: (model dir trained without one dataset, that dataset's dir) pairs;
+    ``signer_classifier``: ship ``background.safetensors`` (two embeddings per training writer) and
+    a calibration fused with each signer's own classifier (``writer_dependent``).
+
+    The calibration is fitted again per R (``REFERENCE_BUCKETS``) on the validation writers of every
+    dataset (the score model's priors kept), and the thresholds per R follow from their scores."""
     model_dir, target = Path(model_dir), Path(target)
     card = ModelCard.read(model_dir)
     verifier = Verifier.from_dir(model_dir, precision="fp32")
+    target.mkdir(parents=True, exist_ok=True)
+    background = None
+    if signer_classifier:
+        background, writers = training_background(verifier, datasets, split_file)
+        card.background = Background.model_validate(write_background(target, background, writers))
+        log(f"background: {len(background)} embeddings of {len(writers)} training writers -> {card.background.file}")
+    else:
+        card.background = None
+        (target / BACKGROUND_FILE).unlink(missing_ok=True)
+    val = {}
+    for data in datasets:
+        name = Path(data).resolve().name.lower()
+        try:
+            val[name] = embed_split(verifier, data, "folders", split_file, "val")
+        except DatasetError:
+            log(f"{name}: no validation writers in {split_file}; its scores are not stored")
+    if val:
+        verifier.scorer = ev.fit_scorer_by_references(*_pooled(val), verifier.scorer, background=background)
+        card.scoring = Scoring.model_validate(verifier.scorer.to_dict())
+        log(
+            f"calibration fitted per R ({', '.join(verifier.scorer.by_references)}) on {len(val)} datasets' validation writers"
+        )
+    buckets = sorted(set(REFERENCE_BUCKETS) | set(REFERENCE_COUNTS))
     scores = StoredScores(references=ev.THRESHOLD_REFERENCES, model_sha256=card.sha256)
+    for name, (embeddings, groups) in val.items():
+        for r in buckets:
+            ps = ev.protocol_scores(embeddings, groups, r, verifier.scorer, background)
+            if ps.genuine:  # a writer had a query left at this R
+                scores.add("val", name, ps, verifier.scorer)
     held_out, held_out_capture, protocols = {}, {}, {}
     for data in datasets:
         name = Path(data).resolve().name.lower()
         embeddings, groups = embed_split(verifier, data, "folders", split_file, split)
-        for r in REFERENCE_COUNTS:
-            ps = ev.protocol_scores(embeddings, groups, r, verifier.scorer)
+        for r in buckets:
+            ps = ev.protocol_scores(embeddings, groups, r, verifier.scorer, background)
+            if ps.genuine:
+                scores.add("test", name, ps, verifier.scorer)
+            if r not in REFERENCE_COUNTS or not ps.genuine:
+                continue
             plot = target / f"roc_{name}_R{r}.png" if r == 5 else None
             report = evaluation_report(verifier, ps, data, "folders", split_file, split, plot_path=plot)
             held_out[f"{name}_R{r}"] = _compact(report)
@@ -54,20 +108,10 @@ def publish(
                 f"{name} R={r}: skilled EER {report['skilled']['eer']:.4f} (per-writer {report['user_threshold_eer_skilled']:.4f})"
                 f", random EER {report['random']['eer']:.4f}, writers {report['writers']}"
             )
-            if r == scores.references:
-                scores.add("test", name, ps, verifier.scorer)
-        try:
-            embeddings, groups = embed_split(verifier, data, "folders", split_file, "val")
-        except DatasetError:
-            log(f"{name}: no validation writers in {split_file}; its scores are not stored")
-        else:
-            scores.add(
-                "val", name, ev.protocol_scores(embeddings, groups, scores.references, verifier.scorer), verifier.scorer
-            )
     for data, capture in capture_checks:
         name = Path(data).resolve().name.lower()
         embeddings, groups = embed_split(verifier, data, "folders", split_file, split, capture=capture)
-        ps = ev.protocol_scores(embeddings, groups, ev.THRESHOLD_REFERENCES, verifier.scorer)
+        ps = ev.protocol_scores(embeddings, groups, ev.THRESHOLD_REFERENCES, verifier.scorer, background)
         key = f"{name}-{capture}_R{ev.THRESHOLD_REFERENCES}"
         held_out_capture[key] = _compact(evaluation_report(verifier, ps, data, "folders", split_file, split))
         protocols[key] = ps
@@ -91,18 +135,20 @@ def publish(
             for other, data in leave_one_out
         ]
 
-    target.mkdir(parents=True, exist_ok=True)
     if len(scores.pooled("val", "genuine")) and len(scores.pooled("val", "skilled")):
         sha256 = scores.write(target)
         # The default policy's thresholds from the file as shipped, through the function the service
         # uses for any policy, so the card and a policy of 1% / 1% always agree.
         shipped = StoredScores.read(target / SCORES_FILE, sha256=sha256)
-        card.thresholds = card.thresholds.model_copy(update=thresholds_for(shipped, Policy()))
+        card.thresholds = Thresholds.model_validate(
+            {**card.thresholds.model_dump(exclude_unset=True), **thresholds_for(shipped, Policy())}
+        )
         card.scores = ScoresFile(
             file=SCORES_FILE,
             sha256=sha256,
             references=scores.references,
             splits={s: scores.datasets(s) for s in ("val", "test")},
+            reference_counts=scores.buckets,
         )
         log(
             f"validation and test scores -> {target / SCORES_FILE}; default policy (1% / 1%): accept "
@@ -115,7 +161,8 @@ def publish(
     # What a bank sees at the shipped points, per dataset: known only once the thresholds are.
     for key, ps in protocols.items():
         figures = held_out.get(key) or held_out_capture[key]
-        figures["decisions"] = ev.decision_rates(ps, verifier.scorer, card.thresholds.accept, card.thresholds.reject)
+        pair = card.thresholds_at(ps.references)
+        figures["decisions"] = ev.decision_rates(ps, verifier.scorer, pair.accept, pair.reject)
     update["held_out"] = {k: Evaluation.model_validate(v) for k, v in held_out.items()}
     update["capture"] = {k: Evaluation.model_validate(v) for k, v in held_out_capture.items()}
     card.metrics = card.metrics.model_copy(update=update)
@@ -127,14 +174,55 @@ def publish(
     card.weights_file = WEIGHTS_FILE
     card.plots = sorted(p.name for p in target.glob("roc_*_R5.png"))
     written = card.to_dict()
-    if written.get("scores") is None:
-        written.pop("scores", None)
+    for optional in ("scores", "background"):
+        if written.get(optional) is None:
+            written.pop(optional, None)
     card = ModelCard.parse(written, source="the published card")  # what is written is a valid card
     card.write(target)
     part = target / "MODEL_CARD.md.part"
     part.write_text(render_markdown(card))
     os.replace(part, target / "MODEL_CARD.md")
     return card
+
+
+def training_background(verifier: Verifier, datasets, split_file) -> tuple:
+    """(embeddings, writer keys): the first ``BACKGROUND_PER_WRITER`` genuine signatures of every
+    training writer of ``datasets``, by sample number."""
+    from itertools import groupby, islice
+
+    from .datasets import load_dataset
+    from .pairs import read_splits, writer_key
+    from .report import embed_dataset
+
+    splits = read_splits(split_file)
+    parts, writers = [], []
+    for data in datasets:
+        name = Path(data).resolve().name.lower()
+        root, samples = load_dataset(data)
+        chosen = sorted(
+            (s for s in samples if s.is_genuine and splits.get(writer_key(name, s.writer)) == "train"),
+            key=lambda s: (s.writer, s.sample),
+        )
+        kept = [s for _, g in groupby(chosen, key=lambda s: s.writer) for s in islice(g, BACKGROUND_PER_WRITER)]
+        if not kept:
+            continue
+        embeddings, embedded = embed_dataset(verifier, kept, root)
+        parts.append(embeddings)
+        writers += sorted({f"{name}/{s.writer}" for s in embedded})
+    if not parts:
+        raise DatasetError(f"no training writer in {split_file}: the signer classifier has no background")
+    return np.concatenate(parts), writers
+
+
+def _pooled(by_dataset: dict) -> tuple:
+    """Every dataset's (embeddings, groups) as one, writers keyed ``dataset/writer``."""
+    parts, groups, offset = [], {}, 0
+    for name, (embeddings, g) in sorted(by_dataset.items()):
+        for writer, labels in g.items():
+            groups[f"{name}/{writer}"] = {k: [i + offset for i in idx] for k, idx in labels.items()}
+        parts.append(embeddings)
+        offset += len(embeddings)
+    return np.concatenate(parts), groups
 
 
 def _leave_one_out(model_dir, data, split_file, split, log) -> dict:
@@ -149,6 +237,8 @@ def _leave_one_out(model_dir, data, split_file, split, log) -> dict:
     held_out = {}
     for r in REFERENCE_COUNTS:
         ps = ev.protocol_scores(embeddings, groups, r, verifier.scorer)
+        if not ps.genuine:
+            continue  # no writer has a query left at this R
         held_out[f"R{r}"] = _compact(evaluation_report(verifier, ps, data, "folders", split_file, split))
         log(f"leave out {name}, R={r}: skilled EER {held_out[f'R{r}']['skilled']['eer']:.4f}")
     return {"left_out": name, "trained_on": trained_on, "model_sha256": other.sha256, "held_out": held_out}
@@ -181,6 +271,40 @@ def _or(value, default):
 
 def _num(x, spec: str = ".4f") -> str:
     return "n/a" if x is None or x != x else format(x, spec)
+
+
+def _per_reference_lines(card: ModelCard) -> list[str]:
+    """The operating points per R, and the signer classifier's background, where the card has them."""
+    by = card.thresholds.by_references
+    if not by:
+        return ["- These points hold for every number of references (the card has no points per R)."]
+    calibration = (card.scoring.by_references or {}) if card.scoring else {}
+    lines = [
+        "",
+        "Operating points per number of references R (the default policy held on every dataset's validation "
+        "writers at each R; a signer with R references uses the largest R below or equal to theirs):",
+        "",
+        "| R | accept | reject | calibration (coef on -z, intercept"
+        + (", classifier weight)" if card.background else ")")
+        + " |",
+        "| --- | --- | --- | --- |",
+    ]
+    for r in sorted(by, key=int):
+        c = calibration.get(r)
+        fit = "n/a"
+        if c is not None:
+            f = c.fused if card.background and c.fused else None
+            fit = f"{f.coef:.3f}, {f.intercept:.3f}, {f.wd_coef:.3f}" if f else f"{c.coef:.3f}, {c.intercept:.3f}"
+        lines.append(f"| {r} | {by[r].accept:.4f} | {by[r].reject:.4f} | {fit} |")
+    if card.background:
+        b = card.background
+        lines += [
+            "",
+            f"Each signer's own classifier (a linear SVM on the embeddings) is fitted on their references against "
+            f"the bank's other signers and `{b.file}` ({b.embeddings} embeddings, {b.per_writer} per training "
+            f"writer of {b.writers}; sha256 `{b.sha256[:16]}...`); its margin enters the calibrated score.",
+        ]
+    return lines
 
 
 def render_markdown(card: ModelCard | dict) -> str:
@@ -238,6 +362,7 @@ def render_markdown(card: ModelCard | dict) -> str:
         f"- `reject` = {thresholds.reject:.4f}: below, **forgery** ({_pct(_or(thresholds.reject_frr, 0.01))} FRR)",
         "- between the two: **refer** to a supervisor",
         f"- `eer` = {thresholds.eer:.4f}: the single threshold at equal error rate",
+        *_per_reference_lines(card),
         *(
             [
                 f"- A bank chooses its own targets (the operating policy, 0.1-5% each); the thresholds then follow "
@@ -261,6 +386,22 @@ def render_markdown(card: ModelCard | dict) -> str:
             f"{_num(m.skilled.auc)} | {_pct(m.random.eer)} | "
             f"{_pct(at.frr if at else None)} / {_pct(at.far_skilled if at else None)} |"
         )
+    if any(row.evaluation.decisions for row in card.metrics.test_figures()):
+        lines += [
+            "",
+            "## Per dataset and number of references (test writers, each R at its own `accept` / `reject`)",
+            "",
+            "| data | R | skilled EER | random EER | forgeries accepted at `accept` | genuine rejected at `reject` "
+            "| automated |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for row in card.metrics.test_figures():
+            m, d = row.evaluation, row.evaluation.decisions
+            if d:
+                lines.append(
+                    f"| {row.dataset} | {row.references} | {_pct(m.skilled.eer)} | {_pct(m.random.eer)} | "
+                    f"{_pct(d.far_skilled_at_accept)} | {_pct(d.frr_at_reject)} | {_pct(d.automated)} |"
+                )
     decided = [(f"{row.dataset}", row.references, row.evaluation) for row in card.metrics.test_figures()]
     decided += [(key.rsplit("_R", 1)[0], e.references, e) for key, e in sorted(card.metrics.capture.items())]
     if any(e.decisions for _, _, e in decided):

@@ -15,7 +15,9 @@ from .datasets import load_dataset
 from .errors import DatasetError, ImageRejected
 from .inference import Verifier
 from .pairs import read_splits, writer_key
+from .policy import thresholds_at
 from .preprocess import load_image, otsu_threshold, preprocess_image, to_greyscale
+from .writer_dependent import load_background
 
 # Paper levels of CEDAR's scans (README of the development data): genuine grey, forgeries white.
 GREY_PAPER, WHITE_PAPER = 239.0, 254.0
@@ -115,9 +117,35 @@ def protocol_for(
     capture=None,
 ) -> tuple[Verifier, ev.ProtocolScores]:
     """Load the model, embed the dataset (or its ``split`` writers) and score every protocol query."""
+    verifier, by_references = protocols_for(
+        data, layout, model_dir, (references,), split_file, split, swap_background, precision, capture
+    )
+    return verifier, by_references[references]
+
+
+def protocols_for(
+    data,
+    layout,
+    model_dir,
+    references=(5,),
+    split_file=None,
+    split="test",
+    swap_background=False,
+    precision="fp32",
+    capture=None,
+) -> tuple[Verifier, dict]:
+    """As ``protocol_for``, for several R at once (one embedding pass): (verifier, {R: ProtocolScores})."""
     verifier = Verifier.from_dir(model_dir, precision=precision)
     embeddings, groups = embed_split(verifier, data, layout, split_file, split, swap_background, capture)
-    return verifier, ev.protocol_scores(embeddings, groups, references, verifier.scorer)
+    background = load_background(model_dir, verifier.card)
+    return verifier, {
+        r: ev.protocol_scores(embeddings, groups, r, verifier.scorer, background) for r in dict.fromkeys(references)
+    }
+
+
+def operating_pair(verifier: Verifier, references: int) -> dict:
+    """The card's accept/reject for ``references`` (its single pair for every R on an older card)."""
+    return thresholds_at(verifier.card.get("thresholds", {}) or {"accept": 0.5, "reject": 0.5}, references)
 
 
 def evaluation_report(
@@ -135,7 +163,9 @@ def evaluation_report(
     name = Path(data).resolve().name.lower()
     threshold = float(verifier.card.get("thresholds", {}).get("eer", 0.5))
     report = ev.summarise(ps, verifier.scorer, threshold)
-    report["decisions"] = ev.decision_rates(ps, verifier.scorer, verifier.accept, verifier.reject)
+    pair = operating_pair(verifier, ps.references)
+    report["decisions"] = ev.decision_rates(ps, verifier.scorer, pair["accept"], pair["reject"])
+    report["decisions_fitted_for"] = pair["references"]  # None: the card has one pair for every R
     report.update(
         {
             "dataset": str(data),
@@ -143,8 +173,8 @@ def evaluation_report(
             "split": split if split_file else "all",
             "model_sha256": verifier.sha256,
             "model_version": verifier.card.get("version"),
-            "accept_threshold": verifier.accept,
-            "reject_threshold": verifier.reject,
+            "accept_threshold": pair["accept"],
+            "reject_threshold": pair["reject"],
             "background_swapped": bool(swap_background),
         }
     )
@@ -169,15 +199,44 @@ def run_evaluation(
     precision="fp32",
     capture=None,
 ) -> dict:
-    verifier, ps = protocol_for(
-        data, layout, model_dir, references, split_file, split, swap_background, precision, capture
+    """The report of the first R of ``references`` (an int or several); with several, ``by_references``
+    holds every R's figures and ``decisions`` (at that R's thresholds), keyed by R as a string."""
+    counts = [int(references)] if isinstance(references, int) else [int(r) for r in references]
+    if not counts or min(counts) < 1:
+        raise ValueError("references: at least one R of 1 or more")
+    verifier, by_references = protocols_for(
+        data, layout, model_dir, counts, split_file, split, swap_background, precision, capture
     )
-    report = evaluation_report(verifier, ps, data, layout, split_file, split, swap_background, None, plot_path)
+    reports = {
+        r: evaluation_report(
+            verifier, ps, data, layout, split_file, split, swap_background, None, plot_path if r == counts[0] else None
+        )
+        for r, ps in by_references.items()
+    }
+    report = dict(reports[counts[0]])
     report["capture"] = capture or "as stored"
+    if len(reports) > 1:
+        report["by_references"] = {str(r): {k: one[k] for k in _PER_R_KEYS if k in one} for r, one in reports.items()}
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(ev.dumps(report) + "\n")
     return report
+
+
+_PER_R_KEYS = (
+    "writers",
+    "references",
+    "genuine_queries",
+    "skilled_queries",
+    "random_queries",
+    "skilled",
+    "random",
+    "user_threshold_eer_skilled",
+    "threshold",
+    "at_threshold",
+    "decisions",
+    "decisions_fitted_for",
+)
 
 
 def write_plot(ps, scorer, threshold: float, path, title: str = "") -> None:
@@ -259,3 +318,11 @@ def print_summary(report: dict) -> None:
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"{k:<{width}}  {v}")
+    if report.get("by_references"):
+        print("\n R  skilled EER  random EER  accept  reject  skilled accepted  genuine rejected  automated")
+        for r, one in report["by_references"].items():
+            d = one["decisions"]
+            print(
+                f"{int(r):2d}  {one['skilled']['eer']:10.2%}  {one['random']['eer']:10.2%}  {d['accept']:.4f}  "
+                f"{d['reject']:.4f}  {d['far_skilled_at_accept']:16.2%}  {d['frr_at_reject']:16.2%}  {d['automated']:9.1%}"
+            )

@@ -11,6 +11,7 @@ from sigverify.card import ModelCard
 from sigverify.errors import ModelLoadError
 from sigverify.inference import Verifier
 from sigverify.report import run_evaluation
+from sigverify.scoring import REFERENCE_BUCKETS
 from sigverify.synthetic import draw_signature, png_bytes
 from sigverify.train import TrainConfig, TrainingCancelled, train
 from sigverify.weights import load_model
@@ -258,6 +259,7 @@ def test_cli_pipeline(tmp_path, trained, folders_tree, capsys):
         == 0
     )
     assert "skilled EER" in capsys.readouterr().out
+    assert "by_references" not in json.loads((tmp_path / "e.json").read_text())  # one R: as before
     assert cli.main(["import-data", "--data", str(tmp_path / "nope"), "--layout", "cedar"]) == 2
     assert "does not exist" in capsys.readouterr().err
 
@@ -319,7 +321,11 @@ def test_publish_ships_weights_with_card_and_plots(tmp_path, trained, folders_tr
     assert len(scores.pooled("test", "random")) == held.random_queries
     assert len(scores.pooled("val", "genuine")) and len(scores.pooled("val", "skilled"))
     expected = thresholds_for(scores, Policy(0.01, 0.01))
-    assert {k: getattr(card.thresholds, k) for k in expected} == expected
+    assert card.thresholds.model_dump(include=set(expected)) == expected
+    # One pair per R, each from that R's validation scores; R=5 is the top-level pair.
+    assert card.scores.reference_counts == scores.buckets and 1 in scores.buckets
+    assert card.thresholds.by_references["5"].accept == card.thresholds.accept
+    assert sorted(card.scoring.by_references, key=int) == [str(r) for r in REFERENCE_BUCKETS]
     assert card.thresholds.eer is not None and "scores.json" in (target / "MODEL_CARD.md").read_text()
 
 
@@ -341,17 +347,20 @@ def test_publish_reports_decisions_captures_and_a_left_out_dataset(tmp_path, tra
         leave_one_out=[(tiny_model_dir, str(folders_tree))],
         log=lambda m: None,
     )
-    for key in (f"{name}_R5", f"{name}_R1"):
-        decisions = card.metrics.held_out[key].decisions
-        # At the thresholds the card ships, not the training run's.
-        assert (decisions.accept, decisions.reject) == (card.thresholds.accept, card.thresholds.reject)
+    for r in (1, 2, 3, 5):
+        decisions = card.metrics.held_out[f"{name}_R{r}"].decisions
+        # At the thresholds the card ships for that R, not the training run's.
+        pair = card.thresholds_at(r)
+        assert (decisions.accept, decisions.reject) == (pair.accept, pair.reject)
         assert decisions.referred + decisions.automated == pytest.approx(1.0)
+    assert f"{name}_R10" not in card.metrics.held_out  # 7 genuine per writer: no query left at R=10
     bilevel = card.metrics.capture[f"{name}-bilevel_R5"]
     assert bilevel.writers == 2 and bilevel.decisions.accept == card.thresholds.accept
     (left_out,) = card.metrics.leave_one_dataset_out
     assert left_out.left_out == name and name not in left_out.trained_on
-    assert sorted(left_out.held_out) == ["R1", "R5"] and left_out.held_out["R5"].writers == 2
+    assert sorted(left_out.held_out) == ["R1", "R2", "R3", "R5"] and left_out.held_out["R5"].writers == 2
     text = (tmp_path / "shipped" / "MODEL_CARD.md").read_text()
+    assert "Per dataset and number of references" in text and "Operating points per number of references" in text
     assert "Decisions at the shipped" in text and f"| {name}-bilevel | 5 |" in text and "Leave one dataset out" in text
     with pytest.raises(ValueError, match="was trained on"):
         publish(
@@ -362,3 +371,80 @@ def test_publish_reports_decisions_captures_and_a_left_out_dataset(tmp_path, tra
             leave_one_out=[(trained[1].model_dir, str(folders_tree))],
             log=lambda m: None,
         )
+
+
+def test_evaluate_reports_decisions_for_several_r_each_at_its_own_thresholds(tmp_path, trained, folders_tree, capsys):
+    from sigverify.pairs import assign_splits_per_dataset, write_splits
+    from sigverify.publish import publish
+
+    name = folders_tree.name.lower()
+    write_splits(
+        tmp_path / "splits.csv",
+        assign_splits_per_dataset([f"{name}/w{i:02d}" for i in range(1, 7)], val_fraction=0.2, test_fraction=0.4),
+    )
+    card = publish(
+        trained[1].model_dir,
+        tmp_path / "shipped",
+        [str(folders_tree)],
+        str(tmp_path / "splits.csv"),
+        log=lambda m: None,
+    )
+    argv = ["evaluate", "--data", str(folders_tree), "--model", str(tmp_path / "shipped"), "-R", "1", "3", "5"]
+    assert cli.main(argv + ["--json", str(tmp_path / "e.json")]) == 0
+    out = capsys.readouterr().out
+    report = json.loads((tmp_path / "e.json").read_text())
+    assert report["references"] == 1 and sorted(report["by_references"], key=int) == ["1", "3", "5"]
+    for r in (1, 3, 5):
+        one = report["by_references"][str(r)]
+        pair = card.thresholds_at(r)
+        assert one["references"] == r and one["decisions_fitted_for"] == r
+        assert (one["decisions"]["accept"], one["decisions"]["reject"]) == (pair.accept, pair.reject)
+        assert one["genuine_queries"] == 6 * (7 - r)
+        assert f"\n{r:2d}  " in out  # a row per R in the printed table
+    assert report["decisions"] == report["by_references"]["1"]["decisions"]
+    # --references keeps working, and an older card (one pair) decides every R with it.
+    assert (
+        cli.main(
+            ["evaluate", "--data", str(folders_tree), "--model", str(trained[1].model_dir), "--references", "1", "4"]
+        )
+        == 0
+    )
+    old = run_evaluation(folders_tree, "folders", trained[1].model_dir, references=[1, 4])
+    thresholds = trained[1].card["thresholds"]
+    for one in old["by_references"].values():
+        assert one["decisions_fitted_for"] is None
+        assert (one["decisions"]["accept"], one["decisions"]["reject"]) == (thresholds["accept"], thresholds["reject"])
+
+
+def test_publish_with_a_signer_classifier_ships_its_background_and_a_fused_calibration(tmp_path, trained, folders_tree):
+    from sigverify.pairs import assign_splits_per_dataset, write_splits
+    from sigverify.publish import publish
+    from sigverify.writer_dependent import fit_signer_classifier, load_background
+
+    name = folders_tree.name.lower()
+    splits = assign_splits_per_dataset([f"{name}/w{i:02d}" for i in range(1, 7)], val_fraction=0.2, test_fraction=0.4)
+    write_splits(tmp_path / "splits.csv", splits)
+    target = tmp_path / "shipped"
+    card = publish(
+        trained[1].model_dir,
+        target,
+        [str(folders_tree)],
+        str(tmp_path / "splits.csv"),
+        signer_classifier=True,
+        log=lambda m: None,
+    )
+    train_writers = sorted(k for k, s in splits.items() if s == "train")
+    assert card.background.writers == len(train_writers) and card.background.embeddings == 2 * len(train_writers)
+    background = load_background(target, card)
+    assert background.shape == (card.background.embeddings, 16)
+    assert card.scoring.by_references["3"].fused is not None
+    # What is published decides with the fused map, and the R it used is what it decides with.
+    v = Verifier.from_dir(target)
+    refs = v.embed_arrays([v.preprocess(png_bytes(draw_signature(1, i)))[0] for i in range(3)])
+    query = v.embed(png_bytes(draw_signature(1, 9)))[0]
+    result = v.score(query, refs, classifier=fit_signer_classifier(refs, background))
+    assert result.fused and result.references == 3 and result.margin is not None
+    assert v.decide(result.score, result.references) in ("genuine", "refer", "forgery")
+    # Publishing again without it removes the file and the card's entry.
+    card = publish(trained[1].model_dir, target, [str(folders_tree)], str(tmp_path / "splits.csv"), log=lambda m: None)
+    assert card.background is None and not (target / "background.safetensors").exists()

@@ -138,6 +138,12 @@ class PolicyThresholdsSerializer(serializers.Serializer):
     accept_far_skilled = serializers.FloatField(help_text="The forgery target accept was set for.")
     reject_frr = serializers.FloatField(help_text="The genuine target reject was set for.")
     references = serializers.IntegerField(help_text="References per writer in the scores (R).")
+    by_references = serializers.DictField(
+        child=serializers.DictField(child=serializers.FloatField()),
+        required=False,
+        help_text='accept and reject per number of references ("1", "5"); a signer with R references uses the '
+        "largest R at or below theirs. Absent for a model whose scores hold one R (its pair serves every R).",
+    )
 
 
 class QueryCountsSerializer(serializers.Serializer):
@@ -171,6 +177,12 @@ class PolicyPreviewSerializer(serializers.Serializer):
     test = PolicyOutcomeSerializer(help_text="All test writers together.")
     test_by_dataset = serializers.DictField(child=PolicyOutcomeSerializer(), help_text="Test writers per dataset.")
     validation = PolicyOutcomeSerializer(help_text="The validation writers the thresholds were set on.")
+    by_references = serializers.DictField(
+        child=serializers.DictField(),
+        required=False,
+        help_text='Per number of references ("1", "5"): references, accept, reject and the outcome at that R '
+        "(test, test_by_dataset, validation). Empty for a model whose scores hold one R.",
+    )
 
 
 class PolicySweepRowSerializer(serializers.Serializer):
