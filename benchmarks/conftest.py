@@ -9,4 +9,5 @@ collect_ignore = [
     "calibration_by_capture.py",
     "ensemble.py",
     "writer_dependent.py",
+    "clearing_file.py",
 ]

@@ -25,6 +25,8 @@ from api_models import (
     ApiModel,
     ChequeDecision,
     ChequeReview,
+    ClearingFile,
+    ClearingItem,
     Health,
     Mandate,
     Me,
@@ -207,6 +209,10 @@ RESPONSES: dict[tuple[str, str], type[ApiModel]] = {
     ("GET", "cheques/"): Page[ChequeDecision],
     ("GET", "cheques/{id}/"): ChequeDecision,
     ("POST", "cheques/{id}/review/"): ChequeReview,
+    ("GET", "clearing-files/"): Page[ClearingFile],
+    ("POST", "clearing-files/"): ClearingFile,
+    ("GET", "clearing-files/{id}/"): ClearingFile,
+    ("GET", "clearing-files/{id}/items/"): Page[ClearingItem],
 }
 
 Model = TypeVar("Model", bound=ApiModel)
@@ -446,6 +452,27 @@ class ApiClient:
             {"id": verification_id},
             json={"final_decision": final_decision, "comment": comment},
         )
+
+    # -- clearing files -----------------------------------------------------------------------
+
+    def upload_clearing_file(self, upload: Upload) -> ClearingFile:
+        """Send an image cash letter; the service reads it once before answering (a 400 names the record)."""
+        name, content, content_type = upload
+        files = {"file": (name, content, content_type or "application/octet-stream")}
+        return self._read("POST", "clearing-files/", files=files, timeout=self.upload_timeout)
+
+    def list_clearing_files(self, **filters) -> Page[ClearingFile]:
+        return self._read("GET", "clearing-files/", params=filters)
+
+    def get_clearing_file(self, file_id: int) -> ClearingFile:
+        return self._read("GET", "clearing-files/{id}/", {"id": file_id})
+
+    def list_clearing_items(self, file_id: int, **filters) -> Page[ClearingItem]:
+        return self._read("GET", "clearing-files/{id}/items/", {"id": file_id}, params=filters)
+
+    def export_clearing_file(self, file_id: int, kind: str = "csv", **filters) -> bytes:
+        """Every item's decision as CSV or JSON (the items' filters apply)."""
+        return self.request("GET", f"clearing-files/{file_id}/export/{kind}/", params=filters, accept="*/*").content
 
     # -- models and training ----------------------------------------------------------------
 

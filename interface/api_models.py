@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from sigverify.card import ModelCard
 from sigverify.card import Thresholds as CardThresholds
@@ -283,6 +283,73 @@ class TrainingJob(ApiModel):
     model_version: ModelVersionBrief | None
     error: str
     finished_at: dt.datetime | None
+
+
+# -- clearing files ---------------------------------------------------------------------------
+
+
+class ClearingFileItemCounts(ApiModel):
+    component = "ClearingFileItemCounts"
+    total: int
+    decided: int
+    failed: int
+
+
+class ClearingFileDecisionCounts(ApiModel):
+    component = "ClearingFileDecisionCounts"
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    pay: int
+    refer: int
+    return_: int = Field(alias="return")
+
+
+class ClearingFileProgress(ApiModel):
+    component = "ClearingFileProgress"
+    items_read: int
+    items_finished: int
+    fraction: float
+
+
+class ClearingFile(ApiModel):
+    component = "ClearingFile"
+    id: int
+    status: str
+    file_name: str
+    encoding: str
+    items: ClearingFileItemCounts
+    decisions: ClearingFileDecisionCounts
+    progress: ClearingFileProgress
+    totals_reconciled: bool
+    discrepancies: list[str]
+    amount_total_cents: int
+    returns_skipped: int
+    credits_skipped: int
+    error: str
+    created_at: dt.datetime
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "failed")
+
+
+class ClearingItemFailure(ApiModel):
+    component = "ClearingItemFailure"
+    code: str
+    reason: str
+
+
+class ClearingItem(ApiModel):
+    component = "ClearingItem"
+    key: str
+    index: int
+    record_number: int
+    account: str | None
+    amount: str | None
+    status: str
+    decision: str | None
+    cheque: int | None
+    reasons: list[str]
+    failure: ClearingItemFailure | None
 
 
 # -- pages ----------------------------------------------------------------------------------

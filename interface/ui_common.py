@@ -42,6 +42,7 @@ PAGES: dict[str, tuple[str, str, frozenset[str]]] = {
     ),
     "app_pages/accounts.py": ("Accounts", ":material/account_balance:", frozenset({"mandates.view_bankaccount"})),
     "app_pages/models.py": ("Models", ":material/model_training:", frozenset({"modelregistry.view_modelversion"})),
+    "app_pages/clearing.py": ("Clearing", ":material/receipt_long:", frozenset({"clearing.view_clearingfile"})),
 }
 REVIEW = "verifications.add_review"
 

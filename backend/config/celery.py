@@ -36,6 +36,11 @@ def _schedule_stale_sweeps(sender, **_):
         sender.signature("apps.verifications.recovery.resume_stale_batches"),
         name="resume-stale-verification-batches",
     )
+    sender.add_periodic_task(
+        every,
+        sender.signature("apps.clearing.recovery.resume_stale_clearing_files"),
+        name="resume-stale-clearing-files",
+    )
 
 
 @app.on_after_configure.connect

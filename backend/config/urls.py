@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("apps.modelregistry.api.urls")),  # model-versions/ (and …/promote/), promotions/
     path("", include("apps.training.api.urls")),  # training-jobs/
     path("", include("apps.mandates.api.urls")),  # accounts/, cheques/
+    path("clearing-files/", include("apps.clearing.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

@@ -27,6 +27,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "mandates.view_chequedecision",
         "mandates.add_chequereview",
         "mandates.view_chequereview",
+        "clearing.view_clearingfile",
+        "clearing.add_clearingfile",
     ],
     # An API client of the bank's systems: enrolls signers, keeps accounts and mandates, verifies.
     INTEGRATOR: [
@@ -48,6 +50,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "mandates.add_mandate",
         "mandates.add_chequedecision",
         "mandates.view_chequedecision",
+        "clearing.view_clearingfile",
+        "clearing.add_clearingfile",
     ],
     # Model versions, their operating policy and promotion, and training jobs.
     ML_STAFF: [

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "apps.verifications",
     "apps.mandates",
     "apps.training",
+    "apps.clearing",
 ]
 
 MIDDLEWARE = [
@@ -237,6 +238,11 @@ CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "DEBUG"
 SIGVERIFY_BATCH_MAX_ITEMS = env.int("SIGVERIFY_BATCH_MAX_ITEMS", default=500)
 # The whole JSON body of POST /api/v1/verification-batches/ (base64 images included).
 SIGVERIFY_BATCH_MAX_MB = env.int("SIGVERIFY_BATCH_MAX_MB", default=200)
+# Clearing files (image cash letters): the largest accepted, and the per-bank On-Us rules (JSON:
+# payor routing number, or "*", -> a regex whose "account" group is the account; default: the
+# digits left of the last "/").
+SIGVERIFY_CLEARING_MAX_MB = env.int("SIGVERIFY_CLEARING_MAX_MB", default=2048)
+SIGVERIFY_CLEARING_ACCOUNT_RULES = env.json("SIGVERIFY_CLEARING_ACCOUNT_RULES", default={})
 # How long the first answer to an Idempotency-Key is kept and replayed to retries.
 SIGVERIFY_IDEMPOTENCY_KEEP_HOURS = env.int("SIGVERIFY_IDEMPOTENCY_KEEP_HOURS", default=24)
 if SIGVERIFY_IDEMPOTENCY_KEEP_HOURS < 24:

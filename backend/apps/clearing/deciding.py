@@ -1,0 +1,20 @@
+"""The one call a clearing item makes into the mandates app: decide a cheque against its account.
+
+Kept apart so that the run (``runs``) reads as the clearing logic alone, and a unit test can
+swap the decision for its own.
+"""
+
+from __future__ import annotations
+
+from apps.mandates.services import cheque_decide
+
+
+def decide_cheque(*, account_number: str, image: bytes, amount_cents: int, cheque_reference: str, requested_by):
+    """The ``ChequeDecision`` for one check (raises the mandates app's ``ServiceError``s)."""
+    return cheque_decide(
+        account_number=account_number,
+        image=image,
+        amount_cents=amount_cents,
+        cheque_reference=cheque_reference,
+        requested_by=requested_by,
+    )

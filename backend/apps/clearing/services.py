@@ -1,0 +1,183 @@
+"""Clearing files, the web side: accept a file, queue its run, resume or recover a stopped one.
+
+- ``accept_clearing_file`` reads the upload once, streaming, through ``x937`` without keeping any
+  image (structure, counts, reconciliation) while hashing it. A file that cannot be read is
+  refused with the record number and why, and nothing is stored. A file already received (same
+  sha256) is answered with its existing run and adds nothing.
+- ``resume_clearing_file`` and ``recover_clearing_files`` queue a run again whose worker was lost;
+  ``runs.run_clearing_file`` skips the items already finished, so none is lost or decided twice.
+
+The imports run one way: services -> tasks -> runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from functools import partial
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+import x937
+from apps.core.exceptions import Conflict, ServiceError
+
+from . import reading, tasks
+from .models import ClearingFile
+from .runs import stale_running
+
+logger = logging.getLogger(__name__)
+
+Status = ClearingFile.Status
+
+
+class UnreadableClearingFile(ServiceError):
+    default_code = "unreadable_clearing_file"
+
+
+class ClearingFileTooLarge(ServiceError):
+    http_status = 413
+    default_code = "file_too_large"
+
+
+class _Hashing:
+    """A read-only file object that hashes what is read through it."""
+
+    def __init__(self, raw):
+        self.raw, self.digest, self.size = raw, hashlib.sha256(), 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.digest.update(data)
+        self.size += len(data)
+        return data
+
+
+def _refuse(reason: str) -> UnreadableClearingFile:
+    return UnreadableClearingFile(f"The clearing file cannot be read: {reason}.", fields={"file": [reason]})
+
+
+def accept_clearing_file(*, upload, user) -> tuple[ClearingFile, bool]:
+    """Validate, store and queue an uploaded image cash letter; (its run, whether it is new)."""
+    limit = settings.SIGVERIFY_CLEARING_MAX_MB * 1024 * 1024
+    if upload.size > limit:
+        raise ClearingFileTooLarge(
+            f"The file is {upload.size / 1048576:.0f} MB, more than the limit of "
+            f"{settings.SIGVERIFY_CLEARING_MAX_MB} MB."
+        )
+    upload.seek(0)
+    hashing = _Hashing(upload.file)
+    try:
+        summary = x937.validate(hashing, rule_for_routing=reading.account_rule_for)
+    except x937.X9Error as exc:
+        raise _refuse(str(exc)) from None
+    while hashing.read(1 << 20):  # validation stops at the end of the data: hash what is left
+        pass
+    sha256 = hashing.digest.hexdigest()
+    if summary.items == 0:
+        raise _refuse("it holds no check (record 25)")
+    existing = ClearingFile.objects.filter(sha256=sha256).first()
+    if existing is not None:
+        return existing, False
+    upload.seek(0)
+    row = ClearingFile(
+        sha256=sha256,
+        file_name=(getattr(upload, "name", "") or "")[:255],
+        size_bytes=hashing.size,
+        encoding=summary.encoding,
+        length_prefixed=summary.length_prefixed,
+        items_total=summary.items,
+        amount_total_cents=summary.items_total_cents,
+        returns_skipped=summary.returns_skipped,
+        credits_skipped=summary.credits_skipped,
+        totals_reconciled=summary.totals_reconciled,
+        discrepancies=[str(d) for d in summary.discrepancies],
+        requested_by=user if getattr(user, "is_authenticated", False) else None,
+    )
+    stored = None
+    try:
+        with transaction.atomic():
+            row.file.save(f"{sha256}.icl", File(upload.file), save=False)  # streamed in chunks
+            stored = row.file.name
+            row.save()
+            transaction.on_commit(partial(enqueue_run, row.pk))
+    except IntegrityError:
+        _delete_quietly(stored)
+        existing = ClearingFile.objects.filter(sha256=sha256).first()
+        if existing is None:
+            raise
+        return existing, False  # the same file, uploaded at the same moment
+    except BaseException:
+        _delete_quietly(stored)
+        raise
+    return row, True
+
+
+def _delete_quietly(name: str | None) -> None:
+    if name:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.warning("could not remove %s after a refused clearing file", name)
+
+
+def enqueue_run(pk: int) -> bool:
+    """Put the run on the default queue. If the broker is unreachable the run stays queued (its
+    file is stored): a worker picks it up when it starts, or on resume."""
+    try:
+        result = tasks.run_clearing_file.apply_async(args=[pk], queue=settings.SIGVERIFY_DEFAULT_QUEUE)
+    except Exception as exc:  # kombu raises OperationalError, ConnectionError, OSError... by transport
+        logger.error("cannot enqueue clearing file %s: %s", pk, exc)
+        ClearingFile.objects.filter(pk=pk, status=Status.QUEUED).update(
+            task_id="",
+            error=f"not started yet: the task queue is unreachable ({exc}). The file is kept; its run starts "
+            "when a worker starts, or on POST .../resume/.",
+        )
+        return False
+    ClearingFile.objects.filter(pk=pk).update(task_id=result.id or "")
+    return True
+
+
+def resume_clearing_file(clearing_file: ClearingFile) -> ClearingFile:
+    """Queue a run again: one that failed, one still queued, or one whose worker stopped reporting.
+    Its finished items are kept; only the others are decided."""
+    resumable = Q(status__in=(Status.QUEUED, Status.FAILED)) | stale_running()
+    if ClearingFile.objects.filter(resumable, pk=clearing_file.pk).update(status=Status.QUEUED, finished_at=None):
+        transaction.on_commit(partial(enqueue_run, clearing_file.pk))
+        clearing_file.refresh_from_db()
+        return clearing_file
+    clearing_file.refresh_from_db()
+    if clearing_file.status == Status.DONE:
+        raise Conflict(f"Clearing file {clearing_file.pk} is done; there is nothing to resume.", code="run_done")
+    raise Conflict(
+        f"Clearing file {clearing_file.pk} is running on {clearing_file.worker or 'a worker'}, which reported "
+        f"{(timezone.now() - clearing_file.heartbeat_at).total_seconds():.0f} s ago. It can be resumed once its "
+        f"worker has been silent for {settings.SIGVERIFY_STALE_AFTER_S:g} s.",
+        code="run_running",
+    )
+
+
+def recover_clearing_files(worker: str = "") -> list[int]:
+    """Queue again the runs a lost worker left behind (running on ``worker``, which is starting
+    again; silent for too long; queued but never sent). Returns their ids."""
+    orphaned = stale_running()
+    if worker:
+        orphaned |= Q(status=Status.RUNNING, worker=worker)
+    recovered = [
+        pk
+        for pk in ClearingFile.objects.filter(orphaned).values_list("pk", flat=True)
+        if ClearingFile.objects.filter(orphaned, pk=pk).update(status=Status.QUEUED)
+    ]
+    recovered += (
+        ClearingFile.objects.filter(status=Status.QUEUED, task_id="")
+        .exclude(pk__in=recovered)
+        .values_list("pk", flat=True)
+    )
+    for pk in recovered:
+        logger.warning("clearing file %s: queued again (its worker stopped or it never reached the broker)", pk)
+        enqueue_run(pk)
+    return recovered

@@ -1,0 +1,190 @@
+#!/usr/bin/env python
+"""What importing a clearing file costs: items per second, and memory that does not grow with the file.
+
+    nice -n 10 .venv/bin/python benchmarks/clearing_file.py [--items 1000 --small 200 --torch-threads 2]
+
+Writes image cash letters with ``x937.writer`` (group 4 TIFF fronts of drawn cheques, two genuine
+signatures of a two-of-three account's directors, in 8 variants), accepts each as the API does
+(``services.accept_clearing_file``: the streaming validation pass and the sha256, timed as
+``accept_s``) and runs it with the Celery task's body (``runs.run_clearing_file``) in this process:
+every check is decided by the mandates app's ``cheque_decide`` with the shipped model, as a worker
+does. The task runs the same function; its queueing adds one message per file, not per item.
+A throwaway SQLite database and media folder are used; nothing else is touched.
+
+Printed per file size (first ``--small`` items, then ``--items``):
+- ``items_per_s`` (the run, decisions included) and ``accept_s``;
+- ``traced_peak_mb``: the peak of Python allocations during the run (tracemalloc), the figure that
+  would grow if the file, its images or its items were held;
+- ``rss_peak_mb``: the process's peak resident memory after the run (getrusage; it includes torch and
+  the model, and never falls, so the larger file adding nothing shows no growth).
+Figures are merged into benchmarks/results/<date>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "backend")]
+WORK = Path(tempfile.mkdtemp(prefix="bench-clearing-"))
+os.environ.update(
+    DJANGO_SETTINGS_MODULE="config.settings.test",
+    DATABASE_URL=f"sqlite:///{WORK / 'db.sqlite3'}",
+    SIGVERIFY_TEST_MEDIA_ROOT=str(WORK / "media"),
+    SIGVERIFY_MODELS_ROOT=str(WORK / "models"),
+)
+os.environ.pop("REDIS_URL", None)
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def set_up(torch_threads: int):
+    import django
+
+    django.setup()
+    import torch
+    from django.core.management import call_command
+
+    torch.set_num_threads(torch_threads)
+    call_command("migrate", interactive=False, verbosity=0)
+    from apps.accounts.services import create_user_with_roles
+    from apps.mandates import services as mandates
+    from apps.modelregistry.services import register_model_dir
+    from apps.signers.services import enroll_references, signer_create
+    from sigverify.synthetic import signature_bytes
+    from testsupport.uploads import upload
+
+    register_model_dir(REPO / "trained_model_parameters", activate=True)
+    user = create_user_with_roles("bench", "bench-Strong-123", roles=["integrator"])
+    account = mandates.account_create(number="12345678", name="Bench Trading Ltd")
+    for writer in (1, 2, 3):
+        signer = signer_create(external_id=f"DIR-{writer}", full_name=f"Director {writer}")
+        files = [upload(signature_bytes(writer, i, size=(204, 110)), f"r{i}.png") for i in range(4)]
+        enroll_references(signer=signer, files=files, user=user)
+        mandates.signatory_add(account=account, signer=signer.external_id, group="A")
+    mandates.set_mandate(
+        account=account, bands=[{"up_to": None, "any_of": [[{"group": "A", "count": 2}]]}], reason="bench", user=user
+    )
+    return user
+
+
+def cheque_images(variants: int = 8) -> list[bytes]:
+    import numpy as np
+    from PIL import Image
+
+    from sigverify.synthetic import draw_cheque, draw_signature
+    from x937.writer import g4_tiff
+
+    images = []
+    for variant in range(variants):
+        blank, _ = draw_cheque(variant, size=(1200, 550), signature=Image.new("L", (8, 8), 255))
+        page = np.asarray(blank).copy()
+        for index, writer in enumerate((1 + variant % 3, 1 + (variant + 1) % 3)):
+            drawn = np.asarray(draw_signature(writer, 20 + variant, size=(204, 110)))
+            x, y = 624 + index * 264, 297
+            page[y : y + 110, x : x + 204] = np.minimum(page[y : y + 110, x : x + 204], drawn)
+        images.append(g4_tiff(Image.fromarray(page)))
+    return images
+
+
+def write_file(path: Path, count: int, images: list[bytes], tag: int) -> None:
+    from x937.writer import CashLetterWriter, CheckItem
+
+    with path.open("wb") as out, CashLetterWriter(out, encoding="ebcdic") as writer:
+        writer.write_items(
+            CheckItem(10_000 + n, f"12345678/{n:06d}", f"{tag}{n:08d}", images[n % len(images)])
+            for n in range(1, count + 1)
+        )
+
+
+def import_file(path: Path, user) -> dict:
+    from django.core.files.uploadedfile import UploadedFile
+
+    from apps.clearing import runs, services
+    from apps.clearing.models import ClearingItem
+
+    started = time.perf_counter()
+    with path.open("rb") as stream:
+        row, _ = services.accept_clearing_file(
+            upload=UploadedFile(stream, name=path.name, size=path.stat().st_size), user=user
+        )
+    accept_s = time.perf_counter() - started
+    tracemalloc.start()
+    started = time.perf_counter()
+    outcome = runs.run_clearing_file(row.pk, worker="bench")
+    run_s = time.perf_counter() - started
+    _, traced_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    items = ClearingItem.objects.filter(clearing_file=row)
+    row.refresh_from_db()
+    return {
+        "outcome": outcome,
+        "items": row.items_total,
+        "decided": items.filter(status="decided").count(),
+        "decisions": {d: items.filter(decision=d).count() for d in ("pay", "refer", "return")},
+        "file_mb": round(path.stat().st_size / 1e6, 2),
+        "accept_s": round(accept_s, 2),
+        "run_s": round(run_s, 1),
+        "items_per_s": round(row.items_total / run_s, 2),
+        "traced_peak_mb": round(traced_peak / 1e6, 1),
+        "rss_peak_mb": round(rss_mb(), 1),
+        "totals_reconciled": row.totals_reconciled,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=1000)
+    parser.add_argument("--small", type=int, default=200)
+    parser.add_argument("--torch-threads", type=int, default=2)
+    parser.add_argument("--no-save", action="store_true")
+    args = parser.parse_args()
+
+    user = set_up(args.torch_threads)
+    images = cheque_images()
+    from apps.mandates.services import cheque_decide
+
+    cheque_decide(account_number="12345678", image=images[0], amount_cents=100, requested_by=user)  # model loaded
+    print(f"set up; the model is loaded: rss {rss_mb():.0f} MB; work folder {WORK}")
+    figures = {}
+    for tag, count in ((1, args.small), (2, args.items)):
+        path = WORK / f"clearing-{count}.icl"
+        write_file(path, count, images, tag)
+        result = import_file(path, user)
+        figures[str(count)] = result
+        print(f"{count} items: {result}")
+    small, large = figures[str(args.small)], figures[str(args.items)]
+    print(
+        f"\n{args.items} items: {large['items_per_s']} items/s ({large['run_s']} s, {os.cpu_count()} CPUs, "
+        f"torch threads {args.torch_threads}); traced peak {small['traced_peak_mb']} MB at {args.small} items vs "
+        f"{large['traced_peak_mb']} MB at {args.items}; process peak RSS {small['rss_peak_mb']} -> "
+        f"{large['rss_peak_mb']} MB; file {large['file_mb']} MB"
+    )
+    if not args.no_save:
+        import benchlib
+
+        path = benchlib.merge_results(
+            {
+                "clearing_items_per_s": large["items_per_s"],
+                "clearing_traced_peak_mb_small": small["traced_peak_mb"],
+                "clearing_traced_peak_mb_large": large["traced_peak_mb"],
+                "clearing_rss_peak_mb_small": small["rss_peak_mb"],
+                "clearing_rss_peak_mb_large": large["rss_peak_mb"],
+            },
+            {"clearing_file": figures},
+            script="clearing_file",
+        )
+        print(f"merged into {path}")
+
+
+if __name__ == "__main__":
+    main()
