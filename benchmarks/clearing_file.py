@@ -39,6 +39,7 @@ os.environ.update(
     DATABASE_URL=f"sqlite:///{WORK / 'db.sqlite3'}",
     SIGVERIFY_TEST_MEDIA_ROOT=str(WORK / "media"),
     SIGVERIFY_MODELS_ROOT=str(WORK / "models"),
+    SIGVERIFY_BROKER_DIR=str(WORK / "broker"),  # the accepted file's task message lands here, unread
 )
 os.environ.pop("REDIS_URL", None)
 
@@ -53,6 +54,8 @@ def set_up(torch_threads: int):
     django.setup()
     import torch
     from django.core.management import call_command
+
+    import config.celery  # noqa: F401  (the Celery app and its embedded broker, as a server process has)
 
     torch.set_num_threads(torch_threads)
     call_command("migrate", interactive=False, verbosity=0)

@@ -11,6 +11,7 @@ from api_client import ApiError
 
 ITEM_DECISIONS = {"pay": "Pay", "refer": "Refer to a clerk", "return": "Return"}
 REFRESH_S = 2.0
+UPLOAD_LIMIT_MB = 500  # clearing files are larger than the 10 MB images the other pages take
 
 client = ui.api()
 st.title("Clearing files")
@@ -23,10 +24,12 @@ if ui.can("clearing.add_clearingfile"):
             "Image cash letter (X9.37 / X9.100-187)",
             type=None,
             key="clearing_file_upload",
+            max_upload_size=UPLOAD_LIMIT_MB,
             help="ASCII or EBCDIC, with or without record lengths. The file is read once before it is "
-            "accepted; one that cannot be read is refused with the record number and why.",
+            f"accepted; one that cannot be read is refused with the record number and why. Up to "
+            f"{UPLOAD_LIMIT_MB} MB here (the page holds it in memory); larger files go through the API.",
         )
-        if st.form_submit_button("Upload", icon=":material/upload:") and chosen is not None:
+        if st.form_submit_button("Send for clearing", icon=":material/upload:") and chosen is not None:
             try:
                 accepted = client.upload_clearing_file((chosen.name, chosen.getvalue(), "application/octet-stream"))
             except ApiError as error:

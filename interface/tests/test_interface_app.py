@@ -60,8 +60,17 @@ MANDATE_PAGES = ["app_pages/cheques.py", "app_pages/accounts.py"]
 @pytest.mark.parametrize(
     "roles, pages",
     [
-        (["clerk"], ["app_pages/verify.py", "app_pages/history.py", *MANDATE_PAGES]),
-        (["integrator"], ["app_pages/verify.py", "app_pages/enroll.py", "app_pages/history.py", *MANDATE_PAGES]),
+        (["clerk"], ["app_pages/verify.py", "app_pages/history.py", *MANDATE_PAGES, "app_pages/clearing.py"]),
+        (
+            ["integrator"],
+            [
+                "app_pages/verify.py",
+                "app_pages/enroll.py",
+                "app_pages/history.py",
+                *MANDATE_PAGES,
+                "app_pages/clearing.py",
+            ],
+        ),
         (["ml_staff"], ["app_pages/models.py"]),
         (
             ["admin"],
@@ -71,9 +80,19 @@ MANDATE_PAGES = ["app_pages/cheques.py", "app_pages/accounts.py"]
                 "app_pages/history.py",
                 *MANDATE_PAGES,
                 "app_pages/models.py",
+                "app_pages/clearing.py",
             ],
         ),
-        (["clerk", "ml_staff"], ["app_pages/verify.py", "app_pages/history.py", *MANDATE_PAGES, "app_pages/models.py"]),
+        (
+            ["clerk", "ml_staff"],
+            [
+                "app_pages/verify.py",
+                "app_pages/history.py",
+                *MANDATE_PAGES,
+                "app_pages/models.py",
+                "app_pages/clearing.py",
+            ],
+        ),
         ([], []),
     ],
 )

@@ -91,7 +91,7 @@ def test_clerk_uploads_follows_filters_opens_and_exports(stack):
         # A file cut short is refused, naming the record.
         page.locator("input[type=file]").set_input_files(str(cut))
         expect(page.get_by_text(cut.name).first).to_be_visible()
-        page.get_by_role("button", name="Upload").click()
+        page.get_by_role("button", name="Send for clearing").click()
         expect(page.get_by_text("The file was refused").first).to_be_visible()
         expect(page.get_by_text("cannot be read: record").first).to_be_visible()
         wait_idle(page)
@@ -99,7 +99,7 @@ def test_clerk_uploads_follows_filters_opens_and_exports(stack):
 
         page.locator("input[type=file]").set_input_files(str(good))
         expect(page.get_by_text(good.name).first).to_be_visible()
-        page.get_by_role("button", name="Upload").click()
+        page.get_by_role("button", name="Send for clearing").click()
         expect(page.get_by_text("Accepted as clearing file").first).to_be_visible()
         expect(page.get_by_text("done: 3 of 3 checks finished").first).to_be_visible(timeout=3 * WAIT_MS)
         expect(page.get_by_text("3 item(s) match.")).to_be_visible()

@@ -135,7 +135,7 @@ class ClearingItemSerializer(serializers.Serializer):
     amount_cents = serializers.IntegerField(allow_null=True)
     amount = serializers.CharField(allow_null=True)
     status = serializers.ChoiceField(choices=ClearingItem.Status.choices)
-    decision = serializers.ChoiceField(choices=["pay", "refer", "return"], allow_null=True)
+    decision = serializers.CharField(allow_null=True, help_text="pay, refer or return; null for a failed item.")
     cheque = serializers.IntegerField(allow_null=True, help_text="The cheque decision's id (GET /cheques/{id}/).")
     reasons = serializers.ListField(child=serializers.CharField())
     failure = ClearingItemFailureSerializer(allow_null=True, help_text="Why a failed item could not be decided.")

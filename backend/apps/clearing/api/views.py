@@ -4,7 +4,7 @@ import json
 
 import django_filters
 from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -46,6 +46,13 @@ class ClearingItemFilter(django_filters.FilterSet):
         fields = ["decision", "status", "account"]
 
 
+ITEM_FILTERS = [
+    OpenApiParameter("decision", str, enum=["pay", "refer", "return"], description="Decided items with this decision."),
+    OpenApiParameter("status", str, enum=["decided", "failed"]),
+    OpenApiParameter("account", str, description="The account number read from the On-Us field."),
+]
+
+
 class ClearingFileViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Image cash letters received for clearing: upload one, follow its run, read and export the
     decision on every check in it."""
@@ -62,7 +69,6 @@ class ClearingFileViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     parser_classes = [MultiPartParser]
     serializer_class = ClearingFileSerializer
     filterset_fields = ["status"]
-    filterset_class = None  # the items action has its own (ClearingItemFilter)
     ordering_fields = ["created_at", "finished_at"]
     ordering = ["-created_at", "-id"]
     search_fields = ["file_name", "sha256"]
@@ -110,8 +116,8 @@ class ClearingFileViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         row = services.resume_clearing_file(self.get_object())
         return self._answer(row.pk, status.HTTP_202_ACCEPTED)
 
-    @extend_schema(responses=ClearingItemSerializer(many=True), filters=True)
-    @action(detail=True, methods=["get"], filterset_class=ClearingItemFilter)
+    @extend_schema(responses=ClearingItemSerializer(many=True), parameters=ITEM_FILTERS)
+    @action(detail=True, methods=["get"])
     def items(self, request, pk=None):
         """The file's finished items, in file order (filter by decision, status, account)."""
         page = self.paginate_queryset(_filtered_items(request, self.get_object()))
@@ -119,6 +125,7 @@ class ClearingFileViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 
     @extend_schema(
         responses={(200, "text/csv"): str, (200, "application/json"): ClearingItemSerializer(many=True)},
+        parameters=ITEM_FILTERS,
     )
     @action(detail=True, methods=["get"], url_path="export/(?P<kind>csv|json)", url_name="export")
     def export(self, request, pk=None, kind="csv"):
