@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """What importing a clearing file costs: items per second, and memory that does not grow with the file.
 
-    nice -n 10 .venv/bin/python benchmarks/clearing_file.py [--items 1000 --small 200 --torch-threads 2]
+    nice -n 10 .venv/bin/python benchmarks/clearing_file.py [--items 1000 --small 200 --torch-threads 2 --every 100]
 
 Writes image cash letters with ``x937.writer`` (group 4 TIFF fronts of drawn cheques, two genuine
 signatures of a two-of-three account's directors, in 8 variants), accepts each as the API does
@@ -11,12 +11,14 @@ every check is decided by the mandates app's ``cheque_decide`` with the shipped 
 does. The task runs the same function; its queueing adds one message per file, not per item.
 A throwaway SQLite database and media folder are used; nothing else is touched.
 
-Printed per file size (first ``--small`` items, then ``--items``):
+Printed per file (``--items``; with ``--small N`` first a file of N items too):
 - ``items_per_s`` (the run, decisions included) and ``accept_s``;
 - ``traced_peak_mb``: the peak of Python allocations during the run (tracemalloc), the figure that
   would grow if the file, its images or its items were held;
 - ``rss_peak_mb``: the process's peak resident memory after the run (getrusage; it includes torch and
-  the model, and never falls, so the larger file adding nothing shows no growth).
+  the model, and never falls, so the larger file adding nothing shows no growth);
+- ``samples``: every ``--every`` items, the Python allocations held then (tracemalloc, MB) and the peak
+  RSS so far: flat from the first sample to the last when memory does not grow with the file.
 Figures are merged into benchmarks/results/<date>.json.
 """
 
@@ -39,7 +41,6 @@ os.environ.update(
     DATABASE_URL=f"sqlite:///{WORK / 'db.sqlite3'}",
     SIGVERIFY_TEST_MEDIA_ROOT=str(WORK / "media"),
     SIGVERIFY_MODELS_ROOT=str(WORK / "models"),
-    SIGVERIFY_BROKER_DIR=str(WORK / "broker"),  # the accepted file's task message lands here, unread
 )
 os.environ.pop("REDIS_URL", None)
 
@@ -54,8 +55,6 @@ def set_up(torch_threads: int):
     django.setup()
     import torch
     from django.core.management import call_command
-
-    import config.celery  # noqa: F401  (the Celery app and its embedded broker, as a server process has)
 
     torch.set_num_threads(torch_threads)
     call_command("migrate", interactive=False, verbosity=0)
@@ -109,11 +108,22 @@ def write_file(path: Path, count: int, images: list[bytes], tag: int) -> None:
         )
 
 
-def import_file(path: Path, user) -> dict:
+def import_file(path: Path, user, every: int) -> dict:
     from django.core.files.uploadedfile import UploadedFile
 
     from apps.clearing import runs, services
     from apps.clearing.models import ClearingItem
+
+    services.enqueue_run = lambda pk: True  # this process runs the task's body itself, below
+    samples = []
+    beat = runs._beat
+
+    def sampling_beat(pk, attempt, items_read):  # the run's per-item heartbeat, observed
+        if items_read % every == 0:
+            samples.append((items_read, round(tracemalloc.get_traced_memory()[0] / 1e6, 2), round(rss_mb())))
+        return beat(pk, attempt, items_read)
+
+    runs._beat = sampling_beat
 
     started = time.perf_counter()
     with path.open("rb") as stream:
@@ -123,7 +133,10 @@ def import_file(path: Path, user) -> dict:
     accept_s = time.perf_counter() - started
     tracemalloc.start()
     started = time.perf_counter()
-    outcome = runs.run_clearing_file(row.pk, worker="bench")
+    try:
+        outcome = runs.run_clearing_file(row.pk, worker="bench")
+    finally:
+        runs._beat = beat
     run_s = time.perf_counter() - started
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -141,13 +154,15 @@ def import_file(path: Path, user) -> dict:
         "traced_peak_mb": round(traced_peak / 1e6, 1),
         "rss_peak_mb": round(rss_mb(), 1),
         "totals_reconciled": row.totals_reconciled,
+        "samples": samples,  # (items read, traced MB held, peak RSS MB)
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=1000)
-    parser.add_argument("--small", type=int, default=200)
+    parser.add_argument("--small", type=int, default=0, help="also a file of this many items first (0: none)")
+    parser.add_argument("--every", type=int, default=100, help="sample memory every this many items")
     parser.add_argument("--torch-threads", type=int, default=2)
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args()
@@ -159,18 +174,20 @@ def main() -> None:
     cheque_decide(account_number="12345678", image=images[0], amount_cents=100, requested_by=user)  # model loaded
     print(f"set up; the model is loaded: rss {rss_mb():.0f} MB; work folder {WORK}")
     figures = {}
-    for tag, count in ((1, args.small), (2, args.items)):
+    sizes = ([args.small] if args.small else []) + [args.items]
+    for tag, count in enumerate(sizes, start=1):
         path = WORK / f"clearing-{count}.icl"
         write_file(path, count, images, tag)
-        result = import_file(path, user)
+        result = import_file(path, user, args.every)
         figures[str(count)] = result
-        print(f"{count} items: {result}")
-    small, large = figures[str(args.small)], figures[str(args.items)]
+        print(f"{count} items: {result}", flush=True)
+    large = figures[str(args.items)]
+    first, last = large["samples"][0], large["samples"][-1]
     print(
         f"\n{args.items} items: {large['items_per_s']} items/s ({large['run_s']} s, {os.cpu_count()} CPUs, "
-        f"torch threads {args.torch_threads}); traced peak {small['traced_peak_mb']} MB at {args.small} items vs "
-        f"{large['traced_peak_mb']} MB at {args.items}; process peak RSS {small['rss_peak_mb']} -> "
-        f"{large['rss_peak_mb']} MB; file {large['file_mb']} MB"
+        f"torch threads {args.torch_threads}); Python allocations held at item {first[0]}: {first[1]} MB, at item "
+        f"{last[0]}: {last[1]} MB (peak {large['traced_peak_mb']} MB); process peak RSS {first[2]} -> {last[2]} MB; "
+        f"file {large['file_mb']} MB"
     )
     if not args.no_save:
         import benchlib
@@ -178,10 +195,10 @@ def main() -> None:
         path = benchlib.merge_results(
             {
                 "clearing_items_per_s": large["items_per_s"],
-                "clearing_traced_peak_mb_small": small["traced_peak_mb"],
-                "clearing_traced_peak_mb_large": large["traced_peak_mb"],
-                "clearing_rss_peak_mb_small": small["rss_peak_mb"],
-                "clearing_rss_peak_mb_large": large["rss_peak_mb"],
+                "clearing_traced_peak_mb": large["traced_peak_mb"],
+                "clearing_traced_held_mb_first_sample": first[1],
+                "clearing_traced_held_mb_last_sample": last[1],
+                "clearing_rss_peak_mb": large["rss_peak_mb"],
             },
             {"clearing_file": figures},
             script="clearing_file",
