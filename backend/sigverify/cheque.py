@@ -1,12 +1,19 @@
 """Where the signature is on a whole-cheque scan: a proposal the clerk then adjusts.
 
-Cheques put the signature in the lower right, above the code line (the MICR band at the
-bottom, which the cheque standards keep clear of anything else). The proposal is the
-largest cluster of ink in that part of the scan: ink is found as in ``preprocess``
-(median, Otsu), printed rules and box edges (long straight runs) are removed, the code
-line is found as the lowest wide, short band of ink, strokes are joined into clusters by
-a dilation about the size of the gap between letters, and the cluster with the most ink
-(with its close neighbours, the other words of the signature) gives the box.
+The box is the most confident signature of the learned finder (``signature_finder``: a
+classifier of ink components trained on generated cheques of many layouts), grown by a pixel
+or two and kept above the code line. Where the finder sees no signature, the older layout
+rule decides (``heuristic_signature_region``).
+
+The layout rule: cheques put the signature in the lower right, above the code line (the MICR
+band at the bottom, which the cheque standards keep clear of anything else). Its proposal is
+the largest cluster of ink in that part of the scan: ink is found as in ``preprocess``
+(median, Otsu), printed rules and box edges (long straight runs) are removed, the code line is
+found as the lowest wide, short band of ink, strokes are joined into clusters by a dilation
+about the size of the gap between letters, and the cluster with the most ink (with its close
+neighbours, the other words of the signature) gives the box. It stays the source of
+``code_line_top``. On a real archive cheque it boxed the amount and the code line instead of
+the signature (0 of 550), which is why the learned finder now comes first.
 
 Everything is measured in fractions of the scan, so 200 dpi bilevel archive images and
 600 dpi colour scans give the same answer. Django-free; used by the service's
@@ -23,6 +30,7 @@ from PIL import Image
 from scipy import ndimage
 
 from .preprocess import MIN_CONTRAST, median3, otsu_threshold, to_greyscale
+from .signature_finder import WORK_HEIGHT, find_signatures
 
 WORK_SIZE = 1600  # longest side analysed; larger scans are reduced first (speed, same fractions)
 SEARCH_LEFT = 0.45  # the signature lies right of this fraction of the width ...
@@ -36,6 +44,7 @@ MERGE_GAP = 0.07  # neighbouring clusters closer than this (of the width) join t
 MERGE_MIN_SHARE = 0.05  # ... when they hold at least this share of its ink
 MARGIN = 0.05  # of the box size, added on every side
 DEFAULT_BOX = (0.55, 0.5, 0.4, 0.3)  # x, y, width, height fractions when no ink is found
+AGREE_AREA = 3.0  # the rule's box joins the finder's where they overlap and it is at most this much larger
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,27 @@ def propose_signature_box(image: Image.Image) -> tuple[int, int, int, int]:
 
 
 def find_signature_region(image: Image.Image) -> SignatureRegion:
+    """The learned finder's most confident signature; the layout rule where it finds none."""
+    rule = heuristic_signature_region(image)
+    found = find_signatures(image)
+    if not found:
+        return rule
+    x, y, w, h = found[0].box
+    grow = math.ceil(image.height / WORK_HEIGHT) + 1  # the finder's working pixel, rounded out
+    x0, y0, x1, y1 = x - grow, y - grow, x + w + grow, y + h + grow
+    rx, ry, rw, rh = rule.box
+    overlap = min(x1, rx + rw) > max(x0, rx) and min(y1, ry + rh) > max(y0, ry)
+    if rule.found and overlap and rw * rh <= AGREE_AREA * (x1 - x0) * (y1 - y0):
+        # Both point at the same ink: the finder may have seen only part of the signature.
+        x0, y0, x1, y1 = min(x0, rx), min(y0, ry), max(x1, rx + rw), max(y1, ry + rh)
+    bottom = image.height if rule.code_line_top is None else max(y + h, rule.code_line_top)
+    x0, y0 = max(0, x0), max(0, y0)
+    x1, y1 = min(image.width, x1), min(bottom, y1)
+    return SignatureRegion((x0, y0, x1 - x0, y1 - y0), True, rule.code_line_top)
+
+
+def heuristic_signature_region(image: Image.Image) -> SignatureRegion:
+    """The layout rule alone: the largest ink cluster in the lower right, above the code line."""
     width, height = image.size
     all_ink, scale = _ink_mask(image)
     work_h, work_w = all_ink.shape

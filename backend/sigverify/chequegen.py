@@ -814,7 +814,11 @@ def generate_cheque(
         if capture == "colour" or rng.random() < 0.5
         else np.full(3, 255.0, np.float32)
     )
-    rgb = np.broadcast_to(paper, (height, width, 3)).copy()
+    keep_colour = capture == "colour" or (capture == "jpeg" and rng.random() < 0.5)
+    channels = 3 if keep_colour else 1  # a greyscale capture is composited in grey (a third of the work)
+    tone = (lambda c: np.asarray(c, np.float32)) if keep_colour else _luma
+    paper = tone(paper)
+    rgb = np.broadcast_to(paper, (height, width, channels)).copy()
     pen = np.array(_choice(rng, PEN_COLOURS), np.float32)
     layers = [
         (background, _choice(rng, PATTERN_COLOURS), BACKGROUND),
@@ -824,16 +828,17 @@ def generate_cheque(
         (handwriting, _choice(rng, PEN_COLOURS), HANDWRITING),
     ] + [(layer, pen, SIGNATURE + i) for i, layer in enumerate(sig_layers)]
     classes = np.zeros((height, width), np.uint8)
-    flat_rgb, flat_classes = rgb.reshape(-1, 3), classes.reshape(-1)
+    flat_rgb, flat_classes = rgb.reshape(-1, channels), classes.reshape(-1)
     for cover, colour, label in layers:  # only where the layer has ink: most layers are sparse
         where = np.flatnonzero(cover.reshape(-1) > 0.004)
         c = cover.reshape(-1)[where, None]
-        flat_rgb[where] = flat_rgb[where] * (1 - c) + np.asarray(colour, np.float32) * c
+        flat_rgb[where] = flat_rgb[where] * (1 - c) + tone(colour) * c
         owned = where[c[:, 0] >= OWNS]
         if label == BACKGROUND:
             owned = owned[flat_classes[owned] == PAPER]
         flat_classes[owned] = label
-    image = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB")
+    pixels = np.clip(rgb, 0, 255).astype(np.uint8)
+    image = Image.fromarray(pixels, "RGB") if keep_colour else Image.fromarray(pixels[..., 0], "L")
     image, classes_img = _capture(rng, image, Image.fromarray(classes), capture, dpi)
     classes = np.asarray(classes_img)
     boxes = []
@@ -849,15 +854,19 @@ def generate_cheque(
     return GeneratedCheque(image, boxes, classes, family, capture, dpi, seed, crossing, signer_keys)
 
 
+def _luma(colour) -> np.ndarray:
+    """The grey level Pillow's convert("L") gives a colour."""
+    r, g, b = colour
+    return np.array([(r * 299 + g * 587 + b * 114) / 1000], np.float32)
+
+
 def _capture(rng, image: Image.Image, classes: Image.Image, capture: str, dpi: int):
     """Skew, blur and sensor noise; greyscale unless the capture keeps colour."""
     angle = float(np.clip(rng.normal(0, 0.8), -2.5, 2.5))
     if abs(angle) > 0.05:
-        image = image.rotate(angle, resample=Image.Resampling.BILINEAR, expand=False, fillcolor=(255, 255, 255))
+        white = (255, 255, 255) if image.mode == "RGB" else 255
+        image = image.rotate(angle, resample=Image.Resampling.BILINEAR, expand=False, fillcolor=white)
         classes = classes.rotate(angle, resample=Image.Resampling.NEAREST, expand=False, fillcolor=0)
-    keep_colour = capture == "colour" or (capture == "jpeg" and rng.random() < 0.5)
-    if not keep_colour:
-        image = image.convert("L")
     blur = _u(rng, 0.0, 0.5) * dpi / 200
     if blur > 0.15:
         image = image.filter(ImageFilter.GaussianBlur(blur))

@@ -140,6 +140,24 @@ def cmd_publish(args) -> int:
     return 0
 
 
+def cmd_train_signature_finder(args) -> int:
+    from .finder_training import train
+
+    datasets = args.datasets if args.datasets and Path(args.datasets).is_dir() else None
+    card = train(
+        args.out,
+        datasets_root=datasets,
+        splits_path=args.split_file,
+        cheques=args.cheques,
+        eval_cheques=args.eval_cheques,
+        seed=args.seed,
+        trees=args.trees,
+        depth=args.depth,
+    )
+    print(f"signature finder -> {args.out} (sha256 {card['sha256'][:12]})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sigverify", description="Offline signature verification toolkit")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -228,6 +246,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default=str(REPO_ROOT / "trained_model_parameters"))
     p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser(
+        "train-signature-finder",
+        help="train the whole-cheque signature finder on generated cheques (training layouts and writers)",
+    )
+    p.add_argument("--datasets", default=str(REPO_ROOT.parent / "shared" / "datasets"), help="raw datasets root")
+    p.add_argument("--split-file", default=str(REPO_ROOT / "image_pairs" / "splits.csv"))
+    p.add_argument("--cheques", type=int, default=400, help="generated training cheques")
+    p.add_argument("--eval-cheques", type=int, default=40, help="held-out-layout cheques per capture for the card")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--trees", type=int, default=150)
+    p.add_argument("--depth", type=int, default=4)
+    p.add_argument("--out", default=str(Path(__file__).resolve().parent), help="where the .npz and .json go")
+    p.set_defaults(func=cmd_train_signature_finder)
     return parser
 
 

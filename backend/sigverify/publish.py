@@ -307,6 +307,33 @@ def _per_reference_lines(card: ModelCard) -> list[str]:
     return lines
 
 
+def _whole_cheque_lines(figures: dict | None) -> list[str]:
+    """The card's ``whole_cheques`` figures (``benchmarks/whole_cheques.py --card``) as a table."""
+    if not figures or not figures.get("rows"):
+        return []
+    lines = [
+        "",
+        "## Whole cheques (generated, held-out layouts, test writers, R=5 clean references)",
+        "",
+        f"Layouts {', '.join(figures.get('layouts', []))}; signature finder sha256 "
+        f"`{str(figures.get('finder_sha256', ''))[:12]}`. Box found: IoU >= 0.5 with the written signature. "
+        "Decisions with the proposed box on the cheque, and (crop) the same signatures as clean crops.",
+        "",
+        "| data | capture | cheques | box found | ms / cheque | forgeries accepted | genuine rejected | automated |"
+        " automated (crop) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in figures["rows"]:
+        cheque, crop = row["cheque"], row["clean_crop"]
+        lines.append(
+            f"| {row['dataset']} | {row['capture']} | {row['cheques']} | {_pct(row['box_found'])} |"
+            f" {row['proposal_ms_mean']:.0f} | {_pct(cheque['forgeries_accepted'])} | {_pct(cheque['genuine_rejected'])} |"
+            f" {_pct(cheque['automated'])} | {_pct(crop['automated'])} |"
+        )
+    lines += ["", f"Measured with `{figures.get('command', 'benchmarks/whole_cheques.py')}`."]
+    return lines
+
+
 def render_markdown(card: ModelCard | dict) -> str:
     card = card if isinstance(card, ModelCard) else ModelCard.parse(card)
     recipe = card.recipe.model_dump() if card.recipe else {}
@@ -444,6 +471,7 @@ def render_markdown(card: ModelCard | dict) -> str:
             f"Background swap ({swap.dataset}, R=5): skilled EER {_pct(swap.skilled_eer)} -> "
             f"{_pct(swap.skilled_eer_swapped)} ({_num(swap.delta_points, '+.2f')} points).",
         ]
+    lines += _whole_cheque_lines((card.model_extra or {}).get("whole_cheques"))
     for plot in card.plots:
         lines += ["", f"![{plot}]({plot})"]
     lines += ["", "Reproduce: see README.md, section 'Train and publish a model'.", ""]

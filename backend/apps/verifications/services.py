@@ -17,6 +17,7 @@ from apps.signers.models import Signer
 from apps.signers.selectors import reference_embeddings
 from sigverify.cheque import find_signature_region
 from sigverify.scoring import decide
+from sigverify.signature_finder import find_signatures
 
 from .models import Decision, Review, Verification
 
@@ -36,6 +37,10 @@ def propose_signature_region(*, image) -> dict:
         "image_height": picture.height,
         "found": region.found,
         "code_line_top": region.code_line_top,
+        "signatures": [
+            {"box": dict(zip(("x", "y", "width", "height"), found.box, strict=True)), "confidence": found.confidence}
+            for found in find_signatures(picture)
+        ],
     }
 
 

@@ -39,6 +39,10 @@ def test_spectacular_validate_fail_on_warn(tmp_path):
     upload_fields = schema["components"]["schemas"][upload_body["schema"]["$ref"].rsplit("/", 1)[1]]["properties"]
     assert "images" in upload_fields
     assert {"external_id", "full_name", "status"} <= set(schema["components"]["schemas"]["Signer"]["properties"])
+    region = schema["components"]["schemas"]["SignatureRegion"]["properties"]
+    assert {"crop", "found", "code_line_top", "signatures"} <= set(region)
+    found = schema["components"]["schemas"][region["signatures"]["items"]["$ref"].rsplit("/", 1)[1]]["properties"]
+    assert set(found) == {"box", "confidence"}
 
 
 def test_swagger_ui_and_schema_are_served_to_signed_in_users(client_for):

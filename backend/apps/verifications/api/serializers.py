@@ -157,6 +157,11 @@ class CropBoxSerializer(serializers.Serializer):
     height = serializers.IntegerField()
 
 
+class FoundSignatureSerializer(serializers.Serializer):
+    box = CropBoxSerializer(help_text="The signature's box, in pixels of the image as uploaded.")
+    confidence = serializers.FloatField(help_text="0 to 1: how sure the finder is that this box holds a signature.")
+
+
 class SignatureRegionSerializer(serializers.Serializer):
     crop = CropBoxSerializer(help_text="The proposed signature box; send it as `crop=x,y,width,height`.")
     image_width = serializers.IntegerField()
@@ -166,4 +171,9 @@ class SignatureRegionSerializer(serializers.Serializer):
     )
     code_line_top = serializers.IntegerField(
         allow_null=True, help_text="First row of the code (MICR) line at the bottom, which the box stays above."
+    )
+    signatures = FoundSignatureSerializer(
+        many=True,
+        help_text="Every signature found on the cheque (joint and company accounts have two), most confident first; "
+        "empty when none was found. `crop` stays the one box a single-signature client uses.",
     )

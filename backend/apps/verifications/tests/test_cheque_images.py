@@ -10,6 +10,7 @@ from django.urls import reverse
 from PIL import Image
 
 from apps.verifications.models import Verification
+from sigverify.chequegen import SyntheticInk, generate_cheque, iou
 from sigverify.synthetic import draw_cheque, draw_signature
 from testsupport.uploads import upload
 
@@ -120,7 +121,7 @@ def test_signature_region_of_a_group4_cheque(client_for, active_version):
     response = client_for("clerk").post("/api/v1/signature-region/", {"image": tiff_upload(data)}, format="multipart")
     assert response.status_code == 200, response.json()
     body = response.json()
-    assert set(body) == {"crop", "image_width", "image_height", "found", "code_line_top"}
+    assert set(body) == {"crop", "image_width", "image_height", "found", "code_line_top", "signatures"}
     assert (body["image_width"], body["image_height"], body["found"]) == (1200, 550, True)
     crop = body["crop"]
     # The box holds the drawn signature (its ink lies inside the drawn box, with a margin) ...
@@ -130,6 +131,23 @@ def test_signature_region_of_a_group4_cheque(client_for, active_version):
     assert crop["y"] <= sy + rows[0] + 2 and crop["y"] + crop["height"] >= sy + rows[-1] - 2
     # ... and stays above the code line.
     assert crop["y"] + crop["height"] <= body["code_line_top"] <= int(0.86 * 550) + 2
+
+
+def test_signature_region_lists_every_signature_of_a_joint_account_cheque(client_for, active_version):
+    cheque = generate_cheque(1, SyntheticInk("test"), family="uk_company", signers=2, capture="group4")
+    response = client_for("clerk").post(
+        "/api/v1/signature-region/", {"image": tiff_upload(cheque.data)}, format="multipart"
+    )
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert {"crop", "found", "code_line_top"} <= set(body)  # the one-box answer stays
+    signatures = body["signatures"]
+    assert all(set(s) == {"box", "confidence"} and 0 < s["confidence"] <= 1 for s in signatures)
+    boxes = [(s["box"]["x"], s["box"]["y"], s["box"]["width"], s["box"]["height"]) for s in signatures]
+    for truth in cheque.boxes:  # both signers' boxes are there
+        assert max(iou(box, truth) for box in boxes) >= 0.5, (truth, boxes)
+    confidences = [s["confidence"] for s in signatures]
+    assert confidences == sorted(confidences, reverse=True)
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG"])

@@ -1,0 +1,96 @@
+"""The learned signature finder on generated cheques of layouts it was not trained on."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sigverify import signature_finder as finder
+from sigverify.chequegen import HELD_OUT_FAMILIES, DatasetInk, SyntheticInk, generate_cheque, iou
+from sigverify.pairs import read_splits
+
+TEST_INK = SyntheticInk("test")  # writers the finder never saw
+
+
+def assert_every_signature_found(cheque, found):
+    for truth in cheque.boxes:
+        best = max((iou(f.box, truth) for f in found), default=0.0)
+        assert best >= 0.5, (cheque.family, cheque.capture, cheque.seed, truth, found)
+
+
+def test_the_shipped_finder_is_trained_on_other_layouts_than_these():
+    card = finder.card()
+    assert set(card["held_out"]["families"]) == set(HELD_OUT_FAMILIES)
+    assert set(card["training"]["families"]).isdisjoint(HELD_OUT_FAMILIES)
+    assert card["features"] == list(finder.FEATURES)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_two_signatures_on_a_dithered_held_out_cheque(seed):
+    cheque = generate_cheque(seed, TEST_INK, family="uk_company", signers=2, capture="dithered")
+    assert len(cheque.boxes) == 2
+    found = finder.find_signatures(cheque.image)
+    assert_every_signature_found(cheque, found)
+
+
+def test_a_signature_crossing_the_printed_line():
+    crossing = [
+        cheque
+        for seed in range(40)
+        if (cheque := generate_cheque(seed, TEST_INK, family="uk_company", signers=1, capture="group4")).crossing[0]
+    ][:3]
+    assert len(crossing) == 3
+    for cheque in crossing:
+        assert_every_signature_found(cheque, finder.find_signatures(cheque.image))
+
+
+@pytest.mark.parametrize("capture", ["grey", "bilevel", "colour"])
+def test_a_cheque_without_a_signature_line(capture):
+    cheque = generate_cheque(5, TEST_INK, family="eu_cmc7", capture=capture)
+    found = finder.find_signatures(cheque.image)
+    assert_every_signature_found(cheque, found)
+    assert all(0 < f.confidence <= 1 for f in found)
+    assert [f.confidence for f in found] == sorted((f.confidence for f in found), reverse=True)
+
+
+def test_held_out_cheques_signed_by_test_writers_of_the_datasets(shared_datasets):
+    ink = DatasetInk(shared_datasets, read_splits("image_pairs/splits.csv"), "test", datasets=("cedar", "hindi"))
+    for seed, capture in enumerate(("grey", "dithered", "group4")):
+        cheque = generate_cheque(seed, ink, families=HELD_OUT_FAMILIES, capture=capture)
+        assert_every_signature_found(cheque, finder.find_signatures(cheque.image))
+
+
+@pytest.mark.parametrize(
+    "image", [Image.new("L", (1200, 550), 255), Image.new("1", (1200, 550), 1), Image.new("RGB", (8, 8), "white")]
+)
+def test_no_ink_no_signature(image):
+    assert finder.find_signatures(image) == []
+
+
+def test_boxes_lie_inside_any_image():
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        image = Image.fromarray(
+            rng.integers(0, 256, (int(rng.integers(20, 400)), int(rng.integers(20, 900))), np.uint8)
+        )
+        for f in finder.find_signatures(image):
+            x, y, w, h = f.box
+            assert 0 <= x and 0 <= y and w >= 1 and h >= 1 and x + w <= image.width and y + h <= image.height
+
+
+def test_exported_trees_score_as_scikit_learn_does():
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(400, 5)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * x[:, 1] ** 2 + rng.normal(0, 0.3, 400) > 0.4).astype(int)
+    model = GradientBoostingClassifier(n_estimators=20, max_depth=3, random_state=0).fit(x, y)
+    trees = finder.Trees.from_sklearn(model)
+    assert np.allclose(trees.probability(x), model.predict_proba(x)[:, 1], atol=1e-9)
+
+
+def test_trees_survive_the_file_without_pickle(tmp_path):
+    trees = finder.shipped_trees()
+    trees.save(tmp_path / "t.npz")
+    again = finder.Trees.load(tmp_path / "t.npz")
+    x = np.random.default_rng(2).normal(size=(50, len(finder.FEATURES))).astype(np.float32)
+    assert np.array_equal(trees.probability(x), again.probability(x))
