@@ -184,20 +184,24 @@ def decision_banner(decision: str) -> None:
 THRESHOLD_DIGITS = 4  # a threshold such as 0.9189308 reads 0.9189, never 0.92 (which the decision does not use)
 
 
-def threshold_text(value: float | None) -> str:
-    return "–" if value is None else f"{value:.{THRESHOLD_DIGITS}f}"
+def decision_digits(scores, thresholds) -> int:
+    """Decimals (4 at least) at which every score compares with every threshold as the decision
+    compared them (``score >= threshold``): 0.91888 against 0.9189308 needs 5."""
+    scores = [s for s in scores if s is not None]
+    thresholds = [t for t in thresholds if t is not None]
+    for digits in range(THRESHOLD_DIGITS, 9):
+        if all((round(s, digits) >= round(t, digits)) == (s >= t) for s in scores for t in thresholds):
+            return digits
+    return 9
+
+
+def threshold_text(value: float | None, digits: int = THRESHOLD_DIGITS) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
 
 
 def score_text(score: float | None, *thresholds: float | None) -> str:
-    """The score with as many decimals as it takes (4 at least) for its comparison with each
-    threshold to read as the decision made it: 0.91888 against 0.91893 reads 0.91888 < 0.9189."""
-    if score is None:
-        return "–"
-    for digits in range(THRESHOLD_DIGITS, 9):
-        shown = round(score, digits)
-        if all(t is None or (shown >= round(t, THRESHOLD_DIGITS)) == (score >= t) for t in thresholds):
-            return f"{score:.{digits}f}"
-    return f"{score:.8f}"
+    """The score with the decimals its comparison with the thresholds needs (see ``decision_digits``)."""
+    return "–" if score is None else f"{score:.{decision_digits([score], thresholds)}f}"
 
 
 def thresholds_of(record: Verification) -> tuple[float, float]:
@@ -212,6 +216,7 @@ def score_figure(score: float, accept: float | None, reject: float | None):
     axes = figure.add_subplot()
     reject_at = reject if reject is not None else 0.5
     accept_at = accept if accept is not None else reject_at
+    digits = decision_digits([score], (accept, reject))
     axes.barh(0, reject_at, color=DECISION_BACKGROUNDS["forgery"], edgecolor="none", height=0.6)
     axes.barh(
         0, accept_at - reject_at, left=reject_at, color=DECISION_BACKGROUNDS["refer"], edgecolor="none", height=0.6
@@ -224,7 +229,13 @@ def score_figure(score: float, accept: float | None, reject: float | None):
         if value is not None:
             axes.axvline(value, ymin=0.2, ymax=0.8, color=colour, linestyle="--", linewidth=1.5)
             axes.text(
-                value + nudge, 0.45, f"{name} {threshold_text(value)}", color=colour, ha=align, va="bottom", fontsize=8
+                value + nudge,
+                0.45,
+                f"{name} {threshold_text(value, digits)}",
+                color=colour,
+                ha=align,
+                va="bottom",
+                fontsize=8,
             )
     axes.plot([score], [0], marker="v", markersize=16, color="#202124")
     axes.text(
@@ -264,8 +275,9 @@ def render_verification(
     distances = record.closest_first()
     columns = st.columns(4)
     columns[0].metric("Score", score_text(record.score, accept, reject))
-    columns[1].metric("Genuine at or above", threshold_text(accept))
-    columns[2].metric("Forgery below", threshold_text(reject))
+    digits = decision_digits([record.score], (accept, reject))
+    columns[1].metric("Genuine at or above", threshold_text(accept, digits))
+    columns[2].metric("Forgery below", threshold_text(reject, digits))
     columns[3].metric(
         "Closest reference",
         f"{distances[0].distance:.3f}" if distances else "–",

@@ -27,7 +27,8 @@ def cheque_bytes(signatures: list[tuple[int, bool]], size=(1200, 550), **style) 
 
 def set_up_demo_account(writers=(1, 2, 3), number="12345678", references=3, **style) -> None:
     """Signers DIR-<writer> with drawn references, account ``number`` with them in group A, a
-    two-of-three mandate, and one cheque decided with a single signature (so referred)."""
+    two-of-three mandate, and one cheque decided with a single signature (never paid: referred, or
+    returned where the model calls the signature no one's). ``style`` goes to ``draw_signature``."""
     from apps.accounts.services import create_user_with_roles
     from apps.mandates import services
     from apps.signers.services import enroll_references, signer_create
@@ -46,5 +47,8 @@ def set_up_demo_account(writers=(1, 2, 3), number="12345678", references=3, **st
         user=operator,
     )
     services.cheque_decide(
-        account_number=number, amount="250.00", image=cheque_bytes([(writers[0], False)]), cheque_reference="CHQ-1"
+        account_number=number,
+        amount="250.00",
+        image=cheque_bytes([(writers[0], False)], **style),
+        cheque_reference="CHQ-1",
     )

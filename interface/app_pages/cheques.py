@@ -96,9 +96,12 @@ st.markdown(
     f"dated {cheque.cheque_date}" + (f" · reference **{cheque.cheque_reference}**" if cheque.cheque_reference else "")
 )
 thresholds = cheque.thresholds
+# Every score on this screen and the thresholds read with the decimals the decisions need.
+scores = [c.score for s in cheque.signatures for c in s.candidates]
+digits = ui.decision_digits(scores, (thresholds.accept, thresholds.reject))
 st.caption(
-    f"A match is confident from {ui.threshold_text(thresholds.accept)}; below {ui.threshold_text(thresholds.reject)} "
-    f"it matches no one. Model {cheque.model_version}."
+    f"A match is confident from {ui.threshold_text(thresholds.accept, digits)}; below "
+    f"{ui.threshold_text(thresholds.reject, digits)} it matches no one. Model {cheque.model_version}."
 )
 if cheque.instruction:
     st.info(f"Instruction for this account: {cheque.instruction}", icon=":material/sticky_note_2:")
@@ -142,7 +145,7 @@ for number, signature in enumerate(cheque.signatures, start=1):
         matched = next((c for c in signature.candidates if c.signer == signature.signer), None)
         who = f"{matched.name} (`{matched.signer}`)" if matched else "no signatory"
         verdict = ui.DECISION_LABELS.get(signature.decision, signature.decision)
-        score = ui.score_text(signature.score, thresholds.accept, thresholds.reject)
+        score = "–" if signature.score is None else f"{signature.score:.{digits}f}"
         st.markdown(f"**Signature {number}** · {verdict} · matches **{who}** · score {score}")
         columns = st.columns(REFERENCES_SHOWN + 1)
         if picture is not None:
@@ -163,7 +166,7 @@ for number, signature in enumerate(cheque.signatures, start=1):
                     [
                         {
                             "signatory": f"{c.name} ({c.signer})",
-                            "score": ui.score_text(c.score, thresholds.accept, thresholds.reject),
+                            "score": f"{c.score:.{digits}f}",
                             "call": ui.DECISION_LABELS.get(c.decision, c.decision),
                         }
                         for c in signature.candidates
@@ -188,7 +191,9 @@ if final is not None:
     st.caption("This cheque is reviewed.")
 elif ui.can("mandates.add_chequereview"):
     with st.form(f"cheque_review_{cheque.id}"):
-        choice = st.radio("Your call", list(REVIEW_LABELS), format_func=REVIEW_LABELS.get, horizontal=True, index=None)
+        by_label = {label: outcome for outcome, label in REVIEW_LABELS.items()}
+        picked = st.radio("Your call", list(by_label), horizontal=True, index=None)
+        choice = by_label.get(picked)
         comment = st.text_area("Comment (required to park, or to pay a cheque the system would return)", max_chars=2000)
         submitted = st.form_submit_button("Record review", type="primary")
     if submitted:

@@ -360,3 +360,96 @@ def policy_state(
         "preview": current,
         "sweep": sweep(_policy_scores(), frr=frr),
     }
+
+
+# -- bank accounts, mandates and cheques ------------------------------------------------------
+
+
+def signatory(id: int = 1, signer: str = "DIR-1", signer_name: str = "Director 1", group: str = "A", **change) -> dict:
+    return {
+        "id": id,
+        "signer": signer,
+        "signer_name": signer_name,
+        "signer_status": "active",
+        "group": group,
+        "limit": None,
+        "valid_from": None,
+        "valid_until": None,
+        **change,
+    }
+
+
+def mandate(words: list[str] | None = None, bands: list | None = None, reason: str = "board resolution") -> dict:
+    return {
+        "id": 1,
+        "bands": bands or [{"up_to": None, "any_of": [[{"group": "A", "count": 2}]]}],
+        "words": words or ["Any amount: 2 of group A"],
+        "reason": reason,
+        "changed_by": "ivy",
+        "changed_at": WHEN,
+        "previous_bands": None,
+    }
+
+
+def account(number: str = "12345678", name: str = "Example Trading Ltd", signatories=None, mandate_=None, **change):
+    rows = signatories if signatories is not None else [signatory(i, f"DIR-{i}", f"Director {i}") for i in (1, 2, 3)]
+    return {
+        "number": number,
+        "name": name,
+        "status": "active",
+        "always_refer": False,
+        "instruction": "",
+        "signatory_count": len(rows),
+        "signatories": rows,
+        "mandate": mandate_,
+        "created_at": WHEN,
+        "updated_at": WHEN,
+        **change,
+    }
+
+
+def candidate(signer: str = "DIR-1", score: float = 0.95, decision: str = "genuine", references=(12, 11)) -> dict:
+    return {
+        "signer": signer,
+        "name": f"Director {signer[-1]}",
+        "score": score,
+        "decision": decision,
+        "references": list(references),
+    }
+
+
+def cheque(id: int = 1, decision: str = "refer", signatures=None, reasons=None, **change) -> dict:
+    return {
+        "id": id,
+        "decision": decision,
+        "signatures": signatures
+        if signatures is not None
+        else [
+            {
+                "box": [60, 20, 80, 30],
+                "signer": "DIR-1",
+                "decision": "genuine",
+                "score": 0.95,
+                "candidates": [candidate()],
+            }
+        ],
+        "mandate": {
+            "band": 0,
+            "satisfied": None,
+            "reasons": reasons if reasons is not None else ["needs 2 of group A, found 1"],
+        },
+        "account": "12345678",
+        "account_name": "Example Trading Ltd",
+        "instruction": "",
+        "amount": "250.00",
+        "cheque_date": "2026-12-01",
+        "cheque_reference": "CHQ-1",
+        "thresholds": {"accept": 0.9189308, "reject": 0.0547402, "eer": 0.6},
+        "model_version": "m1",
+        "requested_by": "clara",
+        "created_at": WHEN,
+        "processing_ms": 40,
+        "reviews": [],
+        "image_url": "http://testserver/api/v1/cheques/1/image/",
+        **change,
+    }

@@ -169,6 +169,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "VerificationBatchStatusEnum": "apps.verifications.models.VerificationBatch.Status",
         "BatchItemStatusEnum": "apps.verifications.models.BatchItem.Status",
+        "BankAccountStatusEnum": "apps.mandates.models.BankAccount.Status",
     },
 }
 
