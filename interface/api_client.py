@@ -182,6 +182,8 @@ RESPONSES: dict[tuple[str, str], type[ApiModel]] = {
     ("PATCH", "signers/{id}/"): Signer,
     ("GET", "signers/{signer_key}/references/"): Page[Reference],
     ("POST", "signers/{signer_key}/references/"): ReferenceUploadResult,
+    ("POST", "signers/{signer_key}/references/{id}/accept/"): Reference,
+    ("POST", "signers/{signer_key}/references/{id}/reject/"): Reference,
     ("POST", "verifications/"): Verification,
     ("GET", "verifications/"): Page[Verification],
     ("GET", "verifications/{id}/"): Verification,
@@ -398,9 +400,18 @@ class ApiClient:
         except ValidationError as error:
             if isinstance(error.body, dict) and "rejected" in error.body:
                 return _parse(
-                    ReferenceUploadResult, {"accepted": [], **error.body}, "POST signers/{signer_key}/references/ (400)"
+                    ReferenceUploadResult,
+                    {"accepted": [], "flagged": [], **error.body},
+                    "POST signers/{signer_key}/references/ (400)",
                 )
             raise
+
+    def settle_reference(self, signer: str | int, reference_id: int, accept: bool) -> Reference:
+        """Accept (use it) or reject (never use it) a reference the upload flagged."""
+        action = "accept" if accept else "reject"
+        return self._read(
+            "POST", f"signers/{{signer_key}}/references/{{id}}/{action}/", {"signer_key": signer, "id": reference_id}
+        )
 
     def reference_image(self, signer: str | int, reference_id: int, preprocessed: bool = False) -> bytes:
         kind = "preprocessed" if preprocessed else "image"

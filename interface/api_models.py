@@ -63,6 +63,14 @@ class Signer(ApiModel):
     full_name: str
     status: str = "active"
     reference_count: int = 0
+    pending_reference_count: int = 0
+
+
+class ReferenceFlag(ApiModel):
+    component = "ReferenceFlag"
+    code: str
+    message: str
+    score: float
 
 
 class Reference(ApiModel):
@@ -70,6 +78,10 @@ class Reference(ApiModel):
     id: int
     signer: int
     original_name: str
+    status: str = "active"  # active (used), pending_review (flagged: waits for a person), rejected
+    flag: ReferenceFlag | None = None
+    source: str = "signature_card"
+    source_verification_id: int | None = None
 
 
 class ReferenceRejection(ApiModel):
@@ -82,6 +94,7 @@ class ReferenceRejection(ApiModel):
 class ReferenceUploadResult(ApiModel):
     component = "ReferenceUploadResult"
     accepted: list[Reference]
+    flagged: list[Reference] = []
     rejected: list[ReferenceRejection]
 
 

@@ -121,3 +121,20 @@ def _fresh_serving_failures():
     serving = sys.modules.get("apps.modelregistry.serving")  # not loaded: nothing remembered
     if serving is not None:
         serving._failures.clear()
+
+
+@pytest.fixture(scope="session")
+def calibrated_model_dir(tmp_path_factory) -> Path:
+    from .calibrated import write_calibrated_tiny_model
+
+    return write_calibrated_tiny_model(tmp_path_factory.mktemp("calibrated-tiny-model"))
+
+
+@pytest.fixture
+def calibrated_version(db, calibrated_model_dir):
+    """A tiny model whose scoring tells synthetic writers apart (``testsupport.calibrated``), active."""
+    from apps.modelregistry.services import register_model_dir
+
+    version, _ = register_model_dir(calibrated_model_dir, activate=True)
+    version.refresh_from_db()
+    return version

@@ -100,6 +100,17 @@ if result:
             hide_index=True,
             width="content",
         )
+    if result.flagged:
+        st.warning(
+            f"{len(result.flagged)} image(s) flagged: far from this signer's other references (another "
+            "person's signature on the card?). They are kept out of verification until accepted below.",
+            icon=":material/flag:",
+        )
+        st.dataframe(
+            [{"file": row.original_name, "reference id": row.id, "reason": row.flag.message} for row in result.flagged],
+            hide_index=True,
+            width="stretch",
+        )
     if result.rejected:
         st.error(f"{len(result.rejected)} image(s) rejected.", icon=":material/cancel:")
         st.dataframe(
@@ -108,8 +119,36 @@ if result:
             width="stretch",
         )
 
-references = ui.guarded(lambda: client.list_references(signer.external_id), "Cannot load references", stop=False)
-if references is not None:
+listed = ui.guarded(lambda: client.list_references(signer.external_id), "Cannot load references", stop=False)
+if listed is not None:
+    references = [ref for ref in listed if ref.status == "active"]
+    flagged = [ref for ref in listed if ref.status == "pending_review"]
+    if flagged:
+        st.subheader("Flagged references")
+        st.caption(
+            "Each was far from the signer's other references when it was uploaded. Accept it if it is the "
+            "signer's own signature (verifications then use it); reject it if it is not."
+        )
+        may_settle = ui.can("signers.change_referencesignature")
+        for ref in flagged:
+            columns = st.columns([1, 3, 1, 1])
+            with columns[0]:
+                ui.show_image(
+                    ui.session_bytes(
+                        ("r", signer.external_id, ref.id, False),
+                        lambda ref=ref: client.reference_image(signer.external_id, ref.id),
+                    ),
+                    f"#{ref.id}",
+                )
+            columns[1].markdown(f"**{ref.original_name}**  \n{ref.flag.message if ref.flag else ''}")
+            for column, accept, label in ((columns[2], True, "Accept"), (columns[3], False, "Reject")):
+                if column.button(label, key=f"settle_{ref.id}_{label}", disabled=not may_settle):
+                    try:
+                        client.settle_reference(signer.external_id, ref.id, accept=accept)
+                    except ApiError as error:
+                        ui.show_error(error, f"Reference {ref.id} not changed")
+                    else:
+                        st.rerun()
     count = len(references)
     if count < RECOMMENDED_REFERENCES:
         st.warning(

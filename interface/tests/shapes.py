@@ -51,6 +51,7 @@ def signer(id: int = 4, external_id: str = "ACC-1", full_name: str = "Ann Smith"
         "full_name": full_name,
         "status": "active",
         "reference_count": 3,
+        "pending_reference_count": 0,
         "created_at": WHEN,
         "updated_at": WHEN,
         **change,
@@ -67,8 +68,14 @@ def reference(id: int, signer: int = 4, external_id: str = "ACC-1", original_nam
         "content_type": "image/png",
         "quality": quality(),
         "model_versions": [1],
+        "status": "active",
+        "flag": None,
+        "source": "signature_card",
+        "source_verification_id": None,
         "enrolled_by": "ivan",
         "created_at": WHEN,
+        "reviewed_by": None,
+        "reviewed_at": None,
         "image_url": f"{url}/image/",
         "preprocessed_url": f"{url}/preprocessed/",
         **change,
@@ -91,12 +98,30 @@ def rejection(filename: str, code: str, message: str) -> dict:
     return {"filename": filename, "code": code, "message": message}
 
 
-def upload_result(accepted: list[dict], rejected: list[dict]) -> dict:
-    return {"accepted": accepted, "rejected": rejected}
+def flag(score: float = 0.01, compared_with: int = 3) -> dict:
+    return {
+        "code": "inconsistent_reference",
+        "message": f"Far from this signer's other references: score {score:.3f} against {compared_with}.",
+        "score": score,
+        "reject_threshold": 0.2,
+        "compared_with": compared_with,
+        "model_version": "m1",
+    }
+
+
+def upload_result(accepted: list[dict], rejected: list[dict], flagged: list[dict] | None = None) -> dict:
+    return {"accepted": accepted, "flagged": flagged or [], "rejected": rejected}
 
 
 def review(final_decision: str = "genuine", comment: str = "", reviewer: str = "clara", **change) -> dict:
-    return {"final_decision": final_decision, "comment": comment, "reviewer": reviewer, "created_at": WHEN, **change}
+    return {
+        "final_decision": final_decision,
+        "comment": comment,
+        "reviewer": reviewer,
+        "created_at": WHEN,
+        "reference_growth": None,
+        **change,
+    }
 
 
 def verification(
@@ -117,6 +142,7 @@ def verification(
             {"reference": 13, "distance": 0.3},
         ],
         "thresholds": {"accept": 0.7, "reject": 0.35, "eer": 0.5},
+        "reference_count": 3,
         "model_version": "sigverify-resnet18",
         "model_version_id": 1,
         "cheque_reference": "",

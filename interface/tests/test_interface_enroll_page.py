@@ -120,3 +120,62 @@ def test_role_without_permission_sees_the_refusal(open_app, fake_api):
     next(b for b in at.button if b.label == "Create signer").click().run()
     assert not at.exception
     assert "Your role does not allow this." in at.error[0].value
+
+
+def test_a_flagged_reference_is_shown_and_accepted(open_app, fake_api, png):
+    fake_api.on("GET", "signers/", json=shapes.page([SIGNER]))
+    refs = [shapes.reference(i, signer=7, external_id="ACC-7") for i in (1, 2, 3)]
+    flagged = shapes.reference(
+        4, signer=7, external_id="ACC-7", original_name="other.png", status="pending_review", flag=shapes.flag()
+    )
+    listed = refs + [flagged]
+    fake_api.on("GET", "signers/ACC-7/references/", handler=lambda r: fake_api.reply(json=shapes.page(list(listed))))
+    for i in (1, 2, 3, 4):
+        fake_api.on("GET", f"signers/ACC-7/references/{i}/image/", body=png())
+
+    def accept(request):
+        listed[-1] = {**flagged, "status": "active", "flag": None}
+        return fake_api.reply(json=listed[-1])
+
+    fake_api.on("POST", "signers/ACC-7/references/4/accept/", handler=accept)
+    fake_api.on(
+        "POST",
+        "signers/ACC-7/references/",
+        status=201,
+        json=shapes.upload_result([], [], flagged=[flagged]),
+    )
+    at = open_app("integrator", page=PAGE)
+    at.radio(key="enroll_mode").set_value("Existing signer").run()
+    at.text_input(key="enroll_query").input("Lind").run()
+    at.file_uploader[0].set_value([("other.png", png(), "image/png")]).run()
+    next(b for b in at.button if b.label.startswith("Upload 1")).click().run()
+    assert not at.exception
+    assert "1 image(s) flagged" in at.warning[0].value
+    assert list(at.dataframe[0].value["file"]) == ["other.png"]
+    assert "Flagged references" in [h.value for h in at.subheader]
+    assert "ACC-7 has 3 reference signatures." in at.info[0].value  # the flagged one is not counted
+
+    next(b for b in at.button if b.label == "Accept").click().run()
+    assert not at.exception
+    assert len(fake_api.received("POST", "signers/ACC-7/references/4/accept/")) == 1
+    assert "Flagged references" not in [h.value for h in at.subheader]
+    assert "ACC-7 has 4 reference signatures." in at.info[0].value
+
+
+def test_without_the_change_permission_flagged_references_cannot_be_settled(open_app, fake_api, png):
+    fake_api.on("GET", "signers/", json=shapes.page([SIGNER]))
+    flagged = shapes.reference(4, signer=7, external_id="ACC-7", status="pending_review", flag=shapes.flag())
+    fake_api.on("GET", "signers/ACC-7/references/", json=shapes.page([flagged]))
+    fake_api.on("GET", "signers/ACC-7/references/4/image/", body=png())
+    enroll_only = [
+        "signers.view_signer",
+        "signers.add_signer",
+        "signers.view_referencesignature",
+        "signers.add_referencesignature",
+    ]
+    at = open_app("integrator", page=PAGE, permissions=enroll_only)
+    at.radio(key="enroll_mode").set_value("Existing signer").run()
+    at.text_input(key="enroll_query").input("Lind").run()
+    assert not at.exception
+    settle = [b for b in at.button if b.label in ("Accept", "Reject")]
+    assert len(settle) == 2 and all(b.disabled for b in settle)

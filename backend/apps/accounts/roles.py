@@ -30,13 +30,15 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "clearing.view_clearingfile",
         "clearing.add_clearingfile",
     ],
-    # An API client of the bank's systems: enrolls signers, keeps accounts and mandates, verifies.
+    # An API client of the bank's systems: enrolls signers (and settles flagged references), keeps accounts
+    # and mandates, verifies.
     INTEGRATOR: [
         "signers.view_signer",
         "signers.add_signer",
         "signers.change_signer",
         "signers.view_referencesignature",
         "signers.add_referencesignature",
+        "signers.change_referencesignature",  # accept or reject a flagged reference
         "signers.delete_referencesignature",
         "verifications.add_verification",
         "verifications.view_verification",

@@ -135,8 +135,10 @@ def clear_cache() -> None:
         _failures.clear()
 
 
-def thresholds_in_force(version: ModelVersion) -> dict:
-    """The thresholds a decision made now uses: the version row's, which follow its operating policy."""
+def thresholds_in_force(version: ModelVersion, references: int | None = None) -> dict:
+    """The thresholds a decision made now uses: the version row's, which follow its operating policy.
+
+    ``references``: the R the decision compares with (thresholds per R where the version has them)."""
     return {
         "accept": version.accept_threshold,
         "reject": version.reject_threshold,

@@ -42,6 +42,15 @@ def reference_upload_path(instance, filename):
 
 
 class ReferenceSignature(models.Model):
+    class Source(models.TextChoices):
+        SIGNATURE_CARD = "signature_card", "Signature card"
+        CONFIRMED_CHEQUE = "confirmed_cheque", "Confirmed cheque"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active (used for verification)"
+        PENDING_REVIEW = "pending_review", "Pending review (flagged, not used)"
+        REJECTED = "rejected", "Rejected (not used)"
+
     signer = models.ForeignKey(Signer, on_delete=models.CASCADE, related_name="references")
     image = models.FileField(upload_to=reference_upload_path, max_length=300)
     sha256 = models.CharField(max_length=64)
@@ -52,6 +61,23 @@ class ReferenceSignature(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    source = models.CharField(
+        max_length=20, choices=Source.choices, default=Source.SIGNATURE_CARD, help_text="Where the image came from."
+    )
+    # An id, not a foreign key: verifications sit a layer above signers (apps/README.md).
+    source_verification_id = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="The verification whose confirmed genuine signature this is."
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    flag = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Why it waits for a person, e.g. {"code": "inconsistent_reference", "score": 0.02, ...}.',
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["signer_id", "created_at", "id"]
@@ -61,6 +87,10 @@ class ReferenceSignature(models.Model):
 
     def __str__(self):
         return f"reference {self.pk} of {self.signer.external_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
 
 
 class ReferenceEmbedding(models.Model):

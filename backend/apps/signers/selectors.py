@@ -1,14 +1,23 @@
 from __future__ import annotations
 
 import numpy as np
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from .models import ReferenceEmbedding, ReferenceSignature, Signer
 
+ACTIVE = ReferenceSignature.Status.ACTIVE
+PENDING = ReferenceSignature.Status.PENDING_REVIEW
+REJECTED = ReferenceSignature.Status.REJECTED
+
 
 def signer_list() -> QuerySet[Signer]:
-    return Signer.objects.annotate(reference_count=Count("references"))
+    """Signers with ``reference_count`` (the references verifications use) and
+    ``pending_reference_count`` (flagged ones waiting for a person)."""
+    return Signer.objects.annotate(
+        reference_count=Count("references", filter=Q(references__status=ACTIVE)),
+        pending_reference_count=Count("references", filter=Q(references__status=PENDING)),
+    )
 
 
 def find_signer(key, queryset: QuerySet[Signer] | None = None) -> Signer | None:
@@ -30,14 +39,24 @@ def get_signer(key, queryset: QuerySet[Signer] | None = None) -> Signer:
     return signer
 
 
-def reference_list(signer: Signer) -> QuerySet[ReferenceSignature]:
-    return signer.references.select_related("enrolled_by", "signer").prefetch_related("embeddings")
+def reference_list(signer: Signer, status: str | None = None) -> QuerySet[ReferenceSignature]:
+    references = signer.references.select_related("enrolled_by", "reviewed_by", "signer").prefetch_related("embeddings")
+    return references.filter(status=status) if status else references
 
 
-def reference_embeddings(signer: Signer, model_version) -> tuple[list[int], np.ndarray]:
-    """(reference ids, (R, D) float32 matrix) of the signer's references under ``model_version``."""
+def active_reference_count(signer: Signer) -> int:
+    return signer.references.filter(status=ACTIVE).count()
+
+
+def reference_embeddings(signer: Signer, model_version, exclude: tuple[int, ...] = ()) -> tuple[list[int], np.ndarray]:
+    """(reference ids, (R, D) float32 matrix) of the signer's active references under ``model_version``:
+    what a verification compares with. Flagged (pending review) and rejected references are left out;
+    ``exclude``: reference ids to leave out too."""
     rows = list(
-        ReferenceEmbedding.objects.filter(reference__signer=signer, model_version=model_version)
+        ReferenceEmbedding.objects.filter(
+            reference__signer=signer, reference__status=ACTIVE, model_version=model_version
+        )
+        .exclude(reference_id__in=exclude)
         .order_by("reference_id")
         .values_list("reference_id", "vector")
     )
@@ -48,18 +67,30 @@ def reference_embeddings(signer: Signer, model_version) -> tuple[list[int], np.n
     return ids, matrix
 
 
+def reference_embedding_vector(reference: ReferenceSignature, model_version) -> np.ndarray | None:
+    row = ReferenceEmbedding.objects.filter(reference=reference, model_version=model_version).first()
+    return row.as_array() if row else None
+
+
+def embeddable_references() -> QuerySet[ReferenceSignature]:
+    """References a model version must embed before it serves: active ones and flagged ones (a person
+    may accept those later); rejected ones never serve."""
+    return ReferenceSignature.objects.exclude(status=REJECTED)
+
+
 def reference_count() -> int:
-    return ReferenceSignature.objects.count()
+    return embeddable_references().count()
 
 
 def embedded_reference_count(model_version) -> int:
-    return ReferenceEmbedding.objects.filter(model_version=model_version).count()
+    return ReferenceEmbedding.objects.filter(model_version=model_version).exclude(reference__status=REJECTED).count()
 
 
 def unembedded_reference_ids(model_version) -> list[int]:
     """References with no embedding under ``model_version`` (what its promotion must compute)."""
     return list(
-        ReferenceSignature.objects.exclude(embeddings__model_version=model_version)
+        embeddable_references()
+        .exclude(embeddings__model_version=model_version)
         .order_by("pk")
         .values_list("pk", flat=True)
     )

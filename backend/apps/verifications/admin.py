@@ -48,6 +48,7 @@ class VerificationAdmin(ReadOnlyAdmin):
         "signer",
         "decision",
         "score",
+        "reference_count",
         "model_version",
         "requested_by",
         "cheque_reference",
@@ -67,6 +68,7 @@ class VerificationAdmin(ReadOnlyAdmin):
         "score",
         "z_score",
         "thresholds",
+        "reference_count",
         "distances",
         "model_version",
         "cheque_reference",
@@ -147,7 +149,7 @@ class ReviewAdmin(admin.ModelAdmin):
     """Reviews are added (through ``record_review``), never changed or deleted."""
 
     form = ReviewForm
-    list_display = ("verification", "final_decision", "reviewer", "created_at")
+    list_display = ("verification", "final_decision", "reviewer", "created_at", "added_as_reference")
     list_filter = ("final_decision",)
     search_fields = ("verification__signer__external_id", "comment")
     raw_id_fields = ("verification",)
@@ -157,6 +159,10 @@ class ReviewAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="added as reference", boolean=True)
+    def added_as_reference(self, obj):
+        return bool((obj.reference_growth or {}).get("added"))
 
     def save_model(self, request, obj, form, change):
         review = services.record_review(
@@ -169,9 +175,22 @@ class ReviewAdmin(admin.ModelAdmin):
 class BatchItemInline(admin.TabularInline):
     model = BatchItem
     extra = 0
-    fields = ("index", "signer_key", "cheque_reference", "status", "verification", "error_code", "error_message")
+    fields = (
+        "index",
+        "signer_key",
+        "cheque_reference",
+        "status",
+        "verification",
+        "reference_count",
+        "error_code",
+        "error_message",
+    )
     readonly_fields = fields
     can_delete = False
+
+    @admin.display(description="R")
+    def reference_count(self, obj):
+        return obj.verification.reference_count if obj.verification_id else "-"
 
     def has_add_permission(self, request, obj=None):
         return False

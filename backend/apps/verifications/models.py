@@ -38,6 +38,9 @@ class Verification(models.Model):
     distances = models.JSONField(default=list, help_text='[{"reference": id, "distance": d}, ...]')
     decision = models.CharField(max_length=16, choices=Decision.choices, db_index=True)
     thresholds = models.JSONField(default=dict, help_text="The accept/reject thresholds used for the decision.")
+    reference_count = models.PositiveSmallIntegerField(
+        default=0, help_text="R: how many references the questioned signature was compared with."
+    )
     quality = models.JSONField(default=dict, blank=True)
     model_version = models.ForeignKey(
         "modelregistry.ModelVersion", on_delete=models.PROTECT, related_name="verifications"
@@ -91,6 +94,12 @@ class Review(models.Model):
     final_decision = models.CharField(max_length=16, choices=FinalDecision.choices)
     comment = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    reference_growth = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='After a genuine call: whether the signature joined the references, e.g. {"added": true, '
+        '"reference": 12} or {"added": false, "code": "policy_off", "message": "..."}.',
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -12,11 +12,12 @@ from django.db import IntegrityError, transaction
 from apps.core.exceptions import Conflict, ServiceError
 from apps.core.images import decode_bytes, preprocess_bytes, read_upload, sha256_bytes, sniff_image_type
 from apps.modelregistry.selectors import get_active_version
-from apps.modelregistry.serving import require_verifier, thresholds_in_force
+from apps.modelregistry.serving import require_verifier
 from apps.signers.models import Signer
+from apps.signers.scoring import score_against
 from apps.signers.selectors import reference_embeddings
+from apps.signers.services import grow_from_confirmed_cheque
 from sigverify.cheque import find_signature_region
-from sigverify.scoring import decide
 from sigverify.signature_finder import find_signatures
 
 from .models import Decision, Review, Verification
@@ -75,9 +76,7 @@ def verify_signature(
     data = read_upload(image)
     array, quality = preprocess_bytes(data, version.input_size, crop=crop)
     embedding = verifier.embed_arrays([array])[0]
-    result = verifier.score(embedding, reference_matrix)
-    thresholds = thresholds_in_force(version)  # recorded with the row: what this decision used
-    decision = decide(result.score, thresholds["accept"], thresholds["reject"])
+    result = score_against(version, verifier, embedding, reference_matrix)
     distances = [
         {"reference": ref_id, "distance": round(float(d), 6)}
         for ref_id, d in zip(reference_ids, result.distances, strict=True)
@@ -93,8 +92,9 @@ def verify_signature(
         score=float(result.score),
         z_score=float(result.z),
         distances=distances,
-        decision=decision,
-        thresholds=thresholds,
+        decision=result.decision,
+        thresholds=result.thresholds,  # what this decision used
+        reference_count=result.references,
         quality=quality,
         model_version=version,
         requested_by=user if (user is not None and user.is_authenticated) else None,
@@ -154,12 +154,39 @@ def check_review(*, verification: Verification, final_decision: str, comment: st
 def record_review(*, verification: Verification, reviewer, final_decision: str, comment: str = "") -> Review:
     """The human's final call. One review per verification; the model's answer is untouched.
     Overruling the model needs a comment (``CommentRequired``), from the API, the admin or
-    the interface alike."""
+    the interface alike. A genuine call may add the signature to the signer's references
+    (``grow_references``); what became of it is kept on the review (``reference_growth``)."""
     check_review(verification=verification, final_decision=final_decision, comment=comment)
     try:
         with transaction.atomic():
-            return Review.objects.create(
+            review = Review.objects.create(
                 verification=verification, reviewer=reviewer, final_decision=final_decision, comment=comment or ""
             )
     except IntegrityError as exc:
         raise Conflict("This verification already has a review.", code="already_reviewed") from exc
+    if final_decision == Review.FinalDecision.GENUINE:
+        review.reference_growth = grow_references(verification, reviewer)
+        review.save(update_fields=["reference_growth"])
+    return review
+
+
+def grow_references(verification: Verification, user=None) -> dict:
+    """Offer a signature confirmed genuine to the signer's references (the rules are
+    ``signers.services.grow_from_confirmed_cheque``'s). The review stands whatever happens here:
+    a refusal, or a model that cannot load now, is the answer's ``code`` and ``message``."""
+
+    def read_image() -> bytes:
+        with default_storage.open(verification.image.name, "rb") as fh:
+            return fh.read()
+
+    try:
+        growth = grow_from_confirmed_cheque(
+            signer=verification.signer,
+            read_image=read_image,
+            crop=verification.crop,
+            verification_id=verification.pk,
+            user=user,
+        )
+    except ServiceError as exc:
+        return {"added": False, "code": exc.code, "message": exc.message}
+    return growth.as_dict()

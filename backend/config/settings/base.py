@@ -248,3 +248,15 @@ SIGVERIFY_CLEARING_ACCOUNT_RULES = env.json("SIGVERIFY_CLEARING_ACCOUNT_RULES", 
 SIGVERIFY_IDEMPOTENCY_KEEP_HOURS = env.int("SIGVERIFY_IDEMPOTENCY_KEEP_HOURS", default=24)
 if SIGVERIFY_IDEMPOTENCY_KEEP_HOURS < 24:
     raise ValueError("SIGVERIFY_IDEMPOTENCY_KEEP_HOURS must be at least 24: clients may retry for a day")
+
+# --- References that grow ---
+# Whether a review confirming a verification as genuine may add that signature to the signer's references
+# (the bank's policy; off by default), up to how many active references, and how consistent with the
+# existing ones it must be: "genuine" (at or above the accept threshold) or "refer" (not below reject).
+SIGVERIFY_GROW_REFERENCES = env.bool("SIGVERIFY_GROW_REFERENCES", default=False)
+SIGVERIFY_MAX_REFERENCES = env.int("SIGVERIFY_MAX_REFERENCES", default=10)
+if SIGVERIFY_MAX_REFERENCES < 1:
+    raise ValueError("SIGVERIFY_MAX_REFERENCES must be at least 1")
+SIGVERIFY_GROW_MIN_DECISION = env("SIGVERIFY_GROW_MIN_DECISION", default="genuine")
+if SIGVERIFY_GROW_MIN_DECISION not in ("genuine", "refer"):
+    raise ValueError("SIGVERIFY_GROW_MIN_DECISION must be genuine or refer")

@@ -70,6 +70,8 @@ ENDPOINTS = [
         None,
         SIGNER_READERS,
     ),
+    ("reference-accept", "post", "/api/v1/signers/{signer}/references/{reference}/accept/", None, SIGNER_WRITERS),
+    ("reference-reject", "post", "/api/v1/signers/{signer}/references/{reference}/reject/", None, SIGNER_WRITERS),
     ("reference-delete", "delete", "/api/v1/signers/{signer}/references/{reference}/", None, SIGNER_WRITERS),
     ("verification-list", "get", "/api/v1/verifications/", None, VERIFIERS),
     (

@@ -18,6 +18,16 @@ urlpatterns = [
         name="signer-reference-image",
     ),
     path(
+        "<str:signer_key>/references/<int:pk>/accept/",
+        ReferenceViewSet.as_view({"post": "accept"}),
+        name="signer-reference-accept",
+    ),
+    path(
+        "<str:signer_key>/references/<int:pk>/reject/",
+        ReferenceViewSet.as_view({"post": "reject"}),
+        name="signer-reference-reject",
+    ),
+    path(
         "<str:signer_key>/references/<int:pk>/preprocessed/",
         ReferenceViewSet.as_view({"get": "preprocessed"}),
         name="signer-reference-preprocessed",

@@ -4,6 +4,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from apps.core.exceptions import error_body
@@ -12,7 +13,7 @@ from apps.core.images import preprocess_bytes
 from apps.core.permissions import ActionPermissions
 from apps.modelregistry.selectors import get_active_version
 from apps.signers import selectors, services
-from apps.signers.models import Signer
+from apps.signers.models import ReferenceSignature, Signer
 
 from .serializers import (
     ReferenceSerializer,
@@ -24,12 +25,20 @@ from .serializers import (
 VIEW_SIGNER = ["signers.view_signer"]
 CHANGE_SIGNER = ["signers.view_signer", "signers.change_signer"]
 VIEW_REF = ["signers.view_signer", "signers.view_referencesignature"]
+REVIEW_REF = VIEW_REF + ["signers.change_referencesignature"]
 
 SIGNER_KEY = OpenApiParameter(
     "id", OpenApiTypes.STR, OpenApiParameter.PATH, description="Signer id or external id (the external id wins)."
 )
 SIGNER_KEY_NESTED = OpenApiParameter(
     "signer_key", OpenApiTypes.STR, OpenApiParameter.PATH, description="Signer id or external id."
+)
+REFERENCE_STATUS = OpenApiParameter(
+    "status",
+    OpenApiTypes.STR,
+    OpenApiParameter.QUERY,
+    enum=ReferenceSignature.Status.values,
+    description="Only references in this status (active: used for verification; pending_review: flagged).",
 )
 IMAGE_RESPONSE = OpenApiResponse(OpenApiTypes.BINARY, description="The image file.")
 PNG_RESPONSE = OpenApiResponse(OpenApiTypes.BINARY, description="PNG of the preprocessed array the model sees.")
@@ -104,11 +113,13 @@ class SignerViewSet(
 
 
 @extend_schema(parameters=[SIGNER_KEY_NESTED])
+@extend_schema_view(list=extend_schema(parameters=[REFERENCE_STATUS]))
 class ReferenceViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
 ):
-    """A signer's reference signatures: list, upload (multipart ``images``), retrieve, delete,
-    and the stored image or its preprocessed PNG."""
+    """A signer's reference signatures: list (with where each came from and its status), upload
+    (multipart ``images``), retrieve, delete, accept or reject a flagged one, and the stored
+    image or its preprocessed PNG."""
 
     serializer_class = ReferenceSerializer
     permission_classes = [ActionPermissions]
@@ -119,6 +130,8 @@ class ReferenceViewSet(
         "preprocessed": VIEW_REF,
         "create": VIEW_REF + ["signers.add_referencesignature"],
         "destroy": VIEW_REF + ["signers.delete_referencesignature"],
+        "accept": REVIEW_REF,
+        "reject": REVIEW_REF,
     }
     filter_backends = []
     queryset = Signer.objects.none()  # for the schema; get_queryset does the work
@@ -130,10 +143,16 @@ class ReferenceViewSet(
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
-            from apps.signers.models import ReferenceSignature
-
             return ReferenceSignature.objects.none()
         return selectors.reference_list(self.get_signer())
+
+    def filter_queryset(self, queryset):
+        wanted = self.request.query_params.get("status") if self.action == "list" else None
+        if wanted:
+            if wanted not in ReferenceSignature.Status.values:
+                raise ValidationError({"status": [f"Choose one of {', '.join(ReferenceSignature.Status.values)}."]})
+            queryset = queryset.filter(status=wanted)
+        return queryset
 
     def get_object(self):
         return get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
@@ -153,13 +172,13 @@ class ReferenceViewSet(
         upload = ReferenceUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         result = services.enroll_references(signer=signer, files=upload.validated_data["images"], user=request.user)
-        accepted = ReferenceSerializer(
-            selectors.reference_list(signer).filter(pk__in=[r.pk for r in result.accepted]),
-            many=True,
-            context=self.get_serializer_context(),
-        ).data
-        body = {"accepted": accepted, "rejected": result.rejected}
-        if not result.accepted:
+
+        def listed(references):
+            rows = selectors.reference_list(signer).filter(pk__in=[r.pk for r in references])
+            return ReferenceSerializer(rows, many=True, context=self.get_serializer_context()).data
+
+        body = {"accepted": listed(result.accepted), "flagged": listed(result.flagged), "rejected": result.rejected}
+        if not result.accepted and not result.flagged:
             messages = [f"{r['filename']}: {r['message']}" for r in result.rejected]
             body.update(
                 error_body(
@@ -173,6 +192,28 @@ class ReferenceViewSet(
 
     def perform_destroy(self, instance):
         services.reference_delete(instance)
+
+    def _reviewed(self, review):
+        reference = review(self.get_object(), user=self.request.user)
+        return Response(self.get_serializer(self.get_queryset().get(pk=reference.pk)).data)
+
+    @extend_schema(
+        request=None,
+        responses={200: ReferenceSerializer, 409: OpenApiResponse(description="Not pending review.")},
+    )
+    @action(detail=True, methods=["post"])
+    def accept(self, request, signer_key=None, pk=None):
+        """A person confirms a flagged reference is the signer's: verifications use it from now on."""
+        return self._reviewed(services.reference_accept)
+
+    @extend_schema(
+        request=None,
+        responses={200: ReferenceSerializer, 409: OpenApiResponse(description="Not pending review.")},
+    )
+    @action(detail=True, methods=["post"])
+    def reject(self, request, signer_key=None, pk=None):
+        """A person confirms a flagged reference is not the signer's: it is kept for the record, never used."""
+        return self._reviewed(services.reference_reject)
 
     @extend_schema(responses={(200, "image/*"): IMAGE_RESPONSE})
     @action(detail=True, methods=["get"])

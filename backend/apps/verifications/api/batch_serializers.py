@@ -60,11 +60,27 @@ class BatchItemSerializer(serializers.ModelSerializer):
     signer = serializers.CharField(source="signer_key")
     decision = serializers.CharField(source="verification.decision", allow_null=True, default=None)
     score = serializers.FloatField(source="verification.score", allow_null=True, default=None)
+    reference_count = serializers.IntegerField(
+        source="verification.reference_count",
+        allow_null=True,
+        default=None,
+        help_text="R: how many references the item was compared with.",
+    )
     error = serializers.SerializerMethodField()
 
     class Meta:
         model = BatchItem
-        fields = ["index", "signer", "cheque_reference", "status", "verification", "decision", "score", "error"]
+        fields = [
+            "index",
+            "signer",
+            "cheque_reference",
+            "status",
+            "verification",
+            "decision",
+            "score",
+            "reference_count",
+            "error",
+        ]
         read_only_fields = fields
         extra_kwargs = {"verification": {"help_text": "Id of the verification log row (GET /verifications/{id}/)."}}
 

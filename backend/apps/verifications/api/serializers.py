@@ -8,13 +8,31 @@ from apps.core.images import parse_crop
 from apps.verifications.models import Review, Verification
 
 
+class ReferenceGrowthSerializer(serializers.Serializer):
+    added = serializers.BooleanField(help_text="Whether the signature joined the signer's references.")
+    code = serializers.CharField(
+        help_text="added, policy_off, reference_cap, inconsistent, already_reference, duplicate, no_references, ..."
+    )
+    message = serializers.CharField()
+    reference = serializers.IntegerField(required=False, help_text="The new reference's id, when added.")
+    score = serializers.FloatField(required=False, help_text="Its score against the references before it.")
+
+
 class ReviewSerializer(serializers.ModelSerializer):
     reviewer = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    reference_growth = serializers.SerializerMethodField(
+        help_text="After a genuine call: whether the signature was added to the signer's references "
+        "(SIGVERIFY_GROW_REFERENCES), and why not. Null after a forgery call."
+    )
 
     class Meta:
         model = Review
-        fields = ["final_decision", "comment", "reviewer", "created_at"]
-        read_only_fields = ["reviewer", "created_at"]
+        fields = ["final_decision", "comment", "reviewer", "created_at", "reference_growth"]
+        read_only_fields = ["reviewer", "created_at", "reference_growth"]
+
+    @extend_schema_field(ReferenceGrowthSerializer(allow_null=True))
+    def get_reference_growth(self, obj):
+        return obj.reference_growth or None
 
 
 class ReviewInputSerializer(serializers.Serializer):
@@ -52,6 +70,9 @@ class VerificationSerializer(serializers.ModelSerializer):
     quality = ImageQualityField(read_only=True)
     distances = DistanceSerializer(many=True, read_only=True)
     thresholds = ThresholdsSerializer(read_only=True)
+    reference_count = serializers.IntegerField(
+        read_only=True, help_text="R: how many of the signer's references it was compared with."
+    )
     crop = serializers.ListField(child=serializers.IntegerField(), allow_null=True, read_only=True)
     review = serializers.SerializerMethodField()
     image_url = serializers.SerializerMethodField()
@@ -69,6 +90,7 @@ class VerificationSerializer(serializers.ModelSerializer):
             "z_score",
             "distances",
             "thresholds",
+            "reference_count",
             "model_version",
             "model_version_id",
             "cheque_reference",

@@ -21,6 +21,7 @@ RECORD_FIELDS = {
     "z_score",
     "distances",
     "thresholds",
+    "reference_count",
     "model_version",
     "model_version_id",
     "cheque_reference",
@@ -52,6 +53,7 @@ def test_verify_answers_the_full_record(client_for, enrolled_signer, active_vers
     assert body["decision"] in {"genuine", "refer", "forgery"}
     assert 0.0 <= body["score"] <= 1.0
     assert len(body["distances"]) == 3
+    assert body["reference_count"] == 3
     assert {d["reference"] for d in body["distances"]} == set(enrolled_signer.references.values_list("id", flat=True))
     assert body["model_version"] == active_version.name
     assert body["thresholds"]["accept"] == 0.6 and body["thresholds"]["reject"] == 0.4
@@ -61,6 +63,7 @@ def test_verify_answers_the_full_record(client_for, enrolled_signer, active_vers
     assert body["review"] is None
     row = Verification.objects.get(pk=body["id"])
     assert row.signer == enrolled_signer
+    assert row.reference_count == 3
     assert row.image.name.startswith("verifications/")
     # The decision follows the recorded thresholds.
     expected = "genuine" if row.score >= 0.6 else ("forgery" if row.score < 0.4 else "refer")

@@ -132,6 +132,7 @@ def test_a_batch_is_accepted_with_202_and_its_images_are_stored_before_the_answe
         "verification": None,
         "decision": None,
         "score": None,
+        "reference_count": None,
         "error": None,
     }
     assert len(callbacks) == 1  # queued only once the rows are committed
@@ -232,6 +233,7 @@ def test_running_a_batch_verifies_each_item_through_the_service_and_one_bad_imag
         result = by_index[index]
         assert result["status"] == "done" and result["error"] is None
         assert result["decision"] in ("genuine", "refer", "forgery") and 0 <= result["score"] <= 1
+        assert result["reference_count"] == 3  # the signer's three references
         row = client.get(f"/api/v1/verifications/{result['verification']}/").json()
         assert row["batch"] == batch_id and row["cheque_reference"] == f"CHQ-{index}"
         assert row["decision"] == result["decision"] and row["requested_by"] == client.user.username

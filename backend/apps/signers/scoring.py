@@ -1,0 +1,38 @@
+"""One way to score a signature against a signer's references, so that a verification, the
+consistency check of a newly enrolled reference and the check before a confirmed cheque joins the
+references all use the same calibration and the same thresholds for the same R."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from apps.modelregistry.serving import thresholds_in_force
+from sigverify.scoring import decide
+
+
+@dataclass
+class Scored:
+    score: float
+    z: float
+    references: int  # R: how many references it was compared with
+    thresholds: dict  # the accept/reject thresholds in force for that R
+    decision: str  # genuine, refer or forgery
+    distances: list = field(default_factory=list)
+
+
+def score_against(version, verifier, embedding, reference_matrix) -> Scored:
+    """Score ``embedding`` against the (R, D) ``reference_matrix`` under ``version`` (R >= 1)."""
+    matrix = np.asarray(reference_matrix)
+    result = verifier.score(embedding, matrix)
+    references = len(matrix)
+    thresholds = thresholds_in_force(version, references=references)
+    return Scored(
+        score=float(result.score),
+        z=float(result.z),
+        references=references,
+        thresholds=thresholds,
+        decision=decide(result.score, thresholds["accept"], thresholds["reject"]),
+        distances=list(result.distances),
+    )
