@@ -20,6 +20,7 @@ from django.conf import settings
 
 from apps.core.exceptions import ServiceUnavailable
 from sigverify.errors import ModelLoadError
+from sigverify.policy import thresholds_at
 from sigverify.weights import WEIGHTS_FILE
 
 from .models import ModelVersion
@@ -138,12 +139,18 @@ def clear_cache() -> None:
 def thresholds_in_force(version: ModelVersion, references: int | None = None) -> dict:
     """The thresholds a decision made now uses: the version row's, which follow its operating policy.
 
-    ``references``: the R the decision compares with (thresholds per R where the version has them)."""
-    return {
+    ``references``: the R the decision compares with. Where the version has a pair per R
+    (``by_references``), the pair of that R's bucket is used and ``references`` says which R it
+    was fitted for (None: the version's one pair serves every R)."""
+    base = {
         "accept": version.accept_threshold,
         "reject": version.reject_threshold,
         "eer": version.thresholds.get("eer"),
     }
+    if references is None:
+        return base
+    pair = thresholds_at({**(version.thresholds or {}), **base}, references)
+    return {**base, "accept": pair["accept"], "reject": pair["reject"], "references": pair["references"]}
 
 
 def require_verifier(version: ModelVersion | None):

@@ -57,6 +57,12 @@ class ThresholdsSerializer(serializers.Serializer):
     accept = serializers.FloatField(help_text="Score at or above: genuine.")
     reject = serializers.FloatField(help_text="Score below: forgery. Between the two: refer.")
     eer = serializers.FloatField(allow_null=True, required=False)
+    references = serializers.IntegerField(
+        allow_null=True,
+        required=False,
+        help_text="The R whose pair these are (the largest fitted R at or below the verification's); "
+        "null when the model version has one pair for every R.",
+    )
 
 
 class VerificationSerializer(serializers.ModelSerializer):
