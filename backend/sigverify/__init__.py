@@ -2,7 +2,8 @@
 
 Modules: ``preprocess`` (image -> ink map), ``cheque`` (the proposed signature region on a
 whole cheque), ``chequegen`` (generated whole cheques with exact signature boxes, for
-training and measuring the finder), ``datasets`` (layouts, manifests), ``cache`` (preprocessed store), ``pairs``
+training and measuring the finder), ``signature_finder`` (every signature on a whole cheque:
+a learned classifier of ink components; ``finder_training`` trains it), ``datasets`` (layouts, manifests), ``cache`` (preprocessed store), ``pairs``
 (writer-disjoint splits and pair lists), ``model`` (Siamese ResNet18), ``losses``, ``augment``,
 ``options`` (the training options, declared once), ``train``, ``scoring`` (calibrated score and
 decision, one calibration per number of references), ``writer_dependent`` (a classifier per signer

@@ -46,6 +46,7 @@ MIN_GROUP_HEIGHT = 0.05  # of the height: smaller groups are dots and dashes, no
 MIN_GROUP_INK = 4e-4  # of height squared
 THRESHOLD = 0.35  # component probability counted as signature ink
 GROW_THRESHOLD = 0.1  # near signature ink, a component this likely joins it
+INK_LEVEL = 0.5  # ink: darker than this share of the way from the paper to the darkest strokes
 MAX_COMPONENTS = 4000  # beyond, the smallest specks are dropped (noise)
 MODEL_PATH = Path(__file__).with_name("signature_finder.npz")
 CARD_PATH = Path(__file__).with_name("signature_finder.json")
@@ -142,7 +143,7 @@ def ink_mask(grey: np.ndarray) -> np.ndarray:
     paper, darkest = _percentile(cumulative, 75), _percentile(cumulative, 0.3)
     if paper - darkest < 24:
         return np.zeros(grey.shape, bool)
-    return grey < (paper + darkest) / 2
+    return grey < paper - INK_LEVEL * (paper - darkest)
 
 
 def _runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
