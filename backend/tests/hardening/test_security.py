@@ -366,6 +366,10 @@ def test_every_api_route_is_in_a_permission_matrix():
     from apps.mandates.tests.test_permissions import ROUTE_TEMPLATES
 
     covered |= {normalise(r) for r in ROUTE_TEMPLATES}
+    # clearing/tests/test_permissions.py::test_routes_permission_matrix
+    from apps.clearing.tests.test_permissions import ROUTE_TEMPLATES as CLEARING_ROUTES
+
+    covered |= {normalise(r) for r in CLEARING_ROUTES}
     routes = {normalise(r) for r in walk(get_resolver().url_patterns) if r.startswith("api/v1/")}
     uncovered = sorted(routes - covered)
     assert not uncovered, uncovered
