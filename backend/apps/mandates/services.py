@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-import numpy as np
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -25,9 +24,9 @@ from apps.modelregistry.selectors import get_active_version, validation_scores
 from apps.modelregistry.serving import require_verifier, thresholds_in_force
 from apps.signers.models import Signer
 from apps.signers.selectors import find_signer, reference_embeddings
-from sigverify import cheque as cheque_finder
 from sigverify.policy import Policy, thresholds_for
 from sigverify.scoring import decide
+from sigverify.signature_finder import find_signatures
 
 from . import rules
 from .models import AmountRule, BankAccount, ChequeDecision, ChequeReview, Mandate, Signatory
@@ -36,6 +35,8 @@ from .selectors import current_mandate, group_sizes, signatory_facts
 logger = logging.getLogger(__name__)
 
 MAX_SIGNATURES = 6  # boxes looked for on one cheque
+BOX_MARGIN = 0.15  # of the box's height, added on every side of a found signature
+LOW_FINDER_CONFIDENCE = 0.5  # a box the finder is less sure of is shown, but never judged on its own
 
 
 class NotFound(ServiceError):
@@ -224,65 +225,27 @@ def thresholds_for_amount(version, amount: Decimal) -> tuple[dict, list[str]]:
 # --- finding signatures --------------------------------------------------------------------------
 
 
-def find_signature_boxes(picture: Image.Image, limit: int = MAX_SIGNATURES) -> list[tuple[int, int, int, int]]:
-    """Every signature's (x, y, width, height) on a decoded cheque, left to right.
-
-    Uses ``sigverify.cheque.find_signatures`` where the ML core has one (several boxes); otherwise
-    finds the largest signature, blanks it and looks again, keeping boxes that hold a real share of
-    the first one's ink (a second signature, not a stray mark)."""
-    finder = getattr(cheque_finder, "find_signatures", None)
-    if finder is not None:
-        found = finder(picture)
-        boxes = [tuple(int(v) for v in getattr(item, "box", item)) for item in found][:limit]
-        return sorted(boxes)
-    grey = np.asarray(picture.convert("L"), dtype=np.uint8).copy()
-    boxes, first_ink = [], None
-    for _ in range(limit):
-        region = cheque_finder.find_signature_region(Image.fromarray(grey))
-        if not region.found:
-            break
-        x, y, w, h = region.box
-        ink = int((grey[y : y + h, x : x + w] < 128).sum())
-        if first_ink is None:
-            first_ink = ink
-        elif ink < 0.25 * first_ink:
-            break
-        boxes.extend(_split_at_gaps(grey, (int(x), int(y), int(w), int(h))))
-        grey[y : y + h, x : x + w] = 255
-    return sorted(boxes)[:limit]
+def find_signature_boxes(
+    picture: Image.Image, limit: int = MAX_SIGNATURES
+) -> list[tuple[tuple[int, int, int, int], float]]:
+    """Every signature on a decoded cheque as (x, y, width, height) and the finder's confidence,
+    left to right (``sigverify.signature_finder``, the learned finder of ink components). None
+    found is an answer too: the cheque is referred ("no signature found"), never judged on
+    whatever ink a layout rule would pick."""
+    found = find_signatures(picture)
+    kept = sorted(found, key=lambda f: -f.confidence)[:limit]
+    boxes = [(_padded(f.box, picture.size), float(f.confidence)) for f in kept]
+    return sorted(boxes, key=lambda item: item[0])
 
 
-def _split_at_gaps(grey: np.ndarray, box, gap_share: float = 0.025, min_share: float = 0.15):
-    """Signatures side by side that the finder joined: split the box at blank column runs wider
-    than ``gap_share`` of the cheque's width, keeping parts with ``min_share`` of the ink."""
-    x, y, w, h = box
-    ink = grey[y : y + h, x : x + w] < 128
-    columns = ink.any(axis=0)
-    gap = max(4, int(gap_share * grey.shape[1]))
-    parts, start, blank = [], None, 0
-    for index, has_ink in enumerate(np.append(columns, False)):
-        if has_ink:
-            if start is None:
-                start = index
-            blank = 0
-            end = index + 1
-        elif start is not None:
-            blank += 1
-            if blank >= gap or index == len(columns):
-                parts.append((start, end))
-                start, blank = None, 0
-    total = max(1, int(ink.sum()))
-    kept = [(a, b) for a, b in parts if ink[:, a:b].sum() >= min_share * total]
-    if len(kept) < 2:
-        return [box]
-    out = []
-    for a, b in kept:
-        rows = np.flatnonzero(ink[:, a:b].any(axis=1))
-        pad = 4
-        left, right = max(0, x + a - pad), min(grey.shape[1], x + b + pad)
-        top, bottom = max(0, y + rows[0] - pad), min(y + h, y + rows[-1] + 1 + pad)
-        out.append((int(left), int(top), int(right - left), int(bottom - top)))
-    return out
+def _padded(box, size, share: float = BOX_MARGIN) -> tuple[int, int, int, int]:
+    """The box grown on every side: the finder works at a reduced size and can clip a stroke's end,
+    and preprocessing finds the ink inside the crop anyway."""
+    x, y, w, h = (int(v) for v in box)
+    margin = max(4, int(share * h))
+    left, top = max(0, x - margin), max(0, y - margin)
+    right, bottom = min(size[0], x + w + margin), min(size[1], y + h + margin)
+    return left, top, max(1, right - left), max(1, bottom - top)
 
 
 # --- deciding a cheque --------------------------------------------------------------------------
@@ -293,6 +256,7 @@ class _Scored:
     box: tuple[int, int, int, int]
     candidates: list[dict]  # per signatory, best first: {"signer", "name", "score", "decision", "references"}
     problem: str | None  # why this box could not be judged
+    confidence: float | None = None  # the finder's
 
 
 def _to_amount(amount, amount_cents) -> Decimal:
@@ -360,8 +324,12 @@ def cheque_decide(
         else:
             unscored.append(signatory.signer.external_id)
 
-    boxes = find_signature_boxes(picture)
-    scored = _score_boxes(data, boxes, version, verifier, signatories, references, thresholds)
+    found = find_signature_boxes(picture)
+    scored = _score_boxes(data, [box for box, _ in found], version, verifier, signatories, references, thresholds)
+    for item, (_, confidence) in zip(scored, found, strict=True):
+        item.confidence = confidence
+        if confidence < LOW_FINDER_CONFIDENCE and item.problem is None:
+            item.problem = f"it may not be a signature (finder confidence {confidence:.2f})"
     matches = [
         rules.Match(index, candidate["signer"], candidate["decision"], candidate["score"])
         for index, item in enumerate(scored)
@@ -388,6 +356,7 @@ def cheque_decide(
             "signer": result.signatory,
             "decision": result.decision,
             "score": None if result.score is None else round(float(result.score), 6),
+            "finder_confidence": None if item.confidence is None else round(item.confidence, 3),
             "candidates": item.candidates,
         }
         for item, result in zip(scored, outcome.signatures, strict=True)

@@ -135,6 +135,9 @@ class SignatureResultSerializer(serializers.Serializer):
     signer = serializers.CharField(allow_null=True, help_text="External id of the signatory it matched, or null.")
     decision = serializers.CharField(help_text="genuine, refer or forgery (matches no signatory).")
     score = serializers.FloatField(allow_null=True)
+    finder_confidence = serializers.FloatField(
+        allow_null=True, required=False, help_text="How sure the signature finder is that the box holds a signature."
+    )
     candidates = CandidateSerializer(many=True, help_text="Every signatory compared, best first.")
 
 
