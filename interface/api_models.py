@@ -410,6 +410,7 @@ class Candidate(ApiModel):
     name: str
     score: float
     decision: str
+    accept: float | None = None  # this signatory's accept threshold (for their number of references)
     references: list[int]
 
 

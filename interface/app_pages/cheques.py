@@ -98,7 +98,8 @@ st.markdown(
 thresholds = cheque.thresholds
 # Every score on this screen and the thresholds read with the decimals the decisions need.
 scores = [c.score for s in cheque.signatures for c in s.candidates]
-digits = ui.decision_digits(scores, (thresholds.accept, thresholds.reject))
+accepts = {c.accept for s in cheque.signatures for c in s.candidates if c.accept is not None}
+digits = ui.decision_digits(scores, (thresholds.accept, thresholds.reject, *accepts))
 st.caption(
     f"A match is confident from {ui.threshold_text(thresholds.accept, digits)}; below "
     f"{ui.threshold_text(thresholds.reject, digits)} it matches no one. Model {cheque.model_version}."
@@ -167,6 +168,7 @@ for number, signature in enumerate(cheque.signatures, start=1):
                         {
                             "signatory": f"{c.name} ({c.signer})",
                             "score": f"{c.score:.{digits}f}",
+                            "confident from": "–" if c.accept is None else f"{c.accept:.{digits}f}",
                             "call": ui.DECISION_LABELS.get(c.decision, c.decision),
                         }
                         for c in signature.candidates

@@ -217,6 +217,7 @@ def thresholds_for_amount(version, amount: Decimal) -> tuple[dict, list[str]]:
         else:
             if stricter > thresholds["accept"]:
                 thresholds["accept"] = stricter
+            thresholds["stricter_accept"] = stricter  # holds for every R (see _score_boxes)
             thresholds["amount_rule_above"] = str(rule.above)
             thresholds["accept_far_skilled"] = rule.far_skilled
     return thresholds, reasons
@@ -309,7 +310,7 @@ def cheque_decide(
         raise InvalidImage("The image is empty.", code="empty_file")
     picture = decode_bytes(data)
 
-    thresholds, refer_reasons = thresholds_for_amount(version, value)
+    thresholds, refer_reasons = thresholds_for_amount(version, value)  # each signatory's R may refine them
     if account.status != BankAccount.Status.ACTIVE:
         refer_reasons.insert(0, f"account is {account.status}")
     signatories = list(
@@ -396,12 +397,19 @@ def _score_boxes(data, boxes, version, verifier, signatories, references, thresh
         for key, (ids, matrix) in references.items():
             result = verifier.score(embedding, matrix)
             distances = sorted(zip(ids, result.distances, strict=True), key=lambda pair: pair[1])
+            # the pair fitted for this signatory's number of references, never looser than the bank's amount rule
+            for_r = thresholds_in_force(version, references=len(ids))
+            accept = max(for_r["accept"], thresholds.get("stricter_accept") or 0.0)
+            reject = min(for_r["reject"], accept)
             candidates.append(
                 {
                     "signer": key,
                     "name": names[key],
                     "score": round(float(result.score), 6),
-                    "decision": decide(float(result.score), thresholds["accept"], thresholds["reject"]),
+                    "decision": decide(float(result.score), accept, reject),
+                    "accept": accept,
+                    "reject": reject,
+                    "reference_count": len(ids),
                     "references": [ref_id for ref_id, _ in distances],  # most similar first
                 }
             )

@@ -117,6 +117,9 @@ class CandidateSerializer(serializers.Serializer):
     name = serializers.CharField()
     score = serializers.FloatField(help_text="Calibrated score against their references (higher: more alike).")
     decision = serializers.CharField(help_text="genuine, refer or forgery at the thresholds used.")
+    accept = serializers.FloatField(required=False, help_text="Accept threshold for this signatory's R.")
+    reject = serializers.FloatField(required=False)
+    reference_count = serializers.IntegerField(required=False, help_text="R: their references compared with.")
     references = serializers.ListField(child=serializers.IntegerField(), help_text="Reference ids, most similar first.")
 
 
@@ -128,6 +131,7 @@ class ChequeThresholdsSerializer(serializers.Serializer):
         required=False, help_text="Set when the bank's amount rule above this amount made accept stricter."
     )
     accept_far_skilled = serializers.FloatField(required=False)
+    stricter_accept = serializers.FloatField(required=False, help_text="The amount rule's accept threshold.")
 
 
 class SignatureResultSerializer(serializers.Serializer):
