@@ -19,13 +19,14 @@ SAMPLES = 6
 REFERENCES = 3
 
 
-def write_calibrated_tiny_model(directory, seed: int = 1) -> Path:
+def write_calibrated_tiny_model(directory, seed: int = 1, fused: bool = False) -> Path:
+    """``fused``: the card also fuses a signer classifier's margin and ships a background set."""
     from sigverify.inference import Verifier
     from sigverify.scoring import ScoreModel, fit_calibration
     from sigverify.synthetic import signature_bytes, write_tiny_model
     from sigverify.weights import CARD_FILE
 
-    directory = write_tiny_model(directory, name="tiny-calibrated", seed=seed)
+    directory = write_tiny_model(directory, name="tiny-fused" if fused else "tiny-calibrated", seed=seed)
     verifier = Verifier.from_dir(directory)
     embeddings = {
         writer: verifier.embed_arrays(
@@ -46,5 +47,16 @@ def write_calibrated_tiny_model(directory, seed: int = 1) -> Path:
     card_path = directory / CARD_FILE
     card = json.loads(card_path.read_text())
     card["scoring"] = fitted.to_dict()
+    if fused:
+        # A signer classifier's margin enters every R's score (weight 1), and a background ships with it.
+        from sigverify.writer_dependent import write_background
+
+        single = {"coef": fitted.coef, "intercept": fitted.intercept}
+        card["scoring"]["by_references"] = {str(r): {**single, "fused": {**single, "wd_coef": 1.0}} for r in (1, 3, 5)}
+        card["background"] = write_background(
+            directory,
+            np.concatenate([vectors[:2] for vectors in embeddings.values()]),
+            [f"synthetic/{w}" for w in embeddings],
+        )
     card_path.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
     return directory

@@ -138,3 +138,24 @@ def calibrated_version(db, calibrated_model_dir):
     version, _ = register_model_dir(calibrated_model_dir, activate=True)
     version.refresh_from_db()
     return version
+
+
+@pytest.fixture(scope="session")
+def fused_model_dirs(tmp_path_factory) -> list[Path]:
+    """Two calibrated tiny models (other weights) whose cards fuse a signer classifier's margin."""
+    from .calibrated import write_calibrated_tiny_model
+
+    return [
+        write_calibrated_tiny_model(tmp_path_factory.mktemp(f"fused-tiny-model-{seed}"), seed=seed, fused=True)
+        for seed in (2, 3)
+    ]
+
+
+@pytest.fixture
+def fused_version(db, fused_model_dirs):
+    """The first of ``fused_model_dirs``, active."""
+    from apps.modelregistry.services import register_model_dir
+
+    version, _ = register_model_dir(fused_model_dirs[0], activate=True)
+    version.refresh_from_db()
+    return version

@@ -10,7 +10,7 @@ class SignersConfig(AppConfig):
         from apps.core.orphans import register_stored_files
         from apps.modelregistry.preparation import VersionPreparation, register_preparation
 
-        from . import selectors, services
+        from . import classifiers, selectors, services
         from .models import ReferenceSignature
 
         register_stored_files("references", ReferenceSignature, "image")
@@ -23,5 +23,17 @@ class SignersConfig(AppConfig):
                 done=selectors.embedded_reference_count,
                 missing=selectors.unembedded_reference_ids,
                 prepare=lambda version, progress: services.embed_missing_references(version, progress=progress),
+            )
+        )
+        # Then, for a version that fuses a signer's own classifier into its score, one per signer
+        # (fitted on the embeddings above, so registered after them: preparations run in order).
+        # Quick to fit, so the promotion's progress counts the embeddings only.
+        register_preparation(
+            VersionPreparation(
+                name="signer classifiers",
+                total=lambda: 0,
+                done=lambda version: 0,
+                missing=classifiers.classifier_missing,
+                prepare=classifiers.prepare_classifiers,
             )
         )

@@ -118,3 +118,28 @@ class ReferenceEmbedding(models.Model):
     @staticmethod
     def to_bytes(vector) -> bytes:
         return np.asarray(vector, dtype=np.float32).tobytes()
+
+
+class SignerClassifier(models.Model):
+    """A signer's own classifier (``sigverify.writer_dependent``) under one model version, fitted on the
+    signer's active references (``reference_ids``) against a background of other people's signatures.
+
+    Used only while ``reference_ids`` are the signer's active references; ``classifier`` is empty when
+    none could be fitted (``note`` says why)."""
+
+    signer = models.ForeignKey(Signer, on_delete=models.CASCADE, related_name="classifiers")
+    model_version = models.ForeignKey(
+        "modelregistry.ModelVersion", on_delete=models.CASCADE, related_name="signer_classifiers"
+    )
+    reference_ids = models.JSONField(default=list, help_text="The active references it was fitted on, sorted.")
+    classifier = models.JSONField(default=dict, blank=True, help_text="SignerClassifier.to_dict(); {} when none.")
+    note = models.CharField(max_length=200, blank=True)
+    fitted_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["signer", "model_version"], name="one_classifier_per_signer_and_version"),
+        ]
+
+    def __str__(self):
+        return f"classifier of {self.signer_id} under version {self.model_version_id}"

@@ -22,10 +22,12 @@ class Scored:
     distances: list = field(default_factory=list)
 
 
-def score_against(version, verifier, embedding, reference_matrix) -> Scored:
-    """Score ``embedding`` against the (R, D) ``reference_matrix`` under ``version`` (R >= 1)."""
+def score_against(version, verifier, embedding, reference_matrix, classifier=None) -> Scored:
+    """Score ``embedding`` against the (R, D) ``reference_matrix`` under ``version`` (R >= 1);
+    ``classifier``: the signer's own (``classifiers.classifier_for``), fused in where the version's
+    calibration takes it."""
     matrix = np.asarray(reference_matrix)
-    result = verifier.score(embedding, matrix)
+    result = verifier.score(embedding, matrix, classifier=classifier)
     references = len(matrix)
     thresholds = thresholds_in_force(version, references=references)
     return Scored(

@@ -48,15 +48,13 @@ def active_reference_count(signer: Signer) -> int:
     return signer.references.filter(status=ACTIVE).count()
 
 
-def reference_embeddings(signer: Signer, model_version, exclude: tuple[int, ...] = ()) -> tuple[list[int], np.ndarray]:
+def reference_embeddings(signer: Signer, model_version) -> tuple[list[int], np.ndarray]:
     """(reference ids, (R, D) float32 matrix) of the signer's active references under ``model_version``:
-    what a verification compares with. Flagged (pending review) and rejected references are left out;
-    ``exclude``: reference ids to leave out too."""
+    what a verification compares with. Flagged (pending review) and rejected references are left out."""
     rows = list(
         ReferenceEmbedding.objects.filter(
             reference__signer=signer, reference__status=ACTIVE, model_version=model_version
         )
-        .exclude(reference_id__in=exclude)
         .order_by("reference_id")
         .values_list("reference_id", "vector")
     )

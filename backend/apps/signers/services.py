@@ -17,7 +17,7 @@ from apps.core.images import cropped_png, preprocess_bytes, read_upload, sha256_
 from apps.modelregistry.selectors import get_active_version
 from apps.modelregistry.serving import require_verifier
 
-from . import selectors
+from . import classifiers, selectors
 from .models import ReferenceEmbedding, ReferenceSignature, Signer
 from .scoring import score_against
 
@@ -104,6 +104,8 @@ def enroll_references(*, signer: Signer, files, user=None) -> EnrollmentResult:
     stored = _store_references(signer, candidates, vectors, flags, version, user)
     result.accepted = [r for r in stored if r.is_active]
     result.flagged = [r for r in stored if not r.is_active]
+    if result.accepted:
+        classifiers.refit(signer, version)
     return result
 
 
@@ -112,7 +114,8 @@ def consistency_flags(version, verifier, new_vectors, existing_matrix) -> list[d
 
     Each new one is scored, with the calibration and thresholds of a verification at that R,
     against the signer's active references plus the other images of the same upload (so the
-    first upload of a card is checked too). One that a verification would call a forgery
+    first upload of a card is checked too), without the signer's classifier (fitted on other
+    references). One that a verification would call a forgery
     (score below the reject threshold) is flagged: most often another person's signature on
     the card. With nothing to compare with (a first, single image) there is no flag.
     """
@@ -196,9 +199,12 @@ def reference_delete(reference: ReferenceSignature) -> None:
 
     The signer's verifications then compare with the references left, as before it was added."""
     name = reference.image.name
+    signer, was_active = reference.signer, reference.is_active
     with transaction.atomic():
         reference.delete()
         transaction.on_commit(lambda: _delete_files([name]))
+    if was_active:
+        classifiers.refit_active(signer)
 
 
 def _review_flagged(reference: ReferenceSignature, status: str, user) -> ReferenceSignature:
@@ -219,7 +225,9 @@ def _review_flagged(reference: ReferenceSignature, status: str, user) -> Referen
 
 def reference_accept(reference: ReferenceSignature, user=None) -> ReferenceSignature:
     """A person confirms a flagged reference is the signer's: verifications use it from now on."""
-    return _review_flagged(reference, ReferenceSignature.Status.ACTIVE, user)
+    accepted = _review_flagged(reference, ReferenceSignature.Status.ACTIVE, user)
+    classifiers.refit_active(accepted.signer)
+    return accepted
 
 
 def reference_reject(reference: ReferenceSignature, user=None) -> ReferenceSignature:
@@ -285,10 +293,10 @@ def grow_from_confirmed_cheque(
     except InvalidImage as exc:
         return Growth(False, exc.code, exc.message)
     vector = verifier.embed_arrays([array])[0]
-    _, existing = selectors.reference_embeddings(signer, version)
+    ids, existing = selectors.reference_embeddings(signer, version)
     if not len(existing):
         return Growth(False, "no_references", "The signer has no active reference to check it against.")
-    scored = score_against(version, verifier, vector, existing)
+    scored = score_against(version, verifier, vector, existing, classifiers.classifier_for(signer, version, ids))
     needed = "accept" if settings.SIGVERIFY_GROW_MIN_DECISION == "genuine" else "reject"
     if scored.score < scored.thresholds[needed]:
         return Growth(
@@ -317,6 +325,7 @@ def grow_from_confirmed_cheque(
             source=ReferenceSignature.Source.CONFIRMED_CHEQUE,
             source_verification_id=verification_id,
         )
+    classifiers.refit(signer, version)
     return Growth(
         True,
         "added",

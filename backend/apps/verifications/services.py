@@ -13,6 +13,7 @@ from apps.core.exceptions import Conflict, ServiceError
 from apps.core.images import decode_bytes, preprocess_bytes, read_upload, sha256_bytes, sniff_image_type
 from apps.modelregistry.selectors import get_active_version
 from apps.modelregistry.serving import require_verifier
+from apps.signers.classifiers import classifier_for
 from apps.signers.models import Signer
 from apps.signers.scoring import score_against
 from apps.signers.selectors import reference_embeddings
@@ -76,7 +77,8 @@ def verify_signature(
     data = read_upload(image)
     array, quality = preprocess_bytes(data, version.input_size, crop=crop)
     embedding = verifier.embed_arrays([array])[0]
-    result = score_against(version, verifier, embedding, reference_matrix)
+    classifier = classifier_for(signer, version, reference_ids)
+    result = score_against(version, verifier, embedding, reference_matrix, classifier)
     distances = [
         {"reference": ref_id, "distance": round(float(d), 6)}
         for ref_id, d in zip(reference_ids, result.distances, strict=True)
