@@ -57,6 +57,7 @@ def embed(args) -> None:
     from sigverify.datasets import load_dataset
     from sigverify.inference import Verifier
     from sigverify.pairs import read_splits, writer_key
+    from sigverify.report import save_embedded
 
     torch.set_num_threads(args.threads)
     verifier = Verifier.from_dir(args.model, precision="fp32")
@@ -84,15 +85,8 @@ def embed(args) -> None:
                         dup_slot.append(slot)
                         dup_arrays.append(copy)
             dup = verifier.embed_arrays(dup_arrays)
-            np.savez(
-                path,
-                embeddings=emb,
-                writers=np.array([s.writer for s in kept]),
-                labels=np.array([s.label for s in kept]),
-                samples=np.array([s.sample for s in kept]),
-                dup_embeddings=dup,
-                dup_writers=np.array(dup_writer),
-                dup_slots=np.array(dup_slot),
+            save_embedded(
+                path, emb, kept, dup_embeddings=dup, dup_writers=np.array(dup_writer), dup_slots=np.array(dup_slot)
             )
             print(f"{name} {split}: {len(kept)} images, {len(dup)} duplicates -> {path}", flush=True)
         train = sorted(

@@ -135,6 +135,7 @@ def cmd_publish(args) -> int:
         capture_checks=checks,
         leave_one_out=leave_one_out,
         signer_classifier=args.signer_classifier,
+        embedded=args.embedded,
     )
     print(f"published to {args.out}")
     return 0
@@ -243,6 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="ship training writers' embeddings (background.safetensors) and a calibration fused with a "
         "classifier per signer",
+    )
+    p.add_argument(
+        "--embedded",
+        help="folder of this model's embeddings (<dataset>_<split>.npz, background.npz; named by the weights' "
+        "sha256[:12]) to reuse instead of embedding again",
     )
     p.add_argument("--out", default=str(REPO_ROOT / "trained_model_parameters"))
     p.set_defaults(func=cmd_publish)

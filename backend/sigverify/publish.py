@@ -30,7 +30,7 @@ from .card import (
 from .errors import DatasetError
 from .inference import Verifier
 from .policy import SCORES_FILE, Policy, StoredScores, thresholds_for
-from .report import embed_split, evaluation_report, run_evaluation
+from .report import embed_split, evaluation_report, load_embedded, run_evaluation
 from .scoring import REFERENCE_BUCKETS
 from .weights import sha256_file
 from .writer_dependent import BACKGROUND_FILE, BACKGROUND_PER_WRITER, write_background
@@ -50,6 +50,7 @@ def publish(
     capture_checks=(),
     leave_one_out=(),
     signer_classifier: bool = False,
+    embedded=None,
 ) -> ModelCard:
     """``capture_checks``: (dataset dir, capture) pairs measured as ``metrics.capture``;
     ``leave_one_out``: (model dir trained without one dataset, that dataset's dir) pairs;
@@ -57,14 +58,33 @@ def publish(
     a calibration fused with each signer's own classifier (``writer_dependent``).
 
     The calibration is fitted again per R (``REFERENCE_BUCKETS``) on the validation writers of every
-    dataset (the score model's priors kept), and the thresholds per R follow from their scores."""
+    dataset (the score model's priors kept), and the thresholds per R follow from their scores.
+
+    ``embedded``: a folder of embeddings this model already made (``<dataset>_<split>.npz`` and
+    ``background.npz``, as ``benchmarks/per_references.py embed`` writes them under
+    ``var/emb/<sha256[:12]>/``), used instead of embedding those writers again. Without
+    ``capture_checks`` the source card's capture figures are kept, less their decisions (made at
+    other thresholds)."""
     model_dir, target = Path(model_dir), Path(target)
     card = ModelCard.read(model_dir)
     verifier = Verifier.from_dir(model_dir, precision="fp32")
     target.mkdir(parents=True, exist_ok=True)
+    if embedded is not None and Path(embedded).name != (card.sha256 or "")[:12]:
+        raise ValueError(f"{embedded} holds another model's embeddings (its folder is named by their sha256[:12])")
+
+    def embedded_split(data, split):
+        stored = Path(embedded) / f"{Path(data).resolve().name.lower()}_{split}.npz" if embedded else None
+        if stored is not None and stored.is_file():
+            return load_embedded(stored)
+        return embed_split(verifier, data, "folders", split_file, split)
+
     background = None
-    if signer_classifier:
+    if signer_classifier and embedded and (Path(embedded) / "background.npz").is_file():
+        with np.load(Path(embedded) / "background.npz") as stored:
+            background, writers = stored["embeddings"], sorted(set(stored["writers"].tolist()))
+    elif signer_classifier:
         background, writers = training_background(verifier, datasets, split_file)
+    if signer_classifier:
         card.background = Background.model_validate(write_background(target, background, writers))
         log(f"background: {len(background)} embeddings of {len(writers)} training writers -> {card.background.file}")
     else:
@@ -74,7 +94,7 @@ def publish(
     for data in datasets:
         name = Path(data).resolve().name.lower()
         try:
-            val[name] = embed_split(verifier, data, "folders", split_file, "val")
+            val[name] = embedded_split(data, "val")
         except DatasetError:
             log(f"{name}: no validation writers in {split_file}; its scores are not stored")
     if val:
@@ -93,7 +113,7 @@ def publish(
     held_out, held_out_capture, protocols = {}, {}, {}
     for data in datasets:
         name = Path(data).resolve().name.lower()
-        embeddings, groups = embed_split(verifier, data, "folders", split_file, split)
+        embeddings, groups = embedded_split(data, split)
         for r in buckets:
             ps = ev.protocol_scores(embeddings, groups, r, verifier.scorer, background)
             if ps.genuine:
@@ -164,7 +184,10 @@ def publish(
         pair = card.thresholds_at(ps.references)
         figures["decisions"] = ev.decision_rates(ps, verifier.scorer, pair.accept, pair.reject)
     update["held_out"] = {k: Evaluation.model_validate(v) for k, v in held_out.items()}
-    update["capture"] = {k: Evaluation.model_validate(v) for k, v in held_out_capture.items()}
+    if capture_checks:
+        update["capture"] = {k: Evaluation.model_validate(v) for k, v in held_out_capture.items()}
+    else:  # kept from the source card: the EERs still hold, decisions at other thresholds do not
+        update["capture"] = {k: e.model_copy(update={"decisions": None}) for k, e in card.metrics.capture.items()}
     card.metrics = card.metrics.model_copy(update=update)
     tmp = target / (WEIGHTS_FILE + ".part")
     shutil.copyfile(model_dir / card.weights_file, tmp)
@@ -389,7 +412,6 @@ def render_markdown(card: ModelCard | dict) -> str:
         f"- `reject` = {thresholds.reject:.4f}: below, **forgery** ({_pct(_or(thresholds.reject_frr, 0.01))} FRR)",
         "- between the two: **refer** to a supervisor",
         f"- `eer` = {thresholds.eer:.4f}: the single threshold at equal error rate",
-        *_per_reference_lines(card),
         *(
             [
                 f"- A bank chooses its own targets (the operating policy, 0.1-5% each); the thresholds then follow "
@@ -398,6 +420,7 @@ def render_markdown(card: ModelCard | dict) -> str:
             if card.scores
             else []
         ),
+        *_per_reference_lines(card),
         "",
         "## Held-out writers (never seen in training or validation)",
         "",

@@ -105,6 +105,25 @@ def embed_split(
     return embeddings, groups
 
 
+def save_embedded(path, embeddings: np.ndarray, kept, **extra) -> None:
+    """Store ``embed_samples``' output (embeddings and who each is) as ``.npz`` for ``load_embedded``."""
+    np.savez(
+        path,
+        embeddings=embeddings,
+        writers=np.array([s.writer for s in kept]),
+        labels=np.array([s.label for s in kept]),
+        samples=np.array([s.sample for s in kept]),
+        **extra,
+    )
+
+
+def load_embedded(path) -> tuple[np.ndarray, dict]:
+    """(embeddings, writer groups) from a ``save_embedded`` file, as ``embed_split`` returns them."""
+    with np.load(path) as stored:
+        groups = ev.group_by_writer(stored["writers"].tolist(), stored["labels"].tolist(), stored["samples"].tolist())
+        return stored["embeddings"].astype(np.float32), groups
+
+
 def protocol_for(
     data,
     layout,

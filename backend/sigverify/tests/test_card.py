@@ -35,8 +35,15 @@ def test_shipped_card_keeps_validation_and_held_out_test_figures_apart():
     ]
     datasets = ["bengali", "cedar", "gpds", "hindi"]
     assert [(f.split, f.dataset, f.references) for f in metrics.test_figures()] == [
-        ("test", d, r) for d in datasets for r in (1, 5)
+        ("test", d, r) for d in datasets for r in (1, 2, 3, 5, 10)
     ]
+    # Operating points per R, the top-level pair being R=5's.
+    card = ModelCard.read(SHIPPED)
+    assert sorted(card.thresholds.by_references, key=int) == ["1", "2", "3", "4", "5", "6", "8", "10", "12"]
+    assert card.thresholds_at(5).accept == card.thresholds.accept
+    for row in metrics.test_figures():
+        pair = card.thresholds_at(row.references)
+        assert (row.evaluation.decisions.accept, row.evaluation.decisions.reject) == (pair.accept, pair.reject)
     assert metrics.test_datasets == datasets
     assert metrics.test_at("gpds", 5).writers == 30 and metrics.test_at("gpds", 5).references == 5
     assert metrics.validation_at(5).writers == 45  # every dataset's validation writers, pooled

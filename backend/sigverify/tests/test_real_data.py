@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sigverify.card import ModelCard
 from sigverify.datasets import import_dataset, load_dataset
 from sigverify.inference import Verifier
 from sigverify.pairs import read_splits
@@ -30,6 +31,10 @@ LAYOUTS = {
 # Loose limits on what a bank would see at the shipped points, on every dataset (3 writers are few:
 # one query moves a rate by over a point). The model card has the figures on all test writers.
 LIMITS = {"far_skilled_at_accept": 0.1, "far_random_at_accept": 0.02, "frr_at_reject": 0.1}
+MIN_AUTOMATED = {1: 0.05, 3: 0.1, 5: 0.1}
+# Looser still for genuine rejected with fewer references: at R=3 one of Bengali's three writers here
+# has 8 of 63 genuine queries below reject (2.2% over its 20 test writers, in the card).
+FRR_LIMIT = {1: 0.15, 3: 0.15, 5: LIMITS["frr_at_reject"]}
 
 
 def test_writers(dataset: str) -> list[str]:
@@ -82,16 +87,23 @@ def test_the_writers_are_held_out_from_the_shipped_model(shipped_model_dir):
 
 @pytest.mark.parametrize("dataset", list(LAYOUTS))
 def test_shipped_decisions_on_held_out_writers(dataset, organised, shipped_model_dir, tmp_path):
-    run_evaluation(organised[dataset], "folders", shipped_model_dir, references=5, json_path=tmp_path / "r.json")
+    """R = 5, 1 and 3 references, each decided at the card's thresholds for that R."""
+    run_evaluation(
+        organised[dataset], "folders", shipped_model_dir, references=[5, 1, 3], json_path=tmp_path / "r.json"
+    )
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["writers"] == PER_DATASET and report["references"] == 5
-    assert report["random"]["auc"] > 0.95 and report["skilled"]["auc"] > 0.7
-    decisions = report["decisions"]
-    for key, limit in LIMITS.items():
-        assert decisions[key] <= limit, (key, decisions)
-    assert decisions["automated"] >= 0.1, decisions  # the strict default policy refers most of these
-    card = json.loads((shipped_model_dir / "model_card.json").read_text())
-    assert (decisions["accept"], decisions["reject"]) == (card["thresholds"]["accept"], card["thresholds"]["reject"])
+    card = ModelCard.read(shipped_model_dir)
+    for r, figures in report["by_references"].items():
+        assert figures["writers"] == PER_DATASET and figures["references"] == int(r)
+        assert figures["random"]["auc"] > 0.95 and figures["skilled"]["auc"] > 0.7, (r, figures)
+        decisions = figures["decisions"]
+        for key, limit in {**LIMITS, "frr_at_reject": FRR_LIMIT[int(r)]}.items():
+            assert decisions[key] <= limit, (r, key, decisions)
+        assert decisions["automated"] >= MIN_AUTOMATED[int(r)], (r, decisions)  # the strict policy refers many
+        pair = card.thresholds_at(int(r))
+        assert (decisions["accept"], decisions["reject"]) == (pair.accept, pair.reject)
+    assert card.thresholds.by_references and {"1", "3", "5"} <= set(card.thresholds.by_references)
 
 
 def test_paper_colour_does_not_move_the_embeddings(organised, shipped_model_dir):

@@ -448,3 +448,26 @@ def test_publish_with_a_signer_classifier_ships_its_background_and_a_fused_calib
     # Publishing again without it removes the file and the card's entry.
     card = publish(trained[1].model_dir, target, [str(folders_tree)], str(tmp_path / "splits.csv"), log=lambda m: None)
     assert card.background is None and not (target / "background.safetensors").exists()
+
+
+def test_publish_reuses_stored_embeddings_of_the_same_model(tmp_path, trained, folders_tree):
+    from sigverify.pairs import assign_splits_per_dataset, write_splits
+    from sigverify.publish import publish
+    from sigverify.report import embed_samples, save_embedded
+
+    name = folders_tree.name.lower()
+    splits = assign_splits_per_dataset([f"{name}/w{i:02d}" for i in range(1, 7)], val_fraction=0.2, test_fraction=0.4)
+    write_splits(tmp_path / "splits.csv", splits)
+    verifier = Verifier.from_dir(trained[1].model_dir)
+    stored = tmp_path / trained[1].card["sha256"][:12]
+    stored.mkdir()
+    for split in ("val", "test"):
+        embeddings, kept = embed_samples(verifier, folders_tree, "folders", tmp_path / "splits.csv", split)
+        save_embedded(stored / f"{name}_{split}.npz", embeddings, kept)
+    args = (trained[1].model_dir, [str(folders_tree)], str(tmp_path / "splits.csv"))
+    fresh = publish(args[0], tmp_path / "a", *args[1:], log=lambda m: None)
+    reused = publish(args[0], tmp_path / "b", *args[1:], embedded=stored, log=lambda m: None)
+    assert reused.thresholds == fresh.thresholds and reused.scoring == fresh.scoring
+    assert reused.metrics.held_out == fresh.metrics.held_out
+    with pytest.raises(ValueError, match="another model"):
+        publish(args[0], tmp_path / "c", *args[1:], embedded=tmp_path, log=lambda m: None)
