@@ -10,4 +10,5 @@ collect_ignore = [
     "ensemble.py",
     "writer_dependent.py",
     "clearing_file.py",
+    "capture_quality.py",
 ]

@@ -121,6 +121,13 @@ class Review(ApiModel):
     created_at: dt.datetime
 
 
+class DecisionReason(ApiModel):
+    component = "DecisionReason"
+    code: str
+    checks: list[str]
+    message: str
+
+
 class Verification(ApiModel):
     component = "Verification"
     id: int
@@ -128,7 +135,9 @@ class Verification(ApiModel):
     signer_external_id: str
     signer_name: str
     decision: str
+    reason: DecisionReason | None = None
     score: float
+    crop: list[int] | None = None
     distances: list[Distance]
     thresholds: Thresholds
     model_version: str

@@ -155,6 +155,18 @@ def open_picture(data: bytes):
     return image
 
 
+def cropped_png(data: bytes | None, box) -> bytes | None:
+    """PNG of the ``box`` (x, y, width, height) of an uploaded image's page 1; None when it
+    cannot be opened."""
+    picture = open_picture(data) if data else None
+    if picture is None:
+        return None
+    x, y, w, h = (int(v) for v in box)
+    buffer = io.BytesIO()
+    picture.crop((x, y, x + w, y + h)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def show_image(data: bytes | None, caption: str, width: int | str = "stretch") -> None:
     picture = open_picture(data) if data else None
     if picture is not None:
@@ -268,8 +280,16 @@ def when(value) -> str:
 def render_verification(
     client: ApiClient, record: Verification, allow_review: bool = True, closest: int = 3, key_prefix: str = ""
 ) -> None:
-    """Decision, score bar, images as uploaded and as the model saw them, distances, review."""
+    """Decision (and why, when the image could not be judged), score bar, the questioned part
+    as uploaded and as the model saw it, the closest references, distances, review."""
     decision_banner(record.decision)
+    if record.reason is not None and record.reason.code == "image_quality":
+        st.warning(
+            f"**Referred for image quality.** {record.reason.message} Checks failed: "
+            + ", ".join(f"`{check}`" for check in record.reason.checks)
+            + ". The score below is not a decision: judge the signature yourself, or ask for a better scan.",
+            icon=":material/image_not_supported:",
+        )
 
     accept, reject = thresholds_of(record)
     distances = record.closest_first()
@@ -300,14 +320,19 @@ def render_verification(
     signer = record.signer_external_id
 
     st.subheader("Questioned signature and closest references")
-    st.caption("Top row: as uploaded. Bottom row: as the model saw it after cleaning and resizing.")
+    st.caption(
+        "Top row: as uploaded (of a whole cheque, the box that was checked). Bottom row: as the model saw it, "
+        "with printed lines and text removed, resized."
+    )
     shown = distances[:closest]
     columns = st.columns(1 + max(len(shown), 1))
     with columns[0]:
-        show_image(
-            session_bytes(("v", verification_id, False), lambda: client.verification_image(verification_id)),
-            "Questioned",
-        )
+        uploaded = session_bytes(("v", verification_id, False), lambda: client.verification_image(verification_id))
+        if record.crop:
+            x, y, w, h = record.crop
+            show_image(cropped_png(uploaded, record.crop), f"Questioned: the box checked ({w} × {h} px at {x}, {y})")
+        else:
+            show_image(uploaded, "Questioned")
         show_image(
             session_bytes(
                 ("v", verification_id, True), lambda: client.verification_image(verification_id, preprocessed=True)

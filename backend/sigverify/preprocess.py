@@ -1,9 +1,14 @@
 """Signature image preprocessing: any scan or photo in, a background-free ink map out.
 
-Pipeline: decode (EXIF orientation honoured) -> greyscale -> median denoise ->
-Otsu threshold -> background set to zero (paper colour is thrown away) ->
-crop to ink with a margin -> pad to the model's aspect ratio, centred ->
-resize -> uint8 array with ink bright on zero. ``to_float`` normalises to [0, 1].
+Pipeline: decode (EXIF orientation honoured) -> greyscale -> descreen a dithered scan
+(``quality``) -> median denoise -> Otsu threshold -> printed rules, box edges and legend out
+(``cleaning``) -> background set to zero (paper colour is thrown away) -> crop to ink with a
+margin -> pad to the model's aspect ratio, centred -> resize -> uint8 array with ink bright on
+zero. ``to_float`` normalises to [0, 1]. The quality checks' verdict travels in ``Quality``.
+
+Descreening and cleaning change nothing on a clean signature crop (no dot pattern, no long
+straight run), so the output there is that of earlier versions and ``PREPROCESS_VERSION``
+stays.
 
 Every failure is an ``ImageRejected`` subclass; nothing else escapes ``load_image``
 or ``preprocess``.
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -20,6 +26,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from . import quality as checks
+from .cleaning import NOTHING, clean_ink
 from .errors import (
     AspectRatioError,
     BlankImageError,
@@ -58,6 +66,13 @@ class Quality:
     ink_box: tuple[int, int, int, int]  # x, y, width, height in the (cropped) input
     threshold: float
     paper_level: float
+    checks_failed: tuple[str, ...] = ()  # names from ``quality.CHECKS``; empty: usable
+    descreened: bool = False  # a dithered scan, low-pass filtered before the threshold
+    printed_removed: int = 0  # ink pixels of printed rules, edges and legend taken out
+
+    @property
+    def usable(self) -> bool:
+        return not self.checks_failed
 
     def as_dict(self) -> dict:
         return {
@@ -67,6 +82,9 @@ class Quality:
             "ink_box": list(self.ink_box),
             "threshold": round(self.threshold, 2),
             "paper_level": round(self.paper_level, 2),
+            "checks_failed": list(self.checks_failed),
+            "descreened": bool(self.descreened),
+            "printed_removed": self.printed_removed,
             "preprocess_version": PREPROCESS_VERSION,
         }
 
@@ -98,17 +116,22 @@ def load_image(source: Source, max_pixels: int = MAX_PIXELS) -> Image.Image:
                 raise NotAnImageError("the image has no pixels")
             if width * height > max_pixels:
                 raise ImageTooLargeError(
-                    f"the image has {width}x{height} pixels, more than the limit of {max_pixels:,}"
+                    f"the image has {width}x{height} = {width * height:,} pixels, more than the limit of {max_pixels:,}"
                 )
+            pages = getattr(image, "n_frames", 1)
             image.seek(0)  # animated formats: the first frame only
             image.load()
             image = ImageOps.exif_transpose(image)
+            image.info["pages"] = pages  # a blank page 1 of several is worth saying
     except ImageRejected:
         raise
     except UnidentifiedImageError as exc:
         raise NotAnImageError("the file is not an image in a supported format (PNG, JPEG, TIFF, BMP)") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLargeError(f"the image has too many pixels: {exc}") from exc
+        # Pillow's own guard fired first (far over the limit): say it in the product's words.
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(found.group(1)):,} pixels" if found else "more pixels than that"
+        raise ImageTooLargeError(f"the image has {size}, more than the limit of {max_pixels:,}") from exc
     except (OSError, EOFError, SyntaxError, ValueError, IndexError, TypeError) as exc:
         text = str(exc).lower()
         if "truncated" in text or "broken data stream" in text or isinstance(exc, EOFError):
@@ -193,23 +216,44 @@ def preprocess_image(
     image: Image.Image,
     size: tuple[int, int] = DEFAULT_INPUT_SIZE,
     crop=None,
+    clean: bool = True,
 ) -> tuple[np.ndarray, Quality]:
-    """Decoded image -> (uint8 array of ``size`` with ink bright on 0, quality info)."""
+    """Decoded image -> (uint8 array of ``size`` with ink bright on 0, quality info).
+
+    ``clean=False`` skips descreening and the removal of printed rules (the pipeline before
+    them, for comparisons); the quality checks run either way."""
+    whole = image
     if crop is not None:
         image = _apply_crop(image, crop)
-    grey = to_greyscale(image)
+    grey = raw = to_greyscale(image)
+    dotted = (
+        bool(grey.max() - grey.min() >= MIN_CONTRAST)
+        and checks.bilevel(grey)
+        and checks.looks_dithered(grey < otsu_threshold(grey))
+    )
+    descreened = clean and dotted
+    if descreened:
+        grey = checks.descreen(grey)
     grey = median3(grey.astype(np.uint8)).astype(np.float32)
     if grey.max() - grey.min() < MIN_CONTRAST:
         raise BlankImageError("no ink found: the image is blank or has no contrast")
     threshold = otsu_threshold(grey)
     ink = grey < threshold
-    ink_count = int(ink.sum())
-    if ink_count < MIN_INK_PIXELS:
+    still_dithered = dotted and (not descreened or checks.still_dithered(grey, threshold))
+    if int(ink.sum()) < MIN_INK_PIXELS:
         raise BlankImageError("no ink found: the image looks blank")
-    ink_fraction = ink_count / ink.size
-    if ink_fraction > MAX_INK_FRACTION:
+    ink_fraction = ink.mean()
+    if ink_fraction > MAX_INK_FRACTION and not still_dithered:  # a dot pattern is referred, not refused
         raise BlankImageError("no signature found: most of the image is dark (a photo, noise or a black page?)")
     paper = float(np.median(grey[~ink]))
+    noise = 0.0 if dotted else checks.paper_noise(raw, ink)  # a dot pattern's "noise" is no scanner's
+    ink, cleaning = clean_ink(ink) if clean else (ink, NOTHING)
+    ink_count = int(ink.sum())
+    if ink_count < MIN_INK_PIXELS:
+        raise BlankImageError("no signature found: the box holds printed lines only")
+    ink_fraction = ink_count / ink.size
+    cut = None if crop is None else _cut_by_box(whole, crop, threshold, descreened, clean)
+    failed = checks.failed_checks(grey, ink, paper, still_dithered, cut, noise)
     # Darkness relative to the paper, so grey and white paper give the same strokes.
     darkness = np.where(ink, np.clip((paper - grey) / max(paper, 1.0), 0.0, 1.0), 0.0)
     # Stretch so the darkest strokes reach 1: pens and scanner exposure vary, the shape does not.
@@ -241,8 +285,27 @@ def preprocess_image(
         ink_box=(int(x0), int(y0), int(x1 - x0), int(y1 - y0)),
         threshold=threshold,
         paper_level=paper,
+        checks_failed=tuple(failed),
+        descreened=descreened,
+        printed_removed=cleaning.removed_pixels,
     )
     return out, quality
+
+
+def _cut_by_box(whole: Image.Image, crop, threshold: float, descreened: bool, clean: bool) -> bool:
+    """Do strokes go on past the crop box? The box grown by a few pixels, through the same
+    steps and threshold as the crop, then ``quality.strokes_cut``."""
+    x, y, w, h = (int(v) for v in crop)
+    ring = checks.CLIP_RING
+    x0, y0 = max(0, x - ring), max(0, y - ring)
+    x1, y1 = min(whole.width, x + w + ring), min(whole.height, y + h + ring)
+    grey = to_greyscale(whole.crop((x0, y0, x1, y1)))
+    if descreened:
+        grey = checks.descreen(grey)
+    ink = median3(grey.astype(np.uint8)) < threshold
+    if clean:
+        ink = clean_ink(ink)[0]
+    return checks.strokes_cut(ink, (x - x0, y - y0, w, h))
 
 
 def preprocess(source: Source, size: tuple[int, int] = DEFAULT_INPUT_SIZE, crop=None) -> np.ndarray:
@@ -250,10 +313,10 @@ def preprocess(source: Source, size: tuple[int, int] = DEFAULT_INPUT_SIZE, crop=
     return preprocess_with_quality(source, size=size, crop=crop)[0]
 
 
-def preprocess_with_quality(source: Source, size=DEFAULT_INPUT_SIZE, crop=None):
+def preprocess_with_quality(source: Source, size=DEFAULT_INPUT_SIZE, crop=None, clean: bool = True):
     image = load_image(source)
     try:
-        return preprocess_image(image, size=size, crop=crop)
+        return preprocess_image(image, size=size, crop=crop, clean=clean)
     except ImageRejected:
         raise
     except Exception as exc:  # keep the promise: only typed errors leave this module

@@ -118,13 +118,26 @@ if upload is not None:
         )
         if kind.startswith("Whole cheque"):
             key = f"{uploader_round}_{upload.file_id}"
-            proposal, note = signature_box.proposed_box(client, upload, content, (width, height))
+            proposals, confidences, note = signature_box.proposed_boxes(client, upload, content, (width, height))
             st.caption(
                 f"{note} Drag a new rectangle over the signature to change it. The scan is {width} × {height} pixels."
             )
-            drawn = signature_box.drag_box(picture, proposal, key=f"crop_canvas_{key}")
-            if st.button("Back to the proposed box", icon=":material/restart_alt:", key=f"crop_reset_{key}"):
-                signature_box.reset(f"crop_canvas_{key}", proposal)
+            active = 0
+            if len(proposals) > 1:  # a joint or company cheque: each signature is verified on its own
+                active = st.radio(
+                    "Which signature to verify",
+                    list(range(len(proposals))),
+                    format_func=lambda i: (
+                        f"Signature {i + 1}" + (f" (confidence {confidences[i]:.2f})" if i < len(confidences) else "")
+                    ),
+                    horizontal=True,
+                    key=f"crop_active_{key}",
+                )
+            drawn = signature_box.drag_box(picture, proposals, key=f"crop_canvas_{key}", active=active)
+            proposal = proposals[active]
+            back = "Back to the proposed box" + ("es" if len(proposals) > 1 else "")
+            if st.button(back, icon=":material/restart_alt:", key=f"crop_reset_{key}"):
+                signature_box.reset(f"crop_canvas_{key}", proposals)
                 st.rerun()
             with st.expander("Cannot drag? Type the box in pixels"):
                 typed = st.toggle("Use these numbers instead of the drawn box", key=f"crop_typed_{key}")

@@ -90,6 +90,9 @@ def quality() -> dict:
         "ink_box": [10, 12, 100, 40],
         "threshold": 180.0,
         "paper_level": 250.0,
+        "checks_failed": [],
+        "descreened": False,
+        "printed_removed": 0,
         "preprocess_version": "3",
     }
 
@@ -134,6 +137,7 @@ def verification(
         "signer_external_id": "ACC-1",
         "signer_name": "Ann Smith",
         "decision": decision,
+        "reason": None,
         "score": score,
         "z_score": -1.0,
         "distances": [
@@ -157,6 +161,14 @@ def verification(
         "image_url": f"{url}/image/",
         "preprocessed_url": f"{url}/preprocessed/",
         **change,
+    }
+
+
+def quality_reason(*checks: str) -> dict:
+    return {
+        "code": "image_quality",
+        "checks": list(checks),
+        "message": "The image cannot be judged reliably: the signature runs over the edge of the box.",
     }
 
 

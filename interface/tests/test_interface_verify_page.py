@@ -206,6 +206,27 @@ def test_dragged_rectangle_is_sent_in_scan_pixels(open_app, api):
     assert any("What will be checked (500 × 180 px)" in c for image in at.image for c in image.captions)
 
 
+def test_a_referral_for_image_quality_shows_the_reason_above_the_score(open_app, api, png):
+    api.on("POST", "verifications/", status=201, json=record("refer", 0.02, reason=shapes.quality_reason("clipped")))
+    at = choose_signer(open_app("clerk", page=PAGE))
+    at.file_uploader[0].set_value(("questioned.png", png(), "image/png")).run()
+    verify_button(at).click().run()
+    assert not at.exception
+    [warning] = [w for w in at.warning if "Referred for image quality" in w.value]
+    assert "runs over the edge of the box" in warning.value and "`clipped`" in warning.value
+
+
+def test_on_a_whole_cheque_the_questioned_thumbnail_is_the_box_checked(open_app, api):
+    at = upload_cheque(open_app, api)
+    api.on("POST", "verifications/", status=201, json=record(crop=[950, 340, 500, 180]))
+    verify_button(at).click().run()
+    assert not at.exception
+    captions = [c for image in at.image for c in image.captions]
+    assert "Questioned: the box checked (500 × 180 px at 950, 340)" in captions
+    assert "Questioned" not in captions  # not the whole cheque
+    assert not any("Referred for image quality" in w.value for w in at.warning)
+
+
 def test_typed_numbers_are_the_fallback(open_app, api):
     at = upload_cheque(open_app, api)
     boxes = {n.label: n for n in at.number_input}

@@ -14,7 +14,7 @@ import numpy as np
 from django.conf import settings
 from PIL import Image
 
-from sigverify.errors import ImageRejected, NotAnImageError
+from sigverify.errors import BlankImageError, ImageRejected, NotAnImageError
 from sigverify.preprocess import load_image, preprocess_image
 
 from .exceptions import InvalidImage
@@ -80,6 +80,7 @@ def preprocess_bytes(data: bytes, input_size: tuple[int, int], crop=None):
 
     One decode, with the configured pixel limit checked from the header before decoding.
     """
+    image = None
     try:
         image = load_image(data, max_pixels=int(settings.SIGVERIFY_MAX_PIXELS))  # a multi-page TIFF: page 1
         try:
@@ -89,7 +90,11 @@ def preprocess_bytes(data: bytes, input_size: tuple[int, int], crop=None):
         except Exception as exc:  # decoder/array corner cases still come out typed
             raise NotAnImageError(f"the image could not be processed: {exc}") from exc
     except ImageRejected as exc:
-        raise InvalidImage(_sentence(exc.message), code=exc.code) from exc
+        message = exc.message
+        pages = image.info.get("pages", 1) if image is not None else 1
+        if isinstance(exc, BlankImageError) and pages > 1:
+            message = f"page 1 (the front) of this {pages}-page file is verified, and {message}"
+        raise InvalidImage(_sentence(message), code=exc.code) from exc
     return array, quality.as_dict()
 
 

@@ -37,6 +37,12 @@ class Verification(models.Model):
     z_score = models.FloatField(null=True, blank=True)
     distances = models.JSONField(default=list, help_text='[{"reference": id, "distance": d}, ...]')
     decision = models.CharField(max_length=16, choices=Decision.choices, db_index=True)
+    reason = models.JSONField(
+        null=True,
+        blank=True,
+        help_text='Why the decision is not the score\'s: {"code": "image_quality", "checks": [...], "message": ...} '
+        "when the image failed a quality check; null otherwise.",
+    )
     thresholds = models.JSONField(default=dict, help_text="The accept/reject thresholds used for the decision.")
     reference_count = models.PositiveSmallIntegerField(
         default=0, help_text="R: how many references the questioned signature was compared with."

@@ -19,6 +19,7 @@ from apps.signers.scoring import score_against
 from apps.signers.selectors import reference_embeddings
 from apps.signers.services import grow_from_confirmed_cheque
 from sigverify.cheque import find_signature_region
+from sigverify.quality import describe
 from sigverify.signature_finder import find_signatures
 
 from .models import Decision, Review, Verification
@@ -46,13 +47,24 @@ def propose_signature_region(*, image) -> dict:
     }
 
 
+def image_quality_reason(quality: dict) -> dict | None:
+    """The ``reason`` of a verification whose image failed a quality check (preprocessing
+    recorded which in ``checks_failed``), or None when the image is usable."""
+    failed = list(quality.get("checks_failed") or [])
+    if not failed:
+        return None
+    return {"code": "image_quality", "checks": failed, "message": describe(failed)}
+
+
 def verify_signature(
     *, signer: Signer, image, crop=None, cheque_reference: str = "", user=None, batch=None
 ) -> Verification:
     """Score a questioned signature against the signer's references and log the result.
 
     Order: cheap checks first (signer state, references for the active version), then the
-    image (decode + preprocess), one forward pass, the score and the decision. The image
+    image (decode + preprocess), one forward pass, the score and the decision; an image that
+    failed a quality check (dithered beyond recovery, faint, fragmented, clipped, too small) is
+    decided ``refer`` with ``reason.code`` ``image_quality``, whatever the score. The image
     file and the row are stored together: on any failure neither remains. ``batch``: the
     verification batch this is an item of (``batch_runs.run_batch``), recorded on the row.
     """
@@ -79,6 +91,10 @@ def verify_signature(
     embedding = verifier.embed_arrays([array])[0]
     classifier = classifier_for(signer, version, reference_ids)
     result = score_against(version, verifier, embedding, reference_matrix, classifier)
+    decision = result.decision
+    reason = image_quality_reason(quality)
+    if reason is not None:  # an unusable image is never answered genuine or forgery
+        decision = Decision.REFER
     distances = [
         {"reference": ref_id, "distance": round(float(d), 6)}
         for ref_id, d in zip(reference_ids, result.distances, strict=True)
@@ -94,7 +110,8 @@ def verify_signature(
         score=float(result.score),
         z_score=float(result.z),
         distances=distances,
-        decision=result.decision,
+        decision=decision,
+        reason=reason,
         thresholds=result.thresholds,  # what this decision used
         reference_count=result.references,
         quality=quality,
@@ -181,6 +198,12 @@ def grow_references(verification: Verification, user=None) -> dict:
         with default_storage.open(verification.image.name, "rb") as fh:
             return fh.read()
 
+    if verification.reason and verification.reason.get("code") == "image_quality":
+        return {
+            "added": False,
+            "code": "image_quality",
+            "message": "The image failed a quality check; it is not added to the references.",
+        }
     try:
         growth = grow_from_confirmed_cheque(
             signer=verification.signer,

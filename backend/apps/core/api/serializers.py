@@ -11,6 +11,16 @@ class ImageQualitySerializer(serializers.Serializer):
     ink_box = serializers.ListField(child=serializers.IntegerField(), required=False, help_text="x, y, width, height")
     threshold = serializers.FloatField(required=False)
     paper_level = serializers.FloatField(required=False)
+    checks_failed = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Quality checks the image failed (`dithered`, `faint`, `fragmented`, `clipped`, `too_small`); "
+        "empty when usable.",
+    )
+    descreened = serializers.BooleanField(required=False, help_text="A dithered scan, low-pass filtered first.")
+    printed_removed = serializers.IntegerField(
+        required=False, help_text="Ink pixels of printed lines, box edges and legend removed before embedding."
+    )
     preprocess_version = serializers.CharField(required=False)
 
 

@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from apps.verifications.models import BatchItem, VerificationBatch
 
-from .serializers import CropField
+from .serializers import CropField, DecisionReasonSerializer
 
 
 class BatchItemInputSerializer(serializers.Serializer):
@@ -59,6 +59,12 @@ class ItemErrorSerializer(serializers.Serializer):
 class BatchItemSerializer(serializers.ModelSerializer):
     signer = serializers.CharField(source="signer_key")
     decision = serializers.CharField(source="verification.decision", allow_null=True, default=None)
+    reason = DecisionReasonSerializer(
+        source="verification.reason",
+        allow_null=True,
+        default=None,
+        help_text="Why the item was referred whatever its score (an image that failed a quality check); or null.",
+    )
     score = serializers.FloatField(source="verification.score", allow_null=True, default=None)
     reference_count = serializers.IntegerField(
         source="verification.reference_count",
@@ -77,6 +83,7 @@ class BatchItemSerializer(serializers.ModelSerializer):
             "status",
             "verification",
             "decision",
+            "reason",
             "score",
             "reference_count",
             "error",

@@ -6,6 +6,7 @@ from rest_framework import serializers
 from apps.core.api.serializers import ImageQualityField
 from apps.core.images import parse_crop
 from apps.verifications.models import Review, Verification
+from sigverify.quality import CHECKS as QUALITY_CHECKS
 
 
 class ReferenceGrowthSerializer(serializers.Serializer):
@@ -65,6 +66,17 @@ class ThresholdsSerializer(serializers.Serializer):
     )
 
 
+class DecisionReasonSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(
+        choices=["image_quality"], help_text="`image_quality`: the image failed a quality check; decided `refer`."
+    )
+    checks = serializers.ListField(
+        child=serializers.ChoiceField(choices=sorted(QUALITY_CHECKS)),
+        help_text="The checks that failed: " + "; ".join(f"`{k}`: {v}" for k, v in QUALITY_CHECKS.items()) + ".",
+    )
+    message = serializers.CharField(help_text="One sentence for the clerk.")
+
+
 class VerificationSerializer(serializers.ModelSerializer):
     signer_external_id = serializers.CharField(source="signer.external_id", read_only=True)
     signer_name = serializers.CharField(source="signer.full_name", read_only=True)
@@ -74,6 +86,12 @@ class VerificationSerializer(serializers.ModelSerializer):
         slug_field="username", read_only=True, allow_null=True, help_text="Username of the caller; null once deleted."
     )
     quality = ImageQualityField(read_only=True)
+    reason = DecisionReasonSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="Why the decision is not the score's (an image that failed a quality check is referred); "
+        "null when it is.",
+    )
     distances = DistanceSerializer(many=True, read_only=True)
     thresholds = ThresholdsSerializer(read_only=True)
     reference_count = serializers.IntegerField(
@@ -92,6 +110,7 @@ class VerificationSerializer(serializers.ModelSerializer):
             "signer_external_id",
             "signer_name",
             "decision",
+            "reason",
             "score",
             "z_score",
             "distances",

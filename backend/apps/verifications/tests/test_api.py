@@ -17,6 +17,7 @@ RECORD_FIELDS = {
     "signer_external_id",
     "signer_name",
     "decision",
+    "reason",
     "score",
     "z_score",
     "distances",

@@ -1,0 +1,186 @@
+"""Printed rules and legends out of a signature crop, strokes kept.
+
+A crop from a cheque carries the printed signature line (often through the strokes), box
+edges at its sides and a printed legend under the line ("Authorised signatory"); reference
+cards carry none. Left in, the model reads them as strokes. ``clean_ink`` takes the ink mask
+of ``preprocess`` and returns it without:
+
+- horizontal rules: straight runs at least ``RULE_FRACTION`` of the crop's width (a 1-D
+  opening, tried over a few small shears so a skewed scan's line is found too), thin;
+- vertical box edges: straight runs most of the crop's height, near its left or right side,
+  where a horizontal rule was found too (on a clean card such an edge is the scanner's, and
+  the crop is left as it is);
+- the printed legend: small components wholly below a removed line when the signature lies
+  above it.
+
+Rule pixels where a stroke continues above or below (a stroke crossing the line) stay, so
+the stroke is not cut in two. A clean signature has no straight run that long, so the mask
+comes back unchanged, and ``preprocess`` output with it (checked on the development data:
+see ``benchmarks/capture_quality.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+RULE_FRACTION = 0.8  # a horizontal run this share of the crop's width is printed (handwriting: < 0.75)
+BORDER_ROWS = 3  # a line within this many rows of the top or bottom is the scan's edge: left alone
+RULE_MIN_LENGTH = 80  # pixels: small crops have no room to tell a rule from a stroke
+EDGE_FRACTION = 0.75  # a vertical run this share of the crop's height ...
+EDGE_SIDE = 0.12  # ... within this share of the width from the left or right side is a box edge
+MAX_RULE_THICKNESS = 0.06  # of the crop's height (at least 4 px): thicker is a stroke or a bar
+RULE_FRINGE = 2  # pixels above and below a line's straight runs that belong to it
+RESIDUE_PIXELS = 12  # a piece this small beside a removed line is a piece of it
+GAP_BRIDGE = 5  # pixels: a dithered or broken printed line is dotted
+SHEARS = np.tan(np.radians(np.arange(-2.0, 2.01, 0.25)))  # skew a scan may have
+LEGEND_MAX_HEIGHT = 0.5  # of the signature's height above the line: taller is handwriting
+
+
+@dataclass(frozen=True)
+class Cleaning:
+    rules: int  # horizontal lines removed
+    edges: int  # vertical box edges removed
+    legend_pixels: int  # printed text under the line removed
+    removed_pixels: int
+
+    @property
+    def changed(self) -> bool:
+        return self.removed_pixels > 0
+
+
+NOTHING = Cleaning(0, 0, 0, 0)
+
+
+def clean_ink(ink: np.ndarray) -> tuple[np.ndarray, Cleaning]:
+    """(ink without printed rules, edges and legend; what was removed). ``ink`` is boolean,
+    True on ink; it is not modified. Unchanged (the same object) when nothing is found."""
+    height, width = ink.shape
+    if width < RULE_MIN_LENGTH and height < RULE_MIN_LENGTH:
+        return ink, NOTHING
+    thickness = max(4, int(MAX_RULE_THICKNESS * height))
+    rules, rule_count = _horizontal_rules(ink, max(RULE_MIN_LENGTH, int(RULE_FRACTION * width)), thickness)
+    if not rule_count:  # a crop with no printed line is no form: a straight edge there is the scanner's
+        return ink, NOTHING
+    edges, edge_count = _vertical_edges(ink, max(RULE_MIN_LENGTH, int(EDGE_FRACTION * height)))
+    printed = rules | edges
+    strokes = ink & ~printed
+    crossing = _crossings(rules, edges, strokes, thickness)
+    cleaned = strokes | crossing
+    cleaned &= ~_legend_under(cleaned, rules)
+    cleaned &= ~_residue(cleaned, printed)
+    legend = int((ink & ~printed).sum() - (cleaned & ~printed).sum())
+    return cleaned, Cleaning(rule_count, edge_count, legend, int(ink.sum() - cleaned.sum()))
+
+
+def _runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
+    """Pixels of ``mask`` on a straight run of at least ``length`` along ``axis``, gaps of a
+    few pixels bridged: a 1-D closing, a 1-D opening, back to the ink."""
+    values = mask.view(np.uint8)
+    bridged = ndimage.minimum_filter1d(ndimage.maximum_filter1d(values, GAP_BRIDGE, axis=axis), GAP_BRIDGE, axis=axis)
+    eroded = ndimage.minimum_filter1d(bridged, length, axis=axis, mode="constant", cval=0)
+    return ndimage.maximum_filter1d(eroded, length, axis=axis, mode="constant", cval=0).astype(bool) & mask
+
+
+def _shear(mask: np.ndarray, slope: float, inverse: bool = False) -> np.ndarray:
+    """Shift each column up or down by round(slope * x): a line of that slope becomes level.
+    The array grows by the largest shift so nothing wraps round; ``inverse`` undoes it."""
+    width = mask.shape[1]
+    shifts = np.round(slope * np.arange(width)).astype(int)
+    pad = int(np.abs(shifts).max())
+    if pad == 0:
+        return mask.copy()
+    if inverse:  # original row r sits at row r + pad - shift
+        rows = np.arange(mask.shape[0] - 2 * pad)[:, None] + pad - shifts[None, :]
+        return mask[rows, np.arange(width)[None, :]]
+    padded = np.zeros((mask.shape[0] + 4 * pad, width), dtype=bool)
+    padded[2 * pad : 2 * pad + mask.shape[0]] = mask
+    rows = np.arange(mask.shape[0] + 2 * pad)[:, None] - pad + shifts[None, :] + 2 * pad
+    return padded[rows, np.arange(width)[None, :]]
+
+
+def _horizontal_rules(ink: np.ndarray, length: int, thickness: int) -> tuple[np.ndarray, int]:
+    if ink.shape[1] < length:
+        return np.zeros_like(ink), 0
+    found = np.zeros_like(ink)
+    for slope in SHEARS:
+        sheared = _shear(ink, slope)
+        # A row up or down is tolerated: between two tried slopes a line drifts by a pixel.
+        level = ndimage.maximum_filter1d(sheared.view(np.uint8), 3, axis=0).astype(bool)
+        runs = _runs(level, length, axis=1) & sheared
+        found |= _shear(runs, slope, inverse=True)
+    if not found.any():
+        return found, 0
+    # One line is a band a few pixels thick; a thick band of long runs is a filled bar or
+    # a heavy stroke, not a printed line: keep the thin ones.
+    labels, count = ndimage.label(found, structure=np.ones((3, 3), dtype=bool))
+    kept = np.zeros(count + 1, dtype=bool)
+    for index, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
+        span = cols.stop - cols.start
+        band = (labels[rows, cols] == index).sum(axis=0)  # this line's thickness, column by column
+        at_border = rows.stop <= BORDER_ROWS or rows.start >= ink.shape[0] - BORDER_ROWS  # a scanner's edge
+        if span >= length and np.median(band[band > 0]) <= thickness and not at_border:
+            kept[index] = True
+    # The runs are the rows straight along the line; a skewed or ragged line has a fringe of
+    # pixels a row above or below them. They go with it (a stroke there is restored later).
+    rules = ink & ndimage.maximum_filter1d(kept[labels].view(np.uint8), 2 * RULE_FRINGE + 1, axis=0).astype(bool)
+    return rules, int(kept.sum())
+
+
+def _vertical_edges(ink: np.ndarray, length: int) -> tuple[np.ndarray, int]:
+    height, width = ink.shape
+    if height < length:
+        return np.zeros_like(ink), 0
+    runs = _runs(ink, length, axis=0)
+    side = max(2, int(EDGE_SIDE * width))
+    runs[:, side : width - side] = False
+    if not runs.any():
+        return runs, 0
+    labels, count = ndimage.label(runs, structure=np.ones((3, 3), dtype=bool))
+    return runs, count
+
+
+def _crossings(rules: np.ndarray, edges: np.ndarray, strokes: np.ndarray, thickness: int) -> np.ndarray:
+    """Printed pixels a stroke runs into from above or below (from the side, for an edge):
+    kept, so a stroke crossing the line stays whole."""
+    reach = 2 * thickness + 1
+    near = ndimage.maximum_filter(strokes.view(np.uint8), size=(reach, 3)).astype(bool)
+    near_side = ndimage.maximum_filter(strokes.view(np.uint8), size=(3, reach)).astype(bool)
+    return (rules & near) | (edges & ~rules & near_side)
+
+
+def _residue(ink: np.ndarray, printed: np.ndarray) -> np.ndarray:
+    """Specks the removal left beside a line (its ragged edge): tiny pieces touching it."""
+    labels, count = ndimage.label(ink, structure=np.ones((3, 3), dtype=bool))
+    if count == 0:
+        return np.zeros_like(ink)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    touching = np.zeros(count + 1, dtype=bool)
+    touching[np.unique(labels[ndimage.binary_dilation(printed, iterations=2) & ink])] = True
+    small = (sizes <= RESIDUE_PIXELS) & touching
+    small[0] = False
+    return small[labels]
+
+
+def _legend_under(ink: np.ndarray, rules: np.ndarray) -> np.ndarray:
+    """Small components wholly below the lowest line, when the signature is above it: the
+    printed legend ("Authorised signatory", "Please sign above")."""
+    rows = np.flatnonzero(rules.any(axis=1))
+    line_bottom = int(rows.max())
+    gaps = np.flatnonzero(np.diff(rows) > 1)  # the lowest line's rows: the last unbroken band
+    line_top = int(rows[gaps[-1] + 1]) if gaps.size else int(rows.min())
+    above = ink[:line_top].sum()
+    below_mask = np.zeros_like(ink)
+    below_mask[line_bottom + 2 :] = True
+    if above == 0 or above < (ink & below_mask).sum():
+        return np.zeros_like(ink)
+    above_rows = np.flatnonzero(ink[:line_top].any(axis=1))
+    signature_height = line_top - int(above_rows.min()) if above_rows.size else 0
+    labels, count = ndimage.label(ink, structure=np.ones((3, 3), dtype=bool))
+    legend = np.zeros(count + 1, dtype=bool)
+    for index, (rws, _cols) in enumerate(ndimage.find_objects(labels), start=1):
+        if rws.start >= line_bottom + 2 and (rws.stop - rws.start) <= LEGEND_MAX_HEIGHT * max(signature_height, 1):
+            legend[index] = True
+    return legend[labels]

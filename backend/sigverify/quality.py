@@ -1,0 +1,207 @@
+"""Is a signature image usable? The checks behind an ``image_quality`` referral.
+
+A model scores whatever it is shown: a dithered scan, a faint stroke broken into dots or a
+signature cut off by the box gave confident answers on ink that is not the signature. These
+checks run inside ``preprocess`` and are recorded in ``Quality.checks_failed``; the service
+then refers the verification to a human with the reason instead of deciding.
+
+Recovery first: a dithered (halftoned) scan, where grey paper became a pattern of black dots,
+is descreened (a low-pass filter turns the dots back into grey) before the threshold, and
+checked again; only when the strokes still cannot be told from the paper is it reported.
+
+Thresholds sit well outside what the development data's clean crops measure (every image of
+CEDAR, GPDS, BHSig260 passes; ``benchmarks/capture_quality.py`` prints the shares).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+CHECKS = {
+    "dithered": "the scan is dithered (halftoned): its dot pattern could not be told apart from the strokes",
+    "faint": "the ink is too faint against the paper",
+    "fragmented": "the strokes are broken into many small pieces",
+    "clipped": "the signature runs over the edge of the box",
+    "too_small": "the signature is too small in the image to compare",
+}
+
+DITHER_ISOLATED_SHARE = 0.35  # of ink pixels with at most one ink pixel beside them (4-neighbours)
+DITHER_MIN_INK = 0.02  # of the image: a few specks are no dot pattern
+BILEVEL_SPREAD = 0.15  # of the grey range, from black or from white ...
+BILEVEL_SHARE = 0.95  # ... where this share of the pixels lie in a bilevel scan
+DESCREEN_SIGMA = 1.5  # pixels: wider than the dot pattern at 200-300 dpi, narrower than a stroke
+DESCREENED_MIN_SEPARATION = 0.72  # Otsu's effectiveness a descreened scan needs (see ``separation``)
+FAINT_CONTRAST = 40.0  # grey levels between the paper and the typical stroke, below which ...
+FAINT_SNR = 8.0  # ... the strokes must stand this many times the paper's noise above it
+FRAGMENT_MIN_PIECES = 40  # components; a signature has a few to a few dozen
+FRAGMENT_SMALL_SHARE = 0.35  # of the ink in pieces under FRAGMENT_PIECE pixels
+FRAGMENT_PIECE = 25
+CLIP_MIN_CROSSINGS = 8  # strokes leaving through the border
+CLIP_MIN_PIXELS = 0.2  # ... or this much ink on the border, as a share of the crop's short side
+CUT_MIN_STROKES = 2  # strokes a crop box cuts through: the signature goes on outside it
+CLIP_RING = 4  # pixels around a crop box looked at for strokes going on
+CLIP_LINE = 0.25  # a run along the border this share of its length is an edge line, not strokes
+MIN_INK_BOX = (20, 40)  # height, width in pixels of the ink's bounding box
+MIN_STROKE_PIXELS = 300
+
+
+def isolated_share(ink: np.ndarray) -> float:
+    """Share of ink pixels with at most one of their four neighbours inked: about 0 for
+    strokes two or more pixels wide, most of a dot pattern's pixels."""
+    total = int(ink.sum())
+    if total == 0:
+        return 0.0
+    padded = np.pad(ink, 1).view(np.uint8)
+    neighbours = padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:]
+    return float(((neighbours <= 1) & ink).sum()) / total
+
+
+def bilevel(grey: np.ndarray) -> bool:
+    """Black and white (or nearly: a JPEG of a bilevel scan): only such a scan is dithered; in
+    a grey scan isolated dark pixels are the scanner's noise."""
+    low, high = float(grey.min()), float(grey.max())
+    near = (grey <= low + BILEVEL_SPREAD * (high - low)) | (grey >= high - BILEVEL_SPREAD * (high - low))
+    return bool(near.mean() >= BILEVEL_SHARE)
+
+
+def looks_dithered(ink: np.ndarray) -> bool:
+    """A dot pattern: much ink, most of it pixels standing alone."""
+    return bool(ink.mean() >= DITHER_MIN_INK) and isolated_share(ink) >= DITHER_ISOLATED_SHARE
+
+
+def separation(grey: np.ndarray, threshold: float) -> float:
+    """Otsu's effectiveness: the share of the grey variance between ink and paper. Strokes on
+    even paper measure 0.8 and more; a unimodal field of noise (dots that did not average out)
+    about 2/pi = 0.64."""
+    ink = grey < threshold
+    share = float(ink.mean())
+    variance = float(grey.var())
+    if share in (0.0, 1.0) or variance == 0.0:
+        return 0.0
+    gap = float(grey[ink].mean()) - float(grey[~ink].mean())
+    return share * (1.0 - share) * gap * gap / variance
+
+
+def still_dithered(grey: np.ndarray, threshold: float) -> bool:
+    """After descreening: are the strokes still not told apart from the paper?"""
+    return looks_dithered(grey < threshold) or bool(separation(grey, threshold) < DESCREENED_MIN_SEPARATION)
+
+
+def descreen(grey: np.ndarray) -> np.ndarray:
+    """A low-pass copy of a dithered scan: the dots average back into the paper's grey, the
+    strokes stay darker than it."""
+    return ndimage.gaussian_filter(grey.astype(np.float32), DESCREEN_SIGMA, mode="nearest")
+
+
+def failed_checks(
+    grey: np.ndarray,
+    ink: np.ndarray,
+    paper: float,
+    dithered: bool,
+    cut_by_box: bool | None = None,
+    noise: float = 0.0,
+) -> list[str]:
+    """Names (keys of ``CHECKS``) of the checks this image fails; empty when usable.
+
+    ``grey`` is the image the threshold was taken on, ``ink`` the final ink mask (rules
+    removed), ``paper`` the paper's grey level, ``dithered`` whether the pattern survived
+    descreening, ``cut_by_box`` whether strokes run on past a crop box (``strokes_cut``;
+    None without a box: the crop's own border is looked at instead), ``noise`` the paper's
+    noise as scanned (``paper_noise``)."""
+    failed = []
+    if dithered:
+        failed.append("dithered")
+    if _faint(grey, ink, paper, noise):
+        failed.append("faint")
+    if _fragmented(ink):
+        failed.append("fragmented")
+    if cut_by_box if cut_by_box is not None else _clipped(ink):
+        failed.append("clipped")
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    box_h = rows[-1] - rows[0] + 1 if rows.size else 0
+    box_w = cols[-1] - cols[0] + 1 if cols.size else 0
+    if box_h < MIN_INK_BOX[0] or box_w < MIN_INK_BOX[1] or int(ink.sum()) < MIN_STROKE_PIXELS:
+        failed.append("too_small")
+    return failed
+
+
+def _faint(grey: np.ndarray, ink: np.ndarray, paper: float, noise: float) -> bool:
+    """Strokes barely darker than the paper's own noise (as scanned, before the median): the
+    threshold cut through the noise. Light strokes on clean paper, as in resized scans, are
+    fine: their darkness is stretched."""
+    strokes = grey[ink]
+    if strokes.size == 0:
+        return False
+    contrast = paper - float(np.median(strokes))
+    return contrast < FAINT_CONTRAST and contrast < FAINT_SNR * noise
+
+
+def paper_noise(raw: np.ndarray, ink: np.ndarray) -> float:
+    """The paper's grey-level noise as scanned (a robust standard deviation of the non-ink pixels)."""
+    background = raw[~ink]
+    if background.size == 0:
+        return 0.0
+    return 1.4826 * float(np.median(np.abs(background - np.median(background))))
+
+
+def _fragmented(ink: np.ndarray) -> bool:
+    labels, count = ndimage.label(ink, structure=np.ones((3, 3), dtype=bool))
+    if count < FRAGMENT_MIN_PIECES:
+        return False
+    sizes = np.bincount(labels.ravel())[1:]
+    return float(sizes[sizes < FRAGMENT_PIECE].sum()) / max(1, int(sizes.sum())) >= FRAGMENT_SMALL_SHARE
+
+
+def border_contact(ink: np.ndarray) -> tuple[int, float]:
+    """(strokes running out through the crop's border, their ink on the border as a share of
+    the crop's short side). A straight line along the border (a scanner's or a form's edge)
+    is no stroke and does not count."""
+    height, width = ink.shape
+    crossings, touching = 0, 0
+    sides = (
+        (ink[0], ink[1:5]),
+        (ink[-1], ink[-5:-1]),
+        (ink[:, 0], ink[:, 1:5].T),
+        (ink[:, -1], ink[:, -5:-1].T),
+    )
+    for edge, inner in sides:
+        length = max(8, int(CLIP_LINE * edge.size))
+        along = ndimage.minimum_filter1d(edge.view(np.uint8), length, mode="constant")
+        line = ndimage.maximum_filter1d(along, length, mode="constant").astype(bool)
+        entering = edge & ~line & inner.any(axis=0)  # ink on the border that goes on inwards
+        touching += int(entering.sum())
+        crossings += int(np.count_nonzero(np.diff(np.r_[0, entering.view(np.uint8), 0]) == 1))
+    return crossings, touching / max(1, min(height, width))
+
+
+def _clipped(ink: np.ndarray) -> bool:
+    crossings, touching = border_contact(ink)
+    return bool(crossings >= CLIP_MIN_CROSSINGS or touching >= CLIP_MIN_PIXELS)
+
+
+def strokes_cut(ink: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """Do strokes run on past the crop box? ``ink`` covers the box grown by a few pixels
+    (as far as the image goes), ``box`` is x, y, width, height of the crop inside it. Ink on
+    the box's edge that continues just outside it is a stroke the box cut; two or more such
+    strokes and the signature is clipped."""
+    x, y, width, height = box
+    cuts = 0
+    sides = []
+    if y > 0:
+        sides.append((ink[y, x : x + width], ink[y - 1, x : x + width]))
+    if y + height < ink.shape[0]:
+        sides.append((ink[y + height - 1, x : x + width], ink[y + height, x : x + width]))
+    if x > 0:
+        sides.append((ink[y : y + height, x], ink[y : y + height, x - 1]))
+    if x + width < ink.shape[1]:
+        sides.append((ink[y : y + height, x + width - 1], ink[y : y + height, x + width]))
+    for inside, outside in sides:
+        continuing = inside & ndimage.maximum_filter1d(outside.view(np.uint8), 3).astype(bool)
+        cuts += int(np.count_nonzero(np.diff(np.r_[0, continuing.view(np.uint8), 0]) == 1))
+    return bool(cuts >= CUT_MIN_STROKES)
+
+
+def describe(failed: list[str]) -> str:
+    """One sentence for the clerk naming what failed."""
+    return "The image cannot be judged reliably: " + "; ".join(CHECKS[name] for name in failed) + "."
