@@ -159,10 +159,17 @@ class CropBox(ApiModel):
     height: int
 
 
+class FoundSignature(ApiModel):
+    component = "FoundSignature"
+    box: CropBox
+    confidence: float
+
+
 class SignatureRegion(ApiModel):
     component = "SignatureRegion"
     crop: CropBox
     found: bool
+    signatures: list[FoundSignature] = []
 
 
 # -- models, promotions, training -----------------------------------------------------------

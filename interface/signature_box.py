@@ -90,12 +90,13 @@ def proposed_boxes(client, upload, content: bytes, size: tuple[int, int]) -> tup
     if upload.file_id not in cache:
         try:
             answer = client.signature_region((upload.name, content, upload.type))
-            found = list(getattr(answer, "signatures", None) or [])
-            boxes = [clip_box(_xywh(item.box), *size) for item in found]
+            found = list(answer.signatures)
+            crop = answer.crop
+            # ``crop`` is the most confident signature's box with a margin: the first box; the
+            # other signatures (a joint or company account's) follow as found.
+            boxes = [clip_box((crop.x, crop.y, crop.width, crop.height), *size)]
+            boxes += [clip_box(_xywh(item.box), *size) for item in found[1:]]
             confidences = [float(item.confidence) for item in found]
-            if not boxes:
-                crop = answer.crop
-                boxes = [clip_box((crop.x, crop.y, crop.width, crop.height), *size)]
             if len(boxes) > 1:
                 note = f"The service found {len(boxes)} signatures; each has a box."
             elif answer.found:

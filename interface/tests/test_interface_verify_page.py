@@ -115,6 +115,7 @@ PROPOSAL = {
     "image_height": 700,
     "found": True,
     "code_line_top": 600,
+    "signatures": [{"box": {"x": 960, "y": 350, "width": 480, "height": 160}, "confidence": 0.96}],
 }
 
 
@@ -225,6 +226,36 @@ def test_on_a_whole_cheque_the_questioned_thumbnail_is_the_box_checked(open_app,
     assert "Questioned: the box checked (500 × 180 px at 950, 340)" in captions
     assert "Questioned" not in captions  # not the whole cheque
     assert not any("Referred for image quality" in w.value for w in at.warning)
+
+
+def test_every_signature_found_is_drawn_and_the_clerk_picks_which_to_verify(open_app, api):
+    import json
+
+    second = {"x": 200, "y": 360, "width": 420, "height": 150}
+    proposal = {
+        **PROPOSAL,
+        "signatures": [PROPOSAL["signatures"][0], {"box": second, "confidence": 0.81}],
+    }
+    at = upload_cheque(open_app, api, proposal=proposal)
+    key, element = canvas(at)
+    scale = 900 / 1600
+    first, other = json.loads(element.proto.json)["initialDrawing"]["objects"]
+    assert (first["left"], first["width"]) == pytest.approx((950 * scale, 500 * scale))  # crop: the first
+    assert (other["left"], other["top"]) == pytest.approx((200 * scale, 360 * scale))
+    assert first["stroke"] != other["stroke"]  # the one to verify stands out
+    assert any("found 2 signatures" in c.value for c in at.caption)
+    choice = at.radio(key=next(r.key for r in at.radio if str(r.key).startswith("crop_active_")))
+    assert list(choice.options) == [
+        "Signature 1 (confidence 0.96)",
+        "Signature 2 (confidence 0.81)",
+    ]
+    choice.set_value(1).run()
+    assert not at.exception
+    _, element = canvas(at)
+    first, other = json.loads(element.proto.json)["initialDrawing"]["objects"]
+    assert other["stroke"] == "#dc1e1e"  # now the second is the one to verify
+    verify_button(at).click().run()
+    assert sent_crop(api) == "200,360,420,150"
 
 
 def test_typed_numbers_are_the_fallback(open_app, api):
