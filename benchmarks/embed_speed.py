@@ -186,18 +186,19 @@ def eer_delta(model_dir: Path, fast_precision: str, references: int) -> dict:
     return result
 
 
-def training_speed(model_dir: Path, card: dict, steps: int, threads: int) -> dict:
+def training_speed(model_dir: Path, card, steps: int, threads: int) -> dict:
     """Timed training steps of the shipped architecture at the recipe's size and batch."""
     from sigverify.inference import bf16_supported
     from sigverify.model import SignatureEmbedder
+    from sigverify.options import TrainConfig
 
-    recipe = card.get("recipe", {}) or {}
-    height, width = card.get("input_size", [128, 192])
-    batch = int(recipe.get("writers_per_batch", 12)) * (
-        int(recipe.get("genuine_per_writer", 4)) + int(recipe.get("forged_per_writer", 2))
-    )
+    # The recipe's batch shape; a card from before these options were recorded: TrainConfig's defaults.
+    recipe = card.recipe.model_dump() if card.recipe else {}
+    shape = {k: recipe.get(k, TrainConfig.model_fields[k].default) for k in TrainConfig.model_fields}
+    height, width = card.size
+    batch = shape["writers_per_batch"] * (shape["genuine_per_writer"] + shape["forged_per_writer"])
     bf16 = bf16_supported()
-    model = SignatureEmbedder(embedding_dim=int(card.get("embedding_dim", 256))).to(memory_format=torch.channels_last)
+    model = SignatureEmbedder(embedding_dim=card.embedding_dim).to(memory_format=torch.channels_last)
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
     x = torch.rand(batch, 1, height, width).contiguous(memory_format=torch.channels_last)
@@ -256,13 +257,13 @@ def main(argv=None) -> int:
     limit_threads(args.threads)
     model, card = load_model(args.model_dir)
     model.eval()
-    height, width = card["input_size"]
+    height, width = card.size
     batches = [int(b) for b in args.batches.split(",")]
     rng = np.random.default_rng(0)
     arrays = [(rng.random((height, width)) < 0.08).astype(np.uint8) * 255 for _ in range(max(batches))]
     machine = benchlib.machine_info()
     print(
-        f"model {card.get('name')} {card.get('version')} input {height}x{width}; {machine['cpu']}, "
+        f"model {card.name} {card.version} input {height}x{width}; {machine['cpu']}, "
         f"{args.threads} torch threads, load {machine['load_average_1m']}"
     )
 
@@ -345,10 +346,10 @@ def main(argv=None) -> int:
         },
         "model": {
             "dir": str(args.model_dir),
-            "name": card.get("name"),
-            "version": card.get("version"),
-            "sha256": card.get("sha256"),
-            "input_size": card.get("input_size"),
+            "name": card.name,
+            "version": card.version,
+            "sha256": card.sha256,
+            "input_size": card.input_size,
         },
         "torch_threads": args.threads,
         "throughput_img_per_s": throughput,

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 from benchlib import REPO, BenchServer, machine_info, merge_results, now_iso, shipped_model_dir
+from sigverify.options import TrainConfig
 from testsupport.servers import start_celery_worker
 
 
@@ -90,7 +91,7 @@ def main() -> int:
     parser.add_argument("--dataset", default="cedar", help="organised dataset in organized_data/")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--loss", default="triplet-semihard")
-    parser.add_argument("--input-size", type=int, nargs=2, default=(128, 192))
+    parser.add_argument("--input-size", type=int, nargs=2, default=TrainConfig.model_fields["input_size"].default)
     parser.add_argument("--references", type=int, default=500)
     parser.add_argument("--timeout", type=float, default=6 * 3600)
     args = parser.parse_args()

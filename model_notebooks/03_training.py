@@ -141,11 +141,14 @@ card = result.card
 _, reloaded = load_model(result.model_dir)  # raises ModelLoadError if the weights do not match the card
 print("model dir:", result.model_dir)
 print("files:", sorted(p.name for p in result.model_dir.iterdir()))
-print("sha256:", reloaded["sha256"])
-print("input size:", card["input_size"], "| preprocessing version:", card["preprocess_version"])
-print("thresholds:", {k: round(v, 4) if isinstance(v, float) else v for k, v in card["thresholds"].items()})
+print("sha256:", reloaded.sha256)
+print("input size:", card.input_size, "| preprocessing version:", card.preprocess_version)
+print("thresholds:", {k: round(v, 4) if isinstance(v, float) else v for k, v in card.to_dict()["thresholds"].items()})
 pd.DataFrame(
-    {r: {k: v for k, v in m.items() if not isinstance(v, dict)} for r, m in card["metrics"]["validation"].items()}
+    {
+        r: {k: v for k, v in m.items() if not isinstance(v, dict)}
+        for r, m in card.to_dict()["metrics"]["validation"].items()
+    }
 )
 
 # %% [markdown]

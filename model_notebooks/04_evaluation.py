@@ -61,9 +61,9 @@ import pandas as pd
 from IPython.display import display
 
 from sigverify import evaluate as ev
+from sigverify.card import ModelCard
 from sigverify.report import protocol_for
 from sigverify.smoke import train_tiny
-from sigverify.weights import read_card
 
 if SMALL:  # two tiny models stand in for two versions
     MODEL_A = train_tiny(DATA_DIRS, WORK / "model-a", seed=0, loss="triplet-semihard", name="model-a")
@@ -82,7 +82,7 @@ else:
     # Report on test writers; choose thresholds on validation writers (never on the test set).
     EVAL_SPLIT, THRESHOLD_SPLIT = ("test", "val") if SPLIT_FILE.exists() else (None, None)
 TARGET_FARS = (0.10, 0.05, 0.01)
-if MODEL_B and read_card(MODEL_B).get("sha256") == read_card(MODEL_A).get("sha256"):
+if MODEL_B and ModelCard.read(MODEL_B).sha256 == ModelCard.read(MODEL_A).sha256:
     print(f"{MODEL_B} has the same weights as model A: nothing to compare (set SIGVERIFY_COMPARE_MODEL)")
     MODEL_B = None
 MODELS = {"A": MODEL_A, **({"B": MODEL_B} if MODEL_B else {})}
@@ -93,19 +93,19 @@ for k, v in MODELS.items():
 scores = {}  # (model, dataset) -> dict of calibrated scores per query kind
 rows = []
 for label, model_dir in MODELS.items():
-    card = read_card(model_dir)
+    card = ModelCard.read(model_dir)
     for data_dir in DATA_DIRS:
         verifier, ps = protocol_for(
             data_dir, "folders", model_dir, REFERENCES, split_file=SPLIT_FILE if EVAL_SPLIT else None, split=EVAL_SPLIT
         )
-        summary = ev.summarise(ps, verifier.scorer, card["thresholds"]["eer"])
+        summary = ev.summarise(ps, verifier.scorer, card.thresholds.eer)
         scores[label, data_dir.name] = {
             k: verifier.scorer.calibrate(ps.flat(k)) for k in ("genuine", "skilled", "random")
         }
         scores[label, data_dir.name]["ps"], scores[label, data_dir.name]["verifier"] = ps, verifier
         rows.append(
             {
-                "model": f"{label}: {card['name']} {card['version']}",
+                "model": f"{label}: {card.name} {card.version}",
                 "data": data_dir.name,
                 "writers": summary["writers"],
                 "R": REFERENCES,
@@ -172,7 +172,7 @@ from sigverify.scoring import decide
 rows, decisions = [], []
 for (label, data), s in scores.items():
     v = s["verifier"]
-    for name, thr in (("eer", v.card["thresholds"]["eer"]), ("accept", v.accept), ("reject", v.reject)):
+    for name, thr in (("eer", v.card.thresholds.eer), ("accept", v.accept), ("reject", v.reject)):
         frr, far_s = metrics.rates_at(thr, s["genuine"], s["skilled"])
         _, far_r = metrics.rates_at(thr, s["genuine"], s["random"])
         rows.append(

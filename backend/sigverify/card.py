@@ -24,10 +24,12 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
 
 from .errors import ModelLoadError
-from .weights import CARD_FILE, WEIGHTS_FILE
+
+WEIGHTS_FILE = "model.safetensors"
+CARD_FILE = "model_card.json"
 
 # A fraction in [0, 1] (an error rate, an AUC) or a threshold; None where it could not be
 # computed: NaN is written as null (JSON has no NaN, PostgreSQL's jsonb refuses it).
@@ -329,20 +331,20 @@ class Recipe(_Open):
 
 
 class ModelCard(_Open):
+    """What serving a model needs is required (input size, embedding size, preprocessing, the
+    weights' sha256, the thresholds): a card without one is refused at load, never defaulted."""
+
     name: str
     version: str = ""
     created: str | None = None
     architecture: str | None = None
-    input_size: list[int] = Field(
-        default_factory=lambda: [128, 192],
-        min_length=2,
-        max_length=2,
-        description="Height and width the model sees, in pixels.",
+    input_size: list[PositiveInt] = Field(
+        min_length=2, max_length=2, description="Height and width the model sees, in pixels."
     )
-    embedding_dim: int | None = None
-    preprocess_version: str | None = None
+    embedding_dim: PositiveInt
+    preprocess_version: str
     weights_file: str = WEIGHTS_FILE
-    sha256: str | None = None
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the weights file.")
     scoring: Scoring = Field(default_factory=Scoring)
     thresholds: Thresholds
     metrics: Metrics = Field(default_factory=Metrics)
@@ -361,6 +363,12 @@ class ModelCard(_Open):
         counts = sorted(int(k) for k in by)
         below = [r for r in counts if r <= references]
         return by[str(below[-1] if below else counts[0])]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``input_size`` as (height, width), the form preprocessing takes."""
+        height, width = self.input_size
+        return height, width
 
     @classmethod
     def read(cls, directory) -> ModelCard:

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .card import ModelCard
+from .errors import ModelLoadError
 from .options import PRECISIONS  # auto: bf16 where the CPU has it (AMX/AVX512-BF16)
 from .policy import thresholds_at
 from .preprocess import PREPROCESS_VERSION, preprocess_with_quality, to_float
@@ -32,23 +34,24 @@ def bf16_supported() -> bool:
 
 
 class Verifier:
-    def __init__(self, model, card: dict, precision: str = "fp32", batch_size: int = 64):
+    """A loaded model and its ``ModelCard``: the card's input size, scoring and thresholds, none defaulted."""
+
+    def __init__(self, model, card: ModelCard, precision: str = "fp32", batch_size: int = 64):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}")
         if precision in ("auto", "bf16"):
             precision = "bf16" if bf16_supported() else "fp32"
+        if card.preprocess_version != PREPROCESS_VERSION:
+            raise ModelLoadError(
+                f"model expects preprocessing v{card.preprocess_version}, code is v{PREPROCESS_VERSION}"
+            )
         self.card = card
         self.precision = precision
         self.batch_size = batch_size
-        self.input_size = tuple(card.get("input_size", (128, 192)))
-        self.scorer = ScoreModel.from_dict(card.get("scoring", {}))
-        thresholds = card.get("thresholds", {})
-        self.accept = float(thresholds.get("accept", 0.5))
-        self.reject = float(thresholds.get("reject", 0.5))
-        if card.get("preprocess_version") not in (None, PREPROCESS_VERSION):
-            raise ValueError(
-                f"model expects preprocessing v{card['preprocess_version']}, code is v{PREPROCESS_VERSION}"
-            )
+        self.input_size = card.size
+        self.scorer = ScoreModel.from_dict(card.scoring.model_dump(exclude_none=True))
+        self.accept = card.thresholds.accept
+        self.reject = card.thresholds.reject
         self.model = model.to(memory_format=torch.channels_last) if precision == "bf16" else model
         self._lock = threading.Lock()
 
@@ -59,7 +62,7 @@ class Verifier:
 
     @property
     def sha256(self) -> str:
-        return self.card.get("sha256", "")
+        return self.card.sha256
 
     def preprocess(self, source, crop=None):
         """(uint8 array as the model sees it, quality info). Raises ``ImageRejected``."""
@@ -94,7 +97,7 @@ class Verifier:
     def thresholds_for(self, references: int) -> dict:
         """{"accept", "reject", "references"}: the card's pair for a signer with ``references``
         references ("references" is the R it was fitted for; None on an older card's single pair)."""
-        return thresholds_at(self.card.get("thresholds") or {"accept": self.accept, "reject": self.reject}, references)
+        return thresholds_at(self.card.to_dict()["thresholds"], references)
 
     def decide(self, score: float, references: int | None = None) -> str:
         """genuine / refer / forgery at the card's thresholds for ``references`` (None: the primary pair)."""

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from . import metrics
+from .card import ModelCard
 from .scoring import reference_bucket
 
 SCORES_FILE = "scores.json"
@@ -178,12 +179,11 @@ def _splits_from_dict(splits: dict) -> dict:
     }
 
 
-def scores_for_card(directory, card: dict) -> StoredScores | None:
-    """The scores a model card points at (``card["scores"]``), checked against its sha256; None if it has none."""
-    entry = card.get("scores")
-    if not isinstance(entry, dict) or not entry.get("file"):
+def scores_for_card(directory, card: ModelCard) -> StoredScores | None:
+    """The scores a model card points at (``card.scores``), checked against its sha256; None if it has none."""
+    if card.scores is None:
         return None
-    return StoredScores.read(Path(directory) / entry["file"], sha256=entry.get("sha256"))
+    return StoredScores.read(Path(directory) / card.scores.file, sha256=card.scores.sha256)
 
 
 def thresholds_for(scores: StoredScores, policy: Policy) -> dict:

@@ -42,7 +42,6 @@ from .errors import (
 # Bump whenever the output of ``preprocess`` changes: model cards and caches record it.
 PREPROCESS_VERSION = "3"
 
-DEFAULT_INPUT_SIZE = (128, 192)  # (height, width); the model card records the one used
 MAX_PIXELS = 40_000_000  # a 600 dpi A4 page is ~35 Mpx; beyond that is a bomb
 MAX_ASPECT_RATIO = 25.0
 # Only these Pillow decoders ever see uploaded bytes: no EPS (runs Ghostscript), no rarely
@@ -214,7 +213,7 @@ def _apply_crop(image: Image.Image, crop) -> Image.Image:
 
 def preprocess_image(
     image: Image.Image,
-    size: tuple[int, int] = DEFAULT_INPUT_SIZE,
+    size: tuple[int, int],
     crop=None,
     clean: bool = True,
 ) -> tuple[np.ndarray, Quality]:
@@ -308,12 +307,13 @@ def _cut_by_box(whole: Image.Image, crop, threshold: float, descreened: bool, cl
     return checks.strokes_cut(ink, (x - x0, y - y0, w, h))
 
 
-def preprocess(source: Source, size: tuple[int, int] = DEFAULT_INPUT_SIZE, crop=None) -> np.ndarray:
+def preprocess(source: Source, size: tuple[int, int], crop=None) -> np.ndarray:
     """Bytes, path or file -> preprocessed uint8 array. Raises ``ImageRejected``."""
     return preprocess_with_quality(source, size=size, crop=crop)[0]
 
 
-def preprocess_with_quality(source: Source, size=DEFAULT_INPUT_SIZE, crop=None, clean: bool = True):
+def preprocess_with_quality(source: Source, size: tuple[int, int], crop=None, clean: bool = True):
+    """(uint8 array of ``size`` (height, width), the model card's input size; quality info)."""
     image = load_image(source)
     try:
         return preprocess_image(image, size=size, crop=crop, clean=clean)

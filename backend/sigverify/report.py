@@ -164,7 +164,7 @@ def protocols_for(
 
 def operating_pair(verifier: Verifier, references: int) -> dict:
     """The card's accept/reject for ``references`` (its single pair for every R on an older card)."""
-    return thresholds_at(verifier.card.get("thresholds", {}) or {"accept": 0.5, "reject": 0.5}, references)
+    return thresholds_at(verifier.card.to_dict()["thresholds"], references)
 
 
 def evaluation_report(
@@ -180,7 +180,7 @@ def evaluation_report(
 ) -> dict:
     """The report of one protocol run (figures at the card's EER threshold), optionally as JSON and plots."""
     name = Path(data).resolve().name.lower()
-    threshold = float(verifier.card.get("thresholds", {}).get("eer", 0.5))
+    threshold = verifier.card.thresholds.eer
     report = ev.summarise(ps, verifier.scorer, threshold)
     pair = operating_pair(verifier, ps.references)
     report["decisions"] = ev.decision_rates(ps, verifier.scorer, pair["accept"], pair["reject"])
@@ -191,7 +191,7 @@ def evaluation_report(
             "layout": layout,
             "split": split if split_file else "all",
             "model_sha256": verifier.sha256,
-            "model_version": verifier.card.get("version"),
+            "model_version": verifier.card.version,
             "accept_threshold": pair["accept"],
             "reject_threshold": pair["reject"],
             "background_swapped": bool(swap_background),

@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from . import evaluate as ev
 from .augment import SignatureAugment
 from .cache import ImageCache
+from .card import Data, Metrics, ModelCard, Recipe, Scoring, Thresholds
 from .datasets import load_dataset
 from .errors import DatasetError
 from .losses import metric_loss
@@ -50,7 +51,7 @@ class TrainingCancelled(Exception):
 @dataclass
 class TrainResult:
     model_dir: Path
-    card: dict
+    card: ModelCard
     history: list
 
 
@@ -269,7 +270,7 @@ def _build_trainee(config: TrainConfig, classes: int, total_steps: int, device, 
 
         start, start_card = load_model(config.init_from)
         model.load_state_dict(start.state_dict())
-        log(f"warm start from {config.init_from} (version {start_card.get('version')})")
+        log(f"warm start from {config.init_from} (version {start_card.version})")
     model = model.to(device).to(memory_format=torch.channels_last)
     heads = TrainingHeads(config.embedding_dim, classes).to(device)
     params = list(model.parameters()) + list(heads.parameters())
@@ -427,6 +428,10 @@ def train(
     train_idx = [i for i, s in enumerate(pool.split) if s == "train"]
     val_idx = [i for i, s in enumerate(pool.split) if s == "val"]
     train_writers = sorted({pool.writers[i] for i in train_idx})
+    if not val_idx:
+        raise DatasetError(
+            "no validation writers: the thresholds a model ships with are fitted on them (raise val_fraction)"
+        )
     log(
         f"writers: {len(train_writers)} train, {len({pool.writers[i] for i in val_idx})} val; "
         f"images: {len(train_idx)} train, {len(val_idx)} val; device {device}, bf16={bf16}"
@@ -480,20 +485,21 @@ def train(
     model.load_state_dict(load_file(str(best_path), device=str(device)))
     model.eval()
     card = _calibrated_card(model, pool, val_idx, device, bf16, config, state, time.time() - started)
-    model_dir = _write_model_dir(model, out_dir / "model", card)
+    model_dir, written = _write_model_dir(model, out_dir / "model", card)
     log(f"model written to {model_dir} (best epoch {state['best_epoch']}, val EER {state['best_eer']})")
-    return TrainResult(model_dir, json.loads((model_dir / "model_card.json").read_text()), state["history"])
+    return TrainResult(model_dir, written, state["history"])
 
 
 def _calibrated_card(model, pool, val_idx, device, bf16, config, state, seconds) -> dict:
-    emb = embed_indices(model, pool, val_idx, device, bf16) if val_idx else np.zeros((0, 1))
-    groups = _val_groups(pool, val_idx) if val_idx else {}
-    scorer = ev.fit_scorer(emb, groups) if val_idx else ev.ScoreModel()
-    thresholds = ev.operating_points(emb, groups, scorer) if val_idx else {"eer": 0.5, "accept": 0.5, "reject": 0.5}
-    val_metrics = {}
-    for r in (1, ev.THRESHOLD_REFERENCES):
-        if val_idx:
-            val_metrics[f"R{r}"] = ev.summarise(ev.protocol_scores(emb, groups, r, scorer), scorer, thresholds["eer"])
+    """The card's fields but those the weights decide (``save_model`` adds sha256 and embedding size)."""
+    emb = embed_indices(model, pool, val_idx, device, bf16)
+    groups = _val_groups(pool, val_idx)
+    scorer = ev.fit_scorer(emb, groups)
+    thresholds = Thresholds(**ev.operating_points(emb, groups, scorer))
+    validation = {
+        f"R{r}": ev.summarise(ev.protocol_scores(emb, groups, r, scorer), scorer, thresholds.eer)
+        for r in (1, ev.THRESHOLD_REFERENCES)
+    }
     writers_by_split = {}
     for w, s in zip(pool.writers, pool.split, strict=True):
         writers_by_split.setdefault(s, set()).add(w)
@@ -504,32 +510,33 @@ def _calibrated_card(model, pool, val_idx, device, bf16, config, state, seconds)
         "architecture": "Siamese ResNet18 (1-channel conv1) + linear head, L2-normalised embedding",
         "input_size": list(config.input_size),
         "preprocess_version": PREPROCESS_VERSION,
-        "scoring": scorer.to_dict(),
+        "scoring": Scoring(**scorer.to_dict()),
         "thresholds": thresholds,
-        "metrics": {"validation": val_metrics},
-        "data": {
-            "datasets": [str(d) for d in config.data],
-            "writers": {s: sorted(ws) for s, ws in writers_by_split.items()},
-        },
-        "recipe": {
-            **config.model_dump(mode="json"),
-            "epochs_run": state["epoch"],
-            "best_epoch": state["best_epoch"],
-            "best_val_eer": state["best_eer"],
-            "training_seconds": round(seconds, 1),
-            "bf16_autocast": bf16,
-            "device": str(device),
-            "history": state["history"],
-        },
+        "metrics": Metrics(validation=validation),
+        "data": Data(
+            datasets=[str(d) for d in config.data], writers={s: sorted(ws) for s, ws in writers_by_split.items()}
+        ),
+        "recipe": Recipe(
+            **{
+                **config.model_dump(mode="json"),
+                "epochs_run": state["epoch"],
+                "best_epoch": state["best_epoch"],
+                "best_val_eer": state["best_eer"],
+                "training_seconds": round(seconds, 1),
+                "bf16_autocast": bf16,
+                "device": str(device),  # the one resolved from config.device
+                "history": state["history"],
+            }
+        ),
     }
 
 
-def _write_model_dir(model, target: Path, card: dict) -> Path:
+def _write_model_dir(model, target: Path, card: dict) -> tuple[Path, ModelCard]:
     """Write into ``<target>.part/`` and rename, so a half-written model dir never appears."""
     part = target.with_name(target.name + ".part")
     shutil.rmtree(part, ignore_errors=True)
-    save_model(model, part, card)
+    written = save_model(model, part, card)
     if target.exists():
         shutil.rmtree(target)
     os.replace(part, target)
-    return target
+    return target, written

@@ -85,15 +85,15 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     @admin.display(description="EER")
     def eer(self, obj):
-        return obj.thresholds.get("eer")
+        return obj.operating_thresholds.eer
 
     @admin.display(description="accept ≥")
     def accept(self, obj):
-        return obj.thresholds.get("accept")
+        return obj.operating_thresholds.accept
 
     @admin.display(description="reject <")
     def reject(self, obj):
-        return obj.thresholds.get("reject")
+        return obj.operating_thresholds.reject
 
     def has_add_permission(self, request):
         return False  # versions are registered from model directories, not typed in

@@ -1,8 +1,11 @@
+from functools import cached_property
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from apps.core.jobs import Run, stale_message
+from sigverify.card import ModelCard, Thresholds
 from sigverify.policy import DEFAULT_TARGET
 
 
@@ -41,18 +44,27 @@ class ModelVersion(models.Model):
     def __str__(self):
         return f"{self.name}{' (active)' if self.is_active else ''}"
 
+    @cached_property
+    def model_card(self) -> ModelCard:
+        """The registered card, typed (``CardError`` if a row was given one that does not fit)."""
+        return ModelCard.parse(self.card, source=f"the card of model version {self.name}")
+
     @property
     def input_size(self) -> tuple[int, int]:
-        height, width = self.card.get("input_size", (128, 192))
-        return int(height), int(width)
+        return self.model_card.size
+
+    @property
+    def operating_thresholds(self) -> Thresholds:
+        """``thresholds`` typed: accept, reject and eer are required, never defaulted."""
+        return Thresholds.model_validate(self.thresholds)
 
     @property
     def accept_threshold(self) -> float:
-        return float(self.thresholds.get("accept", 0.5))
+        return self.operating_thresholds.accept
 
     @property
     def reject_threshold(self) -> float:
-        return float(self.thresholds.get("reject", 0.5))
+        return self.operating_thresholds.reject
 
 
 class Promotion(Run, models.Model):

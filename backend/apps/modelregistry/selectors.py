@@ -56,7 +56,7 @@ def validation_scores(version: ModelVersion) -> StoredScores:
     belong to other weights: its policy cannot be changed, and it serves the card's thresholds.
     """
     try:
-        scores = scores_for_card(version.weights_path, version.card or {})
+        scores = scores_for_card(version.weights_path, version.model_card)
     except ScoresFileError as exc:
         raise Conflict(
             f"The validation scores of model version {version.name} cannot be used: {exc}. Its policy cannot be "

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import os
 import shutil
 from functools import partial
@@ -18,7 +17,7 @@ from apps.core.exceptions import Conflict, ServiceError
 from sigverify.card import ModelCard
 from sigverify.errors import ModelLoadError
 from sigverify.policy import DEFAULT_TARGET, Policy, thresholds_for
-from sigverify.weights import read_card, sha256_file
+from sigverify.weights import sha256_file
 
 from .models import ModelVersion, PolicyChange, Promotion
 from .promotion import _total, activate_version, fail_stale_promotions, run_promotion  # noqa: F401 (API)
@@ -28,22 +27,9 @@ from .tasks import run_promotion as run_promotion_task
 logger = logging.getLogger(__name__)
 
 
-def _version_name(card: dict, sha256: str) -> str:
-    base = str(card.get("name") or "model")
-    version = str(card.get("version") or "")
-    name = f"{base}-{version}" if version else base
+def _version_name(card: ModelCard, sha256: str) -> str:
+    name = f"{card.name}-{card.version}" if card.version else card.name
     return f"{name}-{sha256[:8]}"
-
-
-def _finite_json(value):
-    """The card with NaN/inf as null: PostgreSQL's jsonb refuses them (a training history can hold NaN)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite_json(v) for v in value]
-    return value
 
 
 @transaction.atomic
@@ -55,32 +41,31 @@ def register_model_dir(path, activate: bool = False, name: str | None = None) ->
     is never registered. With ``activate`` the version becomes the active one.
     """
     path = Path(path).resolve()
-    model_card = ModelCard.parse(_finite_json(read_card(path)), source=f"model card in {path}")
-    card = model_card.to_dict()
+    model_card = ModelCard.read(path)
     weights = path / model_card.weights_file
     if not weights.is_file():
         raise ModelLoadError(f"weights file missing: {weights}")
     sha256 = sha256_file(weights)
-    if model_card.sha256 and model_card.sha256 != sha256:
+    if model_card.sha256 != sha256:
         raise ModelLoadError(f"sha256 mismatch for {weights}: card says {model_card.sha256}, file is {sha256}")
 
     version = ModelVersion.objects.filter(sha256=sha256).order_by("id").first()
     created = version is None
     if created:
-        thresholds = card.get("thresholds", {}) or {}
+        card = model_card.to_dict()  # NaN as null: PostgreSQL's jsonb refuses NaN (a history can hold one)
+        thresholds = model_card.thresholds
         policy = Policy(
-            far_skilled=thresholds.get("accept_far_skilled", DEFAULT_TARGET),
-            frr=thresholds.get("reject_frr", DEFAULT_TARGET),
+            far_skilled=thresholds.accept_far_skilled or DEFAULT_TARGET, frr=thresholds.reject_frr or DEFAULT_TARGET
         )
         if policy.errors():
             policy = Policy()  # a card from outside the allowed range still starts at the default policy
         version = ModelVersion.objects.create(
-            name=name or _version_name(card, sha256),
+            name=name or _version_name(model_card, sha256),
             weights_path=str(path),
             sha256=sha256,
             card=card,
             metrics=card.get("metrics", {}),
-            thresholds=thresholds,
+            thresholds=card["thresholds"],
             policy_far_skilled=policy.far_skilled,
             policy_frr=policy.frr,
             is_active=False,
@@ -98,7 +83,7 @@ def keep_copy(directory) -> Path:
     folder later cannot break the version that is serving.
     """
     directory = Path(directory)
-    card = ModelCard.parse(_finite_json(read_card(directory)), source=f"model card in {directory}")
+    card = ModelCard.read(directory)
     sha256 = sha256_file(directory / card.weights_file)
     target = Path(settings.SIGVERIFY_MODELS_ROOT) / f"shipped-{sha256[:12]}"
     if (target / card.weights_file).is_file() and sha256_file(target / card.weights_file) == sha256:
@@ -113,7 +98,7 @@ def keep_copy(directory) -> Path:
 
 def serves_its_own_weights(version: ModelVersion) -> bool:
     """False when the version's weights file is gone or no longer matches its sha256."""
-    weights = Path(version.weights_path) / (version.card or {}).get("weights_file", "model.safetensors")
+    weights = Path(version.weights_path) / version.model_card.weights_file
     return weights.is_file() and sha256_file(weights) == version.sha256
 
 

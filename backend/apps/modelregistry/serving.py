@@ -21,7 +21,6 @@ from django.conf import settings
 from apps.core.exceptions import ServiceUnavailable
 from sigverify.errors import ModelLoadError
 from sigverify.policy import thresholds_at
-from sigverify.weights import WEIGHTS_FILE
 
 from .models import ModelVersion
 
@@ -47,7 +46,7 @@ def _key(version: ModelVersion) -> tuple[int, str]:
 def _file_stamp(version: ModelVersion) -> tuple:
     """Changes when the weights file changes, so a repaired file is retried."""
     directory = Path(version.weights_path)
-    weights = directory / version.card.get("weights_file", WEIGHTS_FILE)
+    weights = directory / version.model_card.weights_file
     try:
         stat = weights.stat()
         return (stat.st_size, stat.st_mtime_ns)
@@ -123,7 +122,7 @@ def load_state(version: ModelVersion | None) -> dict:
     failure = _failures.get(key)
     if failure is not None:
         return {"state": "error", "error": failure.message}
-    weights = Path(version.weights_path) / version.card.get("weights_file", WEIGHTS_FILE)
+    weights = Path(version.weights_path) / version.model_card.weights_file
     if not weights.is_file():
         return {"state": "error", "error": f"weights file missing: {weights}"}
     return {"state": "not_loaded", "error": None}
@@ -142,25 +141,28 @@ def thresholds_in_force(version: ModelVersion, references: int | None = None) ->
     ``references``: the R the decision compares with. Where the version has a pair per R
     (``by_references``), the pair of that R's bucket is used and ``references`` says which R it
     was fitted for (None: the version's one pair serves every R)."""
-    base = {
-        "accept": version.accept_threshold,
-        "reject": version.reject_threshold,
-        "eer": version.thresholds.get("eer"),
-    }
+    thresholds = version.operating_thresholds
+    base = {"accept": thresholds.accept, "reject": thresholds.reject, "eer": thresholds.eer}
     if references is None:
         return base
     pair = thresholds_at({**(version.thresholds or {}), **base}, references)
     return {**base, "accept": pair["accept"], "reject": pair["reject"], "references": pair["references"]}
 
 
-def require_verifier(version: ModelVersion | None):
-    """``get_verifier`` for API services: no active version or a broken file is a clear 503."""
+def require_version(version: ModelVersion | None) -> ModelVersion:
+    """The active ``version``, or a clear 503 when there is none."""
     if version is None:
         raise ServiceUnavailable(
             "No model version is active. An administrator must register and activate one "
             "(manage.py register_shipped_model).",
             code="no_active_model",
         )
+    return version
+
+
+def require_verifier(version: ModelVersion | None):
+    """``get_verifier`` for API services: no active version or a broken file is a clear 503."""
+    version = require_version(version)
     try:
         return get_verifier(version)
     except ModelLoadError as exc:

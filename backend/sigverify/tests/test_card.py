@@ -15,7 +15,15 @@ SHIPPED = Path(__file__).resolve().parents[3] / "trained_model_parameters"
 
 
 def minimal(**change) -> dict:
-    return {"name": "m", "thresholds": {"eer": 0.5, "accept": 0.6, "reject": 0.4}, **change}
+    return {
+        "name": "m",
+        "input_size": [32, 48],
+        "embedding_dim": 16,
+        "preprocess_version": "3",
+        "sha256": "ab" * 32,
+        "thresholds": {"eer": 0.5, "accept": 0.6, "reject": 0.4},
+        **change,
+    }
 
 
 def test_shipped_card_reads_and_writes_back_unchanged(tmp_path):
@@ -53,9 +61,17 @@ def test_shipped_card_keeps_validation_and_held_out_test_figures_apart():
 
 def test_defaults_fill_what_a_minimal_card_leaves_out_but_are_not_written():
     card = ModelCard.parse(minimal())
-    assert card.input_size == [128, 192] and card.weights_file == "model.safetensors"
+    assert card.size == (32, 48) and card.weights_file == "model.safetensors"
     assert card.metrics.validation_figures() == [] and card.metrics.test_figures() == []
     assert card.to_dict() == minimal()
+
+
+@pytest.mark.parametrize("field", ["input_size", "embedding_dim", "preprocess_version", "sha256", "thresholds"])
+def test_a_card_without_what_serving_needs_is_refused_not_defaulted(field):
+    data = minimal()
+    del data[field]
+    with pytest.raises(CardError, match=f"{field}: Field required"):
+        ModelCard.parse(data, source="test card")
 
 
 @pytest.mark.parametrize(

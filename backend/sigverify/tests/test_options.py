@@ -30,7 +30,7 @@ def test_train_help_lists_every_option_with_its_default_and_limits():
         assert _flag(name) in out, name
     flat = " ".join(out.split())  # argparse wraps lines
     assert "(default 30; >= 1, <= 1000)" in flat  # --epochs
-    assert "(default 128x192; each >= 16, <= 1024)" in flat  # --size
+    assert "(default 128x256; each >= 16, <= 1024)" in flat  # --size
     assert "{contrastive,triplet-semihard,triplet-hard}" in flat
 
 

@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 
+from sigverify.card import ModelCard
 from sigverify.policy import (
     SCORES_FILE,
     SWEEP_TARGETS,
@@ -130,17 +131,23 @@ def test_targets_outside_the_range_are_field_errors(policy, field):
         thresholds_for(make_scores(), policy)
 
 
+def card_with(**fields) -> ModelCard:
+    required = {"input_size": [32, 48], "embedding_dim": 16, "preprocess_version": "3", "sha256": "ab" * 32}
+    thresholds = {"eer": 0.5, "accept": 0.6, "reject": 0.4}
+    return ModelCard.parse({"name": "m", **required, "thresholds": thresholds, **fields})
+
+
 def test_scores_file_round_trip_and_sha256_check(tmp_path):
     scores = make_scores()
     sha = scores.write(tmp_path)
     assert not list(tmp_path.glob("*.part"))
-    card = {"scores": {"file": SCORES_FILE, "sha256": sha}}
+    card = card_with(scores={"file": SCORES_FILE, "sha256": sha, "references": 5})
     loaded = scores_for_card(tmp_path, card)
     assert loaded.references == 5 and loaded.datasets("test") == ["cedar", "gpds"]
     np.testing.assert_allclose(loaded.pooled("val", "skilled"), scores.pooled("val", "skilled"), atol=1e-7)
     assert thresholds_for(loaded, Policy()) == pytest.approx(thresholds_for(scores, Policy()), abs=1e-6)
 
-    assert scores_for_card(tmp_path, {}) is None  # a card from before scores were stored
+    assert scores_for_card(tmp_path, card_with()) is None  # a card from before scores were stored
     data = json.loads((tmp_path / SCORES_FILE).read_text())
     data["splits"]["val"]["cedar"]["skilled"][0] = 0.999
     (tmp_path / SCORES_FILE).write_text(json.dumps(data))

@@ -101,11 +101,12 @@ def test_older_thresholds_hold_for_every_r_and_new_ones_pick_their_r():
     new = {**old, "by_references": {"1": {"accept": 0.97, "reject": 0.02}, "5": {"accept": 0.9, "reject": 0.1}}}
     assert thresholds_at(new, 3) == {"accept": 0.97, "reject": 0.02, "references": 1}
     assert thresholds_at(new, 8)["references"] == 5
-    card = ModelCard.parse({"name": "m", "thresholds": new})
+    served = {"name": "m", "input_size": [32, 48], "embedding_dim": 16, "preprocess_version": "3", "sha256": "ab" * 32}
+    card = ModelCard.parse({**served, "thresholds": new})
     assert card.thresholds_at(2).accept == 0.97 and card.thresholds_at(10).reject == 0.1
-    assert ModelCard.parse({"name": "m", "thresholds": old}).thresholds_at(1).accept == 0.9
+    assert ModelCard.parse({**served, "thresholds": old}).thresholds_at(1).accept == 0.9
     with pytest.raises(CardError, match="reference count"):
-        ModelCard.parse({"name": "m", "thresholds": {**old, "by_references": {"R1": {"accept": 1, "reject": 0}}}})
+        ModelCard.parse({**served, "thresholds": {**old, "by_references": {"R1": {"accept": 1, "reject": 0}}}})
 
 
 def test_preview_shows_the_outcome_at_every_r(priors):
@@ -181,7 +182,9 @@ def test_background_file_is_checked_against_the_card(tmp_path):
     assert entry["embeddings"] == 10 and entry["writers"] == 5
     loaded = load_background(tmp_path, {"background": entry})
     assert loaded.dtype == np.float32 and np.allclose(loaded, embeddings[:10], atol=1e-6)
-    card = ModelCard.parse({"name": "m", "thresholds": {"eer": 0.5, "accept": 0.6, "reject": 0.4}, "background": entry})
+    served = {"input_size": [32, 48], "embedding_dim": 16, "preprocess_version": "3", "sha256": "ab" * 32}
+    thresholds = {"eer": 0.5, "accept": 0.6, "reject": 0.4}
+    card = ModelCard.parse({"name": "m", **served, "thresholds": thresholds, "background": entry})
     assert load_background(tmp_path, card).shape == (10, DIM)
     assert load_background(tmp_path, {}) is None
     with pytest.raises(ModelLoadError, match="sha256"):

@@ -63,7 +63,7 @@ def trained(tmp_path_factory, folders_tree):
 def test_training_writes_a_calibrated_model_dir(trained):
     out, result, seen = trained
     assert seen and seen[0]["epoch"] == 1 and {"loss", "val_eer", "images_per_s"} <= seen[0].keys()
-    card = result.card
+    card = result.card.to_dict()
     assert (result.model_dir / "model.safetensors").exists() and not list(out.rglob("*.part"))
     assert card["input_size"] == list(SIZE) and card["embedding_dim"] == 16
     assert ModelCard.parse(card).metrics.validation_figures()  # the trainer writes a valid typed card
@@ -73,7 +73,7 @@ def test_training_writes_a_calibrated_model_dir(trained):
     splits = card["data"]["writers"]
     assert not set(splits["train"]) & set(splits.get("val", [])) and splits.get("val")
     model, loaded = load_model(result.model_dir)
-    assert loaded["sha256"] == card["sha256"]
+    assert loaded.sha256 == card["sha256"]
 
 
 def test_writer_classes_give_each_writers_forgeries_a_class_of_their_own():
@@ -92,7 +92,7 @@ def test_writer_classes_give_each_writers_forgeries_a_class_of_their_own():
 
 def test_training_with_forgery_classes_runs_and_records_the_recipe(folders_tree, tmp_path):
     result = train(tiny_config(folders_tree, tmp_path, forgery_classes=True), log=lambda m: None)
-    assert result.card["recipe"]["forgery_classes"] is True
+    assert result.card.recipe.forgery_classes is True
     assert np.isfinite(result.history[0]["loss"])
 
 
@@ -108,7 +108,7 @@ def test_ema_weights_are_validated_and_shipped_and_survive_resume(folders_tree, 
     assert torch.allclose(shipped[name], ema[name].float())
     assert not torch.allclose(shipped[name], saved["model"][name].float())  # the average, not the last step
     again = train(tiny_config(folders_tree, tmp_path, ema_decay=0.5, epochs=2, resume=True), log=lambda m: None)
-    assert [h["epoch"] for h in again.history] == [1, 2] and again.card["recipe"]["ema_decay"] == 0.5
+    assert [h["epoch"] for h in again.history] == [1, 2] and again.card.recipe.ema_decay == 0.5
 
 
 def test_ema_decay_outside_0_1_is_refused(folders_tree, tmp_path):
@@ -215,7 +215,7 @@ def test_evaluate_report_schema_and_plot(tmp_path, trained, folders_tree):
     for kind in ("skilled", "random"):
         assert 0.0 <= on_disk[kind]["eer"] <= 1.0 and 0.0 <= on_disk[kind]["auc"] <= 1.0
     assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
-    assert report["model_sha256"] == trained[1].card["sha256"]
+    assert report["model_sha256"] == trained[1].card.sha256
 
 
 def test_cli_pipeline(tmp_path, trained, folders_tree, capsys):
@@ -303,7 +303,7 @@ def test_publish_ships_weights_with_card_and_plots(tmp_path, trained, folders_tr
     assert card.metrics.background_swap is not None and card.plots
     assert card.sha256 in (target / "MODEL_CARD.md").read_text()
     assert ModelCard.read(target) == card  # what was written reads back as the same typed card
-    assert sorted(card.metrics.validation) == sorted(trained[1].card["metrics"]["validation"])  # kept apart, unchanged
+    assert sorted(card.metrics.validation) == sorted(trained[1].card.metrics.validation)  # kept apart, unchanged
     Verifier.from_dir(target)  # the shipped copy passes its own sha256 check
 
     # The calibrated validation and test scores ship beside the card, and the card's thresholds are
@@ -313,7 +313,7 @@ def test_publish_ships_weights_with_card_and_plots(tmp_path, trained, folders_tr
     name = folders_tree.name.lower()
     assert card.scores.file == "scores.json" and card.scores.references == 5
     assert card.scores.splits == {"val": [name], "test": [name]}
-    scores = scores_for_card(target, json.loads((target / "model_card.json").read_text()))
+    scores = scores_for_card(target, ModelCard.read(target))
     assert scores.model_sha256 == card.sha256
     held = card.metrics.test_at(name, 5)
     assert len(scores.pooled("test", "genuine")) == held.genuine_queries
@@ -410,7 +410,7 @@ def test_evaluate_reports_decisions_for_several_r_each_at_its_own_thresholds(tmp
         == 0
     )
     old = run_evaluation(folders_tree, "folders", trained[1].model_dir, references=[1, 4])
-    thresholds = trained[1].card["thresholds"]
+    thresholds = trained[1].card.to_dict()["thresholds"]
     for one in old["by_references"].values():
         assert one["decisions_fitted_for"] is None
         assert (one["decisions"]["accept"], one["decisions"]["reject"]) == (thresholds["accept"], thresholds["reject"])

@@ -70,7 +70,7 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
     def plot(self, request, pk=None, name=None):
         """A plot shipped beside the weights; only the names the model card lists are served."""
         version = self.get_object()
-        if name not in (version.card or {}).get("plots", []):
+        if name not in version.model_card.plots:
             raise NotFound(f"model version {version.name} has no plot named {name}")
         path = Path(version.weights_path) / name
         if not path.is_file():

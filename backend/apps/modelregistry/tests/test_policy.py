@@ -241,7 +241,10 @@ def test_damaged_or_foreign_scores_are_refused(client_for, scored_version):
 
     # Scores of other weights, even with a matching file hash in the card, are not this version's.
     foreign = synthetic_scores("ff" * 32)
-    card = dict(scored_version.card, scores={"file": SCORES_FILE, "sha256": foreign.write(scored_version.weights_path)})
+    card = dict(
+        scored_version.card,
+        scores={"file": SCORES_FILE, "sha256": foreign.write(scored_version.weights_path), "references": 5},
+    )
     ModelVersion.objects.filter(pk=scored_version.pk).update(card=card)
     response = put_policy(client, scored_version, far_skilled=0.005, frr=0.01, reason="x")
     assert response.status_code == 409 and "other weights" in response.json()["error"]["message"]

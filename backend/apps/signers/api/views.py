@@ -12,6 +12,7 @@ from apps.core.files import png_response, read_stored, stored_file_response
 from apps.core.images import preprocess_bytes
 from apps.core.permissions import ActionPermissions
 from apps.modelregistry.selectors import get_active_version
+from apps.modelregistry.serving import require_version
 from apps.signers import selectors, services
 from apps.signers.models import ReferenceSignature, Signer
 
@@ -226,7 +227,6 @@ class ReferenceViewSet(
     def preprocessed(self, request, signer_key=None, pk=None):
         """The reference as the active model version sees it after preprocessing."""
         reference = self.get_object()
-        version = get_active_version()
-        input_size = version.input_size if version else (128, 192)
-        array, _ = preprocess_bytes(read_stored(reference.image.name), input_size)
+        version = require_version(get_active_version())
+        array, _ = preprocess_bytes(read_stored(reference.image.name), version.input_size)
         return png_response(array)
