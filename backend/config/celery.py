@@ -19,23 +19,15 @@ app.autodiscover_tasks()
 
 
 @app.on_after_configure.connect
-def _schedule_stale_sweeps(sender, **_):
-    # Celery beat writes the end of runs whose worker went silent (readers see it already; this
-    # makes the rows say so). Idempotent, so a second beat does no harm.
+def _schedule_run_sweep(sender, **_):
+    # Celery beat runs the one sweep of every kind of background run (apps.core.jobs.sweep): runs
+    # whose worker went silent get their end (readers see it already; this makes the rows say so),
+    # resumable ones are sent again. Idempotent, so a second beat does no harm.
     from django.conf import settings
 
     every = settings.SIGVERIFY_STALE_SWEEP_S
-    sender.add_periodic_task(
-        every, sender.signature("apps.training.tasks.fail_stale_jobs"), name="fail-stale-training-jobs"
-    )
-    sender.add_periodic_task(
-        every, sender.signature("apps.modelregistry.tasks.fail_stale_promotions"), name="fail-stale-promotions"
-    )
-    sender.add_periodic_task(
-        every,
-        sender.signature("apps.verifications.recovery.resume_stale_batches"),
-        name="resume-stale-verification-batches",
-    )
+    sender.add_periodic_task(every, sender.signature("apps.core.tasks.sweep_runs"), name="sweep-runs")
+    # Clearing files still run their own recovery (apps.clearing.recovery); to move onto jobs.Run.
     sender.add_periodic_task(
         every,
         sender.signature("apps.clearing.recovery.resume_stale_clearing_files"),

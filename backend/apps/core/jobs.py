@@ -1,14 +1,24 @@
-"""Background runs recorded as rows (training jobs, promotions): status changes, queueing.
+"""One lifecycle for every background run (training jobs, promotions, verification batches, and
+any new kind): status changes, queueing, staleness and the recovery sweep.
 
-A run's model declares ``Status``, ``TRANSITIONS`` (target status -> statuses it may be
-reached from) and ``TERMINAL``. Every status change is a conditional UPDATE (``UPDATE ...
-WHERE status IN``): the worker, a cancel request and the stale-heartbeat sweep can race,
-and exactly one of them wins.
+A run's model mixes in ``Run`` and declares ``Status`` (with ``QUEUED``, ``RUNNING`` and
+``FAILED``), ``TRANSITIONS`` (target status -> statuses it may be reached from), ``TERMINAL``,
+``STALE_ENDS`` and ``stale_error``; its app registers it with its Celery task in
+``AppConfig.ready()`` (``register_run``). Every status change is a conditional UPDATE
+(``UPDATE ... WHERE status IN``): the worker, a cancel request and the sweep can race, and
+exactly one of them wins.
+
+One staleness rule: a running run whose last heartbeat (or start, when none came) is older than
+``SIGVERIFY_STALE_AFTER_S`` has lost its worker, as has one still running on a worker of the
+same name that is starting again. One sweep (``sweep``: Celery beat every
+``SIGVERIFY_STALE_SWEEP_S``, each worker at start, ``manage.py sweep_runs``) gives every such
+run its stale end, and sends again the queued runs that have no message behind them.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -28,6 +38,74 @@ class BrokerUnavailable(ServiceUnavailable):
     )
 
 
+class Run:
+    """What a run model adds to its ``status``, ``task_id``, ``heartbeat_at``, ``started_at``,
+    ``finished_at`` and ``error`` fields (and ``worker``, where it records one).
+
+    - ``STALE_ENDS``: end status -> ``Q`` choosing, among its stale rows, those that end so. An
+      end of ``Status.QUEUED`` makes the run resumable: the sweep sends it again, and the worker
+      skips what the lost one finished.
+    - ``stale_end()``: the same choice for one row; ``stale_error(end)``: the error it gets.
+    - ``KEEP_WHEN_BROKER_DOWN``: False, a run the broker refuses fails at once and the caller
+      gets ``BrokerUnavailable`` (503); True, it stays queued and the sweep sends it later.
+
+    Readers see a stale run's end at once, without writing, through ``as_seen()`` and
+    ``seen_status_filter()``.
+    """
+
+    STALE_ENDS: dict = {}
+    KEEP_WHEN_BROKER_DOWN = False
+
+    def stale_end(self) -> str:
+        raise NotImplementedError
+
+    @classmethod
+    def stale_error(cls, end) -> str:
+        raise NotImplementedError
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL
+
+    def is_stale(self, cutoff: datetime | None = None) -> bool:
+        last = self.heartbeat_at or self.started_at
+        return self.status == self.Status.RUNNING and last is not None and last < (cutoff or stale_cutoff())
+
+    def as_seen(self, now: datetime | None = None):
+        """This row as readers see it: a running one whose worker went silent shows the end the
+        sweep gives it (status, error, finished when it went stale). Changes only this object."""
+        if self.is_stale(stale_cutoff(now)):
+            end = self.stale_end()
+            self.status, self.error = end, self.stale_error(end)
+            if end in self.TERMINAL:
+                self.finished_at = (self.heartbeat_at or self.started_at) + timedelta(
+                    seconds=settings.SIGVERIFY_STALE_AFTER_S
+                )
+        return self
+
+
+@dataclass(frozen=True)
+class RunKind:
+    model: type
+    task: object  # the Celery task that takes the row's primary key
+    queue_setting: str  # the name of the setting that names its queue (read when sending)
+
+
+_kinds: dict[type, RunKind] = {}
+
+
+def register_run(model: type, task, queue_setting: str) -> None:
+    """Declare a run model, its task and its queue; call it from the app's ``AppConfig.ready()``."""
+    _kinds[model] = RunKind(model, task, queue_setting)
+
+
+def run_kinds() -> list[RunKind]:
+    return list(_kinds.values())
+
+
+# --- status changes -----------------------------------------------------------------------
+
+
 def transition(model, pk, to, **changes) -> bool:
     """Move a row to status ``to`` if its current status allows it. True if this call did it."""
     allowed = model.TRANSITIONS[to]
@@ -39,19 +117,33 @@ def finish(model, pk, to, **changes) -> bool:
     return transition(model, pk, to, finished_at=timezone.now(), **changes)
 
 
-def enqueue(task, model, pk, queue) -> None:
-    """Send ``task(pk)`` to ``queue`` and keep its id on the row (call it from ``on_commit``).
+def enqueue(model, pk) -> bool:
+    """Send the run's task for ``pk`` to its queue and keep the message id on the row (call it
+    from ``on_commit``). True if sent.
 
-    If the broker refuses it, the row is finished as failed and ``BrokerUnavailable`` raised,
-    so a run is never left queued with no message behind it.
+    If the broker refuses it, the run either fails at once and ``BrokerUnavailable`` is raised,
+    or (``KEEP_WHEN_BROKER_DOWN``) stays queued without a message, which the sweep sends later:
+    a run is never left queued with nothing that will start it.
     """
+    kind = _kinds[model]
     try:
-        result = task.apply_async(args=[pk], queue=queue)
+        result = kind.task.apply_async(args=[pk], queue=getattr(settings, kind.queue_setting))
     except Exception as exc:  # kombu raises OperationalError, ConnectionError, OSError... by transport
-        logger.error("cannot enqueue %s %s: %s", model.__name__, pk, exc)
+        logger.error("cannot enqueue %s %s: %s", model._meta.verbose_name, pk, exc)
+        if model.KEEP_WHEN_BROKER_DOWN:
+            model.objects.filter(pk=pk, status=model.Status.QUEUED).update(
+                task_id="",
+                error=f"not started yet: the task queue is unreachable ({exc}). It is kept; it starts when a "
+                "worker starts or at the next sweep.",
+            )
+            return False
         finish(model, pk, model.Status.FAILED, error=f"not started: the task queue is unreachable ({exc})")
         raise BrokerUnavailable() from exc
     model.objects.filter(pk=pk).update(task_id=result.id or "")
+    return True
+
+
+# --- staleness and the sweep --------------------------------------------------------------
 
 
 def stale_cutoff(now: datetime | None = None) -> datetime:
@@ -64,6 +156,11 @@ def stale_filter(cutoff: datetime) -> Q:
     return Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
 
 
+def stale_running(model, now: datetime | None = None) -> Q:
+    """Running rows whose worker has been silent for ``SIGVERIFY_STALE_AFTER_S``: the one rule."""
+    return Q(status=model.Status.RUNNING) & stale_filter(stale_cutoff(now))
+
+
 def stale_message(outcome: str) -> str:
     return (
         f"the worker stopped reporting (no heartbeat for {settings.SIGVERIFY_STALE_AFTER_S:g} s): "
@@ -71,48 +168,9 @@ def stale_message(outcome: str) -> str:
     )
 
 
-class Run:
-    """What a run model (training job, promotion) adds to ``status``, ``heartbeat_at``,
-    ``started_at``, ``finished_at`` and ``error``: how it ends when its worker goes silent.
-
-    A subclass declares ``STALE_ENDS`` (end status -> ``Q`` choosing, among its stale rows,
-    those that end so) and ``stale_end()`` (the same choice for one row), and ``stale_error(end)``.
-    The sweep (``fail_stale``, run by Celery beat) writes that end; readers see it at once,
-    without writing, through ``as_seen()`` and ``seen_status_filter()``.
-    """
-
-    STALE_ENDS: dict = {}
-
-    def stale_end(self) -> str:
-        raise NotImplementedError
-
-    @classmethod
-    def stale_error(cls, end) -> str:
-        raise NotImplementedError
-
-    def is_stale(self, cutoff: datetime | None = None) -> bool:
-        last = self.heartbeat_at or self.started_at
-        return self.status == self.Status.RUNNING and last is not None and last < (cutoff or stale_cutoff())
-
-    def as_seen(self, now: datetime | None = None):
-        """This row as readers see it: a running one whose worker went silent shows the end the
-        sweep gives it (status, error, finished when it went stale). Changes only this object."""
-        if self.is_stale(stale_cutoff(now)):
-            end = self.stale_end()
-            self.status, self.error = end, self.stale_error(end)
-            self.finished_at = (self.heartbeat_at or self.started_at) + timedelta(
-                seconds=settings.SIGVERIFY_STALE_AFTER_S
-            )
-        return self
-
-
-def _stale_running(model, cutoff) -> Q:
-    return Q(status=model.Status.RUNNING) & stale_filter(cutoff)
-
-
 def seen_status_filter(model, status: str, now: datetime | None = None) -> Q:
     """Rows that readers see with ``status`` (``Run.as_seen``): stale running rows count as their end."""
-    stale = _stale_running(model, stale_cutoff(now))
+    stale = stale_running(model, now)
     if status == model.Status.RUNNING:
         return Q(status=status) & ~stale
     if status in model.STALE_ENDS:
@@ -120,13 +178,46 @@ def seen_status_filter(model, status: str, now: datetime | None = None) -> Q:
     return Q(status=status)
 
 
-def fail_stale(model, now: datetime | None = None) -> int:
-    """Write their end to the running rows whose worker stopped sending heartbeats; how many."""
+def end_stale(model, now: datetime | None = None, worker: str = "") -> list[int]:
+    """Give their stale end to the running rows that lost their worker (and, with ``worker``, to
+    those running on that worker, which is starting again); their primary keys."""
     now = now or timezone.now()
-    stale = model.objects.filter(_stale_running(model, stale_cutoff(now)))
-    ended = 0
+    lost = stale_running(model, now)
+    if worker and _records_worker(model):
+        lost |= Q(status=model.Status.RUNNING, worker=worker)
+    ended = []
     for end, condition in model.STALE_ENDS.items():
-        ended += stale.filter(condition).update(status=end, finished_at=now, error=model.stale_error(end))
+        chosen = lost & condition
+        changes = {"status": end, "error": model.stale_error(end)}
+        if end in model.TERMINAL:
+            changes["finished_at"] = now
+        else:  # queued again: the sweep sends it anew
+            changes["task_id"] = ""
+        for pk in model.objects.filter(chosen).values_list("pk", flat=True):
+            if model.objects.filter(chosen, pk=pk).update(**changes):  # a heartbeat meanwhile wins
+                ended.append(pk)
     if ended:
-        logger.warning("marked stale: %s %s(s)", ended, model._meta.verbose_name)
+        logger.warning("%s %s(s) lost their worker: %s", len(ended), model._meta.verbose_name, sorted(ended))
     return ended
+
+
+def _records_worker(model) -> bool:
+    return any(f.name == "worker" for f in model._meta.get_fields())
+
+
+def recover(model, now: datetime | None = None, worker: str = "") -> list[int]:
+    """``end_stale``, then (kinds that keep what the broker refused) send again the queued runs with
+    no message behind them; the primary keys of the runs changed or sent."""
+    touched = end_stale(model, now, worker)
+    if model.KEEP_WHEN_BROKER_DOWN:
+        unsent = list(model.objects.filter(status=model.Status.QUEUED, task_id="").values_list("pk", flat=True))
+        for pk in unsent:
+            logger.warning("%s %s: sent again", model._meta.verbose_name, pk)
+            enqueue(model, pk)
+        touched += [pk for pk in unsent if pk not in touched]
+    return touched
+
+
+def sweep(now: datetime | None = None, worker: str = "") -> dict[type, list[int]]:
+    """``recover`` every registered kind of run: {model: primary keys}."""
+    return {kind.model: recover(kind.model, now, worker) for kind in run_kinds()}

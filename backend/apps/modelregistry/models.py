@@ -108,10 +108,6 @@ class Promotion(Run, models.Model):
     def __str__(self):
         return f"promotion {self.pk} of {self.model_version_id} ({self.status})"
 
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in self.TERMINAL
-
     def stale_end(self) -> str:
         return self.Status.FAILED
 

@@ -103,9 +103,3 @@ def run_promotion(promotion_pk: int) -> str:
         logger.exception("promotion %s failed", promotion_pk)
         jobs.finish(Promotion, promotion_pk, Promotion.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
         return "failed"
-
-
-def fail_stale_promotions(now=None) -> int:
-    """Fail running promotions whose worker stopped sending heartbeats; how many. Celery beat
-    runs it (``tasks.fail_stale_promotions``)."""
-    return jobs.fail_stale(Promotion, now)

@@ -20,9 +20,8 @@ from sigverify.policy import DEFAULT_TARGET, Policy, thresholds_for
 from sigverify.weights import sha256_file
 
 from .models import ModelVersion, PolicyChange, Promotion
-from .promotion import _total, activate_version, fail_stale_promotions, run_promotion  # noqa: F401 (API)
+from .promotion import _total, activate_version, run_promotion  # noqa: F401 (API)
 from .selectors import policy_of, validation_scores
-from .tasks import run_promotion as run_promotion_task
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +108,7 @@ def start_promotion(*, version: ModelVersion, requested_by) -> Promotion:
     """Queue the preparation of ``version`` (re-embedding every reference); it becomes active when done."""
     if ModelVersion.objects.filter(pk=version.pk, is_active=True).exists():
         raise Conflict(f"model version {version.name} is already active", code="already_active")
-    fail_stale_promotions()  # a promotion whose worker died must not block the next one
+    jobs.end_stale(Promotion)  # a promotion whose worker died must not block the next one
     busy = Promotion.objects.filter(status__in=(Promotion.Status.QUEUED, Promotion.Status.RUNNING)).first()
     if busy:
         raise Conflict(
@@ -118,9 +117,7 @@ def start_promotion(*, version: ModelVersion, requested_by) -> Promotion:
         )
     with transaction.atomic():
         promotion = Promotion.objects.create(model_version=version, requested_by=requested_by, total=_total())
-        transaction.on_commit(
-            partial(jobs.enqueue, run_promotion_task, Promotion, promotion.pk, settings.SIGVERIFY_DEFAULT_QUEUE)
-        )
+        transaction.on_commit(partial(jobs.enqueue, Promotion, promotion.pk))
     promotion.refresh_from_db()
     return promotion
 

@@ -68,10 +68,6 @@ class TrainingJob(Run, models.Model):
     def __str__(self):
         return f"training job {self.pk} ({self.status})"
 
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in self.TERMINAL
-
     def stale_end(self) -> str:
         return self.Status.CANCELLED if self.cancel_requested else self.Status.FAILED
 

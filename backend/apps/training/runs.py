@@ -1,6 +1,5 @@
-"""A training job as the worker runs it: train, register the model, stream progress; and the
-stale-job sweep. ``tasks`` imports this module and ``services`` queues the task, so the import
-graph runs one way: services -> tasks -> runs."""
+"""A training job as the worker runs it: train, register the model, stream progress. ``tasks``
+imports this module; the lifecycle (queueing, staleness, the sweep) is ``apps.core.jobs``'s."""
 
 from __future__ import annotations
 
@@ -25,12 +24,6 @@ from .models import TrainingJob
 logger = logging.getLogger(__name__)
 
 LOG_TAIL_LINES = 60
-
-
-def fail_stale_jobs(now=None) -> int:
-    """End running jobs whose worker stopped sending heartbeats (cancelled if asked to stop,
-    else failed); how many. Celery beat runs it (``tasks.fail_stale_jobs``)."""
-    return jobs.fail_stale(TrainingJob, now)
 
 
 # --- training jobs: the worker side -------------------------------------------------------

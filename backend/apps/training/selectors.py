@@ -1,6 +1,6 @@
 """Reads of training jobs. Nothing here writes: a job whose worker died is shown as ended by
 ``TrainingJob.as_seen()`` (the serializer) and ``seen_status_filter`` (the status filter),
-and the Celery beat sweep (``services.fail_stale_jobs``) writes it."""
+and the one sweep of runs (``apps.core.jobs.sweep``, Celery beat) writes it."""
 
 from django.db.models import QuerySet
 

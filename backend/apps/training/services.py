@@ -23,12 +23,10 @@ from . import feedback
 from .models import TrainingJob
 from .runs import (  # noqa: F401  (the services' API: tests and commands call these)
     _register_result,
-    fail_stale_jobs,
     feedback_dataset_name,
     job_dir,
     run_training_job,
 )
-from .tasks import run_training_job as run_training_job_task
 
 logger = logging.getLogger(__name__)
 
@@ -115,9 +113,7 @@ def start_training_job(
             seed=seed,
             options=options,
         )
-        transaction.on_commit(
-            partial(jobs.enqueue, run_training_job_task, TrainingJob, job.pk, settings.SIGVERIFY_GPU_QUEUE)
-        )
+        transaction.on_commit(partial(jobs.enqueue, TrainingJob, job.pk))
     job.refresh_from_db()
     return job
 
@@ -125,7 +121,7 @@ def start_training_job(
 def cancel_training_job(job: TrainingJob) -> TrainingJob:
     """A queued job is cancelled at once; a running one is asked to stop at its next batch.
     A job whose worker went silent has ended already (``Conflict``)."""
-    fail_stale_jobs()
+    jobs.end_stale(TrainingJob)
     job.refresh_from_db()
     if job.status == TrainingJob.Status.QUEUED and jobs.finish(
         TrainingJob, job.pk, TrainingJob.Status.CANCELLED, error="cancelled before it started"

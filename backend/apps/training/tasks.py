@@ -1,7 +1,7 @@
-"""Celery tasks of training: thin wrappers that take primary keys and call the services.
+"""Celery tasks of training: thin wrappers that take primary keys and call the job code in ``runs``.
 
-``services`` imports its tasks at module level; the tasks call the job code in ``runs``,
-which imports neither, so no import runs in a cycle. ``run_training_job`` is idempotent (a
+``TrainingConfig.ready()`` registers the task with ``apps.core.jobs`` (which queues it and sweeps
+the jobs whose worker was lost), so no import runs in a cycle. ``run_training_job`` is idempotent (a
 finished or already-running job is skipped) and acknowledged late, so a message redelivered
 after a lost worker does no harm. settings.CELERY_TASK_ROUTES sends it to the GPU queue.
 """
@@ -21,8 +21,3 @@ from . import runs
 )
 def run_training_job(self, job_id: int) -> str:
     return runs.run_training_job(job_id, worker=self.request.hostname or "")
-
-
-@shared_task(name="apps.training.tasks.fail_stale_jobs", ignore_result=True)
-def fail_stale_jobs() -> int:
-    return runs.fail_stale_jobs()

@@ -14,4 +14,9 @@ class VerificationsConfig(AppConfig):
         register_stored_files("verifications", Verification, "image")  # the questioned images
         register_stored_files("batches", BatchItem, "image")  # batch items' images, as received
 
-        from . import recovery  # noqa: F401  (registers the stale-batch sweep and the worker-start hook)
+        from apps.core.jobs import register_run
+
+        from .models import VerificationBatch
+        from .tasks import run_verification_batch
+
+        register_run(VerificationBatch, run_verification_batch, "SIGVERIFY_DEFAULT_QUEUE")

@@ -4,15 +4,13 @@
 through ``services.verify_signature``, the same service as a single verification. Each
 item's log row and its "done" mark are committed together and an item no longer pending is
 skipped, so a run can be repeated after a lost worker with no item lost or verified twice.
-A heartbeat per item tells a live run from a dead one (``stale_running``).
+A heartbeat per item tells a live run from a dead one (``apps.core.jobs.stale_running``).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, transaction
@@ -20,6 +18,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from apps.core import jobs
 from apps.core.exceptions import ServiceError, ServiceUnavailable
 from apps.signers.selectors import find_signer
 
@@ -32,12 +31,6 @@ Status = VerificationBatch.Status
 ItemStatus = BatchItem.Status
 
 
-def stale_running() -> Q:
-    """Running batches whose worker has been silent for SIGVERIFY_STALE_AFTER_S."""
-    cutoff = timezone.now() - timedelta(seconds=settings.SIGVERIFY_STALE_AFTER_S)
-    return Q(status=Status.RUNNING) & (Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True))
-
-
 class _TakenOver(Exception):
     """Another run of the same batch owns it now (this one was thought dead and resumed)."""
 
@@ -45,7 +38,7 @@ class _TakenOver(Exception):
 def run_batch(batch_pk: int, worker: str = "") -> str:
     """The body of the batch task. Verifies the pending items; idempotent and resumable."""
     now = timezone.now()
-    claimable = Q(status=Status.QUEUED) | stale_running()
+    claimable = Q(status=Status.QUEUED) | jobs.stale_running(VerificationBatch)
     claimed = VerificationBatch.objects.filter(claimable, pk=batch_pk).update(
         status=Status.RUNNING,
         attempts=F("attempts") + 1,

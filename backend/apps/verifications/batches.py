@@ -3,11 +3,9 @@
 - ``create_batch`` stores every item's image with the batch rows in one transaction, then
   puts the batch on the default queue. An image that cannot be read as base64 (or is too
   large) fails its item at once; the rest of the batch goes on.
-- ``resume_batch`` and ``recover_batches`` queue a batch again whose worker was killed;
-  ``batch_runs.run_batch`` (the task's body) skips the items already done, so none is lost
-  or verified twice.
-
-The imports run one way: batches -> tasks -> batch_runs.
+- ``resume_batch`` queues a stopped batch again; the sweep of ``apps.core.jobs`` does the same
+  for one whose worker was lost. ``batch_runs.run_batch`` (the task's body) skips the items
+  already done, so none is lost or verified twice.
 """
 
 from __future__ import annotations
@@ -24,11 +22,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.core import jobs
 from apps.core.exceptions import Conflict, InvalidImage
 from apps.core.images import max_upload_bytes, sha256_bytes, sniff_image_type
 
-from . import tasks
-from .batch_runs import stale_running
 from .models import BatchItem, VerificationBatch
 
 logger = logging.getLogger(__name__)
@@ -92,7 +89,7 @@ def create_batch(*, user, items: list[dict]) -> VerificationBatch:
                 batch.status, batch.finished_at = Status.DONE, timezone.now()
                 batch.save(update_fields=["status", "finished_at"])
             else:
-                transaction.on_commit(partial(enqueue_batch, batch.pk))
+                transaction.on_commit(partial(jobs.enqueue, VerificationBatch, batch.pk))
     except BaseException:
         for name in stored:
             try:
@@ -107,29 +104,12 @@ def _mark_failed(row: BatchItem, code: str, message: str) -> None:
     row.status, row.error_code, row.error_message, row.finished_at = ItemStatus.FAILED, code, message, timezone.now()
 
 
-def enqueue_batch(batch_pk: int) -> bool:
-    """Put the batch on the default queue. If the broker is unreachable the batch stays queued
-    (its images are stored): a worker picks it up when it starts, or on resume."""
-    try:
-        result = tasks.run_verification_batch.apply_async(args=[batch_pk], queue=settings.SIGVERIFY_DEFAULT_QUEUE)
-    except Exception as exc:  # kombu raises OperationalError, ConnectionError, OSError... by transport
-        logger.error("cannot enqueue verification batch %s: %s", batch_pk, exc)
-        VerificationBatch.objects.filter(pk=batch_pk, status=Status.QUEUED).update(
-            task_id="",  # so that the next sweep (or a starting worker) sends it again
-            error=f"not started yet: the task queue is unreachable ({exc}). The batch is kept; it starts when "
-            "a worker starts, or on POST .../resume/.",
-        )
-        return False
-    VerificationBatch.objects.filter(pk=batch_pk).update(task_id=result.id or "")
-    return True
-
-
 def resume_batch(batch: VerificationBatch) -> VerificationBatch:
     """Queue a batch again: one that failed, one still queued (its message may be lost) or one
     whose worker stopped reporting. Its finished items are kept; only pending ones are run."""
-    resumable = Q(status__in=(Status.QUEUED, Status.FAILED)) | stale_running()
+    resumable = Q(status__in=(Status.QUEUED, Status.FAILED)) | jobs.stale_running(VerificationBatch)
     if VerificationBatch.objects.filter(resumable, pk=batch.pk).update(status=Status.QUEUED, finished_at=None):
-        transaction.on_commit(partial(enqueue_batch, batch.pk))
+        transaction.on_commit(partial(jobs.enqueue, VerificationBatch, batch.pk))
         batch.refresh_from_db()
         return batch
     batch.refresh_from_db()
@@ -141,28 +121,3 @@ def resume_batch(batch: VerificationBatch) -> VerificationBatch:
         f"has been silent for {settings.SIGVERIFY_STALE_AFTER_S:g} s.",
         code="batch_running",
     )
-
-
-def recover_batches(worker: str = "") -> list[int]:
-    """Queue again the batches a dead worker left behind; returns their ids.
-
-    Those running on ``worker`` (a worker of that name is starting, so the earlier one is
-    gone), those whose worker stopped reporting, and queued ones that never reached the
-    broker. Called when a worker starts and by ``manage.py resume_stale_batches``.
-    """
-    orphaned = stale_running()
-    if worker:
-        orphaned |= Q(status=Status.RUNNING, worker=worker)
-    recovered = []
-    for pk in VerificationBatch.objects.filter(orphaned).values_list("pk", flat=True):
-        if VerificationBatch.objects.filter(orphaned, pk=pk).update(status=Status.QUEUED):
-            recovered.append(pk)
-    recovered += (
-        VerificationBatch.objects.filter(status=Status.QUEUED, task_id="")
-        .exclude(pk__in=recovered)
-        .values_list("pk", flat=True)
-    )
-    for pk in recovered:
-        logger.warning("verification batch %s: queued again (its worker stopped or it never reached the broker)", pk)
-        enqueue_batch(pk)
-    return recovered

@@ -1,5 +1,8 @@
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
+
+from apps.core.jobs import Run, stale_message
 
 
 class ImmutableRecordError(Exception):
@@ -119,11 +122,12 @@ def batch_item_upload_path(instance, filename):
     return f"batches/{instance.batch_id}/{filename}"
 
 
-class VerificationBatch(models.Model):
+class VerificationBatch(Run, models.Model):
     """Up to a few hundred verifications sent together, verified on a worker.
 
     The items' images are stored with the batch before it is accepted; the worker verifies
-    each item through ``services.verify_signature`` (see ``batch_runs.run_batch``).
+    each item through ``services.verify_signature`` (see ``batch_runs.run_batch``). A batch
+    resumes: one whose worker was lost is queued again, and only its pending items are run.
     """
 
     class Status(models.TextChoices):
@@ -131,6 +135,16 @@ class VerificationBatch(models.Model):
         RUNNING = "running"
         DONE = "done"
         FAILED = "failed"
+
+    TERMINAL = (Status.DONE, Status.FAILED)
+    TRANSITIONS = {
+        Status.QUEUED: (Status.QUEUED, Status.FAILED),  # resumed (a running one only once stale)
+        Status.RUNNING: (Status.QUEUED,),
+        Status.DONE: (Status.RUNNING,),
+        Status.FAILED: (Status.RUNNING,),
+    }
+    STALE_ENDS = {Status.QUEUED: Q()}  # its items are kept: the sweep sends it again
+    KEEP_WHEN_BROKER_DOWN = True  # its images are stored: it waits for the broker rather than fail
 
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="verification_batches"
@@ -151,6 +165,13 @@ class VerificationBatch(models.Model):
 
     def __str__(self):
         return f"verification batch {self.pk} ({self.status}, {self.total} items)"
+
+    def stale_end(self) -> str:
+        return self.Status.QUEUED
+
+    @classmethod
+    def stale_error(cls, end) -> str:
+        return stale_message("queued again: its finished items are kept, the others run on the next worker")
 
 
 class BatchItem(models.Model):

@@ -1,12 +1,9 @@
 """Celery tasks of verifications: thin wrappers that take primary keys.
 
-``batches`` imports this module at module level to queue the task; the task calls the worker
-code in ``batch_runs``, which imports neither, so the imports run one way:
-batches -> tasks -> batch_runs.
-
-The batch task runs on the default queue, acknowledged late (a message redelivered after a
-lost worker does no harm: finished items are skipped, see ``batch_runs.run_batch``).
-The queueing-again of batches a killed worker left behind lives in ``recovery``.
+``VerificationsConfig.ready()`` registers the batch task with ``apps.core.jobs``, which queues
+it (default queue) and sends again the batches a lost worker left behind; the task calls the
+worker code in ``batch_runs``. It is acknowledged late (a message redelivered after a lost
+worker does no harm: finished items are skipped, see ``batch_runs.run_batch``).
 """
 
 from celery import shared_task

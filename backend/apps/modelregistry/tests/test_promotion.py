@@ -118,13 +118,13 @@ def test_stale_heartbeat_fails_running_promotions(settings, active_version, cand
     dead = Promotion.objects.create(model_version=active_version, status=P.RUNNING, heartbeat_at=old)
     alive = Promotion.objects.create(model_version=candidate_version, status=P.RUNNING, heartbeat_at=fresh)
 
-    assert services.fail_stale_promotions(now) == 1
+    assert len(jobs.end_stale(Promotion, now)) == 1
 
     dead.refresh_from_db()
     alive.refresh_from_db()
     assert dead.status == P.FAILED and "heartbeat" in dead.error and "active version was not changed" in dead.error
     assert alive.status == P.RUNNING
-    assert services.fail_stale_promotions(now) == 0
+    assert jobs.end_stale(Promotion, now) == []
 
 
 def test_reading_promotions_shows_a_stale_one_failed_and_writes_nothing(settings, client_for, active_version):
@@ -138,9 +138,9 @@ def test_reading_promotions_shows_a_stale_one_failed_and_writes_nothing(settings
     assert client.get("/api/v1/promotions/", {"status": "running"}).json()["count"] == 0
     dead.refresh_from_db()
     assert dead.status == P.RUNNING
-    from apps.modelregistry.tasks import fail_stale_promotions
+    from apps.core.tasks import sweep_runs
 
-    assert fail_stale_promotions.apply().get() == 1
+    assert sweep_runs.apply().get() == 1
     dead.refresh_from_db()
     assert dead.status == P.FAILED
 

@@ -88,7 +88,7 @@ def test_stale_heartbeat_fails_running_jobs(settings):
     waiting = make_job(S.QUEUED)
     TrainingJob.objects.filter(pk=waiting.pk).update(created_at=now - timedelta(days=1))
 
-    assert services.fail_stale_jobs(now) == 2
+    assert len(jobs.end_stale(TrainingJob, now)) == 2
 
     for job in (dead, alive, dead_cancelling, waiting):
         job.refresh_from_db()
@@ -96,7 +96,7 @@ def test_stale_heartbeat_fails_running_jobs(settings):
     assert alive.status == S.RUNNING
     assert dead_cancelling.status == S.CANCELLED
     assert waiting.status == S.QUEUED
-    assert services.fail_stale_jobs(now) == 0
+    assert jobs.end_stale(TrainingJob, now) == []
 
 
 @pytest.mark.django_db
@@ -132,40 +132,26 @@ def test_cancelling_a_job_whose_worker_died_is_a_conflict(settings):
     assert job.status == S.FAILED
 
 
-def test_beat_runs_the_stale_sweeps():
-    from config.celery import app
-
-    tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
-    assert tasks == {
-        "apps.training.tasks.fail_stale_jobs",
-        "apps.modelregistry.tasks.fail_stale_promotions",
-        "apps.verifications.recovery.resume_stale_batches",
-    }
-    app.loader.import_default_modules()  # the apps' tasks modules, as a worker imports them
-    assert set(app.tasks) >= tasks  # the names are registered tasks
-    assert all(0 < entry["schedule"] <= 60 for entry in app.conf.beat_schedule.values())
-
-
 @pytest.mark.django_db
 def test_the_stale_sweep_task_ends_the_jobs(settings):
-    from apps.training.tasks import fail_stale_jobs
+    from apps.core.tasks import sweep_runs
 
     settings.SIGVERIFY_STALE_AFTER_S = 30
     long_ago = timezone.now() - timedelta(minutes=5)
     job = make_job(S.RUNNING, started_at=long_ago, heartbeat_at=long_ago)
-    assert fail_stale_jobs.apply().get() == 1
+    assert sweep_runs.apply().get() == 1
     job.refresh_from_db()
     assert job.status == S.FAILED
 
 
 @pytest.mark.django_db
-def test_fail_stale_jobs_command(settings, capsys):
+def test_sweep_runs_command(settings, capsys):
     from django.core.management import call_command
 
     settings.SIGVERIFY_STALE_AFTER_S = 30
     long_ago = timezone.now() - timedelta(minutes=5)
     job = make_job(S.RUNNING, started_at=long_ago, heartbeat_at=long_ago)
-    call_command("fail_stale_jobs")
+    call_command("sweep_runs")
     job.refresh_from_db()
     assert job.status == S.FAILED
     assert "1 training job(s)" in capsys.readouterr().out

@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from apps.core import jobs
 from apps.verifications import batch_runs, batches
 from apps.verifications.models import BatchItem, Verification, VerificationBatch
 from sigverify.synthetic import signature_bytes
@@ -175,8 +176,8 @@ def test_an_unreachable_broker_keeps_the_batch_queued_with_its_images(
     assert batch.items.get().image.name  # kept, so nothing is lost
 
     queued = []
-    monkeypatch.setattr(batches, "enqueue_batch", queued.append)
-    assert batches.recover_batches() == [batch.pk]  # what a starting worker or the beat sweep does
+    monkeypatch.setattr(jobs, "enqueue", lambda model, pk: queued.append(pk))
+    assert jobs.recover(VerificationBatch) == [batch.pk]  # what a starting worker or the beat sweep does
     assert queued == [batch.pk]
 
 
@@ -193,12 +194,12 @@ def test_a_resumed_batch_the_broker_refuses_is_sent_again_by_the_next_sweep(make
         lambda *a, **k: (_ for _ in ()).throw(OperationalError("connection refused")),
     )
     batches.resume_batch(batch)
-    assert not batches.enqueue_batch(batch.pk)
+    assert not jobs.enqueue(VerificationBatch, batch.pk)
     batch.refresh_from_db()
     assert batch.status == "queued" and batch.task_id == "" and "unreachable" in batch.error
     queued = []
-    monkeypatch.setattr(batches, "enqueue_batch", queued.append)
-    assert batches.recover_batches() == [batch.pk]
+    monkeypatch.setattr(jobs, "enqueue", lambda model, pk: queued.append(pk))
+    assert jobs.recover(VerificationBatch) == [batch.pk]
 
 
 # --- running it ----------------------------------------------------------------------------------
@@ -270,10 +271,10 @@ def test_a_run_stopped_midway_is_resumed_from_where_it_stopped(make_user, enroll
     assert batch.status == "running" and batch.items.filter(status="done").count() == 3
 
     monkeypatch.setattr(batch_runs, "process_item", real)
-    assert batches.recover_batches(worker="w2@host") == []  # another worker; this one still looks alive
+    assert jobs.recover(VerificationBatch, worker="w2@host") == []  # another worker; this one still looks alive
     queued = []
-    monkeypatch.setattr(batches, "enqueue_batch", queued.append)
-    assert batches.recover_batches(worker="w1@host") == [batch.pk]  # w1 restarted: its batch is orphaned
+    monkeypatch.setattr(jobs, "enqueue", lambda model, pk: queued.append(pk))
+    assert jobs.recover(VerificationBatch, worker="w1@host") == [batch.pk]  # w1 restarted: its batch is orphaned
     assert batch_runs.run_batch(batch.pk, worker="w1@host") == "done"
     batch.refresh_from_db()
     assert batch.attempts == 2 and batch.status == "done"
@@ -428,28 +429,28 @@ def test_stored_batch_images_are_owned_and_kept_by_the_orphan_sweep(make_user, e
     assert not {row.image.name for row in batch.items.all()} & set(result.orphans)
 
 
-def test_resume_stale_batches_command_queues_the_orphaned_ones(make_user, enrolled_signer, monkeypatch, settings):
+def test_sweep_runs_command_queues_the_orphaned_batches(make_user, enrolled_signer, monkeypatch, settings):
     from django.core.management import call_command
 
     batch = make_batch(make_user("clerk"), enrolled_signer, count=1, bad_at=None)
     stale = timezone.now() - timedelta(seconds=settings.SIGVERIFY_STALE_AFTER_S + 5)
     VerificationBatch.objects.filter(pk=batch.pk).update(status="running", heartbeat_at=stale, task_id="t-1")
     queued = []
-    monkeypatch.setattr(batches, "enqueue_batch", queued.append)
-    call_command("resume_stale_batches")
+    monkeypatch.setattr(jobs, "enqueue", lambda model, pk: queued.append(pk))
+    call_command("sweep_runs")
     assert queued == [batch.pk]
     assert VerificationBatch.objects.get(pk=batch.pk).status == "queued"
 
 
 def test_celery_beat_sweep_queues_a_batch_whose_worker_went_silent(make_user, enrolled_signer, monkeypatch, settings):
-    from apps.verifications.recovery import resume_stale_batches
+    from apps.core.tasks import sweep_runs
 
     batch = make_batch(make_user("clerk"), enrolled_signer, count=1, bad_at=None)
     VerificationBatch.objects.filter(pk=batch.pk).update(status="running", heartbeat_at=timezone.now(), task_id="t")
     queued = []
-    monkeypatch.setattr(batches, "enqueue_batch", queued.append)
-    assert resume_stale_batches() == 0  # its worker reported just now
+    monkeypatch.setattr(jobs, "enqueue", lambda model, pk: queued.append(pk))
+    assert sweep_runs() == 0  # its worker reported just now
     VerificationBatch.objects.filter(pk=batch.pk).update(
         heartbeat_at=timezone.now() - timedelta(seconds=settings.SIGVERIFY_STALE_AFTER_S + 1)
     )
-    assert resume_stale_batches() == 1 and queued == [batch.pk]
+    assert sweep_runs() == 1 and queued == [batch.pk]
