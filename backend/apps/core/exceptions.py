@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -33,10 +35,37 @@ class ServiceError(Exception):
         super().__init__(self.message)
 
 
+class InvalidRequest(ServiceError):
+    """Input a service refuses, with a message per field (as DRF's validation errors have)."""
+
+    http_status = 400
+    default_code = "validation_error"
+
+    def __init__(self, fields: dict, message: str | None = None):
+        fields = {k: [v] if isinstance(v, str) else v for k, v in fields.items()}
+        super().__init__(message or _first_message(fields) or "Invalid input.", fields=fields)
+
+
+class NotFound(ServiceError):
+    http_status = 404
+    default_code = "not_found"
+    default_message = "Not found."
+
+
 class Conflict(ServiceError):
     http_status = 409
     default_code = "conflict"
     default_message = "The request conflicts with the current state."
+
+
+class RequestTooLarge(ServiceError):
+    http_status = 413
+    default_code = "request_too_large"
+
+
+def body_too_large(length: int | None, limit_bytes: int, what: str = "request body") -> RequestTooLarge:
+    size = f" is {length / 1048576:.1f} MB," if length else ""
+    return RequestTooLarge(f"The {what}{size} more than the limit of {limit_bytes / 1048576:g} MB.")
 
 
 class ServiceUnavailable(ServiceError):
@@ -84,6 +113,9 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
 
 def api_exception_handler(exc, context):
     """DRF's ``EXCEPTION_HANDLER``: every error a view raises, in the one format."""
+    if isinstance(exc, RequestDataTooBig):  # Django's own body limit: 413 naming it, not a 500
+        length = int(context["request"].META.get("CONTENT_LENGTH") or 0) if context.get("request") else 0
+        exc = body_too_large(length, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     if isinstance(exc, ServiceError):
         return Response(error_body(exc.code, exc.message, _flatten(exc.fields)), status=exc.http_status)
     if isinstance(exc, Http404):

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 from django.db.models import Count, Q, QuerySet
-from django.http import Http404
+
+from apps.core.exceptions import NotFound
 
 from .models import ReferenceEmbedding, ReferenceSignature, Signer
 
@@ -33,9 +34,11 @@ def find_signer(key, queryset: QuerySet[Signer] | None = None) -> Signer | None:
 
 
 def get_signer(key, queryset: QuerySet[Signer] | None = None) -> Signer:
+    """``find_signer``, or ``NotFound`` (404, ``signer_not_found``): the same answer in every route
+    and batch item."""
     signer = find_signer(key, queryset)
     if signer is None:
-        raise Http404(f"no signer with id or external id {key!r}")
+        raise NotFound(f"No signer with id or external id {str(key).strip()!r}.", code="signer_not_found")
     return signer
 
 

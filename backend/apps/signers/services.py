@@ -12,7 +12,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.core.exceptions import Conflict, InvalidImage, ServiceError
+from apps.core.exceptions import Conflict, InvalidImage, InvalidRequest, ServiceError
 from apps.core.images import cropped_png, preprocess_bytes, read_upload, sha256_bytes, sniff_image_type
 from apps.modelregistry.selectors import get_active_version
 from apps.modelregistry.serving import require_verifier
@@ -32,7 +32,7 @@ def signer_update(signer: Signer, **changes) -> Signer:
     allowed = {"external_id", "full_name", "status"}
     for name, value in changes.items():
         if name not in allowed:
-            raise ValueError(f"cannot change {name}")
+            raise InvalidRequest({name: "This field cannot be changed."})
         setattr(signer, name, value)
     signer.save()
     return signer

@@ -16,17 +16,11 @@ from django.db import transaction
 from pydantic import ValidationError
 
 from apps.core import jobs
-from apps.core.exceptions import Conflict
+from apps.core.exceptions import Conflict, InvalidRequest
 from sigverify import options as train_options
 
 from . import feedback
 from .models import TrainingJob
-from .runs import (  # noqa: F401  (the services' API: tests and commands call these)
-    _register_result,
-    feedback_dataset_name,
-    job_dir,
-    run_training_job,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +37,8 @@ TrainOptions = train_options.subset(
 )
 
 
-class InvalidTrainingRequest(ValueError):
-    def __init__(self, fields: dict):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
-        self.fields = fields
+class InvalidTrainingRequest(InvalidRequest):
+    """A training request that cannot train (400, a message per field)."""
 
 
 # --- training jobs: the web side ----------------------------------------------------------

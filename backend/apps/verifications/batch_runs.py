@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from apps.core import jobs
 from apps.core.exceptions import ServiceError, ServiceUnavailable
-from apps.signers.selectors import find_signer
+from apps.signers.selectors import get_signer
 
 from . import services
 from .models import BatchItem, VerificationBatch
@@ -147,9 +147,7 @@ class _AlreadyDone(Exception):
 
 
 def _verify(item: BatchItem):
-    signer = find_signer(item.signer_key)
-    if signer is None:
-        raise ServiceError(f"No signer with id or external id {item.signer_key!r}.", code="signer_not_found")
+    signer = get_signer(item.signer_key)
     try:
         with default_storage.open(item.image.name, "rb") as fh:
             data = fh.read()

@@ -67,7 +67,7 @@ def test_retrieve_by_id_or_external_id(client_for, signer):
     assert client.get(f"/api/v1/signers/{signer.external_id}/").json()["id"] == signer.pk
     missing = client.get("/api/v1/signers/NOPE-404/")
     assert missing.status_code == 404
-    assert missing.json()["error"]["code"] == "not_found"
+    assert missing.json()["error"]["code"] == "signer_not_found"  # as for verify and a batch item
 
 
 def test_update_suspend_and_reactivate(client_for, signer):

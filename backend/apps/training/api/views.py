@@ -1,6 +1,6 @@
 import django_filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -51,10 +51,7 @@ class TrainingJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def create(self, request):
         params = TrainingJobCreateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        try:
-            job = services.start_training_job(requested_by=request.user, **params.validated_data)
-        except services.InvalidTrainingRequest as exc:
-            raise serializers.ValidationError(exc.fields) from exc
+        job = services.start_training_job(requested_by=request.user, **params.validated_data)
         return Response(self.get_serializer(selectors.training_job_get(job.pk)).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={202: TrainingJobSerializer})

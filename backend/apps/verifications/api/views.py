@@ -13,7 +13,7 @@ from apps.core.files import png_response, read_stored, stored_file_response
 from apps.core.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from apps.core.images import content_type_for_name, preprocess_bytes
 from apps.core.permissions import ActionPermissions
-from apps.signers.selectors import find_signer
+from apps.signers.selectors import find_signer, get_signer
 from apps.verifications import selectors, services
 from apps.verifications.models import Decision, Verification
 
@@ -100,11 +100,7 @@ class VerificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     def _verify(self, request):
         data = VerifyInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        signer = find_signer(data.validated_data["signer"])
-        if signer is None:
-            from rest_framework.exceptions import NotFound
-
-            raise NotFound(f"No signer with id or external id {data.validated_data['signer']!r}.")
+        signer = get_signer(data.validated_data["signer"])
         verification = services.verify_signature(
             signer=signer,
             image=data.validated_data["image"],

@@ -110,6 +110,7 @@ def test_verify_unknown_signer_is_404(client_for, active_version):
     response = verify(client_for("clerk"), "NOBODY", signature_bytes(1, 5))
     assert response.status_code == 404
     assert "NOBODY" in response.json()["error"]["message"]
+    assert response.json()["error"]["code"] == "signer_not_found"  # the code a batch item gets
 
 
 def test_verify_signer_without_references_is_409(client_for, signer, active_version):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.test import override_settings
 from django.utils import timezone
 
 from apps.core import jobs
@@ -96,6 +97,48 @@ def test_a_body_over_the_size_limit_is_refused_with_413(client_for, enrolled_sig
     response = post(client_for("integrator"), items)
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "request_too_large"
+
+
+def scan_png(size: int) -> bytes:
+    """A PNG of about ``size`` bytes that does not compress (grey noise), standing in for a scan."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    side = int(size**0.5)
+    out = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (side, side), dtype=np.uint8)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_a_batch_of_real_size_scans_is_accepted_and_one_over_the_limit_is_413(client_for, enrolled_signer):
+    import json
+
+    # 200 items of about 155 KB of base64 each, as CEDAR's 300 dpi scans are: about 31 MB of JSON,
+    # three times Django's DATA_UPLOAD_MAX_MEMORY_SIZE (one image's limit), which answered 500.
+    image = b64(scan_png(116_000))
+    body = json.dumps({"items": [item(enrolled_signer.external_id, i, image=image) for i in range(200)]})
+    assert len(body) > 30_000_000 > 2 * settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    client = client_for("integrator")
+    response = client.post(URL, body, content_type="application/json")
+    assert response.status_code == 202 and response.json()["progress"]["total"] == 200
+    assert BatchItem.objects.filter(batch_id=response.json()["id"], status="pending").count() == 200
+
+    limit = len(body) // (2 * 1024 * 1024)
+    with override_settings(SIGVERIFY_BATCH_MAX_MB=limit):
+        response = client.post(URL, body, content_type="application/json")
+    assert response.status_code == 413 and response.json()["error"]["code"] == "request_too_large"
+    assert f"more than the limit of {limit} MB" in response.json()["error"]["message"]
+    assert VerificationBatch.objects.count() == 1  # nothing stored for the refused one
+
+
+def test_any_other_body_over_djangos_limit_is_413_naming_it_not_500(client_for):
+    limit_mb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 1048576
+    body = '{"username": "' + "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 10) + '"}'
+    response = client_for("integrator").post("/api/v1/auth/token/", body, content_type="application/json")
+    assert response.status_code == 413 and response.json()["error"]["code"] == "request_too_large"
+    assert f"limit of {limit_mb:g} MB" in response.json()["error"]["message"]
 
 
 def test_multipart_is_not_the_batch_format(client_for, enrolled_signer):
