@@ -33,7 +33,8 @@ class _PromotionStopped(Exception):
     pass
 
 
-def _total() -> int:
+def references_to_prepare() -> int:
+    """What a promotion prepares: every preparation's count (references to embed, ...)."""
     return sum(p.total() for p in preparations())
 
 
@@ -64,7 +65,7 @@ def run_promotion(promotion_pk: int) -> str:
     try:
         unpreparable = None
         for _attempt in range(5):
-            Promotion.objects.filter(pk=promotion_pk).update(total=_total())
+            Promotion.objects.filter(pk=promotion_pk).update(total=references_to_prepare())
             for preparation in preparations():
                 preparation.prepare(version, progress)
             progress()
@@ -90,7 +91,7 @@ def run_promotion(promotion_pk: int) -> str:
                     promotion_pk,
                     Promotion.Status.SUCCEEDED,
                     done=_done(version),
-                    total=_total(),
+                    total=references_to_prepare(),
                     previous_version=previous,
                     heartbeat_at=timezone.now(),
                 ):

@@ -20,7 +20,7 @@ from sigverify.policy import DEFAULT_TARGET, Policy, thresholds_for
 from sigverify.weights import sha256_file
 
 from .models import ModelVersion, PolicyChange, Promotion
-from .promotion import _total, activate_version, run_promotion  # noqa: F401 (API)
+from .promotion import activate_version, references_to_prepare
 from .selectors import policy_of, validation_scores
 
 logger = logging.getLogger(__name__)
@@ -116,7 +116,9 @@ def start_promotion(*, version: ModelVersion, requested_by) -> Promotion:
             code="promotion_in_progress",
         )
     with transaction.atomic():
-        promotion = Promotion.objects.create(model_version=version, requested_by=requested_by, total=_total())
+        promotion = Promotion.objects.create(
+            model_version=version, requested_by=requested_by, total=references_to_prepare()
+        )
         transaction.on_commit(partial(jobs.enqueue, Promotion, promotion.pk))
     promotion.refresh_from_db()
     return promotion

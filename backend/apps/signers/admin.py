@@ -155,11 +155,13 @@ class SignerAdmin(admin.ModelAdmin):
 
     @admin.action(description="Suspend the selected signers", permissions=["change"])
     def suspend(self, request, queryset):
-        queryset.update(status=Signer.Status.SUSPENDED)
+        for signer in queryset:  # through the service, so updated_at moves as for the API
+            services.signer_set_status(signer, Signer.Status.SUSPENDED)
 
     @admin.action(description="Reactivate the selected signers", permissions=["change"])
     def reactivate(self, request, queryset):
-        queryset.update(status=Signer.Status.ACTIVE)
+        for signer in queryset:
+            services.signer_set_status(signer, Signer.Status.ACTIVE)
 
     def get_urls(self):
         extra = [

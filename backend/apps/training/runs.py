@@ -156,7 +156,7 @@ def run_training_job(job_pk: int, worker: str = "") -> str:
                 )
 
             result = train(config, progress=progress, should_stop=heartbeat.should_stop, log=log)
-        return _register_result(job_pk, result, lines)
+        return register_result(job_pk, result, lines)
     except TrainingCancelled as exc:
         log(str(exc))
         jobs.finish(TrainingJob, job_pk, TrainingJob.Status.CANCELLED, error=str(exc), log_tail="\n".join(lines))
@@ -176,7 +176,7 @@ def run_training_job(job_pk: int, worker: str = "") -> str:
         return "failed"
 
 
-def _register_result(job_pk, result, lines) -> str:
+def register_result(job_pk, result, lines) -> str:
     """Register the model dir as a new inactive version, and finish the job, in one transaction."""
     with transaction.atomic():
         job = TrainingJob.objects.select_for_update().get(pk=job_pk)

@@ -9,6 +9,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from apps.core import jobs
+from apps.modelregistry import promotion as runs
 from apps.modelregistry import services, tasks
 from apps.modelregistry.models import ModelVersion, Promotion
 from apps.signers.models import ReferenceEmbedding, ReferenceSignature
@@ -22,7 +23,7 @@ P = Promotion.Status
 
 def promote(version, user=None) -> Promotion:
     promotion = services.start_promotion(version=version, requested_by=user)  # the test's transaction defers the send
-    services.run_promotion(promotion.pk)
+    runs.run_promotion(promotion.pk)
     promotion.refresh_from_db()
     return promotion
 
@@ -86,7 +87,7 @@ def test_a_reference_that_cannot_be_embedded_stops_the_switch(enrolled_signer, c
 def test_promotion_task_is_idempotent(enrolled_signer, candidate_version):
     promotion = promote(candidate_version)
     ids = embedding_ids(candidate_version)
-    assert services.run_promotion(promotion.pk) == "skipped"  # a redelivered message does nothing
+    assert runs.run_promotion(promotion.pk) == "skipped"  # a redelivered message does nothing
     assert embedding_ids(candidate_version) == ids
 
 

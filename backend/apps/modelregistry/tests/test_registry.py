@@ -6,7 +6,8 @@ from django.db import IntegrityError, transaction
 
 from apps.modelregistry import serving
 from apps.modelregistry.models import ModelVersion
-from apps.modelregistry.services import activate_version, register_model_dir
+from apps.modelregistry.promotion import activate_version
+from apps.modelregistry.services import register_model_dir
 from sigverify.errors import ModelLoadError
 from sigverify.inference import Verifier
 from sigverify.synthetic import signature_bytes, write_tiny_model

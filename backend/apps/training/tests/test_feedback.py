@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from apps.modelregistry.models import ModelVersion
-from apps.training import services
+from apps.training import runs
 from apps.training.feedback import export_labelled_data
 from apps.training.models import TrainingJob
 from sigverify.datasets import read_manifest, scan
@@ -110,13 +110,13 @@ def test_training_job_trains_on_the_reviewed_verifications(bank_data, tiny_datas
         options=TINY_TRAIN_OPTIONS,
     )
 
-    assert services.run_training_job(job.pk) == "succeeded"
+    assert runs.run_training_job(job.pk) == "succeeded"
 
     job.refresh_from_db()
     assert job.status == "succeeded", job.error
     feedback = job.data_summary["feedback"]
     assert (feedback["references"], feedback["reviewed_genuine"], feedback["reviewed_forged"]) == (12, 4, 4)
-    exported = services.feedback_dataset_name(job.pk)
+    exported = runs.feedback_dataset_name(job.pk)
     assert f"{exported}: 20 images, 4 writers" in job.log_tail  # the trainer read it
     version = job.model_version
     assert any(d.endswith(exported) for d in version.card["data"]["datasets"])

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from apps.core import jobs
 from apps.core.exceptions import Conflict
-from apps.training import services
+from apps.training import runs, services
 from apps.training.models import TrainingJob
 
 S = TrainingJob.Status
@@ -72,7 +72,7 @@ def test_run_skips_a_job_that_is_not_queued(monkeypatch):
 
     monkeypatch.setattr(sigverify.train, "train", must_not_train)
     job = make_job(S.CANCELLED)
-    assert services.run_training_job(job.pk).startswith("skipped")
+    assert runs.run_training_job(job.pk).startswith("skipped")
     job.refresh_from_db()
     assert job.status == S.CANCELLED and job.started_at is None
 
@@ -170,7 +170,7 @@ def test_result_of_a_job_ended_meanwhile_is_not_registered(status, tmp_path):
     job = make_job(status)
     before = ModelVersion.objects.count()
     result = SimpleNamespace(model_dir=make_model_dir(tmp_path / "model"))
-    assert services._register_result(job.pk, result, []).startswith("not registered")
+    assert runs.register_result(job.pk, result, []).startswith("not registered")
     job.refresh_from_db()
     assert job.status == status and job.model_version is None
     assert ModelVersion.objects.count() == before
@@ -186,7 +186,7 @@ def test_cancel_requested_at_the_end_registers_nothing(tmp_path):
 
     job = make_job(S.RUNNING, cancel_requested=True)
     before = ModelVersion.objects.count()
-    services._register_result(job.pk, SimpleNamespace(model_dir=make_model_dir(tmp_path / "model")), [])
+    runs.register_result(job.pk, SimpleNamespace(model_dir=make_model_dir(tmp_path / "model")), [])
     job.refresh_from_db()
     assert job.status == S.CANCELLED
     assert ModelVersion.objects.count() == before
@@ -207,7 +207,7 @@ def test_a_result_whose_card_holds_nan_registers(tmp_path):
     card["recipe"] = {"history": [{"epoch": 1, "val_eer_random": float("nan")}]}
     card_path.write_text(json.dumps(card))  # allow_nan: what the trainer writes
     job = make_job(S.RUNNING)
-    assert services._register_result(job.pk, SimpleNamespace(model_dir=model_dir), []) == "succeeded"
+    assert runs.register_result(job.pk, SimpleNamespace(model_dir=model_dir), []) == "succeeded"
     job.refresh_from_db()
     assert job.model_version.card["recipe"]["history"][0]["val_eer_random"] is None
     assert not job.model_version.is_active
