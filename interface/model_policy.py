@@ -158,7 +158,13 @@ def render_policy(client, version: ModelVersion) -> None:
     if current:
         figures.metric("forgeries accepted (test writers)", pct(current.test.forgeries_accepted))
         figures.metric("genuine rejected (test writers)", pct(current.test.genuine_rejected))
-        figures.metric("referred (test writers)", pct(current.test.referred))
+        figures.metric(
+            "referred (test writers)",
+            pct(current.test.referred),
+            help="Share of the genuine signatures and skilled forgeries sent to a human. The README's "
+            "'decided without a human' counts other writers' signatures (random forgeries) too, "
+            "which are easy to decide, so it refers fewer.",
+        )
     figures.caption(
         "Thresholds are set on the validation writers; the figures are measured on the test writers, "
         "which chose none of them."

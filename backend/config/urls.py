@@ -2,9 +2,27 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.core.api.views import ApiRootView
 from apps.verifications.api.views import SignatureRegionView
 
+# What GET /api/v1/ lists: resource -> URL name.
+API_ROOT = {
+    "signers": "signer-list",
+    "verifications": "verification-list",
+    "verification-batches": "verification-batch-list",
+    "signature-region": "signature-region",
+    "model-versions": "model-version-list",
+    "promotions": "promotion-list",
+    "training-jobs": "training-job-list",
+    "auth-token": "auth-token",
+    "me": "auth-me",
+    "health": "health",
+    "schema": "schema",
+    "docs": "swagger-ui",
+}
+
 api_v1 = [
+    path("", ApiRootView.as_view(resources=API_ROOT), name="api-root"),
     path("", include("apps.core.api.urls")),
     path("auth/", include("apps.accounts.api.urls")),
     path("signers/", include("apps.signers.api.urls")),

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's assets, served from here: /api/v1/docs/ works offline
     "apps.core",
     "apps.accounts",
     "apps.modelregistry",
@@ -165,6 +166,9 @@ SPECTACULAR_SETTINGS = {
     # Only the health check and the token endpoint are open; the schema needs a login too.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "VerificationBatchStatusEnum": "apps.verifications.models.VerificationBatch.Status",

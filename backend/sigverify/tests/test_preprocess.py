@@ -143,6 +143,14 @@ def test_bad_input_raises_one_typed_error(data, error):
     assert info.value.message and info.value.code
 
 
+@pytest.mark.parametrize("side", [12_000, 50_000])  # past Pillow's warning, and past its error
+def test_too_many_pixels_is_said_in_the_products_words_not_pillows(side):
+    with pytest.raises(errors.ImageTooLargeError) as info:
+        preprocess(bomb_png(side, side), size=SIZE)
+    assert info.value.message == f"the image has {side * side:,} pixels, more than the limit of 40,000,000"
+    assert "decompression" not in info.value.message.lower()
+
+
 def test_noise_is_refused_as_no_signature():
     noise = np.random.default_rng(1).integers(0, 256, (150, 300), dtype=np.uint8)
     with pytest.raises(errors.ImageRejected):
