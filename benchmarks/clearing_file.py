@@ -58,20 +58,20 @@ def set_up(torch_threads: int):
 
     torch.set_num_threads(torch_threads)
     call_command("migrate", interactive=False, verbosity=0)
-    from apps.accounts.services import create_user_with_roles
+    from apps.accounts.services import user_create_with_roles
     from apps.mandates import services as mandates
-    from apps.modelregistry.services import register_model_dir
-    from apps.signers.services import enroll_references, signer_create
+    from apps.modelregistry.services import model_version_register
+    from apps.signers.services import references_enroll, signer_create
     from sigverify.synthetic import signature_bytes
     from testsupport.uploads import upload
 
-    register_model_dir(REPO / "trained_model_parameters", activate=True)
-    user = create_user_with_roles("bench", "bench-Strong-123", roles=["integrator"])
+    model_version_register(REPO / "trained_model_parameters", activate=True)
+    user = user_create_with_roles("bench", "bench-Strong-123", roles=["integrator"])
     account = mandates.account_create(number="12345678", name="Bench Trading Ltd")
     for writer in (1, 2, 3):
         signer = signer_create(external_id=f"DIR-{writer}", full_name=f"Director {writer}")
         files = [upload(signature_bytes(writer, i, size=(204, 110)), f"r{i}.png") for i in range(4)]
-        enroll_references(signer=signer, files=files, user=user)
+        references_enroll(signer=signer, files=files, user=user)
         mandates.signatory_add(account=account, signer=signer.external_id, group="A")
     mandates.set_mandate(
         account=account, bands=[{"up_to": None, "any_of": [[{"group": "A", "count": 2}]]}], reason="bench", user=user

@@ -29,16 +29,16 @@ def set_up_demo_account(writers=(1, 2, 3), number="12345678", references=3, **st
     """Signers DIR-<writer> with drawn references, account ``number`` with them in group A, a
     two-of-three mandate, and one cheque decided with a single signature (never paid: referred, or
     returned where the model calls the signature no one's). ``style`` goes to ``draw_signature``."""
-    from apps.accounts.services import create_user_with_roles
+    from apps.accounts.services import user_create_with_roles
     from apps.mandates import services
-    from apps.signers.services import enroll_references, signer_create
+    from apps.signers.services import references_enroll, signer_create
 
-    operator = create_user_with_roles("demo-setup", "pw-Demo-setup-1", roles=["integrator"])
+    operator = user_create_with_roles("demo-setup", "pw-Demo-setup-1", roles=["integrator"])
     account = services.account_create(number=number, name="Example Trading Ltd")
     for writer in writers:
         signer = signer_create(external_id=f"DIR-{writer}", full_name=f"Director {writer}")
         files = [upload(signature_bytes(writer, i, **style), f"r{i}.png") for i in range(references)]
-        enroll_references(signer=signer, files=files, user=operator)
+        references_enroll(signer=signer, files=files, user=operator)
         services.signatory_add(account=account, signer=signer.external_id, group="A")
     services.set_mandate(
         account=account,

@@ -25,21 +25,21 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker, tiny_model_dir):
-    from apps.modelregistry.services import register_model_dir
+    from apps.modelregistry.services import model_version_register
 
     with django_db_blocker.unblock():
-        register_model_dir(tiny_model_dir, activate=True)
+        model_version_register(tiny_model_dir, activate=True)
 
 
 @pytest.fixture
 def active_version(db, tiny_model_dir):
     """The tiny model as the active version (re-registered if a flush removed it)."""
     from apps.modelregistry.models import ModelVersion
-    from apps.modelregistry.services import register_model_dir
+    from apps.modelregistry.services import model_version_register
 
     version = ModelVersion.objects.filter(is_active=True).first()
     if version is None:
-        version, _ = register_model_dir(tiny_model_dir, activate=True)
+        version, _ = model_version_register(tiny_model_dir, activate=True)
         version.refresh_from_db()
     return version
 
@@ -51,14 +51,14 @@ ROLES = ("clerk", "integrator", "ml_staff", "admin")
 
 @pytest.fixture
 def make_user(db):
-    from apps.accounts.services import create_user_with_roles
+    from apps.accounts.services import user_create_with_roles
 
     counter = {"n": 0}
 
     def _make(*roles, username=None, password="pw-Strong-123", **extra):
         counter["n"] += 1
         name = username or f"{'-'.join(roles) or 'norole'}-{counter['n']}"
-        return create_user_with_roles(name, password, roles=roles, **extra)
+        return user_create_with_roles(name, password, roles=roles, **extra)
 
     return _make
 
@@ -68,12 +68,12 @@ def client_for(make_user):
     """``client_for("clerk")`` -> an APIClient authenticated with a token of a new clerk."""
     from rest_framework.test import APIClient
 
-    from apps.accounts.services import issue_token
+    from apps.accounts.services import token_issue
 
     def _client(*roles, user=None):
         user = user or make_user(*roles)
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(user).key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token_issue(user).key}")
         client.user = user
         return client
 
@@ -97,19 +97,19 @@ def signer(db):
 @pytest.fixture
 def enrolled_signer(signer, active_version, make_user):
     """A signer with three references drawn by writer 1, embedded by the active version."""
-    from apps.signers.services import enroll_references
+    from apps.signers.services import references_enroll
 
     files = [upload(signature_bytes(1, i), f"ref{i}.png") for i in range(3)]
-    result = enroll_references(signer=signer, files=files, user=make_user("integrator"))
+    result = references_enroll(signer=signer, files=files, user=make_user("integrator"))
     assert len(result.accepted) == 3, result.rejected
     return signer
 
 
 @pytest.fixture
 def verification(enrolled_signer, make_user):
-    from apps.verifications.services import verify_signature
+    from apps.verifications.services import verification_create
 
-    return verify_signature(
+    return verification_create(
         signer=enrolled_signer, image=upload(signature_bytes(1, 9)), user=make_user("clerk"), cheque_reference="CHQ-1"
     )
 
@@ -133,9 +133,9 @@ def calibrated_model_dir(tmp_path_factory) -> Path:
 @pytest.fixture
 def calibrated_version(db, calibrated_model_dir):
     """A tiny model whose scoring tells synthetic writers apart (``testsupport.calibrated``), active."""
-    from apps.modelregistry.services import register_model_dir
+    from apps.modelregistry.services import model_version_register
 
-    version, _ = register_model_dir(calibrated_model_dir, activate=True)
+    version, _ = model_version_register(calibrated_model_dir, activate=True)
     version.refresh_from_db()
     return version
 
@@ -154,8 +154,8 @@ def fused_model_dirs(tmp_path_factory) -> list[Path]:
 @pytest.fixture
 def fused_version(db, fused_model_dirs):
     """The first of ``fused_model_dirs``, active."""
-    from apps.modelregistry.services import register_model_dir
+    from apps.modelregistry.services import model_version_register
 
-    version, _ = register_model_dir(fused_model_dirs[0], activate=True)
+    version, _ = model_version_register(fused_model_dirs[0], activate=True)
     version.refresh_from_db()
     return version

@@ -117,7 +117,7 @@ def set_up_backend(env: dict, statements: list[str]) -> None:
     setup = "; ".join(
         [
             "from django.core.management import call_command",
-            "from apps.accounts.services import create_user_with_roles",
+            "from apps.accounts.services import user_create_with_roles",
             "call_command('migrate', interactive=False, verbosity=0)",
             "call_command('register_shipped_model', activate=True)",
             *statements,

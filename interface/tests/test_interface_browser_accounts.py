@@ -37,8 +37,8 @@ def stack(tmp_path_factory):
     set_up_backend(
         env,
         [
-            f"create_user_with_roles({INTEGRATOR[0]!r}, {INTEGRATOR[1]!r}, roles=['integrator'])",
-            f"create_user_with_roles({CLERK[0]!r}, {CLERK[1]!r}, roles=['clerk'])",
+            f"user_create_with_roles({INTEGRATOR[0]!r}, {INTEGRATOR[1]!r}, roles=['integrator'])",
+            f"user_create_with_roles({CLERK[0]!r}, {CLERK[1]!r}, roles=['clerk'])",
             "from testsupport.cheques import set_up_demo_account",
             "set_up_demo_account(size=(360, 150), paper=250, pen=4)",
         ],

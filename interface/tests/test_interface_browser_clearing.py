@@ -57,7 +57,7 @@ def stack(tmp_path_factory):
     set_up_backend(
         env,
         [
-            f"create_user_with_roles({CLERK[0]!r}, {CLERK[1]!r}, roles=['clerk'])",
+            f"user_create_with_roles({CLERK[0]!r}, {CLERK[1]!r}, roles=['clerk'])",
             "from apps.mandates.services import account_create",
             f"account_create(number={ACCOUNT!r}, name='Clearing Test Ltd')",
         ],

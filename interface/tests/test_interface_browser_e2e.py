@@ -60,7 +60,7 @@ def stack(tmp_path_factory):
         env,
         [
             f"call_command('ensure_admin', username={ADMIN[0]!r})",
-            f"create_user_with_roles({CLERK[0]!r}, {CLERK[1]!r}, roles=['clerk'])",
+            f"user_create_with_roles({CLERK[0]!r}, {CLERK[1]!r}, roles=['clerk'])",
             f"call_command('enroll_from_dataset', data={str(tmp / 'cards')!r}, layout='folders', "
             f"references={REFERENCES}, prefix='ACC-', no_progress=True)",
         ],

@@ -57,7 +57,7 @@ def stack(tmp_path_factory):
     make_model(tmp / "model")
     add_scores(tmp / "model")
     env = backend_env(tmp)
-    set_up_backend(env, [f"create_user_with_roles({ML[0]!r}, {ML[1]!r}, roles=['ml_staff'])"])
+    set_up_backend(env, [f"user_create_with_roles({ML[0]!r}, {ML[1]!r}, roles=['ml_staff'])"])
     with running_stack(env, tmp) as urls:
         yield urls
 

@@ -56,17 +56,17 @@ def role_names(user) -> list[str]:
     return [r for r in ROLE_NAMES if r in roles]
 
 
-def issue_token(user) -> Token:
+def token_issue(user) -> Token:
     token, _ = Token.objects.get_or_create(user=user)
     return token
 
 
-def revoke_token(user) -> bool:
+def token_revoke(user) -> bool:
     deleted, _ = Token.objects.filter(user=user).delete()
     return deleted > 0
 
 
-def create_user_with_roles(username: str, password: str | None, roles=(), **extra):
+def user_create_with_roles(username: str, password: str | None, roles=(), **extra):
     """A user in the given role groups (used by tests, demos and ensure_admin)."""
     User = get_user_model()
     with transaction.atomic():

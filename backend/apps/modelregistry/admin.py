@@ -7,7 +7,7 @@ from apps.core.exceptions import ServiceError
 
 from . import services
 from .models import ModelVersion, PolicyChange, Promotion
-from .services import set_policy, validate_policy_change
+from .services import policy_set, policy_validate_change
 
 PROMOTE = ["modelregistry.change_modelversion", "modelregistry.add_promotion"]
 CHANGE_POLICY = "modelregistry.change_operating_policy"
@@ -68,7 +68,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return
         version = queryset.get()
         try:
-            promotion = services.start_promotion(version=version, requested_by=request.user)
+            promotion = services.promotion_start(version=version, requested_by=request.user)
         except ServiceError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return
@@ -139,7 +139,7 @@ class PolicyChangeForm(forms.ModelForm):
         if version is None:
             return data
         try:
-            validate_policy_change(
+            policy_validate_change(
                 version, far_skilled=data.get("new_far_skilled"), frr=data.get("new_frr"), reason=data.get("reason")
             )
         except ServiceError as exc:
@@ -192,7 +192,7 @@ class PolicyChangeAdmin(admin.ModelAdmin):
         return initial
 
     def save_model(self, request, obj, form, change):
-        created = set_policy(
+        created = policy_set(
             obj.model_version, far_skilled=obj.new_far_skilled, frr=obj.new_frr, reason=obj.reason, user=request.user
         )
         for field in PolicyChange._meta.concrete_fields:

@@ -24,7 +24,7 @@ class ModelVersion(models.Model):
     thresholds = models.JSONField(
         default=dict, blank=True, help_text='The thresholds in force: {"eer": ..., "accept": ..., "reject": ...}'
     )
-    # The operating policy: the thresholds above follow from it (see apps.modelregistry.services.set_policy).
+    # The operating policy: the thresholds above follow from it (see apps.modelregistry.services.policy_set).
     policy_far_skilled = models.FloatField(
         default=DEFAULT_TARGET, help_text="Share of skilled forgeries that may be accepted (0.001-0.05)."
     )
@@ -119,7 +119,7 @@ class Promotion(Run, models.Model):
 class PolicyChange(models.Model):
     """One change of a version's operating policy: who, when, why, and the old and new targets and thresholds.
 
-    Rows are written by ``services.set_policy`` only and never changed afterwards.
+    Rows are written by ``services.policy_set`` only and never changed afterwards.
     """
 
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="policy_changes")

@@ -32,7 +32,7 @@ def _version_name(card: ModelCard, sha256: str) -> str:
 
 
 @transaction.atomic
-def register_model_dir(path, activate: bool = False, name: str | None = None) -> tuple[ModelVersion, bool]:
+def model_version_register(path, activate: bool = False, name: str | None = None) -> tuple[ModelVersion, bool]:
     """Register the model in ``path`` (card + safetensors). Idempotent by sha256.
 
     Returns (version, created). The card must be a valid ``ModelCard`` (``CardError``, a
@@ -75,7 +75,7 @@ def register_model_dir(path, activate: bool = False, name: str | None = None) ->
 
 
 @transaction.atomic
-def keep_copy(directory) -> Path:
+def model_dir_keep_copy(directory) -> Path:
     """A copy of a model dir in ``SIGVERIFY_MODELS_ROOT/shipped-<sha256[:12]>/`` (``.part`` then rename).
 
     A version registered from the copy keeps its own files: shipping new weights into the same
@@ -95,7 +95,7 @@ def keep_copy(directory) -> Path:
     return target
 
 
-def serves_its_own_weights(version: ModelVersion) -> bool:
+def model_version_serves_its_own_weights(version: ModelVersion) -> bool:
     """False when the version's weights file is gone or no longer matches its sha256."""
     weights = Path(version.weights_path) / version.model_card.weights_file
     return weights.is_file() and sha256_file(weights) == version.sha256
@@ -104,7 +104,7 @@ def serves_its_own_weights(version: ModelVersion) -> bool:
 # --- promotion ----------------------------------------------------------------------------
 
 
-def start_promotion(*, version: ModelVersion, requested_by) -> Promotion:
+def promotion_start(*, version: ModelVersion, requested_by) -> Promotion:
     """Queue the preparation of ``version`` (re-embedding every reference); it becomes active when done."""
     if ModelVersion.objects.filter(pk=version.pk, is_active=True).exists():
         raise Conflict(f"model version {version.name} is already active", code="already_active")
@@ -127,7 +127,7 @@ def start_promotion(*, version: ModelVersion, requested_by) -> Promotion:
 # --- operating policy -------------------------------------------------------------------
 
 
-def validate_policy_change(version: ModelVersion, *, far_skilled, frr, reason: str) -> tuple[Policy, dict]:
+def policy_validate_change(version: ModelVersion, *, far_skilled, frr, reason: str) -> tuple[Policy, dict]:
     """(policy, its thresholds), or ``ServiceError`` (400, field errors) / ``Conflict`` (409, no scores)."""
     policy = Policy(far_skilled=far_skilled, frr=frr)
     fields = policy.errors()
@@ -139,7 +139,7 @@ def validate_policy_change(version: ModelVersion, *, far_skilled, frr, reason: s
 
 
 @transaction.atomic
-def set_policy(version: ModelVersion, *, far_skilled, frr, reason: str, user) -> PolicyChange:
+def policy_set(version: ModelVersion, *, far_skilled, frr, reason: str, user) -> PolicyChange:
     """Change ``version``'s operating policy; its ``accept``/``reject`` follow at once (audited).
 
     The thresholds are computed from the version's stored validation scores; the audit row keeps who,
@@ -147,7 +147,7 @@ def set_policy(version: ModelVersion, *, far_skilled, frr, reason: str, user) ->
     thresholds (each verification row records the ones it was decided with).
     """
     locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
-    policy, computed = validate_policy_change(locked, far_skilled=far_skilled, frr=frr, reason=reason)
+    policy, computed = policy_validate_change(locked, far_skilled=far_skilled, frr=frr, reason=reason)
     old_policy, old_thresholds = policy_of(locked), dict(locked.thresholds or {})
     new_thresholds = {**old_thresholds, **computed}
     ModelVersion.objects.filter(pk=locked.pk).update(

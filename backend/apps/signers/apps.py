@@ -22,7 +22,7 @@ class SignersConfig(AppConfig):
                 total=selectors.reference_count,
                 done=selectors.embedded_reference_count,
                 missing=selectors.unembedded_reference_ids,
-                prepare=lambda version, progress: services.embed_missing_references(version, progress=progress),
+                prepare=lambda version, progress: services.references_embed_missing(version, progress=progress),
             )
         )
         # Then, for a version that fuses a signer's own classifier into its score, one per signer

@@ -67,7 +67,7 @@ def _reject(result: EnrollmentResult, filename: str, code: str, message: str) ->
     result.rejected.append({"filename": filename, "code": code, "message": message})
 
 
-def enroll_references(*, signer: Signer, files, user=None) -> EnrollmentResult:
+def references_enroll(*, signer: Signer, files, user=None) -> EnrollmentResult:
     """Check, embed (with the active model version) and store each reference image.
 
     Each file is judged on its own; the stored ones are stored together in one transaction,
@@ -335,7 +335,7 @@ def grow_from_confirmed_cheque(
     )
 
 
-def embed_missing_references(version, batch_size: int = 64, progress=None) -> int:
+def references_embed_missing(version, batch_size: int = 64, progress=None) -> int:
     """Embed every reference that has no embedding for ``version``; returns how many.
 
     Used by bulk enrollment and by promotion (re-embedding for a new version). Idempotent.
@@ -388,8 +388,8 @@ __all__ = [
     "Growth",
     "ServiceError",
     "consistency_flags",
-    "embed_missing_references",
-    "enroll_references",
+    "references_embed_missing",
+    "references_enroll",
     "grow_from_confirmed_cheque",
     "reference_accept",
     "reference_delete",

@@ -31,6 +31,6 @@ class TrainingJobAdmin(admin.ModelAdmin):
     def cancel_jobs(self, request, queryset):
         for job in queryset:
             try:
-                services.cancel_training_job(job)
+                services.training_job_cancel(job)
             except ServiceError as exc:
                 self.message_user(request, f"job {job.pk}: {exc.message}", messages.WARNING)

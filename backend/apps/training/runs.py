@@ -185,7 +185,7 @@ def register_result(job_pk, result, lines) -> str:
             if job.cancel_requested and job.status == TrainingJob.Status.RUNNING:
                 jobs.finish(TrainingJob, job_pk, TrainingJob.Status.CANCELLED, error="cancelled at the end of training")
             return f"not registered ({job.status})"
-        version, _created = registry.register_model_dir(result.model_dir, activate=False)
+        version, _created = registry.model_version_register(result.model_dir, activate=False)
         lines.append(f"{timezone.now():%H:%M:%S} registered model version {version.name} (inactive)")
         jobs.finish(
             TrainingJob,

@@ -44,7 +44,7 @@ class InvalidTrainingRequest(InvalidRequest):
 # --- training jobs: the web side ----------------------------------------------------------
 
 
-def validate_training_request(
+def training_job_validate(
     *, datasets, include_references, include_reviewed, epochs, loss, seed=0, options=None
 ) -> dict:
     """Refuse a request that cannot train (``InvalidTrainingRequest``, messages per field);
@@ -77,7 +77,7 @@ def validate_training_request(
     return options
 
 
-def start_training_job(
+def training_job_start(
     *, requested_by, datasets=(), include_references=True, include_reviewed=True, epochs, loss, seed=0, options=None
 ) -> TrainingJob:
     """Record a job and put it on the GPU queue once the row is committed.
@@ -85,7 +85,7 @@ def start_training_job(
     If the broker refuses it, the job is marked failed and ``apps.core.jobs.BrokerUnavailable`` raised.
     """
     datasets = list(datasets)
-    options = validate_training_request(
+    options = training_job_validate(
         datasets=datasets,
         include_references=include_references,
         include_reviewed=include_reviewed,
@@ -110,7 +110,7 @@ def start_training_job(
     return job
 
 
-def cancel_training_job(job: TrainingJob) -> TrainingJob:
+def training_job_cancel(job: TrainingJob) -> TrainingJob:
     """A queued job is cancelled at once; a running one is asked to stop at its next batch.
     A job whose worker went silent has ended already (``Conflict``)."""
     jobs.end_stale(TrainingJob)

@@ -134,7 +134,7 @@ class ReviewForm(forms.ModelForm):
         if verification is None or not cleaned.get("final_decision"):
             return cleaned
         try:
-            services.check_review(
+            services.review_check(
                 verification=verification, final_decision=cleaned["final_decision"], comment=cleaned.get("comment", "")
             )
         except ServiceError as error:
@@ -146,7 +146,7 @@ class ReviewForm(forms.ModelForm):
 
 @admin.register(Review)
 class ReviewAdmin(admin.ModelAdmin):
-    """Reviews are added (through ``record_review``), never changed or deleted."""
+    """Reviews are added (through ``review_create``), never changed or deleted."""
 
     form = ReviewForm
     list_display = ("verification", "final_decision", "reviewer", "created_at", "added_as_reference")
@@ -165,7 +165,7 @@ class ReviewAdmin(admin.ModelAdmin):
         return bool((obj.reference_growth or {}).get("added"))
 
     def save_model(self, request, obj, form, change):
-        review = services.record_review(
+        review = services.review_create(
             verification=obj.verification, reviewer=request.user, final_decision=obj.final_decision, comment=obj.comment
         )
         obj.pk, obj.reviewer, obj.created_at = review.pk, review.reviewer, review.created_at

@@ -1,7 +1,7 @@
 """Batch verification, the worker side: the body of the batch task.
 
 ``run_batch`` claims a queued (or stale) batch and verifies its pending items one by one
-through ``services.verify_signature``, the same service as a single verification. Each
+through ``services.verification_create``, the same service as a single verification. Each
 item's log row and its "done" mark are committed together and an item no longer pending is
 skipped, so a run can be repeated after a lost worker with no item lost or verified twice.
 A heartbeat per item tells a live run from a dead one (``apps.core.jobs.stale_running``).
@@ -153,7 +153,7 @@ def _verify(item: BatchItem):
             data = fh.read()
     except (FileNotFoundError, OSError, ValueError):
         raise ServiceError("The item's stored image is missing.", code="image_missing") from None
-    return services.verify_signature(
+    return services.verification_create(
         signer=signer,
         image=ContentFile(data, name=item.image.name),
         crop=item.crop,

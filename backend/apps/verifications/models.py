@@ -126,7 +126,7 @@ class VerificationBatch(Run, models.Model):
     """Up to a few hundred verifications sent together, verified on a worker.
 
     The items' images are stored with the batch before it is accepted; the worker verifies
-    each item through ``services.verify_signature`` (see ``batch_runs.run_batch``). A batch
+    each item through ``services.verification_create`` (see ``batch_runs.run_batch``). A batch
     resumes: one whose worker was lost is queued again, and only its pending items are run.
     """
 

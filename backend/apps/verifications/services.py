@@ -27,9 +27,9 @@ from .models import Decision, Review, Verification
 logger = logging.getLogger(__name__)
 
 
-def propose_signature_region(*, image) -> dict:
+def signature_region_propose(*, image) -> dict:
     """Where the signature probably is on a whole-cheque scan (page 1 of a multi-page TIFF):
-    the box to start from, in the image's pixels, as ``crop`` for ``verify_signature``.
+    the box to start from, in the image's pixels, as ``crop`` for ``verification_create``.
     Stores nothing. Raises ``InvalidImage`` for an image a verification would refuse."""
     picture = decode_bytes(read_upload(image))
     region = find_signature_region(picture)
@@ -56,7 +56,7 @@ def image_quality_reason(quality: dict) -> dict | None:
     return {"code": "image_quality", "checks": failed, "message": describe(failed)}
 
 
-def verify_signature(
+def verification_create(
     *, signer: Signer, image, crop=None, cheque_reference: str = "", user=None, batch=None
 ) -> Verification:
     """Score a questioned signature against the signer's references and log the result.
@@ -152,7 +152,7 @@ def overrules_model(verification: Verification, final_decision: str) -> bool:
     return verification.decision in (Decision.GENUINE, Decision.FORGERY) and final_decision != verification.decision
 
 
-def check_review(*, verification: Verification, final_decision: str, comment: str = "") -> None:
+def review_check(*, verification: Verification, final_decision: str, comment: str = "") -> None:
     """The review rules, for callers that validate before saving (the admin form).
 
     Raises ``Conflict`` (already reviewed), ``ServiceError`` (not genuine/forgery) or
@@ -170,12 +170,12 @@ def check_review(*, verification: Verification, final_decision: str, comment: st
         raise CommentRequired()
 
 
-def record_review(*, verification: Verification, reviewer, final_decision: str, comment: str = "") -> Review:
+def review_create(*, verification: Verification, reviewer, final_decision: str, comment: str = "") -> Review:
     """The human's final call. One review per verification; the model's answer is untouched.
     Overruling the model needs a comment (``CommentRequired``), from the API, the admin or
     the interface alike. A genuine call may add the signature to the signer's references
     (``grow_references``); what became of it is kept on the review (``reference_growth``)."""
-    check_review(verification=verification, final_decision=final_decision, comment=comment)
+    review_check(verification=verification, final_decision=final_decision, comment=comment)
     try:
         with transaction.atomic():
             review = Review.objects.create(

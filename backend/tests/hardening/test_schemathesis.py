@@ -50,10 +50,10 @@ def wsgi_app():
 def test_generated_requests_never_cause_a_server_error(wsgi_app, verification, make_user, settings_override):
     from schemathesis import GenerationMode
 
-    from apps.accounts.services import issue_token
+    from apps.accounts.services import token_issue
 
     user = make_user("admin")
-    headers = {"Authorization": f"Token {issue_token(user).key}"}
+    headers = {"Authorization": f"Token {token_issue(user).key}"}
     schema = schemathesis.openapi.from_dict(_schema_dict())
     problems: list[str] = []
     unsatisfiable: list[str] = []

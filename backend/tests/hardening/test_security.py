@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
-from apps.accounts.services import create_user_with_roles, issue_token
+from apps.accounts.services import token_issue, user_create_with_roles
 
 BACKEND = Path(__file__).resolve().parents[2]
 REPO = BACKEND.parent
@@ -230,7 +230,7 @@ def test_throttles_trust_x_forwarded_for_only_behind_declared_proxies(settings):
 def test_an_inactive_user_cannot_use_an_existing_token(make_user):
     user = make_user("clerk")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_issue(user).key}")
     assert client.get("/api/v1/auth/me/").status_code == 200
     user.is_active = False
     user.save()
@@ -259,7 +259,7 @@ def test_uploaded_images_reach_only_authorised_users(verification, make_user):
     def client(*roles):
         c = APIClient()
         if roles != ("anonymous",):
-            c.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(make_user(*roles)).key}")
+            c.credentials(HTTP_AUTHORIZATION=f"Token {token_issue(make_user(*roles)).key}")
         return c
 
     clerk, anonymous, ml_staff, no_role = client("clerk"), client("anonymous"), client("ml_staff"), client()
@@ -294,8 +294,8 @@ def test_training_routes_permission_matrix(
     client = APIClient()
     if caller != "anonymous":
         roles = () if caller in ("no_role", "superuser") else (caller,)
-        user = create_user_with_roles(f"m-{caller}", "pw-Strong-123", roles=roles, is_superuser=caller == "superuser")
-        client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(user).key}")
+        user = user_create_with_roles(f"m-{caller}", "pw-Strong-123", roles=roles, is_superuser=caller == "superuser")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token_issue(user).key}")
     job = TrainingJob.objects.create(epochs=1, loss="contrastive")
     promotion = Promotion.objects.create(model_version=candidate_model_version, status="failed")
     with django_capture_on_commit_callbacks(execute=False):
@@ -317,10 +317,10 @@ def test_training_routes_permission_matrix(
 
 @pytest.fixture
 def candidate_model_version(db, tmp_path, active_version):
-    from apps.modelregistry.services import register_model_dir
+    from apps.modelregistry.services import model_version_register
     from sigverify.synthetic import write_tiny_model
 
-    version, _ = register_model_dir(write_tiny_model(tmp_path / "candidate", name="candidate", seed=5))
+    version, _ = model_version_register(write_tiny_model(tmp_path / "candidate", name="candidate", seed=5))
     return version
 
 

@@ -31,7 +31,7 @@ class TokenView(ObtainAuthToken):
     def post(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        token = services.issue_token(serializer.validated_data["user"])
+        token = services.token_issue(serializer.validated_data["user"])
         return Response({"token": token.key})
 
 
@@ -42,7 +42,7 @@ class LogoutView(APIView):
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request):
-        services.revoke_token(request.user)
+        services.token_revoke(request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

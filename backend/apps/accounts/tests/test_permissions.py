@@ -8,7 +8,7 @@ health check and the token endpoint is open to anonymous users.
 import pytest
 from rest_framework.test import APIClient
 
-from apps.accounts.services import create_user_with_roles, issue_token
+from apps.accounts.services import token_issue, user_create_with_roles
 from sigverify.synthetic import signature_bytes
 from testsupport.uploads import upload
 
@@ -118,10 +118,10 @@ def _client(caller, counter):
     if caller == ANON:
         return client
     roles = {NOROLE: (), SUPER: ()}.get(caller, (caller,))
-    user = create_user_with_roles(
+    user = user_create_with_roles(
         f"matrix-{caller}-{counter}", "pw-Strong-123", roles=roles, is_superuser=caller == SUPER
     )
-    client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_issue(user).key}")
     return client
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from apps.accounts.services import issue_token
+from apps.accounts.services import token_issue
 from apps.clearing import services
 from testsupport.uploads import upload
 from x937.writer import CheckItem, file_bytes
@@ -36,7 +36,7 @@ def test_routes_permission_matrix(caller, make_user, django_capture_on_commit_ca
     if caller != "anonymous":
         roles = () if caller in ("no_role", "superuser") else (caller,)
         user = make_user(*roles, is_superuser=caller == "superuser")
-        client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(user).key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token_issue(user).key}")
     url = f"/api/v1/clearing-files/{row.pk}/"
     with django_capture_on_commit_callbacks(execute=False):
         answers = {

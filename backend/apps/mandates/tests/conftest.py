@@ -13,14 +13,14 @@ WRITERS = {"DIR-1": 1, "DIR-2": 2, "DIR-3": 3}
 @pytest.fixture
 def signatories_enrolled(active_version, make_user):
     """Three signers (writers 1-3), four drawn references each, embedded by the tiny model."""
-    from apps.signers.services import enroll_references, signer_create
+    from apps.signers.services import references_enroll, signer_create
 
     enroller = make_user("integrator")
     signers = {}
     for external_id, writer in WRITERS.items():
         signer = signer_create(external_id=external_id, full_name=f"Director {writer}")
         files = [upload(signature_bytes(writer, i, size=(204, 110)), f"r{i}.png") for i in range(4)]
-        result = enroll_references(signer=signer, files=files, user=enroller)
+        result = references_enroll(signer=signer, files=files, user=enroller)
         assert len(result.accepted) == 4, result.rejected
         signers[external_id] = signer
     return signers
@@ -46,8 +46,8 @@ def two_of_three(signatories_enrolled, make_user):
 @pytest.fixture
 def shipped_version(db, shipped_model_dir):
     """The shipped weights as the active version (references enrolled after this are embedded by it)."""
-    from apps.modelregistry.services import register_model_dir
+    from apps.modelregistry.services import model_version_register
 
-    version, _ = register_model_dir(shipped_model_dir, activate=True)
+    version, _ = model_version_register(shipped_model_dir, activate=True)
     version.refresh_from_db()
     return version

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from apps.accounts.services import issue_token
+from apps.accounts.services import token_issue
 from testsupport.cheques import cheque_bytes
 from testsupport.uploads import upload
 
@@ -60,7 +60,7 @@ def test_routes_permission_matrix(caller, make_user, two_of_three):
     if caller != "anonymous":
         roles = () if caller in ("no_role", "superuser") else (caller,)
         user = make_user(*roles, is_superuser=caller == "superuser")
-        client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(user).key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token_issue(user).key}")
     for n, (name, method, url, body, allowed, multipart) in enumerate(ROUTES):
         url = url.format(cheque=cheque.pk)
         if body == "cheque":

@@ -92,7 +92,7 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
         """Start promoting a model version: its embeddings of every reference are computed on a
         worker, and only when all exist does it become the active version (in one transaction).
         Rolling back is promoting the earlier version; its embeddings are still there."""
-        promotion = services.start_promotion(version=self.get_object(), requested_by=request.user)
+        promotion = services.promotion_start(version=self.get_object(), requested_by=request.user)
         return Response(PromotionSerializer(promotion).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses=PolicyStateSerializer)
@@ -118,7 +118,7 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
         version = self.get_object()
         serializer = PolicyUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.set_policy(version, user=request.user, **serializer.validated_data)
+        services.policy_set(version, user=request.user, **serializer.validated_data)
         return Response(PolicyStateSerializer(policy_state(version)).data)
 
     @extend_schema(

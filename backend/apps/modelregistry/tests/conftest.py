@@ -10,7 +10,7 @@ from sigverify.synthetic import write_tiny_model
 @pytest.fixture
 def candidate_version(db, tmp_path):
     """A second, inactive model version (what a training job would register)."""
-    from apps.modelregistry.services import register_model_dir
+    from apps.modelregistry.services import model_version_register
 
-    version, _ = register_model_dir(write_tiny_model(tmp_path / "candidate", name="candidate", seed=1))
+    version, _ = model_version_register(write_tiny_model(tmp_path / "candidate", name="candidate", seed=1))
     return version

@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from apps.modelregistry.services import register_model_dir
+from apps.modelregistry.services import model_version_register
 from sigverify.synthetic import draw_signature, png_bytes, write_tiny_model
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +17,7 @@ def version_with_plot(tmp_path):
     card = json.loads((directory / "model_card.json").read_text())
     card["plots"] = ["roc_test_R5.png"]
     (directory / "model_card.json").write_text(json.dumps(card))
-    version, _ = register_model_dir(directory)
+    version, _ = model_version_register(directory)
     return version
 
 

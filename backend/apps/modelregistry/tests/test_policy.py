@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from apps.modelregistry.models import ModelVersion, PolicyChange
-from apps.modelregistry.services import register_model_dir, set_policy
+from apps.modelregistry.services import model_version_register, policy_set
 from sigverify.policy import SCORES_FILE, SWEEP_TARGETS, Policy, StoredScores, thresholds_for
 from sigverify.synthetic import signature_bytes, write_tiny_model
 from sigverify.weights import CARD_FILE
@@ -42,7 +42,7 @@ def scored_version(tmp_path, active_version):
     """An inactive version published with validation scores."""
     directory = write_tiny_model(tmp_path / "scored", name="scored", seed=11)
     add_scores(directory)
-    version, _ = register_model_dir(directory)
+    version, _ = model_version_register(directory)
     return version
 
 
@@ -123,13 +123,13 @@ def test_a_looser_genuine_target_raises_reject(client_for, scored_version):
 
 
 def test_verifications_record_the_thresholds_of_the_policy_in_force(scored_active_version, enrolled_signer, make_user):
-    from apps.verifications.services import verify_signature
+    from apps.verifications.services import verification_create
 
     clerk = make_user("clerk")
-    first = verify_signature(signer=enrolled_signer, image=upload(signature_bytes(1, 20)), user=clerk)
+    first = verification_create(signer=enrolled_signer, image=upload(signature_bytes(1, 20)), user=clerk)
     assert first.thresholds["accept"] == 0.6  # the row's (the card it was registered with), before any change
-    set_policy(scored_active_version, far_skilled=0.003, frr=0.02, reason="audit finding", user=make_user("ml_staff"))
-    second = verify_signature(signer=enrolled_signer, image=upload(signature_bytes(1, 21)), user=clerk)
+    policy_set(scored_active_version, far_skilled=0.003, frr=0.02, reason="audit finding", user=make_user("ml_staff"))
+    second = verification_create(signer=enrolled_signer, image=upload(signature_bytes(1, 21)), user=clerk)
     scored_active_version.refresh_from_db()
     assert second.thresholds["accept"] == scored_active_version.accept_threshold != 0.6
     assert second.thresholds["reject"] == scored_active_version.reject_threshold
@@ -161,7 +161,7 @@ def test_the_service_enforces_the_rules_for_every_caller(scored_version, make_us
     from apps.core.exceptions import ServiceError
 
     with pytest.raises(ServiceError) as caught:
-        set_policy(scored_version, far_skilled=0.5, frr=0.01, reason="", user=make_user("admin"))
+        policy_set(scored_version, far_skilled=0.5, frr=0.01, reason="", user=make_user("admin"))
     assert set(caught.value.fields) == {"far_skilled", "reason"}
     assert not PolicyChange.objects.exists()
 
@@ -255,7 +255,7 @@ def test_registration_takes_the_policy_from_the_card(tmp_path, active_version):
     card = json.loads((directory / CARD_FILE).read_text())
     card["thresholds"].update(accept_far_skilled=0.005, reject_frr=0.02)
     (directory / CARD_FILE).write_text(json.dumps(card))
-    version, _ = register_model_dir(directory)
+    version, _ = model_version_register(directory)
     assert (version.policy_far_skilled, version.policy_frr) == (0.005, 0.02)
 
 

@@ -22,7 +22,7 @@ P = Promotion.Status
 
 
 def promote(version, user=None) -> Promotion:
-    promotion = services.start_promotion(version=version, requested_by=user)  # the test's transaction defers the send
+    promotion = services.promotion_start(version=version, requested_by=user)  # the test's transaction defers the send
     runs.run_promotion(promotion.pk)
     promotion.refresh_from_db()
     return promotion
@@ -35,10 +35,10 @@ def embedding_ids(version):
 def test_promotion_re_embeds_every_reference_then_switches(
     enrolled_signer, candidate_version, active_version, make_user
 ):
-    from apps.verifications.services import verify_signature
+    from apps.verifications.services import verification_create
 
     clerk = make_user("clerk")
-    before = verify_signature(signer=enrolled_signer, image=upload(signature_bytes(1, 8)), user=clerk)
+    before = verification_create(signer=enrolled_signer, image=upload(signature_bytes(1, 8)), user=clerk)
     assert before.model_version == active_version  # until the switch, the old version serves
 
     promotion = promote(candidate_version)
@@ -48,7 +48,7 @@ def test_promotion_re_embeds_every_reference_then_switches(
     assert promotion.previous_version == active_version
     assert len(embedding_ids(candidate_version)) == 3
     assert ModelVersion.objects.get(is_active=True) == candidate_version
-    after = verify_signature(signer=enrolled_signer, image=upload(signature_bytes(1, 8)), user=clerk)
+    after = verification_create(signer=enrolled_signer, image=upload(signature_bytes(1, 8)), user=clerk)
     assert after.model_version == candidate_version
     before.refresh_from_db()
     assert before.model_version == active_version  # each verification keeps the version it used

@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from apps.modelregistry import serving
 from apps.modelregistry.models import ModelVersion
 from apps.modelregistry.promotion import activate_version
-from apps.modelregistry.services import register_model_dir
+from apps.modelregistry.services import model_version_register
 from sigverify.errors import ModelLoadError
 from sigverify.inference import Verifier
 from sigverify.synthetic import signature_bytes, write_tiny_model
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_register_is_idempotent_by_sha256(tiny_model_dir, active_version):
-    version, created = register_model_dir(tiny_model_dir)
+    version, created = model_version_register(tiny_model_dir)
     assert not created
     assert version.pk == active_version.pk
     assert ModelVersion.objects.filter(sha256=active_version.sha256).count() == 1
@@ -25,7 +25,7 @@ def test_register_is_idempotent_by_sha256(tiny_model_dir, active_version):
 
 def test_register_records_card_thresholds_and_metrics(tmp_path, active_version):
     directory = write_tiny_model(tmp_path / "m2", name="second", seed=1)
-    version, created = register_model_dir(directory)
+    version, created = model_version_register(directory)
     assert created and not version.is_active
     assert version.thresholds == {"eer": 0.5, "accept": 0.6, "reject": 0.4}
     assert version.metrics == {"validation": {"R5": {"references": 5, "skilled": {"eer": 0.5}}}}
@@ -40,7 +40,7 @@ def test_register_refuses_a_damaged_model(tmp_path):
     data[-10] ^= 0xFF
     weights.write_bytes(bytes(data))
     with pytest.raises(ModelLoadError, match="sha256 mismatch"):
-        register_model_dir(directory)
+        model_version_register(directory)
 
 
 @pytest.mark.parametrize(
@@ -59,7 +59,7 @@ def test_register_refuses_a_card_that_is_not_a_model_card(tmp_path, change, prob
     card_path = directory / "model_card.json"
     card_path.write_text(json.dumps({**json.loads(card_path.read_text()), **change}))
     with pytest.raises(ModelLoadError, match="is not valid") as caught:
-        register_model_dir(directory)
+        model_version_register(directory)
     assert problem in str(caught.value)
     assert not ModelVersion.objects.filter(weights_path=str(directory.resolve())).exists()
 
@@ -77,7 +77,7 @@ def test_api_serves_the_card_as_a_model_card(client_for, active_version):
 
 
 def test_only_one_version_is_active(tmp_path, active_version):
-    second, _ = register_model_dir(write_tiny_model(tmp_path / "m4", seed=3))
+    second, _ = model_version_register(write_tiny_model(tmp_path / "m4", seed=3))
     activate_version(second)
     assert list(ModelVersion.objects.filter(is_active=True)) == [second]
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -120,7 +120,7 @@ def test_verifier_is_created_lazily_and_thread_safely(active_version):
 
 
 def test_a_newly_active_version_is_used_without_restart(tmp_path, client_for, enrolled_signer, active_version):
-    from apps.signers.services import embed_missing_references
+    from apps.signers.services import references_embed_missing
 
     client = client_for("clerk")
     first = client.post(
@@ -129,8 +129,8 @@ def test_a_newly_active_version_is_used_without_restart(tmp_path, client_for, en
         format="multipart",
     )
     assert first.json()["model_version"] == active_version.name
-    second, _ = register_model_dir(write_tiny_model(tmp_path / "m5", name="next", seed=4))
-    embed_missing_references(second)
+    second, _ = model_version_register(write_tiny_model(tmp_path / "m5", name="next", seed=4))
+    references_embed_missing(second)
     activate_version(second)
     again = client.post(
         "/api/v1/verifications/",
@@ -145,11 +145,11 @@ def test_a_newly_active_version_is_used_without_restart(tmp_path, client_for, en
 def test_a_corrupted_model_file_gives_503_on_verify_and_shows_in_health(
     tmp_path, client_for, anon_client, enrolled_signer
 ):
-    from apps.signers.services import embed_missing_references
+    from apps.signers.services import references_embed_missing
 
     directory = shutil.copytree(write_tiny_model(tmp_path / "m6", name="fragile", seed=5), tmp_path / "fragile")
-    version, _ = register_model_dir(directory)
-    embed_missing_references(version)
+    version, _ = model_version_register(directory)
+    references_embed_missing(version)
     activate_version(version)
     serving.clear_cache()  # a fresh process: nothing loaded yet
     weights = directory / "model.safetensors"
@@ -221,7 +221,7 @@ def test_an_upgrade_that_replaced_the_active_weights_promotes_the_new_model(
 
     settings.SIGVERIFY_MODELS_ROOT = tmp_path / "models"
     shipped = write_tiny_model(tmp_path / "shipped", name="old", seed=8)
-    old, _ = register_model_dir(shipped, activate=True)
+    old, _ = model_version_register(shipped, activate=True)
     ModelVersion.objects.exclude(pk=old.pk).update(is_active=False)
     write_tiny_model(shipped, name="new", seed=9)  # the upgrade
     settings.SIGVERIFY_MODEL_DIR = shipped

@@ -172,7 +172,7 @@ class ReferenceViewSet(
         signer = self.get_signer()
         upload = ReferenceUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
-        result = services.enroll_references(signer=signer, files=upload.validated_data["images"], user=request.user)
+        result = services.references_enroll(signer=signer, files=upload.validated_data["images"], user=request.user)
 
         def listed(references):
             rows = selectors.reference_list(signer).filter(pk__in=[r.pk for r in references])

@@ -7,8 +7,8 @@ apart; writer 1 is the signer, writer 7 signs someone else's card."""
 import pytest
 
 from apps.signers.models import ReferenceSignature
-from apps.signers.services import enroll_references, signer_create
-from apps.verifications.services import verify_signature
+from apps.signers.services import references_enroll, signer_create
+from apps.verifications.services import verification_create
 from sigverify.synthetic import signature_bytes
 from testsupport.uploads import upload
 
@@ -55,14 +55,14 @@ def test_a_wrong_persons_signature_on_the_card_is_flagged_and_unused_until_accep
 
     # Not used: a verification compares with the three accepted references only.
     active_ids = {r["id"] for r in body["accepted"]}
-    before = verify_signature(signer=card_signer, image=upload(signature_bytes(SIGNER, 9)))
+    before = verification_create(signer=card_signer, image=upload(signature_bytes(SIGNER, 9)))
     assert compared_with(before) == active_ids and before.reference_count == 3
 
     accepted = integrator.post(references_url(card_signer, flagged["id"], "accept"))
     assert accepted.status_code == 200, accepted.json()
     assert accepted.json()["status"] == "active"
     assert accepted.json()["reviewed_by"] == integrator.user.username and accepted.json()["reviewed_at"]
-    after = verify_signature(signer=card_signer, image=upload(signature_bytes(SIGNER, 9)))
+    after = verification_create(signer=card_signer, image=upload(signature_bytes(SIGNER, 9)))
     assert compared_with(after) == active_ids | {flagged["id"]} and after.reference_count == 4
     # Settled once: a second accept (or a reject) is a conflict.
     again = integrator.post(references_url(card_signer, flagged["id"], "reject"))
@@ -72,9 +72,9 @@ def test_a_wrong_persons_signature_on_the_card_is_flagged_and_unused_until_accep
 def test_a_later_upload_is_checked_against_the_active_references_and_a_rejected_one_is_never_used(
     card_signer, client_for
 ):
-    first = enroll_references(signer=card_signer, files=card(SIGNER, range(3)))
+    first = references_enroll(signer=card_signer, files=card(SIGNER, range(3)))
     assert len(first.accepted) == 3 and not first.flagged
-    later = enroll_references(signer=card_signer, files=card(OTHER_PERSON, [1]) + card(SIGNER, [4]))
+    later = references_enroll(signer=card_signer, files=card(OTHER_PERSON, [1]) + card(SIGNER, [4]))
     assert [r.original_name for r in later.accepted] == [f"ref-{SIGNER}-4.png"]
     assert [r.original_name for r in later.flagged] == [f"ref-{OTHER_PERSON}-1.png"]
     intruder = later.flagged[0]
@@ -86,7 +86,7 @@ def test_a_later_upload_is_checked_against_the_active_references_and_a_rejected_
 
     rejected = integrator.post(references_url(card_signer, intruder.pk, "reject"))
     assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
-    verification = verify_signature(signer=card_signer, image=upload(signature_bytes(SIGNER, 9)))
+    verification = verification_create(signer=card_signer, image=upload(signature_bytes(SIGNER, 9)))
     assert intruder.pk not in compared_with(verification) and verification.reference_count == 4
     assert integrator.post(references_url(card_signer, intruder.pk, "accept")).status_code == 409
 
@@ -94,17 +94,17 @@ def test_a_later_upload_is_checked_against_the_active_references_and_a_rejected_
 def test_a_consistent_card_is_not_flagged(card_signer):
     # Writer 10's five samples are all close to each other under this model (writer 1's fifth is not:
     # a genuine outlier, which a person would accept).
-    result = enroll_references(signer=card_signer, files=card(10, range(5)))
+    result = references_enroll(signer=card_signer, files=card(10, range(5)))
     assert len(result.accepted) == 5 and not result.flagged and not result.rejected
 
 
 def test_a_single_first_reference_has_nothing_to_be_checked_against(card_signer):
-    result = enroll_references(signer=card_signer, files=card(OTHER_PERSON, [0]))
+    result = references_enroll(signer=card_signer, files=card(OTHER_PERSON, [0]))
     assert len(result.accepted) == 1 and not result.flagged
 
 
 def test_clerks_see_provenance_but_cannot_settle_or_remove(card_signer, client_for):
-    result = enroll_references(signer=card_signer, files=card(SIGNER, range(3)) + card(OTHER_PERSON, [0]))
+    result = references_enroll(signer=card_signer, files=card(SIGNER, range(3)) + card(OTHER_PERSON, [0]))
     flagged = result.flagged[0]
     clerk = client_for("clerk")
     listed = clerk.get(references_url(card_signer)).json()["results"]
@@ -123,7 +123,7 @@ def test_clerks_see_provenance_but_cannot_settle_or_remove(card_signer, client_f
 
 def test_admin_lists_flagged_references_and_accepts_them(card_signer, client, make_user):
     admin_user = make_user("admin", username="chief", is_staff=True)
-    result = enroll_references(signer=card_signer, files=card(SIGNER, range(3)) + card(OTHER_PERSON, [0]))
+    result = references_enroll(signer=card_signer, files=card(SIGNER, range(3)) + card(OTHER_PERSON, [0]))
     flagged = result.flagged[0]
     client.force_login(admin_user)
     page = client.get("/admin/signers/referencesignature/", {"status__exact": "pending_review"})

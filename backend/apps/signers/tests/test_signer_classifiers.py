@@ -11,8 +11,8 @@ from apps.modelregistry import services as registry
 from apps.modelregistry.models import ModelVersion
 from apps.modelregistry.serving import get_verifier
 from apps.signers.models import SignerClassifier
-from apps.signers.services import enroll_references, reference_delete, signer_create
-from apps.verifications.services import verify_signature
+from apps.signers.services import reference_delete, references_enroll, signer_create
+from apps.verifications.services import verification_create
 from sigverify.synthetic import signature_bytes
 from testsupport.uploads import upload
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 def enrolled(external_id, writer, samples):
     signer = signer_create(external_id=external_id, full_name=external_id)
-    result = enroll_references(signer=signer, files=[upload(signature_bytes(writer, s)) for s in samples])
+    result = references_enroll(signer=signer, files=[upload(signature_bytes(writer, s)) for s in samples])
     assert not result.flagged and not result.rejected
     return signer, result
 
@@ -39,14 +39,14 @@ def test_fitted_at_enrollment_refitted_on_change_and_fused_into_the_score(fused_
     assert row.classifier["negatives"] > 24  # the shipped background and the other signer's references
 
     data = signature_bytes(1, 9)
-    verification = verify_signature(signer=signer, image=upload(data))
+    verification = verification_create(signer=signer, image=upload(data))
     verifier = get_verifier(fused_version)
     query = verifier.embed_arrays([preprocess_bytes(data, fused_version.input_size)[0]])[0]
     references = np.stack([e.as_array() for r in signer.references.order_by("pk") for e in r.embeddings.all()])
     plain = verifier.score(query, references).score
     assert verification.score != pytest.approx(plain, abs=1e-6)  # the margin entered the score
 
-    added = enroll_references(signer=signer, files=[upload(signature_bytes(1, 5))]).accepted[0]
+    added = references_enroll(signer=signer, files=[upload(signature_bytes(1, 5))]).accepted[0]
     row.refresh_from_db()
     assert row.reference_ids == active_ids(signer) and len(row.reference_ids) == 4
     assert row.classifier != first
@@ -54,16 +54,16 @@ def test_fitted_at_enrollment_refitted_on_change_and_fused_into_the_score(fused_
     reference_delete(added)
     row.refresh_from_db()
     assert row.reference_ids == active_ids(signer) and row.classifier == first
-    again = verify_signature(signer=signer, image=upload(data))
+    again = verification_create(signer=signer, image=upload(data))
     assert (again.score, again.decision) == (verification.score, verification.decision)
 
 
 def test_refitted_for_a_new_version_by_its_promotion(fused_version, fused_model_dirs, make_user):
     signer, _ = enrolled("ACC-4002", 1, range(3))
-    new, _ = registry.register_model_dir(fused_model_dirs[1])
+    new, _ = registry.model_version_register(fused_model_dirs[1])
     assert not SignerClassifier.objects.filter(model_version=new).exists()
 
-    promotion = registry.start_promotion(version=new, requested_by=make_user("ml_staff"))
+    promotion = registry.promotion_start(version=new, requested_by=make_user("ml_staff"))
     assert registry.run_promotion(promotion.pk) == "succeeded"
 
     assert ModelVersion.objects.get(pk=new.pk).is_active

@@ -51,11 +51,11 @@ class TrainingJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def create(self, request):
         params = TrainingJobCreateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        job = services.start_training_job(requested_by=request.user, **params.validated_data)
+        job = services.training_job_start(requested_by=request.user, **params.validated_data)
         return Response(self.get_serializer(selectors.training_job_get(job.pk)).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={202: TrainingJobSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        job = services.cancel_training_job(self.get_object())
+        job = services.training_job_cancel(self.get_object())
         return Response(self.get_serializer(job).data, status=status.HTTP_202_ACCEPTED)

@@ -34,22 +34,22 @@ def cheque_with_signature(writer: int, sample: int) -> tuple[bytes, list[int]]:
 def bank_data(active_version, make_user):
     """4 signers with 3 references each; per signer one verification reviewed genuine (sent as
     a cheque with a crop), one reviewed forgery (another writer's hand) and one not reviewed."""
-    from apps.signers.services import enroll_references, signer_create
-    from apps.verifications.services import record_review, verify_signature
+    from apps.signers.services import references_enroll, signer_create
+    from apps.verifications.services import review_create, verification_create
 
     clerk, integrator = make_user("clerk"), make_user("integrator")
     signers = []
     for k in range(1, SIGNERS + 1):
         signer = signer_create(external_id=f"ACC-{k:04d}", full_name=f"Customer {k}")
         files = [upload(signature_bytes(k, i), f"ref{i}.png") for i in range(3)]
-        assert len(enroll_references(signer=signer, files=files, user=integrator).accepted) == 3
+        assert len(references_enroll(signer=signer, files=files, user=integrator).accepted) == 3
         cheque, crop = cheque_with_signature(k, 5)
-        genuine = verify_signature(signer=signer, image=upload(cheque, "cheque.png"), crop=crop, user=clerk)
+        genuine = verification_create(signer=signer, image=upload(cheque, "cheque.png"), crop=crop, user=clerk)
         # The tiny untrained model's call is arbitrary; a review that overrules it needs a comment.
-        record_review(verification=genuine, reviewer=clerk, final_decision="genuine", comment="matches the card")
-        forged = verify_signature(signer=signer, image=upload(signature_bytes(100 + k, 1)), user=clerk)
-        record_review(verification=forged, reviewer=clerk, final_decision="forgery", comment="another hand")
-        verify_signature(signer=signer, image=upload(signature_bytes(k, 6)), user=clerk)  # never reviewed
+        review_create(verification=genuine, reviewer=clerk, final_decision="genuine", comment="matches the card")
+        forged = verification_create(signer=signer, image=upload(signature_bytes(100 + k, 1)), user=clerk)
+        review_create(verification=forged, reviewer=clerk, final_decision="forgery", comment="another hand")
+        verification_create(signer=signer, image=upload(signature_bytes(k, 6)), user=clerk)  # never reviewed
         signers.append(signer)
     return signers
 

@@ -44,14 +44,14 @@ def test_terminal_jobs_never_move_again():
 
 @pytest.mark.django_db
 def test_cancel_queued_job_ends_it_at_once():
-    job = services.cancel_training_job(make_job())
+    job = services.training_job_cancel(make_job())
     assert job.status == S.CANCELLED
     assert job.finished_at is not None
 
 
 @pytest.mark.django_db
 def test_cancel_running_job_asks_the_worker_to_stop():
-    job = services.cancel_training_job(make_job(S.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()))
+    job = services.training_job_cancel(make_job(S.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()))
     assert job.status == S.RUNNING
     assert job.cancel_requested
 
@@ -60,7 +60,7 @@ def test_cancel_running_job_asks_the_worker_to_stop():
 @pytest.mark.parametrize("status", [S.SUCCEEDED, S.FAILED, S.CANCELLED])
 def test_cancel_finished_job_is_a_conflict(status):
     with pytest.raises(Conflict):
-        services.cancel_training_job(make_job(status))
+        services.training_job_cancel(make_job(status))
 
 
 @pytest.mark.django_db
@@ -127,7 +127,7 @@ def test_cancelling_a_job_whose_worker_died_is_a_conflict(settings):
     long_ago = timezone.now() - timedelta(minutes=5)
     job = make_job(S.RUNNING, started_at=long_ago, heartbeat_at=long_ago)
     with pytest.raises(Conflict):
-        services.cancel_training_job(job)
+        services.training_job_cancel(job)
     job.refresh_from_db()
     assert job.status == S.FAILED
 

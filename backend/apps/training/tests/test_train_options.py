@@ -107,12 +107,12 @@ def test_bad_types_and_out_of_range_values_are_field_errors(client_for, tiny_dat
 def test_the_service_validates_through_the_same_declaration(tiny_dataset):
     request = dict(datasets=["tiny"], include_references=False, include_reviewed=False, epochs=1, loss="contrastive")
     with pytest.raises(services.InvalidTrainingRequest) as caught:
-        services.validate_training_request(**request, seed=0, options={"lr": -1, "out_dir": "/tmp"})
+        services.training_job_validate(**request, seed=0, options={"lr": -1, "out_dir": "/tmp"})
     assert set(caught.value.fields["options"]) == {"lr", "out_dir"}
     with pytest.raises(services.InvalidTrainingRequest) as caught:
-        services.validate_training_request(**{**request, "loss": "hinge"}, options={})
+        services.training_job_validate(**{**request, "loss": "hinge"}, options={})
     assert set(caught.value.fields) == {"loss"}
-    normalised = services.validate_training_request(**request, options={"lr": 1, "input_size": [32, 48]})
+    normalised = services.training_job_validate(**request, options={"lr": 1, "input_size": [32, 48]})
     assert normalised == {"lr": 1.0, "input_size": [32, 48]}  # only what was set; the rest takes the default
 
 

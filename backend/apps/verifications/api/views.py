@@ -101,7 +101,7 @@ class VerificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         data = VerifyInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         signer = get_signer(data.validated_data["signer"])
-        verification = services.verify_signature(
+        verification = services.verification_create(
             signer=signer,
             image=data.validated_data["image"],
             crop=data.validated_data.get("crop"),
@@ -126,7 +126,7 @@ class VerificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         verification = self.get_object()
         data = ReviewInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        review = services.record_review(verification=verification, reviewer=request.user, **data.validated_data)
+        review = services.review_create(verification=verification, reviewer=request.user, **data.validated_data)
         return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -175,5 +175,5 @@ class SignatureRegionView(APIView):
     def post(self, request):
         data = SignatureRegionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        region = services.propose_signature_region(image=data.validated_data["image"])
+        region = services.signature_region_propose(image=data.validated_data["image"])
         return Response(SignatureRegionSerializer(region).data)

@@ -164,11 +164,11 @@ def test_failure_while_saving_leaves_no_row_and_no_file(client_for, enrolled_sig
 
 
 def test_list_filters_and_ordering(client_for, enrolled_signer, make_user):
-    from apps.verifications.services import verify_signature
+    from apps.verifications.services import verification_create
 
     alice, bob = make_user("clerk", username="alice"), make_user("clerk", username="bob")
     for i, user in enumerate([alice, alice, bob]):
-        verify_signature(signer=enrolled_signer, image=upload(signature_bytes(1, 10 + i)), user=user)
+        verification_create(signer=enrolled_signer, image=upload(signature_bytes(1, 10 + i)), user=user)
     other = Signer.objects.create(external_id="ZZ", full_name="Zed")
     client = client_for("clerk")
     assert client.get("/api/v1/verifications/").json()["count"] == 3

@@ -422,7 +422,7 @@ MAY_VERIFY = {"clerk", "integrator", "admin", "superuser"}
 def test_batch_routes_permission_matrix(caller, make_user, enrolled_signer, django_capture_on_commit_callbacks):
     from rest_framework.test import APIClient
 
-    from apps.accounts.services import issue_token
+    from apps.accounts.services import token_issue
 
     owner = make_user("clerk")
     batch = make_batch(owner, enrolled_signer, count=1, bad_at=None)
@@ -430,7 +430,7 @@ def test_batch_routes_permission_matrix(caller, make_user, enrolled_signer, djan
     if caller != "anonymous":
         roles = () if caller in ("no_role", "superuser") else (caller,)
         user = make_user(*roles, is_superuser=caller == "superuser")
-        client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(user).key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token_issue(user).key}")
     with django_capture_on_commit_callbacks(execute=False):
         answers = {
             "list": client.get(URL).status_code,

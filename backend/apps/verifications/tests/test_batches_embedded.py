@@ -30,15 +30,15 @@ DRIVER = textwrap.dedent(
     from django.core.files.uploadedfile import SimpleUploadedFile
     from sigverify.synthetic import signature_bytes
     from testsupport.uploads import blank_png
-    from apps.accounts.services import create_user_with_roles
-    from apps.signers.services import enroll_references, signer_create
+    from apps.accounts.services import user_create_with_roles
+    from apps.signers.services import references_enroll, signer_create
     from apps.verifications import batches
     from apps.verifications.models import Verification, VerificationBatch
 
-    user = create_user_with_roles("integrator-1", "pw-Strong-123", roles=["integrator"])
+    user = user_create_with_roles("integrator-1", "pw-Strong-123", roles=["integrator"])
     signer = signer_create(external_id="ACC-1", full_name="Ada")
     files = [SimpleUploadedFile(f"r{i}.png", signature_bytes(1, i), content_type="image/png") for i in range(3)]
-    assert len(enroll_references(signer=signer, files=files, user=user).accepted) == 3
+    assert len(references_enroll(signer=signer, files=files, user=user).accepted) == 3
     items = [{"signer": "ACC-1", "image": base64.b64encode(signature_bytes(1, 10 + i)).decode(),
               "cheque_reference": f"E-{i}"} for i in range(5)]
     items[2]["image"] = base64.b64encode(blank_png()).decode()

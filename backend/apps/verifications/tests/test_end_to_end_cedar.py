@@ -39,12 +39,12 @@ def test_cedar_enroll_verify_and_audit(client_for, settings):
         (model_dir / "model_card.json").is_file(), f"shipped model not found in {model_dir} (trained_model_parameters/)"
     )
 
-    from apps.modelregistry.services import register_model_dir
+    from apps.modelregistry.services import model_version_register
     from apps.verifications.models import Verification
     from sigverify.datasets import load_dataset
 
     settings.SIGVERIFY_TORCH_THREADS = 2
-    version, _ = register_model_dir(model_dir, activate=True)
+    version, _ = model_version_register(model_dir, activate=True)
 
     call_command(
         "enroll_from_dataset",

@@ -10,9 +10,9 @@ from django.core.files.storage import default_storage
 
 from apps.core.images import preprocess_bytes
 from apps.signers.models import ReferenceSignature
-from apps.signers.services import enroll_references, signer_create
+from apps.signers.services import references_enroll, signer_create
 from apps.verifications.models import Review
-from apps.verifications.services import record_review, verify_signature
+from apps.verifications.services import review_create, verification_create
 from sigverify.synthetic import draw_cheque, draw_signature, png_bytes, signature_bytes
 from testsupport.uploads import upload
 
@@ -26,7 +26,7 @@ OTHER_PERSON = 7
 def signer3(calibrated_version):
     """Writer 1 with three card references."""
     signer = signer_create(external_id="ACC-3001", full_name="Growing Signer")
-    result = enroll_references(
+    result = references_enroll(
         signer=signer, files=[upload(signature_bytes(SIGNER, s), f"card-{s}.png") for s in range(3)]
     )
     assert len(result.accepted) == 3 and not result.flagged
@@ -42,13 +42,13 @@ def grow(settings):
 
 
 def confirm(verification, make_user) -> Review:
-    return record_review(
+    return review_create(
         verification=verification, reviewer=make_user("clerk"), final_decision="genuine", comment="known customer"
     )
 
 
 def decisions(signer, questioned):
-    rows = [verify_signature(signer=signer, image=upload(data)) for data in questioned]
+    rows = [verification_create(signer=signer, image=upload(data)) for data in questioned]
     return [(round(r.score, 9), r.decision, r.reference_count) for r in rows]
 
 
@@ -59,7 +59,7 @@ QUESTIONED = [signature_bytes(SIGNER, s) for s in (20, 21)] + [
 
 
 def test_off_by_default_a_confirmed_cheque_is_not_added(signer3, make_user):
-    verification = verify_signature(signer=signer3, image=upload(signature_bytes(SIGNER, 5)))
+    verification = verification_create(signer=signer3, image=upload(signature_bytes(SIGNER, 5)))
     review = confirm(verification, make_user)
     assert review.reference_growth["added"] is False and review.reference_growth["code"] == "policy_off"
     assert signer3.references.count() == 3
@@ -72,7 +72,7 @@ def test_under_the_policy_a_confirmed_cheque_becomes_a_reference_and_removing_it
     assert {r for _, _, r in before} == {3}
 
     cheque, box = draw_cheque(signature=draw_signature(SIGNER, 5), signature_at=(0.58, 0.5))
-    verification = verify_signature(signer=signer3, image=upload(png_bytes(cheque)), crop=list(box))
+    verification = verification_create(signer=signer3, image=upload(png_bytes(cheque)), crop=list(box))
     client = client_for("clerk")
     answer = client.post(
         f"/api/v1/verifications/{verification.pk}/review/", {"final_decision": "genuine", "comment": "ok"}
@@ -105,7 +105,7 @@ def test_under_the_policy_a_confirmed_cheque_becomes_a_reference_and_removing_it
 
 def test_the_cap_stops_growth(signer3, grow, make_user):
     grow.SIGVERIFY_MAX_REFERENCES = 3
-    verification = verify_signature(signer=signer3, image=upload(signature_bytes(SIGNER, 5)))
+    verification = verification_create(signer=signer3, image=upload(signature_bytes(SIGNER, 5)))
     review = confirm(verification, make_user)
     assert review.reference_growth["code"] == "reference_cap" and not review.reference_growth["added"]
     assert signer3.references.count() == 3
@@ -113,7 +113,7 @@ def test_the_cap_stops_growth(signer3, grow, make_user):
 
 def test_a_signature_inconsistent_with_the_references_is_not_added(signer3, grow, make_user):
     # A clerk confirms another person's signature: the references stay as they were.
-    verification = verify_signature(signer=signer3, image=upload(signature_bytes(OTHER_PERSON, 5)))
+    verification = verification_create(signer=signer3, image=upload(signature_bytes(OTHER_PERSON, 5)))
     assert verification.score < verification.thresholds["reject"]
     review = confirm(verification, make_user)
     assert review.reference_growth["code"] == "inconsistent" and not review.reference_growth["added"]
@@ -126,7 +126,7 @@ def test_the_rule_sets_how_consistent_it_must_be(signer3, grow, make_user, rule,
     grow.SIGVERIFY_GROW_MIN_DECISION = rule
     # This cheque's signature scores between the reject and the accept threshold (the model refers it).
     cheque, box = draw_cheque(signature=draw_signature(SIGNER, 7), signature_at=(0.58, 0.5))
-    verification = verify_signature(signer=signer3, image=upload(png_bytes(cheque)), crop=list(box))
+    verification = verification_create(signer=signer3, image=upload(png_bytes(cheque)), crop=list(box))
     assert verification.decision == "refer"
     review = confirm(verification, make_user)
     assert review.reference_growth["added"] is added
@@ -135,8 +135,8 @@ def test_the_rule_sets_how_consistent_it_must_be(signer3, grow, make_user, rule,
 
 
 def test_a_forgery_call_adds_nothing(signer3, grow, make_user):
-    verification = verify_signature(signer=signer3, image=upload(signature_bytes(SIGNER, 5)))
-    review = record_review(
+    verification = verification_create(signer=signer3, image=upload(signature_bytes(SIGNER, 5)))
+    review = review_create(
         verification=verification, reviewer=make_user("clerk"), final_decision="forgery", comment="not theirs"
     )
     assert review.reference_growth == {}

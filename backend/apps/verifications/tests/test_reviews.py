@@ -42,7 +42,7 @@ def test_overruling_without_a_comment_is_refused_and_stores_nothing(
 ):
     verification = make_verification(model)
     with pytest.raises(services.CommentRequired) as refused:
-        services.record_review(
+        services.review_create(
             verification=verification, reviewer=make_user("clerk"), final_decision=final, comment=comment
         )
     assert refused.value.http_status == 400 and refused.value.code == "comment_required"
@@ -63,7 +63,7 @@ def test_overruling_without_a_comment_is_refused_and_stores_nothing(
 def test_allowed_reviews_are_recorded(make_verification, make_user, model, final, comment):
     verification = make_verification(model)
     clerk = make_user("clerk")
-    review = services.record_review(verification=verification, reviewer=clerk, final_decision=final, comment=comment)
+    review = services.review_create(verification=verification, reviewer=clerk, final_decision=final, comment=comment)
     assert (review.final_decision, review.comment, review.reviewer) == (final, comment, clerk)
     assert Verification.objects.get(pk=verification.pk).decision == model  # the model's answer stays
 
@@ -73,11 +73,11 @@ def test_one_review_per_verification_and_only_genuine_or_forgery(make_verificati
 
     verification = make_verification("refer")
     with pytest.raises(ServiceError) as bad:
-        services.record_review(verification=verification, reviewer=make_user("clerk"), final_decision="refer")
+        services.review_create(verification=verification, reviewer=make_user("clerk"), final_decision="refer")
     assert "final_decision" in bad.value.fields
-    services.record_review(verification=verification, reviewer=make_user("clerk"), final_decision="forgery")
+    services.review_create(verification=verification, reviewer=make_user("clerk"), final_decision="forgery")
     with pytest.raises(Conflict):
-        services.record_review(verification=verification, reviewer=make_user("clerk"), final_decision="genuine")
+        services.review_create(verification=verification, reviewer=make_user("clerk"), final_decision="genuine")
     assert Review.objects.count() == 1
 
 
@@ -102,7 +102,7 @@ def test_work_queue_filter_referred_and_not_yet_reviewed(client_for, make_verifi
     waiting = make_verification("refer", "Q-1")
     done = make_verification("refer", "Q-2")
     make_verification("genuine", "G-1")
-    services.record_review(verification=done, reviewer=make_user("clerk"), final_decision="genuine")
+    services.review_create(verification=done, reviewer=make_user("clerk"), final_decision="genuine")
     queue = client_for("clerk").get("/api/v1/verifications/", {"decision": "refer", "reviewed": "false"}).json()
     assert [row["cheque_reference"] for row in queue["results"]] == ["Q-1"]
     assert queue["results"][0]["id"] == waiting.pk and queue["results"][0]["review"] is None

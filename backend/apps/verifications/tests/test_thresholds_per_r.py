@@ -3,8 +3,8 @@
 import pytest
 
 from apps.modelregistry.models import ModelVersion
-from apps.signers.services import enroll_references, signer_create
-from apps.verifications.services import verify_signature
+from apps.signers.services import references_enroll, signer_create
+from apps.verifications.services import verification_create
 from sigverify.synthetic import signature_bytes
 from testsupport.uploads import upload
 
@@ -19,9 +19,9 @@ def test_each_verification_records_its_r_and_the_pair_of_that_r(active_version, 
         thresholds={**active_version.thresholds, "by_references": PER_R}
     )
     signer = signer_create(external_id=f"R-{references}", full_name="Per R")
-    enroll_references(signer=signer, files=[upload(signature_bytes(1, s)) for s in range(references)])
+    references_enroll(signer=signer, files=[upload(signature_bytes(1, s)) for s in range(references)])
 
-    verification = verify_signature(signer=signer, image=upload(signature_bytes(1, 9)))
+    verification = verification_create(signer=signer, image=upload(signature_bytes(1, 9)))
 
     assert verification.reference_count == references == len(verification.distances)
     pair = PER_R[str(bucket)]
@@ -32,7 +32,7 @@ def test_each_verification_records_its_r_and_the_pair_of_that_r(active_version, 
 
 
 def test_a_version_with_one_pair_uses_it_for_every_r(enrolled_signer, active_version):
-    verification = verify_signature(signer=enrolled_signer, image=upload(signature_bytes(1, 9)))
+    verification = verification_create(signer=enrolled_signer, image=upload(signature_bytes(1, 9)))
     assert verification.reference_count == 3
     assert verification.thresholds["references"] is None
     assert (verification.thresholds["accept"], verification.thresholds["reject"]) == (0.6, 0.4)

@@ -5,7 +5,12 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.core.exceptions import ServiceError
 from apps.modelregistry.models import ModelVersion
-from apps.modelregistry.services import keep_copy, register_model_dir, serves_its_own_weights, start_promotion
+from apps.modelregistry.services import (
+    model_dir_keep_copy,
+    model_version_register,
+    model_version_serves_its_own_weights,
+    promotion_start,
+)
 from sigverify.errors import ModelLoadError
 from sigverify.weights import CARD_FILE
 
@@ -35,16 +40,16 @@ class Command(BaseCommand):
         active_now = ModelVersion.objects.filter(is_active=True).first()
         activate = options["activate"] or active_now is None
         try:
-            version, created = register_model_dir(keep_copy(directory), activate=activate)
+            version, created = model_version_register(model_dir_keep_copy(directory), activate=activate)
         except (ModelLoadError, OSError) as exc:
             raise CommandError(f"cannot register {directory}: {exc}") from exc
         version.refresh_from_db()
         state = "registered" if created else "already registered"
         active = "active" if version.is_active else "not active"
         self.stdout.write(self.style.SUCCESS(f"Model {version.name} {state} ({active}, sha256 {version.sha256[:12]})."))
-        if not version.is_active and active_now is not None and not serves_its_own_weights(active_now):
+        if not version.is_active and active_now is not None and not model_version_serves_its_own_weights(active_now):
             try:
-                promotion = start_promotion(version=version, requested_by=None)
+                promotion = promotion_start(version=version, requested_by=None)
             except ServiceError as exc:
                 self.stdout.write(self.style.WARNING(f"The active version cannot serve and {exc.message}."))
                 return

@@ -7,7 +7,7 @@ from tqdm import tqdm
 
 from apps.core.exceptions import ServiceError
 from apps.signers.models import Signer
-from apps.signers.services import enroll_references
+from apps.signers.services import references_enroll
 from sigverify.datasets import LAYOUTS, load_dataset
 from sigverify.errors import DatasetError
 
@@ -54,7 +54,7 @@ class Command(BaseCommand):
             handles = [open(s.path, "rb") for s in wanted]
             try:
                 files = [File(h, name=Path(h.name).name) for h in handles]
-                result = enroll_references(signer=signer, files=files)
+                result = references_enroll(signer=signer, files=files)
             except ServiceError as exc:
                 raise CommandError(exc.message) from exc
             finally:
