@@ -23,7 +23,7 @@
 
 # %%
 # Parameters.
-# SIGVERIFY_NOTEBOOK_SMALL=1: synthetic signatures in a temporary folder, 32x48 input, 1 epoch of a few
+# SIGVERIFY_NOTEBOOK_SMALL=1: synthetic signatures in a temporary folder, a quarter-size input, 1 epoch of a few
 # steps, so the notebook runs top to bottom in seconds (CI runs every notebook this way).
 # Unset: the real organised datasets in organized_data/ and the shipped model in trained_model_parameters/.
 import os
@@ -53,9 +53,10 @@ from IPython.display import display
 from sigverify.datasets import counts, import_dataset, load_dataset
 from sigverify.figures import raw_and_preprocessed
 from sigverify.preprocess import load_image, preprocess_image, preprocess_with_quality
+from sigverify.smoke import RECIPE_INPUT_SIZE, SMALL_INPUT_SIZE
 from sigverify.synthetic import draw_signature, write_folders_dataset
 
-SIZE = (32, 48) if SMALL else (128, 256)  # the model's input size (HxW); the shipped card records its own
+SIZE = SMALL_INPUT_SIZE if SMALL else RECIPE_INPUT_SIZE  # the model's input size (HxW); the card records its own
 if SMALL:
     SOURCES = {"synthetic": (write_folders_dataset(WORK / "raw", writers=6, genuine=6, forged=3), "folders")}
     OUT = WORK / "organized_data"

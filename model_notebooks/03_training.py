@@ -28,7 +28,7 @@
 
 # %%
 # Parameters.
-# SIGVERIFY_NOTEBOOK_SMALL=1: synthetic signatures in a temporary folder, 32x48 input, 1 epoch of a few
+# SIGVERIFY_NOTEBOOK_SMALL=1: synthetic signatures in a temporary folder, a quarter-size input, 1 epoch of a few
 # steps, so the notebook runs top to bottom in seconds (CI runs every notebook this way).
 # Unset: the real organised datasets in organized_data/ and the shipped model in trained_model_parameters/.
 import os
@@ -50,7 +50,7 @@ print("small settings" if SMALL else "real data", "| repo:", REPO_ROOT)
 
 
 # %%
-from sigverify.smoke import organised_datasets, synthetic_datasets
+from sigverify.smoke import RECIPE_INPUT_SIZE, SMALL_INPUT_SIZE, organised_datasets, synthetic_datasets
 
 # Small settings: a synthetic dataset imported like a real one. Real data: the organised datasets.
 DATA_DIRS = synthetic_datasets(WORK) if SMALL else organised_datasets(ORGANIZED)
@@ -64,7 +64,7 @@ import time
 # Real data: the shipped model's recipe (README, "Train and publish a model").
 EPOCHS = 1 if SMALL else 40
 STEPS_PER_EPOCH = 3 if SMALL else 30  # None: one pass over the training images
-INPUT_SIZE = (32, 48) if SMALL else (128, 256)
+INPUT_SIZE = SMALL_INPUT_SIZE if SMALL else RECIPE_INPUT_SIZE
 EMBEDDING_DIM = 32 if SMALL else 256
 WRITERS_PER_BATCH = 4 if SMALL else 12
 LOSS = "triplet-semihard"  # contrastive | triplet-semihard | triplet-hard

@@ -26,7 +26,7 @@
 
 # %%
 # Parameters.
-# SIGVERIFY_NOTEBOOK_SMALL=1: synthetic signatures in a temporary folder, 32x48 input, 1 epoch of a few
+# SIGVERIFY_NOTEBOOK_SMALL=1: synthetic signatures in a temporary folder, a quarter-size input, 1 epoch of a few
 # steps, so the notebook runs top to bottom in seconds (CI runs every notebook this way).
 # Unset: the real organised datasets in organized_data/ and the shipped model in trained_model_parameters/.
 import os

@@ -7,9 +7,13 @@ from pathlib import Path
 
 from .datasets import import_dataset
 from .errors import DatasetError
+from .options import TrainConfig
 from .synthetic import write_folders_dataset
 
 REAL_DATASETS = ("cedar", "gpds")
+# The shipped recipe's input size (TrainConfig's default), and a quarter of it for smoke runs.
+RECIPE_INPUT_SIZE: tuple[int, int] = TrainConfig.model_fields["input_size"].default
+SMALL_INPUT_SIZE = tuple(side // 4 for side in RECIPE_INPUT_SIZE)
 
 
 def synthetic_datasets(work, writers: int = 8, genuine: int = 6, forged: int = 3) -> list[Path]:
@@ -32,7 +36,7 @@ def organised_datasets(organized, names=REAL_DATASETS) -> list[Path]:
 
 
 def train_tiny(data_dirs, out_dir, seed: int = 0, loss: str = "triplet-semihard", name: str = "tiny") -> Path:
-    """A tiny model (input 32x48, 32-d, 1 epoch of 2 steps) standing in for a real version; its directory."""
+    """A tiny model (a quarter-size input, 32-d, 1 epoch of 2 steps) standing in for a real version; its directory."""
     from .train import TrainConfig, train
 
     config = TrainConfig(
@@ -40,7 +44,7 @@ def train_tiny(data_dirs, out_dir, seed: int = 0, loss: str = "triplet-semihard"
         out_dir=str(out_dir),
         epochs=1,
         steps_per_epoch=2,
-        input_size=(32, 48),
+        input_size=SMALL_INPUT_SIZE,
         embedding_dim=32,
         writers_per_batch=4,
         seed=seed,

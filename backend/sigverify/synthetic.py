@@ -146,27 +146,3 @@ def write_folders_dataset(root, writers: int = 4, genuine: int = 6, forged: int 
             for n in range(1, count + 1):
                 draw_signature(w, n, forged=label == "forged", size=size).save(folder / f"sig_{n}.png")
     return root
-
-
-TINY_CARD = {
-    "name": "tiny-test",
-    "version": "t1",
-    "input_size": [32, 48],
-    "thresholds": {"eer": 0.5, "accept": 0.6, "reject": 0.4},
-    "metrics": {"validation": {"R5": {"references": 5, "skilled": {"eer": 0.5}}}},
-    "scoring": {},
-}
-
-
-def write_tiny_model(directory, name: str = "tiny-test", seed: int = 0) -> Path:
-    """A model dir with random weights (input 32x48, 16-d embedding) for fast tests and smoke runs."""
-    import torch
-
-    from .model import SignatureEmbedder
-    from .preprocess import PREPROCESS_VERSION
-    from .weights import save_model
-
-    torch.manual_seed(seed)
-    card = {**TINY_CARD, "name": name, "preprocess_version": PREPROCESS_VERSION}
-    save_model(SignatureEmbedder(embedding_dim=16), directory, card)
-    return Path(directory)

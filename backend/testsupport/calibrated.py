@@ -23,8 +23,9 @@ def write_calibrated_tiny_model(directory, seed: int = 1, fused: bool = False) -
     """``fused``: the card also fuses a signer classifier's margin and ships a background set."""
     from sigverify.inference import Verifier
     from sigverify.scoring import ScoreModel, fit_calibration
-    from sigverify.synthetic import signature_bytes, write_tiny_model
+    from sigverify.synthetic import signature_bytes
     from sigverify.weights import CARD_FILE
+    from testsupport.tiny_model import write_tiny_model
 
     directory = write_tiny_model(directory, name="tiny-fused" if fused else "tiny-calibrated", seed=seed)
     verifier = Verifier.from_dir(directory)

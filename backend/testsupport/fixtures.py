@@ -1,7 +1,7 @@
 """Fixtures shared by the backend's tests (a pytest plugin: the root conftest.py loads it).
 
 A tiny model, users per role, a signer with references and a verification. The tiny model
-(``sigverify.synthetic.write_tiny_model``: input 32x48, 16-d embedding, random weights) is created once per test
+(``testsupport.tiny_model.write_tiny_model``: input 32x48, 16-d embedding, random weights) is created once per test
 session and registered as the active model version in the test database, so tests run fast and
 never need the shipped weights. Signatures are drawn by ``sigverify.synthetic`` at test time.
 """
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from sigverify.synthetic import signature_bytes, write_tiny_model
+from sigverify.synthetic import signature_bytes
+from testsupport.tiny_model import write_tiny_model
 
 from .uploads import upload
 

@@ -2,7 +2,8 @@ import os
 
 import pytest
 
-from sigverify.synthetic import write_folders_dataset, write_tiny_model
+from sigverify.synthetic import write_folders_dataset
+from testsupport.tiny_model import write_tiny_model
 
 
 @pytest.fixture(scope="session")

@@ -179,8 +179,8 @@ def test_shipped_weights_are_safetensors_with_a_checked_sha256():
 
 def test_a_weights_file_that_does_not_match_its_sha256_is_refused(tmp_path):
     from sigverify.errors import ModelLoadError
-    from sigverify.synthetic import write_tiny_model
     from sigverify.weights import load_model
+    from testsupport.tiny_model import write_tiny_model
 
     directory = write_tiny_model(tmp_path / "model")
     weights = directory / "model.safetensors"
@@ -318,7 +318,7 @@ def test_training_routes_permission_matrix(
 @pytest.fixture
 def candidate_model_version(db, tmp_path, active_version):
     from apps.modelregistry.services import model_version_register
-    from sigverify.synthetic import write_tiny_model
+    from testsupport.tiny_model import write_tiny_model
 
     version, _ = model_version_register(write_tiny_model(tmp_path / "candidate", name="candidate", seed=5))
     return version

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sigverify.synthetic import write_tiny_model
+from testsupport.tiny_model import write_tiny_model
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from sigverify.synthetic import write_tiny_model
 from testsupport.servers import start_celery_worker
+from testsupport.tiny_model import write_tiny_model
 
 pytestmark = pytest.mark.slow
 BACKEND_DIR = Path(__file__).resolve().parents[3]
