@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from PIL import Image
 
-from apps.core.exceptions import Conflict, InvalidImage, ServiceError
+from apps.core.exceptions import Conflict, InvalidImage, InvalidRequest, NotFound, ServiceError
 from apps.core.images import decode_bytes, preprocess_bytes, read_upload, sha256_bytes, sniff_image_type
 from apps.modelregistry.selectors import get_active_version, validation_scores
 from apps.modelregistry.serving import require_verifier, thresholds_in_force
@@ -39,12 +39,6 @@ BOX_MARGIN = 0.15  # of the box's height, added on every side of a found signatu
 LOW_FINDER_CONFIDENCE = 0.5  # a box the finder is less sure of is shown, but never judged on its own
 
 
-class NotFound(ServiceError):
-    http_status = 404
-    default_code = "not_found"
-    default_message = "Not found."
-
-
 class AccountNotFound(NotFound):
     default_code = "account_not_found"
 
@@ -52,8 +46,8 @@ class AccountNotFound(NotFound):
         super().__init__(f"No account with number {number!r}.")
 
 
-def _invalid(field: str, message: str) -> ServiceError:
-    return ServiceError(f"{field}: {message}", code="validation_error", fields={field: [message]})
+def _invalid(field: str, message: str) -> InvalidRequest:
+    return InvalidRequest({field: message})
 
 
 def get_account(number) -> BankAccount:
