@@ -113,8 +113,9 @@ def import_file(path: Path, user, every: int) -> dict:
 
     from apps.clearing import runs, services
     from apps.clearing.models import ClearingItem
+    from apps.core import jobs
 
-    services.enqueue_run = lambda pk: True  # this process runs the task's body itself, below
+    jobs.enqueue = lambda model, pk: True  # this process runs the task's body itself, below
     samples = []
     beat = runs._beat
 

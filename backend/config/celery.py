@@ -25,13 +25,8 @@ def _schedule_run_sweep(sender, **_):
     # resumable ones are sent again. Idempotent, so a second beat does no harm.
     from django.conf import settings
 
-    every = settings.SIGVERIFY_STALE_SWEEP_S
-    sender.add_periodic_task(every, sender.signature("apps.core.tasks.sweep_runs"), name="sweep-runs")
-    # Clearing files still run their own recovery (apps.clearing.recovery); to move onto jobs.Run.
     sender.add_periodic_task(
-        every,
-        sender.signature("apps.clearing.recovery.resume_stale_clearing_files"),
-        name="resume-stale-clearing-files",
+        settings.SIGVERIFY_STALE_SWEEP_S, sender.signature("apps.core.tasks.sweep_runs"), name="sweep-runs"
     )
 
 

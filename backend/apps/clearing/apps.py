@@ -13,4 +13,8 @@ class ClearingConfig(AppConfig):
 
         register_stored_files("clearing-files", ClearingFile, "file")  # the image cash letters, as received
 
-        from . import recovery  # noqa: F401  (registers the stale-run sweep and the worker-start hook)
+        from apps.core.jobs import register_run
+
+        from .tasks import run_clearing_file
+
+        register_run(ClearingFile, run_clearing_file, "SIGVERIFY_DEFAULT_QUEUE")

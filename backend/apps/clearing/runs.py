@@ -29,18 +29,13 @@ logger = logging.getLogger(__name__)
 Status = ClearingFile.Status
 
 
-def stale_running() -> Q:
-    """Running runs whose worker has been silent for SIGVERIFY_STALE_AFTER_S."""
-    return Q(status=Status.RUNNING) & jobs.stale_filter(jobs.stale_cutoff())
-
-
 class _TakenOver(Exception):
     """Another run of the same file owns it now (this one was thought dead and resumed)."""
 
 
 def run_clearing_file(pk: int, worker: str = "") -> str:
     now = timezone.now()
-    claimed = ClearingFile.objects.filter(Q(status=Status.QUEUED) | stale_running(), pk=pk).update(
+    claimed = ClearingFile.objects.filter(Q(status=Status.QUEUED) | jobs.stale_running(ClearingFile), pk=pk).update(
         status=Status.RUNNING,
         attempts=F("attempts") + 1,
         heartbeat_at=now,

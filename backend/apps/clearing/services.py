@@ -4,10 +4,9 @@
   image (structure, counts, reconciliation) while hashing it. A file that cannot be read is
   refused with the record number and why, and nothing is stored. A file already received (same
   sha256) is answered with its existing run and adds nothing.
-- ``resume_clearing_file`` and ``recover_clearing_files`` queue a run again whose worker was lost;
+- ``resume_clearing_file`` queues a stopped run again; the sweep of ``apps.core.jobs`` does the same
+  for one whose worker was lost (a clearing file is a ``jobs.Run``, registered in ``AppConfig.ready()``).
   ``runs.run_clearing_file`` skips the items already finished, so none is lost or decided twice.
-
-The imports run one way: services -> tasks -> runs.
 """
 
 from __future__ import annotations
@@ -24,11 +23,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 import x937
+from apps.core import jobs
 from apps.core.exceptions import Conflict, ServiceError
 
-from . import reading, tasks
+from . import reading
 from .models import ClearingFile
-from .runs import stale_running
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +103,7 @@ def accept_clearing_file(*, upload, user) -> tuple[ClearingFile, bool]:
             row.file.save(f"{sha256}.icl", File(upload.file), save=False)  # streamed in chunks
             stored = row.file.name
             row.save()
-            transaction.on_commit(partial(enqueue_run, row.pk))
+            transaction.on_commit(partial(jobs.enqueue, ClearingFile, row.pk))
     except IntegrityError:
         _delete_quietly(stored)
         existing = ClearingFile.objects.filter(sha256=sha256).first()
@@ -125,29 +124,12 @@ def _delete_quietly(name: str | None) -> None:
             logger.warning("could not remove %s after a refused clearing file", name)
 
 
-def enqueue_run(pk: int) -> bool:
-    """Put the run on the default queue. If the broker is unreachable the run stays queued (its
-    file is stored): a worker picks it up when it starts, or on resume."""
-    try:
-        result = tasks.run_clearing_file.apply_async(args=[pk], queue=settings.SIGVERIFY_DEFAULT_QUEUE)
-    except Exception as exc:  # kombu raises OperationalError, ConnectionError, OSError... by transport
-        logger.error("cannot enqueue clearing file %s: %s", pk, exc)
-        ClearingFile.objects.filter(pk=pk, status=Status.QUEUED).update(
-            task_id="",
-            error=f"not started yet: the task queue is unreachable ({exc}). The file is kept; its run starts "
-            "when a worker starts, or on POST .../resume/.",
-        )
-        return False
-    ClearingFile.objects.filter(pk=pk).update(task_id=result.id or "")
-    return True
-
-
 def resume_clearing_file(clearing_file: ClearingFile) -> ClearingFile:
     """Queue a run again: one that failed, one still queued, or one whose worker stopped reporting.
     Its finished items are kept; only the others are decided."""
-    resumable = Q(status__in=(Status.QUEUED, Status.FAILED)) | stale_running()
+    resumable = Q(status__in=(Status.QUEUED, Status.FAILED)) | jobs.stale_running(ClearingFile)
     if ClearingFile.objects.filter(resumable, pk=clearing_file.pk).update(status=Status.QUEUED, finished_at=None):
-        transaction.on_commit(partial(enqueue_run, clearing_file.pk))
+        transaction.on_commit(partial(jobs.enqueue, ClearingFile, clearing_file.pk))
         clearing_file.refresh_from_db()
         return clearing_file
     clearing_file.refresh_from_db()
@@ -159,25 +141,3 @@ def resume_clearing_file(clearing_file: ClearingFile) -> ClearingFile:
         f"worker has been silent for {settings.SIGVERIFY_STALE_AFTER_S:g} s.",
         code="run_running",
     )
-
-
-def recover_clearing_files(worker: str = "") -> list[int]:
-    """Queue again the runs a lost worker left behind (running on ``worker``, which is starting
-    again; silent for too long; queued but never sent). Returns their ids."""
-    orphaned = stale_running()
-    if worker:
-        orphaned |= Q(status=Status.RUNNING, worker=worker)
-    recovered = [
-        pk
-        for pk in ClearingFile.objects.filter(orphaned).values_list("pk", flat=True)
-        if ClearingFile.objects.filter(orphaned, pk=pk).update(status=Status.QUEUED)
-    ]
-    recovered += (
-        ClearingFile.objects.filter(status=Status.QUEUED, task_id="")
-        .exclude(pk__in=recovered)
-        .values_list("pk", flat=True)
-    )
-    for pk in recovered:
-        logger.warning("clearing file %s: queued again (its worker stopped or it never reached the broker)", pk)
-        enqueue_run(pk)
-    return recovered

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from apps.clearing.models import ClearingFile
 from apps.core import jobs
 from apps.modelregistry.models import Promotion
 from apps.training.models import TrainingJob
@@ -14,7 +15,7 @@ from apps.verifications.models import VerificationBatch
 
 def test_every_kind_of_run_is_registered_with_its_task_and_queue():
     kinds = {kind.model: kind for kind in jobs.run_kinds()}
-    assert set(kinds) >= {TrainingJob, Promotion, VerificationBatch}
+    assert set(kinds) >= {TrainingJob, Promotion, VerificationBatch, ClearingFile}
     assert kinds[TrainingJob].queue_setting == "SIGVERIFY_GPU_QUEUE"
     assert kinds[VerificationBatch].task.name == "apps.verifications.tasks.run_verification_batch"
     for kind in kinds.values():
@@ -26,8 +27,7 @@ def test_beat_runs_the_one_sweep():
     from config.celery import app
 
     tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
-    # Clearing files keep their own recovery sweep until they move onto jobs.Run.
-    assert tasks == {"apps.core.tasks.sweep_runs", "apps.clearing.recovery.resume_stale_clearing_files"}
+    assert tasks == {"apps.core.tasks.sweep_runs"}
     app.loader.import_default_modules()  # the apps' tasks modules, as a worker imports them
     assert set(app.tasks) >= tasks  # the names are registered tasks
     assert all(0 < entry["schedule"] <= 60 for entry in app.conf.beat_schedule.values())
