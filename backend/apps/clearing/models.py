@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from apps.core.jobs import Run, stale_message
+from apps.core.jobs import ResumableRun, resumable_transitions
 
 
 def clearing_file_upload_path(instance, filename):
@@ -10,7 +10,7 @@ def clearing_file_upload_path(instance, filename):
     return f"clearing-files/{filename}"
 
 
-class ClearingFile(Run, models.Model):
+class ClearingFile(ResumableRun, models.Model):
     """An image cash letter received for clearing, and its run: every check in it decided
     against its account on a worker (``runs.run_clearing_file``), progress as it goes.
 
@@ -24,14 +24,8 @@ class ClearingFile(Run, models.Model):
         FAILED = "failed"
 
     TERMINAL = (Status.DONE, Status.FAILED)
-    TRANSITIONS = {
-        Status.QUEUED: (Status.QUEUED, Status.FAILED),  # resumed (a running one only once stale)
-        Status.RUNNING: (Status.QUEUED,),
-        Status.DONE: (Status.RUNNING,),
-        Status.FAILED: (Status.RUNNING,),
-    }
+    TRANSITIONS = resumable_transitions(Status)
     STALE_ENDS = {Status.QUEUED: Q()}  # its finished items are kept: the sweep sends it again
-    KEEP_WHEN_BROKER_DOWN = True  # the file is stored: it waits for the broker rather than fail
 
     file = models.FileField(upload_to=clearing_file_upload_path, max_length=300)
     sha256 = models.CharField(max_length=64, unique=True)
@@ -64,13 +58,6 @@ class ClearingFile(Run, models.Model):
 
     def __str__(self):
         return f"clearing file {self.pk} ({self.status}, {self.items_total} items)"
-
-    def stale_end(self) -> str:
-        return self.Status.QUEUED
-
-    @classmethod
-    def stale_error(cls, end) -> str:
-        return stale_message("queued again: its finished items are kept, the others run on the next worker")
 
 
 class ClearingItem(models.Model):

@@ -84,6 +84,32 @@ class Run:
         return self
 
 
+class ResumableRun(Run):
+    """A run that resumes where it stopped (verification batches, clearing files): its finished
+    items are kept, a lost worker's run is queued again, and one the broker refused waits for it.
+    The model sets ``TERMINAL``, ``TRANSITIONS = resumable_transitions(Status)`` and
+    ``STALE_ENDS = {Status.QUEUED: Q()}``; its ``Status`` has ``DONE``."""
+
+    KEEP_WHEN_BROKER_DOWN = True
+
+    def stale_end(self) -> str:
+        return self.Status.QUEUED
+
+    @classmethod
+    def stale_error(cls, end) -> str:
+        return stale_message("queued again: its finished items are kept, the others run on the next worker")
+
+
+def resumable_transitions(status) -> dict:
+    """Running from queued, ended from running, and queued again from failed (resumed) or queued."""
+    return {
+        status.QUEUED: (status.QUEUED, status.FAILED),
+        status.RUNNING: (status.QUEUED,),
+        status.DONE: (status.RUNNING,),
+        status.FAILED: (status.RUNNING,),
+    }
+
+
 @dataclass(frozen=True)
 class RunKind:
     model: type

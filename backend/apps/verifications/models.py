@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from apps.core.jobs import Run, stale_message
+from apps.core.jobs import ResumableRun, resumable_transitions
 
 
 class ImmutableRecordError(Exception):
@@ -122,7 +122,7 @@ def batch_item_upload_path(instance, filename):
     return f"batches/{instance.batch_id}/{filename}"
 
 
-class VerificationBatch(Run, models.Model):
+class VerificationBatch(ResumableRun, models.Model):
     """Up to a few hundred verifications sent together, verified on a worker.
 
     The items' images are stored with the batch before it is accepted; the worker verifies
@@ -137,14 +137,8 @@ class VerificationBatch(Run, models.Model):
         FAILED = "failed"
 
     TERMINAL = (Status.DONE, Status.FAILED)
-    TRANSITIONS = {
-        Status.QUEUED: (Status.QUEUED, Status.FAILED),  # resumed (a running one only once stale)
-        Status.RUNNING: (Status.QUEUED,),
-        Status.DONE: (Status.RUNNING,),
-        Status.FAILED: (Status.RUNNING,),
-    }
+    TRANSITIONS = resumable_transitions(Status)
     STALE_ENDS = {Status.QUEUED: Q()}  # its items are kept: the sweep sends it again
-    KEEP_WHEN_BROKER_DOWN = True  # its images are stored: it waits for the broker rather than fail
 
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="verification_batches"
@@ -165,13 +159,6 @@ class VerificationBatch(Run, models.Model):
 
     def __str__(self):
         return f"verification batch {self.pk} ({self.status}, {self.total} items)"
-
-    def stale_end(self) -> str:
-        return self.Status.QUEUED
-
-    @classmethod
-    def stale_error(cls, end) -> str:
-        return stale_message("queued again: its finished items are kept, the others run on the next worker")
 
 
 class BatchItem(models.Model):
