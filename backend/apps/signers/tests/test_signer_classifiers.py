@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from apps.core.images import preprocess_bytes
+from apps.modelregistry import promotion as promotion_runs
 from apps.modelregistry import services as registry
 from apps.modelregistry.models import ModelVersion
 from apps.modelregistry.serving import get_verifier
@@ -64,7 +65,7 @@ def test_refitted_for_a_new_version_by_its_promotion(fused_version, fused_model_
     assert not SignerClassifier.objects.filter(model_version=new).exists()
 
     promotion = registry.promotion_start(version=new, requested_by=make_user("ml_staff"))
-    assert registry.run_promotion(promotion.pk) == "succeeded"
+    assert promotion_runs.run_promotion(promotion.pk) == "succeeded"
 
     assert ModelVersion.objects.get(pk=new.pk).is_active
     row = SignerClassifier.objects.get(signer=signer, model_version=new)
