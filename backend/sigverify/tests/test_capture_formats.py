@@ -223,7 +223,7 @@ def test_decision_rates_count_each_query_once():
     from sigverify.scoring import ScoreModel
 
     class Identity(ScoreModel):
-        def calibrate(self, z):
+        def calibrate(self, z, references=None, margins=None):
             return np.asarray(z, dtype=float)
 
     ps = ProtocolScores(references=1)
