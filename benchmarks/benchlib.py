@@ -109,6 +109,9 @@ def machine_info() -> dict:
         "amx_bf16": "amx_bf16" in flags,
         "avx512_bf16": "avx512_bf16" in flags,
         "avx512_vnni": "avx512_vnni" in flags,
+        "avx_vnni": "avx_vnni" in flags,
+        "avx2": "avx2" in flags,
+        "avx512f": "avx512f" in flags,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "load_average_1m": round(os.getloadavg()[0], 2),
@@ -120,6 +123,16 @@ def machine_info() -> dict:
     except ImportError:
         pass
     return info
+
+
+def machine_line(info: dict | None = None) -> str:
+    """One line for the top of a benchmark's output: CPU, its SIMD flags, cores and load."""
+    info = info or machine_info()
+    flags = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16") if info.get(f)]
+    return (
+        f"CPU: {info['cpu']}, {info['cores']} cores; flags: {' '.join(flags) or 'no AVX2'}; "
+        f"load average {info['load_average_1m']}"
+    )
 
 
 def percentile(values, q: float) -> float:

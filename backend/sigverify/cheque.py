@@ -29,7 +29,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .preprocess import MIN_CONTRAST, cv2, median3, otsu_threshold, to_greyscale_uint8
+from .morphology import max1d, min1d
+from .preprocess import MIN_CONTRAST, median3, otsu_threshold, to_greyscale_uint8
 from .signature_finder import WORK_HEIGHT, find_signatures
 
 WORK_SIZE = 1600  # longest side analysed; larger scans are reduced first (speed, same fractions)
@@ -150,35 +151,9 @@ def _runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
     """Pixels on a straight run of at least ``length`` along ``axis``, gaps of a few pixels
     bridged (a dithered grey rule is dotted): a 1-D closing, then a 1-D opening, O(n)."""
     values = mask.view(np.uint8)
-    bridged = _min1d(_max1d(values, 5, axis), 5, axis)
-    eroded = _min1d(bridged, length, axis, outside_zero=True)
-    return _max1d(eroded, length, axis).astype(bool)
-
-
-# 1-D running max/min with SciPy's window (centred, the larger half before the pixel for an even
-# length). Past the edge: ignored (for a max or min, SciPy's default "reflect" gives exactly that),
-# or zero (``outside_zero``, SciPy's mode="constant", cval=0). OpenCV's dilate/erode with a
-# one-row or one-column kernel give the same values many times faster; SciPy where it is missing.
-
-
-def _max1d(values: np.ndarray, length: int, axis: int) -> np.ndarray:
-    if cv2 is None or length < 1:
-        return ndimage.maximum_filter1d(values, length, axis=axis)
-    return cv2.dilate(values, _line(length, axis), borderType=cv2.BORDER_REPLICATE)
-
-
-def _min1d(values: np.ndarray, length: int, axis: int, outside_zero: bool = False) -> np.ndarray:
-    if cv2 is None or length < 1:
-        if outside_zero:
-            return ndimage.minimum_filter1d(values, length, axis=axis, mode="constant", cval=0)
-        return ndimage.minimum_filter1d(values, length, axis=axis)
-    if outside_zero:
-        return cv2.erode(values, _line(length, axis), borderType=cv2.BORDER_CONSTANT, borderValue=0)
-    return cv2.erode(values, _line(length, axis), borderType=cv2.BORDER_REPLICATE)
-
-
-def _line(length: int, axis: int) -> np.ndarray:
-    return np.ones((length, 1) if axis == 0 else (1, length), dtype=np.uint8)
+    bridged = min1d(max1d(values, 5, axis), 5, axis)
+    eroded = min1d(bridged, length, axis, outside_zero=True)
+    return max1d(eroded, length, axis).astype(bool)
 
 
 def _code_line_top(ink: np.ndarray) -> int | None:
@@ -208,8 +183,8 @@ def _largest_cluster_box(ink: np.ndarray) -> tuple[float, float, float, float] |
     height, width = ink.shape
     if not ink.any():
         return None
-    joined = _max1d(ink.view(np.uint8), max(3, int(JOIN[0] * height)), axis=0)
-    joined = _max1d(joined, max(3, int(JOIN[1] * width)), axis=1)  # a rectangle, separably
+    joined = max1d(ink.view(np.uint8), max(3, int(JOIN[0] * height)), axis=0)
+    joined = max1d(joined, max(3, int(JOIN[1] * width)), axis=1)  # a rectangle, separably
     labels, count = ndimage.label(joined)
     ink_labels = labels[ink]
     amounts = np.bincount(ink_labels, minlength=count + 1)

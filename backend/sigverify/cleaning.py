@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from .morphology import max1d, min1d
+
 RULE_FRACTION = 0.8  # a horizontal run this share of the crop's width is printed (handwriting: < 0.75)
 BORDER_ROWS = 3  # a line within this many rows of the top or bottom is the scan's edge: left alone
 RULE_MIN_LENGTH = 80  # pixels: small crops have no room to tell a rule from a stroke
@@ -79,9 +81,9 @@ def _runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
     """Pixels of ``mask`` on a straight run of at least ``length`` along ``axis``, gaps of a
     few pixels bridged: a 1-D closing, a 1-D opening, back to the ink."""
     values = mask.view(np.uint8)
-    bridged = ndimage.minimum_filter1d(ndimage.maximum_filter1d(values, GAP_BRIDGE, axis=axis), GAP_BRIDGE, axis=axis)
-    eroded = ndimage.minimum_filter1d(bridged, length, axis=axis, mode="constant", cval=0)
-    return ndimage.maximum_filter1d(eroded, length, axis=axis, mode="constant", cval=0).astype(bool) & mask
+    bridged = min1d(max1d(values, GAP_BRIDGE, axis), GAP_BRIDGE, axis)
+    eroded = min1d(bridged, length, axis, outside_zero=True)
+    return max1d(eroded, length, axis).astype(bool) & mask
 
 
 def _shear(mask: np.ndarray, slope: float, inverse: bool = False) -> np.ndarray:
@@ -108,9 +110,10 @@ def _horizontal_rules(ink: np.ndarray, length: int, thickness: int) -> tuple[np.
     for slope in SHEARS:
         sheared = _shear(ink, slope)
         # A row up or down is tolerated: between two tried slopes a line drifts by a pixel.
-        level = ndimage.maximum_filter1d(sheared.view(np.uint8), 3, axis=0).astype(bool)
+        level = max1d(sheared.view(np.uint8), 3, axis=0).astype(bool)
         runs = _runs(level, length, axis=1) & sheared
-        found |= _shear(runs, slope, inverse=True)
+        if runs.any():  # most crops have no line: nothing to shear back
+            found |= _shear(runs, slope, inverse=True)
     if not found.any():
         return found, 0
     # One line is a band a few pixels thick; a thick band of long runs is a filled bar or
