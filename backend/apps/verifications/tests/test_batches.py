@@ -177,6 +177,7 @@ def test_a_batch_is_accepted_with_202_and_its_images_are_stored_before_the_answe
         "decision": None,
         "score": None,
         "reference_count": None,
+        "reason": None,
         "error": None,
     }
     assert len(callbacks) == 1  # queued only once the rows are committed
