@@ -459,7 +459,7 @@ def test_publish_reuses_stored_embeddings_of_the_same_model(tmp_path, trained, f
     splits = assign_splits_per_dataset([f"{name}/w{i:02d}" for i in range(1, 7)], val_fraction=0.2, test_fraction=0.4)
     write_splits(tmp_path / "splits.csv", splits)
     verifier = Verifier.from_dir(trained[1].model_dir)
-    stored = tmp_path / trained[1].card["sha256"][:12]
+    stored = tmp_path / trained[1].card.sha256[:12]
     stored.mkdir()
     for split in ("val", "test"):
         embeddings, kept = embed_samples(verifier, folders_tree, "folders", tmp_path / "splits.csv", split)
