@@ -72,6 +72,8 @@ def _type_problems(schema: dict, annotation, node: dict, where: str, seen: set) 
     origin = typing.get_origin(annotation)
     if annotation is typing.Any:
         return []
+    if origin is typing.Annotated:  # a constrained type (the card's positive sizes): compare its base type
+        return _type_problems(schema, typing.get_args(annotation)[0], node, where, seen)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         if kind not in (None, "object"):
             return [f"{where}: the model reads an object, the schema says {kind}"]
