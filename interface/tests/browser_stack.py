@@ -18,9 +18,9 @@ from pathlib import Path
 
 import requests
 
-from sigverify.synthetic import signature_bytes
 from testsupport.ci import require
 from testsupport.servers import Gunicorn, free_port, wait_for_http
+from testsupport.synthetic_data import signature_bytes
 
 REPO = Path(__file__).resolve().parents[2]
 BACKEND = REPO / "backend"

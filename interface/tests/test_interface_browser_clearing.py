@@ -22,8 +22,8 @@ from browser_stack import (
     wait_idle,
 )
 
-from sigverify.synthetic import draw_cheque
 from testsupport.servers import CeleryWorker, start_celery_worker
+from testsupport.synthetic_data import draw_cheque
 from x937.writer import CheckItem, file_bytes, g4_tiff
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -168,7 +168,7 @@ def cheque_with_signature(writer: str, sample: int) -> tuple[bytes, tuple[int, i
     import numpy as np
     from PIL import Image
 
-    from sigverify.synthetic import draw_cheque
+    from testsupport.synthetic_data import draw_cheque
 
     signature = Image.open(io.BytesIO(genuine_sample(writer, sample)))
     cheque, (x, y, _, _) = draw_cheque(size=(1400, 640), signature=signature)

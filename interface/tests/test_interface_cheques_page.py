@@ -107,7 +107,7 @@ def test_integrator_saves_a_mandate_typed_in_the_editor(open_app, fake_api):
 def test_review_screen_shows_why_boxes_references_and_confirms_the_call(open_app, fake_api, png):
     from PIL import Image
 
-    from sigverify.synthetic import png_bytes as encode
+    from testsupport.synthetic_data import png_bytes as encode
 
     cheque = shapes.cheque()
     fake_api.on("GET", "cheques/", json=shapes.page([cheque]))

@@ -20,15 +20,8 @@ import pytest
 from django.db import connection, transaction
 
 from apps.verifications.models import BatchItem, Verification, VerificationBatch
-from sigverify.synthetic import signature_bytes
-from testsupport.ci import skip_or_fail
-from testsupport.servers import (
-    CeleryWorker,
-    database_url_for_subprocesses,
-    reachable_redis_url,
-    start_celery_worker,
-    wait_for,
-)
+from testsupport.servers import CeleryWorkers, NamedWorker, wait_for
+from testsupport.synthetic_data import signature_bytes
 from testsupport.uploads import blank_png, upload
 
 pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
