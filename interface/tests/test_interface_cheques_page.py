@@ -20,6 +20,17 @@ def test_thresholds_read_with_the_precision_the_decision_uses():
     assert ui_common.decision_digits([0.91893], [0.9189308]) == 6
 
 
+def test_the_score_bar_draws_only_the_thresholds_it_was_given():
+    def bands(figure):
+        return sorted((round(p.get_x(), 4), round(p.get_x() + p.get_width(), 4)) for p in figure.axes[0].patches)
+
+    assert bands(ui_common.score_figure(0.7, 0.9, 0.2)) == [(0.0, 0.2), (0.2, 0.9), (0.9, 1.0)]
+    unknown = ui_common.score_figure(0.7, None, None)
+    assert bands(unknown) == [] and unknown.axes[0].get_title() == "thresholds unknown"
+    assert bands(ui_common.score_figure(0.7, 0.9, None)) == [(0.9, 1.0)]
+    assert ui_common.threshold_text(None) == "unknown"
+
+
 def test_mandate_editor_language_round_trips_and_reads_in_words():
     bands = mandate_words.bands_from_rows([("1,000", "1 of A"), ("", "2 of A or 1 of A and 1 of B or 3 of *")])
     assert bands == [
