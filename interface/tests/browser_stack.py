@@ -181,6 +181,25 @@ def running_stack(env: dict, tmp: Path) -> Iterator[dict]:
                 print(f"--- {name} log (tail) ---\n{log.read_text()[-2000:]}")
 
 
+def user(username: str, password: str, role: str) -> str:
+    """The set-up statement that creates one user with one role (for ``started_stack``)."""
+    return f"user_create_with_roles({username!r}, {password!r}, roles=[{role!r}])"
+
+
+@contextlib.contextmanager
+def started_stack(tmp: Path, statements: list[str], prepare=None, **env: str) -> Iterator[dict]:
+    """A browser test module's whole stack in ``tmp``: the tiny model (then ``prepare(tmp)``, for a
+    test's own files), the backend migrated and set up with ``statements``, gunicorn and Streamlit
+    running. Yields their URLs, ``tmp`` and the servers' ``env`` (for a worker beside them)."""
+    make_model(tmp / "model")
+    if prepare is not None:
+        prepare(tmp)
+    server_env = backend_env(tmp, **env)
+    set_up_backend(server_env, statements)
+    with running_stack(server_env, tmp) as urls:
+        yield {**urls, "env": server_env}
+
+
 @contextlib.contextmanager
 def chromium():
     """A headless chromium; Playwright's expectations wait as long as a busy CI machine needs."""

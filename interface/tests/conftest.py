@@ -209,3 +209,12 @@ def open_app(fake_api):
         return at
 
     return _open
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless chromium for one real-browser test module (``browser_stack.chromium``)."""
+    from browser_stack import chromium
+
+    with chromium() as instance:
+        yield instance
