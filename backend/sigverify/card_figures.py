@@ -16,26 +16,11 @@ from .embedding import embed_dataset, embed_split
 from .errors import DatasetError
 from .inference import Verifier
 from .pairs import read_splits, writer_key
-from .report import evaluation_report
+from .report import FIGURE_KEYS, evaluation_report
 from .writer_dependent import BACKGROUND_PER_WRITER
 
 # The R the card's tables show; the scores file and the thresholds cover every R of REFERENCE_BUCKETS.
 REFERENCE_COUNTS = (1, 2, 3, 5, 10)
-
-# What the card keeps of an evaluation report (``report.evaluation_report``).
-CARD_KEYS = (
-    "writers",
-    "references",
-    "genuine_queries",
-    "skilled_queries",
-    "random_queries",
-    "skilled",
-    "random",
-    "user_threshold_eer_skilled",
-    "threshold",
-    "at_threshold",
-    "decisions",
-)
 
 
 def dataset_name(data) -> str:
@@ -44,7 +29,7 @@ def dataset_name(data) -> str:
 
 
 def compact(report: dict) -> dict:
-    return {k: report[k] for k in CARD_KEYS}
+    return {k: report[k] for k in FIGURE_KEYS}
 
 
 def training_background(verifier: Verifier, datasets, split_file) -> tuple:

@@ -131,7 +131,8 @@ def run_evaluation(
     return report
 
 
-_PER_R_KEYS = (
+# A protocol's figures in a report (what a card keeps of it, ``card_figures.compact``).
+FIGURE_KEYS = (
     "writers",
     "references",
     "genuine_queries",
@@ -143,5 +144,5 @@ _PER_R_KEYS = (
     "threshold",
     "at_threshold",
     "decisions",
-    "decisions_fitted_for",
 )
+_PER_R_KEYS = FIGURE_KEYS + ("decisions_fitted_for",)

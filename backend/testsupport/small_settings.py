@@ -36,21 +36,16 @@ def organised_datasets(organized, names=REAL_DATASETS) -> list[Path]:
     return found
 
 
+def tiny_config(data_dirs, out_dir, **options) -> TrainConfig:
+    """Options of a tiny training run (a quarter-size input, 32-d, 1 epoch of 2 steps, one thread);
+    ``options`` change any of them."""
+    tiny = dict(epochs=1, steps_per_epoch=2, input_size=SMALL_INPUT_SIZE, embedding_dim=32, writers_per_batch=4)
+    return TrainConfig(data=[str(d) for d in data_dirs], out_dir=str(out_dir), threads=1, **{**tiny, **options})
+
+
 def train_tiny(data_dirs, out_dir, seed: int = 0, loss: str = "triplet-semihard", name: str = "tiny") -> Path:
-    """A tiny model (a quarter-size input, 32-d, 1 epoch of 2 steps) standing in for a real version; its directory."""
+    """A tiny model standing in for a real version (``tiny_config``); its directory."""
     from sigverify.train import train
 
-    config = TrainConfig(
-        data=[str(d) for d in data_dirs],
-        out_dir=str(out_dir),
-        epochs=1,
-        steps_per_epoch=2,
-        input_size=SMALL_INPUT_SIZE,
-        embedding_dim=32,
-        writers_per_batch=4,
-        seed=seed,
-        loss=loss,
-        threads=1,
-        name=name,
-    )
+    config = tiny_config(data_dirs, out_dir, seed=seed, loss=loss, name=name)
     return train(config, log=lambda *_: None).model_dir

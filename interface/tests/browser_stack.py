@@ -235,6 +235,24 @@ def wait_idle(page) -> None:
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=WAIT_MS)
 
 
+def type_in(page, label: str, text: str) -> None:
+    """Type ``text`` into the field labelled ``label`` and send it (Enter), then wait for the rerun."""
+    field = page.get_by_label(label)
+    field.fill(text)
+    field.press("Enter")
+    wait_idle(page)
+
+
+def click_then_see(page, button: str, text: str, screenshot: str) -> None:
+    """Click the button named ``button``, wait until ``text`` shows and the run ends, and take a screenshot."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name=button).click()
+    expect(page.get_by_text(text).first).to_be_visible()
+    wait_idle(page)
+    shot(page, screenshot)
+
+
 def log_in(page, ui_url: str, username: str, password: str) -> None:
     from playwright.sync_api import expect
 

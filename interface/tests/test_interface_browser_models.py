@@ -14,9 +14,11 @@ import pytest
 import requests
 from browser_stack import (
     api_token,
+    click_then_see,
     log_in,
     shot,
     started_stack,
+    type_in,
     user,
     wait_idle,
 )
@@ -75,20 +77,10 @@ def test_ml_staff_preview_then_apply_a_policy(stack, browser):
     wait_idle(page)
     shot(page, "models-policy")
 
-    page.get_by_label("Skilled forgeries accepted at most (%)").fill("0.50")
-    page.get_by_label("Skilled forgeries accepted at most (%)").press("Enter")
-    wait_idle(page)
-    page.get_by_role("button", name="Preview").click()
-    expect(page.get_by_text("At 0.5% forgeries accepted").first).to_be_visible()
-    wait_idle(page)
-    shot(page, "models-policy-preview")
-
-    page.get_by_label("Reason for the change (kept in the audit trail)").fill("e2e: stricter on forgeries")
-    wait_idle(page)
-    page.get_by_role("button", name="Apply this policy").click()
-    expect(page.get_by_text("Policy of").first).to_be_visible()
-    wait_idle(page)
-    shot(page, "models-policy-applied")
+    type_in(page, "Skilled forgeries accepted at most (%)", "0.50")
+    click_then_see(page, "Preview", "At 0.5% forgeries accepted", "models-policy-preview")
+    type_in(page, "Reason for the change (kept in the audit trail)", "e2e: stricter on forgeries")
+    click_then_see(page, "Apply this policy", "Policy of", "models-policy-applied")
 
     after = requests.get(f"{stack['api']}/model-versions/{version['id']}/policy/", headers=headers, timeout=60).json()
     assert after["far_skilled"] == 0.005

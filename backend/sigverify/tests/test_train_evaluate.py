@@ -14,8 +14,9 @@ from sigverify.inference import Verifier
 from sigverify.report import run_evaluation
 from sigverify.scoring import REFERENCE_BUCKETS
 from sigverify.synthetic_signatures import draw_signature
-from sigverify.train import TrainConfig, TrainingCancelled, train
+from sigverify.train import TrainingCancelled, train
 from sigverify.weights import load_model
+from testsupport import small_settings
 from testsupport.synthetic_data import png_bytes
 
 SIZE = (32, 48)
@@ -35,23 +36,9 @@ REPORT_KEYS = {
 
 
 def tiny_config(data, out, **kw):
-    base = dict(
-        data=[str(data)],
-        out_dir=str(out),
-        epochs=1,
-        steps_per_epoch=2,
-        input_size=SIZE,
-        embedding_dim=16,
-        writers_per_batch=3,
-        genuine_per_writer=2,
-        forged_per_writer=1,
-        val_fraction=0.2,
-        test_fraction=0.2,
-        seed=0,
-        precision="fp32",
-    )
-    base.update(kw)
-    return TrainConfig(**base)
+    smaller = dict(input_size=SIZE, embedding_dim=16, writers_per_batch=3, genuine_per_writer=2, forged_per_writer=1)
+    split = dict(val_fraction=0.2, test_fraction=0.2, seed=0, precision="fp32")
+    return small_settings.tiny_config([data], out, **{**smaller, **split, **kw})
 
 
 @pytest.fixture(scope="module")
