@@ -47,7 +47,7 @@ def batch_images(count: int) -> tuple[list[tuple[str, bytes]], str]:
         source = f"CEDAR writer 1, {len(images)} genuine and forged scans in turn ({cedar})"
     else:
         images = [(f"drawn_{i}.png", benchlib.drawn_signature(50 + i, writer=1 + i % 2)) for i in range(20)]
-        source = "drawn by sigverify.synthetic (shared datasets missing)"
+        source = "drawn by sigverify.synthetic_signatures (shared datasets missing)"
     return [images[i % len(images)] for i in range(count)], source
 
 

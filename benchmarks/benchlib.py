@@ -32,6 +32,22 @@ if str(BACKEND) not in sys.path:
 
 from testsupport.servers import Gunicorn  # noqa: E402 (backend/ is on the path only from here)
 
+
+def in_process_backend(prefix: str) -> Path:
+    """Settings for a benchmark that runs the backend in its own process (``config.settings.test``):
+    a throwaway SQLite database, media and models folder, no Redis. Call before ``django.setup()``;
+    returns the folder."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="config.settings.test",
+        DATABASE_URL=f"sqlite:///{work / 'db.sqlite3'}",
+        SIGVERIFY_TEST_MEDIA_ROOT=str(work / "media"),
+        SIGVERIFY_MODELS_ROOT=str(work / "models"),
+    )
+    os.environ.pop("REDIS_URL", None)
+    return work
+
+
 POSTGRES_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 
 
@@ -165,12 +181,16 @@ def signature_images(references: int = 5) -> tuple[list[tuple[str, bytes]], tupl
         query = (f"original_1_{references + 1}.png", (cedar / f"original_1_{references + 1}.png").read_bytes())
         return refs, query, f"CEDAR writer 1 ({cedar})"
     refs = [(f"drawn_{i}.png", drawn_signature(i)) for i in range(references)]
-    return refs, ("drawn_q.png", drawn_signature(99)), "drawn by sigverify.synthetic (shared datasets missing)"
+    return (
+        refs,
+        ("drawn_q.png", drawn_signature(99)),
+        "drawn by sigverify.synthetic_signatures (shared datasets missing)",
+    )
 
 
 def drawn_signature(sample: int, writer: int = 1) -> bytes:
-    """A writer's ``sample`` drawn by sigverify.synthetic, about the size of a scanned signature."""
-    from sigverify.synthetic import signature_bytes
+    """A writer's ``sample`` drawn by testsupport.synthetic_data, about the size of a scanned signature."""
+    from testsupport.synthetic_data import signature_bytes
 
     return signature_bytes(writer, sample, size=(600, 250), paper=245, pen=4)
 

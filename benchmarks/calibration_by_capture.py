@@ -24,9 +24,9 @@ import numpy as np
 
 from sigverify import evaluate as ev
 from sigverify import metrics
+from sigverify.embedding import embed_split
 from sigverify.inference import Verifier
 from sigverify.policy import outcome
-from sigverify.report import embed_split
 
 CAPTURE = {"cedar": "grey", "gpds": "grey", "bengali": "bilevel", "hindi": "bilevel"}
 FITS = {

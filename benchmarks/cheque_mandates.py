@@ -20,23 +20,13 @@ on a clean case, not the model's error rates (the model card has those).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "backend"), str(REPO / "benchmarks")]
-WORK = Path(tempfile.mkdtemp(prefix="bench-mandates-"))
-os.environ.update(
-    DJANGO_SETTINGS_MODULE="config.settings.test",
-    DATABASE_URL=f"sqlite:///{WORK / 'db.sqlite3'}",
-    SIGVERIFY_TEST_MEDIA_ROOT=str(WORK / "media"),
-    SIGVERIFY_MODELS_ROOT=str(WORK / "models"),
-)
-os.environ.pop("REDIS_URL", None)
+import benchlib  # puts backend/ on sys.path
+
+REPO = benchlib.REPO
+benchlib.in_process_backend("bench-mandates-")
 
 CASES = ("two_genuine", "one_signature", "genuine_and_forgery", "genuine_and_stranger")
 
@@ -58,11 +48,8 @@ def main() -> None:
     from apps.accounts.services import user_create_with_roles
     from apps.mandates import services as mandates
     from apps.modelregistry.services import model_version_register
-    from apps.signers.services import references_enroll, signer_create
     from benchlib import machine_info, merge_results
-    from sigverify.synthetic import signature_bytes
-    from testsupport.cheques import cheque_bytes
-    from testsupport.uploads import upload
+    from testsupport.cheques import account_with_signatories, cheque_bytes
 
     model_version_register(REPO / "trained_model_parameters", activate=True)
     user = user_create_with_roles("bench", "bench-Strong-123", roles=["integrator"])
@@ -71,18 +58,10 @@ def main() -> None:
     for index in range(args.accounts):
         writers = [3 * index + 1, 3 * index + 2, 3 * index + 3]
         number = f"ACC{index:04d}"
-        account = mandates.account_create(number=number, name=f"Bench {index}")
-        for writer in writers:
-            signer = signer_create(external_id=f"W-{writer}", full_name=f"Writer {writer}")
-            files = [upload(signature_bytes(writer, i, size=(204, 110)), f"r{i}.png") for i in range(4)]
-            references_enroll(signer=signer, files=files, user=user)
-            mandates.signatory_add(account=account, signer=signer.external_id, group="A")
-        mandates.set_mandate(
-            account=account,
-            bands=[{"up_to": None, "any_of": [[{"group": "A", "count": 2}]]}],
-            reason="bench",
-            user=user,
-        )
+        account_with_signatories(
+            user, number, f"Bench {index}", writers, references=4, prefix="W", title="Writer", reason="bench",
+            size=(204, 110),
+        )  # fmt: skip
         a, b, _ = writers
         stranger = 10_000 + index
         cheques = {

@@ -27,22 +27,14 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import sys
-import tempfile
 import time
 import tracemalloc
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "backend")]
-WORK = Path(tempfile.mkdtemp(prefix="bench-clearing-"))
-os.environ.update(
-    DJANGO_SETTINGS_MODULE="config.settings.test",
-    DATABASE_URL=f"sqlite:///{WORK / 'db.sqlite3'}",
-    SIGVERIFY_TEST_MEDIA_ROOT=str(WORK / "media"),
-    SIGVERIFY_MODELS_ROOT=str(WORK / "models"),
-)
-os.environ.pop("REDIS_URL", None)
+import benchlib  # puts backend/ on sys.path
+
+REPO = benchlib.REPO
+WORK = benchlib.in_process_backend("bench-clearing-")
 
 
 def rss_mb() -> float:
@@ -59,22 +51,13 @@ def set_up(torch_threads: int):
     torch.set_num_threads(torch_threads)
     call_command("migrate", interactive=False, verbosity=0)
     from apps.accounts.services import user_create_with_roles
-    from apps.mandates import services as mandates
     from apps.modelregistry.services import model_version_register
-    from apps.signers.services import references_enroll, signer_create
-    from sigverify.synthetic import signature_bytes
-    from testsupport.uploads import upload
+    from testsupport.cheques import account_with_signatories
 
     model_version_register(REPO / "trained_model_parameters", activate=True)
     user = user_create_with_roles("bench", "bench-Strong-123", roles=["integrator"])
-    account = mandates.account_create(number="12345678", name="Bench Trading Ltd")
-    for writer in (1, 2, 3):
-        signer = signer_create(external_id=f"DIR-{writer}", full_name=f"Director {writer}")
-        files = [upload(signature_bytes(writer, i, size=(204, 110)), f"r{i}.png") for i in range(4)]
-        references_enroll(signer=signer, files=files, user=user)
-        mandates.signatory_add(account=account, signer=signer.external_id, group="A")
-    mandates.set_mandate(
-        account=account, bands=[{"up_to": None, "any_of": [[{"group": "A", "count": 2}]]}], reason="bench", user=user
+    account_with_signatories(
+        user, "12345678", "Bench Trading Ltd", (1, 2, 3), references=4, reason="bench", size=(204, 110)
     )
     return user
 
@@ -83,7 +66,8 @@ def cheque_images(variants: int = 8) -> list[bytes]:
     import numpy as np
     from PIL import Image
 
-    from sigverify.synthetic import draw_cheque, draw_signature
+    from sigverify.synthetic_signatures import draw_signature
+    from testsupport.synthetic_data import draw_cheque
     from x937.writer import g4_tiff
 
     images = []
@@ -191,8 +175,6 @@ def main() -> None:
         f"file {large['file_mb']} MB"
     )
     if not args.no_save:
-        import benchlib
-
         path = benchlib.merge_results(
             {
                 "clearing_items_per_s": large["items_per_s"],

@@ -28,8 +28,8 @@ import time
 import numpy as np
 
 from calibration_by_capture import CAPTURE
+from sigverify.embedding import embed_split
 from sigverify.inference import Verifier, limit_threads
-from sigverify.report import embed_split
 from sigverify.scoring import decide
 
 CARD = 3

@@ -55,9 +55,9 @@ def embed(args) -> None:
     from sigverify.augment import reference_duplicates
     from sigverify.cache import ImageCache
     from sigverify.datasets import load_dataset
+    from sigverify.embedding import save_embedded
     from sigverify.inference import Verifier
     from sigverify.pairs import read_splits, writer_key
-    from sigverify.report import save_embedded
 
     torch.set_num_threads(args.threads)
     verifier = Verifier.from_dir(args.model, precision="fp32")

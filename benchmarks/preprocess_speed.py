@@ -56,7 +56,7 @@ def images(count: int) -> list[tuple[str, bytes]]:
 def cheques() -> list[tuple[str, object]]:
     from PIL import Image
 
-    from sigverify.synthetic import draw_cheque
+    from testsupport.synthetic_data import draw_cheque
 
     out = []
     for writer in range(1, 7):

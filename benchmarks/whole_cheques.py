@@ -179,7 +179,7 @@ def main() -> int:
 
 def write_card(directory: Path, results: dict, args) -> None:
     from sigverify import signature_finder
-    from sigverify.publish import render_markdown
+    from sigverify.card_markdown import render_markdown
     from sigverify.weights import CARD_FILE
 
     card = json.loads((directory / CARD_FILE).read_text())

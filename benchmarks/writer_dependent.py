@@ -24,9 +24,9 @@ from calibration_by_capture import CAPTURE
 from sigverify import evaluate as ev
 from sigverify import metrics
 from sigverify.datasets import load_dataset
+from sigverify.embedding import embed_dataset, embed_split
 from sigverify.inference import Verifier
 from sigverify.pairs import read_splits, writer_key
-from sigverify.report import embed_dataset, embed_split
 
 REFERENCES = 5
 

@@ -29,6 +29,7 @@ from api_models import (
     ClearingItem,
     Health,
     Mandate,
+    MandateWords,
     Me,
     ModelVersion,
     Page,
@@ -207,6 +208,7 @@ RESPONSES: dict[tuple[str, str], type[ApiModel]] = {
     ("PATCH", "accounts/{number}/"): Account,
     ("POST", "accounts/{number}/signatories/"): Signatory,
     ("PUT", "accounts/{number}/mandate/"): Mandate,
+    ("POST", "accounts/{number}/mandate/words/"): MandateWords,
     ("POST", "cheques/"): ChequeDecision,
     ("GET", "cheques/"): Page[ChequeDecision],
     ("GET", "cheques/{id}/"): ChequeDecision,
@@ -566,6 +568,10 @@ class ApiClient:
         return self._read(
             "PUT", "accounts/{number}/mandate/", {"number": number}, json={"bands": bands, "reason": reason}
         )
+
+    def mandate_words(self, number: str, bands: list[dict]) -> MandateWords:
+        """``bands`` in the API's words, checked against the account's groups; nothing is set."""
+        return self._read("POST", "accounts/{number}/mandate/words/", {"number": number}, json={"bands": bands})
 
     def decide_cheque(
         self, account: str, amount: str, image: Upload, cheque_reference: str = "", cheque_date: str | None = None

@@ -398,6 +398,11 @@ class Signatory(ApiModel):
     valid_until: dt.date | None = None
 
 
+class MandateWords(ApiModel):
+    component = "MandateWords"
+    words: list[str]
+
+
 class Mandate(ApiModel):
     component = "Mandate"
     id: int

@@ -1,4 +1,4 @@
-"""The mandate editor's small language and the rule in words (as the API's ``words`` reads it).
+"""The mandate editor's small language (the rule in words is the API's: ``ApiClient.mandate_words``).
 
 A band is a row (``up_to``, rule): ``up_to`` an amount or empty (every larger amount); a rule is
 alternatives joined by ``or``, each requirements joined by ``and``: ``2 of A``,
@@ -52,26 +52,3 @@ def rows_from_bands(bands: list[dict]) -> list[tuple[str, str]]:
         )
         for band in bands
     ]
-
-
-def _requirement(group: str, count: int) -> str:
-    if group == "*":
-        return f"{count} {'signatory' if count == 1 else 'signatories'} of any group"
-    return f"{count} of group {group}"
-
-
-def _money(value) -> str:
-    return f"{Decimal(str(value)):,.2f}"
-
-
-def describe(bands: list[dict]) -> list[str]:
-    """One line per band: "Above 1,000.00: 2 of group A, or 1 of group A and 1 of group B"."""
-    lines, previous = [], None
-    for band in bands:
-        low = f"above {_money(previous)}" if previous is not None else ""
-        high = f"up to {_money(band['up_to'])}" if band.get("up_to") is not None else ""
-        span = " ".join(p for p in (low, high) if p) or "any amount"
-        options = [" and ".join(_requirement(r["group"], r["count"]) for r in alt) for alt in band["any_of"]]
-        lines.append(f"{span[:1].upper()}{span[1:]}: " + ", or ".join(options))
-        previous = band.get("up_to")
-    return lines

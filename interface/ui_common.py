@@ -208,7 +208,7 @@ def decision_digits(scores, thresholds) -> int:
 
 
 def threshold_text(value: float | None, digits: int = THRESHOLD_DIGITS) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
+    return "unknown" if value is None else f"{value:.{digits}f}"
 
 
 def score_text(score: float | None, *thresholds: float | None) -> str:
@@ -221,19 +221,24 @@ def thresholds_of(record: Verification) -> tuple[float, float]:
 
 
 def score_figure(score: float, accept: float | None, reject: float | None):
-    """A horizontal 0..1 bar: red below reject, amber between, green above accept, marker at the score."""
+    """A horizontal 0..1 bar: red below reject, amber between, green above accept, marker at the score.
+    Only the thresholds the API gave are drawn: without one, its side of the bar is left blank."""
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(7, 1.5), dpi=100)
     axes = figure.add_subplot()
-    reject_at = reject if reject is not None else 0.5
-    accept_at = accept if accept is not None else reject_at
     digits = decision_digits([score], (accept, reject))
-    axes.barh(0, reject_at, color=DECISION_BACKGROUNDS["forgery"], edgecolor="none", height=0.6)
-    axes.barh(
-        0, accept_at - reject_at, left=reject_at, color=DECISION_BACKGROUNDS["refer"], edgecolor="none", height=0.6
-    )
-    axes.barh(0, 1 - accept_at, left=accept_at, color=DECISION_BACKGROUNDS["genuine"], edgecolor="none", height=0.6)
+    bands = []
+    if reject is not None:
+        bands.append((0.0, reject, "forgery"))
+    if accept is not None:
+        bands.append((accept, 1.0, "genuine"))
+    if accept is not None and reject is not None:
+        bands.append((reject, accept, "refer"))
+    for start, end, decision in bands:
+        axes.barh(0, end - start, left=start, color=DECISION_BACKGROUNDS[decision], edgecolor="none", height=0.6)
+    if accept is None or reject is None:
+        axes.set_title("thresholds unknown", fontsize=8, color="#5f6368")
     for value, name, colour, align, nudge in (
         (reject, "forgery below", DECISION_COLOURS["forgery"], "right", -0.01),
         (accept, "genuine from", DECISION_COLOURS["genuine"], "left", 0.01),

@@ -27,11 +27,14 @@
 # steps, so the notebook runs top to bottom in seconds (CI runs every notebook this way).
 # Unset: the real organised datasets in organized_data/ and the shipped model in trained_model_parameters/.
 import os
+import sys
 import tempfile
 import warnings
 from pathlib import Path
 
 from sigverify.cli import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "backend"))  # testsupport: the small settings' drawn datasets and tiny models
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets: text bars
 
@@ -53,8 +56,9 @@ from IPython.display import display
 from sigverify.datasets import counts, import_dataset, load_dataset
 from sigverify.figures import raw_and_preprocessed
 from sigverify.preprocess import load_image, preprocess_image, preprocess_with_quality
-from sigverify.smoke import RECIPE_INPUT_SIZE, SMALL_INPUT_SIZE
-from sigverify.synthetic import draw_signature, write_folders_dataset
+from sigverify.synthetic_signatures import draw_signature
+from testsupport.small_settings import RECIPE_INPUT_SIZE, SMALL_INPUT_SIZE
+from testsupport.synthetic_data import write_folders_dataset
 
 SIZE = SMALL_INPUT_SIZE if SMALL else RECIPE_INPUT_SIZE  # the model's input size (HxW); the card records its own
 if SMALL:
@@ -148,7 +152,7 @@ print(f"mean raw difference {raw_gap:.1f} grey levels; largest preprocessed diff
 
 # %%
 if "cedar" in datasets:
-    from sigverify.report import swap_background
+    from sigverify.captures import swap_background
 
     cedar = datasets["cedar"]
     rng = np.random.default_rng(0)

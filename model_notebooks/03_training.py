@@ -32,11 +32,14 @@
 # steps, so the notebook runs top to bottom in seconds (CI runs every notebook this way).
 # Unset: the real organised datasets in organized_data/ and the shipped model in trained_model_parameters/.
 import os
+import sys
 import tempfile
 import warnings
 from pathlib import Path
 
 from sigverify.cli import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "backend"))  # testsupport: the small settings' drawn datasets and tiny models
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets: text bars
 
@@ -50,7 +53,7 @@ print("small settings" if SMALL else "real data", "| repo:", REPO_ROOT)
 
 
 # %%
-from sigverify.smoke import RECIPE_INPUT_SIZE, SMALL_INPUT_SIZE, organised_datasets, synthetic_datasets
+from testsupport.small_settings import RECIPE_INPUT_SIZE, SMALL_INPUT_SIZE, organised_datasets, synthetic_datasets
 
 # Small settings: a synthetic dataset imported like a real one. Real data: the organised datasets.
 DATA_DIRS = synthetic_datasets(WORK) if SMALL else organised_datasets(ORGANIZED)
@@ -133,7 +136,7 @@ fig.tight_layout()
 # sha256. To ship it: `sigverify publish --model <dir> ...` (see the README).
 
 # %%
-from sigverify.publish import render_markdown
+from sigverify.card_markdown import render_markdown
 from sigverify.weights import load_model
 
 card = result.card

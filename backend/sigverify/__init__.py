@@ -8,8 +8,12 @@ a learned classifier of ink components; ``finder_training`` trains it), ``datase
 ``options`` (the training options, declared once), ``train``, ``scoring`` (calibrated score and
 decision, one calibration per number of references), ``writer_dependent`` (a classifier per signer
 fused with the score), ``policy`` (thresholds per number of references from a bank's targets),
-``metrics``, ``evaluate``, ``weights`` (safetensors + model card) and ``inference`` (the serving
-``Verifier``).
+``metrics``, ``evaluate``, ``captures`` (capture conditions simulated on a dataset), ``embedding``
+(a dataset's embeddings, stored or made), ``report`` (``sigverify evaluate``'s figures),
+``evaluation_summary`` (their printed form), ``figures`` (plots), ``card`` (the typed model card),
+``card_figures`` and ``publish`` (``sigverify publish``), ``card_markdown`` (``MODEL_CARD.md``),
+``synthetic_signatures`` (signatures drawn without data), ``weights`` (safetensors + model card)
+and ``inference`` (the serving ``Verifier``).
 """
 
 __version__ = "0.1.0"

@@ -6,6 +6,10 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms import v2
 
+# What ``SignatureAugment`` does, as the model card names it (``card_markdown``): change with the code.
+AUGMENTATIONS = ("rotation", "scale", "shift", "shear", "stroke width", "ink intensity")
+CAPTURE_AUGMENTATIONS = ("random binarisation", "lower resolution", "blur")
+
 
 class SignatureAugment:
     """Small rotation, scale and shift; stroke-width change; ink intensity jitter.

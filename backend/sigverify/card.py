@@ -30,6 +30,8 @@ from .errors import ModelLoadError
 
 WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "model_card.json"
+# The R of the ROC plots shipped beside the weights and of the background-swap check.
+PLOT_REFERENCES = 5
 
 # A fraction in [0, 1] (an error rate, an AUC) or a threshold; None where it could not be
 # computed: NaN is written as null (JSON has no NaN, PostgreSQL's jsonb refuses it).

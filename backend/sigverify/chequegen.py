@@ -101,7 +101,7 @@ def ink_darkness(image: Image.Image) -> np.ndarray:
 
 
 class SyntheticInk:
-    """Signatures drawn by ``sigverify.synthetic`` (no data needed). Writers are numbers; the
+    """Signatures drawn by ``synthetic_signatures`` (no data needed). Writers are numbers; the
     training writers and the test writers are disjoint ranges."""
 
     def __init__(self, split: str = "train", writers: int = 60):
@@ -109,7 +109,7 @@ class SyntheticInk:
         self.writers = [str(offset + i) for i in range(1, writers + 1)]
 
     def sample(self, writer: str, rng: np.random.Generator, forged: bool = False, sample: int | None = None):
-        from .synthetic import draw_signature
+        from .synthetic_signatures import draw_signature
 
         n = int(rng.integers(0, 24)) if sample is None else sample
         aspect = float(rng.uniform(2.0, 3.4))

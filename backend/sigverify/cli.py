@@ -106,14 +106,14 @@ def cmd_evaluate(args) -> int:
         swap_background=args.swap_background,
         capture=args.capture,
     )
-    from .report import print_summary
+    from .evaluation_summary import print_summary
 
     print_summary(report)
     return 0
 
 
 def cmd_publish(args) -> int:
-    from .publish import publish
+    from .publish import PublishOptions, publish
 
     checks = []
     for check in args.capture_check or ():
@@ -125,18 +125,17 @@ def cmd_publish(args) -> int:
     if len(models) != len(data):
         raise ValueError("--leave-one-out-model and --leave-one-out-data go together, one of each per model")
     leave_one_out = list(zip(models, data, strict=True))
-    publish(
-        args.model,
-        args.out,
-        args.data,
-        args.split_file,
+    options = PublishOptions(
+        datasets=tuple(args.data),
+        split_file=args.split_file,
         split=args.split,
         swap_check=args.swap_check,
-        capture_checks=checks,
-        leave_one_out=leave_one_out,
+        capture_checks=tuple(checks),
+        leave_one_out=tuple(leave_one_out),
         signer_classifier=args.signer_classifier,
         embedded=args.embedded,
     )
+    publish(args.model, args.out, options)
     print(f"published to {args.out}")
     return 0
 

@@ -1,7 +1,13 @@
-"""Figures of signatures for the notebooks: samples raw beside preprocessed, and a gallery of the
-worst errors. Each function draws one matplotlib figure and returns it."""
+"""Figures: of signatures for the notebooks (samples raw beside preprocessed, a gallery of the worst
+errors), each drawn as one matplotlib figure and returned; and an evaluation's ROC/DET plot, written
+as a PNG (``write_plot``)."""
 
 from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
 
 from .preprocess import load_image, preprocess_with_quality, to_greyscale
 
@@ -55,3 +61,45 @@ def error_gallery(table, verifier, title: str = ""):
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def write_plot(ps, scorer, threshold: float, path, title: str = "") -> None:
+    """ROC and DET curves, score histograms and the confusion matrix at ``threshold``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay, DetCurveDisplay, RocCurveDisplay
+
+    gen, skl, rnd = ps.calibrated(scorer)
+    fig, axes = plt.subplots(2, 2, figsize=(11, 9))
+    for neg, label in ((skl, "skilled"), (rnd, "random")):
+        if len(neg) and len(gen):
+            y = np.r_[np.ones(len(gen)), np.zeros(len(neg))]
+            s = np.r_[gen, neg]
+            RocCurveDisplay.from_predictions(y, s, ax=axes[0, 0], name=label)
+            DetCurveDisplay.from_predictions(y, s, ax=axes[0, 1], name=label)
+    axes[0, 0].set_title("ROC")
+    axes[0, 1].set_title("DET")
+    bins = np.linspace(0, 1, 41)
+    for values, label in ((gen, "genuine"), (skl, "skilled forgery"), (rnd, "random forgery")):
+        if len(values):
+            axes[1, 0].hist(values, bins=bins, alpha=0.5, density=True, label=label)
+    axes[1, 0].axvline(threshold, color="k", linestyle="--", label=f"threshold {threshold:.2f}")
+    axes[1, 0].set_title("calibrated scores")
+    axes[1, 0].set_xlabel("score (higher = more likely genuine)")
+    axes[1, 0].legend()
+    y_true = np.r_[np.ones(len(gen)), np.zeros(len(skl))].astype(int)
+    y_pred = (np.r_[gen, skl] >= threshold).astype(int)
+    if len(y_true):
+        ConfusionMatrixDisplay.from_predictions(
+            y_true, y_pred, labels=[1, 0], display_labels=["genuine", "skilled"], ax=axes[1, 1], colorbar=False
+        )
+    axes[1, 1].set_title("at the shipped threshold (rows: truth)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    Path(path).write_bytes(buf.getvalue())

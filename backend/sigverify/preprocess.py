@@ -46,6 +46,10 @@ from .errors import (
 
 # Bump whenever the output of ``preprocess`` changes: model cards and caches record it.
 PREPROCESS_VERSION = "3"
+# What this version does, as the model card says it (``card_markdown``): change with the version.
+PREPROCESS_STEPS = (
+    "greyscale, median denoise, Otsu, background removed, ink crop, aspect-kept padding, resize, ink bright on zero"
+)
 
 MAX_PIXELS = 40_000_000  # a 600 dpi A4 page is ~35 Mpx; beyond that is a bomb
 MAX_ASPECT_RATIO = 25.0

@@ -5,5 +5,8 @@
 - ``uploads``: uploaded files, the known bad uploads, the files under MEDIA_ROOT;
 - ``bad_inputs``: the corpus of malformed and hostile uploads.
 
-Signatures themselves are drawn by ``sigverify.synthetic``.
+- ``synthetic_data``: drawn uploads, whole cheques and ``folders`` datasets;
+- ``small_settings``: the notebooks' small settings (a drawn dataset, tiny models trained on it).
+
+Signatures themselves are drawn by ``sigverify.synthetic_signatures``.
 """

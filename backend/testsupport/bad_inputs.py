@@ -23,7 +23,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from sigverify.synthetic import draw_signature, png_bytes
+from sigverify.synthetic_signatures import draw_signature
+from testsupport.synthetic_data import png_bytes
 
 MAX_PIXELS_CLAIMED = 50_000
 

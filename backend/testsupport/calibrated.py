@@ -1,4 +1,4 @@
-"""A tiny model the tests make whose calibration separates ``sigverify.synthetic`` writers.
+"""A tiny model the tests make whose calibration separates ``sigverify.synthetic_signatures`` writers.
 
 The shared tiny model (random weights, default scoring) scores every synthetic signature as
 genuine, so it cannot tell one writer from another. This one has the same architecture and
@@ -23,8 +23,8 @@ def write_calibrated_tiny_model(directory, seed: int = 1, fused: bool = False) -
     """``fused``: the card also fuses a signer classifier's margin and ships a background set."""
     from sigverify.inference import Verifier
     from sigverify.scoring import ScoreModel, fit_calibration
-    from sigverify.synthetic import signature_bytes
     from sigverify.weights import CARD_FILE
+    from testsupport.synthetic_data import signature_bytes
     from testsupport.tiny_model import write_tiny_model
 
     directory = write_tiny_model(directory, name="tiny-fused" if fused else "tiny-calibrated", seed=seed)

@@ -3,7 +3,7 @@
 A tiny model, users per role, a signer with references and a verification. The tiny model
 (``testsupport.tiny_model.write_tiny_model``: input 32x48, 16-d embedding, random weights) is created once per test
 session and registered as the active model version in the test database, so tests run fast and
-never need the shipped weights. Signatures are drawn by ``sigverify.synthetic`` at test time.
+never need the shipped weights. Signatures are drawn by ``sigverify.synthetic_signatures`` at test time.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sigverify.synthetic import signature_bytes
+from testsupport.synthetic_data import signature_bytes
 from testsupport.tiny_model import write_tiny_model
 
 from .uploads import upload

@@ -1,5 +1,5 @@
-"""Real servers for tests and benchmarks: a free port, gunicorn as production runs it, and the
-database URL such a server process can open.
+"""Real servers for tests and benchmarks: a free port, gunicorn as production runs it, Celery
+workers on a test's own queues (``CeleryWorkers``), and the database URL such a process can open.
 
 Every server listens on 127.0.0.1 and runs in its own process group, so stopping it stops its
 workers too. gunicorn runs without its control socket: by default every gunicorn of a user
@@ -244,6 +244,76 @@ def start_celery_worker(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+def worker_env(redis_url: str, database_url: str, media_root, **settings: str) -> dict:
+    """A test worker's environment: the test settings, database and media, one torch thread, and
+    ``settings`` (``SIGVERIFY_*`` names: its queues, when a run counts as stale, ...)."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "MEDIA_ROOT": str(media_root),
+        "SIGVERIFY_WORKER_TORCH_THREADS": "1",
+        "SIGVERIFY_TORCH_THREADS": "1",
+        **settings,
+    }
+
+
+@dataclass
+class NamedWorker(CeleryWorker):
+    name: str = ""  # the node name, host filled in (what a run records as its worker)
+
+
+class CeleryWorkers:
+    """Workers a test module starts on a default queue of its own (``<prefix>-<suffix>``), sharing
+    the test database and media: ``start("a")`` -> a worker named ``a-<suffix>@<host>``.
+    ``stop_all()`` stops them and drops the queue. ``settings`` go to ``worker_env``."""
+
+    def __init__(self, redis_url: str, database_url: str, root: Path, media_root, prefix: str, **settings: str):
+        self.url, self.root, self.suffix = redis_url, root, os.urandom(4).hex()
+        self.queue = f"{prefix}-{self.suffix}"
+        self.started: list[NamedWorker] = []
+        self.env = worker_env(
+            redis_url,
+            database_url,
+            media_root,
+            SIGVERIFY_DEFAULT_QUEUE=self.queue,
+            SIGVERIFY_GPU_QUEUE=f"{self.queue}-gpu",
+            **settings,
+        )
+
+    @classmethod
+    def on_test_database(cls, django_db_blocker, root: Path, prefix: str, **settings: str) -> CeleryWorkers:
+        """Workers on ``REDIS_URL`` that share the PostgreSQL test database; skipped without either
+        (failed in CI, ``testsupport.ci``)."""
+        from django.conf import settings as django_settings
+        from django.db import connection
+
+        from testsupport.ci import skip_or_fail
+
+        url = reachable_redis_url()
+        with django_db_blocker.unblock():
+            if connection.vendor != "postgresql":
+                skip_or_fail("these tests need PostgreSQL (set DATABASE_URL): workers and tests share the database")
+            database_url = database_url_for_subprocesses(skip_or_fail)
+        return cls(url, database_url, root, django_settings.MEDIA_ROOT, prefix, **settings)
+
+    def start(self, name: str) -> NamedWorker:
+        node = f"{name}-{self.suffix}@%h"
+        log_path = self.root / f"{name}-{len(self.started)}.log"
+        process = start_celery_worker(self.env, log_path, queues=self.queue, node=node)
+        worker = NamedWorker(process, log_path, name=node.replace("%h", socket.gethostname()))
+        self.started.append(worker)
+        return worker
+
+    def stop_all(self) -> None:
+        for worker in self.started:
+            worker.stop()
+        import redis
+
+        redis.Redis.from_url(self.url).delete(self.queue)
 
 
 def wait_for(

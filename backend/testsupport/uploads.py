@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from sigverify.synthetic import png_bytes, signature_bytes
+from testsupport.synthetic_data import png_bytes, signature_bytes
 
 from .bad_inputs import png_claiming
 

@@ -180,10 +180,12 @@ if can_set_mandate:
         except ValueError as problem:
             bands = None
             st.warning(str(problem), icon=":material/edit_note:")
-        else:
-            st.markdown("**In words:**")
-            for line in mandate_words.describe(bands):
-                st.markdown(f"- {line}")
+        else:  # the API's words, checked against the account's groups as saving will check them
+            words = ui.guarded(lambda: client.mandate_words(account.number, bands), "Not a mandate", stop=False)
+            if words is not None:
+                st.markdown("**In words:**")
+                for line in words.words:
+                    st.markdown(f"- {line}")
         reason = st.text_input(
             "Reason for the change (kept in the audit trail)", key=f"mandate_reason_{account.number}"
         )

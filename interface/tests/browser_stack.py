@@ -18,9 +18,9 @@ from pathlib import Path
 
 import requests
 
-from sigverify.synthetic import signature_bytes
 from testsupport.ci import require
 from testsupport.servers import Gunicorn, free_port, wait_for_http
+from testsupport.synthetic_data import signature_bytes
 
 REPO = Path(__file__).resolve().parents[2]
 BACKEND = REPO / "backend"
@@ -181,6 +181,25 @@ def running_stack(env: dict, tmp: Path) -> Iterator[dict]:
                 print(f"--- {name} log (tail) ---\n{log.read_text()[-2000:]}")
 
 
+def user(username: str, password: str, role: str) -> str:
+    """The set-up statement that creates one user with one role (for ``started_stack``)."""
+    return f"user_create_with_roles({username!r}, {password!r}, roles=[{role!r}])"
+
+
+@contextlib.contextmanager
+def started_stack(tmp: Path, statements: list[str], prepare=None, **env: str) -> Iterator[dict]:
+    """A browser test module's whole stack in ``tmp``: the tiny model (then ``prepare(tmp)``, for a
+    test's own files), the backend migrated and set up with ``statements``, gunicorn and Streamlit
+    running. Yields their URLs, ``tmp`` and the servers' ``env`` (for a worker beside them)."""
+    make_model(tmp / "model")
+    if prepare is not None:
+        prepare(tmp)
+    server_env = backend_env(tmp, **env)
+    set_up_backend(server_env, statements)
+    with running_stack(server_env, tmp) as urls:
+        yield {**urls, "env": server_env}
+
+
 @contextlib.contextmanager
 def chromium():
     """A headless chromium; Playwright's expectations wait as long as a busy CI machine needs."""
@@ -214,6 +233,24 @@ def shot(page, name: str) -> None:
 def wait_idle(page) -> None:
     """Wait until Streamlit has finished the current script run."""
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=WAIT_MS)
+
+
+def type_in(page, label: str, text: str) -> None:
+    """Type ``text`` into the field labelled ``label`` and send it (Enter), then wait for the rerun."""
+    field = page.get_by_label(label)
+    field.fill(text)
+    field.press("Enter")
+    wait_idle(page)
+
+
+def click_then_see(page, button: str, text: str, screenshot: str) -> None:
+    """Click the button named ``button``, wait until ``text`` shows and the run ends, and take a screenshot."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name=button).click()
+    expect(page.get_by_text(text).first).to_be_visible()
+    wait_idle(page)
+    shot(page, screenshot)
 
 
 def log_in(page, ui_url: str, username: str, password: str) -> None:

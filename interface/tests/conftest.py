@@ -25,8 +25,8 @@ from PIL import Image
 from schema_check import answer_problems, openapi_schema
 
 # Test data only: the interface itself never imports the backend's packages.
-from sigverify.synthetic import png_bytes as synthetic_png
-from sigverify.synthetic import signature_bytes
+from testsupport.synthetic_data import png_bytes as synthetic_png
+from testsupport.synthetic_data import signature_bytes
 
 PREFIX = "/api/v1/"
 
@@ -209,3 +209,12 @@ def open_app(fake_api):
         return at
 
     return _open
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless chromium for one real-browser test module (``browser_stack.chromium``)."""
+    from browser_stack import chromium
+
+    with chromium() as instance:
+        yield instance

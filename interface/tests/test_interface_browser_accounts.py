@@ -11,17 +11,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from browser_stack import (
-    api_token,
-    backend_env,
-    chromium,
-    log_in,
-    make_model,
-    running_stack,
-    set_up_backend,
-    shot,
-    wait_idle,
-)
+from browser_stack import api_token, log_in, shot, started_stack, user, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -31,26 +21,14 @@ CLERK = ("carl", "clerk-pass-e2e-1")
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("e2e-accounts")
-    make_model(tmp / "model")
-    env = backend_env(tmp)
-    set_up_backend(
-        env,
-        [
-            f"user_create_with_roles({INTEGRATOR[0]!r}, {INTEGRATOR[1]!r}, roles=['integrator'])",
-            f"user_create_with_roles({CLERK[0]!r}, {CLERK[1]!r}, roles=['clerk'])",
-            "from testsupport.cheques import set_up_demo_account",
-            "set_up_demo_account(size=(360, 150), paper=250, pen=4)",
-        ],
-    )
-    with running_stack(env, tmp) as urls:
+    statements = [
+        user(*INTEGRATOR, "integrator"),
+        user(*CLERK, "clerk"),
+        "from testsupport.cheques import set_up_demo_account",
+        "set_up_demo_account(size=(360, 150), paper=250, pen=4)",
+    ]
+    with started_stack(tmp_path_factory.mktemp("e2e-accounts"), statements) as urls:
         yield urls
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as instance:
-        yield instance
 
 
 def open_page(page, name: str) -> None:

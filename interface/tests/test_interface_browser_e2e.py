@@ -23,15 +23,12 @@ from browser_stack import (
     WAIT_MS,
     WRITERS,
     api_token,
-    backend_env,
-    chromium,
     forged_sample,
     genuine_sample,
     log_in,
-    make_model,
-    running_stack,
-    set_up_backend,
     shot,
+    started_stack,
+    user,
     wait_idle,
 )
 
@@ -53,26 +50,15 @@ def write_dataset(root: Path) -> None:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("e2e")
-    make_model(tmp / "model")
-    write_dataset(tmp / "cards")
-    env = backend_env(tmp, DJANGO_ADMIN_PASSWORD=ADMIN[1])
-    set_up_backend(
-        env,
-        [
-            f"call_command('ensure_admin', username={ADMIN[0]!r})",
-            f"user_create_with_roles({CLERK[0]!r}, {CLERK[1]!r}, roles=['clerk'])",
-            f"call_command('enroll_from_dataset', data={str(tmp / 'cards')!r}, layout='folders', "
-            f"references={REFERENCES}, prefix='ACC-', no_progress=True)",
-        ],
-    )
-    with running_stack(env, tmp) as urls:
+    statements = [
+        f"call_command('ensure_admin', username={ADMIN[0]!r})",
+        user(*CLERK, "clerk"),
+        f"call_command('enroll_from_dataset', data={str(tmp / 'cards')!r}, layout='folders', "
+        f"references={REFERENCES}, prefix='ACC-', no_progress=True)",
+    ]
+    prepare = lambda tmp: write_dataset(tmp / "cards")  # noqa: E731
+    with started_stack(tmp, statements, prepare, DJANGO_ADMIN_PASSWORD=ADMIN[1]) as urls:
         yield urls
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as instance:
-        yield instance
 
 
 def verify(page, image: Path, cheque: str) -> str:
@@ -168,7 +154,7 @@ def cheque_with_signature(writer: str, sample: int) -> tuple[bytes, tuple[int, i
     import numpy as np
     from PIL import Image
 
-    from sigverify.synthetic import draw_cheque
+    from testsupport.synthetic_data import draw_cheque
 
     signature = Image.open(io.BytesIO(genuine_sample(writer, sample)))
     cheque, (x, y, _, _) = draw_cheque(size=(1400, 640), signature=signature)

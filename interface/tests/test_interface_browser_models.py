@@ -14,13 +14,12 @@ import pytest
 import requests
 from browser_stack import (
     api_token,
-    backend_env,
-    chromium,
+    click_then_see,
     log_in,
-    make_model,
-    running_stack,
-    set_up_backend,
     shot,
+    started_stack,
+    type_in,
+    user,
     wait_idle,
 )
 
@@ -53,16 +52,12 @@ def add_scores(model_dir) -> None:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("e2e-models")
-    make_model(tmp / "model")
-    add_scores(tmp / "model")
-    env = backend_env(tmp)
-    set_up_backend(env, [f"user_create_with_roles({ML[0]!r}, {ML[1]!r}, roles=['ml_staff'])"])
-    with running_stack(env, tmp) as urls:
+    prepare = lambda tmp: add_scores(tmp / "model")  # noqa: E731
+    with started_stack(tmp_path_factory.mktemp("e2e-models"), [user(*ML, "ml_staff")], prepare) as urls:
         yield urls
 
 
-def test_ml_staff_preview_then_apply_a_policy(stack):
+def test_ml_staff_preview_then_apply_a_policy(stack, browser):
     from playwright.sync_api import expect
 
     token = api_token(stack["api"], *ML)
@@ -71,32 +66,21 @@ def test_ml_staff_preview_then_apply_a_policy(stack):
     before = requests.get(f"{stack['api']}/model-versions/{version['id']}/policy/", headers=headers, timeout=60).json()
     assert before["validation_scores"]["available"] and before["far_skilled"] == 0.01
 
-    with chromium() as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        log_in(page, stack["ui"], *ML)
-        wait_idle(page)
-        menu = page.get_by_test_id("stSidebar").get_by_role("link", name="Models")
-        if menu.count():  # with a single page (ML staff) Streamlit shows no menu: it is already open
-            menu.click()
-        expect(page.get_by_text("Operating policy").first).to_be_visible()
-        expect(page.get_by_text("referred (test writers)").first).to_be_visible()
-        wait_idle(page)
-        shot(page, "models-policy")
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    log_in(page, stack["ui"], *ML)
+    wait_idle(page)
+    menu = page.get_by_test_id("stSidebar").get_by_role("link", name="Models")
+    if menu.count():  # with a single page (ML staff) Streamlit shows no menu: it is already open
+        menu.click()
+    expect(page.get_by_text("Operating policy").first).to_be_visible()
+    expect(page.get_by_text("referred (test writers)").first).to_be_visible()
+    wait_idle(page)
+    shot(page, "models-policy")
 
-        page.get_by_label("Skilled forgeries accepted at most (%)").fill("0.50")
-        page.get_by_label("Skilled forgeries accepted at most (%)").press("Enter")
-        wait_idle(page)
-        page.get_by_role("button", name="Preview").click()
-        expect(page.get_by_text("At 0.5% forgeries accepted").first).to_be_visible()
-        wait_idle(page)
-        shot(page, "models-policy-preview")
-
-        page.get_by_label("Reason for the change (kept in the audit trail)").fill("e2e: stricter on forgeries")
-        wait_idle(page)
-        page.get_by_role("button", name="Apply this policy").click()
-        expect(page.get_by_text("Policy of").first).to_be_visible()
-        wait_idle(page)
-        shot(page, "models-policy-applied")
+    type_in(page, "Skilled forgeries accepted at most (%)", "0.50")
+    click_then_see(page, "Preview", "At 0.5% forgeries accepted", "models-policy-preview")
+    type_in(page, "Reason for the change (kept in the audit trail)", "e2e: stricter on forgeries")
+    click_then_see(page, "Apply this policy", "Policy of", "models-policy-applied")
 
     after = requests.get(f"{stack['api']}/model-versions/{version['id']}/policy/", headers=headers, timeout=60).json()
     assert after["far_skilled"] == 0.005

@@ -20,6 +20,17 @@ def test_thresholds_read_with_the_precision_the_decision_uses():
     assert ui_common.decision_digits([0.91893], [0.9189308]) == 6
 
 
+def test_the_score_bar_draws_only_the_thresholds_it_was_given():
+    def bands(figure):
+        return sorted((round(p.get_x(), 4), round(p.get_x() + p.get_width(), 4)) for p in figure.axes[0].patches)
+
+    assert bands(ui_common.score_figure(0.7, 0.9, 0.2)) == [(0.0, 0.2), (0.2, 0.9), (0.9, 1.0)]
+    unknown = ui_common.score_figure(0.7, None, None)
+    assert bands(unknown) == [] and unknown.axes[0].get_title() == "thresholds unknown"
+    assert bands(ui_common.score_figure(0.7, 0.9, None)) == [(0.9, 1.0)]
+    assert ui_common.threshold_text(None) == "unknown"
+
+
 def test_mandate_editor_language_round_trips_and_reads_in_words():
     bands = mandate_words.bands_from_rows([("1,000", "1 of A"), ("", "2 of A or 1 of A and 1 of B or 3 of *")])
     assert bands == [
@@ -33,27 +44,7 @@ def test_mandate_editor_language_round_trips_and_reads_in_words():
             ],
         },
     ]
-    assert mandate_words.describe(bands) == [
-        "Up to 1,000.00: 1 of group A",
-        "Above 1,000.00: 2 of group A, or 1 of group A and 1 of group B, or 3 signatories of any group",
-    ]
     assert mandate_words.bands_from_rows(mandate_words.rows_from_bands(bands)) == bands
-
-
-def test_the_words_match_the_backends():
-    from apps.mandates import rules
-
-    raw = [
-        {"up_to": "500", "any_of": [[{"group": "A", "count": 1}]]},
-        {
-            "up_to": None,
-            "any_of": [[{"group": "A", "count": 2}], [{"group": "B", "count": 1}, {"group": "*", "count": 1}]],
-        },
-    ]
-    parsed, errors = rules.parse_mandate(raw, {"A": 3, "B": 1})
-    assert not errors
-    stored = [band.to_dict() for band in parsed]
-    assert mandate_words.describe(stored) == rules.describe_mandate(parsed)
 
 
 def test_unreadable_rules_are_explained():
@@ -90,10 +81,14 @@ def test_integrator_saves_a_mandate_typed_in_the_editor(open_app, fake_api):
     for i in (1, 2, 3):
         fake_api.on("GET", f"signers/DIR-{i}/references/", json=shapes.page([]))
     fake_api.on("PUT", "accounts/12345678/mandate/", json=shapes.mandate())
+    words = "Any amount: 2 of group A, or 3 signatories of any group"
+    fake_api.on("POST", "accounts/12345678/mandate/words/", json={"words": [words]})
     at = open_app("integrator", page=ACCOUNTS)
     at.selectbox[0].select("12345678").run()
     at.text_input(key="rule_12345678_0").input("2 of A or 3 of *").run()
-    assert "Any amount: 2 of group A, or 3 signatories of any group" in " ".join(m.value for m in at.markdown)
+    assert words in " ".join(m.value for m in at.markdown)  # the API's words for the typed bands
+    typed = {"bands": [{"up_to": None, "any_of": [[{"group": "A", "count": 2}], [{"group": "*", "count": 3}]]}]}
+    assert fake_api.received("POST", "accounts/12345678/mandate/words/")[-1].json == typed
     at.text_input(key="mandate_reason_12345678").input("resolution").run()
     at.button(key="save_mandate_12345678").click().run()
     assert not at.exception
@@ -107,7 +102,7 @@ def test_integrator_saves_a_mandate_typed_in_the_editor(open_app, fake_api):
 def test_review_screen_shows_why_boxes_references_and_confirms_the_call(open_app, fake_api, png):
     from PIL import Image
 
-    from sigverify.synthetic import png_bytes as encode
+    from testsupport.synthetic_data import png_bytes as encode
 
     cheque = shapes.cheque()
     fake_api.on("GET", "cheques/", json=shapes.page([cheque]))

@@ -8,7 +8,7 @@ from PIL import Image
 
 import signature_box as sb
 import ui_common
-from sigverify.synthetic import draw_signature
+from sigverify.synthetic_signatures import draw_signature
 
 
 def test_proposed_box_round_trips_through_the_canvas():

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.db.models import Count, Prefetch, QuerySet
 
+from apps.core.exceptions import ServiceError
+
 from . import rules
 from .models import BankAccount, ChequeDecision, ChequeReview, Mandate, Signatory
 
@@ -24,6 +26,16 @@ def current_mandate(account: BankAccount) -> Mandate | None:
 
 def mandate_history(account: BankAccount) -> QuerySet[Mandate]:
     return Mandate.objects.filter(account=account).select_related("changed_by").order_by("-changed_at", "-id")
+
+
+def mandate_words(account: BankAccount, bands) -> list[str]:
+    """``bands`` in words, one line per band, checked as setting them would check them against the
+    account's groups (``ServiceError`` with a field per problem); nothing is stored."""
+    parsed, errors = rules.parse_mandate(bands, group_sizes(account))
+    if errors:
+        field, messages = next(iter(errors.items()))
+        raise ServiceError(f"{field}: {messages[0]}", code="validation_error", fields=errors)
+    return rules.describe_mandate(parsed)
 
 
 def group_sizes(account: BankAccount) -> dict[str, int]:

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from sigverify.synthetic import write_folders_dataset
+from testsupport.synthetic_data import write_folders_dataset
 from testsupport.tiny_model import write_tiny_model
 
 

@@ -10,7 +10,7 @@ import pytest
 from sigverify import cache as cache_module
 from sigverify.cache import ImageCache
 from sigverify.datasets import load_dataset
-from sigverify.synthetic import draw_signature
+from sigverify.synthetic_signatures import draw_signature
 
 SIZE = (32, 48)
 

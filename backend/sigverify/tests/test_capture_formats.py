@@ -13,7 +13,7 @@ from sigverify.cli import main
 from sigverify.datasets import load_dataset, read_duplicates, scan
 from sigverify.errors import DatasetError
 from sigverify.preprocess import preprocess
-from sigverify.synthetic import draw_signature
+from sigverify.synthetic_signatures import draw_signature
 
 
 def bilevel(writer: int, sample: int, forged: bool = False) -> Image.Image:
@@ -242,7 +242,7 @@ def test_decision_rates_count_each_query_once():
 def test_evaluate_can_simulate_a_cheque_archive_capture(tmp_path, tiny_model_dir, folders_tree):
     import json
 
-    from sigverify.report import as_bilevel, half_resolution
+    from sigverify.captures import as_bilevel, half_resolution
 
     image = draw_signature(5, 2).convert("L")
     bi = as_bilevel(image)

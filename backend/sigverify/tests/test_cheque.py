@@ -8,7 +8,8 @@ from PIL import Image
 
 from sigverify.cheque import find_signature_region, propose_signature_box
 from sigverify.preprocess import load_image
-from sigverify.synthetic import draw_cheque, draw_signature, png_bytes
+from sigverify.synthetic_signatures import draw_signature
+from testsupport.synthetic_data import draw_cheque, png_bytes
 
 
 def signature_ink_box(writer: int, box) -> tuple[int, int, int, int]:

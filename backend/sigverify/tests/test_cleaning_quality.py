@@ -11,7 +11,7 @@ from scipy import ndimage
 from sigverify import quality
 from sigverify.cleaning import clean_ink
 from sigverify.preprocess import median3, otsu_threshold, preprocess_image, to_greyscale
-from sigverify.synthetic import draw_signature
+from sigverify.synthetic_signatures import draw_signature
 
 SIZE = (128, 256)
 CROSSING = [(300, 60), (306, 215)]

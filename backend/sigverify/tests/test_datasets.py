@@ -5,7 +5,7 @@ import pytest
 from sigverify.cache import ImageCache
 from sigverify.datasets import import_dataset, load_dataset, read_manifest, sample_number, scan
 from sigverify.errors import DatasetError
-from sigverify.synthetic import draw_signature
+from sigverify.synthetic_signatures import draw_signature
 
 
 def make_cedar(root, writers=(1, 2), n=3):

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from sigverify.preprocess import load_image, preprocess
-from sigverify.synthetic import draw_signature, png_bytes
+from sigverify.synthetic_signatures import draw_signature
+from testsupport.synthetic_data import png_bytes
 
 SIZE = (64, 96)
 

@@ -9,7 +9,8 @@ from PIL import Image
 
 from sigverify import errors
 from sigverify.preprocess import PREPROCESS_VERSION, load_image, otsu_threshold, preprocess, preprocess_with_quality
-from sigverify.synthetic import draw_signature, png_bytes
+from sigverify.synthetic_signatures import draw_signature
+from testsupport.synthetic_data import png_bytes
 
 SIZE = (64, 96)
 

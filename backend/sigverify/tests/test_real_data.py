@@ -13,9 +13,10 @@ import pytest
 
 from sigverify.card import ModelCard
 from sigverify.datasets import import_dataset, load_dataset
+from sigverify.embedding import embed_dataset
 from sigverify.inference import Verifier
 from sigverify.pairs import read_splits
-from sigverify.report import embed_dataset, run_evaluation
+from sigverify.report import run_evaluation
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 SPLITS = Path(__file__).resolve().parents[3] / "image_pairs" / "splits.csv"

@@ -6,7 +6,7 @@ import pytest
 from sigverify.datasets import load_dataset
 from sigverify.errors import DatasetError
 from sigverify.figures import error_gallery, raw_and_preprocessed
-from sigverify.smoke import organised_datasets, synthetic_datasets
+from testsupport.small_settings import organised_datasets, synthetic_datasets
 
 
 def test_synthetic_datasets_are_organised_like_a_real_one(tmp_path):

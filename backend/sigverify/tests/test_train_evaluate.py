@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +13,11 @@ from sigverify.errors import ModelLoadError
 from sigverify.inference import Verifier
 from sigverify.report import run_evaluation
 from sigverify.scoring import REFERENCE_BUCKETS
-from sigverify.synthetic import draw_signature, png_bytes
-from sigverify.train import TrainConfig, TrainingCancelled, train
+from sigverify.synthetic_signatures import draw_signature
+from sigverify.train import TrainingCancelled, train
 from sigverify.weights import load_model
+from testsupport import small_settings
+from testsupport.synthetic_data import png_bytes
 
 SIZE = (32, 48)
 REPORT_KEYS = {
@@ -33,23 +36,9 @@ REPORT_KEYS = {
 
 
 def tiny_config(data, out, **kw):
-    base = dict(
-        data=[str(data)],
-        out_dir=str(out),
-        epochs=1,
-        steps_per_epoch=2,
-        input_size=SIZE,
-        embedding_dim=16,
-        writers_per_batch=3,
-        genuine_per_writer=2,
-        forged_per_writer=1,
-        val_fraction=0.2,
-        test_fraction=0.2,
-        seed=0,
-        precision="fp32",
-    )
-    base.update(kw)
-    return TrainConfig(**base)
+    smaller = dict(input_size=SIZE, embedding_dim=16, writers_per_batch=3, genuine_per_writer=2, forged_per_writer=1)
+    split = dict(val_fraction=0.2, test_fraction=0.2, seed=0, precision="fp32")
+    return small_settings.tiny_config([data], out, **{**smaller, **split, **kw})
 
 
 @pytest.fixture(scope="module")
@@ -283,7 +272,7 @@ def test_every_subcommand_has_help(command):
 
 def test_publish_ships_weights_with_card_and_plots(tmp_path, trained, folders_tree):
     from sigverify.pairs import assign_splits_per_dataset, write_splits
-    from sigverify.publish import publish
+    from sigverify.publish import PublishOptions, publish
 
     splits = assign_splits_per_dataset(
         [f"{folders_tree.name.lower()}/w{i:02d}" for i in range(1, 7)], val_fraction=0.2, test_fraction=0.4
@@ -293,9 +282,7 @@ def test_publish_ships_weights_with_card_and_plots(tmp_path, trained, folders_tr
     card = publish(
         trained[1].model_dir,
         target,
-        [str(folders_tree)],
-        str(tmp_path / "splits.csv"),
-        swap_check=str(folders_tree),
+        PublishOptions((str(folders_tree),), str(tmp_path / "splits.csv"), swap_check=str(folders_tree)),
         log=lambda m: None,
     )
     assert {"model.safetensors", "model_card.json", "MODEL_CARD.md"} <= {p.name for p in target.iterdir()}
@@ -331,7 +318,7 @@ def test_publish_ships_weights_with_card_and_plots(tmp_path, trained, folders_tr
 
 def test_publish_reports_decisions_captures_and_a_left_out_dataset(tmp_path, trained, folders_tree, tiny_model_dir):
     from sigverify.pairs import assign_splits_per_dataset, write_splits
-    from sigverify.publish import publish
+    from sigverify.publish import PublishOptions, publish
 
     name = folders_tree.name.lower()
     write_splits(
@@ -341,10 +328,12 @@ def test_publish_reports_decisions_captures_and_a_left_out_dataset(tmp_path, tra
     card = publish(
         trained[1].model_dir,
         tmp_path / "shipped",
-        [str(folders_tree)],
-        str(tmp_path / "splits.csv"),
-        capture_checks=[(str(folders_tree), "bilevel")],
-        leave_one_out=[(tiny_model_dir, str(folders_tree))],
+        PublishOptions(
+            (str(folders_tree),),
+            str(tmp_path / "splits.csv"),
+            capture_checks=((str(folders_tree), "bilevel"),),
+            leave_one_out=((tiny_model_dir, str(folders_tree)),),
+        ),
         log=lambda m: None,
     )
     for r in (1, 2, 3, 5):
@@ -366,16 +355,18 @@ def test_publish_reports_decisions_captures_and_a_left_out_dataset(tmp_path, tra
         publish(
             trained[1].model_dir,
             tmp_path / "again",
-            [str(folders_tree)],
-            str(tmp_path / "splits.csv"),
-            leave_one_out=[(trained[1].model_dir, str(folders_tree))],
+            PublishOptions(
+                (str(folders_tree),),
+                str(tmp_path / "splits.csv"),
+                leave_one_out=((trained[1].model_dir, str(folders_tree)),),
+            ),
             log=lambda m: None,
         )
 
 
 def test_evaluate_reports_decisions_for_several_r_each_at_its_own_thresholds(tmp_path, trained, folders_tree, capsys):
     from sigverify.pairs import assign_splits_per_dataset, write_splits
-    from sigverify.publish import publish
+    from sigverify.publish import PublishOptions, publish
 
     name = folders_tree.name.lower()
     write_splits(
@@ -385,8 +376,7 @@ def test_evaluate_reports_decisions_for_several_r_each_at_its_own_thresholds(tmp
     card = publish(
         trained[1].model_dir,
         tmp_path / "shipped",
-        [str(folders_tree)],
-        str(tmp_path / "splits.csv"),
+        PublishOptions((str(folders_tree),), str(tmp_path / "splits.csv")),
         log=lambda m: None,
     )
     argv = ["evaluate", "--data", str(folders_tree), "--model", str(tmp_path / "shipped"), "-R", "1", "3", "5"]
@@ -418,7 +408,7 @@ def test_evaluate_reports_decisions_for_several_r_each_at_its_own_thresholds(tmp
 
 def test_publish_with_a_signer_classifier_ships_its_background_and_a_fused_calibration(tmp_path, trained, folders_tree):
     from sigverify.pairs import assign_splits_per_dataset, write_splits
-    from sigverify.publish import publish
+    from sigverify.publish import PublishOptions, publish
     from sigverify.writer_dependent import fit_signer_classifier, load_background
 
     name = folders_tree.name.lower()
@@ -428,9 +418,7 @@ def test_publish_with_a_signer_classifier_ships_its_background_and_a_fused_calib
     card = publish(
         trained[1].model_dir,
         target,
-        [str(folders_tree)],
-        str(tmp_path / "splits.csv"),
-        signer_classifier=True,
+        PublishOptions((str(folders_tree),), str(tmp_path / "splits.csv"), signer_classifier=True),
         log=lambda m: None,
     )
     train_writers = sorted(k for k, s in splits.items() if s == "train")
@@ -446,14 +434,15 @@ def test_publish_with_a_signer_classifier_ships_its_background_and_a_fused_calib
     assert result.fused and result.references == 3 and result.margin is not None
     assert v.decide(result.score, result.references) in ("genuine", "refer", "forgery")
     # Publishing again without it removes the file and the card's entry.
-    card = publish(trained[1].model_dir, target, [str(folders_tree)], str(tmp_path / "splits.csv"), log=lambda m: None)
+    options = PublishOptions((str(folders_tree),), str(tmp_path / "splits.csv"))
+    card = publish(trained[1].model_dir, target, options, log=lambda m: None)
     assert card.background is None and not (target / "background.safetensors").exists()
 
 
 def test_publish_reuses_stored_embeddings_of_the_same_model(tmp_path, trained, folders_tree):
+    from sigverify.embedding import embed_samples, save_embedded
     from sigverify.pairs import assign_splits_per_dataset, write_splits
-    from sigverify.publish import publish
-    from sigverify.report import embed_samples, save_embedded
+    from sigverify.publish import PublishOptions, publish
 
     name = folders_tree.name.lower()
     splits = assign_splits_per_dataset([f"{name}/w{i:02d}" for i in range(1, 7)], val_fraction=0.2, test_fraction=0.4)
@@ -464,10 +453,11 @@ def test_publish_reuses_stored_embeddings_of_the_same_model(tmp_path, trained, f
     for split in ("val", "test"):
         embeddings, kept = embed_samples(verifier, folders_tree, "folders", tmp_path / "splits.csv", split)
         save_embedded(stored / f"{name}_{split}.npz", embeddings, kept)
-    args = (trained[1].model_dir, [str(folders_tree)], str(tmp_path / "splits.csv"))
-    fresh = publish(args[0], tmp_path / "a", *args[1:], log=lambda m: None)
-    reused = publish(args[0], tmp_path / "b", *args[1:], embedded=stored, log=lambda m: None)
+    options = PublishOptions((str(folders_tree),), str(tmp_path / "splits.csv"))
+    model = trained[1].model_dir
+    fresh = publish(model, tmp_path / "a", options, log=lambda m: None)
+    reused = publish(model, tmp_path / "b", replace(options, embedded=str(stored)), log=lambda m: None)
     assert reused.thresholds == fresh.thresholds and reused.scoring == fresh.scoring
     assert reused.metrics.held_out == fresh.metrics.held_out
     with pytest.raises(ValueError, match="another model"):
-        publish(args[0], tmp_path / "c", *args[1:], embedded=tmp_path, log=lambda m: None)
+        publish(model, tmp_path / "c", replace(options, embedded=str(tmp_path)), log=lambda m: None)

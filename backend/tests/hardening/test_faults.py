@@ -27,9 +27,9 @@ from django.conf import settings
 
 from apps.training.models import TrainingJob
 from apps.verifications.models import Verification
-from sigverify.synthetic import signature_bytes
 from testsupport.ci import skip_or_fail
 from testsupport.servers import BACKEND, Gunicorn, database_url_for_subprocesses, free_port
+from testsupport.synthetic_data import signature_bytes
 from testsupport.uploads import upload
 
 # --- the broker goes away ----------------------------------------------------------------

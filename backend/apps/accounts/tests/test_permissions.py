@@ -9,7 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.accounts.services import token_issue, user_create_with_roles
-from sigverify.synthetic import signature_bytes
+from testsupport.synthetic_data import signature_bytes
 from testsupport.uploads import upload
 
 pytestmark = pytest.mark.django_db

@@ -7,24 +7,14 @@ database other processes cannot share fails (as the verification batch tests do)
 
 from __future__ import annotations
 
-import os
 import socket
-import uuid
-from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
 
 from apps.clearing.models import ClearingFile, ClearingItem
 from apps.mandates.models import ChequeDecision
-from testsupport.ci import skip_or_fail
-from testsupport.servers import (
-    CeleryWorker,
-    database_url_for_subprocesses,
-    reachable_redis_url,
-    start_celery_worker,
-    wait_for,
-)
+from testsupport.servers import CeleryWorkers, wait_for
 from testsupport.uploads import upload
 
 from .conftest import check, clearing_file
@@ -36,38 +26,12 @@ ITEMS = 12
 
 
 @pytest.fixture(scope="module")
-def worker_env(django_db_setup, django_db_blocker, tmp_path_factory):
-    url = reachable_redis_url()
-    with django_db_blocker.unblock():
-        if connection.vendor != "postgresql":
-            skip_or_fail("this test needs PostgreSQL (set DATABASE_URL): workers and the test share the database")
-        database_url = database_url_for_subprocesses(skip_or_fail)
-    from django.conf import settings
-
-    queue = f"test-clearing-{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": url,
-        "MEDIA_ROOT": str(Path(settings.MEDIA_ROOT)),
-        "SIGVERIFY_DEFAULT_QUEUE": queue,
-        "SIGVERIFY_GPU_QUEUE": f"{queue}-gpu",
-        "SIGVERIFY_STALE_AFTER_S": "3600",  # only a restarted worker of the same name takes the run up
-        "SIGVERIFY_WORKER_TORCH_THREADS": "1",
-        "SIGVERIFY_TORCH_THREADS": "1",
-    }
-    yield env, queue, tmp_path_factory.mktemp("clearing-workers")
-    import redis
-
-    redis.Redis.from_url(url).delete(queue)
-
-
-def start(env, queue, root: Path, name: str, started: list) -> CeleryWorker:
-    process = start_celery_worker(env, root / f"{name}-{len(started)}.log", queues=queue, node=f"{name}@%h")
-    worker = CeleryWorker(process, root / f"{name}-{len(started)}.log")
-    started.append(worker)
-    return worker
+def workers(django_db_setup, django_db_blocker, tmp_path_factory):
+    root = tmp_path_factory.mktemp("clearing-workers")
+    # Only a restarted worker of the same name takes the run up.
+    handle = CeleryWorkers.on_test_database(django_db_blocker, root, "test-clearing", SIGVERIFY_STALE_AFTER_S="3600")
+    yield handle
+    handle.stop_all()
 
 
 def _waiting_on_a_lock() -> bool:
@@ -80,14 +44,11 @@ def _waiting_on_a_lock() -> bool:
 
 
 def test_a_worker_killed_mid_file_loses_and_duplicates_nothing(
-    worker_env, settings, client_for, two_of_three, genuine_cheque
+    workers, settings, client_for, two_of_three, genuine_cheque
 ):
-    env, queue, root = worker_env
-    settings.SIGVERIFY_DEFAULT_QUEUE = queue
-    name = f"clearing-{uuid.uuid4().hex[:6]}"
-    started: list[CeleryWorker] = []
+    settings.SIGVERIFY_DEFAULT_QUEUE = workers.queue
     try:
-        first = start(env, queue, root, name, started)
+        first = workers.start("clearing")
         clerk = client_for("clerk")
         data = clearing_file([check(n, genuine_cheque, cents=1000 + n) for n in range(1, ITEMS + 1)])
         response = clerk.post(URL, {"file": upload(data, "kill.icl", "application/octet-stream")}, format="multipart")
@@ -112,7 +73,7 @@ def test_a_worker_killed_mid_file_loses_and_duplicates_nothing(
         assert clerk.get(f"{URL}{file_id}/").json()["status"] == "running"  # nobody is left to say otherwise
 
         # A worker of the same name starting again takes the run up where it stopped.
-        again = start(env, queue, root, name, started)
+        again = workers.start("clearing")
         done, _ = wait_for(
             lambda: clerk.get(f"{URL}{file_id}/").json(),
             lambda body: body["status"] in ("done", "failed"),
@@ -132,5 +93,5 @@ def test_a_worker_killed_mid_file_loses_and_duplicates_nothing(
         assert {d.amount * 100 for d in decisions} == {1000 + n for n in range(1, ITEMS + 1)}
         assert socket.gethostname() in ClearingFile.objects.get(pk=file_id).worker
     finally:
-        for worker in started:
+        for worker in workers.started:
             worker.stop()

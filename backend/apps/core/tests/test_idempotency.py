@@ -11,7 +11,7 @@ from django.core.management import call_command
 
 from apps.core.models import IdempotencyKey
 from apps.verifications.models import Verification, VerificationBatch
-from sigverify.synthetic import signature_bytes
+from testsupport.synthetic_data import signature_bytes
 from testsupport.uploads import blank_png, upload
 
 pytestmark = pytest.mark.django_db

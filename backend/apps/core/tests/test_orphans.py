@@ -10,7 +10,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 
-from sigverify.synthetic import signature_bytes
+from testsupport.synthetic_data import signature_bytes
 
 pytestmark = pytest.mark.django_db
 

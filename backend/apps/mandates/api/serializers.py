@@ -29,6 +29,14 @@ class MandateInputSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True, max_length=2000, help_text="Why: kept in the audit trail.")
 
 
+class MandateWordsInputSerializer(serializers.Serializer):
+    bands = serializers.JSONField(help_text="As for setting the mandate: checked the same way, nothing is stored.")
+
+
+class MandateWordsSerializer(serializers.Serializer):
+    words = serializers.ListField(child=serializers.CharField(), help_text="The rule in words, one line per band.")
+
+
 class SignatorySerializer(serializers.ModelSerializer):
     signer = serializers.CharField(source="signer.external_id", read_only=True)
     signer_name = serializers.CharField(source="signer.full_name", read_only=True)

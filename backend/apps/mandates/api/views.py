@@ -25,6 +25,8 @@ from .serializers import (
     ChequeReviewSerializer,
     MandateInputSerializer,
     MandateSerializer,
+    MandateWordsInputSerializer,
+    MandateWordsSerializer,
     SignatoryInputSerializer,
     SignatorySerializer,
 )
@@ -67,6 +69,7 @@ class AccountViewSet(
         "remove_signatory": VIEW_SIGNATORIES + ["mandates.delete_signatory"],
         "mandate": VIEW_ACCOUNT + ["mandates.view_mandate"],
         "set_mandate": VIEW_ACCOUNT + ["mandates.view_mandate", "mandates.add_mandate"],
+        "mandate_words": VIEW_ACCOUNT + ["mandates.view_mandate", "mandates.add_mandate"],
     }
     filterset_class = AccountFilter
     search_fields = ["number", "name"]
@@ -166,6 +169,21 @@ class AccountViewSet(
         data.is_valid(raise_exception=True)
         mandate = services.set_mandate(account=account, user=request.user, **data.validated_data)
         return Response(MandateSerializer(mandate).data)
+
+    @extend_schema(
+        parameters=[ACCOUNT_NUMBER],
+        request=MandateWordsInputSerializer,
+        responses={200: MandateWordsSerializer, 400: OpenApiResponse(description="A field error per problem.")},
+    )
+    @action(detail=True, methods=["post"], url_path="mandate/words")
+    def mandate_words(self, request, number=None):
+        """Bands in words before they are set (the mandate editor's preview): checked as setting them
+        would check them, nothing stored."""
+        account = self.get_object()
+        data = MandateWordsInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        words = selectors.mandate_words(account, data.validated_data["bands"])
+        return Response(MandateWordsSerializer({"words": words}).data)
 
 
 class ChequeFilter(filters.FilterSet):

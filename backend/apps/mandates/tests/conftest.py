@@ -1,10 +1,10 @@
-"""Accounts with drawn signatories and drawn cheques (``sigverify.synthetic``), decided by the tiny model."""
+"""Accounts with drawn signatories and drawn cheques (``testsupport.synthetic_data``), decided by the tiny model."""
 
 from __future__ import annotations
 
 import pytest
 
-from sigverify.synthetic import signature_bytes
+from testsupport.synthetic_data import signature_bytes
 from testsupport.uploads import upload
 
 WRITERS = {"DIR-1": 1, "DIR-2": 2, "DIR-3": 3}

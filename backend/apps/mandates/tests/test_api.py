@@ -141,6 +141,23 @@ def test_bad_mandates_get_400_naming_the_field(client_for, two_of_three, bands, 
     assert Mandate.objects.filter(account=two_of_three).count() == 1
 
 
+def test_bands_read_in_words_before_they_are_set_and_nothing_is_stored(client_for, two_of_three):
+    integrator = client_for("integrator")
+    bands = [
+        {"up_to": "1000", "any_of": [[{"group": "A", "count": 1}]]},
+        {"up_to": None, "any_of": [[{"group": "A", "count": 2}], [{"group": "*", "count": 3}]]},
+    ]
+    response = integrator.post("/api/v1/accounts/12345678/mandate/words/", {"bands": bands}, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json() == {
+        "words": ["Up to 1,000.00: 1 of group A", "Above 1,000.00: 2 of group A, or 3 signatories of any group"]
+    }
+    unknown = [{"up_to": None, "any_of": [[{"group": "Z", "count": 1}]]}]
+    response = integrator.post("/api/v1/accounts/12345678/mandate/words/", {"bands": unknown}, format="json")
+    assert response.status_code == 400 and "bands[0].any_of[0][0].group" in response.json()["error"]["fields"]
+    assert Mandate.objects.filter(account=two_of_three).count() == 1
+
+
 def test_a_mandate_change_needs_a_reason(client_for, two_of_three):
     response = client_for("integrator").put(
         "/api/v1/accounts/12345678/mandate/", {**MANDATE_2_OF_A, "reason": " "}, format="json"

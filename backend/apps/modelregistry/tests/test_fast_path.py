@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from apps.modelregistry import serving
-from sigverify.synthetic import signature_bytes
+from testsupport.synthetic_data import signature_bytes
 from testsupport.uploads import upload
 
 pytestmark = pytest.mark.django_db

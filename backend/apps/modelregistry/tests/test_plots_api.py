@@ -4,7 +4,8 @@ import shutil
 import pytest
 
 from apps.modelregistry.services import model_version_register
-from sigverify.synthetic import draw_signature, png_bytes
+from sigverify.synthetic_signatures import draw_signature
+from testsupport.synthetic_data import png_bytes
 from testsupport.tiny_model import write_tiny_model
 
 pytestmark = pytest.mark.django_db

@@ -10,8 +10,8 @@ from django.contrib.auth.models import Permission
 from apps.modelregistry.models import ModelVersion, PolicyChange
 from apps.modelregistry.services import model_version_register, policy_set
 from sigverify.policy import SCORES_FILE, SWEEP_TARGETS, Policy, StoredScores, thresholds_for
-from sigverify.synthetic import signature_bytes
 from sigverify.weights import CARD_FILE
+from testsupport.synthetic_data import signature_bytes
 from testsupport.tiny_model import write_tiny_model
 from testsupport.uploads import upload
 

@@ -13,8 +13,8 @@ from apps.modelregistry import promotion as runs
 from apps.modelregistry import services, tasks
 from apps.modelregistry.models import ModelVersion, Promotion
 from apps.signers.models import ReferenceEmbedding, ReferenceSignature
-from sigverify.synthetic import signature_bytes
 from testsupport.fixtures import ROLES
+from testsupport.synthetic_data import signature_bytes
 from testsupport.uploads import upload
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from apps.modelregistry.promotion import activate_version
 from apps.modelregistry.services import model_version_register
 from sigverify.errors import ModelLoadError
 from sigverify.inference import Verifier
-from sigverify.synthetic import signature_bytes
+from testsupport.synthetic_data import signature_bytes
 from testsupport.tiny_model import write_tiny_model
 from testsupport.uploads import upload
 

@@ -2,7 +2,7 @@ import pytest
 from django.conf import settings
 
 from apps.signers.models import ReferenceEmbedding, ReferenceSignature, Signer
-from sigverify.synthetic import signature_bytes
+from testsupport.synthetic_data import signature_bytes
 from testsupport.uploads import bad_upload, media_files, upload
 
 pytestmark = pytest.mark.django_db

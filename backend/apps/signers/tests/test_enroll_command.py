@@ -2,7 +2,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from apps.signers.models import ReferenceEmbedding, ReferenceSignature, Signer
-from sigverify.synthetic import signature_bytes
+from testsupport.synthetic_data import signature_bytes
 from testsupport.uploads import blank_png
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ import pytest
 from apps.signers.models import ReferenceSignature
 from apps.signers.services import references_enroll, signer_create
 from apps.verifications.services import verification_create
-from sigverify.synthetic import signature_bytes
+from testsupport.synthetic_data import signature_bytes
 from testsupport.uploads import upload
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from apps.modelregistry.serving import get_verifier
 from apps.signers.models import SignerClassifier
 from apps.signers.services import reference_delete, references_enroll, signer_create
 from apps.verifications.services import verification_create
-from sigverify.synthetic import signature_bytes
+from testsupport.synthetic_data import signature_bytes
 from testsupport.uploads import upload
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sigverify.datasets import Sample, write_manifest
-from sigverify.synthetic import signature_bytes
+from testsupport.synthetic_data import signature_bytes
 
 TINY_TRAIN_OPTIONS = {
     "input_size": [32, 48],

@@ -7,7 +7,6 @@ database must be one another process can open (PostgreSQL in CI).
 
 from __future__ import annotations
 
-import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from testsupport.servers import (
     reachable_redis_url,
     start_celery_worker,
     wait_for,
+    worker_env,
 )
 
 from .factories import TINY_TRAIN_OPTIONS, make_dataset
@@ -74,20 +74,16 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory):
         models_root=root / "models",
     )
     handle.organized.mkdir()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": url,
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "SIGVERIFY_ORGANIZED_DATA": str(handle.organized),
-        "SIGVERIFY_MODELS_ROOT": str(handle.models_root),
-        "SIGVERIFY_GPU_QUEUE": handle.gpu_queue,
-        "SIGVERIFY_DEFAULT_QUEUE": handle.default_queue,
-        "SIGVERIFY_HEARTBEAT_S": str(HEARTBEAT_S),
-        "SIGVERIFY_WORKER_TORCH_THREADS": "1",
-        "SIGVERIFY_TORCH_THREADS": "1",
-    }
+    env = worker_env(
+        url,
+        database_url,
+        settings.MEDIA_ROOT,
+        SIGVERIFY_ORGANIZED_DATA=str(handle.organized),
+        SIGVERIFY_MODELS_ROOT=str(handle.models_root),
+        SIGVERIFY_GPU_QUEUE=handle.gpu_queue,
+        SIGVERIFY_DEFAULT_QUEUE=handle.default_queue,
+        SIGVERIFY_HEARTBEAT_S=str(HEARTBEAT_S),
+    )
     handle.process = start_celery_worker(
         env, handle.log_path, queues=f"{handle.gpu_queue},{handle.default_queue}", node=handle.name
     )

@@ -12,7 +12,7 @@ from apps.training import runs
 from apps.training.feedback import export_labelled_data
 from apps.training.models import TrainingJob
 from sigverify.datasets import read_manifest, scan
-from sigverify.synthetic import signature_bytes
+from testsupport.synthetic_data import signature_bytes
 from testsupport.uploads import upload
 
 from .factories import TINY_TRAIN_OPTIONS

@@ -6,7 +6,7 @@ from PIL import Image
 
 from apps.signers.models import Signer
 from apps.verifications.models import Review, Verification
-from sigverify.synthetic import signature_bytes
+from testsupport.synthetic_data import signature_bytes
 from testsupport.uploads import bad_upload, media_files, upload
 
 pytestmark = pytest.mark.django_db

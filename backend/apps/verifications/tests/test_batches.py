@@ -16,7 +16,7 @@ from django.utils import timezone
 from apps.core import jobs
 from apps.verifications import batch_runs, batches
 from apps.verifications.models import BatchItem, Verification, VerificationBatch
-from sigverify.synthetic import signature_bytes
+from testsupport.synthetic_data import signature_bytes
 from testsupport.uploads import blank_png, media_files
 
 pytestmark = pytest.mark.django_db

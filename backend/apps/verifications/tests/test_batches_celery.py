@@ -9,26 +9,15 @@ database and media folder.
 from __future__ import annotations
 
 import base64
-import os
 import threading
 import time
-import uuid
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
 
 from apps.verifications.models import BatchItem, Verification, VerificationBatch
-from sigverify.synthetic import signature_bytes
-from testsupport.ci import skip_or_fail
-from testsupport.servers import (
-    CeleryWorker,
-    database_url_for_subprocesses,
-    reachable_redis_url,
-    start_celery_worker,
-    wait_for,
-)
+from testsupport.servers import CeleryWorkers, NamedWorker, wait_for
+from testsupport.synthetic_data import signature_bytes
 from testsupport.uploads import blank_png, upload
 
 pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
@@ -37,64 +26,11 @@ URL = "/api/v1/verification-batches/"
 STALE_AFTER_S = 5.0  # in this process: when the resume route deems a silent worker gone
 
 
-@dataclass
-class Worker(CeleryWorker):
-    name: str = ""
-
-
-class Workers:
-    """Starts workers on this module's queue; ``start("a")`` -> a worker named ``a-<suffix>@<host>``."""
-
-    def __init__(self, url: str, database_url: str, root: Path, media_root: Path):
-        self.url, self.root, self.suffix = url, root, uuid.uuid4().hex[:8]
-        self.queue = f"test-batches-{self.suffix}"
-        self.started: list[Worker] = []
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings.test",
-            "DATABASE_URL": database_url,
-            "REDIS_URL": url,
-            "MEDIA_ROOT": str(media_root),
-            "SIGVERIFY_DEFAULT_QUEUE": self.queue,
-            "SIGVERIFY_GPU_QUEUE": f"{self.queue}-gpu",
-            # Workers never take a batch over for staleness here: resuming is the test's call.
-            "SIGVERIFY_STALE_AFTER_S": "3600",
-            "SIGVERIFY_WORKER_TORCH_THREADS": "1",
-            "SIGVERIFY_TORCH_THREADS": "1",
-        }
-
-    def start(self, name: str) -> Worker:
-        node = f"{name}-{self.suffix}@%h"
-        log_path = self.root / f"{name}-{len(self.started)}.log"
-        process = start_celery_worker(self.env, log_path, queues=self.queue, node=node)
-        worker = Worker(process, log_path, name=node.replace("%h", _hostname()))
-        self.started.append(worker)
-        return worker
-
-    def stop_all(self) -> None:
-        for worker in self.started:
-            worker.stop()
-        import redis
-
-        redis.Redis.from_url(self.url).delete(self.queue)
-
-
-def _hostname() -> str:
-    import socket
-
-    return socket.gethostname()
-
-
 @pytest.fixture(scope="module")
 def workers(django_db_setup, django_db_blocker, tmp_path_factory):
-    url = reachable_redis_url()
-    with django_db_blocker.unblock():
-        if connection.vendor != "postgresql":
-            skip_or_fail("these tests need PostgreSQL (set DATABASE_URL): workers and threads share the database")
-        database_url = database_url_for_subprocesses(skip_or_fail)
-    from django.conf import settings
-
-    handle = Workers(url, database_url, tmp_path_factory.mktemp("batch-workers"), Path(settings.MEDIA_ROOT))
+    root = tmp_path_factory.mktemp("batch-workers")
+    # Workers never take a batch over for staleness here: resuming is the test's call.
+    handle = CeleryWorkers.on_test_database(django_db_blocker, root, "test-batches", SIGVERIFY_STALE_AFTER_S="3600")
     yield handle
     handle.stop_all()
 
@@ -218,7 +154,7 @@ def test_a_retry_with_the_same_idempotency_key_creates_no_row(on_queue, client_f
     assert Verification.objects.filter(cheque_reference="IDEM-single").count() == 1
 
 
-def _kill_while_blocked_on_item(worker: Worker, batch_id: int, index: int) -> None:
+def _kill_while_blocked_on_item(worker: NamedWorker, batch_id: int, index: int) -> None:
     """Hold item ``index``'s row lock so the worker stops there, then SIGKILL it mid-batch."""
     with transaction.atomic():
         BatchItem.objects.select_for_update().get(batch_id=batch_id, index=index)

@@ -28,7 +28,7 @@ DRIVER = textwrap.dedent(
     import django
     django.setup()
     from django.core.files.uploadedfile import SimpleUploadedFile
-    from sigverify.synthetic import signature_bytes
+    from testsupport.synthetic_data import signature_bytes
     from testsupport.uploads import blank_png
     from apps.accounts.services import user_create_with_roles
     from apps.signers.services import references_enroll, signer_create

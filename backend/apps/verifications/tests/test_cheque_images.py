@@ -11,7 +11,8 @@ from PIL import Image
 
 from apps.verifications.models import Verification
 from sigverify.chequegen import SyntheticInk, generate_cheque, iou
-from sigverify.synthetic import draw_cheque, draw_signature
+from sigverify.synthetic_signatures import draw_signature
+from testsupport.synthetic_data import draw_cheque
 from testsupport.uploads import upload
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,8 @@ from apps.signers.models import ReferenceSignature
 from apps.signers.services import references_enroll, signer_create
 from apps.verifications.models import Review
 from apps.verifications.services import review_create, verification_create
-from sigverify.synthetic import draw_cheque, draw_signature, png_bytes, signature_bytes
+from sigverify.synthetic_signatures import draw_signature
+from testsupport.synthetic_data import draw_cheque, png_bytes, signature_bytes
 from testsupport.uploads import upload
 
 pytestmark = pytest.mark.django_db

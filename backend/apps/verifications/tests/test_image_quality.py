@@ -14,8 +14,9 @@ from django.conf import settings
 from PIL import Image
 
 from apps.verifications.models import Verification
-from sigverify.synthetic import draw_cheque, draw_signature, png_bytes
+from sigverify.synthetic_signatures import draw_signature
 from testsupport.bad_inputs import png_claiming
+from testsupport.synthetic_data import draw_cheque, png_bytes
 from testsupport.uploads import media_files, upload
 
 pytestmark = pytest.mark.django_db

@@ -1,14 +1,15 @@
-"""Small settings for smoke runs (the notebooks' ``SIGVERIFY_NOTEBOOK_SMALL=1``, demos): a
-synthetic dataset organised like a real one, and tiny models trained on it in seconds."""
+"""The notebooks' small settings (``SIGVERIFY_NOTEBOOK_SMALL=1``, as CI runs them): a synthetic
+dataset organised like a real one, and tiny models trained on it in seconds. Without small
+settings, the real organised datasets."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .datasets import import_dataset
-from .errors import DatasetError
-from .options import TrainConfig
-from .synthetic import write_folders_dataset
+from sigverify.datasets import import_dataset
+from sigverify.errors import DatasetError
+from sigverify.options import TrainConfig
+from testsupport.synthetic_data import write_folders_dataset
 
 REAL_DATASETS = ("cedar", "gpds")
 # The shipped recipe's input size (TrainConfig's default), and a quarter of it for smoke runs.
@@ -35,21 +36,16 @@ def organised_datasets(organized, names=REAL_DATASETS) -> list[Path]:
     return found
 
 
-def train_tiny(data_dirs, out_dir, seed: int = 0, loss: str = "triplet-semihard", name: str = "tiny") -> Path:
-    """A tiny model (a quarter-size input, 32-d, 1 epoch of 2 steps) standing in for a real version; its directory."""
-    from .train import TrainConfig, train
+def tiny_config(data_dirs, out_dir, **options) -> TrainConfig:
+    """Options of a tiny training run (a quarter-size input, 32-d, 1 epoch of 2 steps, one thread);
+    ``options`` change any of them."""
+    tiny = dict(epochs=1, steps_per_epoch=2, input_size=SMALL_INPUT_SIZE, embedding_dim=32, writers_per_batch=4)
+    return TrainConfig(data=[str(d) for d in data_dirs], out_dir=str(out_dir), threads=1, **{**tiny, **options})
 
-    config = TrainConfig(
-        data=[str(d) for d in data_dirs],
-        out_dir=str(out_dir),
-        epochs=1,
-        steps_per_epoch=2,
-        input_size=SMALL_INPUT_SIZE,
-        embedding_dim=32,
-        writers_per_batch=4,
-        seed=seed,
-        loss=loss,
-        threads=1,
-        name=name,
-    )
+
+def train_tiny(data_dirs, out_dir, seed: int = 0, loss: str = "triplet-semihard", name: str = "tiny") -> Path:
+    """A tiny model standing in for a real version (``tiny_config``); its directory."""
+    from sigverify.train import train
+
+    config = tiny_config(data_dirs, out_dir, seed=seed, loss=loss, name=name)
     return train(config, log=lambda *_: None).model_dir
