@@ -80,6 +80,9 @@ class ClearingItem(models.Model):
     on_us = models.CharField(max_length=20, blank=True)
     account_number = models.CharField(max_length=34, blank=True, db_index=True)
     amount_cents = models.PositiveBigIntegerField(null=True, blank=True)
+    business_date = models.DateField(
+        null=True, blank=True, help_text="Its bundle's business date: the cheque date its signatories are checked on."
+    )
     status = models.CharField(max_length=12, choices=Status.choices, db_index=True)
     decision = models.CharField(max_length=8, blank=True, db_index=True, help_text="pay, refer or return.")
     cheque = models.OneToOneField(

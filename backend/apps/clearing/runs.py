@@ -125,6 +125,7 @@ def process_item(clearing_file: ClearingFile, item: x937.Item) -> str:
         on_us=item.on_us[:20],
         account_number=(item.account or "")[:34],
         amount_cents=item.amount_cents,
+        business_date=item.business_date,
     )
     cheque = None
     try:
@@ -137,6 +138,7 @@ def process_item(clearing_file: ClearingFile, item: x937.Item) -> str:
                             account_number=item.account,
                             image=item.front_image,
                             amount_cents=item.amount_cents,
+                            cheque_date=item.business_date,
                             cheque_reference=f"{clearing_file.sha256[:12]}/{item.key}"[:100],
                             requested_by=clearing_file.requested_by,
                         )
