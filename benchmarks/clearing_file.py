@@ -17,8 +17,11 @@ Printed per file (``--items``; with ``--small N`` first a file of N items too):
   would grow if the file, its images or its items were held;
 - ``rss_peak_mb``: the process's peak resident memory after the run (getrusage; it includes torch and
   the model, and never falls, so the larger file adding nothing shows no growth);
-- ``samples``: every ``--every`` items, the Python allocations held then (tracemalloc, MB) and the peak
-  RSS so far: flat from the first sample to the last when memory does not grow with the file.
+- ``samples``: every ``--every`` items, the Python allocations held then (tracemalloc, MB), the
+  resident memory then (RSS, /proc/self/statm) and its peak so far: flat from the first sample to the
+  last when memory does not grow with the file;
+- ``growth_per_1000``: the slope of held Python allocations and of RSS over the samples after the
+  first (least squares), in MB per 1000 items: about 0 when memory does not grow with the file.
 Figures are merged into benchmarks/results/<date>.json.
 """
 
@@ -46,7 +49,25 @@ os.environ.pop("REDIS_URL", None)
 
 
 def rss_mb() -> float:
+    """Peak resident memory so far."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_now_mb() -> float:
+    """Resident memory now (Linux)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def slope_per_1000(points: list[tuple[int, float]]) -> float | None:
+    """Least-squares slope of (items, MB) points, in MB per 1000 items."""
+    if len(points) < 2:
+        return None
+    n = len(points)
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    return round(1000 * sum((x - mx) * (y - my) for x, y in points) / sxx, 3) if sxx else None
 
 
 def set_up(torch_threads: int):
@@ -117,14 +138,15 @@ def import_file(path: Path, user, every: int) -> dict:
 
     jobs.enqueue = lambda model, pk: True  # this process runs the task's body itself, below
     samples = []
-    beat = runs._beat
+    beat = jobs.beat
 
-    def sampling_beat(pk, attempt, items_read):  # the run's per-item heartbeat, observed
+    def sampling_beat(model, pk, attempt, items_read):  # the run's per-item heartbeat, observed
         if items_read % every == 0:
-            samples.append((items_read, round(tracemalloc.get_traced_memory()[0] / 1e6, 2), round(rss_mb())))
-        return beat(pk, attempt, items_read)
+            held = round(tracemalloc.get_traced_memory()[0] / 1e6, 3)
+            samples.append((items_read, held, round(rss_now_mb(), 1), round(rss_mb(), 1)))
+        return beat(model, pk, attempt, items_read=items_read)
 
-    runs._beat = sampling_beat
+    runs.jobs.beat = sampling_beat
 
     started = time.perf_counter()
     with path.open("rb") as stream:
@@ -137,7 +159,7 @@ def import_file(path: Path, user, every: int) -> dict:
     try:
         outcome = runs.run_clearing_file(row.pk, worker="bench")
     finally:
-        runs._beat = beat
+        runs.jobs.beat = beat
     run_s = time.perf_counter() - started
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -155,7 +177,11 @@ def import_file(path: Path, user, every: int) -> dict:
         "traced_peak_mb": round(traced_peak / 1e6, 1),
         "rss_peak_mb": round(rss_mb(), 1),
         "totals_reconciled": row.totals_reconciled,
-        "samples": samples,  # (items read, traced MB held, peak RSS MB)
+        "samples": samples,  # (items read, traced MB held, RSS MB now, peak RSS MB)
+        "growth_per_1000": {
+            "traced_mb": slope_per_1000([(n, held) for n, held, _, _ in samples[1:]]),
+            "rss_mb": slope_per_1000([(n, rss) for n, _, rss, _ in samples[1:]]),
+        },
     }
 
 
@@ -184,11 +210,13 @@ def main() -> None:
         print(f"{count} items: {result}", flush=True)
     large = figures[str(args.items)]
     first, last = large["samples"][0], large["samples"][-1]
+    growth = large["growth_per_1000"]
     print(
         f"\n{args.items} items: {large['items_per_s']} items/s ({large['run_s']} s, {os.cpu_count()} CPUs, "
         f"torch threads {args.torch_threads}); Python allocations held at item {first[0]}: {first[1]} MB, at item "
-        f"{last[0]}: {last[1]} MB (peak {large['traced_peak_mb']} MB); process peak RSS {first[2]} -> {last[2]} MB; "
-        f"file {large['file_mb']} MB"
+        f"{last[0]}: {last[1]} MB (peak {large['traced_peak_mb']} MB); RSS {first[2]} -> {last[2]} MB (peak "
+        f"{first[3]} -> {last[3]} MB); growth per 1000 items (slope after the first sample): Python allocations "
+        f"{growth['traced_mb']} MB, RSS {growth['rss_mb']} MB; file {large['file_mb']} MB"
     )
     if not args.no_save:
         import benchlib
@@ -200,6 +228,8 @@ def main() -> None:
                 "clearing_traced_held_mb_first_sample": first[1],
                 "clearing_traced_held_mb_last_sample": last[1],
                 "clearing_rss_peak_mb": large["rss_peak_mb"],
+                "clearing_traced_growth_mb_per_1000": growth["traced_mb"],
+                "clearing_rss_growth_mb_per_1000": growth["rss_mb"],
             },
             {"clearing_file": figures},
             script="clearing_file",

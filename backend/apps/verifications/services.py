@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import time
 
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from apps.core.exceptions import Conflict, ServiceError
+from apps.core.files import save_with_file
 from apps.core.images import decode_bytes, preprocess_bytes, read_upload, sha256_bytes, sniff_image_type
 from apps.modelregistry.selectors import get_active_version
 from apps.modelregistry.serving import require_verifier
@@ -120,20 +120,7 @@ def verification_create(
         processing_ms=0,
         batch=batch,
     )
-    stored_name = None
-    try:
-        with transaction.atomic():
-            verification.image.save(f"{digest}.{extension}", ContentFile(data), save=False)
-            stored_name = verification.image.name
-            verification.processing_ms = max(1, round(1000 * (time.perf_counter() - started)))
-            verification.save()
-    except BaseException:
-        if stored_name:
-            try:
-                default_storage.delete(stored_name)
-            except OSError:
-                logger.warning("could not remove %s after a failed verification", stored_name)
-        raise
+    save_with_file(verification, "image", f"{digest}.{extension}", data, started=started)
     return verification
 
 
