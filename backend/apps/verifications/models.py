@@ -49,6 +49,13 @@ class Verification(models.Model):
     reference_count = models.PositiveSmallIntegerField(
         default=0, help_text="R: how many references the questioned signature was compared with."
     )
+    scoring = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="How the score was made: signer_classifier (the signer's own classifier fused in), "
+        "writer_independent (the version fuses none), writer_independent_pending (the version fuses one, "
+        "but its refit on the current references had not run yet: distances only). Empty before this was kept.",
+    )
     quality = models.JSONField(default=dict, blank=True)
     model_version = models.ForeignKey(
         "modelregistry.ModelVersion", on_delete=models.PROTECT, related_name="verifications"

@@ -13,7 +13,7 @@ from apps.core.files import save_with_file
 from apps.core.images import decode_bytes, preprocess_bytes, read_upload, sha256_bytes, sniff_image_type
 from apps.modelregistry.selectors import get_active_version
 from apps.modelregistry.serving import require_verifier
-from apps.signers.classifiers import classifier_for
+from apps.signers.classifiers import classifier_for, scoring_used
 from apps.signers.models import Signer
 from apps.signers.scoring import score_against
 from apps.signers.selectors import reference_embeddings
@@ -114,6 +114,7 @@ def verification_create(
         reason=reason,
         thresholds=result.thresholds,  # what this decision used
         reference_count=result.references,
+        scoring=scoring_used(version, classifier, result.fused),
         quality=quality,
         model_version=version,
         requested_by=user if (user is not None and user.is_authenticated) else None,
