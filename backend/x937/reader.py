@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import BinaryIO
 
 from . import records as R
@@ -40,17 +41,31 @@ class X9Error(ValueError):
 AccountRule = Callable[[str], "str | None"]
 
 
-def default_account_rule(on_us: str) -> str | None:
-    """The account in an On-Us field: the digits left of the last ``/`` (the serial number is on its
-    right), or all its digits when it has no ``/``. None when no digit is left."""
-    head = on_us.rsplit("/", 1)[0] if "/" in on_us else on_us
-    digits = re.sub(r"\D", "", head)
+def _account_digits(text: str) -> str | None:
+    """The digits of an account group; None when none is left or one was unreadable (``*`` is how a
+    MICR reader marks a character it could not read: a guessed account must never be decided against)."""
+    if "*" in text:
+        return None
+    digits = re.sub(r"\D", "", text)
     return digits or None
+
+
+def default_account_rule(on_us: str) -> str | None:
+    """The account in an On-Us field as US cheques lay it out (``/`` stands for the MICR On-Us symbol):
+    the group just left of the last ``/``, digits only (spaces and dashes dropped), else all the
+    field's digits when it has no ``/``. "12345678/1001" (the account, then the serial number or a
+    transaction code), "12345678/" (a business cheque: its serial is in the auxiliary On-Us) and
+    "1001/12345678/" all give 12345678. None when no digit is left or a digit was unreadable."""
+    text = on_us.strip()
+    if "/" in text:
+        groups = [g.strip() for g in text.rsplit("/", 1)[0].split("/")]
+        text = next((g for g in reversed(groups) if g), "")
+    return _account_digits(text)
 
 
 def regex_account_rule(pattern: str) -> AccountRule:
     """A per-bank rule: the ``account`` group (else the first group, else the match) of ``pattern``
-    searched in the On-Us field, digits only."""
+    searched in the On-Us field, digits only (None when it holds an unreadable ``*``)."""
     compiled = re.compile(pattern)
 
     def rule(on_us: str) -> str | None:
@@ -61,10 +76,20 @@ def regex_account_rule(pattern: str) -> AccountRule:
             text = match.group("account")
         else:
             text = match.group(1) if compiled.groups else match.group(0)
-        digits = re.sub(r"\D", "", text or "")
-        return digits or None
+        return _account_digits(text or "")
 
     return rule
+
+
+def parse_date(text: str) -> date | None:
+    """A YYYYMMDD field as a date; None when it is blank or no real date."""
+    text = text.strip()
+    if len(text) != 8 or not text.isdigit():
+        return None
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -83,6 +108,9 @@ class Item:
     amount_cents: int | None
     front_image: bytes | None = None
     front_image_length: int = 0
+    # The bundle's business date (record 20), else the cash letter's (record 10): the date the cheque
+    # is presented, on which its signatories' validity is judged (the written date is not in the file).
+    business_date: date | None = None
     problems: list[str] = field(default_factory=list)  # why this item cannot be decided on its own
 
 
@@ -379,6 +407,8 @@ class _Walk:
         self.bundle_items = self.bundle_cents = 0
         self.letter_items = self.letter_cents = 0
         self.file_items = self.file_cents = 0
+        self.letter_date: date | None = None
+        self.bundle_date: date | None = None
 
     def _want_image(self) -> bool:
         return self.reader.keep_images and self.item is not None and bool(self.view_front)
@@ -434,11 +464,13 @@ class _Walk:
                 self.level = "cash_letter"
                 summary.cash_letters += 1
                 self.letter_items = self.letter_cents = 0
+                self.letter_date = parse_date(text[R.CASH_LETTER_BUSINESS_DATE])
             elif kind == R.BUNDLE_HEADER:
                 self._expect(record, "cash_letter")
                 self.level = "bundle"
                 summary.bundles += 1
                 self.bundle_items = self.bundle_cents = 0
+                self.bundle_date = parse_date(text[R.BUNDLE_BUSINESS_DATE]) or self.letter_date
             elif kind == R.CHECK_DETAIL:
                 self._expect(record, "bundle")
                 self.item = self._new_item(record)
@@ -539,6 +571,7 @@ class _Walk:
             on_us=on_us,
             account=account,
             amount_cents=amount,
+            business_date=self.bundle_date,
             problems=problems,
         )
 

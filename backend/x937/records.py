@@ -44,7 +44,12 @@ KNOWN_TYPES = frozenset(
     ]
 )
 
+# 10 Cash Letter Header, 20 Bundle Header: the business date (YYYYMMDD), fields 5 of each
+CASH_LETTER_BUSINESS_DATE = slice(22, 30)
+BUNDLE_BUSINESS_DATE = slice(22, 30)
+
 # 25 Check Detail
+CHECK_AUXILIARY_ON_US = slice(2, 17)
 CHECK_PAYOR_ROUTING = slice(18, 26)
 CHECK_PAYOR_CHECK_DIGIT = slice(26, 27)
 CHECK_ON_US = slice(27, 47)

@@ -64,6 +64,7 @@ class CashLetterWriter:
         line_end: bytes = b"",
         bundle_size: int = 100,
         declared: dict | None = None,
+        business_date: str = DATE,
     ):
         if encoding not in (ASCII, EBCDIC):
             raise ValueError(encoding)
@@ -72,6 +73,7 @@ class CashLetterWriter:
         self.line_end = line_end if not length_prefix else b""
         self.bundle_size = bundle_size
         self.declared = declared or {}
+        self.business_date = business_date  # YYYYMMDD, of the cash letter and its bundles
         self.records = 0
         self.bundle_items = self.bundle_cents = self.bundles = 0
         self.letter_items = self.letter_cents = 0
@@ -107,7 +109,7 @@ class CashLetterWriter:
                 "01",
                 _field(ECE_ROUTING, 9),
                 _field(ECE_ROUTING, 9),
-                DATE,
+                _field(self.business_date, 8),
                 DATE,
                 "1200",
                 "I",
@@ -130,7 +132,7 @@ class CashLetterWriter:
                 "01",
                 _field(ECE_ROUTING, 9),
                 _field(ECE_ROUTING, 9),
-                DATE,
+                _field(self.business_date, 8),
                 DATE,
                 _field(f"B{self.bundles}", 10),
                 _field(self.bundles, 4, numeric=True),
@@ -255,8 +257,9 @@ def write_file(
     line_end: bytes = b"",
     bundle_size: int = 100,
     declared: dict | None = None,
+    business_date: str = DATE,
 ) -> None:
-    with CashLetterWriter(out, encoding, length_prefix, line_end, bundle_size, declared) as writer:
+    with CashLetterWriter(out, encoding, length_prefix, line_end, bundle_size, declared, business_date) as writer:
         writer.write_items(items)
 
 

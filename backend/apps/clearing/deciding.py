@@ -6,15 +6,27 @@ swap the decision for its own.
 
 from __future__ import annotations
 
+from datetime import date
+
 from apps.mandates.services import cheque_decide
 
 
-def decide_cheque(*, account_number: str, image: bytes, amount_cents: int, cheque_reference: str, requested_by):
-    """The ``ChequeDecision`` for one check (raises the mandates app's ``ServiceError``s)."""
+def decide_cheque(
+    *,
+    account_number: str,
+    image: bytes,
+    amount_cents: int,
+    cheque_date: date | None,
+    cheque_reference: str,
+    requested_by,
+):
+    """The ``ChequeDecision`` for one check (raises the mandates app's ``ServiceError``s).
+    ``cheque_date``: the item's business date (signatories are judged valid on it); None: today."""
     return cheque_decide(
         account_number=account_number,
         image=image,
         amount_cents=amount_cents,
+        cheque_date=cheque_date,
         cheque_reference=cheque_reference,
         requested_by=requested_by,
     )

@@ -1,8 +1,7 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
 
-from apps.core.jobs import ResumableRun, resumable_transitions
+from apps.core.models import ResumableRunModel
 
 
 def clearing_file_upload_path(instance, filename):
@@ -10,22 +9,12 @@ def clearing_file_upload_path(instance, filename):
     return f"clearing-files/{filename}"
 
 
-class ClearingFile(ResumableRun, models.Model):
+class ClearingFile(ResumableRunModel):
     """An image cash letter received for clearing, and its run: every check in it decided
     against its account on a worker (``runs.run_clearing_file``), progress as it goes.
 
     One row per file content (sha256): a re-upload finds this row and adds nothing.
     """
-
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        DONE = "done"
-        FAILED = "failed"
-
-    TERMINAL = (Status.DONE, Status.FAILED)
-    TRANSITIONS = resumable_transitions(Status)
-    STALE_ENDS = {Status.QUEUED: Q()}  # its finished items are kept: the sweep sends it again
 
     file = models.FileField(upload_to=clearing_file_upload_path, max_length=300)
     sha256 = models.CharField(max_length=64, unique=True)
@@ -43,18 +32,9 @@ class ClearingFile(ResumableRun, models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="clearing_files"
     )
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    error = models.TextField(blank=True, help_text="Why the run as a whole stopped (items have their own reasons).")
-    attempts = models.PositiveIntegerField(default=0, help_text="Runs started; a resumed run has more than one.")
-    worker = models.CharField(max_length=200, blank=True)
-    task_id = models.CharField(max_length=64, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(ResumableRunModel.Meta):
+        pass
 
     def __str__(self):
         return f"clearing file {self.pk} ({self.status}, {self.items_total} items)"
@@ -80,6 +60,9 @@ class ClearingItem(models.Model):
     on_us = models.CharField(max_length=20, blank=True)
     account_number = models.CharField(max_length=34, blank=True, db_index=True)
     amount_cents = models.PositiveBigIntegerField(null=True, blank=True)
+    business_date = models.DateField(
+        null=True, blank=True, help_text="Its bundle's business date: the cheque date its signatories are checked on."
+    )
     status = models.CharField(max_length=12, choices=Status.choices, db_index=True)
     decision = models.CharField(max_length=8, blank=True, db_index=True, help_text="pay, refer or return.")
     cheque = models.OneToOneField(

@@ -9,97 +9,79 @@ item tells a live run from a dead one; progress is the number of checks reached.
 
 from __future__ import annotations
 
+import gc
 import logging
+from functools import partial
 
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 import x937
 from apps.core import jobs
 from apps.core.exceptions import ServiceError, ServiceUnavailable
+from apps.core.files import delete_quietly
 
 from . import deciding, reading
 from .models import ClearingFile, ClearingItem
 
 logger = logging.getLogger(__name__)
 
-Status = ClearingFile.Status
-
-
-class _TakenOver(Exception):
-    """Another run of the same file owns it now (this one was thought dead and resumed)."""
+FINISHED_WINDOW = 1000  # finished items looked up this many at a time
+COLLECT_EVERY = 100  # items between full garbage collections (see ``_decide_items``)
 
 
 def run_clearing_file(pk: int, worker: str = "") -> str:
-    now = timezone.now()
-    claimed = ClearingFile.objects.filter(Q(status=Status.QUEUED) | jobs.stale_running(ClearingFile), pk=pk).update(
-        status=Status.RUNNING,
-        attempts=F("attempts") + 1,
-        heartbeat_at=now,
-        started_at=Coalesce("started_at", now),
-        worker=worker[:200],
-        error="",
-    )
-    if not claimed:
-        current = ClearingFile.objects.filter(pk=pk).values_list("status", flat=True).first()
-        logger.info("clearing file %s not started: status is %s", pk, current)
-        return f"skipped ({current})"
+    return jobs.run_resumable(ClearingFile, pk, worker, partial(_decide_items, pk))
+
+
+def _decide_items(pk: int, attempt: int) -> dict:
+    """Decide the checks not yet finished; the file's reconciliation for its row once done.
+
+    Memory stays flat however long the file: the reader holds one record and one image, the finished
+    items are read a window at a time (``_Finished``), nothing is kept per item, and a full garbage
+    collection every ``COLLECT_EVERY`` items frees what Django's model instances leave in reference
+    cycles (a saved FileField refers to its row and back): in a worker holding torch and Django,
+    Python's own full collections come only after hundreds of thousands of new objects, so each
+    item's decision (its JSON, account, mandate, version and card) would otherwise pile up."""
     clearing_file = ClearingFile.objects.select_related("requested_by").get(pk=pk)
-    attempt = clearing_file.attempts
-    finished = set(ClearingItem.objects.filter(clearing_file_id=pk).values_list("key", flat=True))
+    finished = _Finished(pk)
     try:
         with default_storage.open(clearing_file.file.name, "rb") as stream:
             reader = reading.reader(stream)
             for item in reader:
-                if item.key not in finished:
+                if item.index not in finished:
                     process_item(clearing_file, item)
-                _beat(pk, attempt, items_read=item.index)
+                del item  # its image, before the next one is read
+                jobs.beat(ClearingFile, pk, attempt, items_read=reader.summary.items)
+                if reader.summary.items % COLLECT_EVERY == 0:
+                    gc.collect()
             summary = reader.summary
-    except _TakenOver:
-        logger.warning("clearing file %s: another run took it over; this one stops", pk)
-        return "taken over"
-    except ServiceUnavailable as exc:  # no model can serve: every item would fail the same way
-        _stop_failed(pk, attempt, exc.message)
-        return "failed"
     except x937.X9Error as exc:  # the stored file no longer reads as it did when accepted
-        _stop_failed(pk, attempt, f"The stored file cannot be read: {exc}.")
-        return "failed"
-    except Exception as exc:  # the database or the storage went away, a bug: stop, resumable
-        logger.exception("clearing file %s failed", pk)
-        _stop_failed(pk, attempt, f"{type(exc).__name__}: {exc}")
-        return "failed"
-    done = _owned(pk, attempt).update(
-        status=Status.DONE,
-        finished_at=timezone.now(),
-        heartbeat_at=timezone.now(),
-        items_read=summary.items,
-        totals_reconciled=summary.totals_reconciled,
-        discrepancies=[str(d) for d in summary.discrepancies],
-    )
-    return "done" if done else "taken over"
+        raise jobs.RunStopped(f"The stored file cannot be read: {exc}.") from exc
+    return {
+        "items_read": summary.items,
+        "totals_reconciled": summary.totals_reconciled,
+        "discrepancies": [str(d) for d in summary.discrepancies],
+    }
 
 
-def _owned(pk: int, attempt: int):
-    return ClearingFile.objects.filter(pk=pk, status=Status.RUNNING, attempts=attempt)
+class _Finished:
+    """``index in finished``: whether the file's check at ``index`` has its row already. Asked in file
+    order; reads the indexes of one window of ``FINISHED_WINDOW`` checks at a time, so a resumed run of
+    30,000 checks never holds them all. (The stored file is the one accepted: index and key go together.)"""
 
+    def __init__(self, pk: int):
+        self.pk, self.upto, self.indexes = pk, 0, frozenset()
 
-def _beat(pk: int, attempt: int, items_read: int) -> None:
-    if not _owned(pk, attempt).update(heartbeat_at=timezone.now(), items_read=items_read):
-        raise _TakenOver()
-
-
-def _stop_failed(pk: int, attempt: int, reason: str) -> None:
-    try:
-        _owned(pk, attempt).update(
-            status=Status.FAILED,
-            finished_at=timezone.now(),
-            error=f"{reason} The finished items are kept; resume the run once this is fixed.",
-        )
-    except DatabaseError:
-        logger.exception("clearing file %s: could not record the failure; it is resumable once stale", pk)
+    def __contains__(self, index: int) -> bool:
+        if index > self.upto:
+            self.upto = index + FINISHED_WINDOW - 1
+            self.indexes = frozenset(
+                ClearingItem.objects.filter(
+                    clearing_file_id=self.pk, index__gte=index, index__lte=self.upto
+                ).values_list("index", flat=True)
+            )
+        return index in self.indexes
 
 
 def _own_failure(item: x937.Item) -> tuple[str, str] | None:
@@ -125,6 +107,7 @@ def process_item(clearing_file: ClearingFile, item: x937.Item) -> str:
         on_us=item.on_us[:20],
         account_number=(item.account or "")[:34],
         amount_cents=item.amount_cents,
+        business_date=item.business_date,
     )
     cheque = None
     try:
@@ -137,6 +120,7 @@ def process_item(clearing_file: ClearingFile, item: x937.Item) -> str:
                             account_number=item.account,
                             image=item.front_image,
                             amount_cents=item.amount_cents,
+                            cheque_date=item.business_date,
                             cheque_reference=f"{clearing_file.sha256[:12]}/{item.key}"[:100],
                             requested_by=clearing_file.requested_by,
                         )
@@ -148,7 +132,10 @@ def process_item(clearing_file: ClearingFile, item: x937.Item) -> str:
                     logger.exception("clearing file %s item %s failed", clearing_file.pk, item.key)
                     failure = "internal_error", f"An unexpected error occurred ({type(exc).__name__}); it is logged."
             if cheque is not None:
-                row.status, row.decision, row.cheque = ClearingItem.Status.DECIDED, cheque.decision, cheque
+                # By id, not the instance: setting a one-to-one caches each row on the other, a reference
+                # cycle that keeps every decision (its JSON, account, mandate, version and card) alive
+                # until a full garbage collection, which a long run reaches rarely: memory grew per item.
+                row.status, row.decision, row.cheque_id = ClearingItem.Status.DECIDED, cheque.decision, cheque.pk
             else:
                 row.status = ClearingItem.Status.FAILED
                 row.failure_code, row.failure_reason = failure[0][:64], failure[1]
@@ -157,17 +144,8 @@ def process_item(clearing_file: ClearingFile, item: x937.Item) -> str:
     except IntegrityError:
         if not ClearingItem.objects.filter(clearing_file=clearing_file, key=row.key).exists():
             raise
-        _delete_quietly(cheque)  # its decision row rolled back with this item
+        delete_quietly(cheque.image.name if cheque else None)  # its decision row rolled back with this item
         return "skipped"
     except BaseException:
-        _delete_quietly(cheque)
+        delete_quietly(cheque.image.name if cheque else None)
         raise
-
-
-def _delete_quietly(cheque) -> None:
-    name = getattr(getattr(cheque, "image", None), "name", None)
-    if name:
-        try:
-            default_storage.delete(name)
-        except OSError:
-            logger.warning("could not remove %s after a rolled-back clearing item", name)

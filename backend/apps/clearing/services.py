@@ -17,14 +17,12 @@ from functools import partial
 
 from django.conf import settings
 from django.core.files import File
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Q
-from django.utils import timezone
 
 import x937
 from apps.core import jobs
-from apps.core.exceptions import Conflict, ServiceError
+from apps.core.exceptions import ServiceError
+from apps.core.files import delete_quietly
 
 from . import reading
 from .models import ClearingFile
@@ -105,39 +103,18 @@ def accept_clearing_file(*, upload, user) -> tuple[ClearingFile, bool]:
             row.save()
             transaction.on_commit(partial(jobs.enqueue, ClearingFile, row.pk))
     except IntegrityError:
-        _delete_quietly(stored)
+        delete_quietly(stored)
         existing = ClearingFile.objects.filter(sha256=sha256).first()
         if existing is None:
             raise
         return existing, False  # the same file, uploaded at the same moment
     except BaseException:
-        _delete_quietly(stored)
+        delete_quietly(stored)
         raise
     return row, True
-
-
-def _delete_quietly(name: str | None) -> None:
-    if name:
-        try:
-            default_storage.delete(name)
-        except OSError:
-            logger.warning("could not remove %s after a refused clearing file", name)
 
 
 def resume_clearing_file(clearing_file: ClearingFile) -> ClearingFile:
     """Queue a run again: one that failed, one still queued, or one whose worker stopped reporting.
     Its finished items are kept; only the others are decided."""
-    resumable = Q(status__in=(Status.QUEUED, Status.FAILED)) | jobs.stale_running(ClearingFile)
-    if ClearingFile.objects.filter(resumable, pk=clearing_file.pk).update(status=Status.QUEUED, finished_at=None):
-        transaction.on_commit(partial(jobs.enqueue, ClearingFile, clearing_file.pk))
-        clearing_file.refresh_from_db()
-        return clearing_file
-    clearing_file.refresh_from_db()
-    if clearing_file.status == Status.DONE:
-        raise Conflict(f"Clearing file {clearing_file.pk} is done; there is nothing to resume.", code="run_done")
-    raise Conflict(
-        f"Clearing file {clearing_file.pk} is running on {clearing_file.worker or 'a worker'}, which reported "
-        f"{(timezone.now() - clearing_file.heartbeat_at).total_seconds():.0f} s ago. It can be resumed once its "
-        f"worker has been silent for {settings.SIGVERIFY_STALE_AFTER_S:g} s.",
-        code="run_running",
-    )
+    return jobs.resume(clearing_file, done_code="run_done", running_code="run_running")

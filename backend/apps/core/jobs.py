@@ -18,14 +18,18 @@ run its stale end, and sends again the queued runs that have no message behind t
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import DatabaseError, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .exceptions import ServiceUnavailable
+from .exceptions import Conflict, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +95,7 @@ class ResumableRun(Run):
     ``STALE_ENDS = {Status.QUEUED: Q()}``; its ``Status`` has ``DONE``."""
 
     KEEP_WHEN_BROKER_DOWN = True
+    RUN_NOUN = "run"  # in messages: "resume the run once this is fixed"
 
     def stale_end(self) -> str:
         return self.Status.QUEUED
@@ -108,6 +113,108 @@ def resumable_transitions(status) -> dict:
         status.DONE: (status.RUNNING,),
         status.FAILED: (status.RUNNING,),
     }
+
+
+# --- resumable runs: the worker's side (claim, heartbeat, stop) and the web side (resume) ------------
+
+
+class TakenOver(Exception):
+    """Another run of the same row owns it now (this one was thought dead, and resumed)."""
+
+
+class RunStopped(Exception):
+    """Raised by a run's body: the run as a whole cannot go on (it stops ``failed``, resumable)."""
+
+
+def claim(model, pk, worker: str = "") -> int | None:
+    """Take a queued run, or a stale one, for this worker: its attempt number, or None when it is
+    neither (done, failed, or running on a live worker)."""
+    now = timezone.now()
+    claimed = model.objects.filter(Q(status=model.Status.QUEUED) | stale_running(model), pk=pk).update(
+        status=model.Status.RUNNING,
+        attempts=F("attempts") + 1,
+        heartbeat_at=now,
+        started_at=Coalesce("started_at", now),
+        worker=worker[:200],
+        error="",
+    )
+    return model.objects.values_list("attempts", flat=True).get(pk=pk) if claimed else None
+
+
+def owned(model, pk, attempt: int):
+    """The row, while this attempt is still the one running it."""
+    return model.objects.filter(pk=pk, status=model.Status.RUNNING, attempts=attempt)
+
+
+def beat(model, pk, attempt: int, **changes) -> None:
+    """The heartbeat (with any progress ``changes``); ``TakenOver`` when another attempt owns the run."""
+    if not owned(model, pk, attempt).update(heartbeat_at=timezone.now(), **changes):
+        raise TakenOver()
+
+
+def _stop_failed(model, pk, attempt: int, reason: str) -> None:
+    try:
+        owned(model, pk, attempt).update(
+            status=model.Status.FAILED,
+            finished_at=timezone.now(),
+            error=f"{reason} The finished items are kept; resume the {model.RUN_NOUN} once this is fixed.",
+        )
+    except DatabaseError:
+        logger.exception(
+            "%s %s: could not record the failure; it is resumable once stale", model._meta.verbose_name, pk
+        )
+
+
+def run_resumable(model, pk, worker: str, body: Callable[[int], dict | None]) -> str:
+    """The frame of a resumable run's task: claim the row, call ``body(attempt)`` (which skips what is
+    finished and calls ``beat`` per item), then mark it done with the changes ``body`` returns.
+
+    Returns "done", "failed", "taken over" or "skipped (<status>)". ``ServiceUnavailable`` (no model
+    can serve: every item would fail alike), ``RunStopped`` and any other error (the database or the
+    storage went away, a bug) stop the run ``failed``, its finished items kept, resumable."""
+    noun = model._meta.verbose_name
+    attempt = claim(model, pk, worker)
+    if attempt is None:
+        current = model.objects.filter(pk=pk).values_list("status", flat=True).first()
+        logger.info("%s %s not started: status is %s", noun, pk, current)
+        return f"skipped ({current})"
+    try:
+        changes = body(attempt) or {}
+    except TakenOver:
+        logger.warning("%s %s: another run took it over; this one stops", noun, pk)
+        return "taken over"
+    except (ServiceUnavailable, RunStopped) as exc:
+        _stop_failed(model, pk, attempt, getattr(exc, "message", None) or str(exc))
+        return "failed"
+    except Exception as exc:
+        logger.exception("%s %s failed", noun, pk)
+        _stop_failed(model, pk, attempt, f"{type(exc).__name__}: {exc}")
+        return "failed"
+    now = timezone.now()
+    done = owned(model, pk, attempt).update(status=model.Status.DONE, finished_at=now, heartbeat_at=now, **changes)
+    return "done" if done else "taken over"
+
+
+def resume(row, *, done_code: str, running_code: str):
+    """Queue a resumable run again: one that failed, one still queued (its message may be lost) or one
+    whose worker stopped reporting. Its finished items are kept; only the others run. ``Conflict``
+    (409, ``done_code`` or ``running_code``) when it is done or running on a live worker."""
+    model = type(row)
+    resumable = Q(status__in=(model.Status.QUEUED, model.Status.FAILED)) | stale_running(model)
+    if model.objects.filter(resumable, pk=row.pk).update(status=model.Status.QUEUED, finished_at=None):
+        transaction.on_commit(partial(enqueue, model, row.pk))
+        row.refresh_from_db()
+        return row
+    row.refresh_from_db()
+    title = f"{model._meta.verbose_name.capitalize()} {row.pk}"
+    if row.status == model.Status.DONE:
+        raise Conflict(f"{title} is done; there is nothing to resume.", code=done_code)
+    raise Conflict(
+        f"{title} is running on {row.worker or 'a worker'}, which reported "
+        f"{(timezone.now() - row.heartbeat_at).total_seconds():.0f} s ago. It can be resumed once its "
+        f"worker has been silent for {settings.SIGVERIFY_STALE_AFTER_S:g} s.",
+        code=running_code,
+    )
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,12 @@ from datetime import date
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from PIL import Image
 
 from apps.core.exceptions import Conflict, InvalidImage, InvalidRequest, NotFound, ServiceError
+from apps.core.files import save_with_file
 from apps.core.images import decode_bytes, preprocess_bytes, read_upload, sha256_bytes, sniff_image_type
 from apps.modelregistry.selectors import get_active_version, validation_scores
 from apps.modelregistry.serving import require_verifier, thresholds_in_force
@@ -431,20 +430,7 @@ def _store_decision(data, *, started, **fields) -> ChequeDecision:
         model_version=fields["version"],
         requested_by=fields["requested_by"],
     )
-    stored_name = None
-    try:
-        with transaction.atomic():
-            row.image.save(f"{digest}.{extension}", ContentFile(data), save=False)
-            stored_name = row.image.name
-            row.processing_ms = max(1, round(1000 * (time.perf_counter() - started)))
-            row.save()
-    except BaseException:
-        if stored_name:
-            try:
-                default_storage.delete(stored_name)
-            except OSError:
-                logger.warning("could not remove %s after a failed cheque decision", stored_name)
-        raise
+    save_with_file(row, "image", f"{digest}.{extension}", data, started=started)
     return row
 
 

@@ -3,9 +3,14 @@
 A version whose card fuses a classifier's margin into its calibration (``ScoreModel.fused``) gets
 one per signer: fitted on the signer's active references against a background of other people's
 genuine signatures (the version's shipped ``background.safetensors`` plus the bank's other
-signers' references), whenever the active references change and, for a new version, by its
-promotion (registered as a ``VersionPreparation`` in ``apps.py``). Fitting is deterministic, so
-removing a reference brings back the classifier (and the decisions) of the set before it.
+signers' references): on a worker after the active references change (``tasks.refit_signer_classifier``,
+queued by the services) and, for a new version, by its promotion (registered as a
+``VersionPreparation`` in ``apps.py``). Fitting is deterministic, so removing a reference brings back
+the classifier (and the decisions) of the set before it.
+
+The fitted state is the ``SignerClassifier`` row: its ``reference_ids`` say which references it was
+fitted on. ``classifier_for`` serves it only while those are the signer's active references; until the
+queued refit has run, a verification is scored without it (``scoring_used`` tells which).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import logging
 import threading
 
 import numpy as np
+from django.db import transaction
 
 from sigverify.errors import ModelLoadError
 from sigverify.scoring import ScoreModel
@@ -89,14 +95,35 @@ def refit(signer: Signer, version) -> SignerClassifier | None:
     return row
 
 
-def refit_active(signer: Signer) -> None:
-    """After the signer's active references changed: refit under the active version (others refit
-    when promoted)."""
+def refit_queued(signer_id: int) -> str:
+    """The queued refit (``tasks.refit_signer_classifier``): under the active version, on the signer's
+    references as they are now. The signer row is locked meanwhile, so two refits of one signer
+    cannot finish out of order and leave the older fit."""
     from apps.modelregistry.selectors import get_active_version
 
-    version = get_active_version()
-    if version is not None:
-        refit(signer, version)
+    with transaction.atomic():
+        signer = Signer.objects.select_for_update().filter(pk=signer_id).first()
+        if signer is None:
+            return "no such signer"
+        version = get_active_version()
+        if version is None or not uses_signer_classifier(version):
+            return "no classifier to fit"
+        row = refit(signer, version)
+    return "fitted" if row is not None and row.classifier else "cleared"
+
+
+# How a verification was scored (``Verification.scoring``).
+SIGNER_CLASSIFIER = "signer_classifier"  # the signer's own classifier fused into the score
+WRITER_INDEPENDENT = "writer_independent"  # the version fuses none: distances only
+PENDING_FALLBACK = "writer_independent_pending"  # the version fuses one, but none is fitted on these references yet
+
+
+def scoring_used(version, classifier: Fitted | None, fused: bool) -> str:
+    """Which score a verification got: with the signer's classifier, without one because the version
+    uses none, or without one because the refit for the current references has not run yet."""
+    if classifier is not None and fused:
+        return SIGNER_CLASSIFIER
+    return PENDING_FALLBACK if uses_signer_classifier(version) else WRITER_INDEPENDENT
 
 
 def classifier_for(signer: Signer, version, reference_ids) -> Fitted | None:

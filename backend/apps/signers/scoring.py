@@ -20,6 +20,7 @@ class Scored:
     thresholds: dict  # the accept/reject thresholds in force for that R
     decision: str  # genuine, refer or forgery
     distances: list = field(default_factory=list)
+    fused: bool = False  # whether a signer classifier's margin entered the score
 
 
 def score_against(version, verifier, embedding, reference_matrix, classifier=None) -> Scored:
@@ -37,4 +38,5 @@ def score_against(version, verifier, embedding, reference_matrix, classifier=Non
         thresholds=thresholds,
         decision=decide(result.score, thresholds["accept"], thresholds["reject"]),
         distances=list(result.distances),
+        fused=bool(result.fused),
     )

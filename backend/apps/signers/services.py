@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from django.conf import settings
@@ -17,7 +18,7 @@ from apps.core.images import cropped_png, preprocess_bytes, read_upload, sha256_
 from apps.modelregistry.selectors import get_active_version
 from apps.modelregistry.serving import require_verifier
 
-from . import classifiers, selectors
+from . import classifiers, selectors, tasks
 from .models import ReferenceEmbedding, ReferenceSignature, Signer
 from .scoring import score_against
 
@@ -105,8 +106,26 @@ def references_enroll(*, signer: Signer, files, user=None) -> EnrollmentResult:
     result.accepted = [r for r in stored if r.is_active]
     result.flagged = [r for r in stored if not r.is_active]
     if result.accepted:
-        classifiers.refit(signer, version)
+        refit_classifier_later(signer)
     return result
+
+
+def refit_classifier_later(signer: Signer) -> None:
+    """Queue the refit of the signer's own classifier (default queue) once this transaction commits: the
+    request does not wait for the fit. Meanwhile verifications are scored without it, and say so."""
+    transaction.on_commit(partial(_send_refit, signer.pk))
+
+
+def _send_refit(signer_id: int) -> None:
+    try:
+        tasks.refit_signer_classifier.apply_async(args=[signer_id], queue=settings.SIGVERIFY_DEFAULT_QUEUE)
+    except Exception as exc:  # kombu raises OperationalError, ConnectionError, OSError... by transport
+        logger.error(
+            "signer %s: classifier refit not queued, the task queue is unreachable (%s); verifications are "
+            "scored without it until the next change of its references or a promotion",
+            signer_id,
+            exc,
+        )
 
 
 def consistency_flags(version, verifier, new_vectors, existing_matrix) -> list[dict]:
@@ -204,7 +223,7 @@ def reference_delete(reference: ReferenceSignature) -> None:
         reference.delete()
         transaction.on_commit(lambda: _delete_files([name]))
     if was_active:
-        classifiers.refit_active(signer)
+        refit_classifier_later(signer)
 
 
 def _review_flagged(reference: ReferenceSignature, status: str, user) -> ReferenceSignature:
@@ -226,7 +245,7 @@ def _review_flagged(reference: ReferenceSignature, status: str, user) -> Referen
 def reference_accept(reference: ReferenceSignature, user=None) -> ReferenceSignature:
     """A person confirms a flagged reference is the signer's: verifications use it from now on."""
     accepted = _review_flagged(reference, ReferenceSignature.Status.ACTIVE, user)
-    classifiers.refit_active(accepted.signer)
+    refit_classifier_later(accepted.signer)
     return accepted
 
 
@@ -325,7 +344,7 @@ def grow_from_confirmed_cheque(
             source=ReferenceSignature.Source.CONFIRMED_CHEQUE,
             source_verification_id=verification_id,
         )
-    classifiers.refit(signer, version)
+    refit_classifier_later(signer)
     return Growth(
         True,
         "added",

@@ -55,7 +55,14 @@ class VerificationAdmin(ReadOnlyAdmin):
         "processing_ms",
         "reviewed",
     )
-    list_filter = ("decision", "model_version", "created_at", ("review", admin.EmptyFieldListFilter), "requested_by")
+    list_filter = (
+        "decision",
+        "scoring",
+        "model_version",
+        "created_at",
+        ("review", admin.EmptyFieldListFilter),
+        "requested_by",
+    )
     search_fields = ("signer__external_id", "signer__full_name", "cheque_reference", "image_sha256")
     date_hierarchy = "created_at"
     list_select_related = ("signer", "model_version", "requested_by", "review")
@@ -69,6 +76,7 @@ class VerificationAdmin(ReadOnlyAdmin):
         "z_score",
         "thresholds",
         "reference_count",
+        "scoring",
         "distances",
         "model_version",
         "cheque_reference",

@@ -10,16 +10,16 @@ A heartbeat per item tells a live run from a dead one (``apps.core.jobs.stale_ru
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, transaction
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.core import jobs
 from apps.core.exceptions import ServiceError, ServiceUnavailable
+from apps.core.files import delete_quietly
 from apps.signers.selectors import get_signer
 
 from . import services
@@ -27,72 +27,19 @@ from .models import BatchItem, VerificationBatch
 
 logger = logging.getLogger(__name__)
 
-Status = VerificationBatch.Status
 ItemStatus = BatchItem.Status
-
-
-class _TakenOver(Exception):
-    """Another run of the same batch owns it now (this one was thought dead and resumed)."""
 
 
 def run_batch(batch_pk: int, worker: str = "") -> str:
     """The body of the batch task. Verifies the pending items; idempotent and resumable."""
-    now = timezone.now()
-    claimable = Q(status=Status.QUEUED) | jobs.stale_running(VerificationBatch)
-    claimed = VerificationBatch.objects.filter(claimable, pk=batch_pk).update(
-        status=Status.RUNNING,
-        attempts=F("attempts") + 1,
-        heartbeat_at=now,
-        started_at=Coalesce("started_at", now),
-        worker=worker[:200],
-        error="",
-    )
-    if not claimed:
-        current = VerificationBatch.objects.filter(pk=batch_pk).values_list("status", flat=True).first()
-        logger.info("verification batch %s not started: status is %s", batch_pk, current)
-        return f"skipped ({current})"
-    attempt = VerificationBatch.objects.values_list("attempts", flat=True).get(pk=batch_pk)
+    return jobs.run_resumable(VerificationBatch, batch_pk, worker, partial(_verify_pending, batch_pk))
+
+
+def _verify_pending(batch_pk: int, attempt: int) -> None:
     pending = BatchItem.objects.filter(batch_id=batch_pk, status=ItemStatus.PENDING).order_by("index")
-    try:
-        for item_pk in list(pending.values_list("pk", flat=True)):
-            process_item(item_pk)
-            _beat(batch_pk, attempt)
-    except _TakenOver:
-        logger.warning("verification batch %s: another run took it over; this one stops", batch_pk)
-        return "taken over"
-    except ServiceUnavailable as exc:
-        # The model cannot be served: every item would fail the same way. Stop; resume later.
-        _stop_failed(batch_pk, attempt, exc.message)
-        return "failed"
-    except Exception as exc:  # the database went away, a bug: the batch stops, resumable
-        logger.exception("verification batch %s failed", batch_pk)
-        _stop_failed(batch_pk, attempt, f"{type(exc).__name__}: {exc}")
-        return "failed"
-    if not _owned(batch_pk, attempt).update(
-        status=Status.DONE, finished_at=timezone.now(), heartbeat_at=timezone.now()
-    ):
-        return "taken over"
-    return "done"
-
-
-def _owned(batch_pk: int, attempt: int):
-    return VerificationBatch.objects.filter(pk=batch_pk, status=Status.RUNNING, attempts=attempt)
-
-
-def _stop_failed(batch_pk: int, attempt: int, reason: str) -> None:
-    try:
-        _owned(batch_pk, attempt).update(
-            status=Status.FAILED,
-            finished_at=timezone.now(),
-            error=f"{reason} The finished items are kept; resume the batch once this is fixed.",
-        )
-    except DatabaseError:
-        logger.exception("verification batch %s: could not record the failure; it is resumable once stale", batch_pk)
-
-
-def _beat(batch_pk: int, attempt: int) -> None:
-    if not _owned(batch_pk, attempt).update(heartbeat_at=timezone.now()):
-        raise _TakenOver()
+    for item_pk in list(pending.values_list("pk", flat=True)):  # at most a few hundred ids
+        process_item(item_pk)
+        jobs.beat(VerificationBatch, batch_pk, attempt)
 
 
 def process_item(item_pk: int) -> str:
@@ -135,10 +82,10 @@ def process_item(item_pk: int) -> str:
                 raise _AlreadyDone()  # rolls back this run's log row: the item has its result already
         return changes["status"]
     except _AlreadyDone:
-        _delete_quietly(created_file)
+        delete_quietly(created_file)
         return "skipped"
     except BaseException:
-        _delete_quietly(created_file)
+        delete_quietly(created_file)
         raise
 
 
@@ -161,11 +108,3 @@ def _verify(item: BatchItem):
         user=item.batch.requested_by,
         batch=item.batch,
     )
-
-
-def _delete_quietly(name: str | None) -> None:
-    if name:
-        try:
-            default_storage.delete(name)
-        except OSError:
-            logger.warning("could not remove %s after a rolled-back batch item", name)

@@ -17,13 +17,12 @@ from functools import partial
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from apps.core import jobs
-from apps.core.exceptions import Conflict, InvalidImage
+from apps.core.exceptions import InvalidImage
+from apps.core.files import delete_quietly
 from apps.core.images import max_upload_bytes, sha256_bytes, sniff_image_type
 
 from .models import BatchItem, VerificationBatch
@@ -92,10 +91,7 @@ def create_batch(*, user, items: list[dict]) -> VerificationBatch:
                 transaction.on_commit(partial(jobs.enqueue, VerificationBatch, batch.pk))
     except BaseException:
         for name in stored:
-            try:
-                default_storage.delete(name)
-            except OSError:
-                logger.warning("could not remove %s after a failed batch", name)
+            delete_quietly(name)
         raise
     return batch
 
@@ -107,17 +103,4 @@ def _mark_failed(row: BatchItem, code: str, message: str) -> None:
 def resume_batch(batch: VerificationBatch) -> VerificationBatch:
     """Queue a batch again: one that failed, one still queued (its message may be lost) or one
     whose worker stopped reporting. Its finished items are kept; only pending ones are run."""
-    resumable = Q(status__in=(Status.QUEUED, Status.FAILED)) | jobs.stale_running(VerificationBatch)
-    if VerificationBatch.objects.filter(resumable, pk=batch.pk).update(status=Status.QUEUED, finished_at=None):
-        transaction.on_commit(partial(jobs.enqueue, VerificationBatch, batch.pk))
-        batch.refresh_from_db()
-        return batch
-    batch.refresh_from_db()
-    if batch.status == Status.DONE:
-        raise Conflict(f"Verification batch {batch.pk} is done; there is nothing to resume.", code="batch_done")
-    raise Conflict(
-        f"Verification batch {batch.pk} is running on {batch.worker or 'a worker'}, which reported "
-        f"{(timezone.now() - batch.heartbeat_at).total_seconds():.0f} s ago. It can be resumed once its worker "
-        f"has been silent for {settings.SIGVERIFY_STALE_AFTER_S:g} s.",
-        code="batch_running",
-    )
+    return jobs.resume(batch, done_code="batch_done", running_code="batch_running")

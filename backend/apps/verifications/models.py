@@ -1,8 +1,7 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
 
-from apps.core.jobs import ResumableRun, resumable_transitions
+from apps.core.models import ResumableRunModel
 
 
 class ImmutableRecordError(Exception):
@@ -49,6 +48,13 @@ class Verification(models.Model):
     thresholds = models.JSONField(default=dict, help_text="The accept/reject thresholds used for the decision.")
     reference_count = models.PositiveSmallIntegerField(
         default=0, help_text="R: how many references the questioned signature was compared with."
+    )
+    scoring = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="How the score was made: signer_classifier (the signer's own classifier fused in), "
+        "writer_independent (the version fuses none), writer_independent_pending (the version fuses one, "
+        "but its refit on the current references had not run yet: distances only). Empty before this was kept.",
     )
     quality = models.JSONField(default=dict, blank=True)
     model_version = models.ForeignKey(
@@ -122,7 +128,7 @@ def batch_item_upload_path(instance, filename):
     return f"batches/{instance.batch_id}/{filename}"
 
 
-class VerificationBatch(ResumableRun, models.Model):
+class VerificationBatch(ResumableRunModel):
     """Up to a few hundred verifications sent together, verified on a worker.
 
     The items' images are stored with the batch before it is accepted; the worker verifies
@@ -130,32 +136,15 @@ class VerificationBatch(ResumableRun, models.Model):
     resumes: one whose worker was lost is queued again, and only its pending items are run.
     """
 
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        DONE = "done"
-        FAILED = "failed"
-
-    TERMINAL = (Status.DONE, Status.FAILED)
-    TRANSITIONS = resumable_transitions(Status)
-    STALE_ENDS = {Status.QUEUED: Q()}  # its items are kept: the sweep sends it again
+    RUN_NOUN = "batch"
 
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="verification_batches"
     )
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
     total = models.PositiveIntegerField(help_text="Items in the batch.")
-    error = models.TextField(blank=True, help_text="Why the batch as a whole stopped (items have their own errors).")
-    attempts = models.PositiveIntegerField(default=0, help_text="Runs started; a resumed batch has more than one.")
-    worker = models.CharField(max_length=200, blank=True)
-    task_id = models.CharField(max_length=64, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(ResumableRunModel.Meta):
+        pass
 
     def __str__(self):
         return f"verification batch {self.pk} ({self.status}, {self.total} items)"

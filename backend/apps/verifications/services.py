@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 import time
 
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from apps.core.exceptions import Conflict, ServiceError
+from apps.core.files import save_with_file
 from apps.core.images import decode_bytes, preprocess_bytes, read_upload, sha256_bytes, sniff_image_type
 from apps.modelregistry.selectors import get_active_version
 from apps.modelregistry.serving import require_verifier
-from apps.signers.classifiers import classifier_for
+from apps.signers.classifiers import classifier_for, scoring_used
 from apps.signers.models import Signer
 from apps.signers.scoring import score_against
 from apps.signers.selectors import reference_embeddings
@@ -114,26 +114,14 @@ def verification_create(
         reason=reason,
         thresholds=result.thresholds,  # what this decision used
         reference_count=result.references,
+        scoring=scoring_used(version, classifier, result.fused),
         quality=quality,
         model_version=version,
         requested_by=user if (user is not None and user.is_authenticated) else None,
         processing_ms=0,
         batch=batch,
     )
-    stored_name = None
-    try:
-        with transaction.atomic():
-            verification.image.save(f"{digest}.{extension}", ContentFile(data), save=False)
-            stored_name = verification.image.name
-            verification.processing_ms = max(1, round(1000 * (time.perf_counter() - started)))
-            verification.save()
-    except BaseException:
-        if stored_name:
-            try:
-                default_storage.delete(stored_name)
-            except OSError:
-                logger.warning("could not remove %s after a failed verification", stored_name)
-        raise
+    save_with_file(verification, "image", f"{digest}.{extension}", data, started=started)
     return verification
 
 

@@ -133,11 +133,31 @@ def test_account_rules():
     assert x937.default_account_rule(" 12-345 678/") == "12345678"
     assert x937.default_account_rule("9876543") == "9876543"
     assert x937.default_account_rule("/1001") is None
+    # The common US layouts: the group just left of the last On-Us symbol is the account.
+    assert x937.default_account_rule("1001/12345678/") == "12345678"  # the serial first
+    assert x937.default_account_rule("/12345678/1001") == "12345678"
+    assert x937.default_account_rule("12345678//") == "12345678"
+    # An unreadable MICR digit never yields a (wrong) account.
+    assert x937.default_account_rule("1234*678/1001") is None
+    assert x937.default_account_rule("12345678/10*1") == "12345678"  # only the serial is unreadable
     rule = x937.regex_account_rule(r"^(?P<account>\d{6})")
-    assert rule("1234567890/1") == "123456" and rule("12/3") is None
+    assert rule("1234567890/1") == "123456" and rule("12/3") is None and rule("1*3456/1") is None
     data = file_bytes([CheckItem(5, "777000111/42", "1", cheque_tiff(1))])
     found, _ = read(data, rule_for_routing=lambda routing: rule if routing == "031300012" else None)
     assert found[0].account == "777000"
+
+
+def test_items_carry_their_bundles_business_date():
+    data = file_bytes(items(3), business_date="20260301", bundle_size=2)
+    found, _ = read(data)
+    assert [i.business_date.isoformat() for i in found] == ["2026-03-01"] * 3
+    # A bundle whose date is no date falls back to its cash letter's; with neither, no date.
+    bundle_date = data.index(b"2001" + b"121042882" * 2) + 22  # the first bundle header's field 5
+    assert data[bundle_date : bundle_date + 8] == b"20260301"
+    damaged = data[:bundle_date] + b"20261399" + data[bundle_date + 8 :]
+    assert [i.business_date.isoformat() for i in read(damaged)[0]] == ["2026-03-01"] * 3
+    blank = data.replace(b"20260301", b"        ")
+    assert [i.business_date for i in read(blank)[0]] == [None] * 3
 
 
 def test_item_problems_do_not_stop_the_file():

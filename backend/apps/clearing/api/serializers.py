@@ -109,6 +109,7 @@ def item_record(item: ClearingItem) -> dict:
         "account": item.account_number or None,
         "amount_cents": item.amount_cents,
         "amount": None if item.amount_cents is None else str(Decimal(item.amount_cents) / 100),
+        "business_date": item.business_date.isoformat() if item.business_date else None,
         "status": item.status,
         "decision": item.decision or None,
         "cheque": cheque.pk if cheque else None,
@@ -134,6 +135,9 @@ class ClearingItemSerializer(serializers.Serializer):
     account = serializers.CharField(allow_null=True)
     amount_cents = serializers.IntegerField(allow_null=True)
     amount = serializers.CharField(allow_null=True)
+    business_date = serializers.DateField(
+        allow_null=True, help_text="The bundle's business date: the date the signatories' validity is judged on."
+    )
     status = serializers.ChoiceField(choices=ClearingItem.Status.choices)
     decision = serializers.CharField(allow_null=True, help_text="pay, refer or return; null for a failed item.")
     cheque = serializers.IntegerField(allow_null=True, help_text="The cheque decision's id (GET /cheques/{id}/).")

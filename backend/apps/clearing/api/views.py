@@ -27,6 +27,7 @@ EXPORT_COLUMNS = [
     "payor_routing",
     "account",
     "amount",
+    "business_date",
     "status",
     "decision",
     "cheque",

@@ -8,7 +8,7 @@ import io
 import pytest
 from PIL import Image
 
-from apps.mandates.tests.conftest import signatories_enrolled, two_of_three  # noqa: F401
+from apps.mandates.tests.conftest import shipped_version, signatories_enrolled, two_of_three  # noqa: F401
 from testsupport.cheques import cheque_bytes
 from x937.writer import CheckItem, file_bytes, g4_tiff
 

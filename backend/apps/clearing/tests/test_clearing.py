@@ -4,6 +4,7 @@ a thin wrapper; test_clearing_celery.py runs it on a real worker and kills it), 
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 
@@ -156,6 +157,33 @@ def test_a_run_stopped_midway_resumes_where_it_stopped(client_for, two_of_three,
     assert sorted(keys) == ["1", "2", "3", "4", "5"]
     assert ChequeDecision.objects.count() == 5
     assert ClearingFile.objects.get(pk=file_id).attempts == 2
+
+
+def test_a_run_keeps_no_decision_alive_beyond_its_collection_window(
+    client_for, two_of_three, genuine_cheque, monkeypatch
+):
+    """Memory stays flat: no decision is held by the run, and those Django leaves in reference cycles
+    are freed every COLLECT_EVERY items (here with Python's own collections off, as a long-lived
+    worker rarely runs its full ones)."""
+    file_id = send(client_for("integrator"), clearing_file([check(n, genuine_cheque) for n in range(1, 6)])).json()
+    monkeypatch.setattr(runs, "COLLECT_EVERY", 2)
+    real, alive = runs.process_item, []
+
+    def counted(clearing_file_row, item):
+        status = real(clearing_file_row, item)
+        alive.append(sum(type(o) is ChequeDecision for o in gc.get_objects()))
+        return status
+
+    monkeypatch.setattr(runs, "process_item", counted)
+    gc.collect()
+    gc.disable()
+    try:
+        assert run(file_id["id"]) == "done"
+        left = sum(type(o) is ChequeDecision for o in gc.get_objects())
+    finally:
+        gc.enable()
+    assert ChequeDecision.objects.count() == 5
+    assert max(alive) <= 2 and left <= 1, (alive, left)  # never more than one window's
 
 
 def test_reconciliation_differences_are_reported(client_for, two_of_three, genuine_cheque):

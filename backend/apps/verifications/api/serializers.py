@@ -97,6 +97,11 @@ class VerificationSerializer(serializers.ModelSerializer):
     reference_count = serializers.IntegerField(
         read_only=True, help_text="R: how many of the signer's references it was compared with."
     )
+    scoring = serializers.CharField(
+        read_only=True,
+        help_text="signer_classifier, writer_independent, or writer_independent_pending: the version fuses a "
+        "signer classifier but the refit on the current references had not run yet (distances only).",
+    )
     crop = serializers.ListField(child=serializers.IntegerField(), allow_null=True, read_only=True)
     review = serializers.SerializerMethodField()
     image_url = serializers.SerializerMethodField()
@@ -116,6 +121,7 @@ class VerificationSerializer(serializers.ModelSerializer):
             "distances",
             "thresholds",
             "reference_count",
+            "scoring",
             "model_version",
             "model_version_id",
             "cheque_reference",

@@ -23,6 +23,7 @@ RECORD_FIELDS = {
     "distances",
     "thresholds",
     "reference_count",
+    "scoring",
     "model_version",
     "model_version_id",
     "cheque_reference",
@@ -55,6 +56,7 @@ def test_verify_answers_the_full_record(client_for, enrolled_signer, active_vers
     assert 0.0 <= body["score"] <= 1.0
     assert len(body["distances"]) == 3
     assert body["reference_count"] == 3
+    assert body["scoring"] == "writer_independent"  # the tiny test model fuses no signer classifier
     assert {d["reference"] for d in body["distances"]} == set(enrolled_signer.references.values_list("id", flat=True))
     assert body["model_version"] == active_version.name
     assert body["thresholds"]["accept"] == 0.6 and body["thresholds"]["reject"] == 0.4
