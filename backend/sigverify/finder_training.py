@@ -112,7 +112,7 @@ def train(
             log(f"  generated {done}/{total} ({time.time() - started:.0f} s)")
 
     # Generating is the slow part: the components are kept (var/, git-ignored) for refits.
-    cache = REPO_ROOT / "var" / "signature-finder" / f"components-{cheques}-{seed}-{len(sources)}.npz"
+    cache = REPO_ROOT / "var" / "signature-finder" / f"components-{cheques}-{seed}-{len(sources)}-ink{finder.INK_LEVEL}.npz"
     cache.parent.mkdir(parents=True, exist_ok=True)
     if cache.exists():
         with np.load(cache, allow_pickle=False) as z:
@@ -139,6 +139,7 @@ def train(
         "kind": "gradient-boosted trees over ink components (scikit-learn GradientBoostingClassifier, arrays only)",
         "features": list(finder.FEATURES),
         "work_height": finder.WORK_HEIGHT,
+        "ink_level": finder.INK_LEVEL,
         "trees": trees,
         "depth": depth,
         "seed": seed,

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,11 +42,13 @@ RULE_MIN_LENGTH = 0.3  # of the height: a straight horizontal run this long is a
 EDGE_MIN_LENGTH = 0.25  # of the height: a vertical run this long is a box edge or border
 JOIN = (0.025, 0.05)  # dilation (rows, columns; of the height) that joins the strokes of a word
 GROUP_GAP = (0.05, 0.08)  # signature components closer than this (rows, columns) make one signature
+WORD_GAP = 0.12  # of the height: signature words on one baseline, this close and over one rule, are one signature
 MIN_GROUP_HEIGHT = 0.05  # of the height: smaller groups are dots and dashes, not a signature
 MIN_GROUP_INK = 4e-4  # of height squared
+MIN_MEMBER_INK = 6e-5  # of height squared: smaller specks (a dithered background's dots) neither bridge nor stretch a box
 THRESHOLD = 0.35  # component probability counted as signature ink
 GROW_THRESHOLD = 0.1  # near signature ink, a component this likely joins it
-INK_LEVEL = 0.5  # ink: darker than this share of the way from the paper to the darkest strokes
+INK_LEVEL = 0.3  # ink: darker than this share of the way from the paper to the darkest strokes (faint pen at working size)
 MAX_COMPONENTS = 4000  # beyond, the smallest specks are dropped (noise)
 MODEL_PATH = Path(__file__).with_name("signature_finder.npz")
 CARD_PATH = Path(__file__).with_name("signature_finder.json")
@@ -105,6 +107,7 @@ class Components:
     groups: np.ndarray  # (n,) the ink group (strokes joined by a letter gap) of each component
     scale: float  # scan pixels per working pixel
     size: tuple[int, int]  # the scan's width, height
+    rules: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # (row, x0, x1) of each printed rule
 
 
 # ---------------------------------------------------------------- ink at working size
@@ -184,7 +187,7 @@ def components(image: Image.Image) -> Components:
         labels, count = ndimage.label(keep[labels], structure=np.ones((3, 3), bool))
         strokes = labels > 0
     features, boxes, areas, groups = _features(grey, labels, count, strokes, horizontal, bilevel)
-    return Components(labels, boxes, areas, features, groups, scale, image.size)
+    return Components(labels, boxes, areas, features, groups, scale, image.size, _rule_rows(horizontal))
 
 
 def _features(grey, labels, count, strokes, horizontal, bilevel):
@@ -461,14 +464,19 @@ def group_signatures(comps: Components, probability: np.ndarray, threshold: floa
         return []
     seeded_groups = np.unique(comps.groups[probability >= threshold])
     chosen = np.flatnonzero(
-        (probability >= threshold) | (np.isin(comps.groups, seeded_groups) & (probability >= GROW_THRESHOLD))
+        ((probability >= threshold) | (np.isin(comps.groups, seeded_groups) & (probability >= GROW_THRESHOLD)))
+        & (comps.areas >= MIN_MEMBER_INK * height**2)
     )
+    if chosen.size == 0:
+        return []
     boxes = comps.boxes[chosen]
     gap_y, gap_x = GROUP_GAP[0] * height, GROUP_GAP[1] * height
     x0, y0, x1, y1 = boxes.T
     near = (x0[:, None] < x1[None, :] + gap_x) & (x1[:, None] > x0[None, :] - gap_x)
     near &= (y0[:, None] < y1[None, :] + gap_y) & (y1[:, None] > y0[None, :] - gap_y)
     near |= comps.groups[chosen][:, None] == comps.groups[chosen][None, :]
+    rule = _rules_under(boxes, comps.rules, height)
+    near &= ~_apart(rule[:, None], rule[None, :])  # two signature lines: a stamp or a gap does not join them
     n_groups, group = connected_components(csr_matrix(near), directed=False)
     found = []
     areas = comps.areas[chosen]
@@ -481,9 +489,58 @@ def group_signatures(comps: Components, probability: np.ndarray, threshold: floa
         if gy1 - gy0 < MIN_GROUP_HEIGHT * height or ink < MIN_GROUP_INK * height**2:
             continue
         confidence = float((probs[members] * areas[members]).sum() / ink)
-        found.append((confidence, ink, _to_scan((gx0, gy0, gx1, gy1), comps.scale, comps.size)))
+        found.append((confidence, ink, (gx0, gy0, gx1, gy1)))
+    found = _merge_words(found, comps.rules, height)
     found.sort(key=lambda f: (-f[0], -f[1]))
-    return [FoundSignature(box, round(conf, 4)) for conf, _, box in found]
+    return [FoundSignature(_to_scan(box, comps.scale, comps.size), round(conf, 4)) for conf, _, box in found]
+
+
+def _rules_under(boxes: np.ndarray, rules: np.ndarray, height: int) -> np.ndarray:
+    """For each box (x0, y0, x1, y1), the printed rule it stands on (the nearest one from its top
+    down to a fifth of the height below it), -1 when none: two signatures on their own lines stay apart however close."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    if rules.size == 0 or boxes.size == 0:
+        return np.full(len(boxes), -1)
+    x0, y0, x1, y1 = boxes.T
+    cx = (x0 + x1) / 2
+    ry, rx0, rx1 = rules.T
+    fits = (rx0[None] <= cx[:, None]) & (rx1[None] >= cx[:, None])
+    # At or below the top: the half of a signature that hangs below its line still stands on that line.
+    fits &= (ry[None] >= (y0 - 0.01 * height)[:, None]) & (ry[None] <= (y1 + 0.2 * height)[:, None])
+    nearest = np.where(fits, ry[None], np.inf).argmin(axis=1)
+    return np.where(fits.any(axis=1), nearest, -1)
+
+
+def _apart(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Rule indices on two different printed rules (neither -1)."""
+    return (a >= 0) & (b >= 0) & (a != b)
+
+
+def _merge_words(found: list, rules: np.ndarray, height: int) -> list:
+    """Join the words of one signature (a given name and a surname) that the letter-gap grouping
+    left apart: on one baseline (most of the smaller one's rows shared), at most ``WORD_GAP``
+    apart, and not standing on two different printed rules."""
+    found = list(found)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(found)):
+            for j in range(i + 1, len(found)):
+                (ci, ai, bi), (cj, aj, bj) = found[i], found[j]
+                overlap = min(bi[3], bj[3]) - max(bi[1], bj[1])
+                gap = max(bi[0], bj[0]) - min(bi[2], bj[2])
+                if overlap < 0.5 * min(bi[3] - bi[1], bj[3] - bj[1]) or gap > WORD_GAP * height:
+                    continue
+                if _apart(*_rules_under([bi, bj], rules, height)):
+                    continue
+                box = (min(bi[0], bj[0]), min(bi[1], bj[1]), max(bi[2], bj[2]), max(bi[3], bj[3]))
+                found[i] = ((ci * ai + cj * aj) / (ai + aj), ai + aj, box)
+                del found[j]
+                merged = True
+                break
+            if merged:
+                break
+    return found
 
 
 def _to_scan(box, scale: float, size) -> tuple[int, int, int, int]:

@@ -94,3 +94,43 @@ def test_trees_survive_the_file_without_pickle(tmp_path):
     again = finder.Trees.load(tmp_path / "t.npz")
     x = np.random.default_rng(2).normal(size=(50, len(finder.FEATURES))).astype(np.float32)
     assert np.array_equal(trees.probability(x), again.probability(x))
+
+
+def _components(blobs, groups, rules=()):
+    """Components at working size (360 rows): one per (x0, y0, x1, y1) blob, all certain signature ink."""
+    boxes = np.array(blobs, np.float64)
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) * 0.3
+    comps = finder.Components(
+        labels=np.zeros((finder.WORK_HEIGHT, 1000), np.int32),
+        boxes=boxes,
+        areas=areas,
+        features=np.zeros((len(blobs), len(finder.FEATURES)), np.float32),
+        groups=np.array(groups),
+        scale=1.0,
+        size=(1000, finder.WORK_HEIGHT),
+        rules=np.array(rules, np.float64).reshape(-1, 3),
+    )
+    return finder.group_signatures(comps, np.ones(len(blobs)))
+
+
+def test_the_words_of_one_signature_make_one_box_and_far_words_do_not():
+    gap = finder.WORD_GAP * finder.WORK_HEIGHT
+    near = _components([(100, 200, 200, 240), (200 + 0.8 * gap, 205, 300 + 0.8 * gap, 240)], [0, 1])
+    far = _components([(100, 200, 200, 240), (200 + 1.5 * gap, 205, 300 + 1.5 * gap, 240)], [0, 1])
+    assert len(near) == 1 and len(far) == 2
+
+
+def test_signatures_on_two_printed_lines_stay_apart_though_a_stamp_joins_their_ink():
+    # One ink group (a stamp touches both), each signature over its own line.
+    rules = [(245, 80, 330), (245, 345, 600)]
+    found = _components([(100, 200, 320, 240), (350, 200, 560, 240)], [0, 0], rules)
+    assert sorted(f.box[0] for f in found) == [100, 350]
+    # Without the lines the same ink is one signature.
+    assert len(_components([(100, 200, 320, 240), (350, 200, 560, 240)], [0, 0])) == 1
+
+
+def test_a_signature_hanging_below_its_line_is_one_box():
+    # Its upper half stands on the signature line, the lower half on nothing but the border below.
+    rules = [(290, 50, 900), (350, 10, 990)]
+    found = _components([(558, 271, 724, 290), (547, 292, 730, 310)], [0, 0], rules)
+    assert [f.box for f in found] == [(547, 271, 183, 39)]
