@@ -25,7 +25,7 @@ from apps.signers.models import Signer
 from apps.signers.selectors import find_signer, reference_embeddings
 from sigverify.policy import Policy, thresholds_for
 from sigverify.scoring import decide
-from sigverify.signature_finder import find_signatures
+from sigverify.signature_finder import LOW_CONFIDENCE, find_signatures
 
 from . import rules
 from .models import AmountRule, BankAccount, ChequeDecision, ChequeReview, Mandate, Signatory
@@ -35,7 +35,6 @@ logger = logging.getLogger(__name__)
 
 MAX_SIGNATURES = 6  # boxes looked for on one cheque
 BOX_MARGIN = 0.15  # of the box's height, added on every side of a found signature
-LOW_FINDER_CONFIDENCE = 0.5  # a box the finder is less sure of is shown, but never judged on its own
 
 
 class AccountNotFound(NotFound):
@@ -322,7 +321,7 @@ def cheque_decide(
     scored = _score_boxes(data, [box for box, _ in found], version, verifier, signatories, references, thresholds)
     for item, (_, confidence) in zip(scored, found, strict=True):
         item.confidence = confidence
-        if confidence < LOW_FINDER_CONFIDENCE and item.problem is None:
+        if confidence < LOW_CONFIDENCE and item.problem is None:
             item.problem = f"it may not be a signature (finder confidence {confidence:.2f})"
     matches = [
         rules.Match(index, candidate["signer"], candidate["decision"], candidate["score"])
