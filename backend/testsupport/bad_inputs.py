@@ -132,6 +132,31 @@ def noise_png(size=(400, 200)) -> bytes:
     return png_bytes(Image.frombytes("L", size, bytes(rng.getrandbits(8) for _ in range(size[0] * size[1]))), "PNG")
 
 
+def blank_cheque_png(size=(1200, 550)) -> bytes:
+    """A whole cheque-sized page with no ink at all (off-white paper)."""
+    return png_bytes(Image.new("L", size, 250), "PNG")
+
+
+def tiff_blank_first_page() -> bytes:
+    """A group 4 multi-page TIFF whose page 1 (the front) is blank and page 2 a drawn cheque."""
+    from testsupport.synthetic_data import draw_cheque
+
+    cheque, _ = draw_cheque(1, 9)
+    blank = Image.new("L", cheque.size, 255).convert("1")
+    buffer = io.BytesIO()
+    blank.save(buffer, format="TIFF", compression="group4", save_all=True, append_images=[cheque.convert("1")])
+    return buffer.getvalue()
+
+
+def whole_cheque_bad_inputs() -> list[BadInput]:
+    """What every endpoint taking a whole cheque must refuse with a 4xx, storing nothing."""
+    return [
+        BadInput("cheque_no_ink", "blank.png", blank_cheque_png(), "reject", ("no_ink",)),
+        BadInput("cheque_over_pixel_limit", "big.png", png_claiming(8_000, 8_000), "reject", ("too_many_pixels",)),
+        BadInput("tiff_first_page_blank", "cheque.tif", tiff_blank_first_page(), "reject", ("no_ink",)),
+    ]
+
+
 def zip_bytes() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

@@ -147,6 +147,7 @@ def verification(
         ],
         "thresholds": {"accept": 0.7, "reject": 0.35, "eer": 0.5},
         "reference_count": 3,
+        "scoring": "writer_independent",
         "model_version": "sigverify-resnet18",
         "model_version_id": 1,
         "cheque_reference": "",

@@ -15,7 +15,7 @@ from django.conf import settings
 from PIL import Image
 
 from sigverify.errors import BlankImageError, ImageRejected, NotAnImageError
-from sigverify.preprocess import load_image, preprocess_image
+from sigverify.preprocess import load_image, preprocess_image, require_ink
 
 from .exceptions import InvalidImage
 
@@ -78,11 +78,11 @@ def content_type_for_name(name: str) -> str:
 def preprocess_bytes(data: bytes, input_size: tuple[int, int], crop=None):
     """(uint8 array as the model sees it, quality dict). Raises ``InvalidImage``.
 
-    One decode, with the configured pixel limit checked from the header before decoding.
+    One decode (``decode_bytes``: the pixel limit from the header, a blank page 1 refused), then
+    the crop preprocessed.
     """
-    image = None
+    image = decode_bytes(data)
     try:
-        image = load_image(data, max_pixels=int(settings.SIGVERIFY_MAX_PIXELS))  # a multi-page TIFF: page 1
         try:
             array, quality = preprocess_image(image, size=tuple(input_size), crop=crop)
         except ImageRejected:
@@ -90,21 +90,33 @@ def preprocess_bytes(data: bytes, input_size: tuple[int, int], crop=None):
         except Exception as exc:  # decoder/array corner cases still come out typed
             raise NotAnImageError(f"the image could not be processed: {exc}") from exc
     except ImageRejected as exc:
-        message = exc.message
-        pages = image.info.get("pages", 1) if image is not None else 1
-        if isinstance(exc, BlankImageError) and pages > 1:
-            message = f"page 1 (the front) of this {pages}-page file is verified, and {message}"
-        raise InvalidImage(_sentence(message), code=exc.code) from exc
+        raise InvalidImage(_sentence(_on_page_one(exc, image)), code=exc.code) from exc
     return array, quality.as_dict()
 
 
 def decode_bytes(data: bytes) -> Image.Image:
     """The decoded image (page 1 of a multi-page TIFF, EXIF orientation applied), with the
-    same checks as a verification. Raises ``InvalidImage``."""
+    same checks as a verification. Raises ``InvalidImage``.
+
+    The product's rule for whole pages, here for verifications, signature regions, cheques and
+    enrolment alike: page 1 is the front (as view side 0 of a clearing file), and a front with no
+    ink is refused (``no_ink``, the message naming page 1 of a multi-page file) rather than
+    searched for a signature or replaced by a later page (the back holds endorsements).
+    """
+    image = None
     try:
-        return load_image(data, max_pixels=int(settings.SIGVERIFY_MAX_PIXELS))
+        image = load_image(data, max_pixels=int(settings.SIGVERIFY_MAX_PIXELS))
+        require_ink(image)
     except ImageRejected as exc:
-        raise InvalidImage(_sentence(exc.message), code=exc.code) from exc
+        raise InvalidImage(_sentence(_on_page_one(exc, image)), code=exc.code) from exc
+    return image
+
+
+def _on_page_one(exc: ImageRejected, image) -> str:
+    pages = image.info.get("pages", 1) if image is not None else 1
+    if isinstance(exc, BlankImageError) and pages > 1:
+        return f"page 1 (the front) of this {pages}-page file is the page checked, and {exc.message}"
+    return exc.message
 
 
 def cropped_png(data: bytes, crop) -> bytes:

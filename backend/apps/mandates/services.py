@@ -21,11 +21,13 @@ from apps.core.files import save_with_file
 from apps.core.images import decode_bytes, preprocess_bytes, read_upload, sha256_bytes, sniff_image_type
 from apps.modelregistry.selectors import get_active_version, validation_scores
 from apps.modelregistry.serving import require_verifier, thresholds_in_force
+from apps.signers.classifiers import classifier_for, scoring_used
 from apps.signers.models import Signer
+from apps.signers.scoring import score_against
 from apps.signers.selectors import find_signer, reference_embeddings
 from sigverify.policy import Policy, thresholds_for
 from sigverify.scoring import decide
-from sigverify.signature_finder import find_signatures
+from sigverify.signature_finder import LOW_CONFIDENCE, find_signatures
 
 from . import rules
 from .models import AmountRule, BankAccount, ChequeDecision, ChequeReview, Mandate, Signatory
@@ -35,7 +37,6 @@ logger = logging.getLogger(__name__)
 
 MAX_SIGNATURES = 6  # boxes looked for on one cheque
 BOX_MARGIN = 0.15  # of the box's height, added on every side of a found signature
-LOW_FINDER_CONFIDENCE = 0.5  # a box the finder is less sure of is shown, but never judged on its own
 
 
 class AccountNotFound(NotFound):
@@ -322,7 +323,7 @@ def cheque_decide(
     scored = _score_boxes(data, [box for box, _ in found], version, verifier, signatories, references, thresholds)
     for item, (_, confidence) in zip(scored, found, strict=True):
         item.confidence = confidence
-        if confidence < LOW_FINDER_CONFIDENCE and item.problem is None:
+        if confidence < LOW_CONFIDENCE and item.problem is None:
             item.problem = f"it may not be a signature (finder confidence {confidence:.2f})"
     matches = [
         rules.Match(index, candidate["signer"], candidate["decision"], candidate["score"])
@@ -351,6 +352,7 @@ def cheque_decide(
             "decision": result.decision,
             "score": None if result.score is None else round(float(result.score), 6),
             "finder_confidence": None if item.confidence is None else round(item.confidence, 3),
+            "scoring": _scoring_of(item, result.signatory),
             "candidates": item.candidates,
         }
         for item, result in zip(scored, outcome.signatures, strict=True)
@@ -372,7 +374,9 @@ def cheque_decide(
 
 
 def _score_boxes(data, boxes, version, verifier, signatories, references, thresholds) -> list[_Scored]:
-    """Each box embedded once, scored against every scorable signatory's references."""
+    """Each box embedded once, scored against every scorable signatory's references by the scoring a
+    verification uses (``signers.scoring.score_against``, with the signatory's own classifier where
+    the version fuses one), never looser than the bank's amount rule."""
     arrays, kept, scored = [], [], []
     for box in boxes:
         try:
@@ -384,30 +388,36 @@ def _score_boxes(data, boxes, version, verifier, signatories, references, thresh
         kept.append(len(scored))
         scored.append(_Scored(box, [], None))
     embeddings = verifier.embed_arrays(arrays) if arrays else []
-    names = {s.signer.external_id: s.signer.full_name for s in signatories}
+    signers = {s.signer.external_id: s.signer for s in signatories}
+    classifiers = {key: classifier_for(signers[key], version, ids) for key, (ids, _) in references.items()}
     for index, embedding in zip(kept, embeddings, strict=True):
         candidates = []
         for key, (ids, matrix) in references.items():
-            result = verifier.score(embedding, matrix)
+            result = score_against(version, verifier, embedding, matrix, classifiers[key])
             distances = sorted(zip(ids, result.distances, strict=True), key=lambda pair: pair[1])
-            # the pair fitted for this signatory's number of references, never looser than the bank's amount rule
-            for_r = thresholds_in_force(version, references=len(ids))
-            accept = max(for_r["accept"], thresholds.get("stricter_accept") or 0.0)
-            reject = min(for_r["reject"], accept)
+            # the pair fitted for this signatory's number of references, never looser than the amount rule
+            accept = max(result.thresholds["accept"], thresholds.get("stricter_accept") or 0.0)
+            reject = min(result.thresholds["reject"], accept)
             candidates.append(
                 {
                     "signer": key,
-                    "name": names[key],
-                    "score": round(float(result.score), 6),
-                    "decision": decide(float(result.score), accept, reject),
+                    "name": signers[key].full_name,
+                    "score": round(result.score, 6),
+                    "decision": decide(result.score, accept, reject),
                     "accept": accept,
                     "reject": reject,
-                    "reference_count": len(ids),
+                    "reference_count": result.references,
+                    "scoring": scoring_used(version, classifiers[key], result.fused),
                     "references": [ref_id for ref_id, _ in distances],  # most similar first
                 }
             )
         scored[index].candidates = sorted(candidates, key=lambda c: (-c["score"], c["signer"]))
     return scored
+
+
+def _scoring_of(item: _Scored, signer: str | None) -> str | None:
+    """How the signature's match was scored (``classifiers.scoring_used``); None when it matched no one."""
+    return next((c["scoring"] for c in item.candidates if c["signer"] == signer), None)
 
 
 def _store_decision(data, *, started, **fields) -> ChequeDecision:

@@ -128,6 +128,13 @@ class CandidateSerializer(serializers.Serializer):
     accept = serializers.FloatField(required=False, help_text="Accept threshold for this signatory's R.")
     reject = serializers.FloatField(required=False)
     reference_count = serializers.IntegerField(required=False, help_text="R: their references compared with.")
+    scoring = serializers.CharField(
+        required=False,
+        help_text=(
+            "signer_classifier (the signatory's own classifier fused in), writer_independent (the model "
+            "fuses none) or writer_independent_pending (not yet fitted on these references), as for a verification."
+        ),
+    )
     references = serializers.ListField(child=serializers.IntegerField(), help_text="Reference ids, most similar first.")
 
 
@@ -149,6 +156,11 @@ class SignatureResultSerializer(serializers.Serializer):
     score = serializers.FloatField(allow_null=True)
     finder_confidence = serializers.FloatField(
         allow_null=True, required=False, help_text="How sure the signature finder is that the box holds a signature."
+    )
+    scoring = serializers.CharField(
+        allow_null=True,
+        required=False,
+        help_text="The matched signatory's candidate's scoring; null when none matched.",
     )
     candidates = CandidateSerializer(many=True, help_text="Every signatory compared, best first.")
 

@@ -146,12 +146,13 @@ def test_postscript_never_reaches_a_decoder():
 
 @pytest.mark.parametrize("item", CORPUS, ids=[i.name for i in CORPUS])
 def test_signature_region_endpoint(item, client_for, active_version):
-    """What a verification could decode gets a box inside it; the rest the same refusal code."""
+    """A page that decodes and holds ink gets a box inside it; the rest the same refusal code."""
     from sigverify.errors import ImageRejected
-    from sigverify.preprocess import load_image
+    from sigverify.preprocess import load_image, require_ink
 
     try:
         image = load_image(item.data, max_pixels=int(settings.SIGVERIFY_MAX_PIXELS))
+        require_ink(image)
         refusal = None
     except ImageRejected as exc:
         refusal = exc.code
