@@ -29,6 +29,8 @@ from .card import (
 )
 from .errors import DatasetError
 from .inference import Verifier
+from .onnx_export import export_onnx
+from .onnx_export import markdown_lines as onnx_markdown_lines
 from .policy import SCORES_FILE, Policy, StoredScores, thresholds_for
 from .report import embed_split, evaluation_report, load_embedded, run_evaluation
 from .scoring import REFERENCE_BUCKETS
@@ -51,6 +53,7 @@ def publish(
     leave_one_out=(),
     signer_classifier: bool = False,
     embedded=None,
+    onnx: bool = False,
 ) -> ModelCard:
     """``capture_checks``: (dataset dir, capture) pairs measured as ``metrics.capture``;
     ``leave_one_out``: (model dir trained without one dataset, that dataset's dir) pairs;
@@ -64,7 +67,9 @@ def publish(
     ``background.npz``, as ``benchmarks/per_references.py embed`` writes them under
     ``var/emb/<sha256[:12]>/``), used instead of embedding those writers again. Without
     ``capture_checks`` the source card's capture figures are kept, less their decisions (made at
-    other thresholds)."""
+    other thresholds).
+
+    ``onnx``: also export ``model.onnx`` and a checked int8 file (``sigverify.onnx_export``)."""
     model_dir, target = Path(model_dir), Path(target)
     card = ModelCard.read(model_dir)
     verifier = Verifier.from_dir(model_dir, precision="fp32")
@@ -200,8 +205,11 @@ def publish(
     for optional in ("scores", "background"):
         if written.get(optional) is None:
             written.pop(optional, None)
+    written.pop("onnx", None)  # ONNX files are derived from the weights shipped, again (``onnx``)
     card = ModelCard.parse(written, source="the published card")  # what is written is a valid card
     card.write(target)
+    if onnx:
+        card = export_onnx(target, datasets=datasets, split_file=split_file, split=split, int8=True, log=log)
     part = target / "MODEL_CARD.md.part"
     part.write_text(render_markdown(card))
     os.replace(part, target / "MODEL_CARD.md")
@@ -495,6 +503,7 @@ def render_markdown(card: ModelCard | dict) -> str:
             f"{_pct(swap.skilled_eer_swapped)} ({_num(swap.delta_points, '+.2f')} points).",
         ]
     lines += _whole_cheque_lines((card.model_extra or {}).get("whole_cheques"))
+    lines += onnx_markdown_lines(card)
     for plot in card.plots:
         lines += ["", f"![{plot}]({plot})"]
     lines += ["", "Reproduce: see README.md, section 'Train and publish a model'.", ""]
