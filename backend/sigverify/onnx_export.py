@@ -97,7 +97,7 @@ def quantize_int8(
     exclude=DEFAULT_EXCLUDE,
     per_channel: bool = True,
     reduce_range: bool = True,
-    batch_size: int = 32,
+    batch_size: int = 16,
 ) -> OnnxQuantization:
     """Static int8 (QDQ; uint8 activations, int8 weights per channel) of ``fp32_path`` at ``out_path``,
     calibrated on ``calibration`` (preprocessed uint8 arrays)."""
@@ -117,16 +117,27 @@ def quantize_int8(
     if not calibration:
         raise DatasetError("no calibration image: int8 needs training writers' signatures")
 
+    starts = list(range(0, len(calibration), batch_size))
+
     class Reader(CalibrationDataReader):
+        """One batch per ``set_range``: the calibrator then keeps one batch's activations at a time
+        (all of them at once took gigabytes) and merges its histograms as it goes."""
+
         def __init__(self):
-            self.batches = iter(
-                np.stack([to_float(a) for a in calibration[i : i + batch_size]])[:, None].astype(np.float32)
-                for i in range(0, len(calibration), batch_size)
-            )
+            self.pending = []
+
+        def __len__(self):
+            return len(starts)
+
+        def set_range(self, start_index: int, end_index: int):
+            self.pending = starts[start_index:end_index]
 
         def get_next(self):
-            batch = next(self.batches, None)
-            return None if batch is None else {"image": batch}
+            if not self.pending:
+                return None
+            i = self.pending.pop(0)
+            batch = np.stack([to_float(a) for a in calibration[i : i + batch_size]])[:, None]
+            return {"image": batch.astype(np.float32)}
 
     calibrate = {
         "entropy": CalibrationMethod.Entropy,
@@ -148,6 +159,7 @@ def quantize_int8(
             weight_type=QuantType.QInt8,
             calibrate_method=calibrate,
             nodes_to_exclude=nodes,
+            extra_options={"CalibStridedMinMax": 1},  # despite the name: collect batch by batch, any method
         )
     return OnnxQuantization(
         format="QDQ",
@@ -206,6 +218,29 @@ def calibration_arrays(datasets, split_file, size, per_dataset: int = CALIBRATIO
     return [arrays[i] for i in order], sorted(writers)
 
 
+def _stored_torch_embeddings(torch_verifier, arrays) -> np.ndarray:
+    """PyTorch's embeddings of ``arrays``, kept under the cache folder by the weights' and the arrays'
+    sha256: the slowest part of a check, the same for every export of the same weights."""
+    import hashlib
+
+    from .cache import cache_base
+
+    digest = hashlib.sha256(torch_verifier.sha256.encode())
+    for a in arrays:
+        digest.update(np.ascontiguousarray(a).tobytes())
+    path = cache_base() / "torch-embeddings" / f"{digest.hexdigest()[:24]}.npy"
+    if path.is_file():
+        stored = np.load(path)
+        if stored.shape == (len(arrays), torch_verifier.card.embedding_dim):
+            return stored
+    embeddings = torch_verifier.embed_arrays(arrays)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.stem + ".part.npy")
+    np.save(part, embeddings)
+    os.replace(part, path)
+    return embeddings
+
+
 def check_data(torch_verifier, datasets, split_file, split: str = "test", log=print) -> CheckData:
     from . import evaluate as ev
 
@@ -220,7 +255,7 @@ def check_data(torch_verifier, datasets, split_file, split: str = "test", log=pr
         data.groups[name] = ev.group_by_writer(
             [s.writer for s in kept], [s.label for s in kept], [s.sample for s in kept]
         )
-        data.torch[name] = torch_verifier.embed_arrays(arrays)
+        data.torch[name] = _stored_torch_embeddings(torch_verifier, arrays)
         log(f"{name}: {len(arrays)} {split} images embedded by PyTorch")
     return data
 
