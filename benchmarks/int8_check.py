@@ -9,8 +9,9 @@ quantisation variants on one PyTorch pass: each variant quantises ``model.onnx``
 export (calibrated on training writers of the splits file) and is measured on the held-out
 ``--split`` writers of each imported dataset. Nothing is written into the model directory.
 
-A variant is ``METHOD[:full-range][:keep=NODE+NODE]``: METHOD entropy, percentile or minmax;
-``full-range``: 8-bit weights (default 7-bit, reduce_range); ``keep``: nodes left in fp32
+A variant is ``METHOD[:full-range][:conv-only][:keep=NODE+NODE]``: METHOD entropy, percentile or minmax;
+``full-range``: 8-bit weights (default 7-bit, reduce_range); ``conv-only``: quantise only the
+convolutions (residual additions, pooling and head stay fp32); ``keep``: nodes left in fp32
 (default ``first-conv+head``; ``keep=`` for none). The goal (issue 22): |EER change| <= 0.3 points
 and <= 0.5% of decisions changed, on every dataset.
 """
@@ -38,10 +39,12 @@ def parse_variant(text: str) -> dict:
     method, *flags = text.split(":")
     if method not in CALIBRATION_METHODS:
         raise SystemExit(f"variant {text!r}: method must be one of {CALIBRATION_METHODS}")
-    variant = {"name": text, "method": method, "reduce_range": True, "exclude": list(DEFAULT_EXCLUDE)}
+    variant = {"name": text, "method": method, "reduce_range": True, "exclude": list(DEFAULT_EXCLUDE), "op_types": None}
     for flag in flags:
         if flag == "full-range":
             variant["reduce_range"] = False
+        elif flag == "conv-only":
+            variant["op_types"] = ["Conv"]
         elif flag.startswith("keep="):
             variant["exclude"] = [n for n in flag[5:].split("+") if n]
         else:
@@ -118,6 +121,7 @@ def main(argv=None) -> int:
                 method=variant["method"],
                 exclude=variant["exclude"],
                 reduce_range=variant["reduce_range"],
+                op_types=variant["op_types"],
             )
             seconds = time.perf_counter() - started
             int8 = OnnxRuntime(out, sha256_file(out), card.embedding_dim, kind="int8")

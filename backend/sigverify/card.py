@@ -342,6 +342,7 @@ class OnnxQuantization(_Open):
     per_channel: bool | None = None
     reduce_range: bool | None = None
     nodes_excluded: list[str] = Field(default_factory=list)
+    op_types: list[str] | None = Field(None, description="Operators quantised (None: every one ONNX Runtime can).")
 
 
 class OnnxFile(_Figures):

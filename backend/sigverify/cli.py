@@ -167,6 +167,7 @@ def cmd_export_onnx(args) -> int:
         calibration_per_dataset=args.calibration_images,
         exclude=args.keep_fp32,
         reduce_range=not args.full_range,
+        op_types=["Conv"] if args.conv_only else None,
         references=tuple(args.references),
     )
     for kind in ("fp32", "int8"):
@@ -324,6 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="nodes left in fp32 in the int8 file: first-conv, head, or node names (default: first-conv head)",
     )
     p.add_argument("--full-range", action="store_true", help="8-bit weights instead of 7-bit (reduce_range off)")
+    p.add_argument(
+        "--conv-only", action="store_true", help="quantise only the convolutions (residual additions stay fp32)"
+    )
     p.add_argument("--references", "-R", type=int, nargs="+", default=list(CHECK_REFERENCES))
     p.set_defaults(func=cmd_export_onnx)
 

@@ -98,9 +98,11 @@ def quantize_int8(
     per_channel: bool = True,
     reduce_range: bool = True,
     batch_size: int = 16,
+    op_types=None,
 ) -> OnnxQuantization:
     """Static int8 (QDQ; uint8 activations, int8 weights per channel) of ``fp32_path`` at ``out_path``,
-    calibrated on ``calibration`` (preprocessed uint8 arrays)."""
+    calibrated on ``calibration`` (preprocessed uint8 arrays). ``op_types``: the operators quantised
+    (None: every one ONNX Runtime can; ``("Conv",)`` keeps the residual additions, pooling and head in fp32)."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -159,6 +161,7 @@ def quantize_int8(
             weight_type=QuantType.QInt8,
             calibrate_method=calibrate,
             nodes_to_exclude=nodes,
+            op_types_to_quantize=list(op_types) if op_types else None,
             extra_options={"CalibStridedMinMax": 1},  # despite the name: collect batch by batch, any method
         )
     return OnnxQuantization(
@@ -168,6 +171,7 @@ def quantize_int8(
         per_channel=per_channel,
         reduce_range=reduce_range,
         nodes_excluded=nodes,
+        op_types=list(op_types) if op_types else None,
     )
 
 
@@ -363,6 +367,7 @@ def export_onnx(
     exclude=DEFAULT_EXCLUDE,
     reduce_range: bool = True,
     per_channel: bool = True,
+    op_types=None,
     references=CHECK_REFERENCES,
     opset: int = OPSET,
     log=print,
@@ -424,6 +429,7 @@ def export_onnx(
             exclude=exclude,
             per_channel=per_channel,
             reduce_range=reduce_range,
+            op_types=op_types,
         )
         quantization.calibration_writers = len(writers)
         int8_runtime = OnnxRuntime(part8, sha256_file(part8), card.embedding_dim, kind="int8")
