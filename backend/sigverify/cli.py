@@ -170,6 +170,13 @@ def cmd_export_onnx(args) -> int:
         op_types=["Conv"] if args.conv_only else None,
         references=tuple(args.references),
     )
+    markdown = Path(args.model_dir) / "MODEL_CARD.md"
+    if markdown.exists():  # the card for people shows the files too
+        from .publish import render_markdown
+
+        part = markdown.with_name(markdown.name + ".part")
+        part.write_text(render_markdown(card))
+        os.replace(part, markdown)
     for kind in ("fp32", "int8"):
         entry = getattr(card.onnx, kind)
         if entry is not None:

@@ -374,7 +374,7 @@ def export_onnx(
 ):
     """Export ``model_dir``'s weights to ``model.onnx`` (and with ``int8`` ``model.int8.onnx``), check
     them against PyTorch on ``datasets``' ``split`` writers, and record both in its card (written
-    again, ``.part`` then rename; ``MODEL_CARD.md`` too where the directory has one). Returns the card."""
+    again, ``.part`` then rename; ``MODEL_CARD.md`` is the caller's: publish, the CLI). Returns the card."""
     from .card import ModelCard
     from .inference import Verifier
     from .runtime import OnnxRuntime
@@ -462,12 +462,6 @@ def export_onnx(
     card.onnx = OnnxFiles(fp32=fp32, int8=int8_entry)
     card = ModelCard.parse(card.to_dict(), source="the card with its ONNX files")
     card.write(model_dir)
-    if (model_dir / "MODEL_CARD.md").exists():
-        from .publish import render_markdown
-
-        markdown = model_dir / "MODEL_CARD.md.part"
-        markdown.write_text(render_markdown(card))
-        os.replace(markdown, model_dir / "MODEL_CARD.md")
     return card
 
 
