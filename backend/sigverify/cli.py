@@ -166,7 +166,7 @@ def cmd_export_onnx(args) -> int:
         calibration=args.calibration,
         calibration_per_dataset=args.calibration_images,
         exclude=args.keep_fp32,
-        reduce_range=not args.full_range,
+        reduce_range=args.reduce_range,
         op_types=["Conv"] if args.conv_only else None,
         references=tuple(args.references),
     )
@@ -301,7 +301,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=str(REPO_ROOT / "trained_model_parameters"))
     p.set_defaults(func=cmd_publish)
 
-    from .onnx_export import CALIBRATION_METHODS, CALIBRATION_PER_DATASET, CHECK_REFERENCES, DEFAULT_EXCLUDE
+    from .onnx_export import (
+        CALIBRATION_METHODS,
+        CALIBRATION_PER_DATASET,
+        CHECK_REFERENCES,
+        DEFAULT_CALIBRATION,
+        DEFAULT_EXCLUDE,
+    )
 
     p = sub.add_parser(
         "export-onnx",
@@ -318,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", help="writers the check runs on (calibration uses the train split)")
     p.add_argument("--no-check", action="store_true", help="fp32 only, checked on generated signatures")
     p.add_argument("--int8", action="store_true", help="also a statically quantised int8 file (usable if it passes)")
-    p.add_argument("--calibration", choices=CALIBRATION_METHODS, default="entropy")
+    p.add_argument("--calibration", choices=CALIBRATION_METHODS, default=DEFAULT_CALIBRATION)
     p.add_argument(
         "--calibration-images",
         type=int,
@@ -329,9 +335,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-fp32",
         nargs="*",
         default=list(DEFAULT_EXCLUDE),
-        help="nodes left in fp32 in the int8 file: first-conv, head, or node names (default: first-conv head)",
+        help="nodes left in fp32 in the int8 file: first-conv, head, node-name patterns or names "
+        f"(default: {' '.join(DEFAULT_EXCLUDE)})",
     )
-    p.add_argument("--full-range", action="store_true", help="8-bit weights instead of 7-bit (reduce_range off)")
+    p.add_argument(
+        "--reduce-range",
+        action="store_true",
+        help="7-bit weights (for CPUs without VNNI, whose int8 products can saturate); default 8-bit",
+    )
     p.add_argument(
         "--conv-only", action="store_true", help="quantise only the convolutions (residual additions stay fp32)"
     )
