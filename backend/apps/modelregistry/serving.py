@@ -44,14 +44,16 @@ def _key(version: ModelVersion) -> tuple[int, str]:
 
 
 def _file_stamp(version: ModelVersion) -> tuple:
-    """Changes when the weights file changes, so a repaired file is retried."""
+    """Changes when the weights file (or an ONNX file beside it) changes, so a repaired file is retried."""
     directory = Path(version.weights_path)
-    weights = directory / version.model_card.weights_file
-    try:
-        stat = weights.stat()
-        return (stat.st_size, stat.st_mtime_ns)
-    except OSError:
-        return (None, None)
+    stamps = []
+    for path in [directory / version.model_card.weights_file, *sorted(directory.glob("*.onnx"))]:
+        try:
+            stat = path.stat()
+            stamps.append((stat.st_size, stat.st_mtime_ns))
+        except OSError:
+            stamps.append((None, None))
+    return tuple(stamps)
 
 
 def get_verifier(version: ModelVersion):

@@ -69,6 +69,8 @@ def test_a_damaged_onnx_file_is_a_load_error_shown_by_health(inference, anon_cli
         serving.get_verifier(version)
     model = anon_client.get("/api/v1/health/").json()["model"]
     assert model["state"] == "error" and "sha256 mismatch for ONNX file" in model["error"]
+    (copy / "model.onnx").write_bytes((onnx_model_dir / "model.onnx").read_bytes())  # repaired: tried again
+    assert serving.get_verifier(version).inference_path == "onnx-fp32"
 
 
 def test_promotion_re_embeds_references_with_the_path_that_will_serve_them(
