@@ -12,7 +12,7 @@ export (calibrated on training writers of the splits file) and is measured on th
 A variant is ``METHOD[:reduce-range][:conv-only][:keep=NODE+NODE]``: METHOD minmax, entropy or percentile;
 ``reduce-range``: 7-bit weights (default 8-bit); ``conv-only``: quantise only the
 convolutions (residual additions, pooling and head stay fp32); ``keep``: nodes left in fp32
-(default: first-conv, /backbone/layer1/*, head; ``keep=`` for none; patterns allowed). The goal (issue 22): |EER change| <= 0.3 points
+(default: first-conv, /backbone/layer1/*, /backbone/layer4/*, head; ``keep=`` for none; patterns allowed). The goal (issue 22): |EER change| <= 0.3 points
 and <= 0.5% of decisions changed, on every dataset.
 """
 
