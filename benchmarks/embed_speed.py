@@ -11,6 +11,12 @@ Paths measured in one process, on the same inputs, at batch 1, 32 and 64:
                  this is ``Verifier(precision="bf16")``, the path the server can switch on
   compile_fp32 / compile_bf16   torch.compile of the same (skipped with --no-compile)
   dynamic_int8   torch.ao dynamic quantisation (only Linear layers: the ResNet's convs stay fp32)
+  onnx_fp32      ONNX Runtime on the model dir's ``model.onnx`` (``SIGVERIFY_INFERENCE=onnx``/``auto``), or a
+                 temporary export where the card lists none
+  onnx_int8      ONNX Runtime on the card's int8 file (``SIGVERIFY_INFERENCE=onnx-int8``), or a temporary
+                 static quantisation (``sigverify.onnx_export.quantize_int8``, entropy, calibrated on the
+                 training writers where the data is imported, else on the benchmark's inputs: speed only).
+                 Skipped with --no-onnx. Its EER cost: benchmarks/int8_check.py and the card's ``onnx.int8.check``.
 Each figure is the best of --repeats timed runs (the machine is shared, the best run is the
 least disturbed one); the median is kept too.
 
@@ -34,6 +40,7 @@ import copy
 import os
 import statistics
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -92,6 +99,40 @@ def make_paths(model, card, compile_paths: bool):
 
             paths[name] = run
     return paths
+
+
+def onnx_paths(model, card, model_dir: Path, tmp: Path, arrays, threads: int) -> tuple[dict, dict]:
+    """(name -> callable, name -> where its file came from) for ONNX Runtime fp32 and int8."""
+    from sigverify.onnx_export import ONNX_FILE, calibration_arrays, export_fp32, quantize_int8
+    from sigverify.runtime import OnnxRuntime, set_thread_limit
+    from sigverify.weights import sha256_file
+
+    set_thread_limit(threads)
+    files, sources = {}, {}
+    for kind in ("fp32", "int8"):
+        entry = getattr(card.onnx, kind) if card.onnx else None
+        if entry is not None and (model_dir / entry.file).is_file():
+            files[kind] = (model_dir / entry.file, entry.sha256)
+            sources[kind] = f"{entry.file} from the card (usable: {entry.usable})"
+    if "fp32" not in files:
+        export_fp32(model, tmp / ONNX_FILE, card.size)
+        files["fp32"] = (tmp / ONNX_FILE, sha256_file(tmp / ONNX_FILE))
+        sources["fp32"] = "temporary export"
+    if "int8" not in files:
+        try:
+            organized = Path(os.environ.get("SIGVERIFY_ORGANIZED_DATA") or benchlib.REPO / "organized_data")
+            datasets = [organized / n for n in ("cedar", "gpds", "bengali", "hindi") if (organized / n).is_dir()]
+            calibration, _ = calibration_arrays(datasets, benchlib.REPO / "image_pairs" / "splits.csv", card.size, 64)
+            sources["int8"] = f"temporary quantisation, calibrated on {len(calibration)} training writers' images"
+        except Exception:  # no imported data: calibrate on the inputs; the speed is the same
+            calibration = arrays
+            sources["int8"] = "temporary quantisation, calibrated on the benchmark inputs (speed only)"
+        quantize_int8(files["fp32"][0], tmp / "model.int8.onnx", calibration)
+        files["int8"] = (tmp / "model.int8.onnx", sha256_file(tmp / "model.int8.onnx"))
+    paths = {}
+    for kind, (path, sha256) in files.items():
+        paths[f"onnx_{kind}"] = OnnxRuntime(path, sha256, card.embedding_dim, kind=kind).embed_arrays
+    return paths, sources
 
 
 def _tensor(arrays) -> torch.Tensor:
@@ -243,6 +284,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile (slow to compile)")
     parser.add_argument("--no-eer", action="store_true", help="skip the held-out EER comparison")
+    parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime paths")
     parser.add_argument("--references", type=int, default=5)
     parser.add_argument("--train-steps", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="smoke run: short timings, no compile, no EER")
@@ -268,6 +310,11 @@ def main(argv=None) -> int:
     )
 
     paths = make_paths(model, card, compile_paths=not args.no_compile)
+    onnx_sources = {}
+    tmp = tempfile.TemporaryDirectory(prefix="embed-speed-onnx-")
+    if not args.no_onnx:
+        onnx, onnx_sources = onnx_paths(model, card, Path(args.model_dir), Path(tmp.name), arrays, args.threads)
+        paths.update(onnx)
     throughput = {}
     for name, fn in paths.items():
         throughput[name] = {}
@@ -332,6 +379,7 @@ def main(argv=None) -> int:
             if 32 in batches
             else {}
         ),
+        **{f"embed_{name}_img_per_s": rate(name) for name in ("onnx_fp32", "onnx_int8") if name in throughput},
         "train_img_per_s": train["measured_img_per_s"],
         "eer_delta_fast_path_pooled": eer.get("pooled_delta_points"),
         "eer_delta_fast_path": eer.get("max_delta_points"),
@@ -356,9 +404,14 @@ def main(argv=None) -> int:
         "max_cosine_distance_to_fp32": drift,
         "eer": eer,
         "training": train,
-        "onnxruntime": "not measured: bf16 on oneDNN (AMX) already gives the gain without a second runtime, "
-        "an export step and a second model file to keep in sync",
+        "onnxruntime": {"files": onnx_sources, "threads": args.threads} if onnx_sources else "not measured (--no-onnx)",
     }
+    tmp.cleanup()
+    if onnx_sources:
+        print(
+            f"ONNX Runtime at batch {largest}: fp32 {rate('onnx_fp32')} img/s, int8 {rate('onnx_int8')} img/s "
+            f"(PyTorch fp32 {fp32_rate}); files: {onnx_sources}"
+        )
     print(
         f"fast path {fast} ({fast_precision}): {fast_rate} img/s vs fp32 {fp32_rate} at batch {max(batches)} "
         f"-> x{figures['embed_speedup_vs_fp32']}; EER change {figures['eer_delta_fast_path']} points"

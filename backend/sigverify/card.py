@@ -310,6 +310,62 @@ class ScoresFile(_Figures):
     )
 
 
+class OnnxDatasetCheck(_Figures):
+    """ONNX Runtime against PyTorch on one dataset's held-out writers, at R references."""
+
+    references: int
+    queries: int = Field(description="Genuine, skilled and random queries decided.")
+    skilled_eer_torch: Rate = None
+    skilled_eer_onnx: Rate = None
+    eer_change_points: Rate = Field(None, description="skilled_eer_onnx - skilled_eer_torch, in points.")
+    decisions_changed: Rate = Field(None, description="Share of queries decided otherwise at the shipped points.")
+
+
+class OnnxCheck(_Figures):
+    """What ``sigverify.onnx_export`` measured before marking a file usable."""
+
+    passed: bool
+    max_abs_diff: float | None = Field(None, description="Largest embedding difference to PyTorch.")
+    min_cosine: float | None = Field(None, description="Smallest cosine between an embedding and PyTorch's.")
+    images: int | None = Field(None, description="Images the embedding differences were measured on.")
+    split: str | None = None
+    max_eer_change_points: float | None = None
+    max_decisions_changed: float | None = None
+    datasets: dict[str, OnnxDatasetCheck] = Field(default_factory=dict)
+
+
+class OnnxQuantization(_Open):
+    """How the int8 file was quantised (ONNX Runtime static quantisation); grows with the code."""
+
+    format: str = "QDQ"
+    calibration: str | None = None
+    calibration_images: int | None = None
+    calibration_writers: int | None = None
+    per_channel: bool | None = None
+    reduce_range: bool | None = None
+    nodes_excluded: list[str] = Field(default_factory=list)
+    op_types: list[str] | None = Field(None, description="Operators quantised (None: every one ONNX Runtime can).")
+
+
+class OnnxFile(_Figures):
+    """One ONNX file derived from the weights; ``usable`` only once its check passed."""
+
+    file: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    weights_sha256: str | None = Field(None, description="sha256 of the weights it was exported from.")
+    opset: int | None = None
+    usable: bool = False
+    quantization: OnnxQuantization | None = None
+    check: OnnxCheck | None = None
+
+
+class OnnxFiles(_Figures):
+    """The ONNX files served by ONNX Runtime (``SIGVERIFY_INFERENCE``); the safetensors weights stay the source."""
+
+    fp32: OnnxFile | None = None
+    int8: OnnxFile | None = None
+
+
 class Data(_Open):
     datasets: list[str] = Field(default_factory=list)
     writers: dict[str, list[str]] = Field(default_factory=dict, description="Writers by split: train, val, test.")
@@ -355,6 +411,7 @@ class ModelCard(_Open):
     plots: list[str] = Field(default_factory=list, description="PNG files beside the weights (ROC curves).")
     scores: ScoresFile | None = None
     background: Background | None = None
+    onnx: OnnxFiles | None = Field(None, description="ONNX files of these weights (sigverify export-onnx).")
 
     def thresholds_at(self, references: int) -> ReferenceThresholds:
         """The accept/reject pair a signer with ``references`` references is decided with: the largest

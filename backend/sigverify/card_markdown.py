@@ -285,6 +285,37 @@ def whole_cheques(card: ModelCard) -> list[str]:
     return lines + ["", f"Measured with `{figures.get('command', 'benchmarks/whole_cheques.py')}`."]
 
 
+def onnx_files(card: ModelCard) -> list[str]:
+    """The card's ONNX files as lines of ``MODEL_CARD.md``."""
+    files = card.onnx
+    if files is None or (files.fp32 is None and files.int8 is None):
+        return []
+    lines = [
+        "",
+        "## ONNX files (ONNX Runtime serving, `SIGVERIFY_INFERENCE`)",
+        "",
+        "Derived from the weights above (the source of truth), each checked against PyTorch before it is "
+        "marked usable; serving checks the sha256 before loading.",
+        "",
+        "| file | sha256 | usable | max embedding difference | check |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for entry in (files.fp32, files.int8):
+        if entry is None:
+            continue
+        check = entry.check
+        worst = ""
+        if check and check.datasets:
+            eer = max(abs(c.eer_change_points or 0.0) for c in check.datasets.values())
+            changed = max(c.decisions_changed or 0.0 for c in check.datasets.values())
+            worst = f"skilled EER within {eer:.2f} points, decisions changed at most {100 * changed:.2f}%"
+        diff = f"{check.max_abs_diff:.1e}" if check and check.max_abs_diff is not None else "n/a"
+        lines.append(
+            f"| `{entry.file}` | `{entry.sha256[:16]}...` | {'yes' if entry.usable else 'no'} | {diff} | {worst or 'n/a'} |"
+        )
+    return lines
+
+
 def plots(card: ModelCard) -> list[str]:
     return [line for plot in card.plots for line in ("", f"![{plot}]({plot})")]
 
@@ -306,6 +337,7 @@ SECTIONS = (
     leave_one_dataset_out,
     background_swap,
     whole_cheques,
+    onnx_files,
     plots,
     reproduce,
 )

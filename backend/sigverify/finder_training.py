@@ -112,7 +112,9 @@ def train(
             log(f"  generated {done}/{total} ({time.time() - started:.0f} s)")
 
     # Generating is the slow part: the components are kept (var/, git-ignored) for refits.
-    cache = REPO_ROOT / "var" / "signature-finder" / f"components-{cheques}-{seed}-{len(sources)}-ink{finder.INK_LEVEL}.npz"
+    cache = (
+        REPO_ROOT / "var" / "signature-finder" / f"components-{cheques}-{seed}-{len(sources)}-ink{finder.INK_LEVEL}.npz"
+    )
     cache.parent.mkdir(parents=True, exist_ok=True)
     if cache.exists():
         with np.load(cache, allow_pickle=False) as z:

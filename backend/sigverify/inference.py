@@ -5,7 +5,6 @@ Servers create a ``Verifier`` lazily, once per process (after any fork), and reu
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -15,13 +14,16 @@ from .card import ModelCard
 from .errors import ModelLoadError
 from .options import PRECISIONS  # auto: bf16 where the CPU has it (AMX/AVX512-BF16)
 from .policy import thresholds_at
-from .preprocess import PREPROCESS_VERSION, preprocess_with_quality, to_float
+from .preprocess import PREPROCESS_VERSION, preprocess_with_quality
+from .runtime import TorchRuntime, onnx_choice, onnx_runtime_for, set_thread_limit
 from .scoring import ScoreModel, ScoreResult, decide
 from .weights import load_model
 
 
 def limit_threads(n: int) -> None:
-    """Bound torch's intra-op threads (one worker process should not claim every core)."""
+    """Bound torch's intra-op threads, and those of ONNX Runtime sessions made from now on (one
+    worker process should not claim every core)."""
+    set_thread_limit(n)
     if n > 0 and torch.get_num_threads() != n:
         torch.set_num_threads(n)
 
@@ -34,9 +36,12 @@ def bf16_supported() -> bool:
 
 
 class Verifier:
-    """A loaded model and its ``ModelCard``: the card's input size, scoring and thresholds, none defaulted."""
+    """A loaded model and its ``ModelCard``: the card's input size, scoring and thresholds, none defaulted.
 
-    def __init__(self, model, card: ModelCard, precision: str = "fp32", batch_size: int = 64):
+    The embeddings come from ``runtime`` (``sigverify.runtime``): the PyTorch ``model`` by default,
+    or an ONNX Runtime session of the same weights (``inference``: see ``sigverify.runtime.MODES``)."""
+
+    def __init__(self, model, card: ModelCard, precision: str = "fp32", batch_size: int = 64, runtime=None):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}")
         if precision in ("auto", "bf16"):
@@ -46,19 +51,42 @@ class Verifier:
                 f"model expects preprocessing v{card.preprocess_version}, code is v{PREPROCESS_VERSION}"
             )
         self.card = card
-        self.precision = precision
         self.batch_size = batch_size
         self.input_size = card.size
         self.scorer = ScoreModel.from_dict(card.scoring.model_dump(exclude_none=True))
         self.accept = card.thresholds.accept
         self.reject = card.thresholds.reject
-        self.model = model.to(memory_format=torch.channels_last) if precision == "bf16" else model
-        self._lock = threading.Lock()
+        if runtime is None:
+            runtime = TorchRuntime(model, precision=precision, batch_size=batch_size)
+        self.runtime = runtime
+        self.model = getattr(runtime, "model", None)
+        # What the embeddings are computed in: fp32 or bf16 (PyTorch), fp32 or int8 (ONNX Runtime).
+        self.precision = runtime.precision if isinstance(runtime, TorchRuntime) else runtime.kind
+        self.inference_reason = ""
 
     @classmethod
-    def from_dir(cls, directory, precision: str = "fp32", verify: bool = True) -> Verifier:
-        model, card = load_model(Path(directory), verify=verify)
-        return cls(model, card, precision=precision)
+    def from_dir(cls, directory, precision: str = "fp32", verify: bool = True, inference: str = "torch") -> Verifier:
+        """``inference``: ``torch``, ``auto``, ``onnx`` or ``onnx-int8`` (``sigverify.runtime.onnx_choice``).
+        An ONNX path checks the ONNX file's sha256 and leaves the PyTorch weights unloaded."""
+        directory = Path(directory)
+        card = ModelCard.read(directory)
+        kind, reason = onnx_choice(card, inference)
+        if kind is None:
+            model, card = load_model(directory, verify=verify)
+            verifier = cls(model, card, precision=precision)
+        else:
+            verifier = cls(None, card, precision="fp32", runtime=onnx_runtime_for(directory, card, kind))
+        verifier.inference_reason = reason
+        return verifier
+
+    @property
+    def inference_path(self) -> str:
+        """What embeds: torch-fp32, torch-bf16, onnx-fp32 or onnx-int8."""
+        return self.runtime.path
+
+    def embed_arrays(self, arrays) -> np.ndarray:
+        """Preprocessed uint8 arrays -> (N, D) float32 unit embeddings."""
+        return self.runtime.embed_arrays(arrays)
 
     @property
     def sha256(self) -> str:
@@ -67,22 +95,6 @@ class Verifier:
     def preprocess(self, source, crop=None):
         """(uint8 array as the model sees it, quality info). Raises ``ImageRejected``."""
         return preprocess_with_quality(source, size=self.input_size, crop=crop)
-
-    @torch.inference_mode()
-    def embed_arrays(self, arrays) -> np.ndarray:
-        """Preprocessed uint8 arrays -> (N, D) float32 unit embeddings."""
-        out = []
-        arrays = list(arrays)
-        for start in range(0, len(arrays), self.batch_size):
-            chunk = np.stack([to_float(a) for a in arrays[start : start + self.batch_size]])
-            x = torch.from_numpy(chunk).unsqueeze(1)
-            if self.precision == "bf16":
-                x = x.contiguous(memory_format=torch.channels_last)
-            with self._lock, torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-                out.append(self.model(x).float().numpy())
-        if not out:
-            return np.zeros((0, self.model.embedding_dim), dtype=np.float32)
-        return np.concatenate(out).astype(np.float32)
 
     def embed(self, source, crop=None):
         """(embedding, preprocessed array, quality) for one image."""

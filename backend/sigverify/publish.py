@@ -37,6 +37,7 @@ from .card_markdown import MARKDOWN_FILE, render_markdown
 from .embedding import embed_split, load_embedded
 from .errors import DatasetError
 from .inference import Verifier
+from .onnx_export import export_onnx
 from .policy import SCORES_FILE, Policy, StoredScores, thresholds_for
 from .report import evaluation_report, run_evaluation
 from .scoring import REFERENCE_BUCKETS
@@ -65,6 +66,7 @@ class PublishOptions:
     leave_one_out: tuple[tuple[str, str], ...] = ()
     signer_classifier: bool = False
     embedded: str | None = None
+    onnx: bool = False  # also export model.onnx and a checked int8 file (``sigverify.onnx_export``)
 
 
 @dataclass
@@ -290,11 +292,33 @@ def write_card(run: Publication) -> None:
     for optional in ("scores", "background"):
         if written.get(optional) is None:
             written.pop(optional, None)
+    written.pop("onnx", None)  # ONNX files are derived from the weights shipped, again (``ship_onnx``)
     run.card = ModelCard.parse(written, source="the published card")
     run.card.write(run.target)
-    part = run.target / (MARKDOWN_FILE + ".part")
-    part.write_text(render_markdown(run.card))
-    os.replace(part, run.target / MARKDOWN_FILE)
+    write_markdown(run.card, run.target)
+
+
+def ship_onnx(run: Publication) -> None:
+    """``model.onnx`` and a checked int8 file beside the weights, when asked for (``options.onnx``)."""
+    if not run.options.onnx:
+        return
+    options = run.options
+    run.card = export_onnx(
+        run.target,
+        datasets=options.datasets,
+        split_file=options.split_file,
+        split=options.split,
+        int8=True,
+        log=run.log,
+    )
+    write_markdown(run.card, run.target)
+
+
+def write_markdown(card: ModelCard, target: Path) -> None:
+    """``MODEL_CARD.md`` for people, written atomically."""
+    part = Path(target) / (MARKDOWN_FILE + ".part")
+    part.write_text(render_markdown(card))
+    os.replace(part, Path(target) / MARKDOWN_FILE)
 
 
 STEPS: tuple[Callable[[Publication], None], ...] = (
@@ -308,4 +332,5 @@ STEPS: tuple[Callable[[Publication], None], ...] = (
     record_decisions,
     ship_weights,
     write_card,
+    ship_onnx,
 )

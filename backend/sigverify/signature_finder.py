@@ -45,10 +45,14 @@ GROUP_GAP = (0.05, 0.08)  # signature components closer than this (rows, columns
 WORD_GAP = 0.12  # of the height: signature words on one baseline, this close and over one rule, are one signature
 MIN_GROUP_HEIGHT = 0.05  # of the height: smaller groups are dots and dashes, not a signature
 MIN_GROUP_INK = 4e-4  # of height squared
-MIN_MEMBER_INK = 6e-5  # of height squared: smaller specks (a dithered background's dots) neither bridge nor stretch a box
+MIN_MEMBER_INK = (
+    6e-5  # of height squared: smaller specks (a dithered background's dots) neither bridge nor stretch a box
+)
 THRESHOLD = 0.35  # component probability counted as signature ink
 GROW_THRESHOLD = 0.1  # near signature ink, a component this likely joins it
-INK_LEVEL = 0.3  # ink: darker than this share of the way from the paper to the darkest strokes (faint pen at working size)
+INK_LEVEL = (
+    0.3  # ink: darker than this share of the way from the paper to the darkest strokes (faint pen at working size)
+)
 MAX_COMPONENTS = 4000  # beyond, the smallest specks are dropped (noise)
 LOW_CONFIDENCE = 0.5  # a signature found with less confidence may be other ink: shown, never judged alone
 MODEL_PATH = Path(__file__).with_name("signature_finder.npz")

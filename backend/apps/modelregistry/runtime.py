@@ -10,8 +10,8 @@ _prepared = False
 
 
 def prepare_worker_process() -> None:
-    """Limit torch's threads in this process (once). Called in each worker child and by tasks,
-    since the solo pool (``--pool solo``, GPU nodes) does not fork children."""
+    """Limit torch's threads, and those of ONNX Runtime sessions, in this process (once). Called in
+    each worker child and by tasks, since the solo pool (``--pool solo``, GPU nodes) does not fork children."""
     global _prepared
     if _prepared:
         return
@@ -19,3 +19,8 @@ def prepare_worker_process() -> None:
 
     limit_threads(settings.SIGVERIFY_WORKER_TORCH_THREADS)
     _prepared = True
+
+
+def thread_setting() -> int:
+    """The threads this process's inference may use: the worker setting in a worker, else the web one."""
+    return settings.SIGVERIFY_WORKER_TORCH_THREADS if _prepared else settings.SIGVERIFY_TORCH_THREADS

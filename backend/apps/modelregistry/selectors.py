@@ -7,7 +7,7 @@ from apps.core.exceptions import Conflict
 from sigverify.policy import Policy, ScoresFileError, StoredScores, preview, scores_for_card, sweep
 
 from .models import ModelVersion, PolicyChange, Promotion
-from .serving import load_state
+from .serving import load_state, loaded_versions
 
 POLICY_HISTORY = 20  # changes shown with a policy
 
@@ -42,6 +42,10 @@ def model_state() -> dict:
         "sha256": version.sha256 if version else None,
         "thresholds": version.thresholds if version else None,
         "inference_precision": state.get("precision", settings.SIGVERIFY_INFERENCE_PRECISION),
+        # torch-fp32, torch-bf16, onnx-fp32 or onnx-int8 once loaded; until then the configured mode
+        "inference": state.get("inference", settings.SIGVERIFY_INFERENCE),
+        "inference_reason": state.get("inference_reason"),
+        "loaded_versions": loaded_versions(),
     }
 
 

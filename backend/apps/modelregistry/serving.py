@@ -44,14 +44,16 @@ def _key(version: ModelVersion) -> tuple[int, str]:
 
 
 def _file_stamp(version: ModelVersion) -> tuple:
-    """Changes when the weights file changes, so a repaired file is retried."""
+    """Changes when the weights file (or an ONNX file beside it) changes, so a repaired file is retried."""
     directory = Path(version.weights_path)
-    weights = directory / version.model_card.weights_file
-    try:
-        stat = weights.stat()
-        return (stat.st_size, stat.st_mtime_ns)
-    except OSError:
-        return (None, None)
+    stamps = []
+    for path in [directory / version.model_card.weights_file, *sorted(directory.glob("*.onnx"))]:
+        try:
+            stat = path.stat()
+            stamps.append((stat.st_size, stat.st_mtime_ns))
+        except OSError:
+            stamps.append((None, None))
+    return tuple(stamps)
 
 
 def get_verifier(version: ModelVersion):
@@ -84,10 +86,16 @@ def get_verifier(version: ModelVersion):
 def _load(version: ModelVersion, stamp: tuple):
     from sigverify.inference import Verifier, limit_threads  # torch imported on first use only
 
-    limit_threads(settings.SIGVERIFY_TORCH_THREADS)
+    from .runtime import thread_setting
+
+    limit_threads(thread_setting())  # ONNX Runtime's session, made on first use, takes the same limit
     started = time.perf_counter()
     try:
-        verifier = Verifier.from_dir(version.weights_path, precision=settings.SIGVERIFY_INFERENCE_PRECISION)
+        verifier = Verifier.from_dir(
+            version.weights_path,
+            precision=settings.SIGVERIFY_INFERENCE_PRECISION,
+            inference=settings.SIGVERIFY_INFERENCE,
+        )
         if verifier.sha256 != version.sha256:
             raise ModelLoadError(
                 f"model directory {version.weights_path} now holds weights {verifier.sha256[:12]}, "
@@ -103,10 +111,11 @@ def _load(version: ModelVersion, stamp: tuple):
         logger.exception(message)
         raise ModelLoadError(message) from exc
     logger.info(
-        "loaded model version %s (%s, %s) in %.0f ms",
+        "loaded model version %s (%s, %s: %s) in %.0f ms",
         version.name,
         version.sha256[:12],
-        verifier.precision,
+        verifier.inference_path,
+        verifier.inference_reason,
         1000 * (time.perf_counter() - started),
     )
     return verifier
@@ -118,7 +127,14 @@ def load_state(version: ModelVersion | None) -> dict:
         return {"state": "no_active_version", "error": None}
     key = _key(version)
     if key in _verifiers:
-        return {"state": "loaded", "error": None, "precision": _verifiers[key].precision}
+        verifier = _verifiers[key]
+        return {
+            "state": "loaded",
+            "error": None,
+            "precision": verifier.precision,
+            "inference": verifier.inference_path,
+            "inference_reason": verifier.inference_reason,
+        }
     failure = _failures.get(key)
     if failure is not None:
         return {"state": "error", "error": failure.message}
@@ -126,6 +142,20 @@ def load_state(version: ModelVersion | None) -> dict:
     if not weights.is_file():
         return {"state": "error", "error": f"weights file missing: {weights}"}
     return {"state": "not_loaded", "error": None}
+
+
+def loaded_versions() -> list[dict]:
+    """What this process has loaded, per version: the inference path each is served with."""
+    return [
+        {
+            "version_id": pk,
+            "sha256": sha256,
+            "inference": verifier.inference_path,
+            "inference_reason": verifier.inference_reason,
+            "precision": verifier.precision,
+        }
+        for (pk, sha256), verifier in list(_verifiers.items())
+    ]
 
 
 def clear_cache() -> None:

@@ -127,6 +127,12 @@ SIGVERIFY_TORCH_THREADS = env.int("SIGVERIFY_TORCH_THREADS", default=2)
 SIGVERIFY_INFERENCE_PRECISION = env("SIGVERIFY_INFERENCE_PRECISION", default="auto")
 if SIGVERIFY_INFERENCE_PRECISION not in ("auto", "fp32", "bf16"):
     raise ValueError("SIGVERIFY_INFERENCE_PRECISION must be auto, fp32 or bf16")
+# What embeds (sigverify.runtime): auto = ONNX Runtime fp32 where the version ships a checked ONNX file
+# (as fast as bf16, also on CPUs without it), else PyTorch at SIGVERIFY_INFERENCE_PRECISION; torch;
+# onnx; onnx-int8 = the int8 file where its check against PyTorch passed, else as onnx.
+SIGVERIFY_INFERENCE = env("SIGVERIFY_INFERENCE", default="auto")
+if SIGVERIFY_INFERENCE not in ("auto", "torch", "onnx", "onnx-int8"):
+    raise ValueError("SIGVERIFY_INFERENCE must be auto, torch, onnx or onnx-int8")
 
 # --- Redis (optional) ---
 REDIS_URL = env("REDIS_URL", default="")

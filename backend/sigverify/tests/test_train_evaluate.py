@@ -262,7 +262,7 @@ def test_publish_wants_one_dataset_per_leave_one_out_model(tmp_path, tiny_model_
     assert not (tmp_path / "out").exists()  # refused before any work
 
 
-@pytest.mark.parametrize("command", ["import-data", "make-pairs", "train", "evaluate", "publish"])
+@pytest.mark.parametrize("command", ["import-data", "make-pairs", "train", "evaluate", "publish", "export-onnx"])
 def test_every_subcommand_has_help(command):
     script = Path(sys.executable).with_name("sigverify")
     for argv in ([str(script)], [sys.executable, "-m", "sigverify"]):
@@ -314,6 +314,27 @@ def test_publish_ships_weights_with_card_and_plots(tmp_path, trained, folders_tr
     assert card.thresholds.by_references["5"].accept == card.thresholds.accept
     assert sorted(card.scoring.by_references, key=int) == [str(r) for r in REFERENCE_BUCKETS]
     assert card.thresholds.eer is not None and "scores.json" in (target / "MODEL_CARD.md").read_text()
+
+
+def test_publish_with_onnx_ships_checked_onnx_files_in_the_card(tmp_path, trained, folders_tree):
+    pytest.importorskip("onnxruntime")
+    from sigverify.pairs import assign_splits_per_dataset, write_splits
+    from sigverify.publish import publish
+
+    name = folders_tree.name.lower()
+    splits = assign_splits_per_dataset([f"{name}/w{i:02d}" for i in range(1, 7)], val_fraction=0.2, test_fraction=0.4)
+    write_splits(tmp_path / "splits.csv", splits)
+    target = tmp_path / "shipped"
+    card = publish(
+        trained[1].model_dir, target, [str(folders_tree)], str(tmp_path / "splits.csv"), log=lambda m: None, onnx=True
+    )
+    assert {"model.onnx", "model.int8.onnx"} <= {p.name for p in target.iterdir()}
+    assert card.onnx.fp32.usable and card.onnx.fp32.weights_sha256 == card.sha256
+    assert set(card.onnx.int8.check.datasets) == {name}  # checked on the test writers
+    assert card.onnx.int8.usable == card.onnx.int8.check.passed
+    assert ModelCard.read(target) == card
+    assert card.onnx.fp32.sha256[:16] in (target / "MODEL_CARD.md").read_text()
+    assert Verifier.from_dir(target, inference="auto").inference_path == "onnx-fp32"
 
 
 def test_publish_reports_decisions_captures_and_a_left_out_dataset(tmp_path, trained, folders_tree, tiny_model_dir):

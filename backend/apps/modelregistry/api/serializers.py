@@ -87,6 +87,14 @@ class PromotionSerializer(serializers.ModelSerializer):
         return super().to_representation(instance.as_seen())  # a promotion whose worker died shows as failed
 
 
+class LoadedVersionSerializer(serializers.Serializer):
+    version_id = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    inference = serializers.CharField(help_text="torch-fp32, torch-bf16, onnx-fp32 or onnx-int8.")
+    inference_reason = serializers.CharField(allow_blank=True)
+    precision = serializers.CharField()
+
+
 # The model part of the health report (selectors.model_state), registered in apps.py.
 class ModelStateSerializer(ComponentSerializer):
     state = serializers.ChoiceField(choices=["loaded", "not_loaded", "error", "no_active_version", "unknown"])
@@ -95,6 +103,13 @@ class ModelStateSerializer(ComponentSerializer):
     sha256 = serializers.CharField(allow_null=True, required=False)
     thresholds = ThresholdsField(allow_null=True, required=False)
     inference_precision = serializers.CharField(required=False)
+    inference = serializers.CharField(
+        required=False,
+        help_text="What embeds for the active version: torch-fp32, torch-bf16, onnx-fp32 or onnx-int8 once loaded "
+        "in this process; before that the configured SIGVERIFY_INFERENCE (auto, torch, onnx, onnx-int8).",
+    )
+    inference_reason = serializers.CharField(required=False, allow_null=True)
+    loaded_versions = LoadedVersionSerializer(many=True, required=False)
 
 
 class PolicyTargetsSerializer(serializers.Serializer):
