@@ -19,9 +19,11 @@ def decide_cheque(
     cheque_date: date | None,
     cheque_reference: str,
     requested_by,
+    version=None,
 ):
     """The ``ChequeDecision`` for one check (raises the mandates app's ``ServiceError``s).
-    ``cheque_date``: the item's business date (signatories are judged valid on it); None: today."""
+    ``cheque_date``: the item's business date (signatories are judged valid on it); None: today.
+    ``version``: the active model version, read once per chunk by the run."""
     return cheque_decide(
         account_number=account_number,
         image=image,
@@ -29,4 +31,5 @@ def decide_cheque(
         cheque_date=cheque_date,
         cheque_reference=cheque_reference,
         requested_by=requested_by,
+        version=version,
     )

@@ -13,6 +13,7 @@ import gc
 import logging
 from functools import partial
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, IntegrityError, transaction
 
@@ -20,6 +21,7 @@ import x937
 from apps.core import jobs
 from apps.core.exceptions import ServiceError, ServiceUnavailable
 from apps.core.files import delete_quietly
+from apps.modelregistry.selectors import get_active_version
 
 from . import deciding, reading
 from .models import ClearingFile, ClearingItem
@@ -45,12 +47,18 @@ def _decide_items(pk: int, attempt: int) -> dict:
     item's decision (its JSON, account, mandate, version and card) would otherwise pile up."""
     clearing_file = ClearingFile.objects.select_related("requested_by").get(pk=pk)
     finished = _Finished(pk)
+    version, refresh_every, since = None, max(1, int(settings.SIGVERIFY_BATCH_CHUNK)), 0
     try:
         with default_storage.open(clearing_file.file.name, "rb") as stream:
             reader = reading.reader(stream)
             for item in reader:
                 if item.index not in finished:
-                    process_item(clearing_file, item)
+                    if version is None or since >= refresh_every:
+                        # once per chunk, not per cheque: its card is parsed once (a promotion meanwhile
+                        # is seen at the next chunk)
+                        version, since = get_active_version(), 0
+                    since += 1
+                    process_item(clearing_file, item, version=version)
                 del item  # its image, before the next one is read
                 jobs.beat(ClearingFile, pk, attempt, items_read=reader.summary.items)
                 if reader.summary.items % COLLECT_EVERY == 0:
@@ -95,8 +103,9 @@ def _own_failure(item: x937.Item) -> tuple[str, str] | None:
     return None
 
 
-def process_item(clearing_file: ClearingFile, item: x937.Item) -> str:
-    """Decide one check and record it; an item another run recorded meanwhile is left alone."""
+def process_item(clearing_file: ClearingFile, item: x937.Item, version=None) -> str:
+    """Decide one check and record it; an item another run recorded meanwhile is left alone.
+    ``version``: the active model version the run read for this chunk (None: read now)."""
     row = ClearingItem(
         clearing_file=clearing_file,
         key=item.key[:40],
@@ -123,6 +132,7 @@ def process_item(clearing_file: ClearingFile, item: x937.Item) -> str:
                             cheque_date=item.business_date,
                             cheque_reference=f"{clearing_file.sha256[:12]}/{item.key}"[:100],
                             requested_by=clearing_file.requested_by,
+                            version=version,
                         )
                 except (ServiceUnavailable, DatabaseError):
                     raise

@@ -276,6 +276,7 @@ def cheque_decide(
     cheque_date: date | None = None,
     cheque_reference: str = "",
     requested_by=None,
+    version=None,
 ) -> ChequeDecision:
     """Decide whether a cheque may be paid from an account, and log it (``ChequeDecision``).
 
@@ -283,6 +284,8 @@ def cheque_decide(
     ``amount``: a Decimal/str such as ``"1250.00"``, or ``amount_cents`` (an int, as record 25 of an
     X9.37 file carries it) - exactly one. ``cheque_date``: the date written on the cheque (signatories
     are checked against it; default today). ``requested_by``: a user or None (a clearing run).
+    ``version``: the active model version when the caller has it already (a clearing run reads it once
+    per chunk of cheques, its parsed card with it); None: read now.
 
     Every signature on the cheque is found and embedded once, then scored against the references of
     every signatory of the account; the account's mandate band for the amount and the signatories'
@@ -296,7 +299,7 @@ def cheque_decide(
     account = get_account(account_number)
     value = _to_amount(amount, amount_cents)
     on = cheque_date or timezone.localdate()
-    version = get_active_version()
+    version = version or get_active_version()
     verifier = require_verifier(version)
     data = image if isinstance(image, (bytes, bytearray)) else read_upload(image)
     data = bytes(data)

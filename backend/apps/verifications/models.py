@@ -132,7 +132,8 @@ class VerificationBatch(ResumableRunModel):
     """Up to a few hundred verifications sent together, verified on a worker.
 
     The items' images are stored with the batch before it is accepted; the worker verifies
-    each item through ``services.verification_create`` (see ``batch_runs.run_batch``). A batch
+    them a chunk at a time with ``services.verification_create``'s steps, one forward pass per
+    chunk (see ``batch_runs.run_batch``). A batch
     resumes: one whose worker was lost is queued again, and only its pending items are run.
     """
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -56,25 +57,27 @@ def image_quality_reason(quality: dict) -> dict | None:
     return {"code": "image_quality", "checks": failed, "message": describe(failed)}
 
 
-def verification_create(
-    *, signer: Signer, image, crop=None, cheque_reference: str = "", user=None, batch=None
-) -> Verification:
-    """Score a questioned signature against the signer's references and log the result.
+@dataclass(frozen=True)
+class ScoringContext:
+    """What scoring a questioned signature of one signer needs, read once (a batch chunk shares it
+    between that signer's items): the active version, its verifier, the references and classifier."""
 
-    Order: cheap checks first (signer state, references for the active version), then the
-    image (decode + preprocess), one forward pass, the score and the decision; an image that
-    failed a quality check (dithered beyond recovery, faint, fragmented, clipped, too small) is
-    decided ``refer`` with ``reason.code`` ``image_quality``, whatever the score. The image
-    file and the row are stored together: on any failure neither remains. ``batch``: the
-    verification batch this is an item of (``batch_runs.run_batch``), recorded on the row.
-    """
-    started = time.perf_counter()
+    version: object
+    verifier: object
+    reference_ids: list
+    reference_matrix: object
+    classifier: object
+
+
+def verification_context(*, signer: Signer, version=None) -> ScoringContext:
+    """The cheap checks before any image work (signer state, a servable model, references for the
+    active version), and what scoring needs. Raises ``Conflict`` or ``ServiceUnavailable``."""
     if signer.status == Signer.Status.SUSPENDED:
         raise Conflict(
             f"Signer {signer.external_id} is suspended; verifications are refused until reactivated.",
             code="signer_suspended",
         )
-    version = get_active_version()
+    version = version or get_active_version()
     verifier = require_verifier(version)
     reference_ids, reference_matrix = reference_embeddings(signer, version)
     if not reference_ids:
@@ -85,26 +88,46 @@ def verification_create(
             + "; enroll references first.",
             code="no_references",
         )
-
-    data = read_upload(image)
-    array, quality = preprocess_bytes(data, version.input_size, crop=crop)
-    embedding = verifier.embed_arrays([array])[0]
     classifier = classifier_for(signer, version, reference_ids)
-    result = score_against(version, verifier, embedding, reference_matrix, classifier)
+    return ScoringContext(version, verifier, reference_ids, reference_matrix, classifier)
+
+
+def verification_preprocess(data: bytes, input_size, crop=None):
+    """(array, quality, crop used). ``crop`` "auto" (batch items): the signature box that
+    ``find_signature_region`` finds on the cheque, recorded as the crop. Raises ``InvalidImage``."""
+    if crop == "auto":
+        region = find_signature_region(decode_bytes(data))
+        crop = [int(v) for v in region.box]
+    array, quality = preprocess_bytes(data, input_size, crop=crop)
+    return array, quality, crop
+
+
+def verification_build(
+    *,
+    signer: Signer,
+    context: ScoringContext,
+    data: bytes,
+    embedding,
+    quality: dict,
+    crop=None,
+    cheque_reference: str = "",
+    user=None,
+    batch=None,
+) -> Verification:
+    """The unsaved verification row of one embedded image: score, decision and what it used.
+    An image that failed a quality check is decided ``refer`` (``reason.code`` ``image_quality``)."""
+    result = score_against(context.version, context.verifier, embedding, context.reference_matrix, context.classifier)
     decision = result.decision
     reason = image_quality_reason(quality)
     if reason is not None:  # an unusable image is never answered genuine or forgery
         decision = Decision.REFER
     distances = [
         {"reference": ref_id, "distance": round(float(d), 6)}
-        for ref_id, d in zip(reference_ids, result.distances, strict=True)
+        for ref_id, d in zip(context.reference_ids, result.distances, strict=True)
     ]
-    digest = sha256_bytes(data)
-    _, extension = sniff_image_type(data)
-
-    verification = Verification(
+    return Verification(
         signer=signer,
-        image_sha256=digest,
+        image_sha256=sha256_bytes(data),
         crop=list(crop) if crop else None,
         cheque_reference=cheque_reference or "",
         score=float(result.score),
@@ -114,14 +137,48 @@ def verification_create(
         reason=reason,
         thresholds=result.thresholds,  # what this decision used
         reference_count=result.references,
-        scoring=scoring_used(version, classifier, result.fused),
+        scoring=scoring_used(context.version, context.classifier, result.fused),
         quality=quality,
-        model_version=version,
+        model_version=context.version,
         requested_by=user if (user is not None and user.is_authenticated) else None,
         processing_ms=0,
         batch=batch,
     )
-    save_with_file(verification, "image", f"{digest}.{extension}", data, started=started)
+
+
+def image_filename(verification: Verification, data: bytes) -> str:
+    _, extension = sniff_image_type(data)
+    return f"{verification.image_sha256}.{extension}"
+
+
+def verification_create(
+    *, signer: Signer, image, crop=None, cheque_reference: str = "", user=None, batch=None
+) -> Verification:
+    """Score a questioned signature against the signer's references and log the result.
+
+    Order: cheap checks first (``verification_context``), then the image (decode + preprocess),
+    one forward pass, the score and the decision (``verification_build``). The image file and the
+    row are stored together: on any failure neither remains. ``batch``: the verification batch
+    this is an item of, recorded on the row (a batch run itself goes through ``batch_runs``, which
+    embeds a chunk of items per forward pass with these same steps).
+    """
+    started = time.perf_counter()
+    context = verification_context(signer=signer)
+    data = read_upload(image)
+    array, quality, crop = verification_preprocess(data, context.version.input_size, crop)
+    embedding = context.verifier.embed_arrays([array])[0]
+    verification = verification_build(
+        signer=signer,
+        context=context,
+        data=data,
+        embedding=embedding,
+        quality=quality,
+        crop=crop,
+        cheque_reference=cheque_reference,
+        user=user,
+        batch=batch,
+    )
+    save_with_file(verification, "image", image_filename(verification, data), data, started=started)
     return verification
 
 

@@ -249,6 +249,9 @@ CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "DEBUG"
 SIGVERIFY_BATCH_MAX_ITEMS = env.int("SIGVERIFY_BATCH_MAX_ITEMS", default=500)
 # The whole JSON body of POST /api/v1/verification-batches/ (base64 images included).
 SIGVERIFY_BATCH_MAX_MB = env.int("SIGVERIFY_BATCH_MAX_MB", default=200)
+# Items (or clearing cheques) preprocessed and embedded per forward pass, their rows written in one
+# transaction; the heartbeat comes per chunk, so a chunk must take far less than SIGVERIFY_STALE_AFTER_S.
+SIGVERIFY_BATCH_CHUNK = env.int("SIGVERIFY_BATCH_CHUNK", default=32)
 # Clearing files (image cash letters): the largest accepted, and the per-bank On-Us rules (JSON:
 # payor routing number, or "*", -> a regex whose "account" group is the account; default: the
 # digits left of the last "/").

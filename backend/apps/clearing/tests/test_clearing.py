@@ -139,11 +139,11 @@ def test_a_run_stopped_midway_resumes_where_it_stopped(client_for, two_of_three,
     real = runs.process_item
     calls = []
 
-    def dies_on_the_fourth(clearing_file_row, item):
+    def dies_on_the_fourth(clearing_file_row, item, **kwargs):
         calls.append(item.key)
         if len(calls) == 4:
             raise OSError("disk gone")
-        return real(clearing_file_row, item)
+        return real(clearing_file_row, item, **kwargs)
 
     monkeypatch.setattr(runs, "process_item", dies_on_the_fourth)
     assert run(file_id) == "failed"
@@ -169,8 +169,8 @@ def test_a_run_keeps_no_decision_alive_beyond_its_collection_window(
     monkeypatch.setattr(runs, "COLLECT_EVERY", 2)
     real, alive = runs.process_item, []
 
-    def counted(clearing_file_row, item):
-        status = real(clearing_file_row, item)
+    def counted(clearing_file_row, item, **kwargs):
+        status = real(clearing_file_row, item, **kwargs)
         alive.append(sum(type(o) is ChequeDecision for o in gc.get_objects()))
         return status
 
@@ -217,3 +217,22 @@ def test_roles(client_for, anon_client, genuine_cheque):
     assert client_for("ml_staff").get(URL).status_code == 403
     assert send(client_for("ml_staff"), clearing_file([check(1, genuine_cheque)])).status_code == 403
     assert client_for("integrator").get(URL).status_code == 200
+
+
+def test_a_run_reads_the_active_version_once_per_chunk(client_for, two_of_three, genuine_cheque, monkeypatch, settings):
+    settings.SIGVERIFY_BATCH_CHUNK = 2
+    file_id = send(client_for("integrator"), clearing_file([check(n, genuine_cheque) for n in range(1, 6)])).json()
+    real, reads, used = runs.get_active_version, [], []
+    monkeypatch.setattr(runs, "get_active_version", lambda: reads.append(1) or real())
+    real_decide = runs.deciding.decide_cheque
+
+    def decide(**kwargs):
+        used.append(kwargs["version"])  # kept alive: their ids stay distinct
+        return real_decide(**kwargs)
+
+    monkeypatch.setattr(runs.deciding, "decide_cheque", decide)
+    assert run(file_id["id"]) == "done"
+    assert (
+        len(reads) == 3 and len({id(v) for v in used}) == 3
+    )  # 5 cheques in chunks of 2: the version (and its card) read 3 times
+    assert ClearingItem.objects.filter(clearing_file_id=file_id["id"], status="decided").count() == 5

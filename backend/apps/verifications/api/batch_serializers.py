@@ -8,6 +8,16 @@ from apps.verifications.models import BatchItem, VerificationBatch
 from .serializers import CropField, DecisionReasonSerializer
 
 
+class BatchCropField(CropField):
+    """A box as ``CropField``, or ``"auto"``: the worker finds the signature on the cheque scan
+    (``sigverify.cheque.find_signature_region``) and records the box it used."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and data.strip().lower() == "auto":
+            return "auto"
+        return super().to_internal_value(data)
+
+
 class BatchItemInputSerializer(serializers.Serializer):
     signer = serializers.CharField(max_length=64, help_text="Signer id or external id.")
     image = serializers.CharField(
@@ -15,10 +25,12 @@ class BatchItemInputSerializer(serializers.Serializer):
         help_text="The questioned signature or cheque scan: the file's bytes in base64 (PNG, JPEG, TIFF, ...; "
         "a `data:image/png;base64,` prefix is accepted).",
     )
-    crop = CropField(
+    crop = BatchCropField(
         required=False,
         allow_null=True,
-        help_text='Optional signature box in the image, in pixels: `[x, y, width, height]` or `"x,y,width,height"`.',
+        help_text='Optional signature box in the image, in pixels: `[x, y, width, height]` or `"x,y,width,height"`; '
+        'or `"auto"` for a whole-cheque scan: the signature box is found on the cheque, and the verification '
+        "records the box used.",
     )
     cheque_reference = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
 

@@ -145,6 +145,8 @@ class VerificationSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ReviewSerializer(allow_null=True))
     def get_review(self, obj):
+        if self.context.get("new"):  # the answer to the POST that created it
+            return None
         review = getattr(obj, "review", None) if _has_review(obj) else None
         return ReviewSerializer(review).data if review else None
 

@@ -108,8 +108,10 @@ class VerificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             cheque_reference=data.validated_data.get("cheque_reference", ""),
             user=request.user,
         )
-        verification = self.get_queryset().get(pk=verification.pk)
-        return Response(self.get_serializer(verification).data, status=status.HTTP_201_CREATED)
+        # the row just written, as it is: no re-read, and a new verification has no review to look up
+        serializer = self.get_serializer(verification)
+        serializer.context["new"] = True
+        return Response(serializer.data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         request=ReviewInputSerializer,

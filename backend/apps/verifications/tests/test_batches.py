@@ -297,24 +297,25 @@ def test_running_a_batch_again_verifies_nothing_twice(make_user, enrolled_signer
     assert set(Verification.objects.filter(batch=batch).values_list("pk", flat=True)) == rows
 
 
-def test_a_run_stopped_midway_is_resumed_from_where_it_stopped(make_user, enrolled_signer, monkeypatch):
+def test_a_run_stopped_midway_is_resumed_from_where_it_stopped(make_user, enrolled_signer, monkeypatch, settings):
+    settings.SIGVERIFY_BATCH_CHUNK = 3
     batch = make_batch(make_user("clerk"), enrolled_signer, count=6, bad_at=None)
     calls = []
-    real = batch_runs.process_item
+    real = batch_runs.process_chunk
 
-    def dies_on_the_fourth(pk):
-        calls.append(pk)
-        if len(calls) == 4:
+    def dies_on_the_second_chunk(pks):
+        calls.append(pks)
+        if len(calls) == 2:
             raise KeyboardInterrupt  # stands for the worker being killed
-        return real(pk)
+        return real(pks)
 
-    monkeypatch.setattr(batch_runs, "process_item", dies_on_the_fourth)
+    monkeypatch.setattr(batch_runs, "process_chunk", dies_on_the_second_chunk)
     with pytest.raises(KeyboardInterrupt):
         batch_runs.run_batch(batch.pk, worker="w1@host")
     batch.refresh_from_db()
     assert batch.status == "running" and batch.items.filter(status="done").count() == 3
 
-    monkeypatch.setattr(batch_runs, "process_item", real)
+    monkeypatch.setattr(batch_runs, "process_chunk", real)
     assert jobs.recover(VerificationBatch, worker="w2@host") == []  # another worker; this one still looks alive
     queued = []
     monkeypatch.setattr(jobs, "enqueue", lambda model, pk: queued.append(pk))
@@ -327,18 +328,64 @@ def test_a_run_stopped_midway_is_resumed_from_where_it_stopped(make_user, enroll
     assert len(set(BatchItem.objects.filter(batch=batch).values_list("verification", flat=True))) == 6
 
 
-def test_a_run_that_was_taken_over_stops(make_user, enrolled_signer, monkeypatch):
-    batch = make_batch(make_user("clerk"), enrolled_signer, count=3, bad_at=None)
-    real = batch_runs.process_item
+def test_a_worker_killed_inside_a_chunk_leaves_none_of_that_chunk(make_user, enrolled_signer, monkeypatch, settings):
+    settings.SIGVERIFY_BATCH_CHUNK = 4
+    batch = make_batch(make_user("clerk"), enrolled_signer, count=4, bad_at=None)
 
-    def another_run_takes_over(pk):
-        result = real(pk)
+    def killed_while_writing(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    before = media_files(settings.MEDIA_ROOT)
+    monkeypatch.setattr(Verification.objects, "bulk_create", killed_while_writing)
+    with pytest.raises(KeyboardInterrupt):
+        batch_runs.process_chunk(list(batch.items.values_list("pk", flat=True)))
+    assert Verification.objects.filter(batch=batch).count() == 0
+    assert batch.items.filter(status="pending").count() == 4
+    assert media_files(settings.MEDIA_ROOT) == before  # the chunk's stored images were removed
+    monkeypatch.undo()
+    assert batch_runs.run_batch(batch.pk, worker="w1@host") == "done"
+    assert batch.items.filter(status="done").count() == 4
+
+
+def test_a_run_that_was_taken_over_stops(make_user, enrolled_signer, monkeypatch, settings):
+    settings.SIGVERIFY_BATCH_CHUNK = 1
+    batch = make_batch(make_user("clerk"), enrolled_signer, count=3, bad_at=None)
+    real = batch_runs.process_chunk
+
+    def another_run_takes_over(pks):
+        result = real(pks)
         VerificationBatch.objects.filter(pk=batch.pk).update(attempts=99)
         return result
 
-    monkeypatch.setattr(batch_runs, "process_item", another_run_takes_over)
+    monkeypatch.setattr(batch_runs, "process_chunk", another_run_takes_over)
     assert batch_runs.run_batch(batch.pk) == "taken over"
     assert batch.items.filter(status="done").count() == 1
+
+
+def test_a_chunk_is_one_forward_pass_and_its_writes_do_not_grow_with_its_items(
+    make_user, enrolled_signer, active_version, monkeypatch, settings
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.modelregistry.serving import get_verifier
+
+    verifier = get_verifier(active_version)
+    passes = []
+    real = verifier.embed_arrays
+    monkeypatch.setattr(verifier, "embed_arrays", lambda arrays: passes.append(len(arrays)) or real(arrays))
+    user = make_user("clerk")
+    queries = {}
+    for count in (2, 6):
+        settings.SIGVERIFY_BATCH_CHUNK = count
+        batch = make_batch(user, enrolled_signer, count=count, bad_at=1)
+        pks = list(batch.items.filter(status="pending").values_list("pk", flat=True))
+        with CaptureQueriesContext(connection) as captured:
+            statuses = batch_runs.process_chunk(pks)
+        queries[count] = len(captured)
+        assert sorted(statuses.values()).count("done") == count - 1
+    assert passes == [1, 5]  # the blank image fails in preprocessing and is not embedded
+    assert queries[6] == queries[2]  # bulk writes: the same statements for 2 items as for 6
 
 
 def test_without_a_servable_model_the_batch_fails_and_resumes_once_fixed(

@@ -24,13 +24,16 @@ pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 
 URL = "/api/v1/verification-batches/"
 STALE_AFTER_S = 5.0  # in this process: when the resume route deems a silent worker gone
+CHUNK = 3  # the workers' SIGVERIFY_BATCH_CHUNK: a kill lands between chunks and inside one
 
 
 @pytest.fixture(scope="module")
 def workers(django_db_setup, django_db_blocker, tmp_path_factory):
     root = tmp_path_factory.mktemp("batch-workers")
     # Workers never take a batch over for staleness here: resuming is the test's call.
-    handle = CeleryWorkers.on_test_database(django_db_blocker, root, "test-batches", SIGVERIFY_STALE_AFTER_S="3600")
+    handle = CeleryWorkers.on_test_database(
+        django_db_blocker, root, "test-batches", SIGVERIFY_STALE_AFTER_S="3600", SIGVERIFY_BATCH_CHUNK=str(CHUNK)
+    )
     yield handle
     handle.stop_all()
 
@@ -155,7 +158,8 @@ def test_a_retry_with_the_same_idempotency_key_creates_no_row(on_queue, client_f
 
 
 def _kill_while_blocked_on_item(worker: NamedWorker, batch_id: int, index: int) -> None:
-    """Hold item ``index``'s row lock so the worker stops there, then SIGKILL it mid-batch."""
+    """Hold item ``index``'s row lock so the worker stops there, then SIGKILL it mid-batch. ``index``
+    starts a chunk: the worker has embedded that chunk and waits to write it."""
     with transaction.atomic():
         BatchItem.objects.select_for_update().get(batch_id=batch_id, index=index)
         wait_for(
@@ -200,9 +204,9 @@ def test_killing_the_worker_mid_batch_loses_and_duplicates_no_item_once_resumed(
     # The waiting worker may take the re-queued batch before this answer is written.
     assert response.json()["status"] in ("queued", "running") and response.json()["progress"]["done"] >= 6
 
-    # 2. SIGKILL that one at item 13; a worker of the same name starting again re-runs the batch.
-    _kill_while_blocked_on_item(other, batch_id, 13)
-    assert read_batch(client, batch_id)["progress"]["done"] == 13
+    # 2. SIGKILL that one at item 12; a worker of the same name starting again re-runs the batch.
+    _kill_while_blocked_on_item(other, batch_id, 12)
+    assert read_batch(client, batch_id)["progress"]["done"] == 12
     again = on_queue.start("other")
     batch, _ = wait_for(
         lambda: read_batch(client, batch_id),

@@ -251,12 +251,17 @@ def test_batch_items_in_group4_and_multi_page_tiff(client_for, tiff_signer):
             "crop": f"{box['x']},{box['y']},{box['width']},{box['height']}",
             "cheque_reference": "CHQ-B2",
         },
+        # the worker finds the box itself: the same one the region route proposes
+        {"signer": tiff_signer.external_id, "image": base64.b64encode(two_pages).decode(), "crop": "auto"},
     ]
     created = client.post("/api/v1/verification-batches/", {"items": items}, format="json")
     assert created.status_code == 202, created.json()
     assert batch_runs.run_batch(created.json()["id"], worker="test@host") == "done"
     results = client.get(f"/api/v1/verification-batches/{created.json()['id']}/").json()["items"]
-    assert [r["status"] for r in results] == ["done", "done"], results
+    assert [r["status"] for r in results] == ["done", "done", "done"], results
+    assert results[2]["score"] == pytest.approx(results[1]["score"], abs=1e-6)
+    auto = client.get(f"/api/v1/verifications/{results[2]['verification']}/").json()
+    assert auto["crop"] == [box["x"], box["y"], box["width"], box["height"]]
     single = verify(
         client_for("clerk"), tiff_signer, two_pages, crop=",".join(str(box[k]) for k in ("x", "y", "width", "height"))
     )
