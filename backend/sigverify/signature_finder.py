@@ -53,7 +53,7 @@ GROW_THRESHOLD = 0.1  # near signature ink, a component this likely joins it
 INK_LEVEL = (
     0.3  # ink: darker than this share of the way from the paper to the darkest strokes (faint pen at working size)
 )
-MAX_COMPONENTS = 4000  # beyond, the smallest specks are dropped (noise)
+MAX_COMPONENTS = 1000  # beyond, the smallest specks are dropped: a dithered background (row features cost n squared)
 LOW_CONFIDENCE = 0.5  # a signature found with less confidence may be other ink: shown, never judged alone
 MODEL_PATH = Path(__file__).with_name("signature_finder.npz")
 CARD_PATH = Path(__file__).with_name("signature_finder.json")
