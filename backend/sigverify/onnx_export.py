@@ -342,11 +342,13 @@ def compare(
 
 def _synthetic_check(torch_verifier, runtime, count: int = 8) -> OnnxCheck:
     """Without data: generated signatures through both paths, the largest difference only."""
-    from .preprocess import preprocess
-    from .synthetic import signature_bytes
+    from .preprocess import preprocess_image
+    from .synthetic_signatures import draw_signature
 
     arrays = [
-        preprocess(signature_bytes(w, i), size=torch_verifier.input_size) for w in range(2) for i in range(count // 2)
+        preprocess_image(draw_signature(w, i), size=torch_verifier.input_size)[0]
+        for w in range(2)
+        for i in range(count // 2)
     ]
     reference, other = torch_verifier.embed_arrays(arrays), runtime.embed_arrays(arrays)
     diff = float(np.abs(other - reference).max())
@@ -407,15 +409,14 @@ def export_onnx(
     fp32_runtime = OnnxRuntime(part, sha256_file(part), card.embedding_dim, kind="fp32")
     data = check_data(torch_verifier, datasets, split_file, split, log=log) if datasets else None
     background = load_background(model_dir, card) if datasets else None
+
+    def check_runtime(runtime):
+        """The runtime's embeddings of the check images against PyTorch's, per dataset."""
+        embedded = {n: runtime.embed_arrays(a) for n, a in data.arrays.items()}
+        return compare(embedded, data, card, background, references, split=split)
+
     if data and data.torch:
-        fp32_check = compare(
-            {n: fp32_runtime.embed_arrays(a) for n, a in data.arrays.items()},
-            data,
-            card,
-            background,
-            references,
-            split=split,
-        )
+        fp32_check = check_runtime(fp32_runtime)
         fp32_check = fp32_check.model_copy(
             update={"passed": fp32_check.passed and (fp32_check.max_abs_diff or 0.0) <= FP32_TOLERANCE}
         )
@@ -443,14 +444,7 @@ def export_onnx(
         )
         quantization.calibration_writers = len(writers)
         int8_runtime = OnnxRuntime(part8, sha256_file(part8), card.embedding_dim, kind="int8")
-        int8_check = compare(
-            {n: int8_runtime.embed_arrays(a) for n, a in data.arrays.items()},
-            data,
-            card,
-            background,
-            references,
-            split=split,
-        )
+        int8_check = check_runtime(int8_runtime)
         for name, c in int8_check.datasets.items():
             log(
                 f"int8 {name} R={c.references}: skilled EER {100 * c.skilled_eer_torch:.2f}% -> "

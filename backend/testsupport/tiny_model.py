@@ -36,7 +36,7 @@ def write_tiny_onnx_model(directory, name: str = "tiny-onnx", seed: int = 0, int
     from sigverify.card import ModelCard, OnnxCheck
     from sigverify.onnx_export import ONNX_FILE, ONNX_INT8_FILE, _place, export_onnx, quantize_int8
     from sigverify.preprocess import preprocess
-    from sigverify.synthetic import signature_bytes
+    from testsupport.synthetic_data import signature_bytes
 
     directory = write_tiny_model(directory, name=name, seed=seed)
     card = export_onnx(directory, log=lambda *_: None)

@@ -200,6 +200,30 @@ def started_stack(tmp: Path, statements: list[str], prepare=None, **env: str) ->
         yield {**urls, "env": server_env}
 
 
+def write_cards(root: Path, writers=WRITERS) -> None:
+    """The bank's signature cards in the plain ``folders`` layout: <writer>/genuine/<n>.png."""
+    for writer in writers:
+        folder = root / writer / "genuine"
+        folder.mkdir(parents=True)
+        for i in range(REFERENCES):
+            (folder / f"{i + 1}.png").write_bytes(genuine_sample(writer, i))
+
+
+@contextlib.contextmanager
+def enrolled_stack(tmp: Path, admin: tuple[str, str], clerk: tuple[str, str], writers=WRITERS) -> Iterator[dict]:
+    """``started_stack`` with an admin, a clerk and ``writers`` enrolled from their cards as ACC-<writer>."""
+    statements = [
+        f"call_command('ensure_admin', username={admin[0]!r})",
+        user(*clerk, "clerk"),
+        f"call_command('enroll_from_dataset', data={str(tmp / 'cards')!r}, layout='folders', "
+        f"references={REFERENCES}, prefix='ACC-', no_progress=True)",
+    ]
+    with started_stack(
+        tmp, statements, lambda tmp: write_cards(tmp / "cards", writers), DJANGO_ADMIN_PASSWORD=admin[1]
+    ) as urls:
+        yield urls
+
+
 @contextlib.contextmanager
 def chromium():
     """A headless chromium; Playwright's expectations wait as long as a busy CI machine needs."""

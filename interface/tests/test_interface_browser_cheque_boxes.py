@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import io
 import re
-from pathlib import Path
 
 import pytest
 import requests
-from browser_stack import REFERENCES, WAIT_MS, api_token, genuine_sample, log_in, shot, started_stack, user, wait_idle
+from browser_stack import REFERENCES, WAIT_MS, api_token, enrolled_stack, genuine_sample, log_in, shot, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -22,26 +21,9 @@ WRITERS = ("01", "02")
 SCAN_WIDTH = 1400
 
 
-def write_dataset(root: Path) -> None:
-    for writer in WRITERS:
-        folder = root / writer / "genuine"
-        folder.mkdir(parents=True)
-        for i in range(REFERENCES):
-            (folder / f"{i + 1}.png").write_bytes(genuine_sample(writer, i))
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("boxes")
-    statements = [
-        f"call_command('ensure_admin', username={ADMIN[0]!r})",
-        user(*CLERK, "clerk"),
-        f"call_command('enroll_from_dataset', data={str(tmp / 'cards')!r}, layout='folders', "
-        f"references={REFERENCES}, prefix='ACC-', no_progress=True)",
-    ]
-    with started_stack(
-        tmp, statements, lambda tmp: write_dataset(tmp / "cards"), DJANGO_ADMIN_PASSWORD=ADMIN[1]
-    ) as urls:
+    with enrolled_stack(tmp_path_factory.mktemp("boxes"), ADMIN, CLERK, writers=WRITERS) as urls:
         yield urls
 
 

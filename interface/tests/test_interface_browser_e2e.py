@@ -21,14 +21,12 @@ import requests
 from browser_stack import (
     REFERENCES,
     WAIT_MS,
-    WRITERS,
     api_token,
+    enrolled_stack,
     forged_sample,
     genuine_sample,
     log_in,
     shot,
-    started_stack,
-    user,
     wait_idle,
 )
 
@@ -38,26 +36,9 @@ CLERK = ("clerk1", "clerk-pass-e2e-1")
 ADMIN = ("admin", "admin-pass-e2e-1")
 
 
-def write_dataset(root: Path) -> None:
-    """The bank's signature cards in the plain ``folders`` layout: <writer>/genuine/<n>.png."""
-    for writer in WRITERS:
-        folder = root / writer / "genuine"
-        folder.mkdir(parents=True)
-        for i in range(REFERENCES):
-            (folder / f"{i + 1}.png").write_bytes(genuine_sample(writer, i))
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("e2e")
-    statements = [
-        f"call_command('ensure_admin', username={ADMIN[0]!r})",
-        user(*CLERK, "clerk"),
-        f"call_command('enroll_from_dataset', data={str(tmp / 'cards')!r}, layout='folders', "
-        f"references={REFERENCES}, prefix='ACC-', no_progress=True)",
-    ]
-    prepare = lambda tmp: write_dataset(tmp / "cards")  # noqa: E731
-    with started_stack(tmp, statements, prepare, DJANGO_ADMIN_PASSWORD=ADMIN[1]) as urls:
+    with enrolled_stack(tmp_path_factory.mktemp("e2e"), ADMIN, CLERK) as urls:
         yield urls
 
 

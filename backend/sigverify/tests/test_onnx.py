@@ -12,7 +12,7 @@ from sigverify.errors import ModelLoadError
 from sigverify.inference import Verifier
 from sigverify.onnx_export import ONNX_FILE, ONNX_INT8_FILE, compare, export_onnx
 from sigverify.runtime import onnx_choice
-from sigverify.synthetic import signature_bytes
+from testsupport.synthetic_data import signature_bytes
 from testsupport.tiny_model import write_tiny_model, write_tiny_onnx_model
 
 pytest.importorskip("onnxruntime")
