@@ -254,6 +254,17 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def drag(page, canvas, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """A mouse drag on the canvas, between two points in canvas pixels."""
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + start[0], box["y"] + start[1])
+    page.mouse.down()
+    for step in range(1, 11):
+        t = step / 10
+        page.mouse.move(box["x"] + start[0] + t * (end[0] - start[0]), box["y"] + start[1] + t * (end[1] - start[1]))
+    page.mouse.up()
+
+
 def wait_idle(page) -> None:
     """Wait until Streamlit has finished the current script run."""
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=WAIT_MS)

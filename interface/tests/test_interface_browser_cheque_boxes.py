@@ -11,7 +11,7 @@ import re
 
 import pytest
 import requests
-from browser_stack import REFERENCES, WAIT_MS, api_token, enrolled_stack, genuine_sample, log_in, shot, wait_idle
+from browser_stack import REFERENCES, WAIT_MS, api_token, drag, enrolled_stack, genuine_sample, log_in, shot, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -50,16 +50,6 @@ def two_signature_cheque() -> tuple[bytes, list[tuple[int, int, int, int]]]:
     scan = Image.fromarray(page).convert("1", dither=Image.Dither.NONE)
     scan.save(buffer, format="TIFF", compression="group4", dpi=(200, 200))
     return buffer.getvalue(), inks
-
-
-def drag(page, canvas, start: tuple[float, float], end: tuple[float, float]) -> None:
-    box = canvas.bounding_box()
-    page.mouse.move(box["x"] + start[0], box["y"] + start[1])
-    page.mouse.down()
-    for step in range(1, 11):
-        t = step / 10
-        page.mouse.move(box["x"] + start[0] + t * (end[0] - start[0]), box["y"] + start[1] + t * (end[1] - start[1]))
-    page.mouse.up()
 
 
 def test_clerk_drags_the_second_of_two_boxes_and_that_box_is_verified(stack, browser):

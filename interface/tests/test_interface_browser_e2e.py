@@ -22,6 +22,7 @@ from browser_stack import (
     REFERENCES,
     WAIT_MS,
     api_token,
+    drag,
     enrolled_stack,
     forged_sample,
     genuine_sample,
@@ -144,17 +145,6 @@ def cheque_with_signature(writer: str, sample: int) -> tuple[bytes, tuple[int, i
     buffer = io.BytesIO()
     cheque.convert("1", dither=Image.Dither.NONE).save(buffer, format="TIFF", compression="group4", dpi=(200, 200))
     return buffer.getvalue(), (x + cols[0], y + rows[0], x + cols[-1] + 1, y + rows[-1] + 1)
-
-
-def drag(page, canvas, start: tuple[float, float], end: tuple[float, float]) -> None:
-    """A mouse drag on the canvas, between two points in canvas pixels."""
-    box = canvas.bounding_box()
-    page.mouse.move(box["x"] + start[0], box["y"] + start[1])
-    page.mouse.down()
-    for step in range(1, 11):
-        t = step / 10
-        page.mouse.move(box["x"] + start[0] + t * (end[0] - start[0]), box["y"] + start[1] + t * (end[1] - start[1]))
-    page.mouse.up()
 
 
 def test_clerk_drags_the_signature_box_on_a_cheque_scan_then_reviews(stack, browser):
