@@ -319,15 +319,14 @@ def test_publish_ships_weights_with_card_and_plots(tmp_path, trained, folders_tr
 def test_publish_with_onnx_ships_checked_onnx_files_in_the_card(tmp_path, trained, folders_tree):
     pytest.importorskip("onnxruntime")
     from sigverify.pairs import assign_splits_per_dataset, write_splits
-    from sigverify.publish import publish
+    from sigverify.publish import PublishOptions, publish
 
     name = folders_tree.name.lower()
     splits = assign_splits_per_dataset([f"{name}/w{i:02d}" for i in range(1, 7)], val_fraction=0.2, test_fraction=0.4)
     write_splits(tmp_path / "splits.csv", splits)
     target = tmp_path / "shipped"
-    card = publish(
-        trained[1].model_dir, target, [str(folders_tree)], str(tmp_path / "splits.csv"), log=lambda m: None, onnx=True
-    )
+    options = PublishOptions(datasets=(str(folders_tree),), split_file=str(tmp_path / "splits.csv"), onnx=True)
+    card = publish(trained[1].model_dir, target, options, log=lambda m: None)
     assert {"model.onnx", "model.int8.onnx"} <= {p.name for p in target.iterdir()}
     assert card.onnx.fp32.usable and card.onnx.fp32.weights_sha256 == card.sha256
     assert set(card.onnx.int8.check.datasets) == {name}  # checked on the test writers
