@@ -12,8 +12,9 @@ fused with the score), ``policy`` (thresholds per number of references from a ba
 (a dataset's embeddings, stored or made), ``report`` (``sigverify evaluate``'s figures),
 ``evaluation_summary`` (their printed form), ``figures`` (plots), ``card`` (the typed model card),
 ``card_figures`` and ``publish`` (``sigverify publish``), ``card_markdown`` (``MODEL_CARD.md``),
-``synthetic_signatures`` (signatures drawn without data), ``weights`` (safetensors + model card)
-and ``inference`` (the serving ``Verifier``).
+``synthetic_signatures`` (signatures drawn without data), ``weights`` (safetensors + model card),
+``onnx_export`` (the ONNX fp32 and int8 files, checked against PyTorch), ``runtime`` (PyTorch or
+ONNX Runtime behind one ``embed_arrays``) and ``inference`` (the serving ``Verifier``).
 """
 
 __version__ = "0.1.0"
