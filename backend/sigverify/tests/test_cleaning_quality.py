@@ -191,7 +191,7 @@ def test_runs_on_the_lines_with_enough_ink_equal_runs_over_the_whole_mask():
     rng = np.random.default_rng(0)
     for density in (0.05, 0.2, 0.5, 0.9):
         mask = rng.random((40, 300)) < density
-        mask[7, 20:280:GAP_BRIDGE - 1] = True  # a dotted line the bridging joins
+        mask[7, 20 : 280 : GAP_BRIDGE - 1] = True  # a dotted line the bridging joins
         mask[30, :120] = True  # a run from the left border
         for length, axis in ((100, 1), (60, 1), (25, 0)):
             values = mask.view(np.uint8)
