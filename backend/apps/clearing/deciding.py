@@ -20,10 +20,12 @@ def decide_cheque(
     cheque_reference: str,
     requested_by,
     version=None,
+    prepared=None,
 ):
     """The ``ChequeDecision`` for one check (raises the mandates app's ``ServiceError``s).
     ``cheque_date``: the item's business date (signatories are judged valid on it); None: today.
-    ``version``: the active model version, read once per chunk by the run."""
+    ``version``: the active model version, read once per chunk by the run. ``prepared``: the image's
+    work done ahead (``cheque_image_prepare``), or None."""
     return cheque_decide(
         account_number=account_number,
         image=image,
@@ -32,4 +34,5 @@ def decide_cheque(
         cheque_reference=cheque_reference,
         requested_by=requested_by,
         version=version,
+        prepared=prepared,
     )
