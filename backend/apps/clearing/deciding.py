@@ -1,4 +1,5 @@
-"""The one call a clearing item makes into the mandates app: decide a cheque against its account.
+"""The calls a clearing item makes into the mandates app: decide a cheque against its account, and
+its image work, done ahead.
 
 Kept apart so that the run (``runs``) reads as the clearing logic alone, and a unit test can
 swap the decision for its own.
@@ -8,7 +9,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from apps.mandates.services import cheque_decide
+from apps.mandates.services import ChequeImage, cheque_decide, cheque_image_prepare
+
+
+def prepare_image(image: bytes, input_size) -> ChequeImage:
+    """A cheque front's image work (decode, signature search, preprocessing), with no database read:
+    what a run hands a thread pool ahead of ``decide_cheque``. Never raises (the error is kept)."""
+    return cheque_image_prepare(image, input_size)
 
 
 def decide_cheque(

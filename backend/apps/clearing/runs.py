@@ -24,7 +24,6 @@ from apps.core import jobs
 from apps.core.exceptions import ServiceError, ServiceUnavailable
 from apps.core.files import delete_quietly
 from apps.core.parallel import batch_threads, image_pool
-from apps.mandates.services import cheque_image_prepare
 from apps.modelregistry.selectors import get_active_version
 
 from . import deciding, reading
@@ -71,7 +70,9 @@ def _decide_items(pk: int, attempt: int) -> dict:
                     since += 1
                     entry.version = version
                     if _own_failure(item) is None:
-                        entry.prepared = image_pool().submit(cheque_image_prepare, item.front_image, version.input_size)
+                        entry.prepared = image_pool().submit(
+                            deciding.prepare_image, item.front_image, version.input_size
+                        )
                 del item  # the window holds it now
                 window.append(entry)
                 if len(window) > ahead:
@@ -149,7 +150,7 @@ def _own_failure(item: x937.Item) -> tuple[str, str] | None:
 def process_item(clearing_file: ClearingFile, item: x937.Item, version=None, prepared=None) -> str:
     """Decide one check and record it; an item another run recorded meanwhile is left alone.
     ``version``: the active model version the run read for this chunk (None: read now).
-    ``prepared``: the front image's work done ahead (``cheque_image_prepare``; None: done now)."""
+    ``prepared``: the front image's work done ahead (``deciding.prepare_image``; None: done now)."""
     row = ClearingItem(
         clearing_file=clearing_file,
         key=item.key[:40],

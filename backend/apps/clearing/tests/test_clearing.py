@@ -192,13 +192,13 @@ def test_the_next_checks_image_work_runs_ahead_on_the_pool_with_the_same_decisio
 ):
     from testsupport.uploads import blank_png
 
-    real, threads = runs.cheque_image_prepare, set()
+    real, threads = runs.deciding.prepare_image, set()
 
     def recorded(*args, **kwargs):
         threads.add(threading.current_thread().name)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(runs, "cheque_image_prepare", recorded)
+    monkeypatch.setattr(runs.deciding, "prepare_image", recorded)
     client = client_for("integrator")
     outcomes = {}
     for count in (1, 3):
