@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """What a batch of 100 verifications costs end to end: POST /api/v1/verification-batches/ to done.
 
-    REDIS_URL=redis://127.0.0.1:6379/0 nice -n 10 .venv/bin/python benchmarks/batch_verify.py
+    REDIS_URL=redis://127.0.0.1:6379/0 nice -n 10 .venv/bin/python benchmarks/batch_verify.py [--cheques] [--batch-threads N]
 
 Starts what production runs (``benchlib.BenchServer``: gunicorn, config.settings.production, a
 throwaway PostgreSQL database) and one Celery worker on a queue of its own (Redis when REDIS_URL
@@ -12,7 +12,12 @@ images and polled until done. Per batch:
 
 - ``post_ms``: the 202 answer (envelope checked, every image stored);
 - ``total_s``: from sending the POST to reading ``done``; ``per_item_ms`` = total / items;
-- ``worker_s``: the batch's own started_at to finished_at (the worker's share).
+- ``worker_s``: the batch's own started_at to finished_at (the worker's share);
+- items/s: items / total_s. One crop is one cheque's signature, so for crops as for whole cheques
+  (--cheques) it is also the cheques per second.
+
+--batch-threads: the worker's SIGVERIFY_BATCH_THREADS (default 0, one per core; 1 preprocesses in
+the run's own thread, as before the thread pool), so both can be measured under the same load.
 
 For comparison, under the same load: the same --items images sent as sequential single
 ``POST /api/v1/verifications/`` requests to the same server (``singles_s``; --no-singles skips it).
@@ -155,6 +160,12 @@ def main(argv=None) -> int:
     parser.add_argument("--batches", type=int, default=1, help="measured batches (the best one is reported)")
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
     parser.add_argument("--worker-torch-threads", type=int, default=1, help="as the server's (BenchServer: 1)")
+    parser.add_argument(
+        "--batch-threads",
+        type=int,
+        default=0,
+        help="the worker's SIGVERIFY_BATCH_THREADS (0: one per core; 1: preprocessing in the run's own thread)",
+    )
     parser.add_argument("--no-singles", action="store_true", help="skip the sequential single verifications")
     parser.add_argument(
         "--cheques", action="store_true", help='whole cheques with "crop": "auto" (signature extraction in the worker)'
@@ -183,6 +194,7 @@ def main(argv=None) -> int:
             **server.env(),
             "SIGVERIFY_TORCH_THREADS": str(args.worker_torch_threads),
             "SIGVERIFY_WORKER_TORCH_THREADS": str(args.worker_torch_threads),
+            "SIGVERIFY_BATCH_THREADS": str(args.batch_threads),
         }
         worker = start_celery_worker(worker_env, server.workdir / "worker.log", queues=queue, loglevel="WARNING")
         try:
@@ -237,15 +249,17 @@ def main(argv=None) -> int:
             "broker": broker,
             "worker": "1 Celery worker, concurrency 1",
             "worker_torch_threads": args.worker_torch_threads,
+            "batch_threads": args.batch_threads or f"0 (one per core: {os.cpu_count()})",
             "precision": args.precision,
         },
         "warm_up": warm,
         "runs": runs,
         "singles": singles,
     }
+    # a crop is one cheque's signature, a whole cheque one cheque: items per second are cheques per second
     print(
-        f"-> a batch of {args.items}{' whole cheques' if args.cheques else ''}: {best['total_s']} s from POST to done "
-        f"({best['per_item_ms']} ms per item, {args.items / best['total_s']:.1f} items/s), "
+        f"-> a batch of {args.items}{' whole cheques' if args.cheques else ' crops'}: {best['total_s']} s from POST to "
+        f"done ({best['per_item_ms']} ms per item, {args.items / best['total_s']:.1f} items/s = cheques/s), "
         f"broker {broker}" + (f"; as {args.items} single requests: {singles['total_s']} s" if singles else "")
     )
     script = "batch_verify_cheques" if args.cheques else "batch_verify"

@@ -1,7 +1,8 @@
 """Clearing runs, the worker side: the body of the clearing task.
 
 ``run_clearing_file`` claims a queued (or stale) run, streams the stored file through ``x937``
-(one record and one front image in memory at a time) and decides each check not yet finished.
+(one record at a time; a few checks' front images are read ahead, their image work done on a
+thread pool meanwhile) and decides each check not yet finished.
 An item's cheque decision and its ``ClearingItem`` row are committed together, and (file, key)
 is unique, so a run repeated after a lost worker loses and duplicates nothing. A heartbeat per
 item tells a live run from a dead one; progress is the number of checks reached.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import logging
+from collections import deque
 from functools import partial
 
 from django.conf import settings
@@ -21,6 +23,7 @@ import x937
 from apps.core import jobs
 from apps.core.exceptions import ServiceError, ServiceUnavailable
 from apps.core.files import delete_quietly
+from apps.core.parallel import batch_threads, image_pool
 from apps.modelregistry.selectors import get_active_version
 
 from . import deciding, reading
@@ -39,38 +42,79 @@ def run_clearing_file(pk: int, worker: str = "") -> str:
 def _decide_items(pk: int, attempt: int) -> dict:
     """Decide the checks not yet finished; the file's reconciliation for its row once done.
 
-    Memory stays flat however long the file: the reader holds one record and one image, the finished
-    items are read a window at a time (``_Finished``), nothing is kept per item, and a full garbage
-    collection every ``COLLECT_EVERY`` items frees what Django's model instances leave in reference
-    cycles (a saved FileField refers to its row and back): in a worker holding torch and Django,
-    Python's own full collections come only after hundreds of thousands of new objects, so each
-    item's decision (its JSON, account, mandate, version and card) would otherwise pile up."""
+    The image work (decode, signature search, preprocessing) of the next few checks runs ahead on
+    the thread pool of ``apps.core.parallel`` while the run's thread decides and writes the current
+    one: a window of ``_read_ahead()`` checks, so what is held stays bounded however long the file.
+
+    Memory stays flat however long the file: the reader holds one record and one image, the window a
+    few more, the finished items are read a window at a time (``_Finished``), nothing is kept per item,
+    and a full garbage collection every ``COLLECT_EVERY`` items frees what Django's model instances
+    leave in reference cycles (a saved FileField refers to its row and back): in a worker holding torch
+    and Django, Python's own full collections come only after hundreds of thousands of new objects, so
+    each item's decision (its JSON, account, mandate, version and card) would otherwise pile up."""
     clearing_file = ClearingFile.objects.select_related("requested_by").get(pk=pk)
     finished = _Finished(pk)
     version, refresh_every, since = None, max(1, int(settings.SIGVERIFY_BATCH_CHUNK)), 0
+    window: deque[_Ahead] = deque()
+    ahead = _read_ahead()
     try:
         with default_storage.open(clearing_file.file.name, "rb") as stream:
             reader = reading.reader(stream)
             for item in reader:
+                entry = _Ahead(item, reader.summary.items)
                 if item.index not in finished:
                     if version is None or since >= refresh_every:
                         # once per chunk, not per cheque: its card is parsed once (a promotion meanwhile
                         # is seen at the next chunk)
                         version, since = get_active_version(), 0
                     since += 1
-                    process_item(clearing_file, item, version=version)
-                del item  # its image, before the next one is read
-                jobs.beat(ClearingFile, pk, attempt, items_read=reader.summary.items)
-                if reader.summary.items % COLLECT_EVERY == 0:
-                    gc.collect()
+                    entry.version = version
+                    if _own_failure(item) is None:
+                        entry.prepared = image_pool().submit(
+                            deciding.prepare_image, item.front_image, version.input_size
+                        )
+                del item  # the window holds it now
+                window.append(entry)
+                if len(window) > ahead:
+                    _finish(clearing_file, window.popleft(), pk, attempt)
+            while window:
+                _finish(clearing_file, window.popleft(), pk, attempt)
             summary = reader.summary
     except x937.X9Error as exc:  # the stored file no longer reads as it did when accepted
         raise jobs.RunStopped(f"The stored file cannot be read: {exc}.") from exc
+    finally:
+        for entry in window:  # a stopped run: what was started ahead is not waited for
+            if entry.prepared is not None:
+                entry.prepared.cancel()
     return {
         "items_read": summary.items,
         "totals_reconciled": summary.totals_reconciled,
         "discrepancies": [str(d) for d in summary.discrepancies],
     }
+
+
+def _read_ahead() -> int:
+    """Checks read ahead of the one being decided: enough to keep the pool's threads busy."""
+    return 2 * batch_threads() if batch_threads() > 1 else 0
+
+
+class _Ahead:
+    """A check read from the file, waiting in the window: its image work under way (a future)."""
+
+    __slots__ = ("item", "items_read", "version", "prepared")
+
+    def __init__(self, item: x937.Item, items_read: int):
+        self.item, self.items_read, self.version, self.prepared = item, items_read, None, None
+
+
+def _finish(clearing_file: ClearingFile, entry: _Ahead, pk: int, attempt: int) -> None:
+    """Decide the window's oldest check (unless finished before), then the heartbeat and progress."""
+    if entry.version is not None:
+        prepared = entry.prepared.result() if entry.prepared is not None else None
+        process_item(clearing_file, entry.item, version=entry.version, prepared=prepared)
+    jobs.beat(ClearingFile, pk, attempt, items_read=entry.items_read)
+    if entry.items_read % COLLECT_EVERY == 0:
+        gc.collect()
 
 
 class _Finished:
@@ -103,9 +147,10 @@ def _own_failure(item: x937.Item) -> tuple[str, str] | None:
     return None
 
 
-def process_item(clearing_file: ClearingFile, item: x937.Item, version=None) -> str:
+def process_item(clearing_file: ClearingFile, item: x937.Item, version=None, prepared=None) -> str:
     """Decide one check and record it; an item another run recorded meanwhile is left alone.
-    ``version``: the active model version the run read for this chunk (None: read now)."""
+    ``version``: the active model version the run read for this chunk (None: read now).
+    ``prepared``: the front image's work done ahead (``deciding.prepare_image``; None: done now)."""
     row = ClearingItem(
         clearing_file=clearing_file,
         key=item.key[:40],
@@ -133,6 +178,7 @@ def process_item(clearing_file: ClearingFile, item: x937.Item, version=None) -> 
                             cheque_reference=f"{clearing_file.sha256[:12]}/{item.key}"[:100],
                             requested_by=clearing_file.requested_by,
                             version=version,
+                            prepared=prepared,
                         )
                 except (ServiceUnavailable, DatabaseError):
                     raise

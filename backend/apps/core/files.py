@@ -6,7 +6,6 @@ import time
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
 from django.http import FileResponse, HttpResponse
 from rest_framework.exceptions import NotFound
 
@@ -25,17 +24,18 @@ def delete_quietly(name: str | None) -> None:
 
 
 def save_with_file(row, field: str, filename: str, data: bytes, started: float | None = None):
-    """Store ``data`` as ``row.<field>`` (named ``filename`` under the field's folder) and save ``row``,
-    in one transaction: if the row is not saved, the file is removed. ``started`` (a perf_counter):
-    ``row.processing_ms`` is set to the time since, the storing included."""
+    """Store ``data`` as ``row.<field>`` (named ``filename`` under the field's folder) and save ``row``:
+    if the row is not saved, the file is removed. ``started`` (a perf_counter): ``row.processing_ms``
+    is set to the time since, the storing included. The row is one INSERT (its callers' models have
+    no parent table and no signal handler), atomic by itself: no transaction of its own around it
+    (in autocommit, that was a BEGIN and a COMMIT more per request)."""
     stored = None
     try:
-        with transaction.atomic():
-            getattr(row, field).save(filename, ContentFile(data), save=False)
-            stored = getattr(row, field).name
-            if started is not None:
-                row.processing_ms = max(1, round(1000 * (time.perf_counter() - started)))
-            row.save()
+        getattr(row, field).save(filename, ContentFile(data), save=False)
+        stored = getattr(row, field).name
+        if started is not None:
+            row.processing_ms = max(1, round(1000 * (time.perf_counter() - started)))
+        row.save()
     except BaseException:
         delete_quietly(stored)
         raise

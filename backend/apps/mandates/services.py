@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -243,6 +243,45 @@ def _padded(box, size, share: float = BOX_MARGIN) -> tuple[int, int, int, int]:
     return left, top, max(1, right - left), max(1, bottom - top)
 
 
+# --- a cheque's image work ------------------------------------------------------------------------
+
+
+@dataclass
+class ChequeImage:
+    """What a cheque's image gives before any database read: the signatures found and each one's
+    preprocessed array (or why it cannot be judged). Pure image work, so a clearing run makes the next
+    cheques' on a thread pool while it decides the current one (``cheque_decide(prepared=...)``)."""
+
+    data: bytes
+    input_size: tuple
+    found: list = field(default_factory=list)  # [(padded box, finder confidence)], left to right
+    arrays: list = field(default_factory=list)  # per box: the preprocessed array, or None
+    problems: list = field(default_factory=list)  # per box: why it cannot be judged, or None
+    error: BaseException | None = None  # raised by cheque_decide where the image is first needed
+
+
+def cheque_image_prepare(data: bytes, input_size) -> ChequeImage:
+    """Decode, find the signatures and preprocess each box. Never raises: an image that cannot be
+    used keeps its error, raised by ``cheque_decide`` after the account checks, as without this step."""
+    prepared = ChequeImage(bytes(data), tuple(input_size))
+    try:
+        if not prepared.data:
+            raise InvalidImage("The image is empty.", code="empty_file")
+        prepared.found = find_signature_boxes(decode_bytes(prepared.data))
+        for box, _ in prepared.found:
+            try:
+                array, _quality = preprocess_bytes(prepared.data, prepared.input_size, crop=list(box))
+            except InvalidImage as exc:
+                array, problem = None, exc.message
+            else:
+                problem = None
+            prepared.arrays.append(array)
+            prepared.problems.append(problem)
+    except Exception as exc:  # an unusable image, or a bug: the item's own failure, as in cheque_decide
+        prepared.error = exc
+    return prepared
+
+
 # --- deciding a cheque --------------------------------------------------------------------------
 
 
@@ -277,6 +316,7 @@ def cheque_decide(
     cheque_reference: str = "",
     requested_by=None,
     version=None,
+    prepared: ChequeImage | None = None,
 ) -> ChequeDecision:
     """Decide whether a cheque may be paid from an account, and log it (``ChequeDecision``).
 
@@ -285,7 +325,8 @@ def cheque_decide(
     X9.37 file carries it) - exactly one. ``cheque_date``: the date written on the cheque (signatories
     are checked against it; default today). ``requested_by``: a user or None (a clearing run).
     ``version``: the active model version when the caller has it already (a clearing run reads it once
-    per chunk of cheques, its parsed card with it); None: read now.
+    per chunk of cheques, its parsed card with it); None: read now. ``prepared``: the image's work done
+    ahead (``cheque_image_prepare`` of these bytes at this version's input size); None: done here.
 
     Every signature on the cheque is found and embedded once, then scored against the references of
     every signatory of the account; the account's mandate band for the amount and the signatories'
@@ -302,10 +343,11 @@ def cheque_decide(
     version = version or get_active_version()
     verifier = require_verifier(version)
     data = image if isinstance(image, (bytes, bytearray)) else read_upload(image)
-    data = bytes(data)
-    if not data:
-        raise InvalidImage("The image is empty.", code="empty_file")
-    picture = decode_bytes(data)
+    if prepared is None or prepared.input_size != tuple(version.input_size):
+        prepared = cheque_image_prepare(data, version.input_size)
+    if prepared.error is not None:
+        raise prepared.error
+    data = prepared.data
 
     thresholds, refer_reasons = thresholds_for_amount(version, value)  # each signatory's R may refine them
     if account.status != BankAccount.Status.ACTIVE:
@@ -322,8 +364,8 @@ def cheque_decide(
         else:
             unscored.append(signatory.signer.external_id)
 
-    found = find_signature_boxes(picture)
-    scored = _score_boxes(data, [box for box, _ in found], version, verifier, signatories, references, thresholds)
+    found = prepared.found
+    scored = _score_boxes(prepared, version, verifier, signatories, references, thresholds)
     for item, (_, confidence) in zip(scored, found, strict=True):
         item.confidence = confidence
         if confidence < LOW_CONFIDENCE and item.problem is None:
@@ -376,16 +418,14 @@ def cheque_decide(
     )
 
 
-def _score_boxes(data, boxes, version, verifier, signatories, references, thresholds) -> list[_Scored]:
+def _score_boxes(prepared: ChequeImage, version, verifier, signatories, references, thresholds) -> list[_Scored]:
     """Each box embedded once, scored against every scorable signatory's references by the scoring a
     verification uses (``signers.scoring.score_against``, with the signatory's own classifier where
     the version fuses one), never looser than the bank's amount rule."""
     arrays, kept, scored = [], [], []
-    for box in boxes:
-        try:
-            array, _quality = preprocess_bytes(data, version.input_size, crop=list(box))
-        except InvalidImage as exc:
-            scored.append(_Scored(box, [], exc.message))
+    for (box, _), array, problem in zip(prepared.found, prepared.arrays, prepared.problems, strict=True):
+        if array is None:
+            scored.append(_Scored(box, [], problem))
             continue
         arrays.append(array)
         kept.append(len(scored))

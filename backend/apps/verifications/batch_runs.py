@@ -1,8 +1,9 @@
 """Batch verification, the worker side: the body of the batch task.
 
 ``run_batch`` claims a queued (or stale) batch and verifies its pending items a chunk at a time
-(``SIGVERIFY_BATCH_CHUNK``, default 32): each item is read and preprocessed, the chunk's images
-go through the model in one forward pass, each is scored, and the chunk's verification rows and
+(``SIGVERIFY_BATCH_CHUNK``, default 32): each item's signer and image are read, the chunk's images
+are preprocessed together on ``SIGVERIFY_BATCH_THREADS`` threads (``apps.core.parallel``), then go
+through the model in one forward pass, each is scored, and the chunk's verification rows and
 "done" marks are written together in one transaction (``bulk_create``). An item that cannot be
 verified (a bad image, an unknown signer) gets its own error and the others go on. Items no
 longer pending when the chunk is written are left alone, so a run can be repeated after a lost
@@ -26,6 +27,7 @@ from django.utils import timezone
 from apps.core import jobs
 from apps.core.exceptions import ServiceError, ServiceUnavailable
 from apps.core.files import delete_quietly
+from apps.core.parallel import map_images
 from apps.modelregistry.selectors import get_active_version
 from apps.signers.selectors import get_signer
 
@@ -90,7 +92,9 @@ def process_chunk(item_pks: list[int]) -> dict[int, str]:
     version = get_active_version()  # once per chunk: every item is scored by the same version
     contexts: dict[str, object] = {}
     for w in work:
-        _guard(w, _prepare, w, version, contexts)
+        _guard(w, _read, w, version, contexts)
+    # the image work of the whole chunk at once, on the pool's threads
+    map_images(lambda w: _guard(w, _preprocess, w), [w for w in work if not w.code])
     ready = [w for w in work if not w.code]
     if ready:
         _embed(ready)
@@ -114,7 +118,8 @@ def _guard(w: _Work, step, *args) -> None:
         w.fail("internal_error", f"An unexpected error occurred ({type(exc).__name__}); it has been logged.")
 
 
-def _prepare(w: _Work, version, contexts: dict) -> None:
+def _read(w: _Work, version, contexts: dict) -> None:
+    """The item's signer, scoring context and stored image: the database work, on the run's thread."""
     key = w.item.signer_key
     if key not in contexts:  # one signer's references and classifier are read once per chunk
         try:
@@ -133,6 +138,10 @@ def _prepare(w: _Work, version, contexts: dict) -> None:
             w.data = fh.read()
     except (FileNotFoundError, OSError, ValueError):
         raise ServiceError("The item's stored image is missing.", code="image_missing") from None
+
+
+def _preprocess(w: _Work) -> None:
+    """Decode, crop (finding the signature for "auto") and preprocess: no database, on a pool thread."""
     w.array, w.quality, w.crop = services.verification_preprocess(w.data, w.context.version.input_size, w.item.crop)
 
 

@@ -88,6 +88,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3") and DATABASES["default"]["
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Django's ModelBackend, reading a user's permissions (their own and their groups') in one query, not two.
+AUTHENTICATION_BACKENDS = ["apps.accounts.backends.ModelBackendOneQuery"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -252,6 +255,9 @@ SIGVERIFY_BATCH_MAX_MB = env.int("SIGVERIFY_BATCH_MAX_MB", default=200)
 # Items (or clearing cheques) preprocessed and embedded per forward pass, their rows written in one
 # transaction; the heartbeat comes per chunk, so a chunk must take far less than SIGVERIFY_STALE_AFTER_S.
 SIGVERIFY_BATCH_CHUNK = env.int("SIGVERIFY_BATCH_CHUNK", default=32)
+# Threads that decode and preprocess a chunk's images at once (OpenCV and numpy release the GIL);
+# 0: one per CPU core this process may use. 1: in the run's own thread.
+SIGVERIFY_BATCH_THREADS = env.int("SIGVERIFY_BATCH_THREADS", default=0)
 # Clearing files (image cash letters): the largest accepted, and the per-bank On-Us rules (JSON:
 # payor routing number, or "*", -> a regex whose "account" group is the account; default: the
 # digits left of the last "/").

@@ -103,3 +103,36 @@ def test_login_is_throttled_per_username(anon_client, make_user, monkeypatch):
         assert other.status_code == 200
     finally:
         cache.clear()
+
+
+@pytest.mark.parametrize("kind", ["group_and_own", "own_only", "superuser", "inactive"])
+def test_permissions_are_djangos_read_in_one_query(make_user, django_assert_num_queries, kind):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.backends import ModelBackend
+    from django.contrib.auth.models import Permission
+
+    from apps.accounts.backends import ModelBackendOneQuery
+
+    user = make_user("clerk")
+    if kind == "own_only":
+        user.groups.clear()
+    if kind != "superuser":  # a permission of the user's own, beside (or instead of) the group's
+        user.user_permissions.add(Permission.objects.get(codename="add_signer"))
+    user.is_superuser, user.is_active = kind == "superuser", kind != "inactive"
+    user.save()
+
+    def fresh():
+        return get_user_model().objects.get(pk=user.pk)
+
+    expected = ModelBackend().get_all_permissions(fresh())
+    one = fresh()
+    with django_assert_num_queries(0 if kind == "inactive" else 1):
+        got = ModelBackendOneQuery().get_all_permissions(one)
+        assert one.has_perm("signers.add_signer") == (kind != "inactive")  # the cached set, no query more
+    assert got == expected
+    if kind == "group_and_own":
+        assert {"signers.add_signer", "verifications.add_verification"} <= got
+    if kind == "own_only":
+        assert got == {"signers.add_signer"}
+    if kind == "superuser":
+        assert len(got) == Permission.objects.count()

@@ -7,6 +7,7 @@ import csv
 import gc
 import io
 import json
+import threading
 
 import pytest
 
@@ -184,6 +185,41 @@ def test_a_run_keeps_no_decision_alive_beyond_its_collection_window(
         gc.enable()
     assert ChequeDecision.objects.count() == 5
     assert max(alive) <= 2 and left <= 1, (alive, left)  # never more than one window's
+
+
+def test_the_next_checks_image_work_runs_ahead_on_the_pool_with_the_same_decisions(
+    client_for, two_of_three, genuine_cheque, monkeypatch, settings
+):
+    from testsupport.uploads import blank_png
+
+    real, threads = runs.deciding.prepare_image, set()
+
+    def recorded(*args, **kwargs):
+        threads.add(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runs.deciding, "prepare_image", recorded)
+    client = client_for("integrator")
+    outcomes = {}
+    for count in (1, 3):
+        settings.SIGVERIFY_BATCH_THREADS = count
+        threads.clear()
+        checks = [check(n, genuine_cheque, cents=100 * n + count) for n in range(1, 6)]
+        checks[1] = check(2, blank_png(), cents=200 + count)  # no ink: fails alone
+        file_id = send(client, clearing_file(checks)).json()["id"]
+        assert run(file_id) == "done"
+        outcomes[count] = [
+            (i.key, i.status, i.decision, i.failure_code, i.cheque and i.cheque.reasons)
+            for i in ClearingItem.objects.filter(clearing_file_id=file_id).select_related("cheque").order_by("index")
+        ]
+        if count == 1:
+            assert threads == {threading.current_thread().name}
+        else:
+            assert len(threads) >= 1 and all(name.startswith("sigverify-images") for name in threads)
+    assert outcomes[3] == outcomes[1]
+    assert [o[1] for o in outcomes[3]] == ["decided", "failed", "decided", "decided", "decided"]
+    assert outcomes[3][1][3] == "no_ink"
+    assert ClearingFile.objects.get(pk=file_id).items_read == 5
 
 
 def test_reconciliation_differences_are_reported(client_for, two_of_three, genuine_cheque):

@@ -244,3 +244,20 @@ def test_no_promotion_while_the_active_version_still_has_its_weights(tmp_path, s
     call_command("register_shipped_model")
     assert not Promotion.objects.exists()
     assert ModelVersion.objects.get(is_active=True) == active_version
+
+
+def test_the_active_version_reads_its_row_each_time_and_decodes_a_card_once(active_version):
+    from apps.modelregistry import selectors
+
+    selectors._decoded.cache_clear()
+    first, second = selectors.get_active_version(), selectors.get_active_version()
+    assert first.card == active_version.card and first.metrics == active_version.metrics
+    assert first.input_size == active_version.input_size and second.model_card is first.model_card
+    assert selectors._decoded.cache_info().misses == 1  # the card's text decoded and parsed once
+    assert not first.get_deferred_fields()  # nothing left to read on access
+
+    # a changed row (a policy change, another card) is what the next read returns
+    card = {**active_version.card, "input_size": [64, 128]}
+    ModelVersion.objects.filter(pk=active_version.pk).update(card=card, thresholds={"accept": 0.9})
+    changed = selectors.get_active_version()
+    assert changed.thresholds == {"accept": 0.9} and changed.card == card and changed.input_size == (64, 128)

@@ -76,13 +76,13 @@ def test_verify_answers_the_full_record(client_for, enrolled_signer, active_vers
 def test_a_verify_request_answers_what_a_read_returns_in_a_fixed_number_of_queries(
     client_for, enrolled_signer, django_assert_num_queries
 ):
-    """Pinned so the per-request work cannot silently regrow: the token, the user's permissions (2),
-    the signer, the active version, the references, the insert in its savepoint (3), and nothing
-    after it: the answer is the row written, not a re-read. (A version that fuses a signer
-    classifier reads it too: one more.)"""
+    """Pinned so the per-request work cannot silently regrow: the token, the user's permissions (1:
+    their own and their groups' together), the signer, the active version, the references, the insert
+    (one statement, no transaction of its own), and nothing after it: the answer is the row written,
+    not a re-read. (A version that fuses a signer classifier reads it too: one more.)"""
     client = client_for("clerk")
     assert verify(client, enrolled_signer.external_id, signature_bytes(1, 5)).status_code == 201  # the model loads
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(6):
         response = verify(client, enrolled_signer.external_id, signature_bytes(1, 6), cheque_reference="7")
     assert response.status_code == 201, response.json()
     assert response.json() == client.get(f"/api/v1/verifications/{response.json()['id']}/").json()

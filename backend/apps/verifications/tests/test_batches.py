@@ -5,6 +5,7 @@ tests/test_batches_celery.py runs it on a real worker)."""
 from __future__ import annotations
 
 import base64
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -386,6 +387,38 @@ def test_a_chunk_is_one_forward_pass_and_its_writes_do_not_grow_with_its_items(
         assert sorted(statuses.values()).count("done") == count - 1
     assert passes == [1, 5]  # the blank image fails in preprocessing and is not embedded
     assert queries[6] == queries[2]  # bulk writes: the same statements for 2 items as for 6
+
+
+def test_a_chunks_images_are_preprocessed_on_the_pool_with_the_same_results_as_in_one_thread(
+    make_user, enrolled_signer, monkeypatch, settings
+):
+    from apps.verifications import services
+
+    real, threads = services.verification_preprocess, set()
+
+    def recorded(*args, **kwargs):
+        threads.add(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "verification_preprocess", recorded)
+    user = make_user("clerk")
+    outcomes = {}
+    for count in (1, 3):
+        settings.SIGVERIFY_BATCH_THREADS = count
+        threads.clear()
+        batch = make_batch(user, enrolled_signer, count=6, bad_at=2)
+        assert batch_runs.run_batch(batch.pk) == "done"
+        outcomes[count] = [
+            (i.status, i.error_code, i.verification and (i.verification.score, i.verification.decision))
+            for i in batch.items.select_related("verification").order_by("index")
+        ]
+        if count == 1:
+            assert threads == {threading.current_thread().name}  # in the run's own thread
+        else:
+            assert threads and all(name.startswith("sigverify-images") for name in threads)
+    assert outcomes[3] == outcomes[1]
+    assert [o[0] for o in outcomes[3]] == ["done", "done", "failed", "done", "done", "done"]
+    assert outcomes[3][2][1] == "no_ink"  # the blank image's own error, from a pool thread
 
 
 def test_without_a_servable_model_the_batch_fails_and_resumes_once_fixed(
