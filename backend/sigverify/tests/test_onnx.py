@@ -194,7 +194,7 @@ def test_the_session_is_made_on_first_use_with_the_thread_limit(onnx_model_dir, 
     assert made == [1]
 
 
-def test_export_with_data_checks_per_dataset_and_marks_int8_by_its_check(folders_tree, tmp_path):
+def test_export_with_data_checks_per_dataset_and_marks_int8_by_its_check(folders_tree, tmp_path, monkeypatch):
     from sigverify.datasets import import_dataset
     from sigverify.pairs import write_splits
 
@@ -219,6 +219,23 @@ def test_export_with_data_checks_per_dataset_and_marks_int8_by_its_check(folders
     assert int8.usable == int8.check.passed == within
     assert fp32.usable and fp32.check.datasets["synth"].decisions_changed == 0.0
     assert ModelCard.read(model_dir).onnx == card.onnx  # what was returned is what was written
+
+    # Exported again (e.g. to add or redo the int8 file): the same fp32 bytes, so its check stands
+    # unrecomputed; a card whose fp32 check ran on other datasets gets a new one.
+    from sigverify import onnx_export
+
+    checked = []
+    real_compare = onnx_export.compare
+    monkeypatch.setattr(onnx_export, "compare", lambda *a, **k: checked.append(1) or real_compare(*a, **k))
+    again = export_onnx(model_dir, datasets=[data], split_file=split_file, int8=True, log=lambda *_: None)
+    assert len(checked) == 1  # the int8 file only
+    assert again.onnx.fp32 == fp32
+    stale = ModelCard.read(model_dir)
+    stale.onnx.fp32.check.datasets = {"other": stale.onnx.fp32.check.datasets["synth"]}
+    stale.write(model_dir)
+    checked.clear()
+    export_onnx(model_dir, datasets=[data], split_file=split_file, log=lambda *_: None)
+    assert len(checked) == 1 and set(ModelCard.read(model_dir).onnx.fp32.check.datasets) == {"synth"}
 
 
 def test_compare_fails_a_path_that_changes_decisions(onnx_model_dir, tmp_path):
