@@ -3,6 +3,9 @@
 
     nice -n 10 .venv/bin/python benchmarks/embed_speed.py            # the shipped model
     .venv/bin/python benchmarks/embed_speed.py --quick --model-dir DIR  # a smoke run
+    # the three serving paths only, batch 1 and 32, one thread (then --threads 2):
+    nice -n 10 .venv/bin/python benchmarks/embed_speed.py --paths fp32,onnx_fp32,onnx_int8 --batches 1,32 \
+        --threads 1 --no-eer --no-train --repeats 5
 
 Paths measured in one process, on the same inputs, at batch 1, 32 and 64:
   fp32           eager PyTorch, model loaded once (baseline 2)
@@ -18,7 +21,9 @@ Paths measured in one process, on the same inputs, at batch 1, 32 and 64:
                  training writers where the data is imported, else on the benchmark's inputs: speed only).
                  Skipped with --no-onnx. Its EER cost: benchmarks/int8_check.py and the card's ``onnx.int8.check``.
 Each figure is the best of --repeats timed runs (the machine is shared, the best run is the
-least disturbed one); the median is kept too.
+least disturbed one); the median is kept too. The runs go round-robin over the paths (round 1 of
+every path, then round 2, ...), so a burst of other work on the shared cores slows every path alike
+rather than one. Batch 1 is also printed as a latency (ms per image, from the best run).
 
 The fast path is the fastest one the server can serve (fp32 or bf16). Its EER change is
 measured with ``sigverify.report.protocol_for`` (what ``sigverify evaluate`` runs) on the held-out
@@ -141,12 +146,13 @@ def _tensor(arrays) -> torch.Tensor:
     return torch.from_numpy(np.stack([to_float(a) for a in arrays])).unsqueeze(1)
 
 
-def time_path(fn, arrays, batch: int, min_seconds: float, repeats: int) -> dict:
+def time_path(fn, arrays, batch: int, min_seconds: float, repeats: int, warmup: bool = True) -> dict:
     """images/s: best and median of ``repeats`` runs, each at least ``min_seconds`` long."""
     chunk = arrays[:batch]
     started = time.perf_counter()
-    fn(chunk)  # warm-up (oneDNN primitives, compiled graphs)
-    fn(chunk)
+    if warmup:
+        fn(chunk)  # warm-up (oneDNN primitives, compiled graphs, ONNX Runtime sessions)
+        fn(chunk)
     warmup_s = time.perf_counter() - started
     rates = []
     for _ in range(repeats):
@@ -164,6 +170,39 @@ def time_path(fn, arrays, batch: int, min_seconds: float, repeats: int) -> dict:
         "runs": [round(r, 1) for r in rates],
         "warmup_s": round(warmup_s, 2),
     }
+
+
+def time_round_robin(paths: dict, arrays, batches, min_seconds: float, repeats: int) -> dict:
+    """``time_path`` of every path and batch, ``repeats`` rounds taken in turn over the paths."""
+    runs: dict = {name: {str(b): [] for b in batches} for name in paths}
+    failed: dict = {}
+    for round_index in range(repeats):
+        for name, fn in paths.items():
+            for batch in batches:
+                if (name, batch) in failed:
+                    continue
+                try:
+                    fig = time_path(fn, arrays, batch, min_seconds, 1, warmup=round_index == 0)
+                except Exception as exc:  # a path this torch build cannot run is reported, not fatal
+                    failed[(name, batch)] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+                    continue
+                runs[name][str(batch)].append(fig)
+    out: dict = {}
+    for name, by_batch in runs.items():
+        out[name] = {}
+        for batch in batches:
+            figs = by_batch[str(batch)]
+            if (name, batch) in failed:
+                out[name][str(batch)] = failed[(name, batch)]
+                continue
+            rates = [r for f in figs for r in f["runs"]]
+            out[name][str(batch)] = {
+                "best": round(max(rates), 1),
+                "median": round(statistics.median(rates), 1),
+                "runs": rates,
+                "warmup_s": figs[0]["warmup_s"],
+            }
+    return out
 
 
 def agreement(paths, arrays, reference="fp32") -> dict:
@@ -285,6 +324,10 @@ def main(argv=None) -> int:
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile (slow to compile)")
     parser.add_argument("--no-eer", action="store_true", help="skip the held-out EER comparison")
     parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime paths")
+    parser.add_argument(
+        "--paths", default="", help="only these paths, comma-separated (e.g. fp32,onnx_fp32,onnx_int8; fp32 is kept)"
+    )
+    parser.add_argument("--no-train", action="store_true", help="skip the training-speed steps")
     parser.add_argument("--references", type=int, default=5)
     parser.add_argument("--train-steps", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="smoke run: short timings, no compile, no EER")
@@ -309,24 +352,22 @@ def main(argv=None) -> int:
         f"{args.threads} torch threads, load {machine['load_average_1m']}"
     )
 
+    wanted = {p.strip() for p in args.paths.split(",") if p.strip()} | {"fp32"} if args.paths else None
     paths = make_paths(model, card, compile_paths=not args.no_compile)
     onnx_sources = {}
     tmp = tempfile.TemporaryDirectory(prefix="embed-speed-onnx-")
-    if not args.no_onnx:
+    if not args.no_onnx and (wanted is None or wanted & {"onnx_fp32", "onnx_int8"}):
         onnx, onnx_sources = onnx_paths(model, card, Path(args.model_dir), Path(tmp.name), arrays, args.threads)
         paths.update(onnx)
-    throughput = {}
-    for name, fn in paths.items():
-        throughput[name] = {}
-        for batch in batches:
-            try:
-                throughput[name][str(batch)] = time_path(fn, arrays, batch, args.min_seconds, args.repeats)
-            except Exception as exc:  # a path this torch build cannot run is reported, not fatal
-                throughput[name][str(batch)] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
-            fig = throughput[name][str(batch)]
+    if wanted is not None:
+        paths = {name: fn for name, fn in paths.items() if name in wanted}
+    throughput = time_round_robin(paths, arrays, batches, args.min_seconds, args.repeats)
+    for name, by_batch in throughput.items():
+        for batch, fig in by_batch.items():
+            latency = f", {1000 / fig['best']:.1f} ms per image" if "best" in fig and batch == "1" else ""
             print(
                 f"  {name:<13} batch {batch:>3}: "
-                + (f"{fig['best']:>8.1f} img/s (median {fig['median']})" if "best" in fig else fig["error"])
+                + (f"{fig['best']:>8.1f} img/s (median {fig['median']}){latency}" if "best" in fig else fig["error"])
             )
     drift = agreement({k: v for k, v in paths.items()}, arrays[:32])
     print("  max cosine distance to fp32 embeddings: " + ", ".join(f"{k} {v:.2e}" for k, v in drift.items()))
@@ -361,11 +402,14 @@ def main(argv=None) -> int:
     elif "error" in eer:
         print(f"  EER comparison not run: {eer['error']}")
 
-    train = training_speed(args.model_dir, card, args.train_steps, args.threads)
-    print(
-        f"  training: {train['measured_img_per_s']} img/s measured (batch {train['batch']}), "
-        f"card history mean {train['card_history_mean_img_per_s']}"
-    )
+    if args.no_train:
+        train = {"skipped": True, "measured_img_per_s": None}
+    else:
+        train = training_speed(args.model_dir, card, args.train_steps, args.threads)
+        print(
+            f"  training: {train['measured_img_per_s']} img/s measured (batch {train['batch']}), "
+            f"card history mean {train['card_history_mean_img_per_s']}"
+        )
 
     figures = {
         "embed_fp32_img_per_s": fp32_rate,
@@ -380,6 +424,11 @@ def main(argv=None) -> int:
             else {}
         ),
         **{f"embed_{name}_img_per_s": rate(name) for name in ("onnx_fp32", "onnx_int8") if name in throughput},
+        **{
+            f"embed_{name}_batch1_ms": round(1000 / rate(name, 1), 2)
+            for name in ("fp32", "onnx_fp32", "onnx_int8")
+            if 1 in batches and rate(name, 1)
+        },
         "train_img_per_s": train["measured_img_per_s"],
         "eer_delta_fast_path_pooled": eer.get("pooled_delta_points"),
         "eer_delta_fast_path": eer.get("max_delta_points"),

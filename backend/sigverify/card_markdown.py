@@ -313,6 +313,43 @@ def onnx_files(card: ModelCard) -> list[str]:
         lines.append(
             f"| `{entry.file}` | `{entry.sha256[:16]}...` | {'yes' if entry.usable else 'no'} | {diff} | {worst or 'n/a'} |"
         )
+    for entry in (files.fp32, files.int8):
+        if entry is not None and entry.check and entry.check.datasets:
+            lines += onnx_check_table(entry)
+    return lines
+
+
+def onnx_check_table(entry) -> list[str]:
+    """One ONNX file's check per dataset: what serving it instead of PyTorch changes."""
+    check, q = entry.check, entry.quantization
+    how = ""
+    if q is not None:
+        how = (
+            f" {q.format}, {'per-channel ' if q.per_channel else ''}int8 weights, {q.calibration} ranges from "
+            f"{q.calibration_images} images of {q.calibration_writers} training writers, "
+            f"{len(q.nodes_excluded)} nodes kept in fp32."
+        )
+    limits = ""
+    if check.max_eer_change_points is not None and check.max_decisions_changed is not None:
+        limits = (
+            f" Usable only within {check.max_eer_change_points:g} EER points and "
+            f"{100 * check.max_decisions_changed:g}% of decisions on every dataset."
+        )
+    lines = [
+        "",
+        f"`{entry.file}` against PyTorch on the {check.split or 'held-out'} writers ({check.images} images; "
+        f"smallest cosine {check.min_cosine:.4f}).{how}{limits}"
+        if check.min_cosine is not None
+        else f"`{entry.file}` against PyTorch on the {check.split or 'held-out'} writers.{how}{limits}",
+        "",
+        "| dataset | R | queries | skilled EER PyTorch | skilled EER ONNX | change (points) | decisions changed |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, c in sorted(check.datasets.items()):
+        lines.append(
+            f"| {name} | {c.references} | {c.queries} | {_pct(c.skilled_eer_torch)} | {_pct(c.skilled_eer_onnx)} |"
+            f" {_num(c.eer_change_points, '+.2f')} | {_pct(c.decisions_changed)} |"
+        )
     return lines
 
 

@@ -203,7 +203,7 @@ def median3_numpy(image: np.ndarray) -> np.ndarray:
 def grey_histogram(grey: np.ndarray) -> np.ndarray:
     """Counts of the levels 0..255 (bins of width 1 from 0 to 256, as ``np.histogram`` makes them)."""
     if grey.dtype == np.uint8:
-        return np.bincount(grey.ravel(), minlength=256)  # the same counts, without a float sort
+        return checks.level_histogram(grey)  # the same counts, without a float sort
     return np.histogram(grey, bins=256, range=(0, 256))[0]
 
 
@@ -233,6 +233,32 @@ def _median_level(hist: np.ndarray, start: int = 0) -> float:
     low = int(np.searchsorted(cumulative, (n - 1) // 2, side="right"))
     high = int(np.searchsorted(cumulative, n // 2, side="right"))
     return start + (low + high) / 2.0
+
+
+def _grey_levels(image: Image.Image) -> np.ndarray:
+    """``to_greyscale``, as its uint8 levels where they are whole numbers (every 8-bit mode)."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        return to_greyscale(image)
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        return to_greyscale(image).astype(np.uint8)
+    return np.asarray(image.convert("L"), dtype=np.uint8)
+
+
+def _looks_dotted(grey: np.ndarray) -> bool:
+    """A dithered scan: contrast, bilevel, and a dot pattern below Otsu's threshold."""
+    if grey.dtype != np.uint8:
+        return (
+            bool(grey.max() - grey.min() >= MIN_CONTRAST)
+            and checks.bilevel(grey)
+            and checks.looks_dithered(grey < otsu_threshold(grey))
+        )
+    hist = grey_histogram(grey)
+    present = np.flatnonzero(hist)
+    return (
+        bool(present[-1] - present[0] >= MIN_CONTRAST)
+        and checks.bilevel_levels(hist)
+        and checks.looks_dithered(grey <= int(otsu_threshold(grey, hist)))
+    )
 
 
 def to_greyscale_uint8(image: Image.Image) -> np.ndarray:
@@ -284,48 +310,51 @@ def preprocess_image(
     whole = image
     if crop is not None:
         image = _apply_crop(image, crop)
-    grey = raw = to_greyscale(image)
-    dotted = (
-        bool(grey.max() - grey.min() >= MIN_CONTRAST)
-        and checks.bilevel(grey)
-        and checks.looks_dithered(grey < otsu_threshold(grey))
-    )
+    # 8-bit sources (all but 16-bit and float ones) keep their uint8 levels: every statistic
+    # below is then read off a 256-level histogram, which gives the float pipeline's values.
+    raw = _grey_levels(image)
+    dotted = _looks_dotted(raw)
     descreened = clean and dotted
-    if descreened:
-        grey = checks.descreen(grey)
-    levels_u8 = median3(grey.astype(np.uint8))  # 256 levels: histogram and tables work per level
-    grey = levels_u8.astype(np.float32)
-    if grey.max() - grey.min() < MIN_CONTRAST:
-        raise BlankImageError("no ink found: the image is blank or has no contrast")
+    grey = checks.descreen(raw) if descreened else raw
+    levels_u8 = median3(grey if grey.dtype == np.uint8 else grey.astype(np.uint8))  # 256 levels: tables per level
     hist = grey_histogram(levels_u8)
+    present = np.flatnonzero(hist)
+    if present[-1] - present[0] < MIN_CONTRAST:
+        raise BlankImageError("no ink found: the image is blank or has no contrast")
     threshold = otsu_threshold(levels_u8, hist)
-    ink = grey < threshold
-    still_dithered = dotted and (not descreened or checks.still_dithered(grey, threshold))
-    if int(ink.sum()) < MIN_INK_PIXELS:
+    lightest_ink = int(threshold)  # the threshold is a level + 0.5
+    ink = levels_u8 <= lightest_ink
+    ink_count = int(hist[: lightest_ink + 1].sum())
+    still_dithered = dotted and (not descreened or checks.still_dithered(levels_u8.astype(np.float32), threshold))
+    if ink_count < MIN_INK_PIXELS:
         raise BlankImageError("no ink found: the image looks blank")
-    ink_fraction = ink.mean()
+    ink_fraction = ink_count / ink.size
     if ink_fraction > MAX_INK_FRACTION and not still_dithered:  # a dot pattern is referred, not refused
         raise BlankImageError("no signature found: most of the image is dark (a photo, noise or a black page?)")
     paper = _median_level(hist, int(np.ceil(threshold)))  # the median of the paper (not ink) pixels
     noise = 0.0 if dotted else checks.paper_noise(raw, ink)  # a dot pattern's "noise" is no scanner's
+    uncleaned = ink
     ink, cleaning = clean_ink(ink) if clean else (ink, NOTHING)
-    ink_count = int(ink.sum())
+    if ink is uncleaned:  # nothing removed: the strokes' levels are the histogram's darkest
+        strokes = np.where(np.arange(256) <= lightest_ink, hist, 0)
+    else:
+        strokes = checks.level_histogram(levels_u8, ink)
+        ink_count = int(strokes.sum())
     if ink_count < MIN_INK_PIXELS:
         raise BlankImageError("no signature found: the box holds printed lines only")
     ink_fraction = ink_count / ink.size
     cut = None if crop is None else _cut_by_box(whole, crop, threshold, descreened, clean)
-    failed = checks.failed_checks(grey, ink, paper, still_dithered, cut, noise)
+    failed = checks.failed_checks(levels_u8, ink, paper, still_dithered, cut, noise, strokes)
     # Darkness relative to the paper, so grey and white paper give the same strokes: a float32
     # table per level, indexed by the pixels, does each pixel's sums once.
     table = np.arange(256, dtype=np.float32)
     darkness = np.clip((paper - table) / max(paper, 1.0), 0.0, 1.0)
     # Stretch so the darkest strokes reach 1: pens and scanner exposure vary, the shape does not.
-    peak = float(np.percentile(darkness[levels_u8[ink]], 95))
+    # (The strokes' darkness values, as a multiset, from their histogram: the same percentile.)
+    peak = float(np.percentile(np.repeat(darkness, strokes), 95))
     stretched = (np.clip(darkness / max(peak, 1e-3), 0.0, 1.0) * 255.0).astype(np.uint8)
 
-    rows = np.flatnonzero(ink.any(axis=1))
-    cols = np.flatnonzero(ink.any(axis=0))
-    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    y0, y1, x0, x1 = checks.ink_box(ink)
     box = np.where(ink[y0:y1, x0:x1], stretched[levels_u8[y0:y1, x0:x1]], 0).astype(np.uint8)
     height, width = size
     bh, bw = box.shape

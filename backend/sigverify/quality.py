@@ -18,6 +18,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+try:  # OpenCV's headless wheel (requirements.txt): histograms and components many times faster
+    import cv2
+except ImportError:  # pragma: no cover
+    cv2 = None
+
 CHECKS = {
     "dithered": "the scan is dithered (halftoned): its dot pattern could not be told apart from the strokes",
     "faint": "the ink is too faint against the paper",
@@ -44,6 +49,41 @@ CLIP_RING = 4  # pixels around a crop box looked at for strokes going on
 CLIP_LINE = 0.25  # a run along the border this share of its length is an edge line, not strokes
 MIN_INK_BOX = (20, 40)  # height, width in pixels of the ink's bounding box
 MIN_STROKE_PIXELS = 300
+EXACT_FLOAT_COUNTS = 2**24  # OpenCV's histogram counts in float32: exact below this many pixels
+
+
+def level_histogram(levels: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+    """Counts (int64) of the levels 0..255 of a uint8 image, of the pixels where ``where``
+    (boolean, the image's shape) is set, or of all."""
+    if cv2 is not None and levels.size < EXACT_FLOAT_COUNTS:
+        mask = None if where is None else np.ascontiguousarray(where).view(np.uint8)
+        counts = cv2.calcHist([np.ascontiguousarray(levels)], [0], mask, [256], [0, 256])
+        return counts.ravel().astype(np.int64)
+    return np.bincount((levels if where is None else levels[where]).ravel(), minlength=256)
+
+
+def histogram_median(counts: np.ndarray, values: np.ndarray | None = None) -> float:
+    """``np.median`` of a multiset given as counts of ``values`` (ascending; default the levels
+    0..255): the middle one, or the mean of the two middle ones for an even count."""
+    cumulative = np.cumsum(counts)
+    total = int(cumulative[-1])
+    low = int(np.searchsorted(cumulative, (total - 1) // 2, side="right"))
+    high = int(np.searchsorted(cumulative, total // 2, side="right"))
+    if values is None:
+        return (low + high) / 2.0
+    return (float(values[low]) + float(values[high])) / 2.0
+
+
+def ink_box(ink: np.ndarray) -> tuple[int, int, int, int]:
+    """Rows and columns the ink spans: (top, bottom, left, right), the ends exclusive; zeros
+    without ink."""
+    if cv2 is not None:
+        x, y, width, height = cv2.boundingRect(np.ascontiguousarray(ink).view(np.uint8))
+        return y, y + height, x, x + width
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if rows.size == 0:
+        return 0, 0, 0, 0
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
 def isolated_share(ink: np.ndarray) -> float:
@@ -63,6 +103,16 @@ def bilevel(grey: np.ndarray) -> bool:
     low, high = float(grey.min()), float(grey.max())
     near = (grey <= low + BILEVEL_SPREAD * (high - low)) | (grey >= high - BILEVEL_SPREAD * (high - low))
     return bool(near.mean() >= BILEVEL_SHARE)
+
+
+def bilevel_levels(counts: np.ndarray) -> bool:
+    """``bilevel`` of a uint8 image from its ``level_histogram``: the same comparisons, made on
+    each level (as float32, like the image's) instead of each pixel."""
+    present = np.flatnonzero(counts)
+    low, high = float(present[0]), float(present[-1])
+    levels = np.arange(256, dtype=np.float32)
+    near = (levels <= low + BILEVEL_SPREAD * (high - low)) | (levels >= high - BILEVEL_SPREAD * (high - low))
+    return bool(int(counts[near].sum()) / int(counts.sum()) >= BILEVEL_SHARE)
 
 
 def looks_dithered(ink: np.ndarray) -> bool:
@@ -101,6 +151,7 @@ def failed_checks(
     dithered: bool,
     cut_by_box: bool | None = None,
     noise: float = 0.0,
+    strokes: np.ndarray | None = None,
 ) -> list[str]:
     """Names (keys of ``CHECKS``) of the checks this image fails; empty when usable.
 
@@ -108,48 +159,70 @@ def failed_checks(
     removed), ``paper`` the paper's grey level, ``dithered`` whether the pattern survived
     descreening, ``cut_by_box`` whether strokes run on past a crop box (``strokes_cut``;
     None without a box: the crop's own border is looked at instead), ``noise`` the paper's
-    noise as scanned (``paper_noise``)."""
+    noise as scanned (``paper_noise``); ``strokes``, for a uint8 ``grey``, its
+    ``level_histogram`` under ``ink`` where the caller has it."""
     failed = []
     if dithered:
         failed.append("dithered")
-    if _faint(grey, ink, paper, noise):
+    if _faint(grey, ink, paper, noise, strokes):
         failed.append("faint")
     if _fragmented(ink):
         failed.append("fragmented")
     if cut_by_box if cut_by_box is not None else _clipped(ink):
         failed.append("clipped")
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    box_h = rows[-1] - rows[0] + 1 if rows.size else 0
-    box_w = cols[-1] - cols[0] + 1 if cols.size else 0
-    if box_h < MIN_INK_BOX[0] or box_w < MIN_INK_BOX[1] or int(ink.sum()) < MIN_STROKE_PIXELS:
+    top, bottom, left, right = ink_box(ink)
+    if bottom - top < MIN_INK_BOX[0] or right - left < MIN_INK_BOX[1] or np.count_nonzero(ink) < MIN_STROKE_PIXELS:
         failed.append("too_small")
     return failed
 
 
-def _faint(grey: np.ndarray, ink: np.ndarray, paper: float, noise: float) -> bool:
+def _faint(grey: np.ndarray, ink: np.ndarray, paper: float, noise: float, strokes: np.ndarray | None = None) -> bool:
     """Strokes barely darker than the paper's own noise (as scanned, before the median): the
     threshold cut through the noise. Light strokes on clean paper, as in resized scans, are
     fine: their darkness is stretched."""
-    strokes = grey[ink]
-    if strokes.size == 0:
-        return False
-    contrast = paper - float(np.median(strokes))
+    if grey.dtype == np.uint8:  # the median of the strokes' levels from their histogram, no sort
+        strokes = level_histogram(grey, ink) if strokes is None else strokes
+        if not strokes.any():
+            return False
+        typical = histogram_median(strokes)
+    else:
+        if not ink.any():
+            return False
+        typical = float(np.median(grey[ink]))
+    contrast = paper - typical
     return contrast < FAINT_CONTRAST and contrast < FAINT_SNR * noise
 
 
 def paper_noise(raw: np.ndarray, ink: np.ndarray) -> float:
-    """The paper's grey-level noise as scanned (a robust standard deviation of the non-ink pixels)."""
+    """The paper's grey-level noise as scanned (a robust standard deviation of the non-ink pixels).
+    A uint8 ``raw`` is measured on its histogram: the same medians, without a sort."""
+    if raw.dtype == np.uint8:
+        counts = level_histogram(raw, ~ink)
+        if not counts.any():
+            return 0.0
+        centre = histogram_median(counts)
+        deviations = np.abs(np.arange(256) - centre)
+        order = np.argsort(deviations, kind="stable")
+        return 1.4826 * histogram_median(counts[order], deviations[order])
     background = raw[~ink]
     if background.size == 0:
         return 0.0
     return 1.4826 * float(np.median(np.abs(background - np.median(background))))
 
 
+def component_sizes(ink: np.ndarray) -> np.ndarray:
+    """Pixel counts of the 8-connected pieces of ink, in no particular order."""
+    if cv2 is not None:
+        stats = cv2.connectedComponentsWithStats(np.ascontiguousarray(ink).view(np.uint8), connectivity=8)[2]
+        return stats[1:, cv2.CC_STAT_AREA]
+    labels, _count = ndimage.label(ink, structure=np.ones((3, 3), dtype=bool))
+    return np.bincount(labels.ravel())[1:]
+
+
 def _fragmented(ink: np.ndarray) -> bool:
-    labels, count = ndimage.label(ink, structure=np.ones((3, 3), dtype=bool))
-    if count < FRAGMENT_MIN_PIECES:
+    sizes = component_sizes(ink)
+    if sizes.size < FRAGMENT_MIN_PIECES:
         return False
-    sizes = np.bincount(labels.ravel())[1:]
     return float(sizes[sizes < FRAGMENT_PIECE].sum()) / max(1, int(sizes.sum())) >= FRAGMENT_SMALL_SHARE
 
 

@@ -7,7 +7,8 @@ of the same weights (``sigverify.onnx_export``) with ONNX Runtime, fp32 or int8.
 ``choose`` picks one for a model directory from a mode (the ``SIGVERIFY_INFERENCE`` setting):
 
 - ``torch``: PyTorch.
-- ``auto``: ONNX fp32 where the card lists a checked fp32 file and onnxruntime is installed, else PyTorch.
+- ``auto``: the int8 file where the card marks it usable and the CPU has fast int8 (``fast_int8``:
+  VNNI), else ONNX fp32 where the card lists a checked fp32 file; PyTorch where onnxruntime is missing.
 - ``onnx``: ONNX fp32 where the card lists one (onnxruntime must then be installed), else PyTorch.
 - ``onnx-int8``: the int8 file where the card marks it usable, else as ``onnx``.
 
@@ -168,8 +169,34 @@ def make_session(model, threads: int):
     return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
 
 
-def onnx_choice(card, mode: str) -> tuple[str | None, str]:
-    """(``fp32`` / ``int8`` / None for PyTorch, why): which file ``mode`` serves for ``card``."""
+# CPU flags (Linux /proc/cpuinfo names) of the instructions that multiply 8-bit integers in one step
+# (VNNI's vpdpbusd; AMX tiles). Without them ONNX Runtime's int8 convolutions run on AVX2 multiply-add
+# pairs: measured on the shipped model, no faster than fp32 (README, "Serving with ONNX Runtime").
+FAST_INT8_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
+CPUINFO = Path("/proc/cpuinfo")
+
+
+def cpu_flags() -> set[str]:
+    """This CPU's feature flags as Linux lists them; empty where /proc/cpuinfo is missing."""
+    try:
+        text = CPUINFO.read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def fast_int8_flags(flags=None) -> list[str]:
+    """The ``FAST_INT8_FLAGS`` this CPU (or ``flags``) has: empty where int8 would not pay."""
+    have = cpu_flags() if flags is None else set(flags)
+    return [f for f in FAST_INT8_FLAGS if f in have]
+
+
+def onnx_choice(card, mode: str, flags=None) -> tuple[str | None, str]:
+    """(``fp32`` / ``int8`` / None for PyTorch, why): which file ``mode`` serves for ``card``.
+    ``flags``: the CPU's feature flags (None: this machine's, ``cpu_flags``); only ``auto`` reads them."""
     if mode not in MODES:
         raise ValueError(f"inference mode must be one of {', '.join(MODES)}, not {mode!r}")
     files = getattr(card, "onnx", None)
@@ -179,6 +206,10 @@ def onnx_choice(card, mode: str) -> tuple[str | None, str]:
         return None, "SIGVERIFY_INFERENCE=torch"
     if mode == "onnx-int8" and int8 is not None and int8.usable:
         return "int8", "int8 file checked against PyTorch"
+    if mode == "auto" and int8 is not None and int8.usable and onnxruntime_available():
+        fast = fast_int8_flags(flags)
+        if fast:
+            return "int8", f"int8 file checked against PyTorch; the CPU has {', '.join(fast)}"
     if fp32 is None:
         return None, "the model card lists no ONNX file"
     if mode == "auto":
@@ -186,6 +217,8 @@ def onnx_choice(card, mode: str) -> tuple[str | None, str]:
             return None, "the ONNX fp32 file did not pass its check"
         if not onnxruntime_available():
             return None, "onnxruntime is not installed"
+        if int8 is not None and int8.usable:
+            return "fp32", "checked ONNX fp32 file (the int8 file is not used: the CPU has no VNNI)"
         return "fp32", "checked ONNX fp32 file"
     why = "int8 file missing or not passed its check" if mode == "onnx-int8" else "SIGVERIFY_INFERENCE=onnx"
     return "fp32", why

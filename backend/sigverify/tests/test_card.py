@@ -129,3 +129,39 @@ def test_card_module_imports_neither_torch_nor_django():
         cwd=Path(__file__).resolve().parents[2],
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_model_card_md_lists_an_onnx_files_check_per_dataset():
+    from sigverify.card import OnnxCheck, OnnxDatasetCheck, OnnxFile, OnnxFiles, OnnxQuantization
+    from sigverify.card_markdown import render_markdown
+
+    card = ModelCard.parse(minimal())
+    check = OnnxCheck(
+        passed=False,
+        min_cosine=0.97,
+        images=300,
+        split="test",
+        max_eer_change_points=0.3,
+        max_decisions_changed=0.005,
+        datasets={
+            "cedar": OnnxDatasetCheck(
+                references=5,
+                queries=120,
+                skilled_eer_torch=0.1,
+                skilled_eer_onnx=0.104,
+                eer_change_points=0.4,
+                decisions_changed=0.0125,
+            ),
+            "gpds": OnnxDatasetCheck(references=5, queries=180, eer_change_points=None, decisions_changed=0.0),
+        },
+    )
+    quantization = OnnxQuantization(
+        calibration="minmax", calibration_images=64, calibration_writers=8, per_channel=True
+    )
+    card.onnx = OnnxFiles(int8=OnnxFile(file="model.int8.onnx", sha256="cd" * 32, usable=False, check=check))
+    card.onnx.int8.quantization = quantization
+    text = render_markdown(card)
+    assert "| `model.int8.onnx` | `cdcdcdcdcdcdcdcd...` | no |" in text
+    assert "| cedar | 5 | 120 | 10.00% | 10.40% | +0.40 | 1.25% |" in text
+    assert "| gpds | 5 | 180 | n/a | n/a | n/a | 0.00% |" in text  # a figure not measured is said so
+    assert "minmax ranges from 64 images of 8 training writers" in text

@@ -11,6 +11,7 @@ from sigverify.card import CARD_FILE, ModelCard
 from sigverify.errors import ModelLoadError
 from sigverify.inference import Verifier
 from sigverify.onnx_export import ONNX_FILE, ONNX_INT8_FILE, compare, export_onnx
+from sigverify.runtime import cpu_flags as _real_cpu_flags
 from sigverify.runtime import onnx_choice
 from testsupport.synthetic_data import signature_bytes
 from testsupport.tiny_model import write_tiny_model, write_tiny_onnx_model
@@ -21,6 +22,14 @@ pytest.importorskip("onnxruntime")
 @pytest.fixture(scope="module")
 def onnx_model_dir(tmp_path_factory):
     return write_tiny_onnx_model(tmp_path_factory.mktemp("tiny-onnx"), int8=True)
+
+
+@pytest.fixture(autouse=True)
+def cpu_without_vnni(monkeypatch):
+    """``auto`` reads the CPU's flags: these tests run as on an AVX2 CPU without VNNI, on any machine."""
+    from sigverify import runtime
+
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: {"sse4_2", "avx2", "fma"})
 
 
 def _arrays(verifier, n=6):
@@ -101,6 +110,75 @@ def test_modes_choose_the_file_the_card_allows(onnx_model_dir):
         onnx_choice(card, "tensorrt")
 
 
+AVX2 = {"sse4_2", "avx", "avx2", "fma"}
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (AVX2, "fp32"),  # AVX2 only: int8 is no faster there, the fp32 file serves
+        (AVX2 | {"avx512f", "avx512bw"}, "fp32"),  # AVX-512 without VNNI
+        (AVX2 | {"avx512f", "avx512_vnni"}, "int8"),
+        (AVX2 | {"avx_vnni"}, "int8"),  # VNNI on AVX2 registers (Alder Lake, Zen 5 client)
+        (AVX2 | {"avx512_vnni", "amx_int8", "amx_tile"}, "int8"),
+    ],
+)
+def test_auto_serves_the_int8_file_only_on_a_cpu_with_fast_int8(onnx_model_dir, flags, expected):
+    card = ModelCard.read(onnx_model_dir)
+    kind, reason = onnx_choice(card, "auto", flags=flags)
+    assert kind == expected
+    assert ("VNNI" in reason) == (expected == "fp32")  # the reason says why the int8 file is left out
+
+
+def test_auto_never_serves_an_int8_file_that_failed_its_check(onnx_model_dir):
+    vnni = AVX2 | {"avx512_vnni"}
+    failed = ModelCard.read(onnx_model_dir).model_copy(deep=True)
+    failed.onnx.int8.usable = False
+    assert onnx_choice(failed, "auto", flags=vnni) == ("fp32", "checked ONNX fp32 file")
+    no_int8 = ModelCard.read(onnx_model_dir).model_copy(deep=True)
+    no_int8.onnx.int8 = None
+    assert onnx_choice(no_int8, "auto", flags=vnni)[0] == "fp32"
+    # explicit modes ignore the CPU: onnx is fp32 even with VNNI, onnx-int8 is int8 even without
+    card = ModelCard.read(onnx_model_dir)
+    assert onnx_choice(card, "onnx", flags=vnni)[0] == "fp32"
+    assert onnx_choice(card, "onnx-int8", flags=AVX2)[0] == "int8"
+
+
+def test_auto_serves_pytorch_when_onnxruntime_is_missing_even_with_vnni(onnx_model_dir, monkeypatch):
+    from sigverify import runtime
+
+    monkeypatch.setattr(runtime, "onnxruntime_available", lambda: False)
+    card = ModelCard.read(onnx_model_dir)
+    assert onnx_choice(card, "auto", flags=AVX2 | {"avx512_vnni"}) == (None, "onnxruntime is not installed")
+
+
+def test_the_loader_takes_the_cpu_flags_of_the_machine_it_runs_on(onnx_model_dir, monkeypatch):
+    from sigverify import runtime
+
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: AVX2 | {"avx512_vnni"})
+    verifier = Verifier.from_dir(onnx_model_dir, inference="auto")
+    assert verifier.inference_path == "onnx-int8" and "avx512_vnni" in verifier.inference_reason
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: AVX2)
+    assert Verifier.from_dir(onnx_model_dir, inference="auto").inference_path == "onnx-fp32"
+
+
+def test_cpu_flags_are_read_from_cpuinfo(tmp_path, monkeypatch):
+    from sigverify import runtime
+
+    real = _real_cpu_flags  # the autouse fixture replaced runtime.cpu_flags; this is the function itself
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(
+        "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx2 fma avx512f avx512_vnni\n\n"
+        "processor\t: 1\nflags\t\t: fpu sse2 avx2 fma avx512f avx512_vnni\n"
+    )
+    monkeypatch.setattr(runtime, "CPUINFO", cpuinfo)
+    assert real() == {"fpu", "sse2", "avx2", "fma", "avx512f", "avx512_vnni"}
+    assert runtime.fast_int8_flags(real()) == ["avx512_vnni"]
+    monkeypatch.setattr(runtime, "CPUINFO", tmp_path / "missing")  # not Linux: no flags, so no int8
+    assert real() == set()
+    assert runtime.fast_int8_flags(set()) == []
+
+
 def test_the_session_is_made_on_first_use_with_the_thread_limit(onnx_model_dir, monkeypatch):
     from sigverify import runtime
 
@@ -116,7 +194,7 @@ def test_the_session_is_made_on_first_use_with_the_thread_limit(onnx_model_dir, 
     assert made == [1]
 
 
-def test_export_with_data_checks_per_dataset_and_marks_int8_by_its_check(folders_tree, tmp_path):
+def test_export_with_data_checks_per_dataset_and_marks_int8_by_its_check(folders_tree, tmp_path, monkeypatch):
     from sigverify.datasets import import_dataset
     from sigverify.pairs import write_splits
 
@@ -141,6 +219,23 @@ def test_export_with_data_checks_per_dataset_and_marks_int8_by_its_check(folders
     assert int8.usable == int8.check.passed == within
     assert fp32.usable and fp32.check.datasets["synth"].decisions_changed == 0.0
     assert ModelCard.read(model_dir).onnx == card.onnx  # what was returned is what was written
+
+    # Exported again (e.g. to add or redo the int8 file): the same fp32 bytes, so its check stands
+    # unrecomputed; a card whose fp32 check ran on other datasets gets a new one.
+    from sigverify import onnx_export
+
+    checked = []
+    real_compare = onnx_export.compare
+    monkeypatch.setattr(onnx_export, "compare", lambda *a, **k: checked.append(1) or real_compare(*a, **k))
+    again = export_onnx(model_dir, datasets=[data], split_file=split_file, int8=True, log=lambda *_: None)
+    assert len(checked) == 1  # the int8 file only
+    assert again.onnx.fp32 == fp32
+    stale = ModelCard.read(model_dir)
+    stale.onnx.fp32.check.datasets = {"other": stale.onnx.fp32.check.datasets["synth"]}
+    stale.write(model_dir)
+    checked.clear()
+    export_onnx(model_dir, datasets=[data], split_file=split_file, log=lambda *_: None)
+    assert len(checked) == 1 and set(ModelCard.read(model_dir).onnx.fp32.check.datasets) == {"synth"}
 
 
 def test_compare_fails_a_path_that_changes_decisions(onnx_model_dir, tmp_path):

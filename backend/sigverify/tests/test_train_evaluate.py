@@ -316,8 +316,11 @@ def test_publish_ships_weights_with_card_and_plots(tmp_path, trained, folders_tr
     assert card.thresholds.eer is not None and "scores.json" in (target / "MODEL_CARD.md").read_text()
 
 
-def test_publish_with_onnx_ships_checked_onnx_files_in_the_card(tmp_path, trained, folders_tree):
+def test_publish_with_onnx_ships_checked_onnx_files_in_the_card(tmp_path, trained, folders_tree, monkeypatch):
     pytest.importorskip("onnxruntime")
+    from sigverify import runtime
+
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx2"})  # auto as on a CPU without VNNI: the fp32 file
     from sigverify.pairs import assign_splits_per_dataset, write_splits
     from sigverify.publish import PublishOptions, publish
 

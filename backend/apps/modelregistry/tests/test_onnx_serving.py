@@ -23,7 +23,11 @@ def onnx_model_dir(tmp_path_factory):
 
 
 @pytest.fixture
-def inference(settings):
+def inference(settings, monkeypatch):
+    from sigverify import runtime
+
+    # auto reads the CPU's flags: served as on a CPU without VNNI unless a test says otherwise
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx2", "fma"})
     serving.clear_cache()
 
     def choose(mode):
@@ -46,6 +50,22 @@ def test_health_shows_the_path_in_use_per_loaded_version(inference, anon_client,
     assert model["inference"] == "onnx-fp32" and model["inference_precision"] == "fp32"
     paths = {v["version_id"]: v["inference"] for v in model["loaded_versions"]}
     assert paths == {onnx_version.pk: "onnx-fp32", active_version.pk: "torch-fp32"}
+
+
+def test_auto_serves_the_checked_int8_file_on_a_cpu_with_vnni_and_health_says_so(
+    inference, anon_client, onnx_model_dir, monkeypatch
+):
+    from sigverify import runtime
+
+    inference("auto")
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx2", "fma", "avx512f", "avx512_vnni"})
+    version, _ = services.model_version_register(onnx_model_dir, activate=True)
+    assert serving.get_verifier(version).inference_path == "onnx-int8"
+    model = anon_client.get("/api/v1/health/").json()["model"]
+    assert model["inference"] == "onnx-int8" and model["inference_precision"] == "int8"
+    loaded = {v["version_id"]: v for v in model["loaded_versions"]}
+    assert loaded[version.pk]["inference"] == "onnx-int8"
+    assert "avx512_vnni" in loaded[version.pk]["inference_reason"]
 
 
 def test_torch_mode_serves_a_version_with_onnx_files_through_pytorch(inference, anon_client, onnx_model_dir):
