@@ -168,3 +168,116 @@ def train(
     }
     (out_dir / finder.CARD_PATH.name).write_text(json.dumps(card, indent=2) + "\n")
     return card
+
+
+# ---------------------------------------------------------------- the second stage: candidate boxes
+
+BOXES_SEED_OFFSET = 2_000_000  # its cheques are not the first stage's (whose probabilities are fitted to them)
+
+
+def collect_pages(n_cheques: int, seed: int, sources, families, trees, captures=chequegen.CAPTURES, progress=None):
+    """[(components without their label image, probabilities, signature boxes)] of generated cheques."""
+    pages = []
+    rng = np.random.default_rng(seed)
+    for i in range(n_cheques):
+        name, ink = sources[0] if len(sources) == 1 or rng.random() >= SYNTHETIC_SHARE else sources[-1]
+        cheque = chequegen.generate_cheque(seed + i, ink, families=families, captures=captures)
+        comps = finder.components(cheque.image)
+        comps.labels = np.broadcast_to(np.int32(0), comps.labels.shape)  # only its shape is needed
+        probability = trees.probability(comps.features) if len(comps.features) else np.zeros(0)
+        pages.append((comps, probability, list(cheque.boxes)))
+        if progress:
+            progress(i + 1, n_cheques)
+    return pages
+
+
+def save_pages(path, pages) -> None:
+    cat = np.concatenate
+    comps = [c for c, _, _ in pages]
+    np.savez_compressed(
+        path,
+        counts=np.array([len(c.areas) for c in comps]),
+        rule_counts=np.array([len(c.rules) for c in comps]),
+        truth_counts=np.array([len(t) for _, _, t in pages]),
+        shapes=np.array([c.labels.shape for c in comps]).reshape(-1, 2),
+        sizes=np.array([c.size for c in comps]).reshape(-1, 2),
+        scales=np.array([c.scale for c in comps]),
+        boxes=cat([c.boxes.reshape(-1, 4) for c in comps]),
+        areas=cat([c.areas for c in comps]),
+        groups=cat([c.groups for c in comps]),
+        features=cat([c.features.reshape(-1, len(finder.FEATURES)) for c in comps]),
+        rules=cat([c.rules.reshape(-1, 3) for c in comps]),
+        probability=cat([p for _, p, _ in pages]),
+        truth=np.array([b for _, _, t in pages for b in t], np.float64).reshape(-1, 4),
+    )
+
+
+def load_pages(path) -> list:
+    with np.load(path, allow_pickle=False) as z:
+        d = {k: z[k] for k in z.files}
+    ends = np.cumsum(d["counts"])
+    rule_ends, truth_ends = np.cumsum(d["rule_counts"]), np.cumsum(d["truth_counts"])
+    pages = []
+    for k in range(len(ends)):
+        a, b = ends[k] - d["counts"][k], ends[k]
+        ra, rb = rule_ends[k] - d["rule_counts"][k], rule_ends[k]
+        ta, tb = truth_ends[k] - d["truth_counts"][k], truth_ends[k]
+        comps = finder.Components(
+            labels=np.broadcast_to(np.int32(0), tuple(d["shapes"][k])),
+            boxes=d["boxes"][a:b],
+            areas=d["areas"][a:b],
+            features=d["features"][a:b],
+            groups=d["groups"][a:b],
+            scale=float(d["scales"][k]),
+            size=tuple(int(v) for v in d["sizes"][k]),
+            rules=d["rules"][ra:rb],
+        )
+        pages.append((comps, d["probability"][a:b], [tuple(int(v) for v in t) for t in d["truth"][ta:tb]]))
+    return pages
+
+
+def box_rows(pages):
+    """(features, targets: best IoU with a signature, page index) of every candidate box."""
+    xs, ys, owners = [], [], []
+    for k, (comps, probability, truth) in enumerate(pages):
+        if len(probability) == 0:
+            continue
+        boxes, params = finder.candidate_boxes(comps, probability)
+        xs.append(finder.box_features(comps, probability, boxes, params))
+        ys.append(finder.box_targets(comps, boxes, truth))
+        owners.append(np.full(len(boxes), k))
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(owners)
+
+
+def fit_boxes(features: np.ndarray, targets: np.ndarray, seed: int = 0, trees: int = 200, depth: int = 4):
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    model = GradientBoostingRegressor(
+        n_estimators=trees, max_depth=depth, learning_rate=0.1, subsample=0.8, random_state=seed
+    )
+    model.fit(features, targets)
+    return finder.Trees.from_sklearn(model), model
+
+
+def pages_found(pages, box_trees) -> dict:
+    """On cached pages: signatures matched by a kept box (IoU >= 0.5), cheques whose most
+    confident box is a signature, and extra boxes per cheque."""
+    matched = total = top = extra = 0
+    for comps, probability, truth in pages:
+        found = (
+            finder.pick_signatures(comps, probability, box_trees)
+            if box_trees
+            else finder.group_signatures(comps, probability)
+        )
+        hits = [max((chequegen.iou(f.box, b) for f in found), default=0) >= 0.5 for b in truth]
+        matched += sum(hits)
+        total += len(hits)
+        top += bool(found) and max(chequegen.iou(found[0].box, b) for b in truth) >= 0.5
+        extra += sum(max(chequegen.iou(f.box, b) for b in truth) < 0.5 for f in found)
+    n = max(len(pages), 1)
+    return {
+        "signatures_found": round(matched / max(total, 1), 4),
+        "top_box_found": round(top / n, 4),
+        "extra_boxes_per_cheque": round(extra / n, 3),
+        "cheques": len(pages),
+    }
