@@ -113,7 +113,10 @@ def train(
 
     # Generating is the slow part: the components are kept (var/, git-ignored) for refits.
     cache = (
-        REPO_ROOT / "var" / "signature-finder" / f"components-{cheques}-{seed}-{len(sources)}-ink{finder.INK_LEVEL}.npz"
+        REPO_ROOT
+        / "var"
+        / "signature-finder"
+        / f"components-{cheques}-{seed}-{len(sources)}-ink{finder.INK_LEVEL}-{finder.FAINT_INK_LEVEL}-deskew.npz"
     )
     cache.parent.mkdir(parents=True, exist_ok=True)
     if cache.exists():
@@ -142,6 +145,8 @@ def train(
         "features": list(finder.FEATURES),
         "work_height": finder.WORK_HEIGHT,
         "ink_level": finder.INK_LEVEL,
+        "faint_ink_level": finder.FAINT_INK_LEVEL,
+        "deskew": {"step_degrees": finder.SKEW_STEP, "max_degrees": finder.SKEW_MAX},
         "trees": trees,
         "depth": depth,
         "seed": seed,
@@ -202,6 +207,7 @@ def save_pages(path, pages) -> None:
         shapes=np.array([c.labels.shape for c in comps]).reshape(-1, 2),
         sizes=np.array([c.size for c in comps]).reshape(-1, 2),
         scales=np.array([c.scale for c in comps]),
+        slopes=np.array([c.slope for c in comps]),
         boxes=cat([c.boxes.reshape(-1, 4) for c in comps]),
         areas=cat([c.areas for c in comps]),
         groups=cat([c.groups for c in comps]),
@@ -231,6 +237,7 @@ def load_pages(path) -> list:
             scale=float(d["scales"][k]),
             size=tuple(int(v) for v in d["sizes"][k]),
             rules=d["rules"][ra:rb],
+            slope=float(d["slopes"][k]) if "slopes" in d else 0.0,
         )
         pages.append((comps, d["probability"][a:b], [tuple(int(v) for v in t) for t in d["truth"][ta:tb]]))
     return pages
@@ -281,3 +288,90 @@ def pages_found(pages, box_trees) -> dict:
         "extra_boxes_per_cheque": round(extra / n, 3),
         "cheques": len(pages),
     }
+
+
+def train_boxes(
+    out_dir,
+    datasets_root=None,
+    splits_path="image_pairs/splits.csv",
+    cheques: int = 600,
+    seed: int = 0,
+    trees: int = 200,
+    depth: int = 4,
+    log=print,
+) -> dict:
+    """The second stage: regression trees that predict each candidate box's IoU with a written
+    signature, fitted on cheques of the TRAINING layouts signed by TRAINING writers (other
+    cheques than the first stage's), scored with the first stage's shipped trees. Checked on
+    training-layout cheques of the validation writers (the held-out layouts are left to the
+    benchmark)."""
+    out_dir = Path(out_dir)
+    started = time.time()
+    component_trees = finder.Trees.load(out_dir / finder.MODEL_PATH.name)
+    sha = hashlib.sha256((out_dir / finder.MODEL_PATH.name).read_bytes()).hexdigest()
+    cache_dir = REPO_ROOT / "var" / "signature-finder"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+
+    def pages_for(name, n, first_seed, sources, captures):
+        cache = cache_dir / f"pages-{name}-{n}-{first_seed}-{sha[:12]}.npz"
+        if cache.exists():
+            log(f"pages read from {cache}")
+            return load_pages(cache)
+
+        def progress(done, total):
+            if done % 100 == 0 or done == total:
+                log(f"  {name}: {done}/{total} cheques ({time.time() - started:.0f} s)")
+
+        pages = collect_pages(n, first_seed, sources, chequegen.TRAINING_FAMILIES, component_trees, captures, progress)
+        save_pages(cache, pages)
+        return pages
+
+    sources = ink_sources(datasets_root, splits_path, "train")
+    pages = pages_for("train", cheques, BOXES_SEED_OFFSET + seed, sources, chequegen.CAPTURES)
+    x, y, _ = box_rows(pages)
+    log(f"{len(y)} candidate boxes on {len(pages)} cheques, {int((y >= 0.5).sum())} of them a signature")
+    box_trees, _ = fit_boxes(x, y, seed, trees, depth)
+    path = out_dir / finder.BOXES_PATH.name
+    box_trees.save(path)
+    val_sources = ink_sources(datasets_root, splits_path, "val")[:1]
+    checks = {}
+    for capture in CARD_CAPTURES:
+        check = pages_for(f"val-{capture}", 60, BOXES_SEED_OFFSET + 500_000 + seed, val_sources, (capture,))
+        checks[capture] = {"second_stage": pages_found(check, box_trees), "rules": pages_found(check, None)}
+    log(f"training layouts, validation writers: {json.dumps(checks)}")
+    card = {
+        "name": "signature-boxes",
+        "kind": "regression trees predicting a candidate box's IoU with a signature (scikit-learn"
+        " GradientBoostingRegressor, arrays only)",
+        "features": list(finder.BOX_FEATURES),
+        "candidates": {
+            "thresholds": list(finder.CANDIDATE_THRESHOLDS),
+            "gap_scales": list(finder.CANDIDATE_GAPS),
+            "pair_gap": list(finder.PAIR_GAP),
+            "max_candidates": finder.MAX_CANDIDATES,
+        },
+        "min_confidence": finder.MIN_CONFIDENCE,
+        "component_trees_sha256": sha,
+        "trees": trees,
+        "depth": depth,
+        "seed": seed,
+        "training": {
+            "cheques": cheques,
+            "candidates": int(len(y)),
+            "signature_candidates": int((y >= 0.5).sum()),
+            "families": list(chequegen.TRAINING_FAMILIES),
+            "ink": [name for name, _ in sources],
+            "writers": "train split of image_pairs/splits.csv (plus synthetic ink)",
+        },
+        "validation": {
+            "families": list(chequegen.TRAINING_FAMILIES),
+            "writers": f"val split ({val_sources[0][0]})",
+            "box_found": checks,
+        },
+        "command": f"python -m sigverify train-signature-finder --boxes-only --box-cheques {cheques} --seed {seed}"
+        + (" --datasets ../shared/datasets" if datasets_root else ""),
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "seconds": round(time.time() - started),
+    }
+    (out_dir / finder.BOXES_CARD_PATH.name).write_text(json.dumps(card, indent=2) + "\n")
+    return card

@@ -53,6 +53,8 @@ GROW_THRESHOLD = 0.1  # near signature ink, a component this likely joins it
 INK_LEVEL = (
     0.3  # ink: darker than this share of the way from the paper to the darkest strokes (faint pen at working size)
 )
+FAINT_INK_LEVEL = 0.2  # on a grey scan, paler pixels still count where they touch ink (a thin stroke's edges)
+SKEW_STEP, SKEW_MAX = 0.4, 2.4  # degrees: the page's skew is found to this step, within this range
 MAX_COMPONENTS = 1000  # beyond, the smallest specks are dropped: a dithered background (row features cost n squared)
 LOW_CONFIDENCE = 0.5  # a signature found with less confidence may be other ink: shown, never judged alone
 MODEL_PATH = Path(__file__).with_name("signature_finder.npz")
@@ -61,7 +63,7 @@ CARD_PATH = Path(__file__).with_name("signature_finder.json")
 # The second stage: candidate boxes scored by regression trees that predict their IoU with a signature.
 BOXES_PATH = Path(__file__).with_name("signature_boxes.npz")
 BOXES_CARD_PATH = Path(__file__).with_name("signature_boxes.json")
-CANDIDATE_THRESHOLDS = (0.15, 0.35, 0.6)  # seed probabilities of the candidate groupings
+CANDIDATE_THRESHOLDS = (0.1, 0.35, 0.6)  # seed probabilities of the candidate groupings
 CANDIDATE_GAPS = (0.5, 1.0, 2.0)  # times GROUP_GAP
 PAIR_GAP = (
     0.08,
@@ -162,6 +164,7 @@ class Components:
     scale: float  # scan pixels per working pixel
     size: tuple[int, int]  # the scan's width, height
     rules: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # (row, x0, x1) of each printed rule
+    slope: float = 0.0  # the page's skew (rows per column), taken out at working size: see ``deskew``
 
 
 # ---------------------------------------------------------------- ink at working size
@@ -192,15 +195,27 @@ def _percentile(hist_cumsum: np.ndarray, q: float) -> float:
     return float(np.searchsorted(hist_cumsum, q / 100 * hist_cumsum[-1]))
 
 
-def ink_mask(grey: np.ndarray) -> np.ndarray:
-    """Ink: darker than halfway between the paper (a high percentile) and the darkest strokes."""
+def ink_mask(grey: np.ndarray, bilevel: bool = False) -> np.ndarray:
+    """Ink: darker than ``INK_LEVEL`` of the way from the paper (a high percentile) to the darkest
+    strokes. On a grey scan, a thin pen stroke reduced to working size is pale: its paler pixels
+    (``FAINT_INK_LEVEL``) count too where they touch ink, so the stroke does not break into
+    pieces (hysteresis). A bilevel scan has no such grey (and a dithered one's descreened
+    background would join everything)."""
     if grey.size == 0:
         return np.zeros(grey.shape, bool)
     cumulative = np.cumsum(np.bincount(grey.ravel(), minlength=256))
     paper, darkest = _percentile(cumulative, 75), _percentile(cumulative, 0.3)
     if paper - darkest < 24:
         return np.zeros(grey.shape, bool)
-    return grey < paper - INK_LEVEL * (paper - darkest)
+    ink = grey < paper - INK_LEVEL * (paper - darkest)
+    if bilevel:
+        return ink
+    faint = grey < paper - FAINT_INK_LEVEL * (paper - darkest)
+    labels, count = ndimage.label(faint, structure=np.ones((3, 3), bool))
+    touching = np.zeros(count + 1, bool)
+    touching[labels[ink]] = True
+    touching[0] = False
+    return touching[labels]
 
 
 def _runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
@@ -223,9 +238,48 @@ def _runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
     return out
 
 
+def page_slope(ink: np.ndarray) -> float:
+    """The page's skew (rows per column): the shear that makes the row profile of the ink
+    sharpest (printed rules and text lines straight)."""
+    ys, xs = np.nonzero(ink[:, ::2])
+    if ys.size < 50:
+        return 0.0
+    xs = xs * 2.0
+    best, best_slope = -1.0, 0.0
+    steps = np.arange(-SKEW_MAX, SKEW_MAX + 1e-6, SKEW_STEP)
+    for degrees in steps[np.argsort(np.abs(steps), kind="stable")]:  # level first: a tie stays unsheared
+        slope = math.tan(math.radians(degrees))
+        rows = np.round(ys - slope * xs).astype(np.int64)
+        profile = np.bincount(rows - rows.min()).astype(np.float64)
+        score = float(profile @ profile)
+        if score > best * 1.0001:
+            best, best_slope = score, slope
+    return best_slope
+
+
+def _shifts(slope: float, width: int) -> np.ndarray:
+    """Rows each column moves by when deskewed (0 at the middle column)."""
+    return np.round(slope * (np.arange(width) - width / 2)).astype(np.int64)
+
+
+def deskew(array: np.ndarray, slope: float, fill) -> np.ndarray:
+    """Columns shifted so that a line of ``slope`` becomes a row (same shape; ``fill`` where
+    nothing comes in). Printed rules skewed by a scanner are straight runs again."""
+    if slope == 0:
+        return array
+    height, width = array.shape
+    rows = np.arange(height)[:, None] + _shifts(slope, width)[None, :]
+    inside = (rows >= 0) & (rows < height)
+    return np.where(inside, array[np.clip(rows, 0, height - 1), np.arange(width)[None, :]], fill)
+
+
 def components(image: Image.Image) -> Components:
     grey, scale, bilevel = working_grey(image)
-    ink = ink_mask(grey)
+    ink = ink_mask(grey, bilevel)
+    slope = page_slope(ink)
+    if slope:
+        grey = deskew(grey, slope, np.uint8(255))
+        ink = deskew(ink, slope, False)
     height, width = ink.shape
     horizontal = _runs(ink, max(8, int(RULE_MIN_LENGTH * height)), axis=1)
     vertical = _runs(ink, max(8, int(EDGE_MIN_LENGTH * height)), axis=0)
@@ -241,7 +295,7 @@ def components(image: Image.Image) -> Components:
         labels, count = ndimage.label(keep[labels], structure=np.ones((3, 3), bool))
         strokes = labels > 0
     features, boxes, areas, groups = _features(grey, labels, count, strokes, horizontal, bilevel)
-    return Components(labels, boxes, areas, features, groups, scale, image.size, _rule_rows(horizontal))
+    return Components(labels, boxes, areas, features, groups, scale, image.size, _rule_rows(horizontal), slope)
 
 
 def _features(grey, labels, count, strokes, horizontal, bilevel):
@@ -537,7 +591,7 @@ def find_signatures(
 @dataclass
 class Candidates:
     boxes: np.ndarray  # (m, 4) x0, y0, x1, y1 at working size
-    params: np.ndarray  # (m, 3) seed threshold, gap scale, joined (0: one grouping, 1: two candidates joined)
+    params: np.ndarray  # (m, 3) seed threshold, gap scale, how (0: one grouping, 1: two joined, 2: across lines)
     features: np.ndarray  # (m, len(BOX_FEATURES)) float32
 
 
@@ -548,15 +602,44 @@ def candidate_boxes(comps: Components, probability: np.ndarray) -> tuple[np.ndar
     signature ink first, at most ``MAX_CANDIDATES``."""
     height = comps.labels.shape[0]
     boxes, params = [], []
-    for threshold in CANDIDATE_THRESHOLDS:
+    # Every grouping's members are among the likely components: their distances are taken once.
+    pool = np.flatnonzero((probability >= GROW_THRESHOLD) & (comps.areas >= MIN_MEMBER_INK * height**2))
+    if pool.size:
+        x0, y0, x1, y1 = comps.boxes[pool].T
+        gap_x = np.maximum(x0[:, None] - x1[None], x0[None] - x1[:, None])
+        gap_y = np.maximum(y0[:, None] - y1[None], y0[None] - y1[:, None])
+        ink_groups = comps.groups[pool]
+        same_group = ink_groups[:, None] == ink_groups[None]
+        rule = _rules_under(comps.boxes[pool], comps.rules, height)
+        apart = _apart(rule[:, None], rule[None])
+        areas, probs = comps.areas[pool], probability[pool]
+    for threshold in CANDIDATE_THRESHOLDS if pool.size else ():
+        seeds = probs >= threshold
+        members = np.flatnonzero(seeds | np.isin(ink_groups, ink_groups[seeds]))
+        if members.size == 0:
+            continue
+        sub = np.ix_(members, members)
         for gap in CANDIDATE_GAPS:
-            groups = _groups(comps, probability, threshold, gap)
-            for _, _, box in groups:
-                boxes.append(box)
-                params.append((threshold, gap, 0))
-            for _, _, box in _merge_words(groups, comps.rules, height):
-                boxes.append(box)
-                params.append((threshold, gap, 0))
+            near = (gap_x[sub] < gap * GROUP_GAP[1] * height) & (gap_y[sub] < gap * GROUP_GAP[0] * height)
+            near |= same_group[sub]
+            for lines_apart in (True, False):
+                linked = near & ~apart[sub] if lines_apart else near
+                n_groups, group = _linked_groups(linked)
+                gx0 = np.full(n_groups, np.inf)
+                gy0 = np.full(n_groups, np.inf)
+                gx1 = np.full(n_groups, -np.inf)
+                gy1 = np.full(n_groups, -np.inf)
+                np.minimum.at(gx0, group, x0[members])
+                np.minimum.at(gy0, group, y0[members])
+                np.maximum.at(gx1, group, x1[members])
+                np.maximum.at(gy1, group, y1[members])
+                ink = np.bincount(group, areas[members], n_groups)
+                conf = np.bincount(group, areas[members] * probs[members], n_groups) / ink
+                keep = (gy1 - gy0 >= MIN_GROUP_HEIGHT * height) & (ink >= MIN_GROUP_INK * height**2)
+                groups = [(conf[g], ink[g], (gx0[g], gy0[g], gx1[g], gy1[g])) for g in np.flatnonzero(keep)]
+                for _, _, box in groups + _merge_words(groups, comps.rules, height):
+                    boxes.append(box)
+                    params.append((threshold, gap, 0 if lines_apart else 2))
     if not boxes:
         return np.zeros((0, 4)), np.zeros((0, 3))
     boxes, keep = np.unique(np.round(np.asarray(boxes, np.float64)), axis=0, return_index=True)
@@ -584,6 +667,21 @@ def candidate_boxes(comps: Components, probability: np.ndarray) -> tuple[np.ndar
         order = np.argsort(-_mass(comps, probability, boxes))[:MAX_CANDIDATES]
         boxes, params = boxes[order], params[order]
     return boxes, params
+
+
+def _linked_groups(near: np.ndarray) -> tuple[int, np.ndarray]:
+    """(count, group of each) of a small symmetric adjacency matrix: each takes the smallest
+    index it is linked to until nothing changes (scipy's graph call costs more to set up on
+    the few dozen boxes here)."""
+    label = np.arange(len(near))
+    while True:
+        new = np.minimum(np.where(near, label[None, :], len(near)).min(axis=1), label)
+        new = new[new]
+        if np.array_equal(new, label):
+            break
+        label = new
+    _, group = np.unique(label, return_inverse=True)
+    return int(group.max()) + 1 if group.size else 0, group
 
 
 def _inside(comps: Components, boxes: np.ndarray) -> np.ndarray:
@@ -687,7 +785,7 @@ def pick_signatures(comps: Components, probability: np.ndarray, box_trees: Trees
         if any(_overlap(box, other) > MAX_OVERLAP for other in kept):
             continue
         kept.append(box)
-        found.append(FoundSignature(_to_scan(box, comps.scale, comps.size), round(float(score[k]), 4)))
+        found.append(FoundSignature(_to_scan(box, comps), round(float(score[k]), 4)))
     return found
 
 
@@ -707,7 +805,7 @@ def box_targets(comps: Components, boxes: np.ndarray, truth: list) -> np.ndarray
 
     out = np.zeros(boxes.shape[0])
     for k, box in enumerate(boxes):
-        scan = _to_scan(box, comps.scale, comps.size)
+        scan = _to_scan(box, comps)
         out[k] = max((iou(scan, t) for t in truth), default=0.0)
     return out
 
@@ -722,10 +820,12 @@ def group_signatures(comps: Components, probability: np.ndarray, threshold: floa
     height = comps.labels.shape[0]
     found = _merge_words(_groups(comps, probability, threshold), comps.rules, height)
     found.sort(key=lambda f: (-f[0], -f[1]))
-    return [FoundSignature(_to_scan(box, comps.scale, comps.size), round(conf, 4)) for conf, _, box in found]
+    return [FoundSignature(_to_scan(box, comps), round(conf, 4)) for conf, _, box in found]
 
 
-def _groups(comps: Components, probability: np.ndarray, threshold: float, gap_scale: float = 1.0) -> list:
+def _groups(
+    comps: Components, probability: np.ndarray, threshold: float, gap_scale: float = 1.0, lines_apart: bool = True
+) -> list:
     """[(confidence, ink, (x0, y0, x1, y1))] of the groups of likely signature components, at
     working size: seeds at ``threshold``, grown through their ink group, joined within
     ``gap_scale`` times ``GROUP_GAP`` unless they stand on two different printed rules."""
@@ -747,7 +847,8 @@ def _groups(comps: Components, probability: np.ndarray, threshold: float, gap_sc
     near &= (y0[:, None] < y1[None, :] + gap_y) & (y1[:, None] > y0[None, :] - gap_y)
     near |= comps.groups[chosen][:, None] == comps.groups[chosen][None, :]
     rule = _rules_under(boxes, comps.rules, height)
-    near &= ~_apart(rule[:, None], rule[None, :])  # two signature lines: a stamp or a gap does not join them
+    if lines_apart:  # two signature lines: a stamp or a gap does not join them
+        near &= ~_apart(rule[:, None], rule[None, :])
     n_groups, group = connected_components(csr_matrix(near), directed=False)
     found = []
     areas = comps.areas[chosen]
@@ -812,9 +913,14 @@ def _merge_words(found: list, rules: np.ndarray, height: int) -> list:
     return found
 
 
-def _to_scan(box, scale: float, size) -> tuple[int, int, int, int]:
-    width, height = size
+def _to_scan(box, comps: Components) -> tuple[int, int, int, int]:
+    """A box at working size (deskewed) -> (x, y, width, height) in the scan's pixels."""
+    scale, (width, height) = comps.scale, comps.size
     x0, y0, x1, y1 = box
+    if comps.slope:  # the deskewed box's corners back where the scan has them
+        shifts = _shifts(comps.slope, comps.labels.shape[1] + 1)
+        ends = shifts[[int(np.clip(x0, 0, len(shifts) - 1)), int(np.clip(x1, 0, len(shifts) - 1))]]
+        y0, y1 = y0 + ends.min(), y1 + ends.max()
     x0, y0 = max(0, int(math.floor(x0 * scale))), max(0, int(math.floor(y0 * scale)))
     x1, y1 = min(width, int(math.ceil(x1 * scale))), min(height, int(math.ceil(y1 * scale)))
     return x0, y0, max(1, x1 - x0), max(1, y1 - y0)
@@ -829,7 +935,7 @@ def component_targets(comps: Components, classes: np.ndarray) -> np.ndarray:
 
     signature = Image.fromarray((classes >= SIGNATURE).astype(np.uint8) * 255)
     h, w = comps.labels.shape
-    small = np.asarray(signature.resize((w, h), Image.Resampling.BOX)) >= 64
+    small = deskew(np.asarray(signature.resize((w, h), Image.Resampling.BOX)) >= 64, comps.slope, False)
     n = comps.features.shape[0]
     flat = comps.labels.ravel()
     idx = flat > 0

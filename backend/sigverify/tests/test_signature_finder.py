@@ -179,7 +179,7 @@ def test_a_signature_cut_by_its_printed_line_is_also_a_candidate_as_one_box():
     assert [500, 200, 700, 248] in as_lists and [510, 262, 690, 300] in as_lists
     assert [500, 200, 700, 300] in as_lists
     assert not any(box[0] == 100 and box[2] > 200 for box in as_lists)
-    assert params[as_lists.index([500, 200, 700, 300]), 2] == 1
+    assert params[as_lists.index([500, 200, 700, 300]), 2] in (1, 2)  # joined, or grouped across the lines
 
 
 @pytest.mark.parametrize("capture", ["grey", "bilevel", "dithered"])
