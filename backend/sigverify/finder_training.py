@@ -178,6 +178,7 @@ def train(
 # ---------------------------------------------------------------- the second stage: candidate boxes
 
 BOXES_SEED_OFFSET = 2_000_000  # its cheques are not the first stage's (whose probabilities are fitted to them)
+VAL_PAGES = 40  # per capture: training-layout cheques of validation writers, the second stage's check
 
 
 def collect_pages(n_cheques: int, seed: int, sources, families, trees, captures=chequegen.CAPTURES, progress=None):
@@ -313,10 +314,13 @@ def train_boxes(
     cache_dir.mkdir(parents=True, exist_ok=True)
 
     def pages_for(name, n, first_seed, sources, captures):
-        cache = cache_dir / f"pages-{name}-{n}-{first_seed}-{sha[:12]}.npz"
+        # The components do not depend on the trees: cached once, scored again with these trees.
+        ink = f"ink{finder.INK_LEVEL}-{finder.FAINT_INK_LEVEL}-deskew"
+        cache = cache_dir / f"pages-{name}-{n}-{first_seed}-{len(sources)}-{ink}.npz"
         if cache.exists():
             log(f"pages read from {cache}")
-            return load_pages(cache)
+            pages = load_pages(cache)
+            return [(c, component_trees.probability(c.features), truth) for c, _, truth in pages]
 
         def progress(done, total):
             if done % 100 == 0 or done == total:
@@ -336,7 +340,7 @@ def train_boxes(
     val_sources = ink_sources(datasets_root, splits_path, "val")[:1]
     checks = {}
     for capture in CARD_CAPTURES:
-        check = pages_for(f"val-{capture}", 60, BOXES_SEED_OFFSET + 500_000 + seed, val_sources, (capture,))
+        check = pages_for(f"val-{capture}", VAL_PAGES, BOXES_SEED_OFFSET + 500_000 + seed, val_sources, (capture,))
         checks[capture] = {"second_stage": pages_found(check, box_trees), "rules": pages_found(check, None)}
     log(f"training layouts, validation writers: {json.dumps(checks)}")
     card = {

@@ -5,8 +5,10 @@ cheque, so this module learns what a signature's ink looks like beside print, ru
 security backgrounds, the code line and the other handwritten fields:
 
 1. The scan is reduced to ``WORK_HEIGHT`` rows by area averaging (which also descreens a
-   dithered bilevel scan), thresholded between the paper and the darkest ink, and the long
-   straight runs (printed rules, box edges) are set apart.
+   dithered bilevel scan), thresholded between the paper and the darkest ink (on a grey scan
+   the paler edges of thin strokes join the ink they touch), deskewed (the shear that makes
+   the rows of ink sharpest), and the long straight runs (printed rules, box edges) are set
+   apart.
 2. Each remaining connected component of ink gets features: its size, fill, stroke width,
    elongation and darkness; where it is; what lies around it (how many neighbours of the
    same height sit on its baseline, as printed text does; the ink density around it; the
@@ -15,8 +17,17 @@ security backgrounds, the code line and the other handwritten fields:
    layouts and writers: ``python -m sigverify train-signature-finder``) give each component
    a probability of being signature ink. The trees ship as plain arrays
    (``signature_finder.npz`` and its card ``signature_finder.json``), read without pickle.
-4. Signature components close to one another are grouped; each group is a ``FoundSignature``
-   with its box in the scan's pixels and a confidence (the ink-weighted mean probability).
+4. Candidate boxes: the likely signature components grouped at several seed thresholds and
+   gaps (grown through their ink groups or the seeds alone; kept apart on two printed lines or
+   not), a signature's words joined along a baseline, and pairs of candidates joined (the
+   two halves of a signature cut by its printed line). Each candidate gets cheap features
+   (size, place, ink, the probabilities inside and around it, printed rules across it) and
+   regression trees (``signature_boxes.npz``, its card ``signature_boxes.json``; trained on
+   generated cheques of the training layouts) predict its IoU with a written signature.
+5. The best candidates that overlap no better one are kept down to ``MIN_CONFIDENCE``: each is
+   a ``FoundSignature`` with its box in the scan's pixels and that predicted IoU as its
+   confidence. Without the second stage's file, the grouping rules alone answer
+   (``group_signatures``: confidence the ink-weighted mean probability).
 
 Django-free; the service's ``signature-region`` endpoint returns every group found.
 """
@@ -591,7 +602,9 @@ def find_signatures(
 @dataclass
 class Candidates:
     boxes: np.ndarray  # (m, 4) x0, y0, x1, y1 at working size
-    params: np.ndarray  # (m, 3) seed threshold, gap scale, how (0: one grouping, 1: two joined, 2: across lines)
+    params: (
+        np.ndarray
+    )  # (m, 3) seed threshold, gap scale, how (0: grouped, 1: two joined, 2: across lines, 3: seeds alone)
     features: np.ndarray  # (m, len(BOX_FEATURES)) float32
 
 
@@ -613,16 +626,19 @@ def candidate_boxes(comps: Components, probability: np.ndarray) -> tuple[np.ndar
         rule = _rules_under(comps.boxes[pool], comps.rules, height)
         apart = _apart(rule[:, None], rule[None])
         areas, probs = comps.areas[pool], probability[pool]
-    for threshold in CANDIDATE_THRESHOLDS if pool.size else ():
+    settings = [(t, grow) for t in CANDIDATE_THRESHOLDS for grow in (True, False)] if pool.size else []
+    for threshold, grow in settings:
         seeds = probs >= threshold
-        members = np.flatnonzero(seeds | np.isin(ink_groups, ink_groups[seeds]))
+        # Grown: the seeds' ink groups bring their likely members; or the seeds alone (tighter).
+        members = np.flatnonzero(seeds | np.isin(ink_groups, ink_groups[seeds]) if grow else seeds)
         if members.size == 0:
             continue
         sub = np.ix_(members, members)
         for gap in CANDIDATE_GAPS:
             near = (gap_x[sub] < gap * GROUP_GAP[1] * height) & (gap_y[sub] < gap * GROUP_GAP[0] * height)
-            near |= same_group[sub]
-            for lines_apart in (True, False):
+            if grow:
+                near |= same_group[sub]
+            for lines_apart in (True, False) if grow else (True,):
                 linked = near & ~apart[sub] if lines_apart else near
                 n_groups, group = _linked_groups(linked)
                 gx0 = np.full(n_groups, np.inf)
@@ -639,7 +655,7 @@ def candidate_boxes(comps: Components, probability: np.ndarray) -> tuple[np.ndar
                 groups = [(conf[g], ink[g], (gx0[g], gy0[g], gx1[g], gy1[g])) for g in np.flatnonzero(keep)]
                 for _, _, box in groups + _merge_words(groups, comps.rules, height):
                     boxes.append(box)
-                    params.append((threshold, gap, 0 if lines_apart else 2))
+                    params.append((threshold, gap, (0 if lines_apart else 2) if grow else 3))
     if not boxes:
         return np.zeros((0, 4)), np.zeros((0, 3))
     boxes, keep = np.unique(np.round(np.asarray(boxes, np.float64)), axis=0, return_index=True)
