@@ -279,9 +279,16 @@ def deskew(array: np.ndarray, slope: float, fill) -> np.ndarray:
     if slope == 0:
         return array
     height, width = array.shape
-    rows = np.arange(height)[:, None] + _shifts(slope, width)[None, :]
-    inside = (rows >= 0) & (rows < height)
-    return np.where(inside, array[np.clip(rows, 0, height - 1), np.arange(width)[None, :]], fill)
+    shifts = _shifts(slope, width)
+    out = np.full_like(array, fill)
+    starts = np.flatnonzero(np.diff(shifts, prepend=shifts[0] - 1))  # runs of columns moved alike
+    for a, b in zip(starts, np.append(starts[1:], width), strict=True):
+        shift = min(max(int(shifts[a]), -height), height)
+        if shift >= 0:
+            out[: height - shift, a:b] = array[shift:, a:b]
+        else:
+            out[-shift:, a:b] = array[: height + shift, a:b]
+    return out
 
 
 def components(image: Image.Image) -> Components:
