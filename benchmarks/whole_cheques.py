@@ -89,6 +89,8 @@ def main() -> int:
         help="model dir whose model_card.json gets these figures (whole_cheques) and MODEL_CARD.md re-rendered",
     )
     args = parser.parse_args()
+    if args.card and args.finder_only:
+        parser.error("--card needs the verification figures: leave out --finder-only")
 
     import torch
 
