@@ -195,26 +195,30 @@ class _ShearGroups:
     group_shifts: np.ndarray  # their shifts
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=64)
 def _shear_groups(width: int, length: int) -> tuple[tuple[_ShearGroups, ...], np.ndarray, np.ndarray]:
     """Each shear's column groups of one shift, and for all of them together the first and last
     window (counted from column ``width - length``) lying wholly in the group and the middle."""
     first, last = width - length, length - GAP_BRIDGE
-    shears, lows, highs = [], [], []
-    count = 0
-    for slope in SHEARS:
-        shifts = np.round(slope * np.arange(width)).astype(int)
-        change = np.flatnonzero(np.diff(shifts)) + 1
-        starts = np.concatenate(([0], change))
-        stops = np.concatenate((change, [width]))
-        low = np.maximum(starts, first)
-        high = np.minimum(stops - GAP_BRIDGE, last)
-        kept = np.flatnonzero(high >= low)
-        lows.append(low[kept] - first)
-        highs.append(high[kept] - first)
-        shears.append(_ShearGroups(shifts, int(np.abs(shifts).max()), (count, count + kept.size), shifts[starts[kept]]))
-        count += kept.size
-    return tuple(shears), np.concatenate(lows), np.concatenate(highs)
+    shifts = np.round(SHEARS[:, None] * np.arange(width)).astype(int)  # row by row as ``_shear`` computes them
+    starts = np.ones(shifts.shape, dtype=bool)
+    starts[:, 1:] = shifts[:, 1:] != shifts[:, :-1]
+    shear_of, start = np.nonzero(starts)  # ordered by shear, then column
+    stop = np.append(start[1:], width)
+    stop[np.append(shear_of[1:] != shear_of[:-1], True)] = width  # a shear's last group ends at the edge
+    low = np.maximum(start, first)
+    high = np.minimum(stop - GAP_BRIDGE, last)
+    kept = high >= low
+    shear_of, start, low, high = shear_of[kept], start[kept], low[kept] - first, high[kept] - first
+    bounds = np.searchsorted(shear_of, np.arange(len(SHEARS) + 1))
+    pads = np.abs(shifts).max(axis=1)
+    shears = tuple(
+        _ShearGroups(
+            shifts[k], int(pads[k]), (int(bounds[k]), int(bounds[k + 1])), shifts[k, start[bounds[k] : bounds[k + 1]]]
+        )
+        for k in range(len(SHEARS))
+    )
+    return shears, low, high
 
 
 def _full_windows(mask: np.ndarray, first: int, low: np.ndarray, high: np.ndarray) -> np.ndarray:
