@@ -208,11 +208,13 @@ def _faint(grey: np.ndarray, ink: np.ndarray, paper: float, noise: float, stroke
     return contrast < FAINT_CONTRAST and contrast < FAINT_SNR * noise
 
 
-def paper_noise(raw: np.ndarray, ink: np.ndarray) -> float:
+def paper_noise(raw: np.ndarray, ink: np.ndarray, counts: np.ndarray | None = None) -> float:
     """The paper's grey-level noise as scanned (a robust standard deviation of the non-ink pixels).
-    A uint8 ``raw`` is measured on its histogram: the same medians, without a sort."""
+    A uint8 ``raw`` is measured on its histogram (``counts``, its ``level_histogram`` where the
+    caller has it): the same medians, without a sort."""
     if raw.dtype == np.uint8:
-        counts = level_histogram(raw, ~ink)
+        counts = level_histogram(raw) if counts is None else counts
+        counts = counts - level_histogram(raw, ink)  # the paper: all but the ink
         if not counts.any():
             return 0.0
         centre = histogram_median(counts)
