@@ -105,23 +105,6 @@ def _runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
     return out
 
 
-def _shear(mask: np.ndarray, slope: float, inverse: bool = False) -> np.ndarray:
-    """Shift each column up or down by round(slope * x): a line of that slope becomes level.
-    The array grows by the largest shift so nothing wraps round; ``inverse`` undoes it."""
-    width = mask.shape[1]
-    shifts = np.round(slope * np.arange(width)).astype(int)
-    pad = int(np.abs(shifts).max())
-    if pad == 0:
-        return mask.copy()
-    if inverse:  # original row r sits at row r + pad - shift
-        rows = np.arange(mask.shape[0] - 2 * pad)[:, None] + pad - shifts[None, :]
-        return mask[rows, np.arange(width)[None, :]]
-    padded = np.zeros((mask.shape[0] + 4 * pad, width), dtype=bool)
-    padded[2 * pad : 2 * pad + mask.shape[0]] = mask
-    rows = np.arange(mask.shape[0] + 2 * pad)[:, None] - pad + shifts[None, :] + 2 * pad
-    return padded[rows, np.arange(width)[None, :]]
-
-
 def _horizontal_rules(ink: np.ndarray, length: int, thickness: int) -> tuple[np.ndarray, int]:
     if ink.shape[1] < length:
         return np.zeros_like(ink), 0
@@ -146,9 +129,10 @@ def _horizontal_rules(ink: np.ndarray, length: int, thickness: int) -> tuple[np.
 
 def _straight_runs(ink: np.ndarray, length: int) -> np.ndarray:
     """Ink on a straight run of at least ``length`` along any of the ``SHEARS``: for each, as if
-    the whole mask were sheared (``_shear``), a row up or down tolerated (a 3-row max) and
-    ``_runs`` taken along its rows, the runs sheared back. Equal to that (a test checks it) and
-    many times faster, by building only the sheared rows that can hold such a run.
+    the whole mask were sheared (column x shifted by round(slope * x), so a line of that slope
+    becomes level), a row up or down tolerated (a 3-row max) and ``_runs`` taken along its
+    rows, the runs sheared back. Equal to that (``test_fast_paths`` checks it against the whole
+    shear) and many times faster, by building only the sheared rows that can hold such a run.
 
     A run of at least ``length`` in a ``width``-wide row covers the middle columns
     ``[width - length, length)``, and bridging only joins gaps shorter than ``GAP_BRIDGE``: so
@@ -189,7 +173,7 @@ def _straight_runs(ink: np.ndarray, length: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _ShearGroups:
-    shifts: np.ndarray  # round(slope * x) for each column x, as ``_shear`` computes them
+    shifts: np.ndarray  # round(slope * x) for each column x
     pad: int  # the largest shift: the sheared mask is 2 * pad rows taller
     groups: tuple[int, int]  # its column groups with windows in the middle: [start, stop) of the arrays
     group_shifts: np.ndarray  # their shifts
@@ -200,7 +184,7 @@ def _shear_groups(width: int, length: int) -> tuple[tuple[_ShearGroups, ...], np
     """Each shear's column groups of one shift, and for all of them together the first and last
     window (counted from column ``width - length``) lying wholly in the group and the middle."""
     first, last = width - length, length - GAP_BRIDGE
-    shifts = np.round(SHEARS[:, None] * np.arange(width)).astype(int)  # row by row as ``_shear`` computes them
+    shifts = np.round(SHEARS[:, None] * np.arange(width)).astype(int)  # a row per shear
     starts = np.ones(shifts.shape, dtype=bool)
     starts[:, 1:] = shifts[:, 1:] != shifts[:, :-1]
     shear_of, start = np.nonzero(starts)  # ordered by shear, then column
