@@ -105,23 +105,6 @@ def _runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
     return out
 
 
-def _shear(mask: np.ndarray, slope: float, inverse: bool = False) -> np.ndarray:
-    """Shift each column up or down by round(slope * x): a line of that slope becomes level.
-    The array grows by the largest shift so nothing wraps round; ``inverse`` undoes it."""
-    width = mask.shape[1]
-    shifts = np.round(slope * np.arange(width)).astype(int)
-    pad = int(np.abs(shifts).max())
-    if pad == 0:
-        return mask.copy()
-    if inverse:  # original row r sits at row r + pad - shift
-        rows = np.arange(mask.shape[0] - 2 * pad)[:, None] + pad - shifts[None, :]
-        return mask[rows, np.arange(width)[None, :]]
-    padded = np.zeros((mask.shape[0] + 4 * pad, width), dtype=bool)
-    padded[2 * pad : 2 * pad + mask.shape[0]] = mask
-    rows = np.arange(mask.shape[0] + 2 * pad)[:, None] - pad + shifts[None, :] + 2 * pad
-    return padded[rows, np.arange(width)[None, :]]
-
-
 def _horizontal_rules(ink: np.ndarray, length: int, thickness: int) -> tuple[np.ndarray, int]:
     if ink.shape[1] < length:
         return np.zeros_like(ink), 0
@@ -146,9 +129,10 @@ def _horizontal_rules(ink: np.ndarray, length: int, thickness: int) -> tuple[np.
 
 def _straight_runs(ink: np.ndarray, length: int) -> np.ndarray:
     """Ink on a straight run of at least ``length`` along any of the ``SHEARS``: for each, as if
-    the whole mask were sheared (``_shear``), a row up or down tolerated (a 3-row max) and
-    ``_runs`` taken along its rows, the runs sheared back. Equal to that (a test checks it) and
-    many times faster, by building only the sheared rows that can hold such a run.
+    the whole mask were sheared (column x shifted by round(slope * x), so a line of that slope
+    becomes level), a row up or down tolerated (a 3-row max) and ``_runs`` taken along its
+    rows, the runs sheared back. Equal to that (``test_fast_paths`` checks it against the whole
+    shear) and many times faster, by building only the sheared rows that can hold such a run.
 
     A run of at least ``length`` in a ``width``-wide row covers the middle columns
     ``[width - length, length)``, and bridging only joins gaps shorter than ``GAP_BRIDGE``: so
@@ -189,32 +173,36 @@ def _straight_runs(ink: np.ndarray, length: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _ShearGroups:
-    shifts: np.ndarray  # round(slope * x) for each column x, as ``_shear`` computes them
+    shifts: np.ndarray  # round(slope * x) for each column x
     pad: int  # the largest shift: the sheared mask is 2 * pad rows taller
     groups: tuple[int, int]  # its column groups with windows in the middle: [start, stop) of the arrays
     group_shifts: np.ndarray  # their shifts
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=64)
 def _shear_groups(width: int, length: int) -> tuple[tuple[_ShearGroups, ...], np.ndarray, np.ndarray]:
     """Each shear's column groups of one shift, and for all of them together the first and last
     window (counted from column ``width - length``) lying wholly in the group and the middle."""
     first, last = width - length, length - GAP_BRIDGE
-    shears, lows, highs = [], [], []
-    count = 0
-    for slope in SHEARS:
-        shifts = np.round(slope * np.arange(width)).astype(int)
-        change = np.flatnonzero(np.diff(shifts)) + 1
-        starts = np.concatenate(([0], change))
-        stops = np.concatenate((change, [width]))
-        low = np.maximum(starts, first)
-        high = np.minimum(stops - GAP_BRIDGE, last)
-        kept = np.flatnonzero(high >= low)
-        lows.append(low[kept] - first)
-        highs.append(high[kept] - first)
-        shears.append(_ShearGroups(shifts, int(np.abs(shifts).max()), (count, count + kept.size), shifts[starts[kept]]))
-        count += kept.size
-    return tuple(shears), np.concatenate(lows), np.concatenate(highs)
+    shifts = np.round(SHEARS[:, None] * np.arange(width)).astype(int)  # a row per shear
+    starts = np.ones(shifts.shape, dtype=bool)
+    starts[:, 1:] = shifts[:, 1:] != shifts[:, :-1]
+    shear_of, start = np.nonzero(starts)  # ordered by shear, then column
+    stop = np.append(start[1:], width)
+    stop[np.append(shear_of[1:] != shear_of[:-1], True)] = width  # a shear's last group ends at the edge
+    low = np.maximum(start, first)
+    high = np.minimum(stop - GAP_BRIDGE, last)
+    kept = high >= low
+    shear_of, start, low, high = shear_of[kept], start[kept], low[kept] - first, high[kept] - first
+    bounds = np.searchsorted(shear_of, np.arange(len(SHEARS) + 1))
+    pads = np.abs(shifts).max(axis=1)
+    shears = tuple(
+        _ShearGroups(
+            shifts[k], int(pads[k]), (int(bounds[k]), int(bounds[k + 1])), shifts[k, start[bounds[k] : bounds[k + 1]]]
+        )
+        for k in range(len(SHEARS))
+    )
+    return shears, low, high
 
 
 def _full_windows(mask: np.ndarray, first: int, low: np.ndarray, high: np.ndarray) -> np.ndarray:

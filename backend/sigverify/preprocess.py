@@ -244,15 +244,15 @@ def _grey_levels(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("L"), dtype=np.uint8)
 
 
-def _looks_dotted(grey: np.ndarray) -> bool:
-    """A dithered scan: contrast, bilevel, and a dot pattern below Otsu's threshold."""
-    if grey.dtype != np.uint8:
+def _looks_dotted(grey: np.ndarray, hist: np.ndarray | None) -> bool:
+    """A dithered scan: contrast, bilevel, and a dot pattern below Otsu's threshold. ``hist``:
+    the ``grey_histogram`` of a uint8 ``grey``."""
+    if hist is None:
         return (
             bool(grey.max() - grey.min() >= MIN_CONTRAST)
             and checks.bilevel(grey)
             and checks.looks_dithered(grey < otsu_threshold(grey))
         )
-    hist = grey_histogram(grey)
     present = np.flatnonzero(hist)
     return (
         bool(present[-1] - present[0] >= MIN_CONTRAST)
@@ -313,7 +313,8 @@ def preprocess_image(
     # 8-bit sources (all but 16-bit and float ones) keep their uint8 levels: every statistic
     # below is then read off a 256-level histogram, which gives the float pipeline's values.
     raw = _grey_levels(image)
-    dotted = _looks_dotted(raw)
+    raw_counts = grey_histogram(raw) if raw.dtype == np.uint8 else None
+    dotted = _looks_dotted(raw, raw_counts)
     descreened = clean and dotted
     grey = checks.descreen(raw) if descreened else raw
     levels_u8 = median3(grey if grey.dtype == np.uint8 else grey.astype(np.uint8))  # 256 levels: tables per level
@@ -332,7 +333,7 @@ def preprocess_image(
     if ink_fraction > MAX_INK_FRACTION and not still_dithered:  # a dot pattern is referred, not refused
         raise BlankImageError("no signature found: most of the image is dark (a photo, noise or a black page?)")
     paper = _median_level(hist, int(np.ceil(threshold)))  # the median of the paper (not ink) pixels
-    noise = 0.0 if dotted else checks.paper_noise(raw, ink)  # a dot pattern's "noise" is no scanner's
+    noise = 0.0 if dotted else checks.paper_noise(raw, ink, raw_counts)  # a dot pattern's "noise" is no scanner's
     uncleaned = ink
     ink, cleaning = clean_ink(ink) if clean else (ink, NOTHING)
     if ink is uncleaned:  # nothing removed: the strokes' levels are the histogram's darkest

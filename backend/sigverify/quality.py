@@ -55,11 +55,22 @@ EXACT_FLOAT_COUNTS = 2**24  # OpenCV's histogram counts in float32: exact below 
 def level_histogram(levels: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
     """Counts (int64) of the levels 0..255 of a uint8 image, of the pixels where ``where``
     (boolean, the image's shape) is set, or of all."""
-    if cv2 is not None and levels.size < EXACT_FLOAT_COUNTS:
-        mask = None if where is None else np.ascontiguousarray(where).view(np.uint8)
-        counts = cv2.calcHist([np.ascontiguousarray(levels)], [0], mask, [256], [0, 256])
-        return counts.ravel().astype(np.int64)
-    return np.bincount((levels if where is None else levels[where]).ravel(), minlength=256)
+    if cv2 is None or levels.size >= EXACT_FLOAT_COUNTS:
+        return np.bincount((levels if where is None else levels[where]).ravel(), minlength=256)
+    levels = np.ascontiguousarray(levels)
+    if where is not None:
+        return _calc_histogram(levels, np.ascontiguousarray(where))
+    # Counting pixel by pixel is slow where most fall in one bin (each count waits for the
+    # last): the lightest level (the paper, often) is counted by a vectorised compare instead.
+    lightest = int(levels.max())
+    paper = levels == lightest
+    counts = _calc_histogram(levels, ~paper)
+    counts[lightest] = np.count_nonzero(paper)
+    return counts
+
+
+def _calc_histogram(levels: np.ndarray, where: np.ndarray) -> np.ndarray:
+    return cv2.calcHist([levels], [0], where.view(np.uint8), [256], [0, 256]).ravel().astype(np.int64)
 
 
 def histogram_median(counts: np.ndarray, values: np.ndarray | None = None) -> float:
@@ -89,12 +100,16 @@ def ink_box(ink: np.ndarray) -> tuple[int, int, int, int]:
 def isolated_share(ink: np.ndarray) -> float:
     """Share of ink pixels with at most one of their four neighbours inked: about 0 for
     strokes two or more pixels wide, most of a dot pattern's pixels."""
-    total = int(ink.sum())
+    total = int(np.count_nonzero(ink))
     if total == 0:
         return 0.0
-    padded = np.pad(ink, 1).view(np.uint8)
-    neighbours = padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:]
-    return float(((neighbours <= 1) & ink).sum()) / total
+    inked = ink.view(np.uint8)
+    neighbours = np.zeros_like(inked)
+    neighbours[1:] += inked[:-1]
+    neighbours[:-1] += inked[1:]
+    neighbours[:, 1:] += inked[:, :-1]
+    neighbours[:, :-1] += inked[:, 1:]
+    return float(np.count_nonzero((neighbours <= 1) & ink)) / total
 
 
 def bilevel(grey: np.ndarray) -> bool:
@@ -117,7 +132,7 @@ def bilevel_levels(counts: np.ndarray) -> bool:
 
 def looks_dithered(ink: np.ndarray) -> bool:
     """A dot pattern: much ink, most of it pixels standing alone."""
-    return bool(ink.mean() >= DITHER_MIN_INK) and isolated_share(ink) >= DITHER_ISOLATED_SHARE
+    return bool(np.count_nonzero(ink) / ink.size >= DITHER_MIN_INK) and isolated_share(ink) >= DITHER_ISOLATED_SHARE
 
 
 def separation(grey: np.ndarray, threshold: float) -> float:
@@ -193,11 +208,13 @@ def _faint(grey: np.ndarray, ink: np.ndarray, paper: float, noise: float, stroke
     return contrast < FAINT_CONTRAST and contrast < FAINT_SNR * noise
 
 
-def paper_noise(raw: np.ndarray, ink: np.ndarray) -> float:
+def paper_noise(raw: np.ndarray, ink: np.ndarray, counts: np.ndarray | None = None) -> float:
     """The paper's grey-level noise as scanned (a robust standard deviation of the non-ink pixels).
-    A uint8 ``raw`` is measured on its histogram: the same medians, without a sort."""
+    A uint8 ``raw`` is measured on its histogram (``counts``, its ``level_histogram`` where the
+    caller has it): the same medians, without a sort."""
     if raw.dtype == np.uint8:
-        counts = level_histogram(raw, ~ink)
+        counts = level_histogram(raw) if counts is None else counts
+        counts = counts - level_histogram(raw, ink)  # the paper: all but the ink
         if not counts.any():
             return 0.0
         centre = histogram_median(counts)
@@ -210,19 +227,15 @@ def paper_noise(raw: np.ndarray, ink: np.ndarray) -> float:
     return 1.4826 * float(np.median(np.abs(background - np.median(background))))
 
 
-def component_sizes(ink: np.ndarray) -> np.ndarray:
-    """Pixel counts of the 8-connected pieces of ink, in no particular order."""
-    if cv2 is not None:
-        stats = cv2.connectedComponentsWithStats(np.ascontiguousarray(ink).view(np.uint8), connectivity=8)[2]
-        return stats[1:, cv2.CC_STAT_AREA]
-    labels, _count = ndimage.label(ink, structure=np.ones((3, 3), dtype=bool))
-    return np.bincount(labels.ravel())[1:]
-
-
 def _fragmented(ink: np.ndarray) -> bool:
-    sizes = component_sizes(ink)
-    if sizes.size < FRAGMENT_MIN_PIECES:
+    if cv2 is not None:  # the same 8-connected pieces, labelled many times faster
+        count, labels = cv2.connectedComponents(np.ascontiguousarray(ink).view(np.uint8), connectivity=8)
+        count -= 1  # label 0 is the paper
+    else:  # pragma: no cover - OpenCV is in requirements.txt
+        labels, count = ndimage.label(ink, structure=np.ones((3, 3), dtype=bool))
+    if count < FRAGMENT_MIN_PIECES:
         return False
+    sizes = np.bincount(labels[ink], minlength=count + 1)[1:]
     return float(sizes[sizes < FRAGMENT_PIECE].sum()) / max(1, int(sizes.sum())) >= FRAGMENT_SMALL_SHARE
 
 
@@ -239,6 +252,8 @@ def border_contact(ink: np.ndarray) -> tuple[int, float]:
         (ink[:, -1], ink[:, -5:-1].T),
     )
     for edge, inner in sides:
+        if not edge.any():  # no ink on this side: nothing enters through it
+            continue
         length = max(8, int(CLIP_LINE * edge.size))
         along = ndimage.minimum_filter1d(edge.view(np.uint8), length, mode="constant")
         line = ndimage.maximum_filter1d(along, length, mode="constant").astype(bool)
