@@ -130,9 +130,11 @@ SIGVERIFY_TORCH_THREADS = env.int("SIGVERIFY_TORCH_THREADS", default=2)
 SIGVERIFY_INFERENCE_PRECISION = env("SIGVERIFY_INFERENCE_PRECISION", default="auto")
 if SIGVERIFY_INFERENCE_PRECISION not in ("auto", "fp32", "bf16"):
     raise ValueError("SIGVERIFY_INFERENCE_PRECISION must be auto, fp32 or bf16")
-# What embeds (sigverify.runtime): auto = ONNX Runtime fp32 where the version ships a checked ONNX file
-# (as fast as bf16, also on CPUs without it), else PyTorch at SIGVERIFY_INFERENCE_PRECISION; torch;
-# onnx; onnx-int8 = the int8 file where its check against PyTorch passed, else as onnx.
+# What embeds (sigverify.runtime): auto = the version's int8 file where its check against PyTorch passed
+# and the CPU has VNNI (avx512_vnni / avx_vnni / amx_int8: without it int8 measured no faster than fp32),
+# else ONNX Runtime fp32 where the version ships a checked ONNX file (as fast as bf16, also on CPUs
+# without it), else PyTorch at SIGVERIFY_INFERENCE_PRECISION; torch; onnx; onnx-int8 = the int8 file
+# where its check passed, on any CPU, else as onnx.
 SIGVERIFY_INFERENCE = env("SIGVERIFY_INFERENCE", default="auto")
 if SIGVERIFY_INFERENCE not in ("auto", "torch", "onnx", "onnx-int8"):
     raise ValueError("SIGVERIFY_INFERENCE must be auto, torch, onnx or onnx-int8")
