@@ -110,13 +110,18 @@ def now_iso() -> str:
 
 def machine_info() -> dict:
     """What the figures were measured on. The load average shows how shared the machine was."""
-    model, flags = "", set()
+    from sigverify.runtime import CPUINFO, cpu_flags
+
+    model, flags = "", cpu_flags()
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and not model:
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags") and not flags:
-                flags = set(line.split(":", 1)[1].split())
+        model = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in CPUINFO.read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "",
+        )
     except OSError:
         pass
     info = {
