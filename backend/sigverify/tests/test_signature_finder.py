@@ -134,3 +134,64 @@ def test_a_signature_hanging_below_its_line_is_one_box():
     rules = [(290, 50, 900), (350, 10, 990)]
     found = _components([(558, 271, 724, 290), (547, 292, 730, 310)], [0, 0], rules)
     assert [f.box for f in found] == [(547, 271, 183, 39)]
+
+
+# ---------------------------------------------------------------- the second stage
+
+
+def test_exported_regression_trees_predict_as_scikit_learn_does():
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(300, 4)).astype(np.float32)
+    y = np.clip(0.5 + 0.3 * x[:, 0] - 0.2 * x[:, 2] ** 2, 0, 1)
+    model = GradientBoostingRegressor(n_estimators=15, max_depth=3, random_state=0).fit(x, y)
+    assert np.allclose(finder.Trees.from_sklearn(model).raw(x), model.predict(x), atol=1e-9)
+
+
+def test_the_shipped_box_trees_and_their_card():
+    card = finder.box_card()
+    assert card["features"] == list(finder.BOX_FEATURES)
+    assert set(card["training"]["families"]).isdisjoint(HELD_OUT_FAMILIES)
+    trees = finder.shipped_box_trees()
+    x = np.zeros((3, len(finder.BOX_FEATURES)), np.float32)
+    assert trees.raw(x).shape == (3,)
+
+
+def test_a_signature_cut_by_its_printed_line_is_also_a_candidate_as_one_box():
+    # The part above the signature line stands on it, the part below on the border under it:
+    # the grouping rules keep them apart ...
+    rules = [(250.0, 50.0, 900.0), (330.0, 10.0, 990.0)]
+    boxes = np.array([(500, 200, 700, 248), (510, 262, 690, 300), (100, 100, 200, 130)], np.float64)
+    comps = finder.Components(
+        labels=np.zeros((finder.WORK_HEIGHT, 1000), np.int32),
+        boxes=boxes,
+        areas=(boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) * 0.3,
+        features=np.zeros((3, len(finder.FEATURES)), np.float32),
+        groups=np.array([0, 1, 2]),
+        scale=1.0,
+        size=(1000, finder.WORK_HEIGHT),
+        rules=np.array(rules),
+    )
+    candidates, params = finder.candidate_boxes(comps, np.array([0.9, 0.9, 0.9]))
+    as_lists = candidates.tolist()
+    # ... and the two joined are a candidate too (the far one is never joined to them).
+    assert [500, 200, 700, 248] in as_lists and [510, 262, 690, 300] in as_lists
+    assert [500, 200, 700, 300] in as_lists
+    assert not any(box[0] == 100 and box[2] > 200 for box in as_lists)
+    assert params[as_lists.index([500, 200, 700, 300]), 2] in (1, 2)  # joined, or grouped across the lines
+
+
+@pytest.mark.parametrize("capture", ["grey", "bilevel", "dithered"])
+def test_the_second_stage_finds_the_signatures_on_held_out_cheques(capture):
+    """Kept boxes: each written signature matched, none overlapping another, every confidence a
+    predicted IoU at or above the floor; the rules alone answer too."""
+    for seed in (11, 12):
+        cheque = generate_cheque(seed, TEST_INK, families=HELD_OUT_FAMILIES, capture=capture)
+        found = finder.find_signatures(cheque.image)
+        assert_every_signature_found(cheque, found)
+        assert all(finder.MIN_CONFIDENCE <= f.confidence <= 1 for f in found)
+        for i, a in enumerate(found):
+            for b in found[i + 1 :]:
+                assert iou(a.box, b.box) < 0.3
+        assert len(finder.find_signatures(cheque.image, box_trees=None)) >= 1
