@@ -316,7 +316,8 @@ def train_boxes(
     def pages_for(name, n, first_seed, sources, captures):
         # The components do not depend on the trees: cached once, scored again with these trees.
         ink = f"ink{finder.INK_LEVEL}-{finder.FAINT_INK_LEVEL}-deskew"
-        cache = cache_dir / f"pages-{name}-{n}-{first_seed}-{len(sources)}-{ink}.npz"
+        families = hashlib.sha256(",".join(chequegen.TRAINING_FAMILIES).encode()).hexdigest()[:8]
+        cache = cache_dir / f"pages-{name}-{n}-{first_seed}-{len(sources)}-{ink}-{families}.npz"
         if cache.exists():
             log(f"pages read from {cache}")
             pages = load_pages(cache)

@@ -154,6 +154,9 @@ BOX_FEATURES = (
     "mass_to_best",
     "page_ink",
     "bilevel",
+    "widest_gap",
+    "narrow_side",
+    "side_balance",
 )
 
 
@@ -788,8 +791,39 @@ def box_features(comps: Components, probability: np.ndarray, boxes: np.ndarray, 
         sig / max(float(sig.max()), 1e-6),
         np.full(m, comps.features[0, FEATURES.index("page_ink")]),
         np.full(m, comps.features[0, FEATURES.index("bilevel")]),
+        *_widest_gaps(comps, probability, inside > 0, h),
     ]
     return np.stack(cols, axis=1).astype(np.float32)
+
+
+def _widest_gaps(comps: Components, probability: np.ndarray, inside: np.ndarray, box_h: np.ndarray):
+    """Per candidate box: the widest run of columns that none of its likely members (the grouping
+    pool: probability >= ``GROW_THRESHOLD``, not a speck) spans, over the box's height; the
+    narrower side of that gap's width over the box's height; and the lighter side's signature
+    ink over the heavier side's. Two signatures side by side on one line leave a clear gap
+    between two signature-sized sides; a signature's words leave a narrower one, or a small side."""
+    height = comps.labels.shape[0]
+    pool = (probability >= GROW_THRESHOLD) & (comps.areas >= MIN_MEMBER_INK * height**2)
+    mass = probability * comps.areas
+    m = inside.shape[0]
+    gap, narrow, balance = np.zeros(m), np.zeros(m), np.zeros(m)
+    for k in range(m):
+        members = np.flatnonzero(inside[k] & pool)
+        if members.size < 2:
+            continue
+        x0, x1 = comps.boxes[members, 0], comps.boxes[members, 2]
+        order = np.argsort(x0, kind="stable")
+        x0, x1, weight = x0[order], x1[order], mass[members][order]
+        reach = np.maximum.accumulate(x1)
+        gaps = x0[1:] - reach[:-1]
+        i = int(np.argmax(gaps))
+        if gaps[i] <= 0:
+            continue
+        gap[k] = gaps[i]
+        narrow[k] = min(reach[i] - x0[0], reach[-1] - x0[i + 1])
+        left, right = weight[: i + 1].sum(), weight[i + 1 :].sum()
+        balance[k] = min(left, right) / max(left, right, 1e-6)
+    return gap / box_h, narrow / box_h, balance
 
 
 def pick_signatures(comps: Components, probability: np.ndarray, box_trees: Trees) -> list[FoundSignature]:
