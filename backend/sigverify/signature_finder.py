@@ -83,6 +83,8 @@ PAIR_GAP = (
 MAX_CANDIDATES = 40  # the most massive candidates scored (speed)
 MIN_CONFIDENCE = 0.3  # predicted IoU: a candidate scored lower is not a signature
 MAX_OVERLAP = 0.3  # of the smaller box: a kept signature's box does not overlap another's more
+SPLIT_MIN_SCORE = 0.4  # two candidates each scored this high, side by side ...
+SPLIT_GAP = 0.75  # ... this many times the taller one's height apart: a box holding both is never kept
 
 FEATURES = (
     "width",
@@ -833,17 +835,51 @@ def pick_signatures(comps: Components, probability: np.ndarray, box_trees: Trees
     if boxes.shape[0] == 0:
         return []
     score = np.clip(box_trees.raw(box_features(comps, probability, boxes, params)), 0, 1)
+    split = _splits_in_two(boxes, score)
     kept: list[np.ndarray] = []
     found = []
     for k in np.argsort(-score, kind="stable"):
         if score[k] < MIN_CONFIDENCE:
             break
+        if split[k]:
+            continue
         box = boxes[k]
         if any(_overlap(box, other) > MAX_OVERLAP for other in kept):
             continue
         kept.append(box)
         found.append(FoundSignature(_to_scan(box, comps), round(float(score[k]), 4)))
     return found
+
+
+def _splits_in_two(boxes: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """(m,) bool: the box holds two other candidates side by side, each scored at least
+    ``SPLIT_MIN_SCORE``, with a clear gap between them (at least ``SPLIT_GAP`` times the taller
+    one's height): two signatures on one line, not one signature. Such a box is never kept, so
+    the two are (two signers of a joint or company account, never one box between them)."""
+    m = boxes.shape[0]
+    out = np.zeros(m, bool)
+    good = np.flatnonzero(score >= SPLIT_MIN_SCORE)
+    if good.size < 2 or SPLIT_GAP is None:
+        return out
+    g = boxes[good]
+    x0, y0, x1, y1 = g.T
+    h = y1 - y0
+    gap = x0[None, :] - x1[:, None]  # b right of a: b.x0 - a.x1
+    y_overlap = np.minimum(y1[:, None], y1[None]) - np.maximum(y0[:, None], y0[None])
+    pair = (gap >= SPLIT_GAP * np.maximum(h[:, None], h[None])) & (y_overlap > 0.3 * np.minimum(h[:, None], h[None]))
+    a, b = np.nonzero(pair)
+    if a.size == 0:
+        return out
+    bx0, by0, bx1, by1 = (boxes[:, k, None] for k in range(4))
+    tol = 1.0  # working pixels
+    for i, j in zip(good[a], good[b], strict=True):
+        ux0, uy0 = min(boxes[i, 0], boxes[j, 0]), min(boxes[i, 1], boxes[j, 1])
+        ux1, uy1 = max(boxes[i, 2], boxes[j, 2]), max(boxes[i, 3], boxes[j, 3])
+        holds = (bx0 <= ux0 + tol) & (by0 <= uy0 + tol) & (bx1 >= ux1 - tol) & (by1 >= uy1 - tol)
+        # ... and not much more: the box is (about) the two together
+        holds &= (bx1 - bx0) * (by1 - by0) <= 1.5 * (ux1 - ux0) * (uy1 - uy0)
+        out |= holds[:, 0]
+    return out
 
 
 def _overlap(a, b) -> float:
