@@ -317,11 +317,12 @@ def components(image: Image.Image) -> Components:
         keep[0] = False
         labels, count = ndimage.label(keep[labels], structure=np.ones((3, 3), bool))
         strokes = labels > 0
-    features, boxes, areas, groups = _features(grey, labels, count, strokes, horizontal, bilevel)
-    return Components(labels, boxes, areas, features, groups, scale, image.size, _rule_rows(horizontal), slope)
+    rule_rows = _rule_rows(horizontal)
+    features, boxes, areas, groups = _features(grey, labels, count, strokes, horizontal, rule_rows, bilevel)
+    return Components(labels, boxes, areas, features, groups, scale, image.size, rule_rows, slope)
 
 
-def _features(grey, labels, count, strokes, horizontal, bilevel):
+def _features(grey, labels, count, strokes, horizontal, rule_rows, bilevel):
     height, width = labels.shape
     H = float(height)
     n = count
@@ -364,8 +365,7 @@ def _features(grey, labels, count, strokes, horizontal, bilevel):
     row_same_height = (same_row & similar).sum(axis=1)
     band = (np.abs(cy[:, None] - cy[None, :]) < 0.06 * H) & (np.abs(x0[:, None] - x0[None, :]) < 0.4 * H)
     row_neighbours = band.sum(axis=1) - 1
-    h_band = np.where(band, h[None, :], np.nan)
-    row_median = np.nanmedian(h_band, axis=1)
+    row_median = _masked_row_median(band, h)
 
     # Ink density around each component (integral image of the stroke mask).
     # On 4 x 4 blocks: a density over tens of pixels needs no finer grid.
@@ -401,7 +401,6 @@ def _features(grey, labels, count, strokes, horizontal, bilevel):
     gb = gboxes[member]
 
     # The nearest horizontal rule below and above, under the component's middle.
-    rule_rows = _rule_rows(horizontal)
     below, above, below_len = _rules_near(rule_rows, (x0 + x1) / 2, y0, y1, H)
     touches = np.zeros(n, bool)
     near_rule = horizontal.copy()
@@ -446,6 +445,20 @@ def _features(grey, labels, count, strokes, horizontal, bilevel):
         np.full(n, float(bilevel)),
     ]
     return np.stack(cols, axis=1).astype(np.float32), boxes, area, member
+
+
+def _masked_row_median(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per row of the (n, n) ``mask`` (each row holding at least one True): the median of
+    ``values`` where True, as ``np.nanmedian`` of ``np.where(mask, values, nan)`` gives it (the
+    mean of the two middle ones for an even count), without sorting each row: the values are
+    sorted once, and each row's middle ranks are found by counting."""
+    order = np.argsort(values, kind="stable")
+    ranked = values[order]
+    counts = np.cumsum(mask[:, order], axis=1, dtype=np.int32)
+    k = counts[:, -1]
+    lo = np.count_nonzero(counts <= ((k - 1) // 2)[:, None], axis=1)
+    hi = np.count_nonzero(counts <= (k // 2)[:, None], axis=1)
+    return (ranked[lo] + ranked[hi]) / 2
 
 
 def _rule_rows(horizontal: np.ndarray):
