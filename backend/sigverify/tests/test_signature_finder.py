@@ -195,3 +195,43 @@ def test_the_second_stage_finds_the_signatures_on_held_out_cheques(capture):
             for b in found[i + 1 :]:
                 assert iou(a.box, b.box) < 0.3
         assert len(finder.find_signatures(cheque.image, box_trees=None)) >= 1
+
+
+def test_a_box_holding_two_likely_signatures_side_by_side_is_never_kept():
+    h = 40.0
+    a, b = (100, 200, 240, 200 + h), (240 + 1.2 * h, 202, 380 + 1.2 * h, 200 + h)
+    union = (100, 200, 380 + 1.2 * h, 200 + h)
+    boxes = np.array([union, a, b], np.float64)
+    assert finder._splits_in_two(boxes, np.array([0.9, 0.6, 0.5])).tolist() == [True, False, False]
+    # Not when one side is no likely signature, nor when the gap is a word gap.
+    assert not finder._splits_in_two(boxes, np.array([0.9, 0.6, 0.2])).any()
+    close = np.array([(100, 200, 400, 240), (100, 200, 240, 240), (240 + 0.3 * h, 200, 400, 240)], np.float64)
+    assert not finder._splits_in_two(close, np.array([0.9, 0.6, 0.6])).any()
+    # Nor a far bigger box that merely holds both (a signature with a flourish around them).
+    big = np.array([(60, 100, 480, 300), a, b], np.float64)
+    assert not finder._splits_in_two(big, np.array([0.9, 0.6, 0.6])).any()
+
+
+@pytest.mark.parametrize("gap", [0.03, 0.05])
+@pytest.mark.parametrize("writers", [(10, 20), (13, 23), (16, 26)])
+def test_two_drawn_signatures_side_by_side_on_one_line_are_two_boxes(writers, gap):
+    """Two signers of a joint account on one signature line, a clear gap apart (a share of the
+    cheque's width): two boxes, one around each, never one around both."""
+    from sigverify.synthetic_signatures import draw_signature
+    from testsupport.synthetic_data import draw_cheque
+
+    width, height = 1200, 550
+    page = np.asarray(draw_cheque(3, size=(width, height), signature=Image.new("L", (8, 8), 255))[0]).copy()
+    each = int(0.17 * width)
+    truths = []
+    for index, writer in enumerate(writers):
+        drawn = np.asarray(draw_signature(writer, 30 + index, size=(each, int(0.2 * height))).convert("L"))
+        x, y = int(0.5 * width) + index * (each + int(gap * width)), int(0.54 * height)
+        page[y : y + drawn.shape[0], x : x + drawn.shape[1]] = np.minimum(
+            page[y : y + drawn.shape[0], x : x + drawn.shape[1]], drawn
+        )
+        ys, xs = np.nonzero(drawn < 128)
+        truths.append((x + xs.min(), y + ys.min(), xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min()))
+    found = finder.find_signatures(Image.fromarray(page))
+    for truth in truths:
+        assert max((iou(f.box, truth) for f in found), default=0) >= 0.5, (truth, found)
