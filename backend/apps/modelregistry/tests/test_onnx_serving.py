@@ -28,6 +28,8 @@ def inference(settings, monkeypatch):
 
     # auto reads the CPU's flags: served as on a CPU without VNNI unless a test says otherwise
     monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx2", "fma"})
+    # PyTorch's own auto picks bf16 on CPUs that have it: fp32 here, so the paths are the same everywhere
+    settings.SIGVERIFY_INFERENCE_PRECISION = "fp32"
     serving.clear_cache()
 
     def choose(mode):
