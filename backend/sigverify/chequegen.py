@@ -8,8 +8,9 @@ dithered bilevel, CCITT group 4). A class map records which layer owns each pixe
 signature's box (and its ink, for training) is exact after the capture's skew.
 
 Layouts come in families (US personal and business, UK personal and company, Indian CTS-2010
-personal and company, a continental CMC-7 cheque without a signature line, and a free layout
-whose signature may lie anywhere in the lower half). Within a family every position, size,
+personal and company, a continental CMC-7 cheque without a signature line, a free layout
+whose signature may lie anywhere in the lower half, and a US joint account's cheque whose two
+holders sign side by side on one long line). Within a family every position, size,
 font, text and pattern is drawn from ranges, so no two cheques share a template.
 ``HELD_OUT_FAMILIES`` are never used for training: figures on them say how the finder does on
 layouts it has not seen.
