@@ -24,7 +24,9 @@ security backgrounds, the code line and the other handwritten fields:
    (size, place, ink, the probabilities inside and around it, printed rules across it) and
    regression trees (``signature_boxes.npz``, its card ``signature_boxes.json``; trained on
    generated cheques of the training layouts) predict its IoU with a written signature.
-5. The best candidates that overlap no better one are kept down to ``MIN_CONFIDENCE``: each is
+5. A candidate holding two others side by side, each likely (``SPLIT_MIN_SCORE``) and a clear gap
+   apart (``SPLIT_GAP``), is dropped: two signers on one line are two signatures.
+   The best candidates that overlap no better one are kept down to ``MIN_CONFIDENCE``: each is
    a ``FoundSignature`` with its box in the scan's pixels and that predicted IoU as its
    confidence. Without the second stage's file, the grouping rules alone answer
    (``group_signatures``: confidence the ink-weighted mean probability).
