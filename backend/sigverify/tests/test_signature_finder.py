@@ -1,5 +1,7 @@
 """The learned signature finder on generated cheques of layouts it was not trained on."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -7,6 +9,8 @@ from PIL import Image
 from sigverify import signature_finder as finder
 from sigverify.chequegen import HELD_OUT_FAMILIES, DatasetInk, SyntheticInk, generate_cheque, iou
 from sigverify.pairs import read_splits
+
+SPLITS = Path(__file__).resolve().parents[3] / "image_pairs" / "splits.csv"  # from any working directory
 
 TEST_INK = SyntheticInk("test")  # writers the finder never saw
 
@@ -53,7 +57,7 @@ def test_a_cheque_without_a_signature_line(capture):
 
 
 def test_held_out_cheques_signed_by_test_writers_of_the_datasets(shared_datasets):
-    ink = DatasetInk(shared_datasets, read_splits("image_pairs/splits.csv"), "test", datasets=("cedar", "hindi"))
+    ink = DatasetInk(shared_datasets, read_splits(SPLITS), "test", datasets=("cedar", "hindi"))
     for seed, capture in enumerate(("grey", "dithered", "group4")):
         cheque = generate_cheque(seed, ink, families=HELD_OUT_FAMILIES, capture=capture)
         assert_every_signature_found(cheque, finder.find_signatures(cheque.image))
