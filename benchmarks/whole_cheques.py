@@ -6,8 +6,10 @@ training writers. Every cheque is captured three ways: greyscale, thresholded bi
 dithered bilevel (Floyd-Steinberg, as ``PIL.Image.convert("1")``). Printed per dataset and
 capture:
 
-- box found: a box the finder proposes overlaps the written signature with IoU >= 0.5, and
-  the proposal time per cheque (``signature_finder.find_signatures``; the old heuristic
+- box found: a box the finder proposes overlaps the written signature with IoU >= 0.5; top:
+  its most confident box does (the one verified); extra: proposed boxes that are no signature,
+  per cheque; and the proposal time per cheque (``signature_finder.find_signatures`` with its
+  second stage; the grouping rules alone, ``rules``, and the old layout rule
   ``cheque.heuristic_signature_region`` beside it);
 - verifying with the shipped model at R=5 references from clean crops: forgeries accepted,
   genuine rejected and the share decided without a human, for the signature cut from the
@@ -15,7 +17,7 @@ capture:
   crop. The difference is the cheque penalty.
 
     PYTHONPATH=backend:interface .venv/bin/python benchmarks/whole_cheques.py \\
-        [--datasets ../shared/datasets] [--writers 5] [--queries 2] [--json out.json]
+        [--datasets ../shared/datasets] [--writers 5] [--queries 2] [--json out.json] [--finder-only]
 
 Proposal times are the CPU time of one thread (torch and BLAS threads set to 1), so a shared
 machine's waiting is left out; the load average is printed with them.
@@ -81,23 +83,35 @@ def main() -> int:
     parser.add_argument("--references", type=int, default=5)
     parser.add_argument("--only", nargs="*", default=list(DATASETS))
     parser.add_argument("--json", help="write the figures here too")
+    parser.add_argument("--finder-only", action="store_true", help="box figures only (no verification)")
     parser.add_argument(
         "--card",
         help="model dir whose model_card.json gets these figures (whole_cheques) and MODEL_CARD.md re-rendered",
     )
+    parser.add_argument(
+        "--two-signers",
+        action="store_true",
+        help="instead: two test writers sign side by side on held-out two-line company cheques (uk_company);"
+        " both found, each found, joined into one box",
+    )
     args = parser.parse_args()
+    if args.card and args.finder_only:
+        parser.error("--card needs the verification figures: leave out --finder-only")
+    if args.two_signers:
+        return two_signers(args)
 
     import torch
 
     torch.set_num_threads(1)
     from sigverify.inference import Verifier
 
-    verifier = Verifier.from_dir(args.model)
+    verifier = None if args.finder_only else Verifier.from_dir(args.model)
     splits = read_splits(args.split_file)
     fillers = DatasetInk(args.datasets, splits, "train")  # the other fields: training writers
     results = {}
     header = (
-        f"{'dataset':8s} {'capture':9s} {'cheques':>7s} {'found':>6s} {'old':>6s} {'ms':>5s} {'ms p95':>6s}"
+        f"{'dataset':8s} {'capture':9s} {'cheques':>7s} {'found':>6s} {'top':>6s} {'extra':>5s} {'ms':>5s} {'ms p95':>6s}"
+        f" | {'rules':>6s} {'top':>6s} {'extra':>5s} {'ms':>5s} | {'old':>6s}"
         f" | {'FA chq':>6s} {'GR chq':>6s} {'auto chq':>8s} | {'FA crop':>7s} {'GR crop':>7s} {'auto crop':>9s}"
     )
     print(header)
@@ -106,18 +120,23 @@ def main() -> int:
         signers = DatasetInk(args.datasets, splits, "test", datasets=(name,))
         rng = np.random.default_rng(0)
         writers = sorted(signers.writers, key=lambda w: rng.random())[: args.writers]
-        per_capture = {c: {"found": 0, "old": 0, "ms": [], "queries": []} for c in CAPTURES}
+        per_capture = {c: {k: [] for k in ("found", "top", "extra", "ms", "rules", "queries")} for c in CAPTURES}
+        for stats in per_capture.values():
+            stats["old"] = 0
         crop_queries = []
         seed = 0
         for writer in writers:
             genuine = signers.samples[writer]["genuine"]
             forged = signers.samples[writer]["forged"]
-            refs = [clean_embed(verifier, p) for p in genuine[: args.references]]
-            refs = np.stack([r for r in refs if r is not None])
+            refs = None
+            if not args.finder_only:
+                refs = [clean_embed(verifier, p) for p in genuine[: args.references]]
+                refs = np.stack([r for r in refs if r is not None])
             picks = [(True, p) for p in genuine[args.references : args.references + args.queries]]
             picks += [(False, p) for p in forged[: args.queries]]
             for is_genuine, path in picks:
-                crop_queries.append((is_genuine, clean_embed(verifier, path), refs))
+                if not args.finder_only:
+                    crop_queries.append((is_genuine, clean_embed(verifier, path), refs))
                 darkness = chequegen._dataset_darkness(str(path))
                 for capture in CAPTURES:
                     seed += 1
@@ -125,14 +144,23 @@ def main() -> int:
                         seed, fillers, families=chequegen.HELD_OUT_FAMILIES, capture=capture, signatures=[darkness]
                     )
                     truth = cheque.boxes[0]
-                    started = time.process_time()  # CPU time: one core's cost, however busy the machine
-                    found = find_signatures(cheque.image)
                     stats = per_capture[capture]
-                    stats["ms"].append(1000 * (time.process_time() - started))
-                    stats["found"] += max((iou(f.box, truth) for f in found), default=0) >= 0.5
+                    for key, box_trees in (("rules", None), ("", True)):
+                        started = time.process_time()  # CPU time: one core's cost, however busy the machine
+                        found = find_signatures(cheque.image, box_trees=box_trees)
+                        ms = 1000 * (time.process_time() - started)
+                        overlaps = [iou(f.box, truth) for f in found]
+                        row = (max(overlaps, default=0) >= 0.5, bool(overlaps) and overlaps[0] >= 0.5)
+                        row += (sum(o < 0.5 for o in overlaps), ms)
+                        if key:
+                            stats["rules"].append(row)
+                    stats["found"].append(row[0])
+                    stats["top"].append(row[1])
+                    stats["extra"].append(row[2])
+                    stats["ms"].append(row[3])
                     stats["old"] += iou(heuristic_signature_region(cheque.image).box, truth) >= 0.5
                     embedding = None
-                    if found:  # verify what the product would send: its proposed crop
+                    if found and not args.finder_only:  # verify what the product would send: its proposed crop
                         try:
                             crop = find_signature_region(cheque.image).box
                             array, quality = preprocess_image(cheque.image, size=verifier.input_size, crop=crop)
@@ -142,31 +170,44 @@ def main() -> int:
                         except Exception:  # an unusable crop: the product refers it
                             embedding = None
                     stats["queries"].append((is_genuine, embedding, refs))
-        crop_fa, crop_gr, crop_auto = decisions(verifier, crop_queries)
+        crop_fa, crop_gr, crop_auto = decisions(verifier, crop_queries) if crop_queries else (np.nan,) * 3
         results[name] = {}
         for capture in CAPTURES:
             stats = per_capture[capture]
             n = len(stats["ms"])
-            fa, gr, auto = decisions(verifier, stats["queries"])
+            fa, gr, auto = decisions(verifier, stats["queries"]) if not args.finder_only else (np.nan,) * 3
+            rules = np.array(stats["rules"], np.float64)
             row = {
                 "cheques": n,
-                "box_found": stats["found"] / n,
+                "box_found": float(np.mean(stats["found"])),
+                "top_box_found": float(np.mean(stats["top"])),
+                "extra_boxes": float(np.mean(stats["extra"])),
                 "heuristic_box_found": stats["old"] / n,
                 "proposal_ms_mean": float(np.mean(stats["ms"])),
                 "proposal_ms_p95": float(np.percentile(stats["ms"], 95)),
+                "rules_only": {
+                    "box_found": float(rules[:, 0].mean()),
+                    "top_box_found": float(rules[:, 1].mean()),
+                    "extra_boxes": float(rules[:, 2].mean()),
+                    "proposal_ms_mean": float(rules[:, 3].mean()),
+                },
                 "cheque": {"forgeries_accepted": fa, "genuine_rejected": gr, "automated": auto},
                 "clean_crop": {"forgeries_accepted": crop_fa, "genuine_rejected": crop_gr, "automated": crop_auto},
             }
             results[name][capture] = row
             print(
-                f"{name:8s} {capture:9s} {n:7d} {row['box_found']:6.1%} {row['heuristic_box_found']:6.1%}"
-                f" {row['proposal_ms_mean']:5.0f} {row['proposal_ms_p95']:6.0f}"
+                f"{name:8s} {capture:9s} {n:7d} {row['box_found']:6.1%} {row['top_box_found']:6.1%}"
+                f" {row['extra_boxes']:5.2f} {row['proposal_ms_mean']:5.0f} {row['proposal_ms_p95']:6.0f}"
+                f" | {rules[:, 0].mean():6.1%} {rules[:, 1].mean():6.1%} {rules[:, 2].mean():5.2f}"
+                f" {rules[:, 3].mean():5.0f} | {row['heuristic_box_found']:6.1%}"
                 f" | {fa:6.1%} {gr:6.1%} {auto:8.1%} | {crop_fa:7.1%} {crop_gr:7.1%} {crop_auto:9.1%}",
                 flush=True,
             )
     print(
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; ms: CPU time of one thread per cheque.\n"
-        "found: a proposed box with IoU >= 0.5 with the written signature (old: the heuristic's one box);"
+        "found: a proposed box with IoU >= 0.5 with the written signature; top: the most confident box is;"
+        " extra: proposed boxes that are not, per cheque; rules: the grouping rules without the second stage;"
+        " old: the layout heuristic's one box;"
         " FA/GR/auto: forgeries accepted, genuine rejected, decided without a human; chq: the proposed box"
         f" on the cheque, crop: the same signature as a clean crop; held-out layouts {', '.join(chequegen.HELD_OUT_FAMILIES)}"
     )
@@ -174,6 +215,57 @@ def main() -> int:
         Path(args.json).write_text(json.dumps(results, indent=2))
     if args.card:
         write_card(Path(args.card), results, args)
+    return 0
+
+
+def two_signers(args) -> int:
+    """Two signatures side by side (a company's two signatories, each on its own line of one row)
+    on held-out ``uk_company`` cheques: genuine signatures of two different test writers of the
+    dataset. Per capture: both signatures found (each by a box with IoU >= 0.5), signatures
+    found, cheques where a proposed box joined the two (IoU >= 0.5 with their union), CPU ms."""
+    splits = read_splits(args.split_file)
+    fillers = DatasetInk(args.datasets, splits, "train")
+    print(
+        f"{'dataset':8s} {'capture':9s} {'cheques':>7s} {'both':>6s} {'each':>6s} {'joined':>6s} {'extra':>5s} {'ms':>5s}"
+    )
+    results = {}
+    for name in args.only:
+        signers = DatasetInk(args.datasets, splits, "test", datasets=(name,))
+        rng = np.random.default_rng(0)
+        writers = sorted(signers.writers, key=lambda w: rng.random())[: args.writers]
+        stats = {c: [] for c in CAPTURES}
+        seed = 500_000
+        for k, writer in enumerate(writers):
+            other = writers[(k + 1) % len(writers)]
+            for q in range(args.queries):
+                pair = [signers.samples[w]["genuine"][args.references + q] for w in (writer, other)]
+                dark = [chequegen._dataset_darkness(str(p)) for p in pair]
+                for capture in CAPTURES:
+                    seed += 1
+                    cheque = generate_cheque(seed, fillers, family="uk_company", capture=capture, signatures=dark)
+                    started = time.process_time()
+                    found = find_signatures(cheque.image)
+                    ms = 1000 * (time.process_time() - started)
+                    a, b = cheque.boxes
+                    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+                    union = (x0, y0, max(a[0] + a[2], b[0] + b[2]) - x0, max(a[1] + a[3], b[1] + b[3]) - y0)
+                    hits = [max((iou(f.box, t) for f in found), default=0) >= 0.5 for t in cheque.boxes]
+                    joined = any(iou(f.box, union) >= 0.5 for f in found)
+                    extra = sum(max(iou(f.box, t) for t in cheque.boxes) < 0.5 for f in found)
+                    stats[capture].append((all(hits), np.mean(hits), joined, extra, ms))
+        results[name] = {}
+        for capture in CAPTURES:
+            rows = np.array(stats[capture], np.float64)
+            both, each, joined, extra, ms = rows.mean(axis=0)
+            results[name][capture] = {"cheques": len(rows), "both_found": both, "signatures_found": each}
+            results[name][capture].update({"joined": joined, "extra_boxes": extra, "proposal_ms_mean": ms})
+            print(
+                f"{name:8s} {capture:9s} {len(rows):7d} {both:6.1%} {each:6.1%} {joined:6.1%} {extra:5.2f} {ms:5.0f}",
+                flush=True,
+            )
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; held-out layout uk_company, two signers")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
     return 0
 
 

@@ -45,7 +45,7 @@ MERGE_GAP = 0.07  # neighbouring clusters closer than this (of the width) join t
 MERGE_MIN_SHARE = 0.05  # ... when they hold at least this share of its ink
 MARGIN = 0.05  # of the box size, added on every side
 DEFAULT_BOX = (0.55, 0.5, 0.4, 0.3)  # x, y, width, height fractions when no ink is found
-AGREE_AREA = 3.0  # the rule's box joins the finder's where they overlap and it is at most this much larger
+AGREE_AREA = 5.0  # the rule's box joins the finder's where they overlap and it is at most this much larger (a faint 600 dpi signature: the finder may box a third of it)
 
 
 @dataclass(frozen=True)

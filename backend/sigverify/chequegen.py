@@ -8,8 +8,9 @@ dithered bilevel, CCITT group 4). A class map records which layer owns each pixe
 signature's box (and its ink, for training) is exact after the capture's skew.
 
 Layouts come in families (US personal and business, UK personal and company, Indian CTS-2010
-personal and company, a continental CMC-7 cheque without a signature line, and a free layout
-whose signature may lie anywhere in the lower half). Within a family every position, size,
+personal and company, a continental CMC-7 cheque without a signature line, a free layout
+whose signature may lie anywhere in the lower half, and a US joint account's cheque whose two
+holders sign side by side on one long line). Within a family every position, size,
 font, text and pattern is drawn from ranges, so no two cheques share a template.
 ``HELD_OUT_FAMILIES`` are never used for training: figures on them say how the finder does on
 layouts it has not seen.
@@ -41,6 +42,7 @@ FAMILIES = (
     "in_cts_company",
     "eu_cmc7",
     "free",
+    "us_joint",
 )
 HELD_OUT_FAMILIES = ("uk_company", "eu_cmc7")  # never seen in training; the benchmark's layouts
 TRAINING_FAMILIES = tuple(f for f in FAMILIES if f not in HELD_OUT_FAMILIES)
@@ -287,8 +289,13 @@ def _code_line_y(lay: Layout) -> float:
     return lay.height - 0.25 - 0.117  # E-13B band: its baseline 3/16 in above the bottom edge
 
 
-def _layout_us(rng, business: bool) -> Layout:
-    w, h = (_u(rng, 8.0, 8.75), _u(rng, 3.0, 3.6)) if business else (_u(rng, 5.9, 6.3), _u(rng, 2.6, 2.95))
+def _layout_us(rng, business: bool, joint: bool = False) -> Layout:
+    """A US personal or business cheque; ``joint``: a joint account's personal cheque, wider, whose
+    two holders sign side by side on one long signature line (two signatures on one line)."""
+    if joint:
+        w, h = _u(rng, 6.6, 7.6), _u(rng, 2.7, 3.1)
+    else:
+        w, h = (_u(rng, 8.0, 8.75), _u(rng, 3.0, 3.6)) if business else (_u(rng, 5.9, 6.3), _u(rng, 2.6, 2.95))
     lay = Layout(w, h)
     s = _u(rng, 0.1, 0.15)
     if business:
@@ -318,6 +325,9 @@ def _layout_us(rng, business: bool) -> Layout:
     lay.fields.append(Slot(0.4, wy - 0.27, (w - 1.6) * _u(rng, 0.5, 0.95), 0.3))
     sy = h - _u(rng, 0.55, 0.7) * h / 2.75
     lay.texts.append((0.25, sy - s, s * 0.8, _choice(rng, ("MEMO", "FOR", "Memo")), False))
+    if joint:  # the memo higher up, the whole lower right for the two holders
+        _joint_signatures(rng, lay, w, sy, s)
+        return lay
     lay.lines.append((0.7, sy + 0.05, w * _u(rng, 0.38, 0.48), sy + 0.05, 0.01))
     if rng.random() < 0.7:
         lay.fields.append(Slot(0.8, sy - 0.25, _u(rng, 0.6, 1.3), 0.27))
@@ -338,6 +348,25 @@ def _layout_us(rng, business: bool) -> Layout:
     if business and rng.random() < 0.5:
         lay.texts.append((w - 0.3 - sig_len, sy - 1.0, s * 0.5, "VOID AFTER 90 DAYS", True))
     return lay
+
+
+def _joint_signatures(rng, lay: Layout, w: float, sy: float, s: float) -> None:
+    """Two signature slots side by side on ONE long printed line (a joint account), a gap of
+    0.1-0.7 inch between them (the signatures drawn into them may come closer or touch); a short
+    memo line at the left."""
+    memo_end = _u(rng, 1.6, 2.0)
+    lay.lines.append((0.7, sy + 0.05, memo_end, sy + 0.05, 0.01))
+    if rng.random() < 0.6:
+        lay.fields.append(Slot(0.8, sy - 0.25, _u(rng, 0.5, memo_end - 0.9), 0.27))
+    start = memo_end + _u(rng, 0.3, 0.6)
+    total = w - 0.3 - start
+    gap = _u(rng, 0.1, 0.7)
+    slot_w = (total - gap) / 2
+    lay.lines.append((start, sy, w - 0.3, sy, 0.01))
+    if rng.random() < 0.5:
+        lay.texts.append((start, sy + 0.04, s * 0.55, _choice(rng, ("SIGNATURE(S)", "AUTHORIZED SIGNATURES")), False))
+    for x in (start, start + slot_w + gap):
+        lay.signatures.append(SignatureSlot(x, sy, slot_w))
 
 
 def _layout_uk(rng, company: bool) -> Layout:
@@ -508,6 +537,8 @@ def _layout_free(rng) -> Layout:
 def layout_for(family: str, rng: np.random.Generator) -> Layout:
     if family in ("us_personal", "us_business"):
         return _layout_us(rng, business=family == "us_business")
+    if family == "us_joint":
+        return _layout_us(rng, business=False, joint=True)
     if family in ("uk_personal", "uk_company"):
         return _layout_uk(rng, company=family == "uk_company")
     if family in ("in_cts", "in_cts_company"):

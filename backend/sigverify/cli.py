@@ -181,20 +181,29 @@ def cmd_export_onnx(args) -> int:
 
 
 def cmd_train_signature_finder(args) -> int:
-    from .finder_training import train
+    from .finder_training import train, train_boxes
 
     datasets = args.datasets if args.datasets and Path(args.datasets).is_dir() else None
-    card = train(
+    if not args.boxes_only:
+        card = train(
+            args.out,
+            datasets_root=datasets,
+            splits_path=args.split_file,
+            cheques=args.cheques,
+            eval_cheques=args.eval_cheques,
+            seed=args.seed,
+            trees=args.trees,
+            depth=args.depth,
+        )
+        print(f"signature finder -> {args.out} (sha256 {card['sha256'][:12]})")
+    boxes = train_boxes(
         args.out,
         datasets_root=datasets,
         splits_path=args.split_file,
-        cheques=args.cheques,
-        eval_cheques=args.eval_cheques,
+        cheques=args.box_cheques,
         seed=args.seed,
-        trees=args.trees,
-        depth=args.depth,
     )
-    print(f"signature finder -> {args.out} (sha256 {card['sha256'][:12]})")
+    print(f"signature boxes -> {args.out} (sha256 {boxes['sha256'][:12]})")
     return 0
 
 
@@ -357,6 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--trees", type=int, default=150)
     p.add_argument("--depth", type=int, default=4)
+    p.add_argument("--box-cheques", type=int, default=600, help="generated training cheques of the second stage")
+    p.add_argument("--boxes-only", action="store_true", help="keep the component trees; fit the second stage only")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent), help="where the .npz and .json go")
     p.set_defaults(func=cmd_train_signature_finder)
     return parser

@@ -113,7 +113,10 @@ def train(
 
     # Generating is the slow part: the components are kept (var/, git-ignored) for refits.
     cache = (
-        REPO_ROOT / "var" / "signature-finder" / f"components-{cheques}-{seed}-{len(sources)}-ink{finder.INK_LEVEL}.npz"
+        REPO_ROOT
+        / "var"
+        / "signature-finder"
+        / f"components-{cheques}-{seed}-{len(sources)}-ink{finder.INK_LEVEL}-{finder.FAINT_INK_LEVEL}-deskew.npz"
     )
     cache.parent.mkdir(parents=True, exist_ok=True)
     if cache.exists():
@@ -142,6 +145,8 @@ def train(
         "features": list(finder.FEATURES),
         "work_height": finder.WORK_HEIGHT,
         "ink_level": finder.INK_LEVEL,
+        "faint_ink_level": finder.FAINT_INK_LEVEL,
+        "deskew": {"step_degrees": finder.SKEW_STEP, "max_degrees": finder.SKEW_MAX},
         "trees": trees,
         "depth": depth,
         "seed": seed,
@@ -167,4 +172,211 @@ def train(
         "seconds": round(time.time() - started),
     }
     (out_dir / finder.CARD_PATH.name).write_text(json.dumps(card, indent=2) + "\n")
+    return card
+
+
+# ---------------------------------------------------------------- the second stage: candidate boxes
+
+BOXES_SEED_OFFSET = 2_000_000  # its cheques are not the first stage's (whose probabilities are fitted to them)
+VAL_PAGES = 40  # per capture: training-layout cheques of validation writers, the second stage's check
+
+
+def collect_pages(n_cheques: int, seed: int, sources, families, trees, captures=chequegen.CAPTURES, progress=None):
+    """[(components without their label image, probabilities, signature boxes)] of generated cheques."""
+    pages = []
+    rng = np.random.default_rng(seed)
+    for i in range(n_cheques):
+        name, ink = sources[0] if len(sources) == 1 or rng.random() >= SYNTHETIC_SHARE else sources[-1]
+        cheque = chequegen.generate_cheque(seed + i, ink, families=families, captures=captures)
+        comps = finder.components(cheque.image)
+        comps.labels = np.broadcast_to(np.int32(0), comps.labels.shape)  # only its shape is needed
+        probability = trees.probability(comps.features) if len(comps.features) else np.zeros(0)
+        pages.append((comps, probability, list(cheque.boxes)))
+        if progress:
+            progress(i + 1, n_cheques)
+    return pages
+
+
+def save_pages(path, pages) -> None:
+    cat = np.concatenate
+    comps = [c for c, _, _ in pages]
+    np.savez_compressed(
+        path,
+        counts=np.array([len(c.areas) for c in comps]),
+        rule_counts=np.array([len(c.rules) for c in comps]),
+        truth_counts=np.array([len(t) for _, _, t in pages]),
+        shapes=np.array([c.labels.shape for c in comps]).reshape(-1, 2),
+        sizes=np.array([c.size for c in comps]).reshape(-1, 2),
+        scales=np.array([c.scale for c in comps]),
+        slopes=np.array([c.slope for c in comps]),
+        boxes=cat([c.boxes.reshape(-1, 4) for c in comps]),
+        areas=cat([c.areas for c in comps]),
+        groups=cat([c.groups for c in comps]),
+        features=cat([c.features.reshape(-1, len(finder.FEATURES)) for c in comps]),
+        rules=cat([c.rules.reshape(-1, 3) for c in comps]),
+        probability=cat([p for _, p, _ in pages]),
+        truth=np.array([b for _, _, t in pages for b in t], np.float64).reshape(-1, 4),
+    )
+
+
+def load_pages(path) -> list:
+    with np.load(path, allow_pickle=False) as z:
+        d = {k: z[k] for k in z.files}
+    ends = np.cumsum(d["counts"])
+    rule_ends, truth_ends = np.cumsum(d["rule_counts"]), np.cumsum(d["truth_counts"])
+    pages = []
+    for k in range(len(ends)):
+        a, b = ends[k] - d["counts"][k], ends[k]
+        ra, rb = rule_ends[k] - d["rule_counts"][k], rule_ends[k]
+        ta, tb = truth_ends[k] - d["truth_counts"][k], truth_ends[k]
+        comps = finder.Components(
+            labels=np.broadcast_to(np.int32(0), tuple(d["shapes"][k])),
+            boxes=d["boxes"][a:b],
+            areas=d["areas"][a:b],
+            features=d["features"][a:b],
+            groups=d["groups"][a:b],
+            scale=float(d["scales"][k]),
+            size=tuple(int(v) for v in d["sizes"][k]),
+            rules=d["rules"][ra:rb],
+            slope=float(d["slopes"][k]) if "slopes" in d else 0.0,
+        )
+        pages.append((comps, d["probability"][a:b], [tuple(int(v) for v in t) for t in d["truth"][ta:tb]]))
+    return pages
+
+
+def box_rows(pages):
+    """(features, targets: best IoU with a signature, page index) of every candidate box."""
+    xs, ys, owners = [], [], []
+    for k, (comps, probability, truth) in enumerate(pages):
+        if len(probability) == 0:
+            continue
+        boxes, params = finder.candidate_boxes(comps, probability)
+        xs.append(finder.box_features(comps, probability, boxes, params))
+        ys.append(finder.box_targets(comps, boxes, truth))
+        owners.append(np.full(len(boxes), k))
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(owners)
+
+
+def fit_boxes(features: np.ndarray, targets: np.ndarray, seed: int = 0, trees: int = 200, depth: int = 4):
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    model = GradientBoostingRegressor(
+        n_estimators=trees, max_depth=depth, learning_rate=0.1, subsample=0.8, random_state=seed
+    )
+    model.fit(features, targets)
+    return finder.Trees.from_sklearn(model), model
+
+
+def pages_found(pages, box_trees) -> dict:
+    """On cached pages: signatures matched by a kept box (IoU >= 0.5), cheques whose most
+    confident box is a signature, and extra boxes per cheque."""
+    matched = total = top = extra = 0
+    for comps, probability, truth in pages:
+        found = (
+            finder.pick_signatures(comps, probability, box_trees)
+            if box_trees
+            else finder.group_signatures(comps, probability)
+        )
+        hits = [max((chequegen.iou(f.box, b) for f in found), default=0) >= 0.5 for b in truth]
+        matched += sum(hits)
+        total += len(hits)
+        top += bool(found) and max(chequegen.iou(found[0].box, b) for b in truth) >= 0.5
+        extra += sum(max(chequegen.iou(f.box, b) for b in truth) < 0.5 for f in found)
+    n = max(len(pages), 1)
+    return {
+        "signatures_found": round(matched / max(total, 1), 4),
+        "top_box_found": round(top / n, 4),
+        "extra_boxes_per_cheque": round(extra / n, 3),
+        "cheques": len(pages),
+    }
+
+
+def train_boxes(
+    out_dir,
+    datasets_root=None,
+    splits_path="image_pairs/splits.csv",
+    cheques: int = 600,
+    seed: int = 0,
+    trees: int = 200,
+    depth: int = 4,
+    log=print,
+) -> dict:
+    """The second stage: regression trees that predict each candidate box's IoU with a written
+    signature, fitted on cheques of the TRAINING layouts signed by TRAINING writers (other
+    cheques than the first stage's), scored with the first stage's shipped trees. Checked on
+    training-layout cheques of the validation writers (the held-out layouts are left to the
+    benchmark)."""
+    out_dir = Path(out_dir)
+    started = time.time()
+    component_trees = finder.Trees.load(out_dir / finder.MODEL_PATH.name)
+    sha = hashlib.sha256((out_dir / finder.MODEL_PATH.name).read_bytes()).hexdigest()
+    cache_dir = REPO_ROOT / "var" / "signature-finder"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+
+    def pages_for(name, n, first_seed, sources, captures):
+        # The components do not depend on the trees: cached once, scored again with these trees.
+        ink = f"ink{finder.INK_LEVEL}-{finder.FAINT_INK_LEVEL}-deskew"
+        families = hashlib.sha256(",".join(chequegen.TRAINING_FAMILIES).encode()).hexdigest()[:8]
+        cache = cache_dir / f"pages-{name}-{n}-{first_seed}-{len(sources)}-{ink}-{families}.npz"
+        if cache.exists():
+            log(f"pages read from {cache}")
+            pages = load_pages(cache)
+            return [(c, component_trees.probability(c.features), truth) for c, _, truth in pages]
+
+        def progress(done, total):
+            if done % 100 == 0 or done == total:
+                log(f"  {name}: {done}/{total} cheques ({time.time() - started:.0f} s)")
+
+        pages = collect_pages(n, first_seed, sources, chequegen.TRAINING_FAMILIES, component_trees, captures, progress)
+        save_pages(cache, pages)
+        return pages
+
+    sources = ink_sources(datasets_root, splits_path, "train")
+    pages = pages_for("train", cheques, BOXES_SEED_OFFSET + seed, sources, chequegen.CAPTURES)
+    x, y, _ = box_rows(pages)
+    log(f"{len(y)} candidate boxes on {len(pages)} cheques, {int((y >= 0.5).sum())} of them a signature")
+    box_trees, _ = fit_boxes(x, y, seed, trees, depth)
+    path = out_dir / finder.BOXES_PATH.name
+    box_trees.save(path)
+    val_sources = ink_sources(datasets_root, splits_path, "val")[:1]
+    checks = {}
+    for capture in CARD_CAPTURES:
+        check = pages_for(f"val-{capture}", VAL_PAGES, BOXES_SEED_OFFSET + 500_000 + seed, val_sources, (capture,))
+        checks[capture] = {"second_stage": pages_found(check, box_trees), "rules": pages_found(check, None)}
+    log(f"training layouts, validation writers: {json.dumps(checks)}")
+    card = {
+        "name": "signature-boxes",
+        "kind": "regression trees predicting a candidate box's IoU with a signature (scikit-learn"
+        " GradientBoostingRegressor, arrays only)",
+        "features": list(finder.BOX_FEATURES),
+        "candidates": {
+            "thresholds": list(finder.CANDIDATE_THRESHOLDS),
+            "gap_scales": list(finder.CANDIDATE_GAPS),
+            "pair_gap": list(finder.PAIR_GAP),
+            "max_candidates": finder.MAX_CANDIDATES,
+        },
+        "min_confidence": finder.MIN_CONFIDENCE,
+        "component_trees_sha256": sha,
+        "trees": trees,
+        "depth": depth,
+        "seed": seed,
+        "training": {
+            "cheques": cheques,
+            "candidates": int(len(y)),
+            "signature_candidates": int((y >= 0.5).sum()),
+            "families": list(chequegen.TRAINING_FAMILIES),
+            "ink": [name for name, _ in sources],
+            "writers": "train split of image_pairs/splits.csv (plus synthetic ink)",
+        },
+        "validation": {
+            "families": list(chequegen.TRAINING_FAMILIES),
+            "writers": f"val split ({val_sources[0][0]})",
+            "box_found": checks,
+        },
+        "command": f"python -m sigverify train-signature-finder --boxes-only --box-cheques {cheques} --seed {seed}"
+        + (" --datasets ../shared/datasets" if datasets_root else ""),
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "seconds": round(time.time() - started),
+    }
+    (out_dir / finder.BOXES_CARD_PATH.name).write_text(json.dumps(card, indent=2) + "\n")
     return card

@@ -5,8 +5,10 @@ cheque, so this module learns what a signature's ink looks like beside print, ru
 security backgrounds, the code line and the other handwritten fields:
 
 1. The scan is reduced to ``WORK_HEIGHT`` rows by area averaging (which also descreens a
-   dithered bilevel scan), thresholded between the paper and the darkest ink, and the long
-   straight runs (printed rules, box edges) are set apart.
+   dithered bilevel scan), thresholded between the paper and the darkest ink (on a grey scan
+   the paler edges of thin strokes join the ink they touch), deskewed (the shear that makes
+   the rows of ink sharpest), and the long straight runs (printed rules, box edges) are set
+   apart.
 2. Each remaining connected component of ink gets features: its size, fill, stroke width,
    elongation and darkness; where it is; what lies around it (how many neighbours of the
    same height sit on its baseline, as printed text does; the ink density around it; the
@@ -15,8 +17,19 @@ security backgrounds, the code line and the other handwritten fields:
    layouts and writers: ``python -m sigverify train-signature-finder``) give each component
    a probability of being signature ink. The trees ship as plain arrays
    (``signature_finder.npz`` and its card ``signature_finder.json``), read without pickle.
-4. Signature components close to one another are grouped; each group is a ``FoundSignature``
-   with its box in the scan's pixels and a confidence (the ink-weighted mean probability).
+4. Candidate boxes: the likely signature components grouped at several seed thresholds and
+   gaps (grown through their ink groups or the seeds alone; kept apart on two printed lines or
+   not), a signature's words joined along a baseline, and pairs of candidates joined (the
+   two halves of a signature cut by its printed line). Each candidate gets cheap features
+   (size, place, ink, the probabilities inside and around it, printed rules across it) and
+   regression trees (``signature_boxes.npz``, its card ``signature_boxes.json``; trained on
+   generated cheques of the training layouts) predict its IoU with a written signature.
+5. A candidate holding two others side by side, each likely (``SPLIT_MIN_SCORE``) and a clear gap
+   apart (``SPLIT_GAP``), is dropped: two signers on one line are two signatures.
+   The best candidates that overlap no better one are kept down to ``MIN_CONFIDENCE``: each is
+   a ``FoundSignature`` with its box in the scan's pixels and that predicted IoU as its
+   confidence. Without the second stage's file, the grouping rules alone answer
+   (``group_signatures``: confidence the ink-weighted mean probability).
 
 Django-free; the service's ``signature-region`` endpoint returns every group found.
 """
@@ -53,10 +66,27 @@ GROW_THRESHOLD = 0.1  # near signature ink, a component this likely joins it
 INK_LEVEL = (
     0.3  # ink: darker than this share of the way from the paper to the darkest strokes (faint pen at working size)
 )
+FAINT_INK_LEVEL = 0.2  # on a grey scan, paler pixels still count where they touch ink (a thin stroke's edges)
+SKEW_STEP, SKEW_MAX = 0.4, 2.4  # degrees: the page's skew is found to this step, within this range
 MAX_COMPONENTS = 1000  # beyond, the smallest specks are dropped: a dithered background (row features cost n squared)
 LOW_CONFIDENCE = 0.5  # a signature found with less confidence may be other ink: shown, never judged alone
 MODEL_PATH = Path(__file__).with_name("signature_finder.npz")
 CARD_PATH = Path(__file__).with_name("signature_finder.json")
+
+# The second stage: candidate boxes scored by regression trees that predict their IoU with a signature.
+BOXES_PATH = Path(__file__).with_name("signature_boxes.npz")
+BOXES_CARD_PATH = Path(__file__).with_name("signature_boxes.json")
+CANDIDATE_THRESHOLDS = (0.1, 0.35, 0.6)  # seed probabilities of the candidate groupings
+CANDIDATE_GAPS = (0.5, 1.0, 2.0)  # times GROUP_GAP
+PAIR_GAP = (
+    0.08,
+    0.15,
+)  # of the height: two candidates this close (across a line; along a baseline) are also tried joined
+MAX_CANDIDATES = 40  # the most massive candidates scored (speed)
+MIN_CONFIDENCE = 0.3  # predicted IoU: a candidate scored lower is not a signature
+MAX_OVERLAP = 0.3  # of the smaller box: a kept signature's box does not overlap another's more
+SPLIT_MIN_SCORE = 0.4  # two candidates each scored this high, side by side ...
+SPLIT_GAP = 0.75  # ... this many times the taller one's height apart: a box holding both is never kept
 
 FEATURES = (
     "width",
@@ -95,6 +125,45 @@ FEATURES = (
 )
 
 
+BOX_FEATURES = (
+    "left",
+    "top",
+    "right",
+    "bottom",
+    "width",
+    "height",
+    "log_aspect",
+    "components",
+    "likely_components",
+    "ink",
+    "ink_density",
+    "signature_ink",
+    "signature_share",
+    "unlikely_share",
+    "max_probability",
+    "likely_probability",
+    "page_signature_share",
+    "signature_ink_near",
+    "signature_ink_beside",
+    "signature_ink_above_below",
+    "height_spread",
+    "member_height",
+    "rules_across",
+    "rule_through_middle",
+    "rule_below",
+    "seed_threshold",
+    "gap_scale",
+    "joined",
+    "mass_rank",
+    "mass_to_best",
+    "page_ink",
+    "bilevel",
+    "widest_gap",
+    "narrow_side",
+    "side_balance",
+)
+
+
 @dataclass(frozen=True)
 class FoundSignature:
     box: tuple[int, int, int, int]  # x, y, width, height in the scan's pixels
@@ -113,6 +182,7 @@ class Components:
     scale: float  # scan pixels per working pixel
     size: tuple[int, int]  # the scan's width, height
     rules: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # (row, x0, x1) of each printed rule
+    slope: float = 0.0  # the page's skew (rows per column), taken out at working size: see ``deskew``
 
 
 # ---------------------------------------------------------------- ink at working size
@@ -143,15 +213,27 @@ def _percentile(hist_cumsum: np.ndarray, q: float) -> float:
     return float(np.searchsorted(hist_cumsum, q / 100 * hist_cumsum[-1]))
 
 
-def ink_mask(grey: np.ndarray) -> np.ndarray:
-    """Ink: darker than halfway between the paper (a high percentile) and the darkest strokes."""
+def ink_mask(grey: np.ndarray, bilevel: bool = False) -> np.ndarray:
+    """Ink: darker than ``INK_LEVEL`` of the way from the paper (a high percentile) to the darkest
+    strokes. On a grey scan, a thin pen stroke reduced to working size is pale: its paler pixels
+    (``FAINT_INK_LEVEL``) count too where they touch ink, so the stroke does not break into
+    pieces (hysteresis). A bilevel scan has no such grey (and a dithered one's descreened
+    background would join everything)."""
     if grey.size == 0:
         return np.zeros(grey.shape, bool)
     cumulative = np.cumsum(np.bincount(grey.ravel(), minlength=256))
     paper, darkest = _percentile(cumulative, 75), _percentile(cumulative, 0.3)
     if paper - darkest < 24:
         return np.zeros(grey.shape, bool)
-    return grey < paper - INK_LEVEL * (paper - darkest)
+    ink = grey < paper - INK_LEVEL * (paper - darkest)
+    if bilevel:
+        return ink
+    faint = grey < paper - FAINT_INK_LEVEL * (paper - darkest)
+    labels, count = ndimage.label(faint, structure=np.ones((3, 3), bool))
+    touching = np.zeros(count + 1, bool)
+    touching[labels[ink]] = True
+    touching[0] = False
+    return touching[labels]
 
 
 def _runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
@@ -174,9 +256,55 @@ def _runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
     return out
 
 
+def page_slope(ink: np.ndarray) -> float:
+    """The page's skew (rows per column): the shear that makes the row profile of the ink
+    sharpest (printed rules and text lines straight)."""
+    ys, xs = np.nonzero(ink[:, ::2])
+    if ys.size < 50:
+        return 0.0
+    xs = xs * 2.0
+    best, best_slope = -1.0, 0.0
+    steps = np.arange(-SKEW_MAX, SKEW_MAX + 1e-6, SKEW_STEP)
+    for degrees in steps[np.argsort(np.abs(steps), kind="stable")]:  # level first: a tie stays unsheared
+        slope = math.tan(math.radians(degrees))
+        rows = np.round(ys - slope * xs).astype(np.int64)
+        profile = np.bincount(rows - rows.min()).astype(np.float64)
+        score = float(profile @ profile)
+        if score > best * 1.0001:
+            best, best_slope = score, slope
+    return best_slope
+
+
+def _shifts(slope: float, width: int) -> np.ndarray:
+    """Rows each column moves by when deskewed (0 at the middle column)."""
+    return np.round(slope * (np.arange(width) - width / 2)).astype(np.int64)
+
+
+def deskew(array: np.ndarray, slope: float, fill) -> np.ndarray:
+    """Columns shifted so that a line of ``slope`` becomes a row (same shape; ``fill`` where
+    nothing comes in). Printed rules skewed by a scanner are straight runs again."""
+    if slope == 0:
+        return array
+    height, width = array.shape
+    shifts = _shifts(slope, width)
+    out = np.full_like(array, fill)
+    starts = np.flatnonzero(np.diff(shifts, prepend=shifts[0] - 1))  # runs of columns moved alike
+    for a, b in zip(starts, np.append(starts[1:], width), strict=True):
+        shift = min(max(int(shifts[a]), -height), height)
+        if shift >= 0:
+            out[: height - shift, a:b] = array[shift:, a:b]
+        else:
+            out[-shift:, a:b] = array[: height + shift, a:b]
+    return out
+
+
 def components(image: Image.Image) -> Components:
     grey, scale, bilevel = working_grey(image)
-    ink = ink_mask(grey)
+    ink = ink_mask(grey, bilevel)
+    slope = page_slope(ink)
+    if slope:
+        grey = deskew(grey, slope, np.uint8(255))
+        ink = deskew(ink, slope, False)
     height, width = ink.shape
     horizontal = _runs(ink, max(8, int(RULE_MIN_LENGTH * height)), axis=1)
     vertical = _runs(ink, max(8, int(EDGE_MIN_LENGTH * height)), axis=0)
@@ -191,11 +319,12 @@ def components(image: Image.Image) -> Components:
         keep[0] = False
         labels, count = ndimage.label(keep[labels], structure=np.ones((3, 3), bool))
         strokes = labels > 0
-    features, boxes, areas, groups = _features(grey, labels, count, strokes, horizontal, bilevel)
-    return Components(labels, boxes, areas, features, groups, scale, image.size, _rule_rows(horizontal))
+    rule_rows = _rule_rows(horizontal)
+    features, boxes, areas, groups = _features(grey, labels, count, strokes, horizontal, rule_rows, bilevel)
+    return Components(labels, boxes, areas, features, groups, scale, image.size, rule_rows, slope)
 
 
-def _features(grey, labels, count, strokes, horizontal, bilevel):
+def _features(grey, labels, count, strokes, horizontal, rule_rows, bilevel):
     height, width = labels.shape
     H = float(height)
     n = count
@@ -238,8 +367,7 @@ def _features(grey, labels, count, strokes, horizontal, bilevel):
     row_same_height = (same_row & similar).sum(axis=1)
     band = (np.abs(cy[:, None] - cy[None, :]) < 0.06 * H) & (np.abs(x0[:, None] - x0[None, :]) < 0.4 * H)
     row_neighbours = band.sum(axis=1) - 1
-    h_band = np.where(band, h[None, :], np.nan)
-    row_median = np.nanmedian(h_band, axis=1)
+    row_median = _masked_row_median(band, h)
 
     # Ink density around each component (integral image of the stroke mask).
     # On 4 x 4 blocks: a density over tens of pixels needs no finer grid.
@@ -260,7 +388,11 @@ def _features(grey, labels, count, strokes, horizontal, bilevel):
     joined = ndimage.maximum_filter1d(strokes.view(np.uint8), max(3, int(JOIN[0] * H)), axis=0)
     joined = ndimage.maximum_filter1d(joined, max(3, int(JOIN[1] * H)), axis=1)
     groups, n_groups = ndimage.label(joined)
-    member = np.asarray(ndimage.maximum(groups, labels, np.arange(1, n + 1)), np.int64) - 1
+    # Each component lies in one group (the dilation joins its diagonal steps): any one of its
+    # pixels names the group (ndimage.maximum would sort every pixel: most of the finder's time).
+    anywhere = np.zeros(n, np.int64)
+    anywhere[lab] = np.flatnonzero(idx)
+    member = groups.ravel()[anywhere].astype(np.int64) - 1
     gslices = ndimage.find_objects(groups)
     gboxes = np.array([(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in gslices], np.float64)
     gink = np.bincount(member, area, n_groups)
@@ -271,7 +403,6 @@ def _features(grey, labels, count, strokes, horizontal, bilevel):
     gb = gboxes[member]
 
     # The nearest horizontal rule below and above, under the component's middle.
-    rule_rows = _rule_rows(horizontal)
     below, above, below_len = _rules_near(rule_rows, (x0 + x1) / 2, y0, y1, H)
     touches = np.zeros(n, bool)
     near_rule = horizontal.copy()
@@ -316,6 +447,20 @@ def _features(grey, labels, count, strokes, horizontal, bilevel):
         np.full(n, float(bilevel)),
     ]
     return np.stack(cols, axis=1).astype(np.float32), boxes, area, member
+
+
+def _masked_row_median(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per row of the (n, n) ``mask`` (each row holding at least one True): the median of
+    ``values`` where True, as ``np.nanmedian`` of ``np.where(mask, values, nan)`` gives it (the
+    mean of the two middle ones for an even count), without sorting each row: the values are
+    sorted once, and each row's middle ranks are found by counting."""
+    order = np.argsort(values, kind="stable")
+    ranked = values[order]
+    counts = np.cumsum(mask[:, order], axis=1, dtype=np.int32)
+    k = counts[:, -1]
+    lo = np.count_nonzero(counts <= ((k - 1) // 2)[:, None], axis=1)
+    hi = np.count_nonzero(counts <= (k // 2)[:, None], axis=1)
+    return (ranked[lo] + ranked[hi]) / 2
 
 
 def _rule_rows(horizontal: np.ndarray):
@@ -363,6 +508,11 @@ class Trees:
     depth: int
 
     def probability(self, x: np.ndarray) -> np.ndarray:
+        """A classifier's probability of the positive class."""
+        return 1 / (1 + np.exp(-self.raw(x)))
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        """The sum of the trees: a classifier's log-odds, a regressor's prediction."""
         if x.shape[0] == 0:
             return np.zeros(0)
         x = x.astype(np.float32)  # scikit-learn compares float32 features
@@ -373,8 +523,7 @@ class Trees:
             leaf = feat < 0
             go_left = x[rows, np.maximum(feat, 0)] <= self.threshold[node]
             node = np.where(leaf, node, np.where(go_left, self.left[node], self.right[node]))
-        raw = self.prior + self.rate * self.value[node].sum(axis=1)
-        return 1 / (1 + np.exp(-raw))
+        return self.prior + self.rate * self.value[node].sum(axis=1)
 
     def save(self, path) -> None:
         np.savez_compressed(
@@ -406,7 +555,8 @@ class Trees:
 
     @classmethod
     def from_sklearn(cls, model) -> Trees:
-        """A fitted binary ``GradientBoostingClassifier`` (no pickle kept: only its numbers)."""
+        """A fitted binary ``GradientBoostingClassifier`` or a ``GradientBoostingRegressor`` (no
+        pickle kept: only its numbers)."""
         feature, threshold, left, right, value, roots = [], [], [], [], [], []
         offset, depth = 0, 0
         for est in model.estimators_[:, 0]:
@@ -439,49 +589,378 @@ def shipped_trees() -> Trees:
     return Trees.load(MODEL_PATH)
 
 
+@lru_cache(maxsize=1)
+def shipped_box_trees() -> Trees | None:
+    """The second stage's regression trees; None where they are not shipped (rules alone)."""
+    return Trees.load(BOXES_PATH) if BOXES_PATH.exists() else None
+
+
 def card() -> dict:
     return json.loads(CARD_PATH.read_text())
+
+
+def box_card() -> dict:
+    return json.loads(BOXES_CARD_PATH.read_text())
 
 
 # ---------------------------------------------------------------- finding
 
 
 def find_signatures(
-    image: Image.Image, trees: Trees | None = None, threshold: float = THRESHOLD
+    image: Image.Image,
+    trees: Trees | None = None,
+    threshold: float = THRESHOLD,
+    box_trees: Trees | None | bool = True,
 ) -> list[FoundSignature]:
-    """Every signature on a decoded whole-cheque scan, most confident first."""
+    """Every signature on a decoded whole-cheque scan, most confident first.
+
+    ``box_trees``: the second stage's trees (True: the shipped ones where shipped; None or
+    False: the grouping rules alone)."""
     comps = components(image)
     if comps.features.shape[0] == 0:
         return []
     probability = (trees or shipped_trees()).probability(comps.features)
-    return group_signatures(comps, probability, threshold)
+    if box_trees is True:
+        box_trees = shipped_box_trees()
+    if not box_trees:
+        return group_signatures(comps, probability, threshold)
+    return pick_signatures(comps, probability, box_trees)
+
+
+# ---------------------------------------------------------------- the second stage: candidate boxes
+
+
+@dataclass
+class Candidates:
+    boxes: np.ndarray  # (m, 4) x0, y0, x1, y1 at working size
+    params: (
+        np.ndarray
+    )  # (m, 3) seed threshold, gap scale, how (0: grouped, 1: two joined, 2: across lines, 3: seeds alone)
+    features: np.ndarray  # (m, len(BOX_FEATURES)) float32
+
+
+def candidate_boxes(comps: Components, probability: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes that may hold one signature: the groupings of likely signature components at several
+    seed thresholds and gaps, their words joined along a baseline, and pairs of them joined
+    (across a printed line, or along a baseline). (boxes (m, 4), params (m, 3)), the most
+    signature ink first, at most ``MAX_CANDIDATES``."""
+    height = comps.labels.shape[0]
+    boxes, params = [], []
+    # Every grouping's members are among the likely components: their distances are taken once.
+    pool = np.flatnonzero((probability >= GROW_THRESHOLD) & (comps.areas >= MIN_MEMBER_INK * height**2))
+    if pool.size:
+        x0, y0, x1, y1 = comps.boxes[pool].T
+        gap_x = np.maximum(x0[:, None] - x1[None], x0[None] - x1[:, None])
+        gap_y = np.maximum(y0[:, None] - y1[None], y0[None] - y1[:, None])
+        ink_groups = comps.groups[pool]
+        same_group = ink_groups[:, None] == ink_groups[None]
+        rule = _rules_under(comps.boxes[pool], comps.rules, height)
+        apart = _apart(rule[:, None], rule[None])
+        areas, probs = comps.areas[pool], probability[pool]
+    settings = [(t, grow) for t in CANDIDATE_THRESHOLDS for grow in (True, False)] if pool.size else []
+    for threshold, grow in settings:
+        seeds = probs >= threshold
+        # Grown: the seeds' ink groups bring their likely members; or the seeds alone (tighter).
+        members = np.flatnonzero(seeds | np.isin(ink_groups, ink_groups[seeds]) if grow else seeds)
+        if members.size == 0:
+            continue
+        sub = np.ix_(members, members)
+        for gap in CANDIDATE_GAPS:
+            near = (gap_x[sub] < gap * GROUP_GAP[1] * height) & (gap_y[sub] < gap * GROUP_GAP[0] * height)
+            if grow:
+                near |= same_group[sub]
+            for lines_apart in (True, False) if grow else (True,):
+                linked = near & ~apart[sub] if lines_apart else near
+                n_groups, group = _linked_groups(linked)
+                gx0 = np.full(n_groups, np.inf)
+                gy0 = np.full(n_groups, np.inf)
+                gx1 = np.full(n_groups, -np.inf)
+                gy1 = np.full(n_groups, -np.inf)
+                np.minimum.at(gx0, group, x0[members])
+                np.minimum.at(gy0, group, y0[members])
+                np.maximum.at(gx1, group, x1[members])
+                np.maximum.at(gy1, group, y1[members])
+                ink = np.bincount(group, areas[members], n_groups)
+                conf = np.bincount(group, areas[members] * probs[members], n_groups) / ink
+                keep = (gy1 - gy0 >= MIN_GROUP_HEIGHT * height) & (ink >= MIN_GROUP_INK * height**2)
+                groups = [(conf[g], ink[g], (gx0[g], gy0[g], gx1[g], gy1[g])) for g in np.flatnonzero(keep)]
+                for _, _, box in groups + _merge_words(groups, comps.rules, height):
+                    boxes.append(box)
+                    params.append((threshold, gap, (0 if lines_apart else 2) if grow else 3))
+    if not boxes:
+        return np.zeros((0, 4)), np.zeros((0, 3))
+    boxes, keep = np.unique(np.round(np.asarray(boxes, np.float64)), axis=0, return_index=True)
+    params = np.asarray(params, np.float64)[keep]
+    order = np.argsort(-_mass(comps, probability, boxes))[:MAX_CANDIDATES]
+    boxes, params = boxes[order], params[order]
+    # Pairs: a signature cut by its printed line (one above, one below), or words left apart.
+    top = boxes[: MAX_CANDIDATES // 2]
+    x0, y0, x1, y1 = top.T
+    w, h = x1 - x0, y1 - y0
+    x_overlap = np.minimum(x1[:, None], x1[None]) - np.maximum(x0[:, None], x0[None])
+    y_overlap = np.minimum(y1[:, None], y1[None]) - np.maximum(y0[:, None], y0[None])
+    stacked = (x_overlap >= 0.3 * np.minimum(w[:, None], w[None])) & (-y_overlap <= PAIR_GAP[0] * height)
+    beside = (y_overlap >= 0.3 * np.minimum(h[:, None], h[None])) & (-x_overlap <= PAIR_GAP[1] * height)
+    i, j = np.nonzero(np.triu(stacked | beside, 1))
+    if i.size:
+        joined = np.stack(
+            [np.minimum(x0[i], x0[j]), np.minimum(y0[i], y0[j]), np.maximum(x1[i], x1[j]), np.maximum(y1[i], y1[j])], 1
+        )
+        joined_params = np.column_stack([np.maximum(params[i, 0], params[j, 0]), params[i, 1], np.ones(i.size)])
+        boxes = np.concatenate([boxes, joined])
+        params = np.concatenate([params, joined_params])
+        boxes, keep = np.unique(boxes, axis=0, return_index=True)
+        params = params[keep]
+        order = np.argsort(-_mass(comps, probability, boxes))[:MAX_CANDIDATES]
+        boxes, params = boxes[order], params[order]
+    return boxes, params
+
+
+def _linked_groups(near: np.ndarray) -> tuple[int, np.ndarray]:
+    """(count, group of each) of a small symmetric adjacency matrix: each takes the smallest
+    index it is linked to until nothing changes (scipy's graph call costs more to set up on
+    the few dozen boxes here)."""
+    label = np.arange(len(near))
+    while True:
+        new = np.minimum(np.where(near, label[None, :], len(near)).min(axis=1), label)
+        new = new[new]
+        if np.array_equal(new, label):
+            break
+        label = new
+    _, group = np.unique(label, return_inverse=True)
+    return int(group.max()) + 1 if group.size else 0, group
+
+
+def _inside(comps: Components, boxes: np.ndarray) -> np.ndarray:
+    """(m, n): component n's centre lies in box m."""
+    cx = (comps.boxes[:, 0] + comps.boxes[:, 2]) / 2
+    cy = (comps.boxes[:, 1] + comps.boxes[:, 3]) / 2
+    x0, y0, x1, y1 = (boxes[:, k, None] for k in range(4))
+    return (cx[None] >= x0) & (cx[None] <= x1) & (cy[None] >= y0) & (cy[None] <= y1)
+
+
+def _mass(comps: Components, probability: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    return _inside(comps, boxes).astype(np.float64) @ (probability * comps.areas)
+
+
+def box_features(comps: Components, probability: np.ndarray, boxes: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """(m, len(BOX_FEATURES)) float32: what each candidate box holds and what lies around it."""
+    m = boxes.shape[0]
+    if m == 0:
+        return np.zeros((0, len(BOX_FEATURES)), np.float32)
+    H = float(comps.labels.shape[0])
+    W = float(comps.labels.shape[1])
+    areas = comps.areas
+    mass = probability * areas
+    likely = probability >= THRESHOLD
+    unlikely = probability < GROW_THRESHOLD
+    inside = _inside(comps, boxes).astype(np.float64)
+    x0, y0, x1, y1 = boxes.T
+    w, h = np.maximum(x1 - x0, 1), np.maximum(y1 - y0, 1)
+    ink = inside @ areas
+    sig = inside @ mass
+    page_sig = max(float(mass.sum()), 1e-6)
+
+    def around(dx, dy):  # signature ink with its centre in the box grown by (dx, dy), outside the box
+        grown = np.stack([x0 - dx, y0 - dy, x1 + dx, y1 + dy], 1)
+        return (_inside(comps, grown).astype(np.float64) @ mass - sig) / np.maximum(sig, 1e-6)
+
+    comp_h = comps.boxes[:, 3] - comps.boxes[:, 1]
+    weights = inside * mass[None]
+    mean_h = (weights @ comp_h) / np.maximum(sig, 1e-6)
+    spread = np.sqrt(np.maximum((weights @ comp_h**2) / np.maximum(sig, 1e-6) - mean_h**2, 0)) / np.maximum(mean_h, 1)
+    rules_across = np.zeros(m)
+    through_middle = np.zeros(m)
+    if comps.rules.size:
+        ry, rx0, rx1 = comps.rules.T
+        spans = (np.minimum(rx1[None], x1[:, None]) - np.maximum(rx0[None], x0[:, None])) >= 0.3 * w[:, None]
+        rules_across = (spans & (ry[None] > y0[:, None]) & (ry[None] < y1[:, None])).sum(axis=1)
+        middle = (ry[None] > (y0 + h / 3)[:, None]) & (ry[None] < (y1 - h / 3)[:, None])
+        through_middle = (spans & middle).any(axis=1)
+    below, _, _ = _rules_near(comps.rules, (x0 + x1) / 2, y0, y1, H)
+    rank = np.argsort(np.argsort(-sig))
+    cols = [
+        x0 / W,
+        y0 / H,
+        x1 / W,
+        y1 / H,
+        w / H,
+        h / H,
+        np.log(w / h),
+        inside.sum(axis=1),
+        inside @ likely,
+        ink / H**2,
+        ink / (w * h),
+        sig / H**2,
+        sig / np.maximum(ink, 1e-6),
+        (inside @ (areas * unlikely)) / np.maximum(ink, 1e-6),
+        np.where(inside > 0, probability[None], 0).max(axis=1),
+        (inside @ (mass * likely)) / np.maximum(inside @ (areas * likely), 1e-6),
+        sig / page_sig,
+        around(0.05 * H, 0.05 * H),
+        around(0.2 * H, 0.0),
+        around(0.0, 0.12 * H),
+        spread,
+        mean_h / h,
+        rules_across,
+        through_middle,
+        below,
+        params[:, 0],
+        params[:, 1],
+        params[:, 2],
+        rank,
+        sig / max(float(sig.max()), 1e-6),
+        np.full(m, comps.features[0, FEATURES.index("page_ink")]),
+        np.full(m, comps.features[0, FEATURES.index("bilevel")]),
+        *_widest_gaps(comps, probability, inside > 0, h),
+    ]
+    return np.stack(cols, axis=1).astype(np.float32)
+
+
+def _widest_gaps(comps: Components, probability: np.ndarray, inside: np.ndarray, box_h: np.ndarray):
+    """Per candidate box: the widest run of columns that none of its likely members (the grouping
+    pool: probability >= ``GROW_THRESHOLD``, not a speck) spans, over the box's height; the
+    narrower side of that gap's width over the box's height; and the lighter side's signature
+    ink over the heavier side's. Two signatures side by side on one line leave a clear gap
+    between two signature-sized sides; a signature's words leave a narrower one, or a small side."""
+    height = comps.labels.shape[0]
+    pool = (probability >= GROW_THRESHOLD) & (comps.areas >= MIN_MEMBER_INK * height**2)
+    mass = probability * comps.areas
+    m = inside.shape[0]
+    gap, narrow, balance = np.zeros(m), np.zeros(m), np.zeros(m)
+    for k in range(m):
+        members = np.flatnonzero(inside[k] & pool)
+        if members.size < 2:
+            continue
+        x0, x1 = comps.boxes[members, 0], comps.boxes[members, 2]
+        order = np.argsort(x0, kind="stable")
+        x0, x1, weight = x0[order], x1[order], mass[members][order]
+        reach = np.maximum.accumulate(x1)
+        gaps = x0[1:] - reach[:-1]
+        i = int(np.argmax(gaps))
+        if gaps[i] <= 0:
+            continue
+        gap[k] = gaps[i]
+        narrow[k] = min(reach[i] - x0[0], reach[-1] - x0[i + 1])
+        left, right = weight[: i + 1].sum(), weight[i + 1 :].sum()
+        balance[k] = min(left, right) / max(left, right, 1e-6)
+    return gap / box_h, narrow / box_h, balance
+
+
+def pick_signatures(comps: Components, probability: np.ndarray, box_trees: Trees) -> list[FoundSignature]:
+    """The best candidates, most likely first, none overlapping another: each one's confidence is
+    its predicted IoU with a signature (at least ``MIN_CONFIDENCE``)."""
+    boxes, params = candidate_boxes(comps, probability)
+    if boxes.shape[0] == 0:
+        return []
+    score = np.clip(box_trees.raw(box_features(comps, probability, boxes, params)), 0, 1)
+    split = _splits_in_two(boxes, score)
+    kept: list[np.ndarray] = []
+    found = []
+    for k in np.argsort(-score, kind="stable"):
+        if score[k] < MIN_CONFIDENCE:
+            break
+        if split[k]:
+            continue
+        box = boxes[k]
+        if any(_overlap(box, other) > MAX_OVERLAP for other in kept):
+            continue
+        kept.append(box)
+        found.append(FoundSignature(_to_scan(box, comps), round(float(score[k]), 4)))
+    return found
+
+
+def _splits_in_two(boxes: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """(m,) bool: the box holds two other candidates side by side, each scored at least
+    ``SPLIT_MIN_SCORE``, with a clear gap between them (at least ``SPLIT_GAP`` times the taller
+    one's height): two signatures on one line, not one signature. Such a box is never kept, so
+    the two are (two signers of a joint or company account, never one box between them)."""
+    m = boxes.shape[0]
+    out = np.zeros(m, bool)
+    good = np.flatnonzero(score >= SPLIT_MIN_SCORE)
+    if good.size < 2 or SPLIT_GAP is None:
+        return out
+    g = boxes[good]
+    x0, y0, x1, y1 = g.T
+    h = y1 - y0
+    gap = x0[None, :] - x1[:, None]  # b right of a: b.x0 - a.x1
+    y_overlap = np.minimum(y1[:, None], y1[None]) - np.maximum(y0[:, None], y0[None])
+    pair = (gap >= SPLIT_GAP * np.maximum(h[:, None], h[None])) & (y_overlap > 0.3 * np.minimum(h[:, None], h[None]))
+    a, b = np.nonzero(pair)
+    if a.size == 0:
+        return out
+    bx0, by0, bx1, by1 = (boxes[:, k, None] for k in range(4))
+    tol = 1.0  # working pixels
+    for i, j in zip(good[a], good[b], strict=True):
+        ux0, uy0 = min(boxes[i, 0], boxes[j, 0]), min(boxes[i, 1], boxes[j, 1])
+        ux1, uy1 = max(boxes[i, 2], boxes[j, 2]), max(boxes[i, 3], boxes[j, 3])
+        holds = (bx0 <= ux0 + tol) & (by0 <= uy0 + tol) & (bx1 >= ux1 - tol) & (by1 >= uy1 - tol)
+        # ... and not much more: the box is (about) the two together
+        holds &= (bx1 - bx0) * (by1 - by0) <= 1.5 * (ux1 - ux0) * (uy1 - uy0)
+        out |= holds[:, 0]
+    return out
+
+
+def _overlap(a, b) -> float:
+    """Intersection of two (x0, y0, x1, y1) boxes over the smaller one's area."""
+    iw = min(a[2], b[2]) - max(a[0], b[0])
+    ih = min(a[3], b[3]) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return float(iw * ih / max(smaller, 1e-6))
+
+
+def box_targets(comps: Components, boxes: np.ndarray, truth: list) -> np.ndarray:
+    """Each candidate's best IoU with a written signature's box (scan pixels, as the benchmark counts)."""
+    from .chequegen import iou
+
+    out = np.zeros(boxes.shape[0])
+    for k, box in enumerate(boxes):
+        scan = _to_scan(box, comps)
+        out[k] = max((iou(scan, t) for t in truth), default=0.0)
+    return out
 
 
 def group_signatures(comps: Components, probability: np.ndarray, threshold: float = THRESHOLD) -> list[FoundSignature]:
-    """Signatures from component probabilities.
+    """Signatures from component probabilities, by rules alone (no second stage).
 
     A signature is seeded by components at ``threshold`` and above. The ink group a seed lies
     in (strokes joined by a letter gap) brings its likely members along (``GROW_THRESHOLD``:
     faint or cut pieces of the same signature, not the printed label under it), and seeded
     groups closer than ``GROUP_GAP`` are one signature (its words)."""
     height = comps.labels.shape[0]
-    if not (probability >= threshold).any():
+    found = _merge_words(_groups(comps, probability, threshold), comps.rules, height)
+    found.sort(key=lambda f: (-f[0], -f[1]))
+    return [FoundSignature(_to_scan(box, comps), round(conf, 4)) for conf, _, box in found]
+
+
+def _groups(
+    comps: Components, probability: np.ndarray, threshold: float, gap_scale: float = 1.0, lines_apart: bool = True
+) -> list:
+    """[(confidence, ink, (x0, y0, x1, y1))] of the groups of likely signature components, at
+    working size: seeds at ``threshold``, grown through their ink group, joined within
+    ``gap_scale`` times ``GROUP_GAP`` unless they stand on two different printed rules."""
+    height = comps.labels.shape[0]
+    seeds = probability >= threshold
+    if not seeds.any():
         return []
-    seeded_groups = np.unique(comps.groups[probability >= threshold])
+    seeded_groups = np.unique(comps.groups[seeds])
     chosen = np.flatnonzero(
-        ((probability >= threshold) | (np.isin(comps.groups, seeded_groups) & (probability >= GROW_THRESHOLD)))
+        (seeds | (np.isin(comps.groups, seeded_groups) & (probability >= GROW_THRESHOLD)))
         & (comps.areas >= MIN_MEMBER_INK * height**2)
     )
     if chosen.size == 0:
         return []
     boxes = comps.boxes[chosen]
-    gap_y, gap_x = GROUP_GAP[0] * height, GROUP_GAP[1] * height
+    gap_y, gap_x = gap_scale * GROUP_GAP[0] * height, gap_scale * GROUP_GAP[1] * height
     x0, y0, x1, y1 = boxes.T
     near = (x0[:, None] < x1[None, :] + gap_x) & (x1[:, None] > x0[None, :] - gap_x)
     near &= (y0[:, None] < y1[None, :] + gap_y) & (y1[:, None] > y0[None, :] - gap_y)
     near |= comps.groups[chosen][:, None] == comps.groups[chosen][None, :]
     rule = _rules_under(boxes, comps.rules, height)
-    near &= ~_apart(rule[:, None], rule[None, :])  # two signature lines: a stamp or a gap does not join them
+    if lines_apart:  # two signature lines: a stamp or a gap does not join them
+        near &= ~_apart(rule[:, None], rule[None, :])
     n_groups, group = connected_components(csr_matrix(near), directed=False)
     found = []
     areas = comps.areas[chosen]
@@ -495,9 +974,7 @@ def group_signatures(comps: Components, probability: np.ndarray, threshold: floa
             continue
         confidence = float((probs[members] * areas[members]).sum() / ink)
         found.append((confidence, ink, (gx0, gy0, gx1, gy1)))
-    found = _merge_words(found, comps.rules, height)
-    found.sort(key=lambda f: (-f[0], -f[1]))
-    return [FoundSignature(_to_scan(box, comps.scale, comps.size), round(conf, 4)) for conf, _, box in found]
+    return found
 
 
 def _rules_under(boxes: np.ndarray, rules: np.ndarray, height: int) -> np.ndarray:
@@ -548,9 +1025,14 @@ def _merge_words(found: list, rules: np.ndarray, height: int) -> list:
     return found
 
 
-def _to_scan(box, scale: float, size) -> tuple[int, int, int, int]:
-    width, height = size
+def _to_scan(box, comps: Components) -> tuple[int, int, int, int]:
+    """A box at working size (deskewed) -> (x, y, width, height) in the scan's pixels."""
+    scale, (width, height) = comps.scale, comps.size
     x0, y0, x1, y1 = box
+    if comps.slope:  # the deskewed box's corners back where the scan has them
+        shifts = _shifts(comps.slope, comps.labels.shape[1] + 1)
+        ends = shifts[[int(np.clip(x0, 0, len(shifts) - 1)), int(np.clip(x1, 0, len(shifts) - 1))]]
+        y0, y1 = y0 + ends.min(), y1 + ends.max()
     x0, y0 = max(0, int(math.floor(x0 * scale))), max(0, int(math.floor(y0 * scale)))
     x1, y1 = min(width, int(math.ceil(x1 * scale))), min(height, int(math.ceil(y1 * scale)))
     return x0, y0, max(1, x1 - x0), max(1, y1 - y0)
@@ -565,7 +1047,7 @@ def component_targets(comps: Components, classes: np.ndarray) -> np.ndarray:
 
     signature = Image.fromarray((classes >= SIGNATURE).astype(np.uint8) * 255)
     h, w = comps.labels.shape
-    small = np.asarray(signature.resize((w, h), Image.Resampling.BOX)) >= 64
+    small = deskew(np.asarray(signature.resize((w, h), Image.Resampling.BOX)) >= 64, comps.slope, False)
     n = comps.features.shape[0]
     flat = comps.labels.ravel()
     idx = flat > 0

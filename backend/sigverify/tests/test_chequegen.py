@@ -1,6 +1,7 @@
 """The whole-cheque generator: deterministic, exact boxes, every family and capture."""
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +20,8 @@ from sigverify.chequegen import (
 )
 from sigverify.pairs import read_splits
 from sigverify.preprocess import load_image
+
+SPLITS = Path(__file__).resolve().parents[3] / "image_pairs" / "splits.csv"  # from any working directory
 
 INK = SyntheticInk()
 
@@ -103,7 +106,7 @@ def test_signatures_can_be_given(tmp_path):
 
 
 def test_training_writers_only_from_the_real_datasets(shared_datasets):
-    splits = read_splits("image_pairs/splits.csv")
+    splits = read_splits(SPLITS)
     ink = DatasetInk(shared_datasets, splits, "train", datasets=("cedar", "bengali"))
     assert ink.writers and all(splits[w] == "train" for w in ink.writers)
     cheque = generate_cheque(4, ink, family="in_cts_company", signers=2, capture="group4")

@@ -1,5 +1,7 @@
 """The learned signature finder on generated cheques of layouts it was not trained on."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -7,6 +9,8 @@ from PIL import Image
 from sigverify import signature_finder as finder
 from sigverify.chequegen import HELD_OUT_FAMILIES, DatasetInk, SyntheticInk, generate_cheque, iou
 from sigverify.pairs import read_splits
+
+SPLITS = Path(__file__).resolve().parents[3] / "image_pairs" / "splits.csv"  # from any working directory
 
 TEST_INK = SyntheticInk("test")  # writers the finder never saw
 
@@ -53,7 +57,7 @@ def test_a_cheque_without_a_signature_line(capture):
 
 
 def test_held_out_cheques_signed_by_test_writers_of_the_datasets(shared_datasets):
-    ink = DatasetInk(shared_datasets, read_splits("image_pairs/splits.csv"), "test", datasets=("cedar", "hindi"))
+    ink = DatasetInk(shared_datasets, read_splits(SPLITS), "test", datasets=("cedar", "hindi"))
     for seed, capture in enumerate(("grey", "dithered", "group4")):
         cheque = generate_cheque(seed, ink, families=HELD_OUT_FAMILIES, capture=capture)
         assert_every_signature_found(cheque, finder.find_signatures(cheque.image))
@@ -134,3 +138,104 @@ def test_a_signature_hanging_below_its_line_is_one_box():
     rules = [(290, 50, 900), (350, 10, 990)]
     found = _components([(558, 271, 724, 290), (547, 292, 730, 310)], [0, 0], rules)
     assert [f.box for f in found] == [(547, 271, 183, 39)]
+
+
+# ---------------------------------------------------------------- the second stage
+
+
+def test_exported_regression_trees_predict_as_scikit_learn_does():
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(300, 4)).astype(np.float32)
+    y = np.clip(0.5 + 0.3 * x[:, 0] - 0.2 * x[:, 2] ** 2, 0, 1)
+    model = GradientBoostingRegressor(n_estimators=15, max_depth=3, random_state=0).fit(x, y)
+    assert np.allclose(finder.Trees.from_sklearn(model).raw(x), model.predict(x), atol=1e-9)
+
+
+def test_the_shipped_box_trees_and_their_card():
+    card = finder.box_card()
+    assert card["features"] == list(finder.BOX_FEATURES)
+    assert set(card["training"]["families"]).isdisjoint(HELD_OUT_FAMILIES)
+    trees = finder.shipped_box_trees()
+    x = np.zeros((3, len(finder.BOX_FEATURES)), np.float32)
+    assert trees.raw(x).shape == (3,)
+
+
+def test_a_signature_cut_by_its_printed_line_is_also_a_candidate_as_one_box():
+    # The part above the signature line stands on it, the part below on the border under it:
+    # the grouping rules keep them apart ...
+    rules = [(250.0, 50.0, 900.0), (330.0, 10.0, 990.0)]
+    boxes = np.array([(500, 200, 700, 248), (510, 262, 690, 300), (100, 100, 200, 130)], np.float64)
+    comps = finder.Components(
+        labels=np.zeros((finder.WORK_HEIGHT, 1000), np.int32),
+        boxes=boxes,
+        areas=(boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) * 0.3,
+        features=np.zeros((3, len(finder.FEATURES)), np.float32),
+        groups=np.array([0, 1, 2]),
+        scale=1.0,
+        size=(1000, finder.WORK_HEIGHT),
+        rules=np.array(rules),
+    )
+    candidates, params = finder.candidate_boxes(comps, np.array([0.9, 0.9, 0.9]))
+    as_lists = candidates.tolist()
+    # ... and the two joined are a candidate too (the far one is never joined to them).
+    assert [500, 200, 700, 248] in as_lists and [510, 262, 690, 300] in as_lists
+    assert [500, 200, 700, 300] in as_lists
+    assert not any(box[0] == 100 and box[2] > 200 for box in as_lists)
+    assert params[as_lists.index([500, 200, 700, 300]), 2] in (1, 2)  # joined, or grouped across the lines
+
+
+@pytest.mark.parametrize("capture", ["grey", "bilevel", "dithered"])
+def test_the_second_stage_finds_the_signatures_on_held_out_cheques(capture):
+    """Kept boxes: each written signature matched, none overlapping another, every confidence a
+    predicted IoU at or above the floor; the rules alone answer too."""
+    for seed in (11, 12):
+        cheque = generate_cheque(seed, TEST_INK, families=HELD_OUT_FAMILIES, capture=capture)
+        found = finder.find_signatures(cheque.image)
+        assert_every_signature_found(cheque, found)
+        assert all(finder.MIN_CONFIDENCE <= f.confidence <= 1 for f in found)
+        for i, a in enumerate(found):
+            for b in found[i + 1 :]:
+                assert iou(a.box, b.box) < 0.3
+        assert len(finder.find_signatures(cheque.image, box_trees=None)) >= 1
+
+
+def test_a_box_holding_two_likely_signatures_side_by_side_is_never_kept():
+    h = 40.0
+    a, b = (100, 200, 240, 200 + h), (240 + 1.2 * h, 202, 380 + 1.2 * h, 200 + h)
+    union = (100, 200, 380 + 1.2 * h, 200 + h)
+    boxes = np.array([union, a, b], np.float64)
+    assert finder._splits_in_two(boxes, np.array([0.9, 0.6, 0.5])).tolist() == [True, False, False]
+    # Not when one side is no likely signature, nor when the gap is a word gap.
+    assert not finder._splits_in_two(boxes, np.array([0.9, 0.6, 0.2])).any()
+    close = np.array([(100, 200, 400, 240), (100, 200, 240, 240), (240 + 0.3 * h, 200, 400, 240)], np.float64)
+    assert not finder._splits_in_two(close, np.array([0.9, 0.6, 0.6])).any()
+    # Nor a far bigger box that merely holds both (a signature with a flourish around them).
+    big = np.array([(60, 100, 480, 300), a, b], np.float64)
+    assert not finder._splits_in_two(big, np.array([0.9, 0.6, 0.6])).any()
+
+
+@pytest.mark.parametrize("gap", [0.03, 0.05])
+@pytest.mark.parametrize("writers", [(10, 20), (13, 23), (16, 26)])
+def test_two_drawn_signatures_side_by_side_on_one_line_are_two_boxes(writers, gap):
+    """Two signers of a joint account on one signature line, a clear gap apart (a share of the
+    cheque's width): two boxes, one around each, never one around both."""
+    from sigverify.synthetic_signatures import draw_signature
+    from testsupport.synthetic_data import draw_cheque
+
+    width, height = 1200, 550
+    page = np.asarray(draw_cheque(3, size=(width, height), signature=Image.new("L", (8, 8), 255))[0]).copy()
+    each = int(0.17 * width)
+    truths = []
+    for index, writer in enumerate(writers):
+        drawn = np.asarray(draw_signature(writer, 30 + index, size=(each, int(0.2 * height))).convert("L"))
+        x, y = int(0.5 * width) + index * (each + int(gap * width)), int(0.54 * height)
+        page[y : y + drawn.shape[0], x : x + drawn.shape[1]] = np.minimum(
+            page[y : y + drawn.shape[0], x : x + drawn.shape[1]], drawn
+        )
+        ys, xs = np.nonzero(drawn < 128)
+        truths.append((x + xs.min(), y + ys.min(), xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min()))
+    found = finder.find_signatures(Image.fromarray(page))
+    for truth in truths:
+        assert max((iou(f.box, truth) for f in found), default=0) >= 0.5, (truth, found)
