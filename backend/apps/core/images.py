@@ -81,7 +81,12 @@ def preprocess_bytes(data: bytes, input_size: tuple[int, int], crop=None):
     One decode (``decode_bytes``: the pixel limit from the header, a blank page 1 refused), then
     the crop preprocessed.
     """
-    image = decode_bytes(data)
+    return preprocess_decoded(decode_bytes(data), input_size, crop=crop)
+
+
+def preprocess_decoded(image: Image.Image, input_size: tuple[int, int], crop=None):
+    """``preprocess_bytes`` of an image ``decode_bytes`` gave (a whole cheque searched for its
+    signature first is not decoded twice). Raises ``InvalidImage``."""
     try:
         try:
             array, quality = preprocess_image(image, size=tuple(input_size), crop=crop)

@@ -18,7 +18,13 @@ from PIL import Image
 
 from apps.core.exceptions import Conflict, InvalidImage, InvalidRequest, NotFound, ServiceError
 from apps.core.files import save_with_file
-from apps.core.images import decode_bytes, preprocess_bytes, read_upload, sha256_bytes, sniff_image_type
+from apps.core.images import (
+    decode_bytes,
+    preprocess_decoded,
+    read_upload,
+    sha256_bytes,
+    sniff_image_type,
+)
 from apps.modelregistry.selectors import get_active_version, validation_scores
 from apps.modelregistry.serving import require_verifier, thresholds_in_force
 from apps.signers.classifiers import classifier_for, scoring_used
@@ -267,10 +273,11 @@ def cheque_image_prepare(data: bytes, input_size) -> ChequeImage:
     try:
         if not prepared.data:
             raise InvalidImage("The image is empty.", code="empty_file")
-        prepared.found = find_signature_boxes(decode_bytes(prepared.data))
+        image = decode_bytes(prepared.data)  # once for the search and every box
+        prepared.found = find_signature_boxes(image)
         for box, _ in prepared.found:
             try:
-                array, _quality = preprocess_bytes(prepared.data, prepared.input_size, crop=list(box))
+                array, _quality = preprocess_decoded(image, prepared.input_size, crop=list(box))
             except InvalidImage as exc:
                 array, problem = None, exc.message
             else:

@@ -11,7 +11,14 @@ from django.db import IntegrityError, transaction
 
 from apps.core.exceptions import Conflict, ServiceError
 from apps.core.files import save_with_file
-from apps.core.images import decode_bytes, preprocess_bytes, read_upload, sha256_bytes, sniff_image_type
+from apps.core.images import (
+    decode_bytes,
+    preprocess_bytes,
+    preprocess_decoded,
+    read_upload,
+    sha256_bytes,
+    sniff_image_type,
+)
 from apps.modelregistry.selectors import get_active_version
 from apps.modelregistry.serving import require_verifier
 from apps.signers.classifiers import classifier_for, scoring_used
@@ -95,10 +102,12 @@ def verification_context(*, signer: Signer, version=None) -> ScoringContext:
 def verification_preprocess(data: bytes, input_size, crop=None):
     """(array, quality, crop used). ``crop`` "auto" (batch items): the signature box that
     ``find_signature_region`` finds on the cheque, recorded as the crop. Raises ``InvalidImage``."""
-    if crop == "auto":
-        region = find_signature_region(decode_bytes(data))
-        crop = [int(v) for v in region.box]
-    array, quality = preprocess_bytes(data, input_size, crop=crop)
+    if crop != "auto":
+        array, quality = preprocess_bytes(data, input_size, crop=crop)
+        return array, quality, crop
+    image = decode_bytes(data)  # once: searched, then preprocessed
+    crop = [int(v) for v in find_signature_region(image).box]
+    array, quality = preprocess_decoded(image, input_size, crop=crop)
     return array, quality, crop
 
 

@@ -266,3 +266,35 @@ def test_batch_items_in_group4_and_multi_page_tiff(client_for, tiff_signer):
         client_for("clerk"), tiff_signer, two_pages, crop=",".join(str(box[k]) for k in ("x", "y", "width", "height"))
     )
     assert results[1]["score"] == pytest.approx(single.json()["score"], abs=1e-6)
+
+
+def test_a_whole_cheque_is_decoded_once_and_preprocessed_as_its_box_alone_would_be(monkeypatch):
+    """crop "auto" (batch items) and a cheque's signatures: the search and the preprocessing of
+    each box share one decode, with the same arrays as decoding the file again per box."""
+    from apps.core import images
+    from apps.mandates import services as cheque_services
+    from apps.verifications import services
+
+    cheque, _ = draw_cheque(writer=2, sample=3)
+    data = tiff(bilevel(cheque))
+    expected_crop = [int(v) for v in services.find_signature_region(images.decode_bytes(data)).box]
+    expected = images.preprocess_bytes(data, (64, 128), crop=expected_crop)
+    decodes = []
+    real = images.decode_bytes
+
+    def counted(payload):
+        decodes.append(len(payload))
+        return real(payload)
+
+    monkeypatch.setattr(services, "decode_bytes", counted)
+    monkeypatch.setattr(cheque_services, "decode_bytes", counted)
+    monkeypatch.setattr(images, "decode_bytes", counted)
+    array, quality, crop = services.verification_preprocess(data, (64, 128), "auto")
+    assert decodes == [len(data)]
+    assert crop == expected_crop and np.array_equal(array, expected[0]) and quality == expected[1]
+
+    decodes.clear()
+    prepared = cheque_services.cheque_image_prepare(data, (64, 128))
+    assert prepared.error is None and prepared.found and decodes == [len(data)]
+    for (box, _), array in zip(prepared.found, prepared.arrays, strict=True):
+        assert np.array_equal(array, images.preprocess_bytes(data, (64, 128), crop=list(box))[0])
