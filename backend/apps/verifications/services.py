@@ -13,7 +13,6 @@ from apps.core.exceptions import Conflict, ServiceError
 from apps.core.files import save_with_file
 from apps.core.images import (
     decode_bytes,
-    preprocess_bytes,
     preprocess_decoded,
     read_upload,
     sha256_bytes,
@@ -102,11 +101,9 @@ def verification_context(*, signer: Signer, version=None) -> ScoringContext:
 def verification_preprocess(data: bytes, input_size, crop=None):
     """(array, quality, crop used). ``crop`` "auto" (batch items): the signature box that
     ``find_signature_region`` finds on the cheque, recorded as the crop. Raises ``InvalidImage``."""
-    if crop != "auto":
-        array, quality = preprocess_bytes(data, input_size, crop=crop)
-        return array, quality, crop
-    image = decode_bytes(data)  # once: searched, then preprocessed
-    crop = [int(v) for v in find_signature_region(image).box]
+    image = decode_bytes(data)  # once, also where the signature is searched for first
+    if crop == "auto":
+        crop = [int(v) for v in find_signature_region(image).box]
     array, quality = preprocess_decoded(image, input_size, crop=crop)
     return array, quality, crop
 
