@@ -17,7 +17,8 @@ held on every dataset) for each R, for each variant:
 - ``per-R``: a calibration and a pair of thresholds per R;
 - ``fused``: per R, the logistic map also takes the signer classifier's margin (linear SVM on the
   references against the background);
-- ``fused+dup``: the same with the synthetic duplicates among the classifier's positives (R <= 3).
+- ``fused+dup``: the same with the synthetic duplicates among the classifier's positives (R <= 3);
+- ``fused-cap5``: ``fused`` up to R = 5, and R = 5's calibration and thresholds above it.
 
 and prints per dataset's TEST writers and R: skilled EER, random EER, forgeries accepted at accept,
 genuine rejected at reject, share decided without a human (of all queries).
@@ -150,11 +151,16 @@ def calibrated(raw: dict, calibration) -> StoredScores:
 
 
 def variant(data, background, scorer, name: str, c: float) -> dict:
-    """R -> (calibrated StoredScores at that R, thresholds)."""
-    classifier = {"single": "none", "per-R": "none", "fused": "svm", "fused+dup": "dup"}[name]
+    """R -> (calibrated StoredScores at that R, thresholds). ``fused-cap5``: ``fused`` with the
+    calibration and thresholds fitted at R = 5 used for every R above 5."""
+    classifier = {"single": "none", "per-R": "none", "fused": "svm", "fused+dup": "dup", "fused-cap5": "svm"}[name]
     out = {}
     for r in sorted(set(REFERENCE_BUCKETS) | set(REPORT_R)):
         raw = raw_scores(data, background, scorer, r, classifier, c)
+        if name == "fused-cap5" and r > 5:
+            _, thresholds, calibration = out[5]
+            out[r] = (calibrated(raw, calibration), thresholds, calibration)
+            continue
         if name == "single":
             calibration = scorer.calibration(None)
         else:
