@@ -31,7 +31,7 @@ def ink_key() -> str:
     """The ink mask's settings, in the names of cached components and pages (a change refits)."""
     return (
         f"ink{finder.INK_LEVEL}-{finder.FAINT_INK_LEVEL}-thin{finder.THIN_STROKE_SCALE}"
-        f"-bilevel{finder.BILEVEL_FAINT_LEVEL}-deskew"
+        f"-bilevel{finder.BILEVEL_FAINT_LEVEL}-{finder.DESCREENED_SHARE}-deskew"
     )
 
 
@@ -151,6 +151,7 @@ def train(
         "faint_ink_level": finder.FAINT_INK_LEVEL,
         "thin_stroke_scale": finder.THIN_STROKE_SCALE,
         "bilevel_faint_level": finder.BILEVEL_FAINT_LEVEL,
+        "descreened_share": finder.DESCREENED_SHARE,
         "deskew": {"step_degrees": finder.SKEW_STEP, "max_degrees": finder.SKEW_MAX},
         "trees": trees,
         "depth": depth,

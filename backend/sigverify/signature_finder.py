@@ -69,6 +69,7 @@ INK_LEVEL = (
 FAINT_INK_LEVEL = 0.2  # on a grey scan, paler pixels still count where they touch ink (a thin stroke's edges)
 THIN_STROKE_SCALE = 1.5  # a grey scan this many times the working size: its darkest 3 x 3 first (a thin pale stroke)
 BILEVEL_FAINT_LEVEL = 0.15  # on a bilevel scan, paler pixels count where they are next to ink (broken thin strokes)
+DESCREENED_SHARE = 0.1  # ... unless this share of the page away from ink is grey at working size (a dithered scan)
 SKEW_STEP, SKEW_MAX = 0.4, 2.4  # degrees: the page's skew is found to this step, within this range
 MAX_COMPONENTS = 1000  # beyond, the smallest specks are dropped: a dithered background (row features cost n squared)
 LOW_CONFIDENCE = 0.5  # a signature found with less confidence may be other ink: shown, never judged alone
@@ -239,8 +240,9 @@ def ink_mask(grey: np.ndarray, bilevel: bool = False) -> np.ndarray:
     (``FAINT_INK_LEVEL``) count too where they touch ink, so the stroke does not break into
     pieces (hysteresis). On a bilevel scan a thin stroke reduced to working size is broken into
     specks, partly covered pixels between them: those paler pixels (``BILEVEL_FAINT_LEVEL``)
-    count where they are next to ink, one pixel deep only (grown further, a dithered scan's
-    descreened background would join everything)."""
+    count where they are next to ink, one pixel deep only, and not on a dithered scan (where
+    ``DESCREENED_SHARE`` of the page away from ink is grey: its descreened background would join
+    the strokes to everything around them)."""
     if grey.size == 0:
         return np.zeros(grey.shape, bool)
     cumulative = np.cumsum(np.bincount(grey.ravel(), minlength=256))
@@ -249,8 +251,11 @@ def ink_mask(grey: np.ndarray, bilevel: bool = False) -> np.ndarray:
         return np.zeros(grey.shape, bool)
     ink = grey < paper - INK_LEVEL * (paper - darkest)
     if bilevel:
+        near = ndimage.binary_dilation(ink, np.ones((3, 3), bool))
+        if np.mean((grey < paper - 0.02 * (paper - darkest)) & ~near) >= DESCREENED_SHARE:
+            return ink  # a dithered scan: its descreened background is grey all over
         faint = grey < paper - BILEVEL_FAINT_LEVEL * (paper - darkest)
-        return ink | (faint & ndimage.binary_dilation(ink, np.ones((3, 3), bool)))
+        return ink | (faint & near)
     faint = grey < paper - FAINT_INK_LEVEL * (paper - darkest)
     labels, count = ndimage.label(faint, structure=np.ones((3, 3), bool))
     touching = np.zeros(count + 1, bool)
