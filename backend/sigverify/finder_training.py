@@ -27,6 +27,14 @@ SYNTHETIC_SHARE = 0.25
 CARD_CAPTURES = ("grey", "bilevel", "dithered")
 
 
+def ink_key() -> str:
+    """The ink mask's settings, in the names of cached components and pages (a change refits)."""
+    return (
+        f"ink{finder.INK_LEVEL}-{finder.FAINT_INK_LEVEL}-thin{finder.THIN_STROKE_SCALE}"
+        f"-bilevel{finder.BILEVEL_FAINT_LEVEL}-{finder.DESCREENED_SHARE}-deskew"
+    )
+
+
 def ink_sources(datasets_root, splits_path, split: str):
     """[(name, ink source)]: the datasets' writers of ``split`` when present, and synthetic ink."""
     sources = []
@@ -112,12 +120,7 @@ def train(
             log(f"  generated {done}/{total} ({time.time() - started:.0f} s)")
 
     # Generating is the slow part: the components are kept (var/, git-ignored) for refits.
-    cache = (
-        REPO_ROOT
-        / "var"
-        / "signature-finder"
-        / f"components-{cheques}-{seed}-{len(sources)}-ink{finder.INK_LEVEL}-{finder.FAINT_INK_LEVEL}-deskew.npz"
-    )
+    cache = REPO_ROOT / "var" / "signature-finder" / f"components-{cheques}-{seed}-{len(sources)}-{ink_key()}.npz"
     cache.parent.mkdir(parents=True, exist_ok=True)
     if cache.exists():
         with np.load(cache, allow_pickle=False) as z:
@@ -146,6 +149,9 @@ def train(
         "work_height": finder.WORK_HEIGHT,
         "ink_level": finder.INK_LEVEL,
         "faint_ink_level": finder.FAINT_INK_LEVEL,
+        "thin_stroke_scale": finder.THIN_STROKE_SCALE,
+        "bilevel_faint_level": finder.BILEVEL_FAINT_LEVEL,
+        "descreened_share": finder.DESCREENED_SHARE,
         "deskew": {"step_degrees": finder.SKEW_STEP, "max_degrees": finder.SKEW_MAX},
         "trees": trees,
         "depth": depth,
@@ -315,7 +321,7 @@ def train_boxes(
 
     def pages_for(name, n, first_seed, sources, captures):
         # The components do not depend on the trees: cached once, scored again with these trees.
-        ink = f"ink{finder.INK_LEVEL}-{finder.FAINT_INK_LEVEL}-deskew"
+        ink = ink_key()
         families = hashlib.sha256(",".join(chequegen.TRAINING_FAMILIES).encode()).hexdigest()[:8]
         cache = cache_dir / f"pages-{name}-{n}-{first_seed}-{len(sources)}-{ink}-{families}.npz"
         if cache.exists():

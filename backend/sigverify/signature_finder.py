@@ -67,6 +67,9 @@ INK_LEVEL = (
     0.3  # ink: darker than this share of the way from the paper to the darkest strokes (faint pen at working size)
 )
 FAINT_INK_LEVEL = 0.2  # on a grey scan, paler pixels still count where they touch ink (a thin stroke's edges)
+THIN_STROKE_SCALE = 1.5  # a grey scan this many times the working size: its darkest 3 x 3 first (a thin pale stroke)
+BILEVEL_FAINT_LEVEL = 0.15  # on a bilevel scan, paler pixels count where they are next to ink (broken thin strokes)
+DESCREENED_SHARE = 0.1  # ... unless this share of the page away from ink is grey at working size (a dithered scan)
 SKEW_STEP, SKEW_MAX = 0.4, 2.4  # degrees: the page's skew is found to this step, within this range
 MAX_COMPONENTS = 1000  # beyond, the smallest specks are dropped: a dithered background (row features cost n squared)
 LOW_CONFIDENCE = 0.5  # a signature found with less confidence may be other ink: shown, never judged alone
@@ -197,6 +200,12 @@ def working_grey(image: Image.Image) -> tuple[np.ndarray, float, bool]:
     scale = grey.height / WORK_HEIGHT
     if scale > 1:  # area average: a dithered grey turns back into grey
         width = max(1, int(round(grey.width / scale)))
+        if not bilevel and scale >= THIN_STROKE_SCALE:
+            # A pen stroke a scan pixel or two wide, and paler than the print, averaged with the
+            # paper around it would fall under the ink level (the signature broke into specks or
+            # vanished): each pixel takes the darkest of its 3 x 3 first, which widens every
+            # stroke by about one working pixel at most.
+            grey = Image.fromarray(_darkest3(np.asarray(grey, dtype=np.uint8)))
         grey = grey.resize((width, WORK_HEIGHT), Image.Resampling.BOX)
     else:
         scale = 1.0
@@ -208,6 +217,18 @@ def working_grey(image: Image.Image) -> tuple[np.ndarray, float, bool]:
     return array, float(scale), bilevel
 
 
+def _darkest3(array: np.ndarray) -> np.ndarray:
+    """Each pixel's darkest 3 x 3 neighbour (a minimum filter as four shifted minima: a rank
+    filter over the full scan would cost more than the rest of the finder)."""
+    out = array.copy()
+    np.minimum(out[:, 1:], array[:, :-1], out=out[:, 1:])
+    np.minimum(out[:, :-1], array[:, 1:], out=out[:, :-1])
+    rows = out.copy()
+    np.minimum(out[1:], rows[:-1], out=out[1:])
+    np.minimum(out[:-1], rows[1:], out=out[:-1])
+    return out
+
+
 def _percentile(hist_cumsum: np.ndarray, q: float) -> float:
     """The q-th percentile of a uint8 image from its cumulative histogram (no sort)."""
     return float(np.searchsorted(hist_cumsum, q / 100 * hist_cumsum[-1]))
@@ -217,8 +238,11 @@ def ink_mask(grey: np.ndarray, bilevel: bool = False) -> np.ndarray:
     """Ink: darker than ``INK_LEVEL`` of the way from the paper (a high percentile) to the darkest
     strokes. On a grey scan, a thin pen stroke reduced to working size is pale: its paler pixels
     (``FAINT_INK_LEVEL``) count too where they touch ink, so the stroke does not break into
-    pieces (hysteresis). A bilevel scan has no such grey (and a dithered one's descreened
-    background would join everything)."""
+    pieces (hysteresis). On a bilevel scan a thin stroke reduced to working size is broken into
+    specks, partly covered pixels between them: those paler pixels (``BILEVEL_FAINT_LEVEL``)
+    count where they are next to ink, one pixel deep only, and not on a dithered scan (where
+    ``DESCREENED_SHARE`` of the page away from ink is grey: its descreened background would join
+    the strokes to everything around them)."""
     if grey.size == 0:
         return np.zeros(grey.shape, bool)
     cumulative = np.cumsum(np.bincount(grey.ravel(), minlength=256))
@@ -227,7 +251,11 @@ def ink_mask(grey: np.ndarray, bilevel: bool = False) -> np.ndarray:
         return np.zeros(grey.shape, bool)
     ink = grey < paper - INK_LEVEL * (paper - darkest)
     if bilevel:
-        return ink
+        near = ndimage.binary_dilation(ink, np.ones((3, 3), bool))
+        if np.mean((grey < paper - 0.02 * (paper - darkest)) & ~near) >= DESCREENED_SHARE:
+            return ink  # a dithered scan: its descreened background is grey all over
+        faint = grey < paper - BILEVEL_FAINT_LEVEL * (paper - darkest)
+        return ink | (faint & near)
     faint = grey < paper - FAINT_INK_LEVEL * (paper - darkest)
     labels, count = ndimage.label(faint, structure=np.ones((3, 3), bool))
     touching = np.zeros(count + 1, bool)
