@@ -9,10 +9,11 @@ quantisation variants on one PyTorch pass: each variant quantises ``model.onnx``
 export (calibrated on training writers of the splits file) and is measured on the held-out
 ``--split`` writers of each imported dataset. Nothing is written into the model directory.
 
-A variant is ``METHOD[:reduce-range][:conv-only][:keep=NODE+NODE]``: METHOD minmax, entropy or percentile;
+A variant is ``METHOD[:reduce-range][:conv-only][:p=PERCENT][:keep=NODE+NODE]``: METHOD minmax, entropy or percentile
+(``p``: the share of each activation's values its range keeps, percentile only; default 99.999);
 ``reduce-range``: 7-bit weights (default 8-bit); ``conv-only``: quantise only the
 convolutions (residual additions, pooling and head stay fp32); ``keep``: nodes left in fp32
-(default: first-conv, /backbone/layer1/*, /backbone/layer4/*, head; ``keep=`` for none; patterns allowed). The goal (issue 22): |EER change| <= 0.3 points
+(default: ``onnx_export.DEFAULT_EXCLUDE``; ``keep=`` for none; patterns allowed). The goal (issue 22): |EER change| <= 0.3 points
 and <= 0.5% of decisions changed, on every dataset.
 """
 
@@ -34,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def parse_variant(text: str) -> dict:
-    from sigverify.onnx_export import CALIBRATION_METHODS, DEFAULT_EXCLUDE
+    from sigverify.onnx_export import CALIBRATION_METHODS, DEFAULT_EXCLUDE, DEFAULT_PERCENTILE
 
     method, *flags = text.split(":")
     if method not in CALIBRATION_METHODS:
@@ -45,12 +46,15 @@ def parse_variant(text: str) -> dict:
         "reduce_range": False,
         "exclude": list(DEFAULT_EXCLUDE),
         "op_types": None,
+        "percentile": DEFAULT_PERCENTILE,
     }
     for flag in flags:
         if flag == "reduce-range":
             variant["reduce_range"] = True
         elif flag == "conv-only":
             variant["op_types"] = ["Conv"]
+        elif flag.startswith("p="):
+            variant["percentile"] = float(flag[2:])
         elif flag.startswith("keep="):
             variant["exclude"] = [n for n in flag[5:].split("+") if n]
         else:
@@ -128,6 +132,7 @@ def main(argv=None) -> int:
                 exclude=variant["exclude"],
                 reduce_range=variant["reduce_range"],
                 op_types=variant["op_types"],
+                percentile=variant["percentile"],
             )
             seconds = time.perf_counter() - started
             int8 = OnnxRuntime(out, sha256_file(out), card.embedding_dim, kind="int8")

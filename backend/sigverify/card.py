@@ -345,6 +345,7 @@ class OnnxQuantization(_Open):
     reduce_range: bool | None = None
     nodes_excluded: list[str] = Field(default_factory=list)
     op_types: list[str] | None = Field(None, description="Operators quantised (None: every one ONNX Runtime can).")
+    percentile: float | None = Field(None, description="Share of each activation's values kept (percentile ranges).")
 
 
 class OnnxFile(_Figures):

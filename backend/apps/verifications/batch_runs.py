@@ -206,16 +206,21 @@ def _write(work: list[_Work], started: float) -> dict[int, str]:
                 v.processing_ms = share
             Verification.objects.bulk_create(verifications)
             now = timezone.now()
+            done, failed = [], []
             for w in mine:
                 item = w.item
                 item.finished_at = now
                 if w.verification is not None:
                     item.status, item.verification = ItemStatus.DONE, w.verification
+                    done.append(item)
                 else:
                     item.status, item.error_code, item.error_message = ItemStatus.FAILED, w.code[:64], w.message
-            BatchItem.objects.bulk_update(
-                [w.item for w in mine], ["status", "verification", "error_code", "error_message", "finished_at"]
-            )
+                    failed.append(item)
+            # What the done items share is one UPDATE; only their verification differs per row (a
+            # CASE per field and row costs more than the rest of the write).
+            BatchItem.objects.filter(pk__in=[item.pk for item in done]).update(status=ItemStatus.DONE, finished_at=now)
+            BatchItem.objects.bulk_update(done, ["verification"])
+            BatchItem.objects.bulk_update(failed, ["status", "error_code", "error_message", "finished_at"])
     except BaseException:
         for name in stored:
             delete_quietly(name)
