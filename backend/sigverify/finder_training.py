@@ -25,6 +25,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 EVAL_SEED_OFFSET = 1_000_000  # evaluation cheques never share a seed with training cheques
 SYNTHETIC_SHARE = 0.25
 CARD_CAPTURES = ("grey", "bilevel", "dithered")
+# The captures the first stage's training cheques are drawn from: every one of the generator's,
+# with thresholded and dithered bilevel drawn more often (a third each, not a sixth), where thin
+# strokes break up. The second stage keeps the generator's own mix (``chequegen.CAPTURES``): fitted
+# on this one too, it found as many boxes but scored a drawn grey cheque's signatures lower.
+TRAINING_CAPTURES = chequegen.CAPTURES + ("bilevel", "dithered", "dithered")
 
 
 def ink_key() -> str:
@@ -32,6 +37,7 @@ def ink_key() -> str:
     return (
         f"ink{finder.INK_LEVEL}-{finder.FAINT_INK_LEVEL}-thin{finder.THIN_STROKE_SCALE}"
         f"-bilevel{finder.BILEVEL_FAINT_LEVEL}-{finder.DESCREENED_SHARE}-deskew"
+        f"-dithered{finder.DITHERED_ISOLATED}-features{len(finder.FEATURES)}"
     )
 
 
@@ -55,7 +61,7 @@ def collect(n_cheques: int, seed: int, sources, families, progress=None):
     rng = np.random.default_rng(seed)
     for i in range(n_cheques):
         name, ink = sources[0] if len(sources) == 1 or rng.random() >= SYNTHETIC_SHARE else sources[-1]
-        cheque = chequegen.generate_cheque(seed + i, ink, families=families)
+        cheque = chequegen.generate_cheque(seed + i, ink, families=families, captures=TRAINING_CAPTURES)
         comps = finder.components(cheque.image)
         xs.append(comps.features)
         ys.append(finder.component_targets(comps, cheque.classes))
@@ -120,7 +126,13 @@ def train(
             log(f"  generated {done}/{total} ({time.time() - started:.0f} s)")
 
     # Generating is the slow part: the components are kept (var/, git-ignored) for refits.
-    cache = REPO_ROOT / "var" / "signature-finder" / f"components-{cheques}-{seed}-{len(sources)}-{ink_key()}.npz"
+    captures = hashlib.sha256(",".join(TRAINING_CAPTURES).encode()).hexdigest()[:6]
+    cache = (
+        REPO_ROOT
+        / "var"
+        / "signature-finder"
+        / f"components-{cheques}-{seed}-{len(sources)}-{ink_key()}-{captures}.npz"
+    )
     cache.parent.mkdir(parents=True, exist_ok=True)
     if cache.exists():
         with np.load(cache, allow_pickle=False) as z:
@@ -152,6 +164,7 @@ def train(
         "thin_stroke_scale": finder.THIN_STROKE_SCALE,
         "bilevel_faint_level": finder.BILEVEL_FAINT_LEVEL,
         "descreened_share": finder.DESCREENED_SHARE,
+        "dithered_isolated": finder.DITHERED_ISOLATED,
         "deskew": {"step_degrees": finder.SKEW_STEP, "max_degrees": finder.SKEW_MAX},
         "trees": trees,
         "depth": depth,
@@ -164,6 +177,7 @@ def train(
             "ink": [name for name, _ in sources],
             "writers": "train split of image_pairs/splits.csv (plus synthetic ink)",
             "synthetic_share": SYNTHETIC_SHARE,
+            "captures": list(TRAINING_CAPTURES),
         },
         "held_out": {
             "families": list(chequegen.HELD_OUT_FAMILIES),
@@ -373,6 +387,7 @@ def train_boxes(
             "families": list(chequegen.TRAINING_FAMILIES),
             "ink": [name for name, _ in sources],
             "writers": "train split of image_pairs/splits.csv (plus synthetic ink)",
+            "captures": list(chequegen.CAPTURES),
         },
         "validation": {
             "families": list(chequegen.TRAINING_FAMILIES),

@@ -68,6 +68,7 @@ INK_LEVEL = (
     0.3  # ink: darker than this share of the way from the paper to the darkest strokes (faint pen at working size)
 )
 FAINT_INK_LEVEL = 0.2  # on a grey scan, paler pixels still count where they touch ink (a thin stroke's edges)
+DITHERED_ISOLATED = 0.1  # of a bilevel scan's black pixels, alone (no black 4-neighbour): it was dithered
 THIN_STROKE_SCALE = 1.5  # a grey scan this many times the working size: its darkest 3 x 3 first (a thin pale stroke)
 BILEVEL_FAINT_LEVEL = 0.15  # on a bilevel scan, paler pixels count where they are next to ink (broken thin strokes)
 DESCREENED_SHARE = 0.1  # ... unless this share of the page away from ink is grey at working size (a dithered scan)
@@ -87,6 +88,10 @@ PAIR_GAP = (
     0.15,
 )  # of the height: two candidates this close (across a line; along a baseline) are also tried joined
 MAX_CANDIDATES = 40  # the most massive candidates scored (speed)
+GROWN_CANDIDATES = 12  # the most massive candidates also tried grown over nearby likely specks (``_grown``)
+GROW_PIECES = (0.2, 0.5)  # probabilities at which a piece of ink, however small, grows a candidate
+GROW_MARGIN = (0.05, 0.06)  # of the height (rows, columns): a piece this close to a candidate joins it
+GROW_STEPS = 3
 MIN_CONFIDENCE = 0.3  # predicted IoU: a candidate scored lower is not a signature
 MAX_OVERLAP = 0.3  # of the smaller box: a kept signature's box does not overlap another's more
 SPLIT_MIN_SCORE = 0.4  # two candidates each scored this high, side by side ...
@@ -126,6 +131,7 @@ FEATURES = (
     "rule_length_below",
     "page_ink",
     "bilevel",
+    "dithered",
 )
 
 
@@ -162,6 +168,7 @@ BOX_FEATURES = (
     "mass_to_best",
     "page_ink",
     "bilevel",
+    "dithered",
     "widest_gap",
     "narrow_side",
     "side_balance",
@@ -192,20 +199,24 @@ class Components:
 # ---------------------------------------------------------------- ink at working size
 
 
-def working_grey(image: Image.Image) -> tuple[np.ndarray, float, bool]:
-    """(grey uint8 at WORK_HEIGHT rows, scan pixels per working pixel, the scan is bilevel)."""
+def working_grey(image: Image.Image) -> tuple[np.ndarray, float, bool, bool]:
+    """(grey uint8 at WORK_HEIGHT rows, scan pixels per working pixel, the scan is bilevel, it
+    is a dithered bilevel)."""
     bilevel = image.mode == "1"
     if image.mode not in ("L", "1", "RGB"):
         image = Image.fromarray(to_greyscale(image).astype(np.uint8))
+    dithered = bilevel and _dithered(image)
     grey = image.convert("L")
     scale = grey.height / WORK_HEIGHT
     if scale > 1:  # area average: a dithered grey turns back into grey
         width = max(1, int(round(grey.width / scale)))
-        if not bilevel and scale >= THIN_STROKE_SCALE:
+        if scale >= THIN_STROKE_SCALE and not dithered:
             # A pen stroke a scan pixel or two wide, and paler than the print, averaged with the
             # paper around it would fall under the ink level (the signature broke into specks or
             # vanished): each pixel takes the darkest of its 3 x 3 first, which widens every
-            # stroke by about one working pixel at most.
+            # stroke by about one working pixel at most. The same on a thresholded bilevel scan
+            # (a thin stroke there is a broken line of single pixels), not on a dithered one (its
+            # dots would blacken every grey).
             grey = Image.fromarray(_darkest3(np.asarray(grey, dtype=np.uint8)))
         grey = grey.resize((width, WORK_HEIGHT), Image.Resampling.BOX)
     else:
@@ -215,7 +226,23 @@ def working_grey(image: Image.Image) -> tuple[np.ndarray, float, bool]:
         array = ndimage.uniform_filter(array, 2)
     elif not bilevel:
         array = median3(array)
-    return array, float(scale), bilevel
+    return array, float(scale), bilevel, dithered
+
+
+def _dithered(image: Image.Image) -> bool:
+    """A bilevel scan is dithered when ``DITHERED_ISOLATED`` of its black pixels have no black
+    4-neighbour (a dither's scattered dots; a thresholded scan's strokes are solid). Every other
+    row is looked at, with the rows above and below."""
+    white = np.asarray(image, dtype=bool)
+    if white.shape[0] < 3 or white.shape[1] < 2:
+        return False
+    black = ~white
+    centre = black[1:-1:2]
+    near = black[0:-2:2] | black[2::2]
+    near[:, 1:] |= centre[:, :-1]
+    near[:, :-1] |= centre[:, 1:]
+    count = int(np.count_nonzero(centre))
+    return count > 0 and np.count_nonzero(centre & ~near) >= DITHERED_ISOLATED * count
 
 
 def _darkest3(array: np.ndarray) -> np.ndarray:
@@ -321,7 +348,7 @@ def deskew(array: np.ndarray, slope: float, fill) -> np.ndarray:
 
 
 def components(image: Image.Image) -> Components:
-    grey, scale, bilevel = working_grey(image)
+    grey, scale, bilevel, dithered = working_grey(image)
     ink = ink_mask(grey, bilevel)
     slope = page_slope(ink)
     if slope:
@@ -342,11 +369,11 @@ def components(image: Image.Image) -> Components:
         labels, count = ndimage.label(keep[labels], structure=np.ones((3, 3), bool))
         strokes = labels > 0
     rule_rows = _rule_rows(horizontal)
-    features, boxes, areas, groups = _features(grey, labels, count, strokes, horizontal, rule_rows, bilevel)
+    features, boxes, areas, groups = _features(grey, labels, count, strokes, horizontal, rule_rows, bilevel, dithered)
     return Components(labels, boxes, areas, features, groups, scale, image.size, rule_rows, slope)
 
 
-def _features(grey, labels, count, strokes, horizontal, rule_rows, bilevel):
+def _features(grey, labels, count, strokes, horizontal, rule_rows, bilevel, dithered=False):
     height, width = labels.shape
     H = float(height)
     n = count
@@ -467,6 +494,7 @@ def _features(grey, labels, count, strokes, horizontal, rule_rows, bilevel):
         below_len,
         np.full(n, strokes.mean()),
         np.full(n, float(bilevel)),
+        np.full(n, float(dithered)),
     ]
     return np.stack(cols, axis=1).astype(np.float32), boxes, area, member
 
@@ -657,7 +685,7 @@ class Candidates:
     boxes: np.ndarray  # (m, 4) x0, y0, x1, y1 at working size
     params: (
         np.ndarray
-    )  # (m, 3) seed threshold, gap scale, how (0: grouped, 1: two joined, 2: across lines, 3: seeds alone)
+    )  # (m, 3) seed threshold, gap scale, how (0: grouped, 1: two joined, 2: across lines, 3: seeds alone, 4: grown)
     features: np.ndarray  # (m, len(BOX_FEATURES)) float32
 
 
@@ -735,7 +763,55 @@ def candidate_boxes(comps: Components, probability: np.ndarray) -> tuple[np.ndar
         params = params[keep]
         order = np.argsort(-_mass(comps, probability, boxes))[:MAX_CANDIDATES]
         boxes, params = boxes[order], params[order]
+    if GROWN_CANDIDATES:
+        grown, grown_params = _grown(comps, probability, boxes[:GROWN_CANDIDATES], params[:GROWN_CANDIDATES])
+        if len(grown):
+            boxes = np.concatenate([boxes, grown])
+            params = np.concatenate([params, grown_params])
+            boxes, keep = np.unique(boxes, axis=0, return_index=True)
+            params = params[keep]
+            order = np.argsort(-_mass(comps, probability, boxes))
+            boxes, params = boxes[order], params[order]
     return boxes, params
+
+
+def _grown(comps: Components, probability: np.ndarray, boxes: np.ndarray, params: np.ndarray):
+    """The best candidates grown over the nearby pieces of ink the first stage finds likely,
+    however small (``GROW_PIECES``: a thin stroke of a bilevel or dithered scan falls apart into
+    specks that the groupings leave out): a piece whose box comes within ``GROW_MARGIN`` of the
+    candidate joins it, and the grown box grows again (``GROW_STEPS`` times). Not over a piece on
+    another printed rule than the candidate's. (boxes, params: how 4)."""
+    height = comps.labels.shape[0]
+    out, out_params = [], []
+    for level in GROW_PIECES:
+        pieces = np.flatnonzero((probability >= level) & (comps.areas >= 2))
+        if pieces.size == 0 or len(boxes) == 0:
+            continue
+        px0, py0, px1, py1 = comps.boxes[pieces].T
+        piece_rule = _rules_under(comps.boxes[pieces], comps.rules, height)
+        box_rule = _rules_under(boxes, comps.rules, height)
+        mx, my = GROW_MARGIN[1] * height, GROW_MARGIN[0] * height
+        current = boxes.astype(np.float64).copy()
+        for _ in range(GROW_STEPS):
+            x0, y0, x1, y1 = (current[:, k, None] for k in range(4))
+            near = (px0[None] < x1 + mx) & (px1[None] > x0 - mx) & (py0[None] < y1 + my) & (py1[None] > y0 - my)
+            near &= ~_apart(box_rule[:, None], piece_rule[None])
+            grown = current.copy()
+            grown[:, 0] = np.minimum(current[:, 0], np.where(near, px0[None], np.inf).min(axis=1))
+            grown[:, 1] = np.minimum(current[:, 1], np.where(near, py0[None], np.inf).min(axis=1))
+            grown[:, 2] = np.maximum(current[:, 2], np.where(near, px1[None], -np.inf).max(axis=1))
+            grown[:, 3] = np.maximum(current[:, 3], np.where(near, py1[None], -np.inf).max(axis=1))
+            if np.array_equal(grown, current):
+                break
+            current = grown
+        changed = np.any(current != boxes, axis=1)
+        out.append(current[changed])
+        out_params.append(
+            np.column_stack([np.full(changed.sum(), level), params[changed, 1], np.full(changed.sum(), 4)])
+        )
+    if not out:
+        return np.zeros((0, 4)), np.zeros((0, 3))
+    return np.round(np.concatenate(out)), np.concatenate(out_params)
 
 
 def _linked_groups(near: np.ndarray) -> tuple[int, np.ndarray]:
@@ -834,6 +910,7 @@ def box_features(comps: Components, probability: np.ndarray, boxes: np.ndarray, 
         sig / max(float(sig.max()), 1e-6),
         np.full(m, comps.features[0, FEATURES.index("page_ink")]),
         np.full(m, comps.features[0, FEATURES.index("bilevel")]),
+        np.full(m, comps.features[0, FEATURES.index("dithered")]),
         *_widest_gaps(comps, probability, inside > 0, h),
     ]
     return np.stack(cols, axis=1).astype(np.float32)

@@ -239,3 +239,60 @@ def test_two_drawn_signatures_side_by_side_on_one_line_are_two_boxes(writers, ga
     found = finder.find_signatures(Image.fromarray(page))
     for truth in truths:
         assert max((iou(f.box, truth) for f in found), default=0) >= 0.5, (truth, found)
+
+
+def test_a_dithered_bilevel_scan_is_told_from_a_thresholded_one():
+    """Floyd-Steinberg's scattered dots (a grey ramp, as ``convert("1")`` dithers it) against the
+    same page thresholded: only the dithered one is kept from the darkest 3 x 3 (its dots would
+    blacken every grey), and the trees get the difference as the ``dithered`` feature."""
+    ramp = np.tile(np.linspace(90, 250, 1200, dtype=np.float32), (600, 1)).astype(np.uint8)
+    ramp[300:303, 100:1100] = 0  # a printed rule
+    grey = Image.fromarray(ramp)
+    dithered = grey.convert("1")
+    thresholded = grey.point(lambda v: 255 if v >= 140 else 0).convert("1", dither=Image.Dither.NONE)
+    assert finder._dithered(dithered)
+    assert not finder._dithered(thresholded)
+    assert not finder._dithered(Image.new("1", (50, 50), 1))  # no ink at all
+    column = finder.FEATURES.index("dithered")
+    assert finder.components(dithered).features[:, column].min() == 1
+    assert finder.components(thresholded).features[:, column].max() == 0
+
+
+def test_a_thin_stroke_of_a_thresholded_scan_survives_the_reduction():
+    """A pen stroke one scan pixel wide on a thresholded bilevel scan three times the working
+    size: averaged alone it would be a third as dark as ink and fall under the ink level; with
+    the darkest 3 x 3 first it is one component of ink."""
+    page = np.full((3 * finder.WORK_HEIGHT, 2400), 255, np.uint8)
+    page[60:160, 100:400] = 0  # a solid block of print: the page's darkest ink
+    page[450:550, 600] = 0  # a thin vertical stroke (shorter than a box edge)
+    for x in range(600, 900):  # a thin diagonal stroke
+        page[500 + (x - 600) // 10, x] = 0
+    image = Image.fromarray(page).convert("1", dither=Image.Dither.NONE)
+    assert not finder._dithered(image)
+    comps = finder.components(image)
+    strokes = comps.labels[140:190, 195:305] > 0  # where the strokes lie at working size
+    assert strokes.sum() >= 100  # (10 pixels without the darkest 3 x 3)
+
+
+def test_a_candidate_grows_over_the_likely_specks_beside_it():
+    """A signature's body and the specks its thin strokes broke into: the groupings leave the
+    specks out (smaller than ``MIN_MEMBER_INK``), a grown candidate takes them in, and not a speck
+    across the page."""
+    body = [(500, 200, 560, 240)]
+    specks = [(565, 205, 567, 207), (570, 212, 572, 214), (575, 219, 577, 221), (900, 100, 902, 102)]
+    boxes = np.array(body + specks, np.float64)
+    comps = finder.Components(
+        labels=np.zeros((finder.WORK_HEIGHT, 1000), np.int32),
+        boxes=boxes,
+        areas=np.array([900.0, 4, 4, 4, 4]),
+        features=np.zeros((5, len(finder.FEATURES)), np.float32),
+        groups=np.arange(5),
+        scale=1.0,
+        size=(1000, finder.WORK_HEIGHT),
+    )
+    candidates, params = finder.candidate_boxes(comps, np.array([0.9, 0.6, 0.6, 0.6, 0.6]))
+    as_lists = candidates.tolist()
+    assert [500, 200, 560, 240] in as_lists
+    assert [500, 200, 577, 240] in as_lists
+    assert params[as_lists.index([500, 200, 577, 240]), 2] == 4
+    assert not any(box[2] > 600 for box in as_lists)
