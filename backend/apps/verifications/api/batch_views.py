@@ -1,7 +1,7 @@
 import json
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError
@@ -73,7 +73,26 @@ class VerificationBatchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         return selectors.batch_list(self.request.user)
 
     def get_serializer_class(self):
-        return VerificationBatchSerializer if self.action == "list" else VerificationBatchDetailSerializer
+        if self.action == "list" or (self.action == "retrieve" and not self._with_items()):
+            return VerificationBatchSerializer
+        return VerificationBatchDetailSerializer
+
+    def _with_items(self) -> bool:
+        return self.request.query_params.get("items", "true").strip().lower() not in ("false", "0", "no")
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "items",
+                bool,
+                description="false: the batch and its progress without the items, a cheap answer to poll "
+                "until `status` is done (then read it once with the items).",
+            )
+        ]
+    )
+    def retrieve(self, request, *args, **kwargs):
+        """A batch, its progress and (unless `items=false`) every item's result or error."""
+        return super().retrieve(request, *args, **kwargs)
 
     def get_throttles(self):
         if getattr(self, "action", None) == "create":

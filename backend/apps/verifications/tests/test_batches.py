@@ -5,6 +5,7 @@ tests/test_batches_celery.py runs it on a real worker)."""
 from __future__ import annotations
 
 import base64
+import json
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -286,6 +287,32 @@ def test_running_a_batch_verifies_each_item_through_the_service_and_one_bad_imag
     listed = client.get(f"/api/v1/verifications/?batch={batch_id}").json()
     assert listed["count"] == 3
     assert Verification.objects.filter(batch_id=batch_id).count() == 3
+
+
+def test_an_image_with_characters_base64_never_holds_fails_alone(client_for, enrolled_signer):
+    good = item(enrolled_signer.external_id, 0)
+    body = json.dumps({"items": [good, {"signer": enrolled_signer.external_id, "image": "aGk=\ud800"}]})
+    response = client_for("integrator").generic("POST", URL, body, content_type="application/json")
+    assert response.status_code == 202, response.json()
+    assert [(i["status"], i["error"]) for i in response.json()["items"]] == [
+        ("pending", None),
+        ("failed", {"code": "invalid_base64", "message": "The image is not valid base64."}),
+    ]
+
+
+def test_a_batch_can_be_polled_without_its_items(client_for, enrolled_signer):
+    client = client_for("integrator")
+    batch_id = post(client, [item(enrolled_signer.external_id, i) for i in range(3)]).json()["id"]
+
+    pending = client.get(f"{URL}{batch_id}/?items=false").json()
+    assert "items" not in pending
+    assert pending["status"] == "queued" and pending["progress"] == {"done": 0, "total": 3, "failed": 0}
+
+    batch_runs.run_batch(batch_id)
+    done = client.get(f"{URL}{batch_id}/?items=false").json()
+    assert "items" not in done and done["status"] == "done" and done["progress"]["done"] == 3
+    assert len(client.get(f"{URL}{batch_id}/").json()["items"]) == 3  # the default keeps them
+    assert len(client.get(f"{URL}{batch_id}/?items=true").json()["items"]) == 3
 
 
 def test_running_a_batch_again_verifies_nothing_twice(make_user, enrolled_signer):
