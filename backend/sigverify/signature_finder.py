@@ -295,9 +295,9 @@ def _runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
     if lines.size == 0:
         return out
     values = (mask[lines] if axis == 1 else mask[:, lines]).view(np.uint8)
-    bridged = ndimage.minimum_filter1d(ndimage.maximum_filter1d(values, 3, axis=axis), 3, axis=axis)
-    eroded = ndimage.minimum_filter1d(bridged, length, axis=axis, mode="constant", cval=0)
-    runs = ndimage.maximum_filter1d(eroded, length, axis=axis, mode="constant", cval=0).astype(bool)
+    bridged = min1d(max1d(values, 3, axis), 3, axis)
+    eroded = min1d(bridged, length, axis, outside_zero=True)
+    runs = max1d(eroded, length, axis).view(bool)  # (0 past the edge adds nothing to a maximum)
     if axis == 1:
         out[lines] = runs & mask[lines]
     else:
@@ -439,8 +439,8 @@ def _features(grey, labels, count, strokes, horizontal, rule_rows, bilevel, dith
         return total / np.maximum((a1 - a0) * (b1 - b0) * 16, 1)
 
     # Groups: strokes joined by a dilation about a letter gap.
-    joined = ndimage.maximum_filter1d(strokes.view(np.uint8), max(3, int(JOIN[0] * H)), axis=0)
-    joined = ndimage.maximum_filter1d(joined, max(3, int(JOIN[1] * H)), axis=1)
+    joined = max1d(strokes.view(np.uint8), max(3, int(JOIN[0] * H)), axis=0)
+    joined = max1d(joined, max(3, int(JOIN[1] * H)), axis=1)
     groups, n_groups, gboxes = label_boxes(joined, connectivity=4)
     # Each component lies in one group (the dilation joins its diagonal steps): any one of its
     # pixels names the group (ndimage.maximum would sort every pixel: most of the finder's time).
