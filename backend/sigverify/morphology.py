@@ -37,3 +37,28 @@ def min1d(values: np.ndarray, length: int, axis: int, outside_zero: bool = False
 
 def _line(length: int, axis: int) -> np.ndarray:
     return np.ones((length, 1) if axis == 0 else (1, length), dtype=np.uint8)
+
+
+def label_components(mask: np.ndarray, connectivity: int = 8) -> tuple[np.ndarray, int]:
+    """(labels int32, count) of a mask's 4- or 8-connected components, as ``ndimage.label`` gives them.
+
+    OpenCV's SAUF labelling (``CCL_WU``, sequential or in parallel stripes) numbers the
+    components in the order of their first pixel in a raster scan, as SciPy does, so the labels
+    are the same array (checked on every mask of the finder and the layout rule over 259 whole
+    cheques, one thread and two), about three times faster. Not its default algorithm
+    (Spaghetti, by 2 x 2 blocks): that numbers them in another order. Its statistics (boxes,
+    areas) cost more than ``ndimage.find_objects`` on the labels. SciPy where OpenCV is missing."""
+    if cv2 is None:  # pragma: no cover
+        return ndimage.label(mask, structure=np.ones((3, 3), bool) if connectivity == 8 else None)
+    values = np.ascontiguousarray(mask)
+    values = values.view(np.uint8) if values.dtype == bool else (values != 0).view(np.uint8)
+    count, labels = cv2.connectedComponentsWithAlgorithm(values, connectivity, cv2.CV_32S, cv2.CCL_WU)
+    return labels, count - 1
+
+
+def label_boxes(mask: np.ndarray, connectivity: int = 8) -> tuple[np.ndarray, int, np.ndarray]:
+    """``label_components`` and each component's box (count, 4): x0, y0, x1, y1 (``ndimage.find_objects``)."""
+    labels, count = label_components(mask, connectivity)
+    slices = ndimage.find_objects(labels)
+    boxes = np.array([(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in slices], np.int64)
+    return labels, count, boxes.reshape(-1, 4)

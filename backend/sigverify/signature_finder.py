@@ -48,7 +48,7 @@ from scipy import ndimage
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .morphology import min1d
+from .morphology import label_boxes, label_components, max1d, min1d
 from .preprocess import median3, to_greyscale
 
 WORK_HEIGHT = 360  # rows analysed: about 100-140 dpi for a 2.6-3.7 inch cheque
@@ -272,13 +272,13 @@ def ink_mask(grey: np.ndarray, bilevel: bool = False) -> np.ndarray:
         return np.zeros(grey.shape, bool)
     ink = grey < paper - INK_LEVEL * (paper - darkest)
     if bilevel:
-        near = ndimage.binary_dilation(ink, np.ones((3, 3), bool))
+        near = max1d(max1d(ink.view(np.uint8), 3, axis=0), 3, axis=1).view(bool)  # a 3 x 3 dilation
         if np.mean((grey < paper - 0.02 * (paper - darkest)) & ~near) >= DESCREENED_SHARE:
             return ink  # a dithered scan: its descreened background is grey all over
         faint = grey < paper - BILEVEL_FAINT_LEVEL * (paper - darkest)
         return ink | (faint & near)
     faint = grey < paper - FAINT_INK_LEVEL * (paper - darkest)
-    labels, count = ndimage.label(faint, structure=np.ones((3, 3), bool))
+    labels, count = label_components(faint)
     touching = np.zeros(count + 1, bool)
     touching[labels[ink]] = True
     touching[0] = False
@@ -295,9 +295,9 @@ def _runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
     if lines.size == 0:
         return out
     values = (mask[lines] if axis == 1 else mask[:, lines]).view(np.uint8)
-    bridged = ndimage.minimum_filter1d(ndimage.maximum_filter1d(values, 3, axis=axis), 3, axis=axis)
-    eroded = ndimage.minimum_filter1d(bridged, length, axis=axis, mode="constant", cval=0)
-    runs = ndimage.maximum_filter1d(eroded, length, axis=axis, mode="constant", cval=0).astype(bool)
+    bridged = min1d(max1d(values, 3, axis), 3, axis)
+    eroded = min1d(bridged, length, axis, outside_zero=True)
+    runs = max1d(eroded, length, axis).view(bool)  # (0 past the edge adds nothing to a maximum)
     if axis == 1:
         out[lines] = runs & mask[lines]
     else:
@@ -359,21 +359,24 @@ def components(image: Image.Image) -> Components:
     vertical = _runs(ink, max(8, int(EDGE_MIN_LENGTH * height)), axis=0)
     rules = horizontal | vertical
     strokes = ink & ~rules
-    labels, count = ndimage.label(strokes, structure=np.ones((3, 3), bool))
+    labels, count, boxes = label_boxes(strokes)
     if count > MAX_COMPONENTS:  # keep the largest; the rest is speckle
         sizes = np.bincount(labels.ravel(), minlength=count + 1)
         sizes[0] = 0
         keep = np.zeros(count + 1, bool)
         keep[np.argsort(sizes)[-MAX_COMPONENTS:]] = True
         keep[0] = False
-        labels, count = ndimage.label(keep[labels], structure=np.ones((3, 3), bool))
+        labels, count, boxes = label_boxes(keep[labels])
         strokes = labels > 0
     rule_rows = _rule_rows(horizontal)
-    features, boxes, areas, groups = _features(grey, labels, count, strokes, horizontal, rule_rows, bilevel, dithered)
+    features, boxes, areas, groups = _features(
+        grey, labels, count, strokes, horizontal, rule_rows, bilevel, dithered, boxes
+    )
     return Components(labels, boxes, areas, features, groups, scale, image.size, rule_rows, slope)
 
 
-def _features(grey, labels, count, strokes, horizontal, rule_rows, bilevel, dithered=False):
+def _features(grey, labels, count, strokes, horizontal, rule_rows, bilevel, dithered=False, boxes=None):
+    """Each component's features; ``boxes``: their (x0, y0, x1, y1), as the labelling gave them."""
     height, width = labels.shape
     H = float(height)
     n = count
@@ -387,8 +390,10 @@ def _features(grey, labels, count, strokes, horizontal, rule_rows, bilevel, dith
     sx, sy = np.bincount(lab, xs, n), np.bincount(lab, ys, n)
     sxx, syy, sxy = np.bincount(lab, xs * xs, n), np.bincount(lab, ys * ys, n), np.bincount(lab, xs * ys, n)
     dark = np.bincount(lab, 255.0 - grey.ravel()[idx], n) / area / 255.0
-    slices = ndimage.find_objects(labels)
-    boxes = np.array([(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in slices], np.float64)
+    if boxes is None:
+        slices = ndimage.find_objects(labels)
+        boxes = [(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in slices]
+    boxes = np.asarray(boxes, np.float64)
     x0, y0, x1, y1 = boxes.T
     w, h = x1 - x0, y1 - y0
     # Boundary pixels (ink with a 4-neighbour off ink): stroke width ~ 2 * area / boundary.
@@ -434,16 +439,15 @@ def _features(grey, labels, count, strokes, horizontal, rule_rows, bilevel, dith
         return total / np.maximum((a1 - a0) * (b1 - b0) * 16, 1)
 
     # Groups: strokes joined by a dilation about a letter gap.
-    joined = ndimage.maximum_filter1d(strokes.view(np.uint8), max(3, int(JOIN[0] * H)), axis=0)
-    joined = ndimage.maximum_filter1d(joined, max(3, int(JOIN[1] * H)), axis=1)
-    groups, n_groups = ndimage.label(joined)
+    joined = max1d(strokes.view(np.uint8), max(3, int(JOIN[0] * H)), axis=0)
+    joined = max1d(joined, max(3, int(JOIN[1] * H)), axis=1)
+    groups, n_groups, gboxes = label_boxes(joined, connectivity=4)
     # Each component lies in one group (the dilation joins its diagonal steps): any one of its
     # pixels names the group (ndimage.maximum would sort every pixel: most of the finder's time).
     anywhere = np.zeros(n, np.int64)
     anywhere[lab] = np.flatnonzero(idx)
     member = groups.ravel()[anywhere].astype(np.int64) - 1
-    gslices = ndimage.find_objects(groups)
-    gboxes = np.array([(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in gslices], np.float64)
+    gboxes = gboxes.astype(np.float64)
     gink = np.bincount(member, area, n_groups)
     gcount = np.bincount(member, minlength=n_groups)
     gh_mean = np.bincount(member, h, n_groups) / np.maximum(gcount, 1)
@@ -515,11 +519,8 @@ def _masked_row_median(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 def _rule_rows(horizontal: np.ndarray):
     """(row, x0, x1) of each horizontal rule segment."""
-    labels, n = ndimage.label(horizontal, structure=np.ones((3, 3), bool))
-    out = []
-    for s in ndimage.find_objects(labels):
-        out.append(((s[0].start + s[0].stop) / 2, s[1].start, s[1].stop))
-    return np.array(out, np.float64).reshape(-1, 3)
+    _, _, boxes = label_boxes(horizontal)
+    return np.column_stack([(boxes[:, 1] + boxes[:, 3]) / 2, boxes[:, 0], boxes[:, 2]]).astype(np.float64)
 
 
 def _rules_near(rules, cx, y0, y1, H):
