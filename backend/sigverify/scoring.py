@@ -97,6 +97,12 @@ class ScoreModel:
         """Whether the calibration takes a signer classifier's margin (``sigverify.writer_dependent``)."""
         return any("fused" in entry for entry in self.by_references.values())
 
+    @staticmethod
+    def fuses(data: dict | None) -> bool:
+        """``from_dict(data).fused`` read off the stored dict without building its calibrations
+        (asked on every verification)."""
+        return any(entry.get("fused") for entry in ((data or {}).get("by_references") or {}).values())
+
     def calibration(self, references: int | None = None, fused: bool = False) -> Calibration:
         """The logistic map for a signer with ``references`` references (None: the single map).
 

@@ -40,7 +40,7 @@ _lock = threading.Lock()
 
 
 def uses_signer_classifier(version) -> bool:
-    return ScoreModel.from_dict((version.card or {}).get("scoring") or {}).fused
+    return ScoreModel.fuses((version.card or {}).get("scoring"))
 
 
 def _shipped_background(version) -> np.ndarray | None:

@@ -84,3 +84,23 @@ def test_decide_three_ways():
     assert decide(0.9, accept=0.8, reject=0.3) == "genuine"
     assert decide(0.5, accept=0.8, reject=0.3) == "refer"
     assert decide(0.1, accept=0.8, reject=0.3) == "forgery"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        {},
+        {"coef": 2.0},
+        {"by_references": {"1": {"coef": 1.0, "intercept": 0.0}, "5": {"coef": 2.0, "intercept": 1.0}}},
+        {
+            "by_references": {
+                "1": {"coef": 1.0, "intercept": 0.0},
+                "5": {"coef": 2.0, "intercept": 1.0, "fused": {"coef": 1.0, "intercept": 0.5, "wd_coef": 0.3}},
+            }
+        },
+        {"by_references": {"3": {"coef": 1.0, "intercept": 0.0, "fused": None}}},
+    ],
+)
+def test_fuses_reads_the_stored_dict_as_the_parsed_model_does(data):
+    assert ScoreModel.fuses(data) == ScoreModel.from_dict(data).fused
