@@ -79,6 +79,10 @@ def main() -> int:
     parser.add_argument("--split-file", default=str(REPO / "image_pairs" / "splits.csv"))
     parser.add_argument("--model", default=str(REPO / "trained_model_parameters"))
     parser.add_argument("--writers", type=int, default=5, help="test writers per dataset")
+    parser.add_argument(
+        "--offset", type=int, default=0, help="skip this many test writers first (a second set of writers)"
+    )
+    parser.add_argument("--captures", nargs="*", default=list(CAPTURES), choices=CAPTURES)
     parser.add_argument("--queries", type=int, default=2, help="genuine and as many forged queries per writer")
     parser.add_argument("--references", type=int, default=5)
     parser.add_argument("--only", nargs="*", default=list(DATASETS))
@@ -119,7 +123,7 @@ def main() -> int:
     for name in args.only:
         signers = DatasetInk(args.datasets, splits, "test", datasets=(name,))
         rng = np.random.default_rng(0)
-        writers = sorted(signers.writers, key=lambda w: rng.random())[: args.writers]
+        writers = sorted(signers.writers, key=lambda w: rng.random())[args.offset : args.offset + args.writers]
         per_capture = {c: {k: [] for k in ("found", "top", "extra", "ms", "rules", "queries")} for c in CAPTURES}
         for stats in per_capture.values():
             stats["old"] = 0
@@ -140,6 +144,8 @@ def main() -> int:
                 darkness = chequegen._dataset_darkness(str(path))
                 for capture in CAPTURES:
                     seed += 1
+                    if capture not in args.captures:  # the same cheques whichever captures are measured
+                        continue
                     cheque = generate_cheque(
                         seed, fillers, families=chequegen.HELD_OUT_FAMILIES, capture=capture, signatures=[darkness]
                     )
@@ -172,7 +178,7 @@ def main() -> int:
                     stats["queries"].append((is_genuine, embedding, refs))
         crop_fa, crop_gr, crop_auto = decisions(verifier, crop_queries) if crop_queries else (np.nan,) * 3
         results[name] = {}
-        for capture in CAPTURES:
+        for capture in args.captures:
             stats = per_capture[capture]
             n = len(stats["ms"])
             fa, gr, auto = decisions(verifier, stats["queries"]) if not args.finder_only else (np.nan,) * 3
@@ -232,7 +238,7 @@ def two_signers(args) -> int:
     for name in args.only:
         signers = DatasetInk(args.datasets, splits, "test", datasets=(name,))
         rng = np.random.default_rng(0)
-        writers = sorted(signers.writers, key=lambda w: rng.random())[: args.writers]
+        writers = sorted(signers.writers, key=lambda w: rng.random())[args.offset : args.offset + args.writers]
         stats = {c: [] for c in CAPTURES}
         seed = 500_000
         for k, writer in enumerate(writers):
@@ -242,6 +248,8 @@ def two_signers(args) -> int:
                 dark = [chequegen._dataset_darkness(str(p)) for p in pair]
                 for capture in CAPTURES:
                     seed += 1
+                    if capture not in args.captures:
+                        continue
                     cheque = generate_cheque(seed, fillers, family="uk_company", capture=capture, signatures=dark)
                     started = time.process_time()
                     found = find_signatures(cheque.image)
@@ -254,7 +262,7 @@ def two_signers(args) -> int:
                     extra = sum(max(iou(f.box, t) for t in cheque.boxes) < 0.5 for f in found)
                     stats[capture].append((all(hits), np.mean(hits), joined, extra, ms))
         results[name] = {}
-        for capture in CAPTURES:
+        for capture in args.captures:
             rows = np.array(stats[capture], np.float64)
             both, each, joined, extra, ms = rows.mean(axis=0)
             results[name][capture] = {"cheques": len(rows), "both_found": both, "signatures_found": each}

@@ -37,7 +37,7 @@ def ink_key() -> str:
     return (
         f"ink{finder.INK_LEVEL}-{finder.FAINT_INK_LEVEL}-thin{finder.THIN_STROKE_SCALE}"
         f"-bilevel{finder.BILEVEL_FAINT_LEVEL}-{finder.DESCREENED_SHARE}-deskew"
-        f"-dithered{finder.DITHERED_ISOLATED}-features{len(finder.FEATURES)}"
+        f"-dithered{finder.DITHERED_ISOLATED}-descreen{finder.DESCREEN_SIGMA}-{finder.FLATTEN_SIZE}-features{len(finder.FEATURES)}"
     )
 
 
@@ -165,6 +165,8 @@ def train(
         "bilevel_faint_level": finder.BILEVEL_FAINT_LEVEL,
         "descreened_share": finder.DESCREENED_SHARE,
         "dithered_isolated": finder.DITHERED_ISOLATED,
+        "descreen_sigma": finder.DESCREEN_SIGMA,
+        "flatten_size": finder.FLATTEN_SIZE,
         "deskew": {"step_degrees": finder.SKEW_STEP, "max_degrees": finder.SKEW_MAX},
         "trees": trees,
         "depth": depth,

@@ -4,9 +4,10 @@ Layout rules alone (``cheque``: the largest ink in the lower right) failed on a 
 cheque, so this module learns what a signature's ink looks like beside print, rules,
 security backgrounds, the code line and the other handwritten fields:
 
-1. The scan is reduced to ``WORK_HEIGHT`` rows by area averaging (which also descreens a
-   dithered bilevel scan), thresholded between the paper and the darkest ink (on a grey scan
-   the paler edges of thin strokes join the ink they touch), deskewed (the shear that makes
+1. The scan is reduced to ``WORK_HEIGHT`` rows by area averaging (a dithered bilevel scan is
+   then descreened by a small Gaussian, ``DESCREEN_SIGMA``, and read as a grey one),
+   thresholded between the paper and the darkest ink (on a grey scan the paler edges of thin
+   strokes join the ink they touch), deskewed (the shear that makes
    the rows of ink sharpest), and the long straight runs (printed rules, box edges) are set
    apart.
 2. Each remaining connected component of ink gets features: its size, fill, stroke width,
@@ -69,12 +70,14 @@ INK_LEVEL = (
 )
 FAINT_INK_LEVEL = 0.2  # on a grey scan, paler pixels still count where they touch ink (a thin stroke's edges)
 DITHERED_ISOLATED = 0.1  # of a bilevel scan's black pixels, alone (no black 4-neighbour): it was dithered
+DESCREEN_SIGMA = 0.7  # working pixels: a dithered scan's Gaussian after the area average (then read as grey)
+FLATTEN_SIZE = 0.04  # of the height: a descreened page over its local paper (a grey closing this wide)
 THIN_STROKE_SCALE = 1.5  # a grey scan this many times the working size: its darkest 3 x 3 first (a thin pale stroke)
 BILEVEL_FAINT_LEVEL = 0.15  # on a bilevel scan, paler pixels count where they are next to ink (broken thin strokes)
 DESCREENED_SHARE = 0.1  # ... unless this share of the page away from ink is grey at working size (a dithered scan)
 SKEW_STEP, SKEW_MAX = 0.4, 2.4  # degrees: the page's skew is found to this step, within this range
 MAX_COMPONENTS = 1000  # beyond, the smallest specks are dropped: a dithered background (row features cost n squared)
-LOW_CONFIDENCE = 0.5  # a signature found with less confidence may be other ink: shown, never judged alone
+LOW_CONFIDENCE = 0.5  # a signature found with less confidence may be other ink: it counts only where a signatory accepts it
 MODEL_PATH = Path(__file__).with_name("signature_finder.npz")
 CARD_PATH = Path(__file__).with_name("signature_finder.json")
 
@@ -222,7 +225,17 @@ def working_grey(image: Image.Image) -> tuple[np.ndarray, float, bool, bool]:
     else:
         scale = 1.0
     array = np.asarray(grey, dtype=np.uint8)
-    if bilevel and scale > 1:  # the dots of a dithered pattern survive a small reduction
+    if dithered:
+        # Descreened: the area average leaves a dither's dots as a grain as strong as a faint
+        # pen stroke (a few scan pixels per working pixel); a Gaussian at working size smooths
+        # it out, and the page is then thresholded as a grey scan (``ink_mask``).
+        smooth = ndimage.gaussian_filter(array.astype(np.float32), DESCREEN_SIGMA)
+        # ... and flattened: each pixel over its paper (a grey closing, ``FLATTEN_SIZE`` of the
+        # height), so a security background's shading does not pass for faint pen.
+        size = max(3, int(FLATTEN_SIZE * smooth.shape[0]) | 1)
+        paper = min1d(min1d(max1d(max1d(smooth, size, 0), size, 1), size, 0), size, 1)
+        array = np.clip(255.0 * smooth / np.maximum(paper, 1.0) + 0.5, 0, 255).astype(np.uint8)
+    elif bilevel and scale > 1:  # the dots of a dithered pattern survive a small reduction
         array = ndimage.uniform_filter(array, 2)
     elif not bilevel:
         array = median3(array)
@@ -349,7 +362,7 @@ def deskew(array: np.ndarray, slope: float, fill) -> np.ndarray:
 
 def components(image: Image.Image) -> Components:
     grey, scale, bilevel, dithered = working_grey(image)
-    ink = ink_mask(grey, bilevel)
+    ink = ink_mask(grey, bilevel and not dithered)  # a descreened dithered scan is thresholded as grey
     slope = page_slope(ink)
     if slope:
         grey = deskew(grey, slope, np.uint8(255))

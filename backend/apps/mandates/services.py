@@ -375,8 +375,11 @@ def cheque_decide(
     scored = _score_boxes(prepared, version, verifier, signatories, references, thresholds)
     for item, (_, confidence) in zip(scored, found, strict=True):
         item.confidence = confidence
-        if confidence < LOW_CONFIDENCE and item.problem is None:
-            item.problem = f"it may not be a signature (finder confidence {confidence:.2f})"
+        accepted = any(candidate["decision"] == rules.GENUINE for candidate in item.candidates)
+        if confidence < LOW_CONFIDENCE and item.problem is None and not accepted:
+            # Doubtful ink never decides a cheque alone; a signatory's references accepting it
+            # settle that it is a signature (a forgery or a stranger there is referred, not returned).
+            item.problem = f"it may not be a signature (finder confidence {confidence:.2f}) and no signatory accepts it"
     matches = [
         rules.Match(index, candidate["signer"], candidate["decision"], candidate["score"])
         for index, item in enumerate(scored)

@@ -89,3 +89,32 @@ def test_a_stricter_accept_target_above_an_amount(two_of_three, shipped_version)
         best = signature["candidates"][0]
         assert best["accept"] >= large.thresholds["stricter_accept"]
         assert (best["decision"] == "genuine") == (best["score"] >= best["accept"])
+
+
+@pytest.fixture
+def doubtful_finder(monkeypatch):
+    """The finder's boxes as it finds them, each with a confidence under ``LOW_CONFIDENCE``."""
+    from apps.mandates import services
+    from sigverify.signature_finder import LOW_CONFIDENCE, FoundSignature, find_signatures
+
+    def doubtful(picture):
+        return [FoundSignature(f.box, LOW_CONFIDENCE - 0.1) for f in find_signatures(picture)]
+
+    monkeypatch.setattr(services, "find_signatures", doubtful)
+
+
+def test_a_doubtful_box_that_a_signatory_accepts_counts(two_of_three, doubtful_finder):
+    decision = decide([(1, False), (2, False)])
+    assert decision.decision == "pay", decision.reasons
+    assert [s["signer"] for s in decision.signatures] == ["DIR-1", "DIR-2"]
+
+
+@pytest.mark.parametrize("signatures", [[(1, False), (2, True)], [(1, False), (7, False)]], ids=["forgery", "stranger"])
+def test_a_doubtful_box_that_no_signatory_accepts_is_referred_never_returned(two_of_three, doubtful_finder, signatures):
+    decision = decide(signatures)
+    assert decision.decision == "refer", decision.reasons
+    assert any(
+        reason.startswith("signature 2 cannot be judged: it may not be a signature (finder confidence 0.40)")
+        for reason in decision.reasons
+    ), decision.reasons
+    assert not any(reason.startswith("signature 1 cannot be judged") for reason in decision.reasons)
