@@ -77,7 +77,7 @@ BILEVEL_FAINT_LEVEL = 0.15  # on a bilevel scan, paler pixels count where they a
 DESCREENED_SHARE = 0.1  # ... unless this share of the page away from ink is grey at working size (a dithered scan)
 SKEW_STEP, SKEW_MAX = 0.4, 2.4  # degrees: the page's skew is found to this step, within this range
 MAX_COMPONENTS = 1000  # beyond, the smallest specks are dropped: a dithered background (row features cost n squared)
-LOW_CONFIDENCE = 0.5  # a signature found with less confidence may be other ink: it counts only where a signatory accepts it
+LOW_CONFIDENCE = 0.5  # under it a box may be other ink: it counts only where a signatory accepts it
 MODEL_PATH = Path(__file__).with_name("signature_finder.npz")
 CARD_PATH = Path(__file__).with_name("signature_finder.json")
 
