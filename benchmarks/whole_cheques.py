@@ -38,7 +38,9 @@ import numpy as np  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "backend"))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
+from benchlib import machine_line  # noqa: E402
 from sigverify import chequegen  # noqa: E402
 from sigverify.cheque import find_signature_region, heuristic_signature_region  # noqa: E402
 from sigverify.chequegen import DatasetInk, generate_cheque, iou  # noqa: E402
@@ -118,6 +120,7 @@ def main() -> int:
         f" | {'rules':>6s} {'top':>6s} {'extra':>5s} {'ms':>5s} | {'old':>6s}"
         f" | {'FA chq':>6s} {'GR chq':>6s} {'auto chq':>8s} | {'FA crop':>7s} {'GR crop':>7s} {'auto crop':>9s}"
     )
+    print(machine_line())
     print(header)
     print("-" * len(header))
     for name in args.only:
@@ -231,6 +234,7 @@ def two_signers(args) -> int:
     found, cheques where a proposed box joined the two (IoU >= 0.5 with their union), CPU ms."""
     splits = read_splits(args.split_file)
     fillers = DatasetInk(args.datasets, splits, "train")
+    print(machine_line())
     print(
         f"{'dataset':8s} {'capture':9s} {'cheques':>7s} {'both':>6s} {'each':>6s} {'joined':>6s} {'extra':>5s} {'ms':>5s}"
     )
@@ -286,6 +290,7 @@ def write_card(directory: Path, results: dict, args) -> None:
     rows = [{"dataset": d, "capture": c, **row} for d, by_capture in results.items() for c, row in by_capture.items()]
     card["whole_cheques"] = {
         "layouts": list(chequegen.HELD_OUT_FAMILIES),
+        "machine": machine_line(),
         "finder_sha256": signature_finder.card().get("sha256"),
         "command": f"benchmarks/whole_cheques.py --writers {args.writers} --queries {args.queries} --card {args.card}",
         "rows": rows,

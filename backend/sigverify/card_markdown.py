@@ -282,7 +282,8 @@ def whole_cheques(card: ModelCard) -> list[str]:
             f" {row['proposal_ms_mean']:.0f} | {_pct(cheque['forgeries_accepted'])} | {_pct(cheque['genuine_rejected'])} |"
             f" {_pct(cheque['automated'])} | {_pct(crop['automated'])} |"
         )
-    return lines + ["", f"Measured with `{figures.get('command', 'benchmarks/whole_cheques.py')}`."]
+    machine = f" ({figures['machine']})" if figures.get("machine") else ""
+    return lines + ["", f"Measured with `{figures.get('command', 'benchmarks/whole_cheques.py')}`{machine}."]
 
 
 def onnx_files(card: ModelCard) -> list[str]:
