@@ -40,7 +40,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -579,15 +579,24 @@ class Trees:
         """The sum of the trees: a classifier's log-odds, a regressor's prediction."""
         if x.shape[0] == 0:
             return np.zeros(0)
-        x = x.astype(np.float32)  # scikit-learn compares float32 features
+        x = np.ascontiguousarray(x, dtype=np.float32)  # scikit-learn compares float32 features
+        feature, threshold, children = self._walk
         node = np.broadcast_to(self.roots, (x.shape[0], self.roots.size)).copy()
-        rows = np.arange(x.shape[0])[:, None]
-        for _ in range(self.depth):
-            feat = self.feature[node]
-            leaf = feat < 0
-            go_left = x[rows, np.maximum(feat, 0)] <= self.threshold[node]
-            node = np.where(leaf, node, np.where(go_left, self.left[node], self.right[node]))
-        return self.prior + self.rate * self.value[node].sum(axis=1)
+        offsets = (np.arange(x.shape[0], dtype=np.intp) * x.shape[1])[:, None]
+        flat = x.ravel()
+        for _ in range(self.depth):  # a leaf is its own child: walking on leaves it where it is
+            go_right = ~(flat.take(offsets + feature.take(node)) <= threshold.take(node))  # NaN goes right, as before
+            node = children.take(2 * node + go_right)
+        return self.prior + self.rate * self.value.take(node).sum(axis=1)
+
+    @cached_property
+    def _walk(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(feature, threshold, children) for ``raw``: a leaf reads feature 0 and has itself as both
+        children; ``children[2 * node + 1]`` is the right child."""
+        leaf = self.feature < 0
+        own = np.arange(self.feature.size, dtype=np.intp)
+        children = np.stack([np.where(leaf, own, self.left), np.where(leaf, own, self.right)], axis=1)
+        return np.where(leaf, 0, self.feature).astype(np.intp), self.threshold, children.ravel().astype(np.intp)
 
     def save(self, path) -> None:
         np.savez_compressed(
