@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -36,11 +35,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "backend"))
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-from benchlib import machine_line  # noqa: E402
+from benchlib import REPO, machine_line  # noqa: E402  (puts backend/ on sys.path)
 from sigverify import chequegen  # noqa: E402
 from sigverify.cheque import find_signature_region, heuristic_signature_region  # noqa: E402
 from sigverify.chequegen import DatasetInk, generate_cheque, iou  # noqa: E402

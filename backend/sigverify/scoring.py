@@ -95,7 +95,7 @@ class ScoreModel:
     @property
     def fused(self) -> bool:
         """Whether the calibration takes a signer classifier's margin (``sigverify.writer_dependent``)."""
-        return any("fused" in entry for entry in self.by_references.values())
+        return self.fuses({"by_references": self.by_references})
 
     @staticmethod
     def fuses(data: dict | None) -> bool:
