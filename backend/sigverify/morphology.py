@@ -59,6 +59,11 @@ def label_components(mask: np.ndarray, connectivity: int = 8) -> tuple[np.ndarra
 def label_boxes(mask: np.ndarray, connectivity: int = 8) -> tuple[np.ndarray, int, np.ndarray]:
     """``label_components`` and each component's box (count, 4): x0, y0, x1, y1 (``ndimage.find_objects``)."""
     labels, count = label_components(mask, connectivity)
+    return labels, count, component_boxes(labels)
+
+
+def component_boxes(labels: np.ndarray) -> np.ndarray:
+    """Each label's box (count, 4): x0, y0, x1, y1 (``ndimage.find_objects``)."""
     slices = ndimage.find_objects(labels)
     boxes = np.array([(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in slices], np.int64)
-    return labels, count, boxes.reshape(-1, 4)
+    return boxes.reshape(-1, 4)

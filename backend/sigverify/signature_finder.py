@@ -49,7 +49,7 @@ from scipy import ndimage
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .morphology import label_boxes, label_components, max1d, min1d
+from .morphology import component_boxes, label_boxes, label_components, max1d, min1d
 from .preprocess import median3, to_greyscale
 
 WORK_HEIGHT = 360  # rows analysed: about 100-140 dpi for a 2.6-3.7 inch cheque
@@ -372,15 +372,16 @@ def components(image: Image.Image) -> Components:
     vertical = _runs(ink, max(8, int(EDGE_MIN_LENGTH * height)), axis=0)
     rules = horizontal | vertical
     strokes = ink & ~rules
-    labels, count, boxes = label_boxes(strokes)
+    labels, count = label_components(strokes)
     if count > MAX_COMPONENTS:  # keep the largest; the rest is speckle
         sizes = np.bincount(labels.ravel(), minlength=count + 1)
         sizes[0] = 0
         keep = np.zeros(count + 1, bool)
         keep[np.argsort(sizes)[-MAX_COMPONENTS:]] = True
         keep[0] = False
-        labels, count, boxes = label_boxes(keep[labels])
-        strokes = labels > 0
+        strokes = keep[labels]
+        labels, count = label_components(strokes)
+    boxes = component_boxes(labels)  # the kept ones only: boxing thousands of specks costs more than labelling
     rule_rows = _rule_rows(horizontal)
     features, boxes, areas, groups = _features(
         grey, labels, count, strokes, horizontal, rule_rows, bilevel, dithered, boxes
@@ -423,18 +424,21 @@ def _features(grey, labels, count, strokes, horizontal, rule_rows, bilevel, dith
     big, small = (cxx + cyy) / 2 + root, (cxx + cyy) / 2 - root
     elongation = np.sqrt(np.maximum(small, 0.01) / np.maximum(big, 0.01))
 
-    # Row context: text sits on a baseline with peers of the same height.
+    # Row context: text sits on a baseline with peers of the same height. Only pairs of components
+    # a few rows apart can be peers: they are found in the components sorted by height on the page
+    # (a dithered page has a thousand specks, and every pair would cost most of the finder's time).
     cy = (y0 + y1) / 2
-    same_row = (np.abs(y1[:, None] - y1[None, :]) < 0.25 * np.maximum(h[:, None], 2)) & (
-        np.abs(x0[:, None] - x0[None, :]) < 6 * np.maximum(h[:, None], 4)
-    )
-    np.fill_diagonal(same_row, False)
-    similar = np.abs(h[:, None] - h[None, :]) < 0.2 * np.maximum(h[:, None], 2)
-    row_peers = same_row.sum(axis=1)
-    row_same_height = (same_row & similar).sum(axis=1)
-    band = (np.abs(cy[:, None] - cy[None, :]) < 0.06 * H) & (np.abs(x0[:, None] - x0[None, :]) < 0.4 * H)
-    row_neighbours = band.sum(axis=1) - 1
-    row_median = _masked_row_median(band, h)
+    reach = 0.25 * np.maximum(h, 2)
+    i, j = _pairs_near(y1, reach)
+    same_row = (np.abs(y1[i] - y1[j]) < reach[i]) & (np.abs(x0[i] - x0[j]) < 6 * np.maximum(h[i], 4)) & (i != j)
+    similar = np.abs(h[i] - h[j]) < 0.2 * np.maximum(h[i], 2)
+    row_peers = np.bincount(i[same_row], minlength=n)
+    row_same_height = np.bincount(i[same_row & similar], minlength=n)
+    i, j = _pairs_near(cy, np.full(n, 0.06 * H))
+    band = (np.abs(cy[i] - cy[j]) < 0.06 * H) & (np.abs(x0[i] - x0[j]) < 0.4 * H)
+    i, j = i[band], j[band]
+    row_neighbours = np.bincount(i, minlength=n) - 1
+    row_median = _pairs_row_median(i, j, h, n)
 
     # Ink density around each component (integral image of the stroke mask).
     # On 4 x 4 blocks: a density over tens of pixels needs no finer grid.
@@ -516,17 +520,32 @@ def _features(grey, labels, count, strokes, horizontal, rule_rows, bilevel, dith
     return np.stack(cols, axis=1).astype(np.float32), boxes, area, member
 
 
-def _masked_row_median(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Per row of the (n, n) ``mask`` (each row holding at least one True): the median of
-    ``values`` where True, as ``np.nanmedian`` of ``np.where(mask, values, nan)`` gives it (the
-    mean of the two middle ones for an even count), without sorting each row: the values are
-    sorted once, and each row's middle ranks are found by counting."""
+def _pairs_near(values: np.ndarray, reach: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j): every pair with ``values[j]`` within ``reach[i]`` of ``values[i]`` (and a little more:
+    the caller applies its exact test to these), i itself included, i ascending."""
+    n = values.shape[0]
     order = np.argsort(values, kind="stable")
     ranked = values[order]
-    counts = np.cumsum(mask[:, order], axis=1, dtype=np.int32)
-    k = counts[:, -1]
-    lo = np.count_nonzero(counts <= ((k - 1) // 2)[:, None], axis=1)
-    hi = np.count_nonzero(counts <= (k // 2)[:, None], axis=1)
+    start = np.searchsorted(ranked, values - reach - 1, side="left")
+    stop = np.searchsorted(ranked, values + reach + 1, side="right")
+    counts = stop - start
+    i = np.repeat(np.arange(n), counts)
+    within = np.arange(i.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    return i, order[np.repeat(start, counts) + within]
+
+
+def _pairs_row_median(i: np.ndarray, j: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Per row i of the pairs (i ascending, each of the n rows holding at least one pair): the
+    median of ``values[j]``, as ``np.nanmedian`` gives it (the mean of the two middle ones for an
+    even count). One sort of the pairs by row, then by the values' rank."""
+    order = np.argsort(values, kind="stable")
+    ranked = values[order]
+    rank = np.empty(n, np.int64)
+    rank[order] = np.arange(n)
+    keys = np.sort(i.astype(np.int64) * n + rank[j])
+    k = np.bincount(i, minlength=n)
+    first = np.cumsum(k) - k
+    lo, hi = keys[first + (k - 1) // 2] % n, keys[first + k // 2] % n
     return (ranked[lo] + ranked[hi]) / 2
 
 

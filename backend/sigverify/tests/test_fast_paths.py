@@ -1,7 +1,8 @@
 """The fast paths of preprocessing give exactly what the plain algorithms they replace give:
 the printed-line search against shearing the whole mask, statistics read off 256-level
-histograms against numpy on the pixels, OpenCV's components against SciPy's, and the whole
-uint8 pipeline against the float one (the path of 16-bit and float images)."""
+histograms against numpy on the pixels, OpenCV's components against SciPy's, the whole
+uint8 pipeline against the float one (the path of 16-bit and float images), and the signature
+finder's row context from nearby pairs against every pair."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from sigverify import cleaning, quality
+from sigverify import cleaning, quality, signature_finder
 from sigverify.cleaning import RULE_FRACTION, RULE_MIN_LENGTH, SHEARS, _runs, _straight_runs
 from sigverify.morphology import max1d
 from sigverify.preprocess import median3, otsu_threshold, preprocess_image, to_greyscale
@@ -188,3 +189,26 @@ def test_the_uploads_go_down_every_branch():
     qualities = [preprocess_image(image, SIZE, crop=crop)[1] for image, crop in uploads()]
     assert any(q.descreened for q in qualities) and any(q.printed_removed for q in qualities)
     assert len({q.paper_level for q in qualities}) > 3
+
+
+@pytest.mark.parametrize("count", [1, 2, 40, 900])
+def test_the_finders_row_context_from_nearby_pairs_equals_every_pair(count):
+    """``_pairs_near`` and ``_pairs_row_median`` against the (n, n) matrices and ``np.nanmedian``."""
+    rng = np.random.default_rng(count)
+    top = rng.integers(0, 340, count).astype(float)
+    height = rng.integers(1, 30, count).astype(float)
+    bottom, left, H = top + height, rng.integers(0, 800, count).astype(float), 360.0
+    middle = (top + bottom) / 2
+    i, j = signature_finder._pairs_near(middle, np.full(count, 0.06 * H))
+    band = (np.abs(middle[i] - middle[j]) < 0.06 * H) & (np.abs(left[i] - left[j]) < 0.4 * H)
+    every = (np.abs(middle[:, None] - middle[None]) < 0.06 * H) & (np.abs(left[:, None] - left[None]) < 0.4 * H)
+    assert np.array_equal(np.bincount(i[band], minlength=count), every.sum(axis=1))
+    median = signature_finder._pairs_row_median(i[band], j[band], height, count)
+    assert np.array_equal(median, np.nanmedian(np.where(every, height[None], np.nan), axis=1))
+
+    reach = 0.25 * np.maximum(height, 2)
+    i, j = signature_finder._pairs_near(bottom, reach)
+    same_row = (np.abs(bottom[i] - bottom[j]) < reach[i]) & (i != j)
+    every = np.abs(bottom[:, None] - bottom[None]) < reach[:, None]
+    np.fill_diagonal(every, False)
+    assert np.array_equal(np.bincount(i[same_row], minlength=count), every.sum(axis=1))
