@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 
 from django.conf import settings
 from django.db.models import QuerySet, TextField
-from django.db.models.functions import Cast
+from django.db.models.functions import MD5, Cast
 
 from apps.core.exceptions import Conflict
 from sigverify.card import CardError
@@ -18,34 +17,37 @@ POLICY_HISTORY = 20  # changes shown with a policy
 
 
 def get_active_version() -> ModelVersion | None:
-    """The active version: one indexed query, cheap enough to run on every request.
+    """The active version: one indexed query of its small fields, cheap enough to run on every request.
 
-    Its ``card`` and ``metrics`` (tens of kB of JSON) come as text, and are decoded (the card parsed
-    too) only when that text differs from what this process decoded last: on every request they
-    otherwise cost more than the query (6-8 ms on a loaded 2-core machine). The row is read each
-    time, so a promotion or a policy change is seen at once."""
+    Its ``card`` and ``metrics`` (tens of kB of JSON) are not sent: the database gives their MD5,
+    and the decoded JSON (and the parsed card) comes from this process's cache, read in full only
+    when that MD5 is new here. Sending and decoding the JSON on every request cost more than the
+    rest of the query. The row is read each time, so a promotion, a policy change or another card
+    is seen at once."""
     version = (
         ModelVersion.objects.filter(is_active=True)
         .defer("card", "metrics")
-        .annotate(card_text=Cast("card", TextField()), metrics_text=Cast("metrics", TextField()))
+        .annotate(card_md5=MD5(Cast("card", TextField())), metrics_md5=MD5(Cast("metrics", TextField())))
         .first()
     )
     if version is not None:
         # set as loaded (no deferred read). Shared with the other rows read since: read them, never
         # change them in place (nothing does; a registered card does not change)
-        version.card, version.metrics, model_card = _decoded(version.card_text, version.metrics_text, version.name)
+        version.card, version.metrics, model_card = _decoded(version.pk, version.card_md5, version.metrics_md5)
         if model_card is not None:  # else ``model_card`` raises its CardError where it is used, as before
             version.__dict__["model_card"] = model_card
-        del version.card_text, version.metrics_text
+        del version.card_md5, version.metrics_md5
     return version
 
 
 @lru_cache(maxsize=4)
-def _decoded(card_text: str | None, metrics_text: str | None, name: str) -> tuple:
-    """(card, metrics, the parsed card or None where it does not parse) of a row's text."""
-    card, metrics = json.loads(card_text or "{}"), json.loads(metrics_text or "{}")
+def _decoded(pk: int, card_md5: str | None, metrics_md5: str | None) -> tuple:
+    """(card, metrics, the parsed card or None where it does not parse) of version ``pk``, read once
+    per content (the MD5s) in this process."""
+    row = ModelVersion.objects.filter(pk=pk).values("name", "card", "metrics").first() or {}
+    card, metrics = row.get("card") or {}, row.get("metrics") or {}
     try:
-        model_card = ModelVersion(name=name, card=card).model_card
+        model_card = ModelVersion(name=row.get("name", ""), card=card).model_card
     except CardError:
         model_card = None
     return card, metrics, model_card
