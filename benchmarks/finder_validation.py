@@ -9,6 +9,9 @@ computed once and scored by every set of files given with ``--files`` (a folder 
 set, layout kind and capture:
 
 - found: a proposed box has IoU >= 0.5 with the written signature; top: the most confident does;
+- sure: the most confident box is the signature and its confidence is at least
+  ``signature_finder.LOW_CONFIDENCE`` (under it, a box decides a cheque only where a signatory
+  accepts it);
 - cand: some candidate box (before the second stage ranks them) has IoU >= 0.5;
 - extra: proposed boxes that are no signature, per cheque; ms: CPU ms of scoring and picking.
 
@@ -115,6 +118,7 @@ def main() -> int:
                         "seed": seed,
                         "found": max(overlaps, default=0) >= 0.5,
                         "top": bool(overlaps) and overlaps[0] >= 0.5,
+                        "sure": bool(overlaps) and overlaps[0] >= 0.5 and found[0].confidence >= finder.LOW_CONFIDENCE,
                         "cand": cand >= 0.5,
                         "extra": sum(o < 0.5 for o in overlaps),
                         "ms": ms,
@@ -123,7 +127,7 @@ def main() -> int:
         if (i + 1) % 40 == 0:
             print(f"  {i + 1}/{len(picks)} signatures", flush=True)
 
-    header = f"{'files':40s} {'layouts':9s} {'capture':9s} {'cheques':>7s} {'found':>6s} {'top':>6s} {'cand':>6s} {'extra':>5s} {'ms':>5s}"
+    header = f"{'files':40s} {'layouts':9s} {'capture':9s} {'cheques':>7s} {'found':>6s} {'top':>6s} {'sure':>6s} {'cand':>6s} {'extra':>5s} {'ms':>5s}"
     print(header)
     print("-" * len(header))
     summary = {}
@@ -134,13 +138,15 @@ def main() -> int:
                 rr = [r for r in rows[folder] if layouts in ("all", r["layouts"]) and capture in ("all", r["capture"])]
                 if not rr:
                     continue
-                row = {key: float(np.mean([r[key] for r in rr])) for key in ("found", "top", "cand", "extra", "ms")}
+                row = {
+                    key: float(np.mean([r[key] for r in rr])) for key in ("found", "top", "sure", "cand", "extra", "ms")
+                }
                 row["cheques"] = len(rr)
                 row["found_count"] = int(sum(r["found"] for r in rr))
                 summary[folder][f"{layouts}/{capture}"] = row
                 print(
                     f"{folder[-40:]:40s} {layouts:9s} {capture:9s} {len(rr):7d} {row['found']:6.1%} {row['top']:6.1%}"
-                    f" {row['cand']:6.1%} {row['extra']:5.2f} {row['ms']:5.0f}"
+                    f" {row['sure']:6.1%} {row['cand']:6.1%} {row['extra']:5.2f} {row['ms']:5.0f}"
                 )
         by_dataset = {d: f"{np.mean([r['found'] for r in rows[folder] if r['dataset'] == d]):.1%}" for d in signers}
         print(f"{'':40s} found per dataset: {by_dataset}")
