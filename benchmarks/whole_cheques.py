@@ -64,8 +64,9 @@ def decisions(verifier, queries):
         )
         n_genuine += genuine
         n_forged += not genuine
-        fa += (not genuine) and decision == "accept"
-        gr += genuine and decision == "reject"
+        # Verifier.decide's words: genuine / refer / forgery.
+        fa += (not genuine) and decision == "genuine"
+        gr += genuine and decision == "forgery"
         auto += decision != "refer"
     return fa / max(n_forged, 1), gr / max(n_genuine, 1), auto / max(n_genuine + n_forged, 1)
 
