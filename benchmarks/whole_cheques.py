@@ -52,10 +52,13 @@ def clean_embed(verifier, path):
     return verifier.embed_arrays([array])[0] if getattr(quality, "usable", True) else None
 
 
-def decisions(verifier, queries):
+def decisions(verifier, queries, forgery_decides: bool = True):
     """queries: [(is_genuine, embedding or None, reference embeddings)] -> accepted forgeries,
-    rejected genuine, automated share (an unusable crop counts as referred)."""
-    fa = gr = auto = n_forged = n_genuine = 0
+    rejected genuine, automated share (an unusable crop counts as referred), and the share of
+    genuine ones the model scored under ``reject``. ``forgery_decides`` False: a forgery call is
+    referred, as the product does by default for a box found on a whole cheque
+    (``SIGVERIFY_CHEQUE_FORGERY_DECIDES``)."""
+    fa = gr = auto = scored_forgery = n_forged = n_genuine = 0
     for genuine, embedding, refs in queries:
         decision = (
             "refer"
@@ -64,11 +67,15 @@ def decisions(verifier, queries):
         )
         n_genuine += genuine
         n_forged += not genuine
+        scored_forgery += genuine and decision == "forgery"
+        if decision == "forgery" and not forgery_decides:
+            decision = "refer"
         # Verifier.decide's words: genuine / refer / forgery.
         fa += (not genuine) and decision == "genuine"
         gr += genuine and decision == "forgery"
         auto += decision != "refer"
-    return fa / max(n_forged, 1), gr / max(n_genuine, 1), auto / max(n_genuine + n_forged, 1)
+    n_genuine = max(n_genuine, 1)
+    return fa / max(n_forged, 1), gr / n_genuine, auto / max(n_genuine + n_forged, 1), scored_forgery / n_genuine
 
 
 def main() -> int:
@@ -89,6 +96,11 @@ def main() -> int:
     parser.add_argument(
         "--card",
         help="model dir whose model_card.json gets these figures (whole_cheques) and MODEL_CARD.md re-rendered",
+    )
+    parser.add_argument(
+        "--forgery-decides",
+        action="store_true",
+        help="a forgery call on a cheque's box decides (SIGVERIFY_CHEQUE_FORGERY_DECIDES=true); default: referred",
     )
     parser.add_argument(
         "--two-signers",
@@ -114,7 +126,7 @@ def main() -> int:
     header = (
         f"{'dataset':8s} {'capture':9s} {'cheques':>7s} {'found':>6s} {'top':>6s} {'extra':>5s} {'ms':>5s} {'ms p95':>6s}"
         f" | {'rules':>6s} {'top':>6s} {'extra':>5s} {'ms':>5s} | {'old':>6s}"
-        f" | {'FA chq':>6s} {'GR chq':>6s} {'auto chq':>8s} | {'FA crop':>7s} {'GR crop':>7s} {'auto crop':>9s}"
+        f" | {'FA chq':>6s} {'GR chq':>6s} {'auto chq':>8s} {'<rej':>6s} | {'FA crop':>7s} {'GR crop':>7s} {'auto crop':>9s}"
     )
     print(machine_line())
     print(header)
@@ -175,12 +187,14 @@ def main() -> int:
                         except Exception:  # an unusable crop: the product refers it
                             embedding = None
                     stats["queries"].append((is_genuine, embedding, refs))
-        crop_fa, crop_gr, crop_auto = decisions(verifier, crop_queries) if crop_queries else (np.nan,) * 3
+        crop_fa, crop_gr, crop_auto, _ = decisions(verifier, crop_queries) if crop_queries else (np.nan,) * 4
         results[name] = {}
         for capture in args.captures:
             stats = per_capture[capture]
             n = len(stats["ms"])
-            fa, gr, auto = decisions(verifier, stats["queries"]) if not args.finder_only else (np.nan,) * 3
+            fa, gr, auto, under = (
+                decisions(verifier, stats["queries"], args.forgery_decides) if not args.finder_only else (np.nan,) * 4
+            )
             rules = np.array(stats["rules"], np.float64)
             row = {
                 "cheques": n,
@@ -196,7 +210,12 @@ def main() -> int:
                     "extra_boxes": float(rules[:, 2].mean()),
                     "proposal_ms_mean": float(rules[:, 3].mean()),
                 },
-                "cheque": {"forgeries_accepted": fa, "genuine_rejected": gr, "automated": auto},
+                "cheque": {
+                    "forgeries_accepted": fa,
+                    "genuine_rejected": gr,
+                    "automated": auto,
+                    "scored_forgery": under,
+                },
                 "clean_crop": {"forgeries_accepted": crop_fa, "genuine_rejected": crop_gr, "automated": crop_auto},
             }
             results[name][capture] = row
@@ -205,7 +224,7 @@ def main() -> int:
                 f" {row['extra_boxes']:5.2f} {row['proposal_ms_mean']:5.0f} {row['proposal_ms_p95']:6.0f}"
                 f" | {rules[:, 0].mean():6.1%} {rules[:, 1].mean():6.1%} {rules[:, 2].mean():5.2f}"
                 f" {rules[:, 3].mean():5.0f} | {row['heuristic_box_found']:6.1%}"
-                f" | {fa:6.1%} {gr:6.1%} {auto:8.1%} | {crop_fa:7.1%} {crop_gr:7.1%} {crop_auto:9.1%}",
+                f" | {fa:6.1%} {gr:6.1%} {auto:8.1%} {under:6.1%} | {crop_fa:7.1%} {crop_gr:7.1%} {crop_auto:9.1%}",
                 flush=True,
             )
     print(
@@ -213,7 +232,8 @@ def main() -> int:
         "found: a proposed box with IoU >= 0.5 with the written signature; top: the most confident box is;"
         " extra: proposed boxes that are not, per cheque; rules: the grouping rules without the second stage;"
         " old: the layout heuristic's one box;"
-        " FA/GR/auto: forgeries accepted, genuine rejected, decided without a human; chq: the proposed box"
+        " FA/GR/auto: forgeries accepted, genuine rejected, decided without a human; <rej: genuine scored under"
+        " reject (referred unless --forgery-decides); chq: the proposed box"
         f" on the cheque, crop: the same signature as a clean crop; held-out layouts {', '.join(chequegen.HELD_OUT_FAMILIES)}"
     )
     if args.json:
@@ -288,7 +308,9 @@ def write_card(directory: Path, results: dict, args) -> None:
         "layouts": list(chequegen.HELD_OUT_FAMILIES),
         "machine": machine_line(),
         "finder_sha256": signature_finder.card().get("sha256"),
-        "command": f"benchmarks/whole_cheques.py --writers {args.writers} --queries {args.queries} --card {args.card}",
+        "command": f"benchmarks/whole_cheques.py --writers {args.writers} --queries {args.queries} --card {args.card}"
+        + (" --forgery-decides" if args.forgery_decides else ""),
+        "forgery_decides": args.forgery_decides,
         "rows": rows,
     }
     (directory / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")

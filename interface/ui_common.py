@@ -295,6 +295,8 @@ def render_verification(
             + ". The score below is not a decision: judge the signature yourself, or ask for a better scan.",
             icon=":material/image_not_supported:",
         )
+    elif record.reason is not None:  # e.g. whole_cheque: a forgery call on a box found on a whole cheque
+        st.warning(f"**Referred.** {record.reason.message}", icon=":material/policy:")
 
     accept, reject = thresholds_of(record)
     distances = record.closest_first()

@@ -269,18 +269,25 @@ def whole_cheques(card: ModelCard) -> list[str]:
         "",
         f"Layouts {', '.join(figures.get('layouts', []))}; signature finder sha256 "
         f"`{str(figures.get('finder_sha256', ''))[:12]}`. Box found: IoU >= 0.5 with the written signature. "
-        "Decisions with the proposed box on the cheque, and (crop) the same signatures as clean crops.",
+        "Decisions with the proposed box on the cheque, and (crop) the same signatures as clean crops. "
+        + (
+            "A forgery call on a cheque's box decides (`SIGVERIFY_CHEQUE_FORGERY_DECIDES`)."
+            if figures.get("forgery_decides")
+            else 'A forgery call on a cheque\'s box is referred (the default); "genuine scored under reject" is the '
+            "share of genuine signatures it would otherwise have rejected."
+        ),
         "",
-        "| data | capture | cheques | box found | ms / cheque | forgeries accepted | genuine rejected | automated |"
-        " automated (crop) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| data | capture | cheques | box found | ms / cheque | forgeries accepted | genuine rejected |"
+        " genuine scored under reject | automated | automated (crop) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in figures["rows"]:
         cheque, crop = row["cheque"], row["clean_crop"]
+        under = cheque.get("scored_forgery")
         lines.append(
             f"| {row['dataset']} | {row['capture']} | {row['cheques']} | {_pct(row['box_found'])} |"
             f" {row['proposal_ms_mean']:.0f} | {_pct(cheque['forgeries_accepted'])} | {_pct(cheque['genuine_rejected'])} |"
-            f" {_pct(cheque['automated'])} | {_pct(crop['automated'])} |"
+            f" {'-' if under is None else _pct(under)} | {_pct(cheque['automated'])} | {_pct(crop['automated'])} |"
         )
     machine = f" ({figures['machine']})" if figures.get("machine") else ""
     return lines + ["", f"Measured with `{figures.get('command', 'benchmarks/whole_cheques.py')}`{machine}."]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -388,6 +389,17 @@ def cheque_decide(
     for index, item in enumerate(scored):
         if item.problem:
             refer_reasons.append(f"signature {index + 1} cannot be judged: {item.problem}")
+        elif (
+            item.candidates
+            and all(candidate["decision"] == rules.FORGERY for candidate in item.candidates)
+            and not settings.SIGVERIFY_CHEQUE_FORGERY_DECIDES
+        ):
+            # A crop found on a whole cheque is decided forgery for some genuine signatures (issue 19):
+            # a person confirms it before a cheque is returned, unless the bank lets it decide.
+            refer_reasons.append(
+                f"signature {index + 1} scores as a forgery against every signatory: a person checks it"
+                " before the cheque is returned"
+            )
     mandate = current_mandate(account)
     outcome = rules.decide_cheque(
         bands=rules.bands_from_dicts(mandate.bands) if mandate else None,

@@ -180,6 +180,7 @@ def _build(w: _Work) -> None:
         cheque_reference=item.cheque_reference,
         user=item.batch.requested_by,
         batch=item.batch,
+        found_on_cheque=item.crop == "auto",
     )
 
 

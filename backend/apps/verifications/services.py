@@ -6,6 +6,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
@@ -61,6 +62,14 @@ def image_quality_reason(quality: dict) -> dict | None:
     if not failed:
         return None
     return {"code": "image_quality", "checks": failed, "message": describe(failed)}
+
+
+CHEQUE_FORGERY_REASON = {
+    "code": "whole_cheque",
+    "checks": [],
+    "message": "It scored as a forgery, but the box was found on a whole cheque: a person checks it "
+    "(SIGVERIFY_CHEQUE_FORGERY_DECIDES).",
+}
 
 
 @dataclass(frozen=True)
@@ -119,14 +128,19 @@ def verification_build(
     cheque_reference: str = "",
     user=None,
     batch=None,
+    found_on_cheque: bool = False,
 ) -> Verification:
     """The unsaved verification row of one embedded image: score, decision and what it used.
-    An image that failed a quality check is decided ``refer`` (``reason.code`` ``image_quality``)."""
+    An image that failed a quality check is decided ``refer`` (``reason.code`` ``image_quality``);
+    so is a forgery call on a box the finder took from a whole cheque (``found_on_cheque``: the
+    crop was "auto"), unless the bank lets those decide (``reason.code`` ``whole_cheque``)."""
     result = score_against(context.version, context.verifier, embedding, context.reference_matrix, context.classifier)
     decision = result.decision
     reason = image_quality_reason(quality)
     if reason is not None:  # an unusable image is never answered genuine or forgery
         decision = Decision.REFER
+    elif found_on_cheque and decision == Decision.FORGERY and not settings.SIGVERIFY_CHEQUE_FORGERY_DECIDES:
+        decision, reason = Decision.REFER, dict(CHEQUE_FORGERY_REASON)
     distances = [
         {"reference": ref_id, "distance": round(float(d), 6)}
         for ref_id, d in zip(context.reference_ids, result.distances, strict=True)
@@ -171,6 +185,7 @@ def verification_create(
     started = time.perf_counter()
     context = verification_context(signer=signer)
     data = read_upload(image)
+    found_on_cheque = crop == "auto"
     array, quality, crop = verification_preprocess(data, context.version.input_size, crop)
     embedding = context.verifier.embed_arrays([array])[0]
     verification = verification_build(
@@ -183,6 +198,7 @@ def verification_create(
         cheque_reference=cheque_reference,
         user=user,
         batch=batch,
+        found_on_cheque=found_on_cheque,
     )
     save_with_file(verification, "image", image_filename(verification, data), data, started=started)
     return verification

@@ -63,11 +63,24 @@ def test_one_signature_or_a_forgery_beside_a_genuine_one_is_never_paid(two_of_th
     assert any("needs 2 of group A, found" in reason for reason in decision.reasons)
 
 
-def test_a_stranger_beside_a_genuine_signature_is_returned_with_reasons(two_of_three):
+def test_a_stranger_beside_a_genuine_signature_is_referred_for_a_person_to_return(two_of_three):
+    """By default a forgery call on a whole cheque is checked by a person: the cheque is referred."""
+    decision = decide([(1, False), (7, False)])
+    assert decision.decision == "refer"
+    assert "signature 2 matches no signatory" in decision.reasons
+    assert (
+        "signature 2 scores as a forgery against every signatory: a person checks it before the cheque is returned"
+        in (decision.reasons)
+    )
+    assert decision.signatures[1]["signer"] is None and decision.signatures[1]["decision"] == "forgery"
+
+
+def test_a_stranger_beside_a_genuine_signature_is_returned_where_the_bank_lets_it_decide(two_of_three, settings):
+    settings.SIGVERIFY_CHEQUE_FORGERY_DECIDES = True
     decision = decide([(1, False), (7, False)])
     assert decision.decision == "return"
     assert "signature 2 matches no signatory" in decision.reasons
-    assert decision.signatures[1]["signer"] is None
+    assert not any("a person checks it" in reason for reason in decision.reasons)
 
 
 def test_refer_everything_above_an_amount(two_of_three):

@@ -68,11 +68,15 @@ class ThresholdsSerializer(serializers.Serializer):
 
 class DecisionReasonSerializer(serializers.Serializer):
     code = serializers.ChoiceField(
-        choices=["image_quality"], help_text="`image_quality`: the image failed a quality check; decided `refer`."
+        choices=["image_quality", "whole_cheque"],
+        help_text="`image_quality`: the image failed a quality check; `whole_cheque`: it scored as a forgery on a "
+        "box found on a whole cheque, which a person checks. Either way decided `refer`.",
     )
     checks = serializers.ListField(
         child=serializers.ChoiceField(choices=sorted(QUALITY_CHECKS)),
-        help_text="The checks that failed: " + "; ".join(f"`{k}`: {v}" for k, v in QUALITY_CHECKS.items()) + ".",
+        help_text="The checks that failed (none for `whole_cheque`): "
+        + "; ".join(f"`{k}`: {v}" for k, v in QUALITY_CHECKS.items())
+        + ".",
     )
     message = serializers.CharField(help_text="One sentence for the clerk.")
 

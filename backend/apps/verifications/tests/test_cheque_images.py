@@ -298,3 +298,30 @@ def test_a_whole_cheque_is_decoded_once_and_preprocessed_as_its_box_alone_would_
     assert prepared.error is None and prepared.found and decodes == [len(data)]
     for (box, _), array in zip(prepared.found, prepared.arrays, strict=True):
         assert np.array_equal(array, images.preprocess_bytes(data, (64, 128), crop=list(box))[0])
+
+
+@pytest.mark.parametrize(
+    ("found_on_cheque", "decides", "expected"),
+    [(True, False, "refer"), (True, True, "forgery"), (False, False, "forgery")],
+    ids=["auto-box-referred", "auto-box-where-the-bank-lets-it-decide", "clerks-box"],
+)
+def test_a_forgery_call_on_a_box_found_on_a_whole_cheque_is_referred(
+    monkeypatch, settings, signer, found_on_cheque, decides, expected
+):
+    """A box the finder took from a whole cheque ("auto") is decided forgery only where
+    SIGVERIFY_CHEQUE_FORGERY_DECIDES lets it; otherwise referred with reason ``whole_cheque``."""
+    from apps.signers.scoring import Scored
+    from apps.verifications import services
+
+    settings.SIGVERIFY_CHEQUE_FORGERY_DECIDES = decides
+    thresholds = {"accept": 0.9, "reject": 0.1, "eer": 0.5, "references": 1}
+    monkeypatch.setattr(
+        services, "score_against", lambda *args: Scored(0.01, 3.0, 1, thresholds, "forgery", [0.9], False)
+    )
+    context = services.ScoringContext(None, None, [1], np.zeros((1, 4), np.float32), None)
+    monkeypatch.setattr(services, "scoring_used", lambda *args: "writer_independent")
+    row = services.verification_build(
+        signer=signer, context=context, data=b"x", embedding=np.zeros(4), quality={}, found_on_cheque=found_on_cheque
+    )
+    assert row.decision == expected and row.score == 0.01
+    assert (row.reason or {}).get("code") == ("whole_cheque" if expected == "refer" else None)
