@@ -1,0 +1,218 @@
+"""Capture-matched references on whole cheques: does comparing a captured signature with references
+that went through the same capture win back the automation the cheque capture costs?
+
+The queries are those of ``whole_cheques.py`` (the same writers order, seeds and held-out layouts;
+the signature cut with the PROPOSED box, an empty proposal or an unusable crop referred), on the
+writers of ``--split``. Each of a writer's R references is also written on a cheque of its own
+(seed from 2,000,000 up, held-out layouts) in each capture, cut with its TRUE box and preprocessed
+as a query crop: its "captured twin". Reference sets scored, per capture of the query:
+
+- clean: the R clean crops (what the product and ``whole_cheques.py`` do);
+- twins: the R captured twins of the query's capture only;
+- mean: per reference the mean of the clean and the captured embedding, renormalised;
+- both: the R clean crops and the R twins, 2R references (scored and decided at 2R);
+- the same three with grey-captured twins for every capture (``grey-twins``, ...), where asked.
+
+Decisions use the shipped model's scoring and its thresholds for the set's R. Printed per dataset,
+capture and set: forgeries accepted, genuine rejected, automated (decided without a human).
+
+    PYTHONPATH=backend:interface .venv/bin/python benchmarks/capture_references.py \\
+        --split val --writers 10 --queries 4 [--json out.json] [--npz embeddings.npz]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+from benchlib import REPO, machine_line  # noqa: E402  (puts backend/ on sys.path)
+from sigverify import chequegen  # noqa: E402
+from sigverify.cheque import find_signature_region  # noqa: E402
+from sigverify.chequegen import DatasetInk, generate_cheque  # noqa: E402
+from sigverify.pairs import read_splits  # noqa: E402
+from sigverify.preprocess import load_image, preprocess_image  # noqa: E402
+from sigverify.signature_finder import find_signatures  # noqa: E402
+
+CAPTURES = ("grey", "bilevel", "dithered")
+DATASETS = ("cedar", "gpds", "bengali", "hindi")
+REF_SEED = 2_000_000
+
+
+def embed_one(verifier, image, crop=None):
+    """The embedding of one image (a crop of it), None where preprocessing finds it unusable."""
+    try:
+        array, quality = preprocess_image(image, size=verifier.input_size, crop=crop)
+    except Exception:
+        return None
+    return verifier.embed_arrays([array])[0] if getattr(quality, "usable", True) else None
+
+
+def outcome(verifier, genuine: bool, embedding, refs) -> str:
+    """genuine / forgery / refer (``Verifier.decide``'s words); no embedding or no reference: refer."""
+    if embedding is None or refs is None or len(refs) == 0:
+        return "refer"
+    refs = np.asarray(refs)
+    return verifier.decide(verifier.score(embedding, refs).score, references=len(refs))
+
+
+def rates(rows):
+    """rows: [(is_genuine, decision)] -> forgeries accepted, genuine rejected, automated, n."""
+    forged = [d for g, d in rows if not g]
+    real = [d for g, d in rows if g]
+    fa = sum(d == "genuine" for d in forged) / max(len(forged), 1)
+    gr = sum(d == "forgery" for d in real) / max(len(real), 1)
+    auto = sum(d != "refer" for _, d in rows) / max(len(rows), 1)
+    return fa, gr, auto, len(rows)
+
+
+def unit(v):
+    return v / np.linalg.norm(v)
+
+
+def reference_sets(clean, twins, grey_twins):
+    """{set name: (R', D) array}: clean (R, D) with None rows dropped, twins (R, D or None)."""
+    out = {}
+    keep_clean = [c for c in clean if c is not None]
+    out["clean"] = np.stack(keep_clean)
+    for prefix, tw in (("", twins), ("grey-", grey_twins)):
+        if tw is None:
+            continue
+        kept = [t for t in tw if t is not None]
+        out[prefix + "twins"] = np.stack(kept) if kept else None
+        mean = []
+        for c, t in zip(clean, tw, strict=True):
+            if c is None and t is None:
+                continue
+            mean.append(unit(c + t) if c is not None and t is not None else (c if c is not None else t))
+        out[prefix + "mean"] = np.stack(mean)
+        out[prefix + "both"] = np.concatenate([out["clean"]] + ([out[prefix + "twins"]] if kept else []))
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", default=str(REPO.parent / "shared" / "datasets"))
+    parser.add_argument("--split-file", default=str(REPO / "image_pairs" / "splits.csv"))
+    parser.add_argument("--model", default=str(REPO / "trained_model_parameters"))
+    parser.add_argument("--split", default="val", choices=("val", "test"))
+    parser.add_argument("--writers", type=int, default=10)
+    parser.add_argument("--queries", type=int, default=4, help="genuine and as many forged queries per writer")
+    parser.add_argument("--references", type=int, default=5)
+    parser.add_argument("--only", nargs="*", default=list(DATASETS))
+    parser.add_argument("--json", help="write the figures here too")
+    parser.add_argument("--npz", help="write every embedding here (queries, clean references, twins)")
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(1)
+    from sigverify.inference import Verifier
+
+    verifier = Verifier.from_dir(args.model)
+    splits = read_splits(args.split_file)
+    fillers = DatasetInk(args.datasets, splits, "train")  # the other fields: training writers
+    print(machine_line(), f"split {args.split}, inference {verifier.inference_path}", flush=True)
+    results, store = {}, {}
+    started = time.time()
+    for name in args.only:
+        signers = DatasetInk(args.datasets, splits, args.split, datasets=(name,))
+        rng = np.random.default_rng(0)
+        writers = sorted(signers.writers, key=lambda w: rng.random())[: args.writers]
+        rows = {}  # (capture, set) -> [(is_genuine, decision)]
+        seed = 0
+        ref_seed = REF_SEED
+        for writer in writers:
+            genuine = signers.samples[writer]["genuine"]
+            forged = signers.samples[writer]["forged"]
+            ref_paths = genuine[: args.references]
+            clean = [embed_one(verifier, load_image(p)) for p in ref_paths]
+            if all(c is None for c in clean):
+                continue
+            twins = {}
+            for capture in CAPTURES:
+                twins[capture] = []
+                for path in ref_paths:
+                    ref_seed += 1
+                    cheque = generate_cheque(
+                        ref_seed,
+                        fillers,
+                        families=chequegen.HELD_OUT_FAMILIES,
+                        capture=capture,
+                        signatures=[chequegen._dataset_darkness(str(path))],
+                    )
+                    twins[capture].append(embed_one(verifier, cheque.image, crop=cheque.boxes[0]))
+            sets = {c: reference_sets(clean, twins[c], twins["grey"] if c != "grey" else None) for c in CAPTURES}
+            store[writer] = {"clean": clean, "twins": twins, "queries": []}
+            picks = [(True, p) for p in genuine[args.references : args.references + args.queries]]
+            picks += [(False, p) for p in forged[: args.queries]]
+            for is_genuine, path in picks:
+                crop = embed_one(verifier, load_image(path))
+                rows.setdefault(("crop", "clean"), []).append(
+                    (is_genuine, outcome(verifier, is_genuine, crop, sets["grey"]["clean"]))
+                )
+                darkness = chequegen._dataset_darkness(str(path))
+                for capture in CAPTURES:
+                    seed += 1  # whole_cheques.py's seeds: the same query cheques
+                    cheque = generate_cheque(
+                        seed, fillers, families=chequegen.HELD_OUT_FAMILIES, capture=capture, signatures=[darkness]
+                    )
+                    embedding = None
+                    if find_signatures(cheque.image, box_trees=True):
+                        embedding = embed_one(verifier, cheque.image, crop=find_signature_region(cheque.image).box)
+                    store[writer]["queries"].append((capture, is_genuine, embedding))
+                    for set_name, refs in sets[capture].items():
+                        rows.setdefault((capture, set_name), []).append(
+                            (is_genuine, outcome(verifier, is_genuine, embedding, refs))
+                        )
+        results[name] = {}
+        for (capture, set_name), decided in rows.items():
+            fa, gr, auto, n = rates(decided)
+            results[name].setdefault(capture, {})[set_name] = {
+                "forgeries_accepted": fa,
+                "genuine_rejected": gr,
+                "automated": auto,
+                "queries": n,
+            }
+        print(f"\n{name} ({len(writers)} {args.split} writers, {time.time() - started:.0f} s)", flush=True)
+        print(f"{'capture':9s} {'references':12s} {'n':>4s} {'FA':>6s} {'GR':>6s} {'auto':>6s}")
+        for capture, by_set in results[name].items():
+            for set_name, r in by_set.items():
+                print(
+                    f"{capture:9s} {set_name:12s} {r['queries']:4d} {r['forgeries_accepted']:6.1%}"
+                    f" {r['genuine_rejected']:6.1%} {r['automated']:6.1%}",
+                    flush=True,
+                )
+    print(
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores. FA: forgeries accepted, GR: genuine"
+        " rejected, auto: decided without a human; crop: the query as a clean crop; twins: references written on"
+        f" cheques of the query's capture (true box); held-out layouts {', '.join(chequegen.HELD_OUT_FAMILIES)}"
+    )
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    if args.npz:
+        flat = {}
+        for w, s in store.items():
+            key = w.replace("/", "_")
+            dim = next(c for c in s["clean"] if c is not None).shape[0]
+
+            def arr(vs, dim=dim):
+                return np.stack([v if v is not None else np.full(dim, np.nan, np.float32) for v in vs])
+
+            flat[f"{key}__clean"] = arr(s["clean"])
+            for c, tw in s["twins"].items():
+                flat[f"{key}__twins_{c}"] = arr(tw)
+            flat[f"{key}__queries"] = arr([q[2] for q in s["queries"]])
+            flat[f"{key}__query_meta"] = np.array([[CAPTURES.index(q[0]), q[1]] for q in s["queries"]])
+        np.savez_compressed(args.npz, **flat)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
