@@ -11,7 +11,11 @@ as a query crop: its "captured twin". Reference sets scored, per capture of the 
 - twins: the R captured twins of the query's capture only;
 - mean: per reference the mean of the clean and the captured embedding, renormalised;
 - both: the R clean crops and the R twins, 2R references (scored and decided at 2R);
-- the same three with grey-captured twins for every capture (``grey-twins``, ...), where asked.
+- ftwins, fboth: the twins cut with the finder's proposed box (as the query is) instead;
+- grey-twins, grey-both: grey-captured twins for the bilevel and dithered queries.
+
+Besides all queries, ``CAPTURE@box``: only the cheques whose most confident box is the signature
+(IoU >= 0.5), and ``CAPTURE@true``: the query cut with its TRUE box (what the finder's box costs).
 
 Decisions use the shipped model's scoring and its thresholds for the set's R. Printed per dataset,
 capture and set: forgeries accepted, genuine rejected, automated (decided without a human).
@@ -35,7 +39,7 @@ import numpy as np  # noqa: E402
 from benchlib import REPO, machine_line  # noqa: E402  (puts backend/ on sys.path)
 from sigverify import chequegen  # noqa: E402
 from sigverify.cheque import find_signature_region  # noqa: E402
-from sigverify.chequegen import DatasetInk, generate_cheque  # noqa: E402
+from sigverify.chequegen import DatasetInk, generate_cheque, iou  # noqa: E402
 from sigverify.pairs import read_splits  # noqa: E402
 from sigverify.preprocess import load_image, preprocess_image  # noqa: E402
 from sigverify.signature_finder import find_signatures  # noqa: E402
@@ -43,6 +47,7 @@ from sigverify.signature_finder import find_signatures  # noqa: E402
 CAPTURES = ("grey", "bilevel", "dithered")
 DATASETS = ("cedar", "gpds", "bengali", "hindi")
 REF_SEED = 2_000_000
+BOTH = {"twins": "both", "ftwins": "fboth", "grey-twins": "grey-both"}
 
 
 def embed_one(verifier, image, crop=None):
@@ -76,23 +81,24 @@ def unit(v):
     return v / np.linalg.norm(v)
 
 
-def reference_sets(clean, twins, grey_twins):
-    """{set name: (R', D) array}: clean (R, D) with None rows dropped, twins (R, D or None)."""
+def reference_sets(clean, twins: dict):
+    """{set name: (R', D) array or None}: ``clean`` (R embeddings or None), ``twins``: {kind: R
+    embeddings or None} -> clean, and per kind: the twins alone, ``both`` (clean and twins, 2R) and,
+    for the true-box twins, ``mean`` (per reference, renormalised)."""
     out = {}
     keep_clean = [c for c in clean if c is not None]
     out["clean"] = np.stack(keep_clean)
-    for prefix, tw in (("", twins), ("grey-", grey_twins)):
-        if tw is None:
-            continue
+    for kind, tw in twins.items():
         kept = [t for t in tw if t is not None]
-        out[prefix + "twins"] = np.stack(kept) if kept else None
-        mean = []
-        for c, t in zip(clean, tw, strict=True):
-            if c is None and t is None:
-                continue
-            mean.append(unit(c + t) if c is not None and t is not None else (c if c is not None else t))
-        out[prefix + "mean"] = np.stack(mean)
-        out[prefix + "both"] = np.concatenate([out["clean"]] + ([out[prefix + "twins"]] if kept else []))
+        out[kind] = np.stack(kept) if kept else None
+        out[BOTH[kind]] = np.concatenate([out["clean"]] + ([out[kind]] if kept else []))
+        if kind == "twins":
+            mean = []
+            for c, t in zip(clean, tw, strict=True):
+                if c is None and t is None:
+                    continue
+                mean.append(unit(c + t) if c is not None and t is not None else (c if c is not None else t))
+            out["mean"] = np.stack(mean)
     return out
 
 
@@ -135,9 +141,9 @@ def main() -> int:
             clean = [embed_one(verifier, load_image(p)) for p in ref_paths]
             if all(c is None for c in clean):
                 continue
-            twins = {}
+            twins, ftwins = {}, {}
             for capture in CAPTURES:
-                twins[capture] = []
+                twins[capture], ftwins[capture] = [], []
                 for path in ref_paths:
                     ref_seed += 1
                     cheque = generate_cheque(
@@ -148,8 +154,17 @@ def main() -> int:
                         signatures=[chequegen._dataset_darkness(str(path))],
                     )
                     twins[capture].append(embed_one(verifier, cheque.image, crop=cheque.boxes[0]))
-            sets = {c: reference_sets(clean, twins[c], twins["grey"] if c != "grey" else None) for c in CAPTURES}
-            store[writer] = {"clean": clean, "twins": twins, "queries": []}
+                    # The same cheque cut as a query is: the finder's proposed box.
+                    ftwins[capture].append(
+                        embed_one(verifier, cheque.image, crop=find_signature_region(cheque.image).box)
+                    )
+            sets = {}
+            for c in CAPTURES:
+                kinds = {"twins": twins[c], "ftwins": ftwins[c]}
+                if c != "grey":
+                    kinds["grey-twins"] = twins["grey"]
+                sets[c] = reference_sets(clean, kinds)
+            store[writer] = {"clean": clean, "twins": twins, "ftwins": ftwins, "queries": []}
             picks = [(True, p) for p in genuine[args.references : args.references + args.queries]]
             picks += [(False, p) for p in forged[: args.queries]]
             for is_genuine, path in picks:
@@ -163,14 +178,22 @@ def main() -> int:
                     cheque = generate_cheque(
                         seed, fillers, families=chequegen.HELD_OUT_FAMILIES, capture=capture, signatures=[darkness]
                     )
-                    embedding = None
-                    if find_signatures(cheque.image, box_trees=True):
+                    embedding, overlap = None, 0.0
+                    found = find_signatures(cheque.image, box_trees=True)
+                    if found:
+                        overlap = iou(found[0].box, cheque.boxes[0])
                         embedding = embed_one(verifier, cheque.image, crop=find_signature_region(cheque.image).box)
-                    store[writer]["queries"].append((capture, is_genuine, embedding))
+                    # The query cut with its true box: what the finder's box costs.
+                    true_box = embed_one(verifier, cheque.image, crop=cheque.boxes[0])
+                    store[writer]["queries"].append((capture, is_genuine, embedding, overlap, true_box))
                     for set_name, refs in sets[capture].items():
-                        rows.setdefault((capture, set_name), []).append(
-                            (is_genuine, outcome(verifier, is_genuine, embedding, refs))
-                        )
+                        decision = outcome(verifier, is_genuine, embedding, refs)
+                        rows.setdefault((capture, set_name), []).append((is_genuine, decision))
+                        if overlap >= 0.5:  # the same, on the cheques whose top box is the signature
+                            rows.setdefault((capture + "@box", set_name), []).append((is_genuine, decision))
+                        if set_name in ("clean", "twins", "both"):
+                            decision = outcome(verifier, is_genuine, true_box, refs)
+                            rows.setdefault((capture + "@true", set_name), []).append((is_genuine, decision))
         results[name] = {}
         for (capture, set_name), decided in rows.items():
             fa, gr, auto, n = rates(decided)
@@ -181,17 +204,19 @@ def main() -> int:
                 "queries": n,
             }
         print(f"\n{name} ({len(writers)} {args.split} writers, {time.time() - started:.0f} s)", flush=True)
-        print(f"{'capture':9s} {'references':12s} {'n':>4s} {'FA':>6s} {'GR':>6s} {'auto':>6s}")
+        print(f"{'capture':12s} {'references':12s} {'n':>4s} {'FA':>6s} {'GR':>6s} {'auto':>6s}")
         for capture, by_set in results[name].items():
             for set_name, r in by_set.items():
                 print(
-                    f"{capture:9s} {set_name:12s} {r['queries']:4d} {r['forgeries_accepted']:6.1%}"
+                    f"{capture:12s} {set_name:12s} {r['queries']:4d} {r['forgeries_accepted']:6.1%}"
                     f" {r['genuine_rejected']:6.1%} {r['automated']:6.1%}",
                     flush=True,
                 )
     print(
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores. FA: forgeries accepted, GR: genuine"
-        " rejected, auto: decided without a human; crop: the query as a clean crop; twins: references written on"
+        " rejected, auto: decided without a human; crop: the query as a clean crop; @box: only the cheques whose"
+        " most confident box has IoU >= 0.5 with the signature; @true: the query cut with its true box;"
+        " ftwins/fboth: twins cut with the finder's box as a query is; twins: references written on"
         f" cheques of the query's capture (true box); held-out layouts {', '.join(chequegen.HELD_OUT_FAMILIES)}"
     )
     if args.json:
@@ -206,10 +231,12 @@ def main() -> int:
                 return np.stack([v if v is not None else np.full(dim, np.nan, np.float32) for v in vs])
 
             flat[f"{key}__clean"] = arr(s["clean"])
-            for c, tw in s["twins"].items():
-                flat[f"{key}__twins_{c}"] = arr(tw)
+            for kind in ("twins", "ftwins"):
+                for c, tw in s[kind].items():
+                    flat[f"{key}__{kind}_{c}"] = arr(tw)
             flat[f"{key}__queries"] = arr([q[2] for q in s["queries"]])
-            flat[f"{key}__query_meta"] = np.array([[CAPTURES.index(q[0]), q[1]] for q in s["queries"]])
+            flat[f"{key}__queries_true_box"] = arr([q[4] for q in s["queries"]])
+            flat[f"{key}__query_meta"] = np.array([[CAPTURES.index(q[0]), q[1], q[3]] for q in s["queries"]])
         np.savez_compressed(args.npz, **flat)
     return 0
 
