@@ -15,7 +15,9 @@ as a query crop: its "captured twin". Reference sets scored, per capture of the 
 - grey-twins, grey-both: grey-captured twins for the bilevel and dithered queries.
 
 Besides all queries, ``CAPTURE@box``: only the cheques whose most confident box is the signature
-(IoU >= 0.5), and ``CAPTURE@true``: the query cut with its TRUE box (what the finder's box costs).
+(IoU >= 0.5), ``CAPTURE@true``: the query cut with its TRUE box (what the finder's box costs), and
+``CAPTURE@finder``: cut with the finder's own most confident box, grown as
+``find_signature_region`` grows it but never joined with the layout rule's box.
 
 Decisions use the shipped model's scoring and its thresholds for the set's R. Printed per dataset,
 capture and set: forgeries accepted, genuine rejected, automated (decided without a human).
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -42,7 +45,7 @@ from sigverify.cheque import find_signature_region  # noqa: E402
 from sigverify.chequegen import DatasetInk, generate_cheque, iou  # noqa: E402
 from sigverify.pairs import read_splits  # noqa: E402
 from sigverify.preprocess import load_image, preprocess_image  # noqa: E402
-from sigverify.signature_finder import find_signatures  # noqa: E402
+from sigverify.signature_finder import WORK_HEIGHT, find_signatures  # noqa: E402
 
 CAPTURES = ("grey", "bilevel", "dithered")
 DATASETS = ("cedar", "gpds", "bengali", "hindi")
@@ -178,11 +181,18 @@ def main() -> int:
                     cheque = generate_cheque(
                         seed, fillers, families=chequegen.HELD_OUT_FAMILIES, capture=capture, signatures=[darkness]
                     )
-                    embedding, overlap = None, 0.0
+                    embedding, overlap, own = None, 0.0, None
                     found = find_signatures(cheque.image, box_trees=True)
                     if found:
                         overlap = iou(found[0].box, cheque.boxes[0])
                         embedding = embed_one(verifier, cheque.image, crop=find_signature_region(cheque.image).box)
+                        # The finder's own box, grown as find_signature_region grows it, never joined
+                        # with the layout rule's box.
+                        x, y, w, h = found[0].box
+                        grow = math.ceil(cheque.image.height / WORK_HEIGHT) + 1
+                        x0, y0 = max(0, x - grow), max(0, y - grow)
+                        x1, y1 = min(cheque.image.width, x + w + grow), min(cheque.image.height, y + h + grow)
+                        own = embed_one(verifier, cheque.image, crop=(x0, y0, x1 - x0, y1 - y0))
                     # The query cut with its true box: what the finder's box costs.
                     true_box = embed_one(verifier, cheque.image, crop=cheque.boxes[0])
                     store[writer]["queries"].append((capture, is_genuine, embedding, overlap, true_box))
@@ -194,6 +204,8 @@ def main() -> int:
                         if set_name in ("clean", "twins", "both"):
                             decision = outcome(verifier, is_genuine, true_box, refs)
                             rows.setdefault((capture + "@true", set_name), []).append((is_genuine, decision))
+                            decision = outcome(verifier, is_genuine, own, refs)
+                            rows.setdefault((capture + "@finder", set_name), []).append((is_genuine, decision))
         results[name] = {}
         for (capture, set_name), decided in rows.items():
             fa, gr, auto, n = rates(decided)
@@ -216,6 +228,7 @@ def main() -> int:
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores. FA: forgeries accepted, GR: genuine"
         " rejected, auto: decided without a human; crop: the query as a clean crop; @box: only the cheques whose"
         " most confident box has IoU >= 0.5 with the signature; @true: the query cut with its true box;"
+        " @finder: cut with the finder's own box, not joined with the layout rule's;"
         " ftwins/fboth: twins cut with the finder's box as a query is; twins: references written on"
         f" cheques of the query's capture (true box); held-out layouts {', '.join(chequegen.HELD_OUT_FAMILIES)}"
     )
