@@ -353,11 +353,14 @@ def decide_cheque(
     always_refer: bool = False,
     refer_reasons: Sequence[str] = (),
     unscored: Sequence[str] = (),
+    forgery_returns: bool = True,
 ) -> Outcome:
     """The decision for one cheque. ``matches``: the model's call on each found signature (0-based,
     ``signature_count`` of them) against each signatory; ``refer_reasons``: what already forces a
     referral (image quality, the bank's amount policy), shown first; ``unscored``: signatories who
-    may sign but could not be compared (no references): a signature matching no one else may be theirs."""
+    may sign but could not be compared (no references): a signature matching no one else may be theirs.
+    ``forgery_returns`` False: a cheque the forgery evidence would return is referred instead, for a
+    person to return (the model's forgery calls on a whole cheque's crops are not trusted alone)."""
     facts = {s.key: s for s in signatories}
     groups = {s.key: s.group for s in signatories}
     refusals = {s.key: s.refusal(amount, on) for s in signatories}
@@ -376,7 +379,7 @@ def decide_cheque(
     confident: dict[int, set[str]] = {}
     possible: dict[int, set[str]] = {}
     signatures: list[SignatureOutcome] = []
-    forged_evidence = False
+    forged: list[int] = []  # signatures called forgery by every signatory: evidence of forgery
     unexplained = False
     for index in range(signature_count):
         label = f"signature {index + 1}"
@@ -401,7 +404,7 @@ def decide_cheque(
             signatures.append(SignatureOutcome(blocked[0].signatory, blocked[0].decision, blocked[0].score))
         else:
             if calls and all(m.decision == FORGERY for m in calls) and not could_be_unscored:
-                forged_evidence = True
+                forged.append(index)
             signatures.append(SignatureOutcome(None, FORGERY if calls else REFER, best.score if best else None))
             reasons.append(f"{label} matches no signatory")
 
@@ -440,6 +443,12 @@ def decide_cheque(
 
     if satisfied is True and not unexplained and not always_refer and not refer_reasons:
         return Outcome(PAY, band_index, True, reasons, signatures)
-    if satisfied is False and forged_evidence and not always_refer and not refer_reasons:
-        return Outcome(RETURN, band_index, False, reasons, signatures)
+    if satisfied is False and forged and not always_refer and not refer_reasons:
+        if forgery_returns:
+            return Outcome(RETURN, band_index, False, reasons, signatures)
+        reasons += [
+            f"signature {index + 1} scores as a forgery against every signatory: a person checks it"
+            " before the cheque is returned"
+            for index in forged
+        ]
     return Outcome(REFER, band_index, satisfied, reasons, signatures)

@@ -389,17 +389,6 @@ def cheque_decide(
     for index, item in enumerate(scored):
         if item.problem:
             refer_reasons.append(f"signature {index + 1} cannot be judged: {item.problem}")
-        elif (
-            item.candidates
-            and all(candidate["decision"] == rules.FORGERY for candidate in item.candidates)
-            and not settings.SIGVERIFY_CHEQUE_FORGERY_DECIDES
-        ):
-            # A crop found on a whole cheque is decided forgery for some genuine signatures (issue 19):
-            # a person confirms it before a cheque is returned, unless the bank lets it decide.
-            refer_reasons.append(
-                f"signature {index + 1} scores as a forgery against every signatory: a person checks it"
-                " before the cheque is returned"
-            )
     mandate = current_mandate(account)
     outcome = rules.decide_cheque(
         bands=rules.bands_from_dicts(mandate.bands) if mandate else None,
@@ -411,6 +400,9 @@ def cheque_decide(
         always_refer=account.always_refer,
         refer_reasons=refer_reasons,
         unscored=unscored,
+        # a crop found on a whole cheque is decided forgery for some genuine signatures (issue 19):
+        # a person returns the cheque, unless the bank lets the model's call decide
+        forgery_returns=settings.SIGVERIFY_CHEQUE_FORGERY_DECIDES,
     )
     signatures = [
         {

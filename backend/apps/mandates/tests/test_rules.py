@@ -73,6 +73,17 @@ def test_a_forgery_beside_a_genuine_signature_is_returned_not_paid():
     assert "signature 2 matches no signatory" in outcome.reasons
 
 
+def test_forgery_evidence_refers_for_a_person_to_return_where_forgery_calls_do_not_return():
+    matches = [Match(0, "D1", GENUINE, 0.97)] + [Match(1, k, FORGERY, 0.01) for k in ("D1", "D2", "D3")]
+    outcome = decide(TWO_OF_A, directors(), matches, 2, forgery_returns=False)
+    assert outcome.decision == REFER and outcome.satisfied is False
+    assert "signature 2 matches no signatory" in outcome.reasons
+    assert (
+        "signature 2 scores as a forgery against every signatory: a person checks it before the cheque is returned"
+        in outcome.reasons
+    )
+
+
 def test_the_same_signatory_twice_counts_once():
     matches = [Match(0, "D1", GENUINE, 0.97), Match(1, "D1", GENUINE, 0.96)]
     assert decide(TWO_OF_A, directors(), matches, 2).decision != PAY
