@@ -47,8 +47,13 @@ CAPTURES = ("grey", "bilevel", "dithered")
 DATASETS = ("cedar", "gpds", "bengali", "hindi")
 
 
-def clean_embed(verifier, path):
-    array, quality = preprocess_image(load_image(path), size=verifier.input_size)
+def embed(verifier, image, crop=None):
+    """The embedding of an image (a crop of it), None where preprocessing refuses it or its quality
+    gate finds it unusable: the product refers those."""
+    try:
+        array, quality = preprocess_image(image, size=verifier.input_size, crop=crop)
+    except Exception:
+        return None
     return verifier.embed_arrays([array])[0] if getattr(quality, "usable", True) else None
 
 
@@ -145,13 +150,13 @@ def main() -> int:
             forged = signers.samples[writer]["forged"]
             refs = None
             if not args.finder_only:
-                refs = [clean_embed(verifier, p) for p in genuine[: args.references]]
+                refs = [embed(verifier, load_image(p)) for p in genuine[: args.references]]
                 refs = np.stack([r for r in refs if r is not None])
             picks = [(True, p) for p in genuine[args.references : args.references + args.queries]]
             picks += [(False, p) for p in forged[: args.queries]]
             for is_genuine, path in picks:
                 if not args.finder_only:
-                    crop_queries.append((is_genuine, clean_embed(verifier, path), refs))
+                    crop_queries.append((is_genuine, embed(verifier, load_image(path)), refs))
                 darkness = chequegen._dataset_darkness(str(path))
                 for capture in CAPTURES:
                     seed += 1
@@ -178,14 +183,7 @@ def main() -> int:
                     stats["old"] += iou(heuristic_signature_region(cheque.image).box, truth) >= 0.5
                     embedding = None
                     if found and not args.finder_only:  # verify what the product would send: its proposed crop
-                        try:
-                            crop = find_signature_region(cheque.image).box
-                            array, quality = preprocess_image(cheque.image, size=verifier.input_size, crop=crop)
-                            # The quality gate, where preprocessing has one: an unusable crop is referred.
-                            usable = getattr(quality, "usable", True)
-                            embedding = verifier.embed_arrays([array])[0] if usable else None
-                        except Exception:  # an unusable crop: the product refers it
-                            embedding = None
+                        embedding = embed(verifier, cheque.image, find_signature_region(cheque.image, found).box)
                     stats["queries"].append((is_genuine, embedding, refs))
         crop_fa, crop_gr, crop_auto, _ = decisions(verifier, crop_queries) if crop_queries else (np.nan,) * 4
         results[name] = {}

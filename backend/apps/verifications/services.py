@@ -40,7 +40,8 @@ def signature_region_propose(*, image) -> dict:
     the box to start from, in the image's pixels, as ``crop`` for ``verification_create``.
     Stores nothing. Raises ``InvalidImage`` for an image a verification would refuse."""
     picture = decode_bytes(read_upload(image))
-    region = find_signature_region(picture)
+    found = find_signatures(picture)
+    region = find_signature_region(picture, found)
     x, y, width, height = region.box
     return {
         "crop": {"x": x, "y": y, "width": width, "height": height},
@@ -49,8 +50,8 @@ def signature_region_propose(*, image) -> dict:
         "found": region.found,
         "code_line_top": region.code_line_top,
         "signatures": [
-            {"box": dict(zip(("x", "y", "width", "height"), found.box, strict=True)), "confidence": found.confidence}
-            for found in find_signatures(picture)
+            {"box": dict(zip(("x", "y", "width", "height"), one.box, strict=True)), "confidence": one.confidence}
+            for one in found
         ],
     }
 
