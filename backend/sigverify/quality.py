@@ -29,6 +29,8 @@ CHECKS = {
     "fragmented": "the strokes are broken into many small pieces",
     "clipped": "the signature runs over the edge of the box",
     "too_small": "the signature is too small in the image to compare",
+    # set by the service, not by preprocessing: a crop "auto" on a cheque where the finder found nothing
+    "not_found": "no signature was found on the cheque: the box is the layout rule's guess; draw the signature's box",
 }
 
 DITHER_ISOLATED_SHARE = 0.35  # of ink pixels with at most one ink pixel beside them (4-neighbours)
@@ -45,7 +47,8 @@ FRAGMENT_PIECE = 25
 CLIP_MIN_CROSSINGS = 8  # strokes leaving through the border
 CLIP_MIN_PIXELS = 0.2  # ... or this much ink on the border, as a share of the crop's short side
 CUT_MIN_STROKES = 2  # strokes a crop box cuts through: the signature goes on outside it
-CLIP_RING = 4  # pixels around a crop box looked at for strokes going on
+CLIP_RING = 8  # pixels around a crop box looked at for strokes going on
+CUT_MIN_REACH = 4  # pixels a stroke must run on outside the box: a halftone dot or speck beside it does not
 CLIP_LINE = 0.25  # a run along the border this share of its length is an edge line, not strokes
 MIN_INK_BOX = (20, 40)  # height, width in pixels of the ink's bounding box
 MIN_STROKE_PIXELS = 300
@@ -271,23 +274,44 @@ def _clipped(ink: np.ndarray) -> bool:
 def strokes_cut(ink: np.ndarray, box: tuple[int, int, int, int]) -> bool:
     """Do strokes run on past the crop box? ``ink`` covers the box grown by a few pixels
     (as far as the image goes), ``box`` is x, y, width, height of the crop inside it. Ink on
-    the box's edge that continues just outside it is a stroke the box cut; two or more such
-    strokes and the signature is clipped."""
+    the box's edge that continues outside it, as a piece reaching at least ``CUT_MIN_REACH``
+    pixels away from the box, is a stroke the box cut; two or more such strokes and the
+    signature is clipped. Smaller pieces are the dots of a halftone background or specks: on
+    generated cheques they flagged a box around the whole signature as clipped."""
     x, y, width, height = box
+    away = _beyond(ink, box)
     cuts = 0
     sides = []
     if y > 0:
-        sides.append((ink[y, x : x + width], ink[y - 1, x : x + width]))
+        sides.append((ink[y, x : x + width], away[y - 1, x : x + width]))
     if y + height < ink.shape[0]:
-        sides.append((ink[y + height - 1, x : x + width], ink[y + height, x : x + width]))
+        sides.append((ink[y + height - 1, x : x + width], away[y + height, x : x + width]))
     if x > 0:
-        sides.append((ink[y : y + height, x], ink[y : y + height, x - 1]))
+        sides.append((ink[y : y + height, x], away[y : y + height, x - 1]))
     if x + width < ink.shape[1]:
-        sides.append((ink[y : y + height, x + width - 1], ink[y : y + height, x + width]))
+        sides.append((ink[y : y + height, x + width - 1], away[y : y + height, x + width]))
     for inside, outside in sides:
         continuing = inside & ndimage.maximum_filter1d(outside.view(np.uint8), 3).astype(bool)
         cuts += int(np.count_nonzero(np.diff(np.r_[0, continuing.view(np.uint8), 0]) == 1))
     return bool(cuts >= CUT_MIN_STROKES)
+
+
+def _beyond(ink: np.ndarray, box) -> np.ndarray:
+    """The ink outside ``box`` that belongs to a piece (8-connected, outside the box) reaching
+    ``CUT_MIN_REACH`` pixels or more from it."""
+    x, y, width, height = box
+    rows, cols = np.arange(ink.shape[0]), np.arange(ink.shape[1])
+    dy = np.maximum(np.maximum(y - rows, rows - (y + height - 1)), 0)
+    dx = np.maximum(np.maximum(x - cols, cols - (x + width - 1)), 0)
+    reach = np.maximum(dy[:, None], dx[None, :])  # 0 inside the box
+    outside = ink & (reach > 0)
+    labels, count = ndimage.label(outside, structure=np.ones((3, 3), bool))
+    if not count:
+        return outside
+    far = np.zeros(count + 1, bool)
+    far[np.unique(labels[outside & (reach >= CUT_MIN_REACH)])] = True
+    far[0] = False
+    return far[labels]
 
 
 def describe(failed: list[str]) -> str:

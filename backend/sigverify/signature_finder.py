@@ -591,8 +591,9 @@ class Trees:
     depth: int
 
     def probability(self, x: np.ndarray) -> np.ndarray:
-        """A classifier's probability of the positive class."""
-        return 1 / (1 + np.exp(-self.raw(x)))
+        """A classifier's probability of the positive class (0 at very negative log-odds, no warning)."""
+        with np.errstate(over="ignore"):
+            return 1 / (1 + np.exp(-self.raw(x)))
 
     def raw(self, x: np.ndarray) -> np.ndarray:
         """The sum of the trees: a classifier's log-odds, a regressor's prediction."""

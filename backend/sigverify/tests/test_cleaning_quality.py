@@ -154,6 +154,28 @@ def test_a_box_cutting_through_the_signature_fails_the_clipped_check():
     assert "clipped" in cut.checks_failed
 
 
+def test_dots_beside_a_box_around_the_whole_signature_do_not_make_it_clipped():
+    """Halftone dots or specks of a cheque's background on and just outside the box's edge are no
+    strokes going on: only a piece reaching CUT_MIN_REACH pixels out counts as a cut."""
+    from sigverify import quality
+
+    page = np.full((320, 700), 255, np.uint8)
+    page[50:270, 100:600] = np.asarray(draw_signature(3, 1, size=(500, 220), pen=4))
+    box = (90, 40, 520, 240)
+    dotted = page.copy()
+    for x in range(box[0] - 3, box[0] + box[2] + 3, 6):  # 3x3 dots straddling the top and bottom edges
+        for y in (box[1] - 2, box[1] + box[3] - 2):
+            dotted[y : y + 3, x : x + 3] = 0
+    _, info = preprocess_image(Image.fromarray(dotted), SIZE, crop=box)
+    assert "clipped" not in info.checks_failed
+    ink = dotted < 128
+    assert not quality.strokes_cut(ink, box)
+    strokes = dotted.copy()  # the same dots, two of them drawn out into strokes leaving the box
+    for x in (box[0] + 9, box[0] + 309):
+        strokes[box[1] - 2 - quality.CUT_MIN_REACH : box[1] + 1, x : x + 3] = 0
+    assert quality.strokes_cut(strokes < 128, box)
+
+
 def test_strokes_leaving_a_tight_upload_through_its_border_fail_the_clipped_check():
     image = draw_signature(3, 1, size=(500, 220), pen=4)
     array = np.asarray(image).copy()
