@@ -42,6 +42,7 @@ from sigverify.chequegen import DatasetInk, generate_cheque, iou  # noqa: E402
 from sigverify.pairs import read_splits  # noqa: E402
 from sigverify.preprocess import load_image, preprocess_image  # noqa: E402
 from sigverify.signature_finder import find_signatures  # noqa: E402
+from sigverify.writer_dependent import fit_signer_classifier, load_background  # noqa: E402
 
 CAPTURES = ("grey", "bilevel", "dithered")
 DATASETS = ("cedar", "gpds", "bengali", "hindi")
@@ -57,18 +58,25 @@ def embed(verifier, image, crop=None):
     return verifier.embed_arrays([array])[0] if getattr(quality, "usable", True) else None
 
 
-def decisions(verifier, queries, forgery_decides: bool = True):
+def decisions(verifier, queries, forgery_decides: bool = True, cheque: bool = False, background=None):
     """queries: [(is_genuine, embedding or None, reference embeddings)] -> accepted forgeries,
     rejected genuine, automated share (an unusable crop counts as referred), and the share of
     genuine ones the model scored under ``reject``. ``forgery_decides`` False: a forgery call is
-    referred, as the product does by default for a box found on a whole cheque
-    (``SIGVERIFY_CHEQUE_FORGERY_DECIDES``)."""
+    referred, as the product does for a box found on a whole cheque where the model has no cheque
+    pair (``SIGVERIFY_CHEQUE_FORGERY_DECIDES``); ``cheque``: decided with the card's cheque pair, as
+    the service decides such a box. ``background``: the card's shipped background; each writer's
+    classifier is fitted on its references against it and fused in, as the service fuses one."""
     fa = gr = auto = scored_forgery = n_forged = n_genuine = 0
+    classifiers = {}
     for genuine, embedding, refs in queries:
+        if background is not None and id(refs) not in classifiers:
+            classifiers[id(refs)] = fit_signer_classifier(refs, background)
         decision = (
             "refer"
             if embedding is None
-            else verifier.decide(verifier.score(embedding, refs).score, references=len(refs))
+            else verifier.decide(
+                verifier.score(embedding, refs, classifiers.get(id(refs))).score, references=len(refs), cheque=cheque
+            )
         )
         n_genuine += genuine
         n_forged += not genuine
@@ -105,7 +113,13 @@ def main() -> int:
     parser.add_argument(
         "--forgery-decides",
         action="store_true",
-        help="a forgery call on a cheque's box decides (SIGVERIFY_CHEQUE_FORGERY_DECIDES=true); default: referred",
+        help="a forgery call on a cheque's box decides at the clean points (SIGVERIFY_CHEQUE_FORGERY_DECIDES=true);"
+        " default: at the card's cheque pair where it has one, else referred",
+    )
+    parser.add_argument(
+        "--clean-points",
+        action="store_true",
+        help="decide cheque crops at the clean-crop points even where the card has a cheque pair (before it)",
     )
     parser.add_argument(
         "--two-signers",
@@ -125,6 +139,9 @@ def main() -> int:
     from sigverify.inference import Verifier
 
     verifier = None if args.finder_only else Verifier.from_dir(args.model)
+    background = None if verifier is None else load_background(args.model, verifier.card)
+    cheque_pair = verifier is not None and verifier.card.thresholds.cheque is not None and not args.clean_points
+    forgery_decides = args.forgery_decides or cheque_pair
     splits = read_splits(args.split_file)
     fillers = DatasetInk(args.datasets, splits, "train")  # the other fields: training writers
     results = {}
@@ -185,13 +202,17 @@ def main() -> int:
                     if found and not args.finder_only:  # verify what the product would send: its proposed crop
                         embedding = embed(verifier, cheque.image, find_signature_region(cheque.image, found).box)
                     stats["queries"].append((is_genuine, embedding, refs))
-        crop_fa, crop_gr, crop_auto, _ = decisions(verifier, crop_queries) if crop_queries else (np.nan,) * 4
+        crop_fa, crop_gr, crop_auto, _ = (
+            decisions(verifier, crop_queries, background=background) if crop_queries else (np.nan,) * 4
+        )
         results[name] = {}
         for capture in args.captures:
             stats = per_capture[capture]
             n = len(stats["ms"])
             fa, gr, auto, under = (
-                decisions(verifier, stats["queries"], args.forgery_decides) if not args.finder_only else (np.nan,) * 4
+                decisions(verifier, stats["queries"], forgery_decides, cheque_pair, background)
+                if not args.finder_only
+                else (np.nan,) * 4
             )
             rules = np.array(stats["rules"], np.float64)
             row = {
@@ -237,7 +258,7 @@ def main() -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     if args.card:
-        write_card(Path(args.card), results, args)
+        write_card(Path(args.card), results, args, cheque_pair)
     return 0
 
 
@@ -295,7 +316,7 @@ def two_signers(args) -> int:
     return 0
 
 
-def write_card(directory: Path, results: dict, args) -> None:
+def write_card(directory: Path, results: dict, args, cheque_pair: bool) -> None:
     from sigverify import signature_finder
     from sigverify.card_markdown import render_markdown
     from sigverify.weights import CARD_FILE
@@ -307,8 +328,10 @@ def write_card(directory: Path, results: dict, args) -> None:
         "machine": machine_line(),
         "finder_sha256": signature_finder.card().get("sha256"),
         "command": f"benchmarks/whole_cheques.py --writers {args.writers} --queries {args.queries} --card {args.card}"
-        + (" --forgery-decides" if args.forgery_decides else ""),
+        + (" --forgery-decides" if args.forgery_decides else "")
+        + (" --clean-points" if args.clean_points else ""),
         "forgery_decides": args.forgery_decides,
+        "cheque_pair": cheque_pair,
         "rows": rows,
     }
     (directory / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")

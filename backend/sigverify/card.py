@@ -238,6 +238,11 @@ class Thresholds(_Figures):
     by_references: dict[str, ReferenceThresholds] | None = Field(
         None, description='By R ("1", "5"): accept and reject fitted for signers with that many references.'
     )
+    cheque: ReferenceThresholds | None = Field(
+        None,
+        description="Fitted on signatures cut from whole cheques (validation writers, generated cheques): a crop"
+        " found on a whole cheque is decided with the stricter of this pair and its R's own.",
+    )
 
     @field_validator("by_references")
     @classmethod

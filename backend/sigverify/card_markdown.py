@@ -116,6 +116,12 @@ def operating_points(card: ModelCard) -> list[str]:
         "- between the two: **refer** to a supervisor",
         f"- `eer` = {t.eer:.4f}: the single threshold at equal error rate",
     ]
+    if t.cheque:
+        lines.append(
+            f"- on a whole cheque (a signature the finder cut out): `accept` {t.cheque.accept:.4g}, `reject` "
+            f"{t.cheque.reject:.4g}, fitted the same way on validation writers' signatures on generated cheques "
+            "(training layouts; grey, thresholded and dithered), each never looser than its R's own pair"
+        )
     if card.scores:
         lines.append(
             f"- A bank chooses its own targets (the operating policy, {_target(TARGET_MIN)[:-1]}-"
@@ -271,7 +277,10 @@ def whole_cheques(card: ModelCard) -> list[str]:
         f"`{str(figures.get('finder_sha256', ''))[:12]}`. Box found: IoU >= 0.5 with the written signature. "
         "Decisions with the proposed box on the cheque, and (crop) the same signatures as clean crops. "
         + (
-            "A forgery call on a cheque's box decides (`SIGVERIFY_CHEQUE_FORGERY_DECIDES`)."
+            "A cheque's box is decided with the card's cheque pair (`thresholds.cheque`), as the service decides it;"
+            ' "genuine scored under reject" is then the genuine rejected.'
+            if figures.get("cheque_pair")
+            else "A forgery call on a cheque's box decides (`SIGVERIFY_CHEQUE_FORGERY_DECIDES`)."
             if figures.get("forgery_decides")
             else 'A forgery call on a cheque\'s box is referred (the default); "genuine scored under reject" is the '
             "share of genuine signatures it would otherwise have rejected."

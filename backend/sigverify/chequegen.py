@@ -129,23 +129,33 @@ class DatasetInk:
 
     Writer keys are ``dataset/writer`` as in the splits file."""
 
-    def __init__(self, datasets_root, splits: dict, split: str = "train", datasets=tuple(DATASET_LAYOUTS)):
+    def __init__(
+        self, datasets_root, splits: dict, split: str = "train", datasets=tuple(DATASET_LAYOUTS), sources=None
+    ):
+        """``sources``: {name: (folder, layout)} to read instead of ``datasets`` under ``datasets_root``."""
         from .datasets import scan
 
         self.samples: dict[str, dict[str, list[Path]]] = {}
         root = Path(datasets_root)
-        for name in datasets:
-            folder, layout = DATASET_LAYOUTS[name]
-            if not (root / folder).is_dir():
+        if sources is None:
+            sources = {name: (root / DATASET_LAYOUTS[name][0], DATASET_LAYOUTS[name][1]) for name in datasets}
+        for name, (folder, layout) in sources.items():
+            if not Path(folder).is_dir():
                 continue
-            for s in scan(root / folder, layout):
+            for s in scan(folder, layout):
                 key = f"{name}/{s.writer}"
                 if splits.get(key) != split:
                     continue
                 self.samples.setdefault(key, {"genuine": [], "forged": []})[s.label].append(Path(s.path))
         self.writers = sorted(self.samples)
         if not self.writers:
-            raise ValueError(f"no {split} writers under {root}")
+            raise ValueError(f"no {split} writers in {', '.join(str(f) for f, _ in sources.values())}")
+
+    @classmethod
+    def from_folders(cls, folders, splits: dict, split: str = "train") -> DatasetInk:
+        """Organised datasets (``sigverify import-data``), each folder named as the splits file names
+        its dataset (``organized_data/cedar``: ``cedar/<writer>``)."""
+        return cls("", splits, split, sources={Path(f).resolve().name.lower(): (Path(f), "folders") for f in folders})
 
     def sample(self, writer: str, rng: np.random.Generator, forged: bool = False, sample: int | None = None):
         paths = self.samples[writer]["forged" if forged else "genuine"]

@@ -136,9 +136,20 @@ def cmd_publish(args) -> int:
         signer_classifier=args.signer_classifier,
         embedded=args.embedded,
         onnx=args.onnx,
+        cheques=args.cheques,
     )
     publish(args.model, args.out, options)
     print(f"published to {args.out}")
+    return 0
+
+
+def cmd_cheque_points(args) -> int:
+    from .cheque_scores import ChequeProtocol
+    from .publish import refit_on_cheques
+
+    protocol = ChequeProtocol(queries={"val": args.val_queries, "test": args.test_queries})
+    refit_on_cheques(args.model_dir, args.data, args.split_file, protocol)
+    print(f"scores and thresholds of {args.model_dir} updated")
     return 0
 
 
@@ -303,8 +314,30 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also export model.onnx and an int8 file for ONNX Runtime, checked against PyTorch (export-onnx)",
     )
+    p.add_argument(
+        "--cheques",
+        action="store_true",
+        help="also score signatures cut from generated whole cheques and fit the cheque pair (cheque-points)",
+    )
     p.add_argument("--out", default=str(REPO_ROOT / "trained_model_parameters"))
     p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser(
+        "cheque-points",
+        help="score a published model on signatures cut from generated whole cheques and fit the operating "
+        "points a crop found on a cheque is decided with (its card's thresholds.cheque); no retraining",
+    )
+    p.add_argument("--model-dir", default=str(REPO_ROOT / "trained_model_parameters"))
+    p.add_argument(
+        "--data",
+        nargs="+",
+        default=[str(REPO_ROOT / "organized_data" / name) for name in ("cedar", "gpds", "bengali", "hindi")],
+        help="organised dataset dirs (their validation writers fit the pair, test writers show it)",
+    )
+    p.add_argument("--split-file", default=str(REPO_ROOT / "image_pairs" / "splits.csv"))
+    p.add_argument("--val-queries", type=int, default=12, help="genuine (and as many forged) queries per writer")
+    p.add_argument("--test-queries", type=int, default=4)
+    p.set_defaults(func=cmd_cheque_points)
 
     from .onnx_export import (
         CALIBRATION_METHODS,

@@ -106,14 +106,16 @@ class Verifier:
         ``writer_dependent.SignerClassifier``, fused in where the card's calibration is."""
         return self.scorer.score(query_embedding, np.asarray(reference_embeddings), classifier=classifier)
 
-    def thresholds_for(self, references: int) -> dict:
+    def thresholds_for(self, references: int, cheque: bool = False) -> dict:
         """{"accept", "reject", "references"}: the card's pair for a signer with ``references``
-        references ("references" is the R it was fitted for; None on an older card's single pair)."""
-        return thresholds_at(self.card.to_dict()["thresholds"], references)
+        references ("references" is the R it was fitted for; None on an older card's single pair);
+        ``cheque``: for a signature cut from a whole cheque (``policy.thresholds_at``)."""
+        return thresholds_at(self.card.to_dict()["thresholds"], references, cheque=cheque)
 
-    def decide(self, score: float, references: int | None = None) -> str:
-        """genuine / refer / forgery at the card's thresholds for ``references`` (None: the primary pair)."""
-        if references is None:
+    def decide(self, score: float, references: int | None = None, cheque: bool = False) -> str:
+        """genuine / refer / forgery at the card's thresholds for ``references`` (None: the primary
+        pair); ``cheque``: the card's cheque pair where it has one (``thresholds_for``)."""
+        if references is None and not cheque:
             return decide(score, self.accept, self.reject)
-        pair = self.thresholds_for(references)
+        pair = self.thresholds_for(references or self.card.thresholds.references or 5, cheque=cheque)
         return decide(score, pair["accept"], pair["reject"])

@@ -14,6 +14,11 @@ stores the scores of every fitted R (``by_references``; the buckets of ``scoring
 and ``thresholds_for`` returns one ``accept``/``reject`` pair per R besides the primary R's;
 ``thresholds_at(thresholds, R)`` picks the pair a signer with R references is decided with. An
 older file (format 1, one R) gives the same pair for every R.
+
+A scores file may also hold the scores of signatures cut from generated whole cheques (``cheque``,
+at the primary R; ``sigverify.cheque_scores``). ``thresholds_for`` then fits a ``cheque`` pair from
+the validation writers' ones by the same every-dataset rule, and ``thresholds_at(..., cheque=True)``
+decides a crop found on a whole cheque with the stricter of it and its R's own pair.
 """
 
 from __future__ import annotations
@@ -71,6 +76,9 @@ class StoredScores:
     model_sha256: str = ""
     # R -> split -> dataset -> kind -> np.ndarray, for every fitted R other than ``references``
     by_references: dict = field(default_factory=dict)
+    # split -> dataset -> kind -> np.ndarray: signatures cut from whole cheques (at ``references``)
+    cheque: dict = field(default_factory=dict)
+    cheque_protocol: dict = field(default_factory=dict)  # how they were made (``ChequeProtocol.to_dict``)
 
     def add(self, split: str, dataset: str, protocol, scorer) -> None:
         """Store one dataset's ``evaluate.ProtocolScores`` as calibrated scores (what the service compares),
@@ -110,6 +118,8 @@ class StoredScores:
         }
         if self.by_references:
             out["by_references"] = {str(r): _splits_to_dict(s) for r, s in sorted(self.by_references.items())}
+        if self.cheque:
+            out["cheque"] = {"protocol": self.cheque_protocol, "splits": _splits_to_dict(self.cheque)}
         return out
 
     @classmethod
@@ -123,11 +133,16 @@ class StoredScores:
         by_references = data.get("by_references") or {}
         if not isinstance(by_references, dict):
             raise ScoresFileError("by_references must map R to splits")
+        cheque = data.get("cheque") or {}
+        if not isinstance(cheque, dict) or not isinstance(cheque.get("splits", {}), dict):
+            raise ScoresFileError("cheque must hold a protocol and splits")
         return cls(
             references=int(data.get("references", 5)),
             scores=_splits_from_dict(data["splits"]),
             model_sha256=str(data.get("model_sha256", "")),
             by_references={int(r): _splits_from_dict(splits) for r, splits in by_references.items()},
+            cheque=_splits_from_dict(cheque.get("splits", {})),
+            cheque_protocol=dict(cheque.get("protocol") or {}),
         )
 
     def write(self, directory) -> str:
@@ -196,7 +211,8 @@ def thresholds_for(scores: StoredScores, policy: Policy) -> dict:
 
     The top-level pair is the primary R's (``scores.references``); where the scores hold several R,
     ``by_references`` maps each R (a string, as JSON keeps it) to its own pair: pick one with
-    ``thresholds_at``.
+    ``thresholds_at``. Where the scores hold validation scores of signatures cut from whole cheques,
+    ``cheque`` is the pair fitted on those (never looser than the primary pair).
     """
     errors = policy.errors()
     if errors:
@@ -210,21 +226,39 @@ def thresholds_for(scores: StoredScores, policy: Policy) -> dict:
             except ScoresFileError:
                 continue  # no validation writer had a query left at this R: a lower R's pair serves it
             out["by_references"][str(r)] = {"accept": one["accept"], "reject": one["reject"]}
+    if scores.cheque.get("val"):
+        cheque = StoredScores(references=scores.references, scores={"val": scores.cheque["val"]})
+        try:
+            one = _thresholds_one(cheque, policy)
+        except ScoresFileError:
+            return out  # no genuine or skilled cheque scores: crops from cheques use their R's pair
+        accept = max(one["accept"], out["accept"])
+        out["cheque"] = {"accept": accept, "reject": min(one["reject"], out["reject"], accept)}
     return out
 
 
-def thresholds_at(thresholds: dict, references: int) -> dict:
+def thresholds_at(thresholds: dict, references: int, cheque: bool = False) -> dict:
     """The ``accept``/``reject`` a signer with ``references`` references is decided with.
 
     ``thresholds``: what ``thresholds_for`` returns, or a card's / model version's thresholds. Returns
     {"accept", "reject", "references": the R they were fitted for (None: one pair for every R, an
-    older card)}."""
+    older card)}. ``cheque``: the questioned signature was cut from a whole cheque by the finder;
+    where ``thresholds`` has a ``cheque`` pair the stricter of the two is used, and the answer says
+    ``"cheque": True`` (without one, False: the caller decides what a forgery call on it means)."""
     by = thresholds.get("by_references") or {}
     if by:
         bucket = reference_bucket(references, [int(r) for r in by])
         pair = by[str(bucket)]
-        return {"accept": float(pair["accept"]), "reject": float(pair["reject"]), "references": bucket}
-    return {"accept": float(thresholds["accept"]), "reject": float(thresholds["reject"]), "references": None}
+        out = {"accept": float(pair["accept"]), "reject": float(pair["reject"]), "references": bucket}
+    else:
+        out = {"accept": float(thresholds["accept"]), "reject": float(thresholds["reject"]), "references": None}
+    on_cheque = thresholds.get("cheque") if cheque else None
+    if on_cheque:
+        out["accept"] = max(out["accept"], float(on_cheque["accept"]))
+        out["reject"] = min(out["reject"], float(on_cheque["reject"]), out["accept"])
+    if cheque:
+        out["cheque"] = bool(on_cheque)
+    return out
 
 
 def _thresholds_one(scores: StoredScores, policy: Policy) -> dict:
@@ -275,7 +309,8 @@ def referred_of_all(genuine, skilled, random, accept: float, reject: float) -> f
 
 def preview(scores: StoredScores, policy: Policy) -> dict:
     """The thresholds ``policy`` gives and what they do on the test writers (pooled and per dataset),
-    at the primary R and, in ``by_references``, at every R the scores hold (each with its own pair)."""
+    at the primary R and, in ``by_references``, at every R the scores hold (each with its own pair);
+    in ``cheque``, on signatures cut from whole cheques at the cheque pair, where the scores hold them."""
     thresholds = thresholds_for(scores, policy)
     out = {
         "policy": {"far_skilled": policy.far_skilled, "frr": policy.frr},
@@ -291,6 +326,11 @@ def preview(scores: StoredScores, policy: Policy) -> dict:
             "reject": pair["reject"],
             **_outcomes(scores.at(r), pair["accept"], pair["reject"]),
         }
+    if "cheque" in thresholds:
+        pair = thresholds_at(thresholds, scores.references, cheque=True)
+        on_cheques = StoredScores(references=scores.references, scores=scores.cheque)
+        accept, reject = pair["accept"], pair["reject"]
+        out["cheque"] = {"accept": accept, "reject": reject, **_outcomes(on_cheques, accept, reject)}
     return out
 
 

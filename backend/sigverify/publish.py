@@ -34,15 +34,16 @@ from .card import (
     Thresholds,
 )
 from .card_markdown import MARKDOWN_FILE, render_markdown
+from .cheque_scores import ChequeProtocol, add_cheque_scores
 from .embedding import embed_split, load_embedded
 from .errors import DatasetError
 from .inference import Verifier
 from .onnx_export import export_onnx
-from .policy import SCORES_FILE, Policy, StoredScores, thresholds_for
+from .policy import SCORES_FILE, Policy, StoredScores, scores_for_card, thresholds_for
 from .report import evaluation_report, run_evaluation
 from .scoring import REFERENCE_BUCKETS
 from .weights import sha256_file
-from .writer_dependent import BACKGROUND_FILE, write_background
+from .writer_dependent import BACKGROUND_FILE, load_background, write_background
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class PublishOptions:
     signer_classifier: bool = False
     embedded: str | None = None
     onnx: bool = False  # also export model.onnx and a checked int8 file (``sigverify.onnx_export``)
+    cheques: bool = False  # also score signatures cut from generated cheques: a cheque pair (``cheque_scores``)
 
 
 @dataclass
@@ -230,6 +232,53 @@ def measure_leave_one_out(run: Publication) -> None:
         ]
 
 
+def measure_cheques(run: Publication) -> None:
+    """Signatures cut from generated whole cheques, scored as the service scores a crop it finds
+    (``cheque_scores``): ``ship_scores`` then fits the cheque pair from the validation writers' ones."""
+    if not run.options.cheques or run.scores is None:
+        return
+    add_cheque_scores(
+        run.scores,
+        run.verifier,
+        run.options.datasets,
+        run.options.split_file,
+        ChequeProtocol(references=run.scores.references),
+        background=run.background,
+        log=run.log,
+    )
+
+
+def refit_on_cheques(model_dir, datasets, split_file, protocol: ChequeProtocol | None = None, log=print) -> ModelCard:
+    """A published model's scores file given cheque scores (``measure_cheques``) and its card's
+    thresholds fitted again from it at the default policy (the cheque pair added; the other pairs
+    come out as before): no retraining, nothing else in the card changes."""
+    model_dir = Path(model_dir)
+    card = ModelCard.read(model_dir)
+    scores = scores_for_card(model_dir, card)
+    if scores is None:
+        raise ValueError(f"{model_dir} ships no validation scores: publish it first (sigverify publish)")
+    verifier = Verifier.from_dir(model_dir, precision="fp32")
+    protocol = protocol or ChequeProtocol(references=scores.references)
+    add_cheque_scores(
+        scores, verifier, datasets, split_file, protocol, background=load_background(model_dir, card), log=log
+    )
+    sha256 = scores.write(model_dir)
+    shipped = StoredScores.read(model_dir / SCORES_FILE, sha256=sha256)
+    card.thresholds = Thresholds.model_validate(
+        {**card.thresholds.model_dump(exclude_unset=True), **thresholds_for(shipped, Policy())}
+    )
+    card.scores = card.scores.model_copy(update={"sha256": sha256})
+    card.write(model_dir)
+    write_markdown(card, model_dir)
+    cheque = card.thresholds.cheque
+    log(
+        f"cheque pair (default policy): accept {cheque.accept:.4g}, reject {cheque.reject:.4g}"
+        if cheque
+        else "no cheque pair"
+    )
+    return card
+
+
 def ship_scores(run: Publication) -> None:
     """The calibrated scores beside the weights, and the card's thresholds the default policy's."""
     card, target, scores = run.card, run.target, run.scores
@@ -328,6 +377,7 @@ STEPS: tuple[Callable[[Publication], None], ...] = (
     measure_captures,
     measure_background_swap,
     measure_leave_one_out,
+    measure_cheques,
     ship_scores,
     record_decisions,
     ship_weights,

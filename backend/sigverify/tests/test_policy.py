@@ -15,6 +15,7 @@ from sigverify.policy import (
     preview,
     scores_for_card,
     sweep,
+    thresholds_at,
     thresholds_for,
 )
 
@@ -175,3 +176,70 @@ def test_the_promise_holds_on_each_dataset_not_only_on_their_pool():
     assert np.mean(hard["skilled"] >= t["accept"]) <= 0.01 and np.mean(easy["skilled"] >= t["accept"]) <= 0.01
     pooled_accept = np.quantile(np.r_[easy["skilled"], hard["skilled"]], 0.99)
     assert np.mean(hard["skilled"] >= pooled_accept) > 0.05  # what the pooled rule would have promised
+
+
+def with_cheques(scores: StoredScores, seed=1, n=400) -> StoredScores:
+    """Cheque scores of the same datasets: genuine signatures cut from cheques score lower (thinned
+    strokes, print in the box), forgeries alike."""
+    rng = np.random.default_rng(seed)
+
+    def kinds():
+        return {"genuine": rng.beta(5, 2, n), "skilled": rng.beta(3, 4, n), "random": np.zeros(0)}
+
+    scores.cheque = {split: {"cedar": kinds(), "gpds": kinds()} for split in ("val", "test")}
+    scores.cheque_protocol = {"references": 5}
+    return scores
+
+
+def test_a_cheque_pair_is_fitted_on_the_cheque_scores_and_never_looser():
+    plain = make_scores()
+    scores = with_cheques(make_scores())
+    thresholds = thresholds_for(scores, Policy())
+    assert "cheque" not in thresholds_for(plain, Policy())
+    cheque = thresholds["cheque"]
+    # Fitted on the validation writers' cheque scores by the every-dataset rule ...
+    val_genuine = [scores.cheque["val"][name]["genuine"] for name in ("cedar", "gpds")]
+    assert all(np.mean(v < cheque["reject"]) <= 0.01 for v in val_genuine)
+    assert any(np.mean(v < cheque["reject"] + 0.02) > 0.01 for v in val_genuine)  # the highest such reject
+    # ... and stricter than the clean pair where genuine cheque crops score lower.
+    assert cheque["reject"] < thresholds["reject"] and cheque["accept"] >= thresholds["accept"]
+    # A crop found on a cheque is decided with the stricter of the two; any other with its own pair.
+    assert thresholds_at(thresholds, 5, cheque=True) == {**pair(cheque), "references": None, "cheque": True}
+    assert thresholds_at(thresholds, 5) == {**pair(thresholds), "references": None}
+    # Without a cheque pair the answer says so, and the pair is the R's own.
+    assert thresholds_at(thresholds_for(plain, Policy()), 5, cheque=True)["cheque"] is False
+    # The test writers' cheque outcome at that pair is previewed beside the clean one.
+    shown = preview(scores, Policy())["cheque"]
+    assert shown["reject"] == cheque["reject"] and set(shown["test_by_dataset"]) == {"cedar", "gpds"}
+    assert shown["test"]["genuine_rejected"] < preview(scores, Policy())["test"]["genuine_rejected"] + 0.05
+
+
+def test_a_cheque_pair_holds_each_r_own_pair_when_that_is_stricter():
+    thresholds = {
+        "accept": 0.9,
+        "reject": 0.1,
+        "by_references": {"1": {"accept": 0.97, "reject": 0.02}, "5": {"accept": 0.9, "reject": 0.1}},
+        "cheque": {"accept": 0.92, "reject": 0.05},
+    }
+    assert pair(thresholds_at(thresholds, 1, cheque=True)) == {"accept": 0.97, "reject": 0.02}
+    assert pair(thresholds_at(thresholds, 6, cheque=True)) == {"accept": 0.92, "reject": 0.05}
+
+
+def test_cheque_scores_survive_the_scores_file(tmp_path):
+    scores = with_cheques(make_scores())
+    sha256 = scores.write(tmp_path)
+    back = StoredScores.read(tmp_path / SCORES_FILE, sha256=sha256)
+    assert back.cheque_protocol == {"references": 5}
+    for split in ("val", "test"):
+        for name in ("cedar", "gpds"):
+            np.testing.assert_allclose(
+                back.cheque[split][name]["genuine"], scores.cheque[split][name]["genuine"], atol=1e-6
+            )
+    assert thresholds_for(back, Policy())["cheque"] == pytest.approx(
+        thresholds_for(scores, Policy())["cheque"], abs=1e-6
+    )
+    assert "cheque" not in make_scores().to_dict()  # older readers see the file they know
+
+
+def pair(thresholds: dict) -> dict:
+    return {"accept": thresholds["accept"], "reject": thresholds["reject"]}

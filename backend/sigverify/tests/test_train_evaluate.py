@@ -262,7 +262,9 @@ def test_publish_wants_one_dataset_per_leave_one_out_model(tmp_path, tiny_model_
     assert not (tmp_path / "out").exists()  # refused before any work
 
 
-@pytest.mark.parametrize("command", ["import-data", "make-pairs", "train", "evaluate", "publish", "export-onnx"])
+@pytest.mark.parametrize(
+    "command", ["import-data", "make-pairs", "train", "evaluate", "publish", "export-onnx", "cheque-points"]
+)
 def test_every_subcommand_has_help(command):
     script = Path(sys.executable).with_name("sigverify")
     for argv in ([str(script)], [sys.executable, "-m", "sigverify"]):
@@ -314,6 +316,43 @@ def test_publish_ships_weights_with_card_and_plots(tmp_path, trained, folders_tr
     assert card.thresholds.by_references["5"].accept == card.thresholds.accept
     assert sorted(card.scoring.by_references, key=int) == [str(r) for r in REFERENCE_BUCKETS]
     assert card.thresholds.eer is not None and "scores.json" in (target / "MODEL_CARD.md").read_text()
+
+
+def test_cheque_points_fit_a_stricter_pair_for_crops_found_on_whole_cheques(tmp_path, trained, folders_tree):
+    """``refit_on_cheques`` (``sigverify cheque-points``): the validation writers' signatures on
+    generated cheques, cut by the service's box, go into the scores file, and the card gains a
+    cheque pair never looser than its own; nothing else in the card changes."""
+    from sigverify.cheque_scores import ChequeProtocol
+    from sigverify.pairs import assign_splits_per_dataset, write_splits
+    from sigverify.policy import Policy, scores_for_card, thresholds_at, thresholds_for
+    from sigverify.publish import PublishOptions, publish, refit_on_cheques
+
+    name = folders_tree.name.lower()
+    splits = assign_splits_per_dataset([f"{name}/w{i:02d}" for i in range(1, 7)], val_fraction=0.2, test_fraction=0.4)
+    write_splits(tmp_path / "splits.csv", splits)
+    target = tmp_path / "shipped"
+    before = publish(
+        trained[1].model_dir,
+        target,
+        PublishOptions((str(folders_tree),), str(tmp_path / "splits.csv")),
+        log=lambda m: None,
+    )
+    assert before.thresholds.cheque is None
+    protocol = ChequeProtocol(queries={"val": 2, "test": 1})
+    card = refit_on_cheques(target, [folders_tree], tmp_path / "splits.csv", protocol, log=lambda m: None)
+    scores = scores_for_card(target, ModelCard.read(target))  # the new file matches the card's sha256
+    assert set(scores.cheque) == {"val", "test"} and set(scores.cheque["val"]) == {name}
+    val = scores.cheque["val"][name]
+    assert 0 < len(val["genuine"]) <= 2 * 3 and 0 < len(val["skilled"]) <= 2 * 3  # 2 queries x 3 captures
+    assert scores.cheque_protocol["queries"] == {"val": 2, "test": 1}
+    assert card.thresholds.model_dump(include={"cheque"})["cheque"] == thresholds_for(scores, Policy())["cheque"]
+    assert card.thresholds.cheque.reject <= card.thresholds.reject
+    assert card.thresholds.cheque.accept >= card.thresholds.accept
+    assert card.thresholds.model_dump(exclude={"cheque"}) == before.thresholds.model_dump(exclude={"cheque"})
+    assert card.metrics == before.metrics and card.sha256 == before.sha256
+    thresholds = card.to_dict()["thresholds"]
+    assert thresholds_at(thresholds, 1, cheque=True)["cheque"] is True
+    assert "on a whole cheque" in (target / "MODEL_CARD.md").read_text()
 
 
 def test_publish_with_onnx_ships_checked_onnx_files_in_the_card(tmp_path, trained, folders_tree, monkeypatch):
