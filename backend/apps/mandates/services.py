@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -30,7 +29,7 @@ from apps.modelregistry.selectors import get_active_version, validation_scores
 from apps.modelregistry.serving import require_verifier, thresholds_in_force
 from apps.signers.classifiers import classifier_for, scoring_used
 from apps.signers.models import Signer
-from apps.signers.scoring import score_against
+from apps.signers.scoring import cheque_forgery_decides, score_against
 from apps.signers.selectors import find_signer, reference_embeddings
 from sigverify.policy import Policy, thresholds_for
 from sigverify.scoring import decide
@@ -400,9 +399,10 @@ def cheque_decide(
         always_refer=account.always_refer,
         refer_reasons=refer_reasons,
         unscored=unscored,
-        # a crop found on a whole cheque is decided forgery for some genuine signatures (issue 19):
-        # a person returns the cheque, unless the bank lets the model's call decide
-        forgery_returns=settings.SIGVERIFY_CHEQUE_FORGERY_DECIDES,
+        # at the clean-crop points a crop found on a whole cheque is decided forgery for some genuine
+        # signatures (issue 19): a person returns the cheque, unless the version's cheque pair decided
+        # (or the bank lets the model's call decide)
+        forgery_returns=cheque_forgery_decides(version),
     )
     signatures = [
         {
@@ -450,7 +450,7 @@ def _score_boxes(prepared: ChequeImage, version, verifier, signatories, referenc
     for index, embedding in zip(kept, embeddings, strict=True):
         candidates = []
         for key, (ids, matrix) in references.items():
-            result = score_against(version, verifier, embedding, matrix, classifiers[key])
+            result = score_against(version, verifier, embedding, matrix, classifiers[key], cheque=True)
             distances = sorted(zip(ids, result.distances, strict=True), key=lambda pair: pair[1])
             # the pair fitted for this signatory's number of references, never looser than the amount rule
             accept = max(result.thresholds["accept"], thresholds.get("stricter_accept") or 0.0)

@@ -165,18 +165,20 @@ def clear_cache() -> None:
         _failures.clear()
 
 
-def thresholds_in_force(version: ModelVersion, references: int | None = None) -> dict:
+def thresholds_in_force(version: ModelVersion, references: int | None = None, cheque: bool = False) -> dict:
     """The thresholds a decision made now uses: the version row's, which follow its operating policy.
 
     ``references``: the R the decision compares with. Where the version has a pair per R
     (``by_references``), the pair of that R's bucket is used and ``references`` says which R it
-    was fitted for (None: the version's one pair serves every R)."""
+    was fitted for (None: the version's one pair serves every R). ``cheque``: the signature was
+    cut from a whole cheque by the finder; where the version has a pair fitted on such crops the
+    stricter one is used, and ``"cheque"`` says whether it had one (``policy.thresholds_at``)."""
     thresholds = version.operating_thresholds
     base = {"accept": thresholds.accept, "reject": thresholds.reject, "eer": thresholds.eer}
     if references is None:
         return base
-    pair = thresholds_at({**(version.thresholds or {}), **base}, references)
-    return {**base, "accept": pair["accept"], "reject": pair["reject"], "references": pair["references"]}
+    pair = thresholds_at({**(version.thresholds or {}), **base}, references, cheque=cheque)
+    return {**base, **pair}
 
 
 def require_version(version: ModelVersion | None) -> ModelVersion:

@@ -6,7 +6,6 @@ import logging
 import time
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
@@ -23,7 +22,7 @@ from apps.modelregistry.selectors import get_active_version
 from apps.modelregistry.serving import require_verifier
 from apps.signers.classifiers import classifier_for, scoring_used
 from apps.signers.models import Signer
-from apps.signers.scoring import score_against
+from apps.signers.scoring import cheque_forgery_decides, score_against
 from apps.signers.selectors import reference_embeddings
 from apps.signers.services import grow_from_confirmed_cheque
 from sigverify.cheque import find_signature_region
@@ -68,8 +67,8 @@ def image_quality_reason(quality: dict) -> dict | None:
 CHEQUE_FORGERY_REASON = {
     "code": "whole_cheque",
     "checks": [],
-    "message": "It scored as a forgery, but the box was found on a whole cheque: a person checks it "
-    "(SIGVERIFY_CHEQUE_FORGERY_DECIDES).",
+    "message": "It scored as a forgery, but the box was found on a whole cheque and the model version has no "
+    "operating points fitted on cheques: a person checks it (SIGVERIFY_CHEQUE_FORGERY_DECIDES).",
 }
 
 
@@ -110,11 +109,18 @@ def verification_context(*, signer: Signer, version=None) -> ScoringContext:
 
 def verification_preprocess(data: bytes, input_size, crop=None):
     """(array, quality, crop used). ``crop`` "auto" (batch items): the signature box that
-    ``find_signature_region`` finds on the cheque, recorded as the crop. Raises ``InvalidImage``."""
+    ``find_signature_region`` finds on the cheque, recorded as the crop. Where the finder finds
+    no signature that box is the layout rule's guess, and the quality check ``not_found`` fails,
+    so the item is referred for a clerk to draw the box (on generated cheques the rule's box held
+    the amount, the code line and the border). Raises ``InvalidImage``."""
     image = decode_bytes(data)  # once, also where the signature is searched for first
+    found = None
     if crop == "auto":
-        crop = [int(v) for v in find_signature_region(image).box]
+        found = find_signatures(image)
+        crop = [int(v) for v in find_signature_region(image, found).box]
     array, quality = preprocess_decoded(image, input_size, crop=crop)
+    if found == []:
+        quality = {**quality, "checks_failed": [*quality.get("checks_failed", []), "not_found"]}
     return array, quality, crop
 
 
@@ -132,15 +138,23 @@ def verification_build(
     found_on_cheque: bool = False,
 ) -> Verification:
     """The unsaved verification row of one embedded image: score, decision and what it used.
-    An image that failed a quality check is decided ``refer`` (``reason.code`` ``image_quality``);
-    so is a forgery call on a box the finder took from a whole cheque (``found_on_cheque``: the
-    crop was "auto"), unless the bank lets those decide (``reason.code`` ``whole_cheque``)."""
-    result = score_against(context.version, context.verifier, embedding, context.reference_matrix, context.classifier)
+    An image that failed a quality check is decided ``refer`` (``reason.code`` ``image_quality``).
+    A box the finder took from a whole cheque (``found_on_cheque``: the crop was "auto") is decided
+    with the version's cheque pair; where the version has none, a forgery call on it is referred
+    (``reason.code`` ``whole_cheque``) unless the bank lets it decide."""
+    result = score_against(
+        context.version,
+        context.verifier,
+        embedding,
+        context.reference_matrix,
+        context.classifier,
+        cheque=found_on_cheque,
+    )
     decision = result.decision
     reason = image_quality_reason(quality)
     if reason is not None:  # an unusable image is never answered genuine or forgery
         decision = Decision.REFER
-    elif found_on_cheque and decision == Decision.FORGERY and not settings.SIGVERIFY_CHEQUE_FORGERY_DECIDES:
+    elif found_on_cheque and decision == Decision.FORGERY and not cheque_forgery_decides(context.version):
         decision, reason = Decision.REFER, dict(CHEQUE_FORGERY_REASON)
     distances = [
         {"reference": ref_id, "distance": round(float(d), 6)}

@@ -63,8 +63,17 @@ def test_one_signature_or_a_forgery_beside_a_genuine_one_is_never_paid(two_of_th
     assert any("needs 2 of group A, found" in reason for reason in decision.reasons)
 
 
-def test_a_stranger_beside_a_genuine_signature_is_referred_for_a_person_to_return(two_of_three):
-    """By default a forgery call on a whole cheque is checked by a person: the cheque is referred."""
+@pytest.fixture
+def without_cheque_pair(shipped_version):
+    """The shipped version as a model published without cheque scores: no pair fitted on cheques."""
+    shipped_version.thresholds = {k: v for k, v in shipped_version.thresholds.items() if k != "cheque"}
+    shipped_version.save(update_fields=["thresholds"])
+    return shipped_version
+
+
+def test_a_stranger_beside_a_genuine_signature_is_referred_for_a_person_to_return(two_of_three, without_cheque_pair):
+    """Where the version has no operating points fitted on cheques, a forgery call on a whole
+    cheque is checked by a person: the cheque is referred."""
     decision = decide([(1, False), (7, False)])
     assert decision.decision == "refer"
     assert "signature 2 matches no signatory" in decision.reasons
@@ -75,12 +84,34 @@ def test_a_stranger_beside_a_genuine_signature_is_referred_for_a_person_to_retur
     assert decision.signatures[1]["signer"] is None and decision.signatures[1]["decision"] == "forgery"
 
 
-def test_a_stranger_beside_a_genuine_signature_is_returned_where_the_bank_lets_it_decide(two_of_three, settings):
+def test_a_stranger_beside_a_genuine_signature_is_returned_where_the_bank_lets_it_decide(
+    two_of_three, without_cheque_pair, settings
+):
     settings.SIGVERIFY_CHEQUE_FORGERY_DECIDES = True
     decision = decide([(1, False), (7, False)])
     assert decision.decision == "return"
     assert "signature 2 matches no signatory" in decision.reasons
     assert not any("a person checks it" in reason for reason in decision.reasons)
+
+
+def test_signatures_are_decided_with_the_shipped_pair_fitted_on_cheques(two_of_three, shipped_version):
+    """The shipped card has operating points fitted on signatures cut from generated cheques: every
+    box is decided with them, never looser than its R's own pair, and no forgery call is held back
+    for a person (with the shipped pair's reject of 0 no cheque crop is called a forgery at all:
+    the stranger's signature makes the cheque a referral on the mandate's own rules)."""
+    from apps.modelregistry.serving import thresholds_in_force
+
+    cheque = shipped_version.thresholds["cheque"]
+    decision = decide([(1, False), (7, False)])
+    own = thresholds_in_force(shipped_version, references=4)
+    for signature in decision.signatures:
+        for candidate in signature["candidates"]:
+            assert candidate["accept"] >= max(cheque["accept"], own["accept"]) - 1e-12
+            assert candidate["reject"] <= min(cheque["reject"], own["reject"]) + 1e-12
+    assert not any("a person checks it" in reason for reason in decision.reasons)
+    assert decision.decision == "refer" and "needs 2 of group A, found 1" in decision.reasons
+    if cheque["reject"] == 0.0:  # the shipped pair: no crop cut from a cheque is called a forgery
+        assert all(signature["decision"] != "forgery" for signature in decision.signatures)
 
 
 def test_refer_everything_above_an_amount(two_of_three):

@@ -159,6 +159,14 @@ class PolicyThresholdsSerializer(serializers.Serializer):
         help_text='accept and reject per number of references ("1", "5"); a signer with R references uses the '
         "largest R at or below theirs. Absent for a model whose scores hold one R (its pair serves every R).",
     )
+    cheque = serializers.DictField(
+        child=serializers.FloatField(),
+        required=False,
+        help_text="accept and reject fitted on validation writers' signatures cut from generated whole cheques: a "
+        'crop the finder takes from a cheque ("crop": "auto", cheque decisions, clearing) is decided with the '
+        "stricter of this pair and its R's own. Absent for a model whose scores hold no cheque scores (a forgery "
+        "call on such a crop is then referred unless SIGVERIFY_CHEQUE_FORGERY_DECIDES).",
+    )
 
 
 class QueryCountsSerializer(serializers.Serializer):
@@ -197,6 +205,12 @@ class PolicyPreviewSerializer(serializers.Serializer):
         required=False,
         help_text='Per number of references ("1", "5"): references, accept, reject and the outcome at that R '
         "(test, test_by_dataset, validation). Empty for a model whose scores hold one R.",
+    )
+    cheque = serializers.DictField(
+        required=False,
+        help_text="On signatures cut from generated whole cheques (primary R): accept and reject of the cheque pair "
+        "and the outcome there (test writers on held-out layouts, test_by_dataset, validation). Absent without "
+        "cheque scores.",
     )
 
 

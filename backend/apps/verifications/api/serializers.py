@@ -64,13 +64,20 @@ class ThresholdsSerializer(serializers.Serializer):
         help_text="The R whose pair these are (the largest fitted R at or below the verification's); "
         "null when the model version has one pair for every R.",
     )
+    cheque = serializers.BooleanField(
+        required=False,
+        help_text='Present where the box was found on a whole cheque ("crop": "auto"): true when the pair is the '
+        "stricter of the R's own and the version's pair fitted on signatures cut from cheques; false when the "
+        "version has no such pair (a forgery call is then referred, reason `whole_cheque`).",
+    )
 
 
 class DecisionReasonSerializer(serializers.Serializer):
     code = serializers.ChoiceField(
         choices=["image_quality", "whole_cheque"],
         help_text="`image_quality`: the image failed a quality check; `whole_cheque`: it scored as a forgery on a "
-        "box found on a whole cheque, which a person checks. Either way decided `refer`.",
+        "box found on a whole cheque and the model version has no operating points fitted on cheques, so a person "
+        "checks it. Either way decided `refer`.",
     )
     checks = serializers.ListField(
         child=serializers.ChoiceField(choices=sorted(QUALITY_CHECKS)),

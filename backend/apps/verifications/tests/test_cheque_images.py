@@ -301,27 +301,68 @@ def test_a_whole_cheque_is_decoded_once_and_preprocessed_as_its_box_alone_would_
 
 
 @pytest.mark.parametrize(
-    ("found_on_cheque", "decides", "expected"),
-    [(True, False, "refer"), (True, True, "forgery"), (False, False, "forgery")],
-    ids=["auto-box-referred", "auto-box-where-the-bank-lets-it-decide", "clerks-box"],
+    ("found_on_cheque", "decides", "cheque_pair", "expected"),
+    [
+        (True, False, False, "refer"),
+        (True, True, False, "forgery"),
+        (True, False, True, "forgery"),
+        (False, False, False, "forgery"),
+    ],
+    ids=["auto-box-referred", "auto-box-where-the-bank-lets-it-decide", "auto-box-at-a-cheque-pair", "clerks-box"],
 )
 def test_a_forgery_call_on_a_box_found_on_a_whole_cheque_is_referred(
-    monkeypatch, settings, signer, found_on_cheque, decides, expected
+    monkeypatch, settings, signer, found_on_cheque, decides, cheque_pair, expected
 ):
-    """A box the finder took from a whole cheque ("auto") is decided forgery only where
-    SIGVERIFY_CHEQUE_FORGERY_DECIDES lets it; otherwise referred with reason ``whole_cheque``."""
+    """A box the finder took from a whole cheque ("auto") is decided forgery only where the version
+    has operating points fitted on cheques (its thresholds' ``cheque`` pair, which scoring was asked
+    for) or SIGVERIFY_CHEQUE_FORGERY_DECIDES lets it; otherwise referred with reason ``whole_cheque``."""
+    from apps.modelregistry.models import ModelVersion
     from apps.signers.scoring import Scored
     from apps.verifications import services
 
     settings.SIGVERIFY_CHEQUE_FORGERY_DECIDES = decides
     thresholds = {"accept": 0.9, "reject": 0.1, "eer": 0.5, "references": 1}
-    monkeypatch.setattr(
-        services, "score_against", lambda *args: Scored(0.01, 3.0, 1, thresholds, "forgery", [0.9], False)
+    asked = []
+
+    def scored(*args, cheque=False):
+        asked.append(cheque)
+        return Scored(0.01, 3.0, 1, thresholds, "forgery", [0.9], False)
+
+    monkeypatch.setattr(services, "score_against", scored)
+    version = ModelVersion(
+        thresholds={**thresholds, "cheque": {"accept": 0.95, "reject": 0.05}} if cheque_pair else thresholds
     )
-    context = services.ScoringContext(None, None, [1], np.zeros((1, 4), np.float32), None)
+    context = services.ScoringContext(version, None, [1], np.zeros((1, 4), np.float32), None)
     monkeypatch.setattr(services, "scoring_used", lambda *args: "writer_independent")
     row = services.verification_build(
         signer=signer, context=context, data=b"x", embedding=np.zeros(4), quality={}, found_on_cheque=found_on_cheque
     )
     assert row.decision == expected and row.score == 0.01
     assert (row.reason or {}).get("code") == ("whole_cheque" if expected == "refer" else None)
+    assert asked == [found_on_cheque]  # a found box is scored at the cheque pair, a clerk's box is not
+
+
+def test_a_cheque_where_the_finder_finds_no_signature_is_referred_for_a_box(client_for, tiff_signer):
+    """crop "auto" and nothing found: the layout rule's guess is the crop, and the item is referred
+    with the quality check ``not_found`` for a clerk to draw the box, never decided on that guess."""
+    import base64
+
+    from apps.verifications import batch_runs
+
+    unsigned, _ = draw_cheque(signature=Image.new("L", (10, 10), 255))
+    signed, _ = draw_cheque(writer=1, sample=9)
+    client = client_for("integrator")
+    items = [
+        {"signer": tiff_signer.external_id, "image": base64.b64encode(tiff(bilevel(page))).decode(), "crop": "auto"}
+        for page in (unsigned, signed)
+    ]
+    created = client.post("/api/v1/verification-batches/", {"items": items}, format="json")
+    assert created.status_code == 202, created.json()
+    assert batch_runs.run_batch(created.json()["id"], worker="test@host") == "done"
+    results = client.get(f"/api/v1/verification-batches/{created.json()['id']}/").json()["items"]
+    assert [r["status"] for r in results] == ["done", "done"], results
+    nothing, found = (client.get(f"/api/v1/verifications/{r['verification']}/").json() for r in results)
+    assert nothing["decision"] == "refer" and nothing["crop"]  # the rule's box, recorded for the clerk
+    assert nothing["reason"]["code"] == "image_quality" and "not_found" in nothing["reason"]["checks"]
+    assert "no signature was found on the cheque" in nothing["reason"]["message"]
+    assert "not_found" not in ((found["reason"] or {}).get("checks") or [])
