@@ -113,8 +113,9 @@ def main() -> int:
     parser.add_argument(
         "--forgery-decides",
         action="store_true",
-        help="a forgery call on a cheque's box decides at the clean points (SIGVERIFY_CHEQUE_FORGERY_DECIDES=true);"
-        " default: at the card's cheque pair where it has one, else referred",
+        help="a forgery call on a cheque's box decides where the card has no cheque pair, or with --clean-points"
+        " (SIGVERIFY_CHEQUE_FORGERY_DECIDES=true); default: it decides at the card's cheque pair where it has one,"
+        " else it is referred",
     )
     parser.add_argument(
         "--clean-points",
