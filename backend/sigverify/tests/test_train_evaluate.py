@@ -318,18 +318,25 @@ def test_publish_ships_weights_with_card_and_plots(tmp_path, trained, folders_tr
     assert card.thresholds.eer is not None and "scores.json" in (target / "MODEL_CARD.md").read_text()
 
 
+def tiny_splits(tmp_path, folders_tree) -> tuple[str, dict]:
+    """(dataset name, splits) of the drawn dataset's 6 writers, written to ``tmp_path / "splits.csv"``."""
+    from sigverify.pairs import assign_splits_per_dataset, write_splits
+
+    name = folders_tree.name.lower()
+    splits = assign_splits_per_dataset([f"{name}/w{i:02d}" for i in range(1, 7)], val_fraction=0.2, test_fraction=0.4)
+    write_splits(tmp_path / "splits.csv", splits)
+    return name, splits
+
+
 def test_cheque_points_fit_a_stricter_pair_for_crops_found_on_whole_cheques(tmp_path, trained, folders_tree):
     """``refit_on_cheques`` (``sigverify cheque-points``): the validation writers' signatures on
     generated cheques, cut by the service's box, go into the scores file, and the card gains a
     cheque pair never looser than its own; nothing else in the card changes."""
     from sigverify.cheque_scores import ChequeProtocol
-    from sigverify.pairs import assign_splits_per_dataset, write_splits
     from sigverify.policy import Policy, scores_for_card, thresholds_at, thresholds_for
     from sigverify.publish import PublishOptions, publish, refit_on_cheques
 
-    name = folders_tree.name.lower()
-    splits = assign_splits_per_dataset([f"{name}/w{i:02d}" for i in range(1, 7)], val_fraction=0.2, test_fraction=0.4)
-    write_splits(tmp_path / "splits.csv", splits)
+    name, _ = tiny_splits(tmp_path, folders_tree)
     target = tmp_path / "shipped"
     before = publish(
         trained[1].model_dir,
@@ -469,13 +476,10 @@ def test_evaluate_reports_decisions_for_several_r_each_at_its_own_thresholds(tmp
 
 
 def test_publish_with_a_signer_classifier_ships_its_background_and_a_fused_calibration(tmp_path, trained, folders_tree):
-    from sigverify.pairs import assign_splits_per_dataset, write_splits
     from sigverify.publish import PublishOptions, publish
     from sigverify.writer_dependent import fit_signer_classifier, load_background
 
-    name = folders_tree.name.lower()
-    splits = assign_splits_per_dataset([f"{name}/w{i:02d}" for i in range(1, 7)], val_fraction=0.2, test_fraction=0.4)
-    write_splits(tmp_path / "splits.csv", splits)
+    _, splits = tiny_splits(tmp_path, folders_tree)
     target = tmp_path / "shipped"
     card = publish(
         trained[1].model_dir,
