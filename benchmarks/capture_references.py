@@ -43,6 +43,7 @@ import numpy as np  # noqa: E402
 from benchlib import REPO, machine_line  # noqa: E402  (puts backend/ on sys.path)
 from sigverify import chequegen  # noqa: E402
 from sigverify.cheque import find_signature_region  # noqa: E402
+from sigverify.cheque_scores import writer_order  # noqa: E402
 from sigverify.chequegen import DatasetInk, generate_cheque, iou  # noqa: E402
 from sigverify.pairs import read_splits  # noqa: E402
 from sigverify.preprocess import load_image  # noqa: E402
@@ -107,8 +108,7 @@ def main() -> int:
     started = time.time()
     for name in args.only:
         signers = DatasetInk(args.datasets, splits, args.split, datasets=(name,))
-        rng = np.random.default_rng(0)
-        writers = sorted(signers.writers, key=lambda w: rng.random())[: args.writers]
+        writers = writer_order(signers.writers)[: args.writers]
         rows = {}  # (capture, set) -> [(is_genuine, embedding or None, references)], as decisions() takes them
         seed = 0
         ref_seed = REF_SEED

@@ -38,9 +38,10 @@ import numpy as np  # noqa: E402
 from benchlib import REPO, machine_line  # noqa: E402  (puts backend/ on sys.path)
 from sigverify import chequegen  # noqa: E402
 from sigverify.cheque import find_signature_region, heuristic_signature_region  # noqa: E402
+from sigverify.cheque_scores import usable_array, writer_order  # noqa: E402
 from sigverify.chequegen import DatasetInk, generate_cheque, iou  # noqa: E402
 from sigverify.pairs import read_splits  # noqa: E402
-from sigverify.preprocess import load_image, preprocess_image  # noqa: E402
+from sigverify.preprocess import load_image  # noqa: E402
 from sigverify.signature_finder import find_signatures  # noqa: E402
 from sigverify.writer_dependent import fit_signer_classifier, load_background  # noqa: E402
 
@@ -51,11 +52,8 @@ DATASETS = ("cedar", "gpds", "bengali", "hindi")
 def embed(verifier, image, crop=None):
     """The embedding of an image (a crop of it), None where preprocessing refuses it or its quality
     gate finds it unusable: the product refers those."""
-    try:
-        array, quality = preprocess_image(image, size=verifier.input_size, crop=crop)
-    except Exception:
-        return None
-    return verifier.embed_arrays([array])[0] if getattr(quality, "usable", True) else None
+    array = usable_array(verifier, image, crop)
+    return None if array is None else verifier.embed_arrays([array])[0]
 
 
 def decisions(verifier, queries, forgery_decides: bool = True, cheque: bool = False, background=None):
@@ -156,8 +154,7 @@ def main() -> int:
     print("-" * len(header))
     for name in args.only:
         signers = DatasetInk(args.datasets, splits, "test", datasets=(name,))
-        rng = np.random.default_rng(0)
-        writers = sorted(signers.writers, key=lambda w: rng.random())[args.offset : args.offset + args.writers]
+        writers = writer_order(signers.writers)[args.offset : args.offset + args.writers]
         per_capture = {c: {k: [] for k in ("found", "top", "extra", "ms", "rules", "queries")} for c in CAPTURES}
         for stats in per_capture.values():
             stats["old"] = 0
@@ -253,7 +250,7 @@ def main() -> int:
         " extra: proposed boxes that are not, per cheque; rules: the grouping rules without the second stage;"
         " old: the layout heuristic's one box;"
         " FA/GR/auto: forgeries accepted, genuine rejected, decided without a human; <rej: genuine scored under"
-        " reject (referred unless --forgery-decides); chq: the proposed box"
+        " reject (the card's cheque pair where it has one, else referred unless --forgery-decides); chq: the proposed box"
         f" on the cheque, crop: the same signature as a clean crop; held-out layouts {', '.join(chequegen.HELD_OUT_FAMILIES)}"
     )
     if args.json:
@@ -277,8 +274,7 @@ def two_signers(args) -> int:
     results = {}
     for name in args.only:
         signers = DatasetInk(args.datasets, splits, "test", datasets=(name,))
-        rng = np.random.default_rng(0)
-        writers = sorted(signers.writers, key=lambda w: rng.random())[args.offset : args.offset + args.writers]
+        writers = writer_order(signers.writers)[args.offset : args.offset + args.writers]
         stats = {c: [] for c in CAPTURES}
         seed = 500_000
         for k, writer in enumerate(writers):

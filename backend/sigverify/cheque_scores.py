@@ -75,7 +75,7 @@ def cheque_scores(verifier, signers, fillers, split: str, protocol: ChequeProtoc
         for writer in writers:
             genuine = signers.samples[writer]["genuine"]
             forged = signers.samples[writer]["forged"]
-            refs = [_usable(verifier, load_image(p)) for p in genuine[: protocol.references]]
+            refs = [usable_array(verifier, load_image(p)) for p in genuine[: protocol.references]]
             refs = [r for r in refs if r is not None]
             picks = [(True, p) for p in genuine[protocol.references : protocol.references + queries]]
             picks += [(False, p) for p in forged[:queries]]
@@ -97,7 +97,7 @@ def cheque_scores(verifier, signers, fillers, split: str, protocol: ChequeProtoc
                     array = None
                     if found:  # nothing found: the service refers it (quality check not_found)
                         box = find_signature_region(cheque.image, found).box
-                        array = _usable(verifier, cheque.image, crop=box)
+                        array = usable_array(verifier, cheque.image, crop=box)
                     if array is None:
                         scores["referred"] += 1
                         continue
@@ -114,8 +114,9 @@ def cheque_scores(verifier, signers, fillers, split: str, protocol: ChequeProtoc
     return out
 
 
-def _usable(verifier, image, crop=None):
-    """The preprocessed array, or None where preprocessing refuses it or the quality gate does."""
+def usable_array(verifier, image, crop=None):
+    """The preprocessed array, or None where preprocessing refuses it or the quality gate does:
+    the product refers those."""
     try:
         array, quality = preprocess_image(image, size=verifier.input_size, crop=crop)
     except Exception:  # noqa: BLE001 - a refused image is referred, as the service refers it

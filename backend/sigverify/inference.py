@@ -117,5 +117,6 @@ class Verifier:
         pair); ``cheque``: the card's cheque pair where it has one (``thresholds_for``)."""
         if references is None and not cheque:
             return decide(score, self.accept, self.reject)
-        pair = self.thresholds_for(references or self.card.thresholds.references or 5, cheque=cheque)
+        # references None with cheque: the primary R (a card without it has one pair for every R)
+        pair = self.thresholds_for(self.card.thresholds.references if references is None else references, cheque)
         return decide(score, pair["accept"], pair["reject"])

@@ -262,11 +262,7 @@ def refit_on_cheques(model_dir, datasets, split_file, protocol: ChequeProtocol |
     add_cheque_scores(
         scores, verifier, datasets, split_file, protocol, background=load_background(model_dir, card), log=log
     )
-    sha256 = scores.write(model_dir)
-    shipped = StoredScores.read(model_dir / SCORES_FILE, sha256=sha256)
-    card.thresholds = Thresholds.model_validate(
-        {**card.thresholds.model_dump(exclude_unset=True), **thresholds_for(shipped, Policy())}
-    )
+    sha256 = write_scores_and_thresholds(card, model_dir, scores)
     card.scores = card.scores.model_copy(update={"sha256": sha256})
     card.write(model_dir)
     write_markdown(card, model_dir)
@@ -279,6 +275,18 @@ def refit_on_cheques(model_dir, datasets, split_file, protocol: ChequeProtocol |
     return card
 
 
+def write_scores_and_thresholds(card: ModelCard, target: Path, scores: StoredScores) -> str:
+    """Write ``scores.json`` into ``target`` and set the card's thresholds to the default policy's,
+    computed from the file as written by the function the service uses for any policy (so the card
+    and a policy of 1% / 1% always agree). Returns the file's sha256."""
+    sha256 = scores.write(target)
+    shipped = StoredScores.read(Path(target) / SCORES_FILE, sha256=sha256)
+    card.thresholds = Thresholds.model_validate(
+        {**card.thresholds.model_dump(exclude_unset=True), **thresholds_for(shipped, Policy())}
+    )
+    return sha256
+
+
 def ship_scores(run: Publication) -> None:
     """The calibrated scores beside the weights, and the card's thresholds the default policy's."""
     card, target, scores = run.card, run.target, run.scores
@@ -287,13 +295,7 @@ def ship_scores(run: Publication) -> None:
         (target / SCORES_FILE).unlink(missing_ok=True)  # an older model's scores must not outlive it
         run.log("no validation scores: the card keeps the training thresholds and its policy cannot be changed")
         return
-    sha256 = scores.write(target)
-    # The default policy's thresholds from the file as shipped, through the function the service
-    # uses for any policy, so the card and a policy of 1% / 1% always agree.
-    shipped = StoredScores.read(target / SCORES_FILE, sha256=sha256)
-    card.thresholds = Thresholds.model_validate(
-        {**card.thresholds.model_dump(exclude_unset=True), **thresholds_for(shipped, Policy())}
-    )
+    sha256 = write_scores_and_thresholds(card, target, scores)
     card.scores = ScoresFile(
         file=SCORES_FILE,
         sha256=sha256,

@@ -271,9 +271,11 @@ if SIGVERIFY_IDEMPOTENCY_KEEP_HOURS < 24:
     raise ValueError("SIGVERIFY_IDEMPOTENCY_KEEP_HOURS must be at least 24: clients may retry for a day")
 
 # --- A forgery call on a signature found on a whole cheque ---
-# Off by default: the finder's crop of a whole cheque is then never decided forgery (a verification is
-# referred, a cheque referred, never returned) without a person. On generated cheques of held-out
-# layouts, 2.5-12.5% of genuine signatures cropped that way scored under `reject` (clean crops: 0%).
+# A model version with operating points fitted on cheques (thresholds.cheque) decides the finder's crop
+# with them, whatever this says. For a version without them, off by default: such a crop is never
+# decided forgery (a verification is referred, a cheque referred, never returned) without a person. On
+# generated cheques of held-out layouts, 2.5-12.5% of genuine signatures cropped that way scored under
+# the clean-crop `reject` (clean crops: 0%).
 SIGVERIFY_CHEQUE_FORGERY_DECIDES = env.bool("SIGVERIFY_CHEQUE_FORGERY_DECIDES", default=False)
 
 # --- References that grow ---
