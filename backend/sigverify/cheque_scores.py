@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from tqdm import tqdm
 
 from . import chequegen
 from .cheque import find_signature_region
@@ -72,7 +73,8 @@ def cheque_scores(verifier, signers, fillers, split: str, protocol: ChequeProtoc
         seed = SEEDS[split]
         scores = {"genuine": [], "skilled": [], "random": [], "referred": 0}
         writers = writer_order([w for w in signers.writers if w.split("/")[0] == name])
-        for writer in writers:
+        # a bar per dataset where the caller logs (the CLI, publish): a split takes minutes
+        for writer in tqdm(writers, desc=f"cheques {split} {name}", unit="writer", disable=log is None):
             genuine = signers.samples[writer]["genuine"]
             forged = signers.samples[writer]["forged"]
             refs = [usable_array(verifier, load_image(p)) for p in genuine[: protocol.references]]
